@@ -1,0 +1,41 @@
+# Shared helpers for the scripts in this folder; sourced, not run.
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# apt_install installs Debian packages when running as root and any of them is missing.
+apt_install() {
+	local missing=()
+	for p in "$@"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages: ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]})" >&2
+		return 1
+	fi
+	step "apt-get install ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+STATICCHECK_VERSION=v0.8.2
+
+ensure_test_tools() {
+	apt_install fuse3
+	if ! command -v staticcheck >/dev/null 2>&1; then
+		step "go install staticcheck@${STATICCHECK_VERSION}"
+		go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
+	fi
+}
+
+# run_fuzzers runs every fuzz target in the module for the given duration each.
+run_fuzzers() {
+	local fuzztime=$1 pkg target
+	while read -r file; do
+		pkg=./$(dirname "$file")
+		for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)\(' "$file" | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/'); do
+			echo "fuzz $pkg $target"
+			go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+		done
+	done < <(grep -rlE '^func Fuzz' --include='*_test.go' . | sort)
+}
