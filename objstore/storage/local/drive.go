@@ -1,0 +1,168 @@
+// Package local is the drive of a local directory: the storage.Drive that keeps volumes as
+// directories, stages every write in the drive's own tmp area and makes it visible by
+// rename, syncing files and directories so that what it acknowledges survives a crash.
+package local
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// Directories of the system volume.
+const (
+	tmpDir       = "tmp"
+	trashDir     = "trash"
+	formatFile   = "format.json"
+	sysDirPerm   = 0o700
+	dataDirPerm  = 0o755
+	dataFilePerm = 0o644
+)
+
+// Options tune a local drive. The zero value is what production uses.
+type Options struct {
+	// Failpoint, when set, is called with the name of each step of the commit path before
+	// that step runs; an error stops the operation there, as a crash would. Tests use it to
+	// prove that a write interrupted at any step leaves the old object or the new one.
+	Failpoint func(step string) error
+}
+
+// Drive is a local directory used as a drive.
+type Drive struct {
+	root string
+	opts Options
+}
+
+var _ storage.Drive = (*Drive)(nil)
+
+// Open returns the drive rooted at dir, creating dir and its system volume if needed, and
+// clearing what a crash may have left in its staging and trash areas.
+func Open(dir string, opts Options) (*Drive, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("drive %s: %w", dir, err)
+	}
+	d := &Drive{root: abs, opts: opts}
+	for _, sub := range []string{tmpDir, trashDir} {
+		p := filepath.Join(abs, storage.SysVolume, sub)
+		if err := os.RemoveAll(p); err != nil {
+			return nil, fmt.Errorf("drive %s: clearing %s: %w", abs, sub, mapErr(err))
+		}
+		if err := os.MkdirAll(p, sysDirPerm); err != nil {
+			return nil, fmt.Errorf("drive %s: %w", abs, mapErr(err))
+		}
+	}
+	return d, nil
+}
+
+// String returns the drive's directory.
+func (d *Drive) String() string { return d.root }
+
+// failpoint runs the test hook for step, if any.
+func (d *Drive) failpoint(step string) error {
+	if d.opts.Failpoint == nil {
+		return nil
+	}
+	return d.opts.Failpoint(step)
+}
+
+// volumePath returns the directory of a volume, after checking its name.
+func (d *Drive) volumePath(volume string) (string, error) {
+	if volume != storage.SysVolume && layout.CheckBucketName(volume) != nil {
+		return "", fmt.Errorf("%w: volume %q", storage.ErrInvalidPath, volume)
+	}
+	return d.root + "/" + volume, nil
+}
+
+// filePath returns the absolute path of p in volume, refusing any p that is not a clean
+// relative path ("" is the volume itself), so that no caller can reach outside the volume.
+func (d *Drive) filePath(volume, p string) (string, error) {
+	vp, err := d.volumePath(volume)
+	if err != nil {
+		return "", err
+	}
+	if p == "" {
+		return vp, nil
+	}
+	if !validPath(p) {
+		return "", fmt.Errorf("%w: %q", storage.ErrInvalidPath, p)
+	}
+	return vp + "/" + p, nil
+}
+
+func validPath(p string) bool {
+	if path.IsAbs(p) || path.Clean(p) != p || strings.IndexByte(p, 0) >= 0 {
+		return false
+	}
+	for _, comp := range strings.Split(p, "/") {
+		if comp == ".." || comp == "." || len(comp) > layout.MaxNameLength {
+			return false
+		}
+	}
+	return true
+}
+
+// objectPath returns the absolute path of key's metadata file in bucket.
+func (d *Drive) objectPath(bucket, key string) (string, error) {
+	if err := layout.CheckKey(key); err != nil {
+		return "", fmt.Errorf("%w: %w", storage.ErrInvalidPath, err)
+	}
+	return d.filePath(bucket, layout.ObjectPath(key))
+}
+
+// tmpPath returns a new, unused path in the staging area.
+func (d *Drive) tmpPath() string {
+	return d.root + "/" + storage.SysVolume + "/" + tmpDir + "/" + newID()
+}
+
+// newID returns 32 random hex digits.
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// mapErr turns an error from the os package into the storage error callers test for,
+// keeping the original text.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var target error
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.As(err, &errno) && errno == syscall.ENOTDIR:
+		target = storage.ErrFileNotFound
+	case errors.As(err, &errno) && (errno == syscall.ENOSPC || errno == syscall.EDQUOT):
+		target = storage.ErrDriveFull
+	case errors.As(err, &errno) && errno == syscall.ENAMETOOLONG:
+		target = storage.ErrInvalidPath
+	case errors.As(err, &errno) && isFaultErrno(errno):
+		target = storage.ErrFaulty
+	default:
+		return err
+	}
+	return fmt.Errorf("%w: %w", target, err)
+}
+
+// isFaultErrno reports whether errno means that the drive itself is failing or unusable.
+func isFaultErrno(errno syscall.Errno) bool {
+	switch errno {
+	case syscall.EIO, syscall.EROFS, syscall.EACCES, syscall.EPERM, syscall.EUCLEAN,
+		syscall.ENXIO, syscall.ENODEV, syscall.ESTALE, syscall.ENOMEM:
+		return true
+	}
+	return false
+}

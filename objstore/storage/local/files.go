@@ -1,0 +1,261 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// copyBufSize is the size of the buffers CreateFile copies through: large enough that a
+// shard stream goes to the file system in few system calls.
+const copyBufSize = 1 << 20
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// CreateFile writes r to a new file at path and syncs it.
+func (d *Drive) CreateFile(ctx context.Context, volume, p string, size int64, r io.Reader) error {
+	full, err := d.filePath(volume, p)
+	if err != nil {
+		return err
+	}
+	if err := d.writeNew(ctx, full, size, r); err != nil {
+		return fmt.Errorf("create %s/%s on %s: %w", volume, p, d.root, err)
+	}
+	return nil
+}
+
+// writeNew writes r to the new file full, creating its parents, and syncs it; on any error
+// the partial file is removed.
+func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Reader) (err error) {
+	if err := mkdirAll(filepath.Dir(full)); err != nil {
+		return mapErr(err)
+	}
+	f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, dataFilePerm)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = mapErr(cerr)
+		}
+		if err != nil {
+			os.Remove(full)
+		}
+	}()
+	if size > 0 {
+		// Reserving the space up front keeps the file contiguous and fails early on a full
+		// drive; file systems without fallocate simply skip it.
+		if ferr := unix.Fallocate(int(f.Fd()), 0, 0, size); errors.Is(ferr, unix.ENOSPC) {
+			return mapErr(ferr)
+		}
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	n, err := copyFull(ctx, f, r, *bp, size)
+	if err != nil {
+		return err
+	}
+	if size >= 0 && n < size {
+		return fmt.Errorf("%w: %d of %d bytes", storage.ErrShortWrite, n, size)
+	}
+	if err := d.failpoint("create:sync"); err != nil {
+		return err
+	}
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return mapErr(&os.PathError{Op: "fdatasync", Path: full, Err: err})
+	}
+	return nil
+}
+
+// copyFull copies r to w through buf until io.EOF, refusing more than limit bytes when limit
+// >= 0, and stopping when ctx is done. Any error from r other than io.EOF, even
+// io.ErrUnexpectedEOF, is an error: a reader reports a bad body that way.
+func copyFull(ctx context.Context, w io.Writer, r io.Reader, buf []byte, limit int64) (int64, error) {
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		m, rerr := fill(r, buf)
+		if m > 0 {
+			if limit >= 0 && n+int64(m) > limit {
+				return n, fmt.Errorf("%w: more than %d bytes", storage.ErrLongWrite, limit)
+			}
+			if _, err := w.Write(buf[:m]); err != nil {
+				return n, mapErr(err)
+			}
+			n += int64(m)
+		}
+		switch {
+		case rerr == io.EOF:
+			return n, nil
+		case rerr != nil:
+			return n, fmt.Errorf("reading the data: %w", rerr)
+		}
+	}
+}
+
+// fill reads from r until buf is full or r returns an error (io.EOF included).
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// file is an open file of the drive.
+type file struct {
+	*os.File
+	size int64
+}
+
+func (f *file) Size() int64 { return f.size }
+
+// OpenFile opens a file for reading.
+func (d *Drive) OpenFile(ctx context.Context, volume, p string) (storage.File, error) {
+	full, err := d.filePath(volume, p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(full)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, mapErr(err)
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is a directory", storage.ErrFileNotFound, p)
+	}
+	return &file{File: f, size: fi.Size()}, nil
+}
+
+// ReadFile returns a whole file.
+func (d *Drive) ReadFile(ctx context.Context, volume, p string) ([]byte, error) {
+	full, err := d.filePath(volume, p)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(full)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return b, nil
+}
+
+// WriteFile replaces a file atomically: it is written and synced in the staging area, then
+// renamed into place.
+func (d *Drive) WriteFile(ctx context.Context, volume, p string, data []byte) error {
+	full, err := d.filePath(volume, p)
+	if err != nil {
+		return err
+	}
+	if err := d.replaceFile(ctx, full, data); err != nil {
+		return fmt.Errorf("write %s/%s on %s: %w", volume, p, d.root, err)
+	}
+	return nil
+}
+
+// replaceFile writes data to a staged file and renames it over full, durably.
+func (d *Drive) replaceFile(ctx context.Context, full string, data []byte) error {
+	tmp := d.tmpPath()
+	if err := d.writeNew(ctx, tmp, int64(len(data)), bytes.NewReader(data)); err != nil {
+		return err
+	}
+	if err := renameDurable(tmp, full); err != nil {
+		os.Remove(tmp)
+		return mapErr(err)
+	}
+	return nil
+}
+
+// RenameFile moves a file or directory durably.
+func (d *Drive) RenameFile(ctx context.Context, srcVolume, srcPath, dstVolume, dstPath string) error {
+	src, err := d.filePath(srcVolume, srcPath)
+	if err != nil {
+		return err
+	}
+	dst, err := d.filePath(dstVolume, dstPath)
+	if err != nil {
+		return err
+	}
+	if srcPath == "" || dstPath == "" {
+		return fmt.Errorf("%w: cannot rename a volume", storage.ErrInvalidPath)
+	}
+	if err := renameDurable(src, dst); err != nil {
+		return fmt.Errorf("rename %s/%s to %s/%s on %s: %w", srcVolume, srcPath, dstVolume, dstPath, d.root, mapErr(err))
+	}
+	return nil
+}
+
+// Delete removes a file, or a directory tree when recursive, then the emptied parents.
+func (d *Drive) Delete(ctx context.Context, volume, p string, recursive bool) error {
+	full, err := d.filePath(volume, p)
+	if err != nil {
+		return err
+	}
+	if p == "" {
+		return fmt.Errorf("%w: cannot delete a volume with Delete", storage.ErrInvalidPath)
+	}
+	if recursive {
+		err = d.removeTree(full)
+	} else {
+		err = os.Remove(full)
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s/%s on %s: %w", volume, p, d.root, mapErr(err))
+	}
+	vp, _ := d.volumePath(volume)
+	removeEmptyParents(filepath.Dir(full), vp)
+	return nil
+}
+
+// removeTree makes the tree at full disappear at once, by renaming it into the trash, then
+// removes it. A crash in between leaves it in the trash, which Open clears.
+func (d *Drive) removeTree(full string) error {
+	if _, err := os.Lstat(full); err != nil {
+		return err
+	}
+	trash := d.root + "/" + storage.SysVolume + "/" + trashDir + "/" + newID()
+	if err := os.Rename(full, trash); err != nil {
+		return err
+	}
+	return os.RemoveAll(trash)
+}
+
+// ListDir returns the names in a directory, directories with a trailing "/".
+func (d *Drive) ListDir(ctx context.Context, volume, dir string) ([]string, error) {
+	full, err := d.filePath(volume, dir)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(full)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+		if e.IsDir() {
+			names[i] += "/"
+		}
+	}
+	return names, nil
+}

@@ -1,0 +1,19 @@
+package local_test
+
+import (
+	"testing"
+
+	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/local"
+	"github.com/flashstor/flashstor/objstore/storage/storagetest"
+)
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Drive {
+		d, err := local.Open(t.TempDir(), local.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	})
+}

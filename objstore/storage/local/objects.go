@@ -1,0 +1,171 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// ReadMeta returns an object's metadata file.
+func (d *Drive) ReadMeta(ctx context.Context, bucket, key string) ([]byte, error) {
+	p, err := d.objectPath(bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, d.objectErr(bucket, err)
+	}
+	return b, nil
+}
+
+// objectErr maps an error met on an object's path: "not found" becomes ErrVolumeNotFound
+// when it is the bucket that is missing.
+func (d *Drive) objectErr(bucket string, err error) error {
+	err = mapErr(err)
+	if errors.Is(err, storage.ErrFileNotFound) {
+		if _, serr := os.Stat(d.root + "/" + bucket); errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s on %s", storage.ErrVolumeNotFound, bucket, d.root)
+		}
+	}
+	return err
+}
+
+// dataDirOf returns the absolute path of the data directory named by an object's metadata
+// file at metaPath, or "" when it has none (inline, empty, missing or unreadable).
+func (d *Drive) dataDirOf(bucket string, b []byte) string {
+	m, err := meta.UnmarshalHeader(b)
+	if err != nil || m.DataDir == ([16]byte{}) {
+		return ""
+	}
+	return d.root + "/" + bucket + "/" + layout.DataDirPath(hex.EncodeToString(m.DataDir[:]))
+}
+
+// oldDataDir reads the metadata file at metaPath, if any, and returns its data directory.
+func (d *Drive) oldDataDir(bucket, metaPath string) string {
+	b, err := os.ReadFile(metaPath)
+	if err != nil {
+		return ""
+	}
+	return d.dataDirOf(bucket, b)
+}
+
+// CommitObject makes a new version of an object visible. The steps, each a failpoint:
+// the staged data directory is renamed into the bucket's data area (invisible until the
+// metadata names it); the metadata is staged and synced; it is renamed over the old one (the
+// instant the new version becomes visible); the old data directory is removed.
+func (d *Drive) CommitObject(ctx context.Context, bucket, key string, metaBytes []byte, srcVolume, srcDir string) error {
+	metaPath, err := d.objectPath(bucket, key)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(d.root + "/" + bucket); err != nil {
+		return d.objectErr(bucket, err)
+	}
+	newData := d.dataDirOf(bucket, metaBytes)
+	if newData == "" && srcDir != "" {
+		return fmt.Errorf("%w: commit of %s/%s: staged data but no data directory in metadata", storage.ErrInvalidPath, bucket, key)
+	}
+	oldData := d.oldDataDir(bucket, metaPath)
+	if err := d.commit(ctx, metaPath, metaBytes, srcVolume, srcDir, newData); err != nil {
+		return fmt.Errorf("commit %s/%s on %s: %w", bucket, key, d.root, err)
+	}
+	if oldData != "" && oldData != newData {
+		if err := d.failpoint("commit:remove-old-data"); err != nil {
+			return err
+		}
+		// The new version is committed; a failure here only leaves unreferenced data.
+		_ = d.removeTree(oldData)
+	}
+	return nil
+}
+
+func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, srcVolume, srcDir, newData string) error {
+	if srcDir != "" {
+		src, err := d.filePath(srcVolume, srcDir)
+		if err != nil {
+			return err
+		}
+		if err := d.failpoint("commit:rename-data"); err != nil {
+			return err
+		}
+		if err := renameDurable(src, newData); err != nil {
+			return mapErr(err)
+		}
+	}
+	if err := d.failpoint("commit:write-meta"); err != nil {
+		return err
+	}
+	tmp := d.tmpPath()
+	if err := d.writeNew(ctx, tmp, int64(len(metaBytes)), bytes.NewReader(metaBytes)); err != nil {
+		return err
+	}
+	if err := d.failpoint("commit:rename-meta"); err != nil {
+		return err
+	}
+	if err := renameDurable(tmp, metaPath); err != nil {
+		os.Remove(tmp)
+		return mapErr(err)
+	}
+	return nil
+}
+
+// DeleteObject removes an object's metadata, then its data and emptied directories.
+func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
+	metaPath, err := d.objectPath(bucket, key)
+	if err != nil {
+		return err
+	}
+	data := d.oldDataDir(bucket, metaPath)
+	if err := os.Remove(metaPath); err != nil {
+		return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, d.objectErr(bucket, err))
+	}
+	dir := filepath.Dir(metaPath)
+	// The directory may already be gone: a concurrent delete removed it once it was empty.
+	if err := syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, mapErr(err))
+	}
+	if data != "" {
+		_ = d.removeTree(data)
+	}
+	removeEmptyParents(dir, d.root+"/"+bucket)
+	return nil
+}
+
+// RenameObject moves an object's metadata file to another key: one rename, so atomic on
+// this drive; its data directory stays where it is.
+func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string) error {
+	src, err := d.objectPath(bucket, srcKey)
+	if err != nil {
+		return err
+	}
+	dst, err := d.objectPath(bucket, dstKey)
+	if err != nil {
+		return err
+	}
+	if src == dst {
+		_, err := os.Stat(src)
+		return d.objectErr(bucket, err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("rename %s/%s on %s: %w", bucket, srcKey, d.root, d.objectErr(bucket, err))
+	}
+	replaced := d.oldDataDir(bucket, dst)
+	if err := renameDurable(src, dst); err != nil {
+		return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, d.objectErr(bucket, err))
+	}
+	if replaced != "" {
+		_ = d.removeTree(replaced)
+	}
+	removeEmptyParents(filepath.Dir(src), d.root+"/"+bucket)
+	return nil
+}

@@ -1,0 +1,174 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// Walk reports a bucket's objects in ascending key order. Within one directory it reads all
+// names, turns each into the key (or, for a subdirectory, the key prefix ending in "/") it
+// stands for, sorts them and visits them in order: since every key below a subdirectory
+// starts with that prefix, and the prefix sorts before all of them, visiting subdirectories
+// at the place of their prefix yields the whole tree in key order.
+func (d *Drive) Walk(ctx context.Context, bucket string, opts storage.WalkOptions, fn func(storage.Entry) error) error {
+	vp, err := d.volumePath(bucket)
+	if err != nil {
+		return err
+	}
+	if bucket == storage.SysVolume {
+		return fmt.Errorf("%w: cannot walk the system volume", storage.ErrInvalidPath)
+	}
+	if _, err := os.Stat(vp); err != nil {
+		return d.objectErr(bucket, err)
+	}
+	dirKey, namePrefix := "", opts.Prefix
+	if i := strings.LastIndexByte(opts.Prefix, '/'); i >= 0 {
+		dirKey, namePrefix = opts.Prefix[:i+1], opts.Prefix[i+1:]
+	}
+	dirPath := vp
+	if dirKey != "" {
+		if layout.CheckKey(dirKey) != nil {
+			return nil // no key can have this prefix
+		}
+		dirPath += "/" + layout.EncodePrefix(dirKey[:len(dirKey)-1])
+	}
+	w := walker{ctx: ctx, opts: opts, fn: fn}
+	if err := w.dir(dirPath, dirKey, namePrefix, dirKey == ""); err != nil {
+		return fmt.Errorf("walk %s on %s: %w", bucket, d.root, err)
+	}
+	return nil
+}
+
+type walker struct {
+	ctx  context.Context
+	opts storage.WalkOptions
+	fn   func(storage.Entry) error
+	buf  []byte // reused to read metadata headers
+}
+
+// walkItem is one name of a directory and the key (or key prefix) it stands for.
+type walkItem struct {
+	key   string
+	name  string
+	isDir bool
+}
+
+// dir visits the directory path, whose keys start with keyPrefix, keeping the names whose
+// segment starts with namePrefix. top is true for the bucket's own directory, where the
+// internal names live.
+func (w *walker) dir(path, keyPrefix, namePrefix string, top bool) error {
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || isNotDir(err) {
+			return nil
+		}
+		return mapErr(err)
+	}
+	items := make([]walkItem, 0, len(entries))
+	for _, e := range entries {
+		name := e.Name()
+		if top && (name == layout.DataDir || name == layout.BucketMetaFile) {
+			continue
+		}
+		if e.IsDir() {
+			if seg, ok := layout.DecodeSegment(name); ok && strings.HasPrefix(seg, namePrefix) {
+				items = append(items, walkItem{key: keyPrefix + seg + "/", name: name, isDir: true})
+			}
+		} else if e.Type().IsRegular() {
+			if seg, ok := layout.ParseMetaName(name); ok && strings.HasPrefix(seg, namePrefix) {
+				items = append(items, walkItem{key: keyPrefix + seg, name: name})
+			}
+		}
+	}
+	slices.SortFunc(items, func(a, b walkItem) int { return strings.Compare(a.key, b.key) })
+
+	after := w.opts.StartAfter
+	for _, it := range items {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		child := path + "/" + it.name
+		if !it.isDir {
+			if it.key <= after {
+				continue
+			}
+			e := storage.Entry{Key: it.key}
+			if w.opts.WithMeta {
+				e.Meta, e.MetaErr = w.readHeader(child)
+			}
+			if err := w.fn(e); err != nil {
+				return err
+			}
+			continue
+		}
+		if after > it.key && !strings.HasPrefix(after, it.key) {
+			continue // every key below sorts before StartAfter
+		}
+		if w.opts.Recursive {
+			if err := w.dir(child, it.key, "", false); err != nil {
+				return err
+			}
+			continue
+		}
+		if it.key <= after {
+			continue
+		}
+		has, err := hasObjects(child, maxDepth)
+		if err != nil {
+			return mapErr(err)
+		}
+		if has {
+			if err := w.fn(storage.Entry{Key: it.key, IsPrefix: true}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// headerProbe is how much of a metadata file is read first: enough for the header of
+// almost every object, so that one read is all a listing costs.
+const headerProbe = 4096
+
+// readHeader returns the header of the metadata file at path, without its inline data.
+func (w *walker) readHeader(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer f.Close()
+	if cap(w.buf) < headerProbe {
+		w.buf = make([]byte, headerProbe)
+	}
+	buf := w.buf[:headerProbe]
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, mapErr(err)
+	}
+	want := meta.HeaderLength(buf[:n])
+	if want == 0 || want <= n {
+		if want > 0 {
+			n = want
+		}
+		return slices.Clone(buf[:n]), nil
+	}
+	out := make([]byte, want)
+	copy(out, buf[:n])
+	if _, err := f.ReadAt(out[n:], int64(n)); err != nil {
+		return nil, fmt.Errorf("%w: %s: metadata header cut short: %w", storage.ErrFileCorrupt, path, err)
+	}
+	return out, nil
+}
+
+func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
