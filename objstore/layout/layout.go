@@ -24,6 +24,7 @@ package layout
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -208,3 +209,14 @@ func KeyFromPath(path string) (key string, ok bool) {
 		path = rest
 	}
 }
+
+// DataDirPath returns the path, relative to the bucket's directory, of the data directory
+// named id (the hex form of an object's DataDir).
+func DataDirPath(id string) string { return DataDir + "/" + id }
+
+// PartPath returns the path, relative to the bucket's directory, of part number n of the
+// data directory named id.
+func PartPath(id string, n int) string { return DataDir + "/" + id + "/" + PartName(n) }
+
+// PartName is the file name of part number n in a data or upload directory.
+func PartName(n int) string { return "part." + strconv.Itoa(n) }

@@ -136,17 +136,21 @@ type Drive interface {
 	ReadMeta(ctx context.Context, bucket, key string) ([]byte, error)
 	// CommitObject makes a new version of an object visible, atomically: the staged data
 	// directory srcDir of srcVolume (if srcDir is not "") becomes the data directory that
-	// meta names, then meta replaces the object's metadata file. The previous version's data
-	// directory, if any and different, is removed afterwards. A crash at any point leaves the
-	// previous version or the new one, complete. With srcDir "" it is a metadata-only update
-	// (or the commit of an object whose data is inline).
+	// meta names, then meta replaces the object's metadata file. A crash at any point leaves
+	// the previous version or the new one, complete. With srcDir "" it is a metadata-only
+	// update (or the commit of an object whose data is inline).
+	//
+	// No object operation of a drive removes a data directory: the previous version's stays
+	// until the caller deletes it (Delete of layout.DataDirPath), so that a caller that fails
+	// to reach its write quorum can restore the previous metadata, and so that readers of the
+	// previous version can finish.
 	CommitObject(ctx context.Context, bucket, key string, meta []byte, srcVolume, srcDir string) error
-	// DeleteObject removes an object, its data and the directories it leaves empty:
-	// ErrFileNotFound if this drive has no such object.
+	// DeleteObject removes an object's metadata and the directories it leaves empty (not its
+	// data directory): ErrFileNotFound if this drive has no such object.
 	DeleteObject(ctx context.Context, bucket, key string) error
 	// RenameObject moves an object to another key of the same bucket, atomically on this
-	// drive and without touching its data, replacing (and removing the data of) any object
-	// at dstKey: ErrFileNotFound if this drive has no object at srcKey.
+	// drive and without touching its data, replacing the metadata of any object at dstKey
+	// (not its data directory): ErrFileNotFound if this drive has no object at srcKey.
 	RenameObject(ctx context.Context, bucket, srcKey, dstKey string) error
 	// Walk calls fn for the objects (and common prefixes, when not recursive) of a bucket
 	// in ascending key order, as opts selects. An error from fn stops the walk and is

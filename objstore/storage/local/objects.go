@@ -40,29 +40,22 @@ func (d *Drive) objectErr(bucket string, err error) error {
 	return err
 }
 
-// dataDirOf returns the absolute path of the data directory named by an object's metadata
-// file at metaPath, or "" when it has none (inline, empty, missing or unreadable).
-func (d *Drive) dataDirOf(bucket string, b []byte) string {
+// hasDataDir reports whether an object's metadata names a data directory.
+func hasDataDir(b []byte) bool {
 	m, err := meta.UnmarshalHeader(b)
-	if err != nil || m.DataDir == ([16]byte{}) {
-		return ""
-	}
-	return d.root + "/" + bucket + "/" + layout.DataDirPath(hex.EncodeToString(m.DataDir[:]))
+	return err == nil && m.DataDir != ([16]byte{})
 }
 
-// oldDataDir reads the metadata file at metaPath, if any, and returns its data directory.
-func (d *Drive) oldDataDir(bucket, metaPath string) string {
-	b, err := os.ReadFile(metaPath)
-	if err != nil {
-		return ""
-	}
-	return d.dataDirOf(bucket, b)
+// dataDirOf returns the absolute path of the data directory an object's metadata names.
+func (d *Drive) dataDirOf(bucket string, b []byte) string {
+	m, _ := meta.UnmarshalHeader(b)
+	return d.root + "/" + bucket + "/" + layout.DataDirPath(hex.EncodeToString(m.DataDir[:]))
 }
 
 // CommitObject makes a new version of an object visible. The steps, each a failpoint:
 // the staged data directory is renamed into the bucket's data area (invisible until the
 // metadata names it); the metadata is staged and synced; it is renamed over the old one (the
-// instant the new version becomes visible); the old data directory is removed.
+// instant the new version becomes visible).
 func (d *Drive) CommitObject(ctx context.Context, bucket, key string, metaBytes []byte, srcVolume, srcDir string) error {
 	metaPath, err := d.objectPath(bucket, key)
 	if err != nil {
@@ -71,20 +64,15 @@ func (d *Drive) CommitObject(ctx context.Context, bucket, key string, metaBytes 
 	if _, err := os.Stat(d.root + "/" + bucket); err != nil {
 		return d.objectErr(bucket, err)
 	}
-	newData := d.dataDirOf(bucket, metaBytes)
-	if newData == "" && srcDir != "" {
-		return fmt.Errorf("%w: commit of %s/%s: staged data but no data directory in metadata", storage.ErrInvalidPath, bucket, key)
+	var newData string
+	if srcDir != "" {
+		if !hasDataDir(metaBytes) {
+			return fmt.Errorf("%w: commit of %s/%s: staged data but no data directory in metadata", storage.ErrInvalidPath, bucket, key)
+		}
+		newData = d.dataDirOf(bucket, metaBytes)
 	}
-	oldData := d.oldDataDir(bucket, metaPath)
 	if err := d.commit(ctx, metaPath, metaBytes, srcVolume, srcDir, newData); err != nil {
 		return fmt.Errorf("commit %s/%s on %s: %w", bucket, key, d.root, err)
-	}
-	if oldData != "" && oldData != newData {
-		if err := d.failpoint("commit:remove-old-data"); err != nil {
-			return err
-		}
-		// The new version is committed; a failure here only leaves unreferenced data.
-		_ = d.removeTree(oldData)
 	}
 	return nil
 }
@@ -119,13 +107,12 @@ func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, s
 	return nil
 }
 
-// DeleteObject removes an object's metadata, then its data and emptied directories.
+// DeleteObject removes an object's metadata and the directories that leaves empty.
 func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 	metaPath, err := d.objectPath(bucket, key)
 	if err != nil {
 		return err
 	}
-	data := d.oldDataDir(bucket, metaPath)
 	if err := os.Remove(metaPath); err != nil {
 		return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, d.objectErr(bucket, err))
 	}
@@ -134,15 +121,12 @@ func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 	if err := syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, mapErr(err))
 	}
-	if data != "" {
-		_ = d.removeTree(data)
-	}
 	removeEmptyParents(dir, d.root+"/"+bucket)
 	return nil
 }
 
 // RenameObject moves an object's metadata file to another key: one rename, so atomic on
-// this drive; its data directory stays where it is.
+// this drive; its data directory stays where it is, and so does the replaced object's.
 func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string) error {
 	src, err := d.objectPath(bucket, srcKey)
 	if err != nil {
@@ -159,12 +143,8 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("rename %s/%s on %s: %w", bucket, srcKey, d.root, d.objectErr(bucket, err))
 	}
-	replaced := d.oldDataDir(bucket, dst)
 	if err := renameDurable(src, dst); err != nil {
 		return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, d.objectErr(bucket, err))
-	}
-	if replaced != "" {
-		_ = d.removeTree(replaced)
 	}
 	removeEmptyParents(filepath.Dir(src), d.root+"/"+bucket)
 	return nil

@@ -295,21 +295,32 @@ func testCommitAndRead(t *testing.T, d storage.Drive) {
 	}
 }
 
+// testCommitReplacesData checks that a commit switches the metadata to the new data and
+// leaves the previous data directory for the caller to remove.
 func testCommitReplacesData(t *testing.T, d storage.Drive) {
 	c := ctx(t)
 	b := newBucket(t, d)
 	first := putObject(t, d, b, "k", []byte("first"))
 	second := putObject(t, d, b, "k", []byte("second"))
-	if _, err := readPart(t, d, b, first); !errors.Is(err, storage.ErrFileNotFound) {
-		t.Fatalf("overwritten data still there: %v", err)
+	raw, err := d.ReadMeta(c, b, "k")
+	must(t, "ReadMeta", err)
+	if m, _ := meta.Unmarshal(raw); m == nil || m.DataDir != second {
+		t.Fatal("the metadata does not name the new data")
 	}
 	if got, err := readPart(t, d, b, second); err != nil || string(got) != "second" {
 		t.Fatalf("new data = %q, %v", got, err)
 	}
-	// Overwriting with inline data removes the data directory too.
+	if got, err := readPart(t, d, b, first); err != nil || string(got) != "first" {
+		t.Fatalf("the previous data went with the commit (%q, %v): the caller could not roll back", got, err)
+	}
+	must(t, "Delete of the old data directory", d.Delete(c, b, layout.DataDirPath(hex.EncodeToString(first[:])), true))
+	if _, err := readPart(t, d, b, first); !errors.Is(err, storage.ErrFileNotFound) {
+		t.Fatalf("old data still there after Delete: %v", err)
+	}
+	// Restoring older metadata is a commit without data.
 	must(t, "CommitObject inline", d.CommitObject(c, b, "k", objectMeta("i", [16]byte{}, []byte("i")).Marshal(), "", ""))
-	if _, err := readPart(t, d, b, second); !errors.Is(err, storage.ErrFileNotFound) {
-		t.Fatalf("data replaced by inline data still there: %v", err)
+	if got, err := readPart(t, d, b, second); err != nil || string(got) != "second" {
+		t.Fatalf("data replaced by inline data is gone: %q, %v", got, err)
 	}
 }
 
@@ -321,8 +332,8 @@ func testDeleteObject(t *testing.T, d storage.Drive) {
 	must(t, "DeleteObject", d.DeleteObject(c, b, "a/b/c"))
 	_, err := d.ReadMeta(c, b, "a/b/c")
 	mustIs(t, "ReadMeta after delete", err, storage.ErrFileNotFound)
-	if _, err := readPart(t, d, b, id); !errors.Is(err, storage.ErrFileNotFound) {
-		t.Fatalf("deleted object's data still there: %v", err)
+	if _, err := readPart(t, d, b, id); err != nil {
+		t.Fatalf("DeleteObject removed the data directory, which is the caller's to remove: %v", err)
 	}
 	mustIs(t, "DeleteObject twice", d.DeleteObject(c, b, "a/b/c"), storage.ErrFileNotFound)
 	keys := walkKeys(t, d, b, storage.WalkOptions{Recursive: true})
@@ -351,8 +362,8 @@ func testRenameObject(t *testing.T, d storage.Drive) {
 	if got, err := readPart(t, d, b, id); err != nil || string(got) != "moved" {
 		t.Fatalf("data after rename = %q, %v", got, err)
 	}
-	if _, err := readPart(t, d, b, victim); !errors.Is(err, storage.ErrFileNotFound) {
-		t.Fatalf("the replaced object's data is still there: %v", err)
+	if _, err := readPart(t, d, b, victim); err != nil {
+		t.Fatalf("RenameObject removed the replaced object's data, which is the caller's to remove: %v", err)
 	}
 	mustIs(t, "RenameObject of a missing key", d.RenameObject(c, b, "src/file", "x"), storage.ErrFileNotFound)
 	if keys := walkKeys(t, d, b, storage.WalkOptions{Recursive: true}); !slices.Equal(keys, []string{"dst/deep/file"}) {
