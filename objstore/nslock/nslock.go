@@ -1,0 +1,163 @@
+// Package nslock provides the namespace locks of the object core: a reader/writer lock per
+// name (bucket and key, or an upload), created on first use and dropped when its last holder
+// leaves, so that memory follows the number of names in use, not the number stored.
+package nslock
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Map is a set of named reader/writer locks. The zero value is ready to use.
+type Map struct {
+	mu sync.Mutex
+	// locks holds the entries with at least one holder or waiter; guarded by mu.
+	locks map[string]*entry
+}
+
+type entry struct {
+	// refs counts holders and waiters; guarded by Map.mu. The entry leaves the map at 0.
+	refs int
+	// lock is a write-preferring reader/writer lock that can be abandoned by a waiter whose
+	// context ends: writer holds it alone, readers share it.
+	lock rwlock
+}
+
+// Unlock releases what a Lock or RLock call took.
+type Unlock func()
+
+// Lock takes the write locks of every name, in sorted order so that two callers locking
+// overlapping sets never deadlock. It returns when all are held or ctx is done.
+func (m *Map) Lock(ctx context.Context, names ...string) (Unlock, error) {
+	return m.lockAll(ctx, true, names)
+}
+
+// RLock takes the read locks of every name.
+func (m *Map) RLock(ctx context.Context, names ...string) (Unlock, error) {
+	return m.lockAll(ctx, false, names)
+}
+
+func (m *Map) lockAll(ctx context.Context, write bool, names []string) (Unlock, error) {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	held := make([]*entry, 0, len(names))
+	release := func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i].lock.unlock(write)
+			m.put(names[i])
+		}
+	}
+	for _, name := range names {
+		e := m.get(name)
+		if err := e.lock.lock(ctx, write); err != nil {
+			m.put(name)
+			release()
+			return nil, fmt.Errorf("waiting for the lock of %q: %w", name, err)
+		}
+		held = append(held, e)
+	}
+	var once sync.Once
+	return func() { once.Do(release) }, nil
+}
+
+func (m *Map) get(name string) *entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.locks == nil {
+		m.locks = make(map[string]*entry)
+	}
+	e := m.locks[name]
+	if e == nil {
+		e = &entry{lock: newRWLock()}
+		m.locks[name] = e
+	}
+	e.refs++
+	return e
+}
+
+func (m *Map) put(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.locks[name]
+	e.refs--
+	if e.refs == 0 {
+		delete(m.locks, name)
+	}
+}
+
+// Len returns the number of names with holders or waiters (for tests and metrics).
+func (m *Map) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.locks)
+}
+
+// rwlock is a reader/writer lock whose waits can be cancelled. A waiting writer stops new
+// readers from entering, so that a stream of readers cannot starve writers.
+type rwlock struct {
+	mu sync.Mutex
+	// readers is the number of readers holding the lock, writer whether a writer does,
+	// writersWaiting how many writers wait; all guarded by mu.
+	readers        int
+	writer         bool
+	writersWaiting int
+	// changed is closed and replaced whenever the state changes, waking every waiter to
+	// look again; guarded by mu.
+	changed chan struct{}
+}
+
+func newRWLock() rwlock { return rwlock{changed: make(chan struct{})} }
+
+func (l *rwlock) lock(ctx context.Context, write bool) error {
+	l.mu.Lock()
+	if write {
+		l.writersWaiting++
+	}
+	for {
+		if write && !l.writer && l.readers == 0 {
+			l.writersWaiting--
+			l.writer = true
+			l.mu.Unlock()
+			return nil
+		}
+		if !write && !l.writer && l.writersWaiting == 0 {
+			l.readers++
+			l.mu.Unlock()
+			return nil
+		}
+		ch := l.changed
+		l.mu.Unlock()
+		select {
+		case <-ch:
+			l.mu.Lock()
+		case <-ctx.Done():
+			l.mu.Lock()
+			if write {
+				l.writersWaiting--
+				l.broadcast() // readers held back by this writer may go now
+			}
+			l.mu.Unlock()
+			return ctx.Err()
+		}
+	}
+}
+
+func (l *rwlock) unlock(write bool) {
+	l.mu.Lock()
+	if write {
+		l.writer = false
+	} else {
+		l.readers--
+	}
+	l.broadcast()
+	l.mu.Unlock()
+}
+
+// broadcast wakes every waiter; l.mu must be held.
+func (l *rwlock) broadcast() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
