@@ -1,0 +1,137 @@
+package erasure
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/reedsolomon"
+)
+
+// Limits of the geometry New accepts.
+const (
+	// MaxShards is the largest k+m.
+	MaxShards = 16
+	// MaxBlockSize is the largest block (stripe) size: it bounds the memory of one call
+	// (about 2*B*(k+m)/k) and keeps every offset computation far from overflow.
+	MaxBlockSize = 1 << 30
+	// DefaultBlockSize is the stripe size used unless the caller has a reason to pick another;
+	// see BenchmarkBlockSize and BENCHMARKS.md.
+	DefaultBlockSize = 1 << 20
+)
+
+// bufAlign is the alignment of each block's data in a stripe buffer: the checksum sits in the
+// bufAlign bytes before it, so the data the SIMD code reads and writes starts on a cache line.
+const bufAlign = 64
+
+// Codec encodes objects into framed shard streams and decodes them back for one geometry
+// (k, m, B, bitrot algorithm). It is immutable and safe for concurrent use.
+type Codec struct {
+	k, m      int
+	blockSize int64 // B: bytes of object per stripe
+	bfull     int   // ceil(B/k): bytes of each shard's block in a full stripe
+	hashSize  int   // bytes of the checksum before each block
+	stride    int   // bytes of one shard's region in a stripeBuf
+	rs        reedsolomon.Encoder
+	hasher    *bitrotHasher
+	sets      sync.Pool // of *stripeBuf sized for this geometry
+}
+
+// New returns a codec for k data and m parity shards, stripes of blockSize bytes and the given
+// bitrot checksum: 1 <= k, 0 <= m, k+m <= MaxShards (m = 0 is valid: no parity, checksums
+// still on), 0 < blockSize <= MaxBlockSize, alg available in this binary.
+func New(dataShards, parityShards int, blockSize int64, alg BitrotAlgorithm) (*Codec, error) {
+	return newCodec(dataShards, parityShards, blockSize, alg)
+}
+
+// newCodec is New with extra reedsolomon options, which tests use to force the generic
+// (non-SIMD) code paths. Options that change the coding matrix would change the on-disk
+// format and must never be passed.
+func newCodec(dataShards, parityShards int, blockSize int64, alg BitrotAlgorithm, rsOpts ...reedsolomon.Option) (*Codec, error) {
+	if dataShards < 1 || parityShards < 0 || dataShards+parityShards > MaxShards {
+		return nil, fmt.Errorf("%w: %d data + %d parity shards (need 1 <= k, 0 <= m, k+m <= %d)",
+			ErrInvalidArgument, dataShards, parityShards, MaxShards)
+	}
+	if blockSize <= 0 || blockSize > MaxBlockSize {
+		return nil, fmt.Errorf("%w: block size %d (need 0 < B <= %d)", ErrInvalidArgument, blockSize, MaxBlockSize)
+	}
+	h, err := newBitrotHasher(alg)
+	if err != nil {
+		return nil, err
+	}
+	bfull := int((blockSize + int64(dataShards) - 1) / int64(dataShards))
+	rsOpts = append([]reedsolomon.Option{reedsolomon.WithAutoGoroutines(bfull)}, rsOpts...)
+	rs, err := reedsolomon.New(dataShards, parityShards, rsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("erasure: reedsolomon.New(%d, %d): %w", dataShards, parityShards, err)
+	}
+	c := &Codec{
+		k:         dataShards,
+		m:         parityShards,
+		blockSize: blockSize,
+		bfull:     bfull,
+		hashSize:  alg.Size(),
+		stride:    (bufAlign + bfull + bufAlign - 1) / bufAlign * bufAlign,
+		rs:        rs,
+		hasher:    h,
+	}
+	c.sets.New = func() any { return c.newStripeBuf() }
+	return c, nil
+}
+
+// DataShards returns k.
+func (c *Codec) DataShards() int { return c.k }
+
+// ParityShards returns m.
+func (c *Codec) ParityShards() int { return c.m }
+
+// TotalShards returns k+m, the length of the reader and writer slices every call takes.
+func (c *Codec) TotalShards() int { return c.k + c.m }
+
+// StripeSize returns B, the object bytes per stripe.
+func (c *Codec) StripeSize() int64 { return c.blockSize }
+
+// Bitrot returns the codec's checksum algorithm.
+func (c *Codec) Bitrot() BitrotAlgorithm { return c.hasher.alg }
+
+// stripeBuf holds one stripe: for each shard, a region of c.stride bytes whose block data
+// starts at offset bufAlign, with the block's checksum in the hashSize bytes before it.
+type stripeBuf struct {
+	mem    []byte
+	region [][]byte // region[i]: shard i's c.stride bytes of mem
+	shards [][]byte // shards[i]: block data of shard i as handed to reedsolomon
+	// pending counts the shard writes (or reads) of this stripe still in flight; the buffer
+	// must not be touched by the coordinating goroutine until it is zero.
+	pending sync.WaitGroup
+	// errs[i] is the result of shard i's last I/O on this buffer, written by shard i's worker
+	// before pending.Done and read by the coordinator after pending.Wait.
+	errs []error
+}
+
+func (c *Codec) newStripeBuf() *stripeBuf {
+	n := c.k + c.m
+	s := &stripeBuf{
+		mem:    make([]byte, n*c.stride),
+		region: make([][]byte, n),
+		shards: make([][]byte, n),
+		errs:   make([]error, n),
+	}
+	for i := range n {
+		s.region[i] = s.mem[i*c.stride : (i+1)*c.stride : (i+1)*c.stride]
+	}
+	return s
+}
+
+func (c *Codec) getStripeBuf() *stripeBuf { return c.sets.Get().(*stripeBuf) }
+
+func (c *Codec) putStripeBuf(s *stripeBuf) {
+	clear(s.errs)
+	c.sets.Put(s)
+}
+
+// data returns shard i's block data of b bytes.
+func (s *stripeBuf) data(i, b int) []byte { return s.region[i][bufAlign : bufAlign+b] }
+
+// framed returns shard i's checksum and block of b bytes, as they lie in the shard file.
+func (s *stripeBuf) framed(i, b, hashSize int) []byte {
+	return s.region[i][bufAlign-hashSize : bufAlign+b]
+}

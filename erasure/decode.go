@@ -1,0 +1,170 @@
+package erasure
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// Decode writes bytes [offset, offset+length) of an object of totalSize bytes to w, reading
+// its shard files through readers (TotalShards long; readers[i] reads shard file i, nil means
+// unavailable).
+//
+// It reads only the stripes that hold the range and, within each, only the data blocks that
+// hold it, in parallel, verifying each against its checksum. When one of those is missing,
+// short or corrupt, it reads other shards until k are intact and rebuilds the data: it needs k
+// intact shards per stripe and fails with ErrReadQuorum below that, never returning bytes it
+// could not verify. shardErrs[i] tells what was wrong with shard i, if anything
+// (ErrShardMissing, ErrShardCorrupt, ErrShardTruncated, or the reader's error, wrapped), so the
+// caller can queue a heal; shards it did not read are not checked.
+//
+// An offset or length outside the object is ErrInvalidArgument. n is the number of bytes
+// written to w. While w consumes one stripe, the next one is being read. Decode returns only
+// after every ReadAt it started has returned.
+func (c *Codec) Decode(ctx context.Context, w io.Writer, readers []io.ReaderAt, offset, length, totalSize int64) (n int64, shardErrs []error, err error) {
+	total := c.k + c.m
+	if len(readers) != total {
+		return 0, nil, fmt.Errorf("%w: %d readers for %d shards", ErrInvalidArgument, len(readers), total)
+	}
+	if err := c.checkSize(totalSize); err != nil {
+		return 0, nil, err
+	}
+	if offset < 0 || length < 0 || offset > totalSize || length > totalSize-offset {
+		return 0, nil, fmt.Errorf("%w: range [%d, +%d) of a %d-byte object", ErrInvalidArgument, offset, length, totalSize)
+	}
+	shardErrs = make([]error, total)
+	g := c.newGatherer(readers, shardErrs)
+	if length == 0 {
+		return 0, shardErrs, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, shardErrs, fmt.Errorf("erasure: decode: %w", err)
+	}
+	d := decoder{c: c, g: g, w: w, offset: offset, end: offset + length, size: totalSize}
+	first, last := offset/c.blockSize, (offset+length-1)/c.blockSize
+	if first == last {
+		// One stripe: nothing to overlap, so no pipeline goroutine.
+		buf := c.getStripeBuf()
+		err = g.gather(ctx, buf, first, c.BlockSize(totalSize, first), d.want(first), 0)
+		if err == nil {
+			err = d.emit(buf, first)
+		}
+		c.putStripeBuf(buf)
+	} else {
+		err = d.pipeline(ctx, first, last)
+	}
+	g.stop()
+	return d.n, shardErrs, err
+}
+
+// decoder is the state of one Decode call.
+type decoder struct {
+	c           *Codec
+	g           *gatherer
+	w           io.Writer
+	offset, end int64 // the range, in object bytes
+	size        int64
+	n           int64 // bytes written to w
+}
+
+// span returns the part of the range inside stripe s, in bytes from the stripe's start.
+func (d *decoder) span(s int64) (lo, hi int) {
+	start := s * d.c.blockSize
+	lo = int(max(d.offset-start, 0))
+	hi = int(min(d.end-start, d.c.blockSize, d.size-start))
+	return lo, hi
+}
+
+// want returns the data shards whose blocks of stripe s hold part of the range.
+func (d *decoder) want(s int64) uint32 {
+	b := d.c.BlockSize(d.size, s)
+	lo, hi := d.span(s)
+	first, last := lo/b, (hi-1)/b
+	return (uint32(1)<<(last+1) - 1) &^ (uint32(1)<<first - 1)
+}
+
+// emit writes the range's bytes of stripe s, which gather put into buf, to w.
+func (d *decoder) emit(buf *stripeBuf, s int64) error {
+	b := d.c.BlockSize(d.size, s)
+	lo, hi := d.span(s)
+	for j := lo / b; j*b < hi; j++ {
+		p := buf.data(j, b)[max(lo-j*b, 0):min(hi-j*b, b)]
+		m, err := d.w.Write(p)
+		d.n += int64(m)
+		if err == nil && m != len(p) {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return fmt.Errorf("erasure: writing decoded data: %w", err)
+		}
+	}
+	return nil
+}
+
+// fetched is a stripe the fetch goroutine gathered (or failed to).
+type fetched struct {
+	buf *stripeBuf
+	s   int64
+	err error
+}
+
+// pipeline decodes stripes first..last with two buffers: a fetch goroutine gathers stripe
+// s+1 while this goroutine writes stripe s to w.
+func (d *decoder) pipeline(ctx context.Context, first, last int64) error {
+	c := d.c
+	free := make(chan *stripeBuf, 2)
+	ready := make(chan fetched, 2)
+	quit := make(chan struct{})
+	exited := make(chan struct{})
+	free <- c.getStripeBuf()
+	free <- c.getStripeBuf()
+
+	// The fetch goroutine owns d.g (and so shardErrs) until it exits.
+	go func() {
+		defer close(exited)
+		for s := first; s <= last; s++ {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			var buf *stripeBuf
+			select {
+			case buf = <-free:
+			case <-quit:
+				return
+			}
+			err := ctx.Err()
+			if err != nil {
+				err = fmt.Errorf("erasure: decode: %w", err)
+			} else {
+				err = d.g.gather(ctx, buf, s, c.BlockSize(d.size, s), d.want(s), 0)
+			}
+			ready <- fetched{buf: buf, s: s, err: err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	var err error
+	for s := first; s <= last && err == nil; s++ {
+		f := <-ready
+		if err = f.err; err == nil {
+			err = d.emit(f.buf, f.s)
+		}
+		free <- f.buf
+	}
+	close(quit)
+	<-exited
+	// Every buffer is now in free or ready; both channels hold two.
+	for range 2 {
+		select {
+		case buf := <-free:
+			c.putStripeBuf(buf)
+		case f := <-ready:
+			c.putStripeBuf(f.buf)
+		}
+	}
+	return err
+}

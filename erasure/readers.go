@@ -1,0 +1,205 @@
+package erasure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"sync"
+)
+
+// readJob asks shard i's reader goroutine to read and verify its block of one stripe.
+type readJob struct {
+	buf *stripeBuf
+	b   int   // block length of the stripe
+	off int64 // offset of the block's checksum in the shard file
+}
+
+// gatherer reads the shard blocks of one stripe after another for Decode and Heal: the blocks
+// it needs, checked against their checksums, in parallel, and as few as it can. It rebuilds
+// the blocks it was asked for from any k intact ones.
+//
+// A gatherer belongs to one goroutine (its coordinator); its workers talk to it only through
+// the jobs channels and the stripeBuf's pending counter and errs slots.
+type gatherer struct {
+	c       *Codec
+	readers []io.ReaderAt
+	jobs    []chan readJob // jobs[i]: shard i's worker, started on first use; nil before
+	done    sync.WaitGroup // running worker goroutines
+	// errs[i] is the first problem seen with shard i (nil reader, corrupt or short block,
+	// read error). It is the caller's shardErrs slice.
+	errs []error
+	// suspect has bit i set once shard i failed: later stripes read it only when the others
+	// are not enough, since a corrupt or failing drive is likely to fail again.
+	suspect  uint32
+	missing  uint32 // bit i set when readers[i] is nil
+	required []bool // scratch for ReconstructSome, TotalShards long
+}
+
+func (c *Codec) newGatherer(readers []io.ReaderAt, errs []error) *gatherer {
+	g := &gatherer{
+		c:        c,
+		readers:  readers,
+		jobs:     make([]chan readJob, len(readers)),
+		errs:     errs,
+		required: make([]bool, len(readers)),
+	}
+	for i, r := range readers {
+		if r == nil {
+			g.missing |= 1 << i
+			errs[i] = ErrShardMissing
+		}
+	}
+	return g
+}
+
+// stop ends the workers and waits for them. No gather may be in progress.
+func (g *gatherer) stop() {
+	for _, ch := range g.jobs {
+		if ch != nil {
+			close(ch)
+		}
+	}
+	g.done.Wait()
+}
+
+// worker is shard i's reader goroutine.
+func (g *gatherer) worker(i int, jobs <-chan readJob) {
+	defer g.done.Done()
+	for j := range jobs {
+		j.buf.errs[i] = g.readBlock(i, j.buf, j.b, j.off)
+		j.buf.pending.Done()
+	}
+}
+
+// readBlock reads shard i's framed block of b bytes at off into buf and verifies it.
+func (g *gatherer) readBlock(i int, buf *stripeBuf, b int, off int64) error {
+	if err := g.c.readBlock(g.readers[i], buf.framed(i, b, g.c.hashSize), off); err != nil {
+		return fmt.Errorf("shard %d: %w", i, err)
+	}
+	return nil
+}
+
+// readBlock reads the framed block f (checksum and block) at off through r and verifies it.
+func (c *Codec) readBlock(r io.ReaderAt, f []byte, off int64) error {
+	hs := c.hashSize
+	n, err := r.ReadAt(f, off)
+	switch {
+	case n < 0 || n > len(f):
+		return fmt.Errorf("erasure: ReadAt returned %d for a %d-byte block", n, len(f))
+	case n < len(f) && (err == nil || err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)):
+		return fmt.Errorf("%w: %d of %d bytes at offset %d", ErrShardTruncated, n, len(f), off)
+	case err != nil && err != io.EOF:
+		return fmt.Errorf("erasure: reading block at offset %d: %w", off, err)
+	case !c.hasher.verify(f[:hs], f[hs:]):
+		return fmt.Errorf("%w: block at offset %d", ErrShardCorrupt, off)
+	}
+	return nil
+}
+
+// readRound reads and verifies the blocks of the shards in set, in parallel: all but one on
+// the workers, one on the calling goroutine. It returns the shards that came back intact and
+// records the others' errors.
+func (g *gatherer) readRound(buf *stripeBuf, set uint32, b int, off int64) (good uint32) {
+	inline := -1
+	for rest := set; rest != 0; rest &= rest - 1 {
+		i := bits.TrailingZeros32(rest)
+		if inline < 0 {
+			inline = i
+			continue
+		}
+		if g.jobs[i] == nil {
+			g.jobs[i] = make(chan readJob, 1)
+			g.done.Add(1)
+			go g.worker(i, g.jobs[i])
+		}
+		buf.pending.Add(1)
+		g.jobs[i] <- readJob{buf: buf, b: b, off: off}
+	}
+	if inline >= 0 {
+		buf.errs[inline] = g.readBlock(inline, buf, b, off)
+	}
+	buf.pending.Wait()
+	for rest := set; rest != 0; rest &= rest - 1 {
+		i := bits.TrailingZeros32(rest)
+		if err := buf.errs[i]; err != nil {
+			buf.errs[i] = nil
+			g.suspect |= 1 << i
+			if g.errs[i] == nil {
+				g.errs[i] = err
+			}
+			continue
+		}
+		good |= 1 << i
+	}
+	return good
+}
+
+// gather fills buf with stripe s (blocks of b bytes) so that the blocks of every shard in want
+// are intact in buf.data, and returns buf.shards set up for that stripe. It first reads the
+// wanted data blocks that are not in avoid; if one of them is missing or fails, it reads
+// others until k are intact and rebuilds the wanted ones. Shards in avoid (the ones Heal
+// rewrites) and suspect ones are read last. Fewer than k intact blocks is ErrReadQuorum.
+func (g *gatherer) gather(ctx context.Context, buf *stripeBuf, s int64, b int, want, avoid uint32) error {
+	c := g.c
+	k, n := c.k, c.k+c.m
+	all := uint32(1)<<n - 1
+	dataMask := uint32(1)<<k - 1
+	off := c.BlockOffset(s)
+
+	usable := all &^ g.missing
+	good := uint32(0)
+	tried := uint32(0)
+	if first := want & dataMask & usable &^ avoid &^ g.suspect; first != 0 {
+		good = g.readRound(buf, first, b, off)
+		tried = first
+	}
+	if want&^good != 0 {
+		// Candidates in order of preference: healthy shards not being rebuilt (data first,
+		// as the lower bits), then suspect ones, then the ones being rebuilt.
+		tiers := [3]uint32{usable &^ avoid &^ g.suspect, usable &^ avoid, usable}
+		for _, tier := range tiers {
+			for bits.OnesCount32(good) < k {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("erasure: stripe %d: %w", s, err)
+				}
+				next := lowest(tier&^tried, k-bits.OnesCount32(good))
+				if next == 0 {
+					break
+				}
+				tried |= next
+				good |= g.readRound(buf, next, b, off)
+			}
+		}
+		if bits.OnesCount32(good) < k {
+			return fmt.Errorf("%w: stripe %d: %d of %d shards intact, need %d",
+				ErrReadQuorum, s, bits.OnesCount32(good), n, k)
+		}
+	}
+	for i := range n {
+		buf.shards[i] = buf.data(i, b)
+		if good&(1<<i) == 0 {
+			buf.shards[i] = buf.shards[i][:0]
+		}
+		g.required[i] = want&(1<<i) != 0
+	}
+	if want&^good == 0 {
+		return nil
+	}
+	if err := c.rs.ReconstructSome(buf.shards, g.required); err != nil {
+		return fmt.Errorf("erasure: rebuilding stripe %d: %w", s, err)
+	}
+	return nil
+}
+
+// lowest returns the (up to) n lowest set bits of set.
+func lowest(set uint32, n int) uint32 {
+	var out uint32
+	for ; set != 0 && n > 0; n-- {
+		bit := set & -set
+		out |= bit
+		set &^= bit
+	}
+	return out
+}
