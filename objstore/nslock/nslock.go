@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -28,39 +29,65 @@ type entry struct {
 // Unlock releases what a Lock or RLock call took.
 type Unlock func()
 
-// Lock takes the write locks of every name, in sorted order so that two callers locking
-// overlapping sets never deadlock. It returns when all are held or ctx is done.
+// Lock takes the write locks of every name. It returns when all are held or ctx is done.
 func (m *Map) Lock(ctx context.Context, names ...string) (Unlock, error) {
-	return m.lockAll(ctx, true, names)
+	return m.Acquire(ctx, names, nil)
 }
 
 // RLock takes the read locks of every name.
 func (m *Map) RLock(ctx context.Context, names ...string) (Unlock, error) {
-	return m.lockAll(ctx, false, names)
+	return m.Acquire(ctx, nil, names)
 }
 
-func (m *Map) lockAll(ctx context.Context, write bool, names []string) (Unlock, error) {
-	names = slices.Clone(names)
-	slices.Sort(names)
-	names = slices.Compact(names)
-	held := make([]*entry, 0, len(names))
+// Acquire takes the write locks of writes and the read locks of reads (a name in both is
+// write-locked), in sorted name order, so that two callers locking overlapping sets never
+// deadlock. It returns when all are held, or when ctx is done with none held.
+func (m *Map) Acquire(ctx context.Context, writes, reads []string) (Unlock, error) {
+	reqs := make([]request, 0, len(writes)+len(reads))
+	for _, n := range writes {
+		reqs = append(reqs, request{n, true})
+	}
+	for _, n := range reads {
+		reqs = append(reqs, request{n, false})
+	}
+	// Sort by name, writes first among equal names, then keep the first of each name.
+	slices.SortFunc(reqs, func(a, b request) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		if a.write == b.write {
+			return 0
+		}
+		if a.write {
+			return -1
+		}
+		return 1
+	})
+	reqs = slices.CompactFunc(reqs, func(a, b request) bool { return a.name == b.name })
+
+	held := make([]*entry, 0, len(reqs))
 	release := func() {
 		for i := len(held) - 1; i >= 0; i-- {
-			held[i].lock.unlock(write)
-			m.put(names[i])
+			held[i].lock.unlock(reqs[i].write)
+			m.put(reqs[i].name)
 		}
 	}
-	for _, name := range names {
-		e := m.get(name)
-		if err := e.lock.lock(ctx, write); err != nil {
-			m.put(name)
+	for _, r := range reqs {
+		e := m.get(r.name)
+		if err := e.lock.lock(ctx, r.write); err != nil {
+			m.put(r.name)
 			release()
-			return nil, fmt.Errorf("waiting for the lock of %q: %w", name, err)
+			return nil, fmt.Errorf("waiting for the lock of %q: %w", r.name, err)
 		}
 		held = append(held, e)
 	}
 	var once sync.Once
 	return func() { once.Do(release) }, nil
+}
+
+type request struct {
+	name  string
+	write bool
 }
 
 func (m *Map) get(name string) *entry {

@@ -118,3 +118,33 @@ func TestWriterNotStarved(t *testing.T) {
 	r1()
 	<-got
 }
+
+func TestAcquireMixedNoDeadlock(t *testing.T) {
+	var m Map
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			a, b := "a", "b"
+			if g%2 == 1 {
+				a, b = b, a
+			}
+			for i := 0; i < 300; i++ {
+				// Copy a -> b and b -> a at once: read one key, write the other.
+				u, err := m.Acquire(ctx, []string{b}, []string{a, b})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				u()
+			}
+		}(g)
+	}
+	wg.Wait()
+	if m.Len() != 0 {
+		t.Fatalf("%d entries left", m.Len())
+	}
+}

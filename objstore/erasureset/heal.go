@@ -1,0 +1,321 @@
+package erasureset
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/flashstor/flashstor/erasure"
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// LockName is the namespace-lock name of an object. The pool and the healer must agree.
+func LockName(bucket, key string) string { return bucket + "/" + key }
+
+// HealResult reports what healing one object did.
+type HealResult struct {
+	Bucket, Key string
+	// Healed lists the drive positions whose copy was rebuilt.
+	Healed []int
+	// Dangling is true when copies of a key no quorum holds were removed.
+	Dangling bool
+}
+
+// HealObject restores, on every drive that answers, the current version of an object:
+// missing or corrupt metadata, missing, short or (with deep) corrupt shard files. Drives
+// holding a stale or partial copy of a key no quorum holds lose it.
+func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (HealResult, error) {
+	res := HealResult{Bucket: bucket, Key: key}
+	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	v, err := s.readVersion(ctx, bucket, key)
+	if errors.Is(err, objstore.ErrObjectNotFound) {
+		for _, raw := range v.raw {
+			res.Dangling = res.Dangling || raw != nil
+		}
+		s.removeStale(ctx, bucket, key, v)
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	m := v.current
+	codec, err := s.codec(m.Erasure.DataShards, m.Erasure.ParityShards, m.Erasure.BlockSize, erasure.BitrotAlgorithm(m.Erasure.Bitrot))
+	if err != nil {
+		return res, err
+	}
+	targets := s.healTargets(ctx, bucket, v, codec, deep)
+	if countTrue(targets) == 0 {
+		return res, nil
+	}
+	good := make([]bool, len(s.drives))
+	for i := range good {
+		good[i] = v.holds[i] && !targets[i]
+	}
+	if countTrue(good) < m.Erasure.DataShards {
+		return res, fmt.Errorf("%w: healing %s/%s: %d intact copies", objstore.ErrReadQuorum, bucket, key, countTrue(good))
+	}
+	s.eachOf(targets, func(i int, d storage.Drive) error {
+		if err := d.MakeVolume(ctx, bucket); err != nil && !errors.Is(err, storage.ErrVolumeExists) {
+			targets[i] = false
+		}
+		return nil
+	})
+	var errs []error
+	if m.Inline {
+		errs, err = s.healInline(ctx, bucket, key, v, codec, good, targets)
+	} else {
+		errs, err = s.healParts(ctx, bucket, key, v, codec, good, targets)
+	}
+	if err != nil {
+		return res, fmt.Errorf("healing %s/%s: %w", bucket, key, err)
+	}
+	for i, e := range errs {
+		if targets[i] && e == nil {
+			res.Healed = append(res.Healed, i)
+		}
+	}
+	return res, errors.Join(nonNil(errs)...)
+}
+
+// healTargets returns the drives, among those that answered, whose copy of the current
+// version is missing, stale, unreadable or (deep) corrupt.
+func (s *Set) healTargets(ctx context.Context, bucket string, v *version, codec *erasure.Codec, deep bool) []bool {
+	m := v.current
+	targets := make([]bool, len(s.drives))
+	s.each(func(i int, d storage.Drive) error {
+		if !v.holds[i] {
+			targets[i] = !storage.IsDriveFault(v.errs[i])
+			return nil
+		}
+		if m.Inline {
+			if deep && codec.VerifyShard(ctx, bytes.NewReader(v.decoded[i].InlineData), m.Size) != nil {
+				targets[i] = true
+			}
+			return nil
+		}
+		for _, p := range m.Parts {
+			f, err := d.OpenFile(ctx, bucket, layout.PartPath(hexID(m.DataDir), p.Number))
+			if err != nil {
+				targets[i] = !storage.IsDriveFault(err)
+				return nil
+			}
+			bad := f.Size() != codec.ShardFileSize(p.Size) || (deep && codec.VerifyShard(ctx, f, p.Size) != nil)
+			f.Close()
+			if bad {
+				targets[i] = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return targets
+}
+
+// copyFor returns drive i's copy of the current version's metadata.
+func copyFor(m *meta.Object, i int) *meta.Object {
+	c := *m
+	c.Erasure.Index = int(m.Erasure.Distribution[i])
+	c.InlineData = nil
+	return &c
+}
+
+func (s *Set) healInline(ctx context.Context, bucket, key string, v *version, codec *erasure.Codec, good, targets []bool) ([]error, error) {
+	m := v.current
+	readers := make([]io.ReaderAt, codec.TotalShards())
+	writers := make([]io.Writer, codec.TotalShards())
+	bufs := make([]bytes.Buffer, len(s.drives))
+	for i := range s.drives {
+		shard := m.Erasure.Distribution[i]
+		if good[i] {
+			readers[shard] = bytes.NewReader(v.decoded[i].InlineData)
+		}
+		if targets[i] {
+			writers[shard] = &bufs[i]
+		}
+	}
+	if _, err := codec.Heal(ctx, readers, writers, m.Size); err != nil {
+		return nil, err
+	}
+	errs := s.eachOf(targets, func(i int, d storage.Drive) error {
+		c := copyFor(m, i)
+		c.InlineData = bufs[i].Bytes()
+		return d.CommitObject(ctx, bucket, key, c.Marshal(), "", "")
+	})
+	s.removeReplacedOn(ctx, bucket, v, targets, m.DataDir)
+	return errs, nil
+}
+
+func (s *Set) healParts(ctx context.Context, bucket, key string, v *version, codec *erasure.Codec, good, targets []bool) ([]error, error) {
+	m := v.current
+	dataDir := hexID(m.DataDir)
+	staging := newID()
+	cleanup := context.WithoutCancel(ctx)
+	defer s.removeStaged(cleanup, targets, stagingDir(staging))
+	for _, p := range m.Parts {
+		if err := s.healPart(ctx, bucket, dataDir, stagingDir(staging), p, m.Erasure.Distribution, codec, good, targets); err != nil {
+			return nil, fmt.Errorf("part %d: %w", p.Number, err)
+		}
+	}
+	errs := s.eachOf(targets, func(i int, d storage.Drive) error {
+		// A partial data directory of this version is in the way of the rebuilt one.
+		if err := d.Delete(ctx, bucket, layout.DataDirPath(dataDir), true); err != nil && !errors.Is(err, storage.ErrFileNotFound) {
+			return err
+		}
+		return d.CommitObject(ctx, bucket, key, copyFor(m, i).Marshal(), storage.SysVolume, stagingDir(staging))
+	})
+	s.removeReplacedOn(cleanup, bucket, v, targets, m.DataDir)
+	return errs, nil
+}
+
+// healPart rebuilds one part's shards of the target drives into their staging directory.
+func (s *Set) healPart(ctx context.Context, bucket, dataDir, staging string, p meta.Part, dist []uint8, codec *erasure.Codec, good, targets []bool) error {
+	readers := make([]io.ReaderAt, codec.TotalShards())
+	writers := make([]io.Writer, codec.TotalShards())
+	var files []storage.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for i, d := range s.drives {
+		if !good[i] {
+			continue
+		}
+		f, err := d.OpenFile(ctx, bucket, layout.PartPath(dataDir, p.Number))
+		if err != nil {
+			continue // the decoder reads around a missing shard
+		}
+		files = append(files, f)
+		readers[dist[i]] = f
+	}
+	pipes := make([]*io.PipeWriter, len(s.drives))
+	createErrs := make([]error, len(s.drives))
+	var wg sync.WaitGroup
+	for i, d := range s.drives {
+		if !targets[i] {
+			continue
+		}
+		pr, pw := io.Pipe()
+		pipes[i] = pw
+		writers[dist[i]] = pw
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			createErrs[i] = d.CreateFile(ctx, storage.SysVolume, staging+"/"+layout.PartName(p.Number), codec.ShardFileSize(p.Size), pr)
+			pr.CloseWithError(errOr(createErrs[i], errDriveDone))
+		}()
+	}
+	_, err := codec.Heal(ctx, readers, writers, p.Size)
+	for _, pw := range pipes {
+		if pw == nil {
+			continue
+		}
+		if err != nil {
+			pw.CloseWithError(err)
+		} else {
+			pw.Close()
+		}
+	}
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	for i, e := range createErrs {
+		if targets[i] && e != nil {
+			targets[i] = false
+		}
+	}
+	return nil
+}
+
+// removeReplacedOn removes the data directories of stale versions on the healed drives.
+func (s *Set) removeReplacedOn(ctx context.Context, bucket string, v *version, targets []bool, keep [16]byte) {
+	for i, m := range v.decoded {
+		if targets[i] && m != nil && m.DataDir != keep && m.DataDir != ([16]byte{}) {
+			s.removeDataDir(ctx, i, bucket, hexID(m.DataDir))
+		}
+	}
+}
+
+// HealBucket makes every drive agree on whether the bucket exists: created where a quorum
+// has it, removed (if empty) where too few have it to be a bucket.
+func (s *Set) HealBucket(ctx context.Context, bucket string) error {
+	has := make([]bool, len(s.drives))
+	errs := s.each(func(i int, d storage.Drive) error {
+		_, err := d.StatVolume(ctx, bucket)
+		has[i] = err == nil
+		if errors.Is(err, storage.ErrVolumeNotFound) {
+			return nil
+		}
+		return err
+	})
+	count := countTrue(has)
+	if count >= s.k {
+		missing := make([]bool, len(s.drives))
+		for i := range missing {
+			missing[i] = !has[i] && errs[i] == nil
+		}
+		errs := s.eachOf(missing, func(i int, d storage.Drive) error { return d.MakeVolume(ctx, bucket) })
+		return errors.Join(nonNil(errs)...)
+	}
+	if count > 0 {
+		s.eachOf(has, func(i int, d storage.Drive) error { return d.DeleteVolume(ctx, bucket, false) })
+	}
+	return nil
+}
+
+// HealAll heals every bucket and every object of the set, reporting each object that
+// needed work. With deep, every shard's checksums are verified (every byte is read).
+// When it completes without error, the drives' dirty marks are cleared.
+func (s *Set) HealAll(ctx context.Context, deep bool, report func(HealResult)) error {
+	lists := make([][]string, len(s.drives))
+	s.each(func(i int, d storage.Drive) error {
+		lists[i], _ = d.ListVolumes(ctx)
+		return nil
+	})
+	var buckets []string
+	for _, l := range lists {
+		buckets = append(buckets, l...)
+	}
+	slices.Sort(buckets)
+	buckets = slices.Compact(buckets)
+
+	var errs []error
+	for _, b := range buckets {
+		if err := s.HealBucket(ctx, b); err != nil {
+			errs = append(errs, fmt.Errorf("bucket %s: %w", b, err))
+		}
+		err := s.walk(ctx, b, storage.WalkOptions{Recursive: true}, 1, func(e Entry) error {
+			res, err := s.HealObject(ctx, b, e.Key, deep)
+			if err != nil {
+				errs = append(errs, err)
+			} else if len(res.Healed) > 0 || res.Dangling {
+				report(res)
+			}
+			return ctxErr(ctx)
+		})
+		if err != nil && !errors.Is(err, objstore.ErrBucketNotFound) {
+			errs = append(errs, fmt.Errorf("bucket %s: %w", b, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for i, d := range s.drives {
+		if _, err := d.DiskInfo(ctx); err == nil {
+			s.dirty[i].Store(false)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,431 @@
+package erasureset
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// Multipart uploads live in the system volume until completed:
+//
+//	multipart/<bucket>/<sha256 of key>/<upload id>/upload       the upload record
+//	multipart/<bucket>/<sha256 of key>/<upload id>/parts/<n>    part n's record
+//	multipart/<bucket>/<sha256 of key>/<upload id>/data/part.n  part n's shard
+//
+// Completion turns the data directory into the object's data directory with one rename per
+// drive, so that no part is copied.
+
+const (
+	// MinPartSize is S3's lower bound on every part but the last.
+	MinPartSize = 5 << 20
+	// MaxPartNumber is S3's highest part number.
+	MaxPartNumber = 10000
+)
+
+// UploadLockName is the namespace-lock name of an upload; PartLockName of one of its parts.
+func UploadLockName(bucket, key, uploadID string) string {
+	return LockName(bucket, key) + "\x00" + uploadID
+}
+
+// PartLockName is the namespace-lock name of one part of an upload.
+func PartLockName(bucket, key, uploadID string, part int) string {
+	return UploadLockName(bucket, key, uploadID) + "\x00" + strconv.Itoa(part)
+}
+
+func uploadsDir(bucket string) string { return "multipart/" + bucket }
+
+func uploadDir(bucket, key, uploadID string) string {
+	sum := sha256.Sum256([]byte(key))
+	return uploadsDir(bucket) + "/" + hex.EncodeToString(sum[:]) + "/" + uploadID
+}
+
+// validUploadID reports whether id has the form NewMultipartUpload gives (32 hex digits),
+// which keeps any other string away from the file system.
+func validUploadID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
+
+// NewMultipartUpload records a new upload on every drive.
+func (s *Set) NewMultipartUpload(ctx context.Context, bucket, key string, opts objstore.PutOptions) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	if _, err := s.BucketCreated(ctx, bucket); err != nil {
+		return "", err
+	}
+	id := hexID(newID())
+	u := meta.Upload{
+		Key:       key,
+		UploadID:  id,
+		Initiated: time.Now().UTC(),
+		Erasure: meta.Erasure{
+			DataShards:   s.k,
+			ParityShards: s.m,
+			BlockSize:    s.cfg.BlockSize,
+			Distribution: distribution(key, len(s.drives)),
+			Bitrot:       uint8(s.cfg.Bitrot),
+		},
+		Metadata: opts.Metadata,
+	}
+	dir := uploadDir(bucket, key, id)
+	errs := s.each(func(i int, d storage.Drive) error {
+		du := u
+		du.Erasure.Index = int(u.Erasure.Distribution[i])
+		return d.WriteFile(ctx, storage.SysVolume, dir+"/upload", du.Marshal())
+	})
+	if countNil(errs) < WriteQuorum(s.k, s.m) {
+		s.each(func(i int, d storage.Drive) error {
+			return d.Delete(context.WithoutCancel(ctx), storage.SysVolume, dir, true)
+		})
+		return "", reduceErr(errs, objstore.ErrWriteQuorum)
+	}
+	return id, nil
+}
+
+// readUpload reads an upload's record from every drive: ErrNoSuchUpload unless a read
+// quorum has it. holds[i] tells which drives do.
+func (s *Set) readUpload(ctx context.Context, bucket, key, uploadID string) (*meta.Upload, []bool, error) {
+	if !validUploadID(uploadID) {
+		return nil, nil, fmt.Errorf("%w: %q", objstore.ErrNoSuchUpload, uploadID)
+	}
+	dir := uploadDir(bucket, key, uploadID)
+	uploads := make([]*meta.Upload, len(s.drives))
+	errs := s.each(func(i int, d storage.Drive) error {
+		b, err := d.ReadFile(ctx, storage.SysVolume, dir+"/upload")
+		if err != nil {
+			return err
+		}
+		u, err := meta.UnmarshalUpload(b)
+		if err == nil && (u.Key != key || u.UploadID != uploadID) {
+			err = fmt.Errorf("%w: upload record names another upload", meta.ErrCorrupt)
+		}
+		uploads[i] = u
+		return err
+	})
+	holds := make([]bool, len(s.drives))
+	var first *meta.Upload
+	absent := 0
+	for i, err := range errs {
+		holds[i] = err == nil
+		if err == nil && first == nil {
+			first = uploads[i]
+		}
+		if errors.Is(err, storage.ErrFileNotFound) {
+			absent++
+		}
+	}
+	if first != nil && countTrue(holds) >= first.Erasure.DataShards {
+		return first, holds, nil
+	}
+	if absent > len(s.drives)-s.k {
+		return nil, nil, fmt.Errorf("%w: %s", objstore.ErrNoSuchUpload, uploadID)
+	}
+	return nil, nil, reduceErr(errs, objstore.ErrReadQuorum)
+}
+
+// PutObjectPart stores one part. The caller holds the upload's read lock and the part's
+// write lock.
+func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, number int, r io.Reader, size int64, opts objstore.PartOptions) (objstore.PartInfo, error) {
+	if number < 1 || number > MaxPartNumber {
+		return objstore.PartInfo{}, fmt.Errorf("%w: part number %d not in 1..%d", objstore.ErrInvalidArgument, number, MaxPartNumber)
+	}
+	u, holds, err := s.readUpload(ctx, bucket, key, uploadID)
+	if err != nil {
+		return objstore.PartInfo{}, err
+	}
+	e := u.Erasure
+	codec, err := s.codec(e.DataShards, e.ParityShards, e.BlockSize, erasureAlg(e.Bitrot))
+	if err != nil {
+		return objstore.PartInfo{}, err
+	}
+	h := md5.New()
+	staging := stagingDir(newID())
+	name := layout.PartName(number)
+	written, staged, err := s.encodeStaged(ctx, codec, e.Distribution, staging, name, &hashingReader{r: r, h: h}, size)
+	if err != nil {
+		return objstore.PartInfo{}, err
+	}
+	rec := meta.PartRecord{
+		Part:    meta.Part{Number: number, Size: written, ETag: hex.EncodeToString(h.Sum(nil)), Checksum: opts.Checksum},
+		ModTime: time.Now().UTC(),
+	}
+	dir := uploadDir(bucket, key, uploadID)
+	for i := range staged {
+		staged[i] = staged[i] && holds[i]
+	}
+	errs := s.eachOf(staged, func(i int, d storage.Drive) error {
+		if err := d.RenameFile(ctx, storage.SysVolume, staging+"/"+name, storage.SysVolume, dir+"/data/"+name); err != nil {
+			return err
+		}
+		return d.WriteFile(ctx, storage.SysVolume, dir+"/parts/"+strconv.Itoa(number), rec.Marshal())
+	})
+	s.removeStaged(context.WithoutCancel(ctx), staged, staging)
+	if countNil(errs) < WriteQuorum(e.DataShards, e.ParityShards) {
+		return objstore.PartInfo{}, reduceErr(errs, objstore.ErrWriteQuorum)
+	}
+	s.markDirty(errs)
+	return partInfo(rec), nil
+}
+
+func partInfo(r meta.PartRecord) objstore.PartInfo {
+	return objstore.PartInfo{Number: r.Number, Size: r.Size, ETag: r.ETag, ModTime: r.ModTime, Checksum: r.Checksum}
+}
+
+// readPart reads part number's record from every drive that holds the upload and returns
+// the record a read quorum agrees on (by ETag) and which drives hold it.
+func (s *Set) readPart(ctx context.Context, dir string, number, k int, holdsUpload []bool) (*meta.PartRecord, []bool) {
+	recs := make([]*meta.PartRecord, len(s.drives))
+	s.eachOf(holdsUpload, func(i int, d storage.Drive) error {
+		b, err := d.ReadFile(ctx, storage.SysVolume, dir+"/parts/"+strconv.Itoa(number))
+		if err == nil {
+			recs[i], _ = meta.UnmarshalPart(b)
+		}
+		return nil
+	})
+	count := make(map[string]int)
+	for _, r := range recs {
+		if r != nil {
+			count[r.ETag]++
+		}
+	}
+	holds := make([]bool, len(s.drives))
+	for _, r := range recs {
+		if r != nil && count[r.ETag] >= k {
+			for i, o := range recs {
+				holds[i] = o != nil && o.ETag == r.ETag
+			}
+			return r, holds
+		}
+	}
+	return nil, holds
+}
+
+// ListObjectParts lists an upload's parts above marker.
+func (s *Set) ListObjectParts(ctx context.Context, bucket, key, uploadID string, marker, maxParts int) (objstore.ListPartsResult, error) {
+	u, holds, err := s.readUpload(ctx, bucket, key, uploadID)
+	if err != nil {
+		return objstore.ListPartsResult{}, err
+	}
+	dir := uploadDir(bucket, key, uploadID)
+	lists := make([][]string, len(s.drives))
+	s.eachOf(holds, func(i int, d storage.Drive) error {
+		lists[i], _ = d.ListDir(ctx, storage.SysVolume, dir+"/parts")
+		return nil
+	})
+	var numbers []int
+	for _, l := range lists {
+		for _, name := range l {
+			if n, err := strconv.Atoi(name); err == nil && n > marker {
+				numbers = append(numbers, n)
+			}
+		}
+	}
+	slices.Sort(numbers)
+	numbers = slices.Compact(numbers)
+	res := objstore.ListPartsResult{Metadata: u.Metadata, Initiated: u.Initiated}
+	for _, n := range numbers {
+		if maxParts > 0 && len(res.Parts) == maxParts {
+			res.IsTruncated = true
+			break
+		}
+		rec, _ := s.readPart(ctx, dir, n, u.Erasure.DataShards, holds)
+		if rec == nil {
+			continue
+		}
+		res.Parts = append(res.Parts, partInfo(*rec))
+		res.NextPartNumberMarker = n
+	}
+	return res, nil
+}
+
+// CompleteMultipartUpload assembles an upload into its object. The caller holds the key's
+// write lock and the upload's write lock.
+func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []objstore.CompletePart, opts objstore.CompleteOptions) (objstore.ObjectInfo, error) {
+	u, holds, err := s.readUpload(ctx, bucket, key, uploadID)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	if len(parts) == 0 {
+		return objstore.ObjectInfo{}, fmt.Errorf("%w: no parts", objstore.ErrInvalidPart)
+	}
+	for i, p := range parts {
+		if p.Number < 1 || p.Number > MaxPartNumber {
+			return objstore.ObjectInfo{}, fmt.Errorf("%w: part number %d", objstore.ErrInvalidPart, p.Number)
+		}
+		if i > 0 && p.Number <= parts[i-1].Number {
+			return objstore.ObjectInfo{}, fmt.Errorf("%w: part %d after part %d", objstore.ErrInvalidPartOrder, p.Number, parts[i-1].Number)
+		}
+	}
+	dir := uploadDir(bucket, key, uploadID)
+	e := u.Erasure
+	ready := slices.Clone(holds) // drives holding every listed part
+	m := &meta.Object{
+		VersionID: newID(),
+		DataDir:   newID(),
+		ModTime:   time.Now().UTC(),
+		Erasure:   e,
+		Metadata:  maps.Clone(u.Metadata),
+	}
+	if len(opts.Metadata) > 0 {
+		if m.Metadata == nil {
+			m.Metadata = make(map[string]string, len(opts.Metadata))
+		}
+		maps.Copy(m.Metadata, opts.Metadata)
+	}
+	etags := md5.New()
+	for i, p := range parts {
+		rec, on := s.readPart(ctx, dir, p.Number, e.DataShards, holds)
+		if rec == nil || rec.ETag != strings.Trim(p.ETag, `"`) {
+			return objstore.ObjectInfo{}, fmt.Errorf("%w: part %d with ETag %s", objstore.ErrInvalidPart, p.Number, p.ETag)
+		}
+		if i < len(parts)-1 && rec.Size < MinPartSize {
+			return objstore.ObjectInfo{}, fmt.Errorf("%w: part %d is %d bytes", objstore.ErrEntityTooSmall, p.Number, rec.Size)
+		}
+		for d := range ready {
+			ready[d] = ready[d] && on[d]
+		}
+		sum, _ := hex.DecodeString(rec.ETag)
+		etags.Write(sum)
+		m.Parts = append(m.Parts, rec.Part)
+		m.Size += rec.Size
+	}
+	m.ETag = hex.EncodeToString(etags.Sum(nil)) + "-" + strconv.Itoa(len(parts))
+	wq := WriteQuorum(e.DataShards, e.ParityShards)
+	if countTrue(ready) < wq {
+		return objstore.ObjectInfo{}, fmt.Errorf("%w: %d drives hold every part", objstore.ErrWriteQuorum, countTrue(ready))
+	}
+
+	before, err := s.readVersion(ctx, bucket, key)
+	if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) &&
+		!(errors.Is(err, objstore.ErrReadQuorum) && opts.Preconditions == (objstore.Preconditions{})) {
+		return objstore.ObjectInfo{}, err
+	}
+	if err := checkPreconditions(opts.Preconditions, before.current); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	listed := make(map[string]bool, len(parts))
+	for _, p := range parts {
+		listed[layout.PartName(p.Number)] = true
+	}
+	// Parts uploaded but not listed must not ride along into the object's data directory.
+	s.eachOf(ready, func(i int, d storage.Drive) error {
+		names, _ := d.ListDir(ctx, storage.SysVolume, dir+"/data")
+		for _, name := range names {
+			if !listed[name] {
+				d.Delete(ctx, storage.SysVolume, dir+"/data/"+name, true)
+			}
+		}
+		return nil
+	})
+	if err := s.commit(ctx, bucket, key, m, before, nil, ready, dir+"/data"); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	cleanup := context.WithoutCancel(ctx)
+	s.each(func(i int, d storage.Drive) error { return d.Delete(cleanup, storage.SysVolume, dir, true) })
+	return objectInfo(bucket, key, m), nil
+}
+
+// AbortMultipartUpload removes an upload and its parts. The caller holds the upload's
+// write lock.
+func (s *Set) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error {
+	if _, _, err := s.readUpload(ctx, bucket, key, uploadID); err != nil {
+		return err
+	}
+	dir := uploadDir(bucket, key, uploadID)
+	errs := s.each(func(i int, d storage.Drive) error {
+		err := d.Delete(ctx, storage.SysVolume, dir, true)
+		if errors.Is(err, storage.ErrFileNotFound) {
+			return nil
+		}
+		return err
+	})
+	if countNil(errs) < WriteQuorum(s.k, s.m) {
+		return reduceErr(errs, objstore.ErrWriteQuorum)
+	}
+	return nil
+}
+
+// ListMultipartUploads returns every upload of the bucket a read quorum of drives holds,
+// sorted by key, then initiation time, then id.
+func (s *Set) ListMultipartUploads(ctx context.Context, bucket string) ([]objstore.UploadInfo, error) {
+	type found struct {
+		count int
+		drive int
+	}
+	perDrive := make([]map[string]bool, len(s.drives))
+	errs := s.each(func(i int, d storage.Drive) error {
+		perDrive[i] = make(map[string]bool)
+		keyDirs, err := d.ListDir(ctx, storage.SysVolume, uploadsDir(bucket))
+		if errors.Is(err, storage.ErrFileNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, kd := range keyDirs {
+			ids, _ := d.ListDir(ctx, storage.SysVolume, uploadsDir(bucket)+"/"+strings.TrimSuffix(kd, "/"))
+			for _, id := range ids {
+				perDrive[i][strings.TrimSuffix(kd, "/")+"/"+strings.TrimSuffix(id, "/")] = true
+			}
+		}
+		return nil
+	})
+	if countNil(errs) < s.k {
+		return nil, reduceErr(errs, objstore.ErrReadQuorum)
+	}
+	seen := make(map[string]*found)
+	for i, ids := range perDrive {
+		for id := range ids {
+			if f := seen[id]; f != nil {
+				f.count++
+			} else {
+				seen[id] = &found{count: 1, drive: i}
+			}
+		}
+	}
+	var out []objstore.UploadInfo
+	for path, f := range seen {
+		if f.count < s.k {
+			continue
+		}
+		b, err := s.drives[f.drive].ReadFile(ctx, storage.SysVolume, uploadsDir(bucket)+"/"+path+"/upload")
+		if err != nil {
+			continue
+		}
+		u, err := meta.UnmarshalUpload(b)
+		if err != nil {
+			continue
+		}
+		out = append(out, objstore.UploadInfo{Key: u.Key, UploadID: u.UploadID, Initiated: u.Initiated})
+	}
+	slices.SortFunc(out, compareUploads)
+	return out, nil
+}
+
+func compareUploads(a, b objstore.UploadInfo) int {
+	if c := strings.Compare(a.Key, b.Key); c != 0 {
+		return c
+	}
+	if c := a.Initiated.Compare(b.Initiated); c != 0 {
+		return c
+	}
+	return strings.Compare(a.UploadID, b.UploadID)
+}

@@ -1,0 +1,186 @@
+package erasureset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// DeleteObject removes an object. The caller holds the key's write lock. Drives holding
+// stale copies of a key no quorum holds are cleaned too, and the key is then reported
+// missing.
+func (s *Set) DeleteObject(ctx context.Context, bucket, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	before, err := s.readVersion(ctx, bucket, key)
+	if errors.Is(err, objstore.ErrObjectNotFound) {
+		s.removeStale(ctx, bucket, key, before)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	errs := s.each(func(i int, d storage.Drive) error {
+		if before.raw[i] == nil && errors.Is(before.errs[i], storage.ErrFileNotFound) {
+			return nil // nothing there
+		}
+		err := d.DeleteObject(ctx, bucket, key)
+		if errors.Is(err, storage.ErrFileNotFound) {
+			return nil
+		}
+		return err
+	})
+	cleanup := context.WithoutCancel(ctx)
+	m := before.current
+	if countNil(errs) < WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards) {
+		s.restore(cleanup, bucket, key, before, errs)
+		return reduceErr(errs, objstore.ErrWriteQuorum)
+	}
+	s.markDirty(errs)
+	s.removeReplaced(cleanup, bucket, before, [16]byte{})
+	return nil
+}
+
+// removeStale deletes the copies of a key left on drives (by a write that failed, or a
+// delete a drive missed) when no quorum holds it.
+func (s *Set) removeStale(ctx context.Context, bucket, key string, v *version) {
+	if v == nil {
+		return
+	}
+	stale := make([]bool, len(s.drives))
+	any := false
+	for i := range stale {
+		stale[i] = v.raw[i] != nil
+		any = any || stale[i]
+	}
+	if !any {
+		return
+	}
+	s.eachOf(stale, func(i int, d storage.Drive) error { return d.DeleteObject(ctx, bucket, key) })
+	s.removeReplaced(context.WithoutCancel(ctx), bucket, v, [16]byte{})
+}
+
+// restore puts back, on the drives where an operation succeeded (errs[i] == nil), the
+// metadata they held before it: the undo of a delete or metadata update below quorum.
+func (s *Set) restore(ctx context.Context, bucket, key string, before *version, errs []error) {
+	s.rollback(ctx, bucket, key, before, errs, [16]byte{})
+}
+
+// UpdateMetadata changes the current version's metadata, keeping its data, on every drive
+// that holds it. The caller holds the key's write lock.
+func (s *Set) UpdateMetadata(ctx context.Context, bucket, key string, patch objstore.MetadataPatch) (objstore.ObjectInfo, error) {
+	if err := checkKey(key); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	before, err := s.readVersion(ctx, bucket, key)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	md := maps.Clone(before.current.Metadata)
+	if md == nil {
+		md = make(map[string]string, len(patch.Set))
+	}
+	for _, k := range patch.Delete {
+		delete(md, k)
+	}
+	maps.Copy(md, patch.Set)
+	vid := newID()
+	errs := s.eachOf(before.holds, func(i int, d storage.Drive) error {
+		dm := *before.decoded[i]
+		dm.VersionID = vid
+		dm.Metadata = md
+		return d.CommitObject(ctx, bucket, key, dm.Marshal(), "", "")
+	})
+	m := before.current
+	if countNil(errs) < WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards) {
+		s.restore(context.WithoutCancel(ctx), bucket, key, before, errs)
+		return objstore.ObjectInfo{}, reduceErr(errs, objstore.ErrWriteQuorum)
+	}
+	s.markDirty(errs)
+	if countNil(errs) < len(s.drives) {
+		s.QueueHeal(bucket, key)
+	}
+	updated := *m
+	updated.VersionID = vid
+	updated.Metadata = md
+	return objectInfo(bucket, key, &updated), nil
+}
+
+// RenameObject moves an object to dstKey within this set, one atomic rename of its
+// metadata per drive. The caller holds both keys' write locks.
+func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions) (objstore.ObjectInfo, error) {
+	if err := checkKey(srcKey); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	if err := checkKey(dstKey); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	src, err := s.readVersion(ctx, bucket, srcKey)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	if srcKey == dstKey {
+		return objectInfo(bucket, dstKey, src.current), nil
+	}
+	dst, err := s.readVersion(ctx, bucket, dstKey)
+	switch {
+	case err == nil:
+		if opts.NoReplace {
+			return objstore.ObjectInfo{}, fmt.Errorf("%w: %s/%s", objstore.ErrObjectExists, bucket, dstKey)
+		}
+	case errors.Is(err, objstore.ErrObjectNotFound):
+	case errors.Is(err, objstore.ErrReadQuorum) && !opts.NoReplace:
+	default:
+		return objstore.ObjectInfo{}, err
+	}
+	errs := s.eachOf(src.holds, func(i int, d storage.Drive) error {
+		return d.RenameObject(ctx, bucket, srcKey, dstKey)
+	})
+	cleanup := context.WithoutCancel(ctx)
+	m := src.current
+	if countNil(errs) < WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards) {
+		s.undoRename(cleanup, bucket, srcKey, dstKey, dst, errs)
+		return objstore.ObjectInfo{}, reduceErr(errs, objstore.ErrWriteQuorum)
+	}
+	s.markDirty(errs)
+	// Drives that did not hold the moved version may still hold an older copy at either key.
+	leftovers := make([]bool, len(s.drives))
+	for i := range leftovers {
+		leftovers[i] = errs[i] != nil && (src.raw[i] != nil || dst.raw[i] != nil)
+	}
+	s.eachOf(leftovers, func(i int, d storage.Drive) error {
+		d.DeleteObject(cleanup, bucket, srcKey)
+		d.DeleteObject(cleanup, bucket, dstKey)
+		return nil
+	})
+	if countNil(errs) < len(s.drives) {
+		s.QueueHeal(bucket, dstKey)
+	}
+	s.removeReplaced(cleanup, bucket, dst, m.DataDir)
+	return objectInfo(bucket, dstKey, m), nil
+}
+
+// undoRename moves the object back on the drives where the rename succeeded and restores
+// what they held at the destination.
+func (s *Set) undoRename(ctx context.Context, bucket, srcKey, dstKey string, dst *version, errs []error) {
+	done := make([]bool, len(errs))
+	for i, err := range errs {
+		done[i] = err == nil
+	}
+	s.eachOf(done, func(i int, d storage.Drive) error {
+		err := d.RenameObject(ctx, bucket, dstKey, srcKey)
+		if err == nil && dst.raw[i] != nil {
+			err = d.CommitObject(ctx, bucket, dstKey, dst.raw[i], "", "")
+		}
+		if err != nil {
+			s.log.Warn("undoing a rename below quorum", "drive", d.String(), "bucket", bucket, "src", srcKey, "dst", dstKey, "err", err)
+			s.dirty[i].Store(true)
+		}
+		return nil
+	})
+}

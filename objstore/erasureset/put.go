@@ -1,0 +1,327 @@
+package erasureset
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/flashstor/flashstor/erasure"
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// PutObject stores an object. The caller holds the key's write lock.
+func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.ObjectInfo, error) {
+	if err := checkKey(key); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	before, err := s.readVersion(ctx, bucket, key)
+	switch {
+	case errors.Is(err, objstore.ErrObjectNotFound):
+	case errors.Is(err, objstore.ErrReadQuorum) && opts.Preconditions == (objstore.Preconditions{}):
+		// The previous version cannot be read, but an unconditional write does not need it.
+	case err != nil:
+		return objstore.ObjectInfo{}, err
+	}
+	if err := checkPreconditions(opts.Preconditions, before.current); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+
+	modTime := opts.ModTime
+	if modTime.IsZero() {
+		modTime = time.Now().UTC()
+	}
+	m := &meta.Object{
+		VersionID: newID(),
+		ModTime:   modTime,
+		Erasure: meta.Erasure{
+			DataShards:   s.k,
+			ParityShards: s.m,
+			BlockSize:    s.cfg.BlockSize,
+			Distribution: distribution(key, len(s.drives)),
+			Bitrot:       uint8(s.cfg.Bitrot),
+		},
+		Metadata: opts.Metadata,
+	}
+	codec, err := s.codec(s.k, s.m, s.cfg.BlockSize, s.cfg.Bitrot)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	h := md5.New()
+	body := &hashingReader{r: r, h: h}
+
+	small, inline, err := s.readInline(body, size)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	var shards [][]byte
+	var staged []bool
+	var stagingID [16]byte
+	if inline {
+		m.Inline = true
+		m.Size = int64(len(small))
+		shards, err = s.encodeInline(ctx, codec, small)
+	} else {
+		m.DataDir = newID()
+		stagingID = newID()
+		var src io.Reader = body
+		if small != nil {
+			src = io.MultiReader(bytes.NewReader(small), body)
+		}
+		m.Size, staged, err = s.encodeStaged(ctx, codec, m.Erasure.Distribution, stagingDir(stagingID), layout.PartName(1), src, size)
+	}
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	m.ETag = hex.EncodeToString(h.Sum(nil))
+	m.Parts = []meta.Part{{Number: 1, Size: m.Size, ETag: m.ETag}}
+
+	if err := s.commit(ctx, bucket, key, m, before, shards, staged, stagingDir(stagingID)); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	return objectInfo(bucket, key, m), nil
+}
+
+// hashingReader feeds what it reads to a hash (the ETag's MD5).
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (hr *hashingReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.h.Write(p[:n])
+	return n, err
+}
+
+// readInline reads the whole body when it is small enough to be stored inline. It returns
+// the bytes read and whether they are the whole object; when they are not (the object is
+// larger, or of unknown size and larger than the limit), they are the first bytes of it.
+func (s *Set) readInline(r io.Reader, size int64) ([]byte, bool, error) {
+	limit := s.cfg.InlineLimit
+	if limit < 0 || size > limit {
+		return nil, false, nil
+	}
+	want := limit + 1
+	if size >= 0 {
+		want = size + 1 // one more, to see the end (or a body longer than announced)
+	}
+	buf := make([]byte, want)
+	n, err := readFull(r, buf)
+	switch {
+	case err == io.EOF && size >= 0 && int64(n) < size:
+		return nil, false, fmt.Errorf("%w: %d of %d bytes", objstore.ErrIncompleteBody, n, size)
+	case err == io.EOF:
+		return buf[:n], true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("reading the body: %w", err)
+	case size >= 0:
+		return nil, false, fmt.Errorf("%w: more than %d bytes", objstore.ErrEntityTooLarge, size)
+	default:
+		return buf[:n], false, nil
+	}
+}
+
+// readFull reads until buf is full or r fails; unlike io.ReadFull it returns io.EOF, not
+// io.ErrUnexpectedEOF, when r ends early, and any other error as it is.
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// encodeInline erasure-codes a small object into one framed shard per drive position.
+func (s *Set) encodeInline(ctx context.Context, codec *erasure.Codec, data []byte) ([][]byte, error) {
+	n := codec.TotalShards()
+	bufs := make([]bytes.Buffer, n)
+	writers := make([]io.Writer, n)
+	for i := range writers {
+		bufs[i].Grow(int(codec.ShardFileSize(int64(len(data)))))
+		writers[i] = &bufs[i]
+	}
+	if _, _, err := codec.Encode(ctx, bytes.NewReader(data), int64(len(data)), writers, n); err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
+	shards := make([][]byte, n)
+	for i := range bufs {
+		shards[i] = bufs[i].Bytes()
+	}
+	return shards, nil
+}
+
+// encodeStaged erasure-codes r into the file dir/name of the system volume on every drive,
+// one shard each, writing all drives in parallel. It returns the object's size and which
+// drives hold their shard; below write quorum it removes what it staged and fails.
+func (s *Set) encodeStaged(ctx context.Context, codec *erasure.Codec, dist []uint8, dir, name string, r io.Reader, size int64) (int64, []bool, error) {
+	path := dir + "/" + name
+	n := len(s.drives)
+	shardSize := int64(-1)
+	if size >= 0 {
+		shardSize = codec.ShardFileSize(size)
+	}
+	writers := make([]io.Writer, n)
+	pipes := make([]*io.PipeWriter, n)
+	createErrs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, d := range s.drives {
+		pr, pw := io.Pipe()
+		pipes[i] = pw
+		writers[dist[i]] = pw
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := d.CreateFile(ctx, storage.SysVolume, path, shardSize, pr)
+			createErrs[i] = err
+			// A drive that failed stops consuming: make the encoder's writes to it fail.
+			pr.CloseWithError(fmt.Errorf("drive %s: %w", d, errOr(err, errDriveDone)))
+		}()
+	}
+	wq := WriteQuorum(codec.DataShards(), codec.ParityShards())
+	written, shardErrs, err := codec.Encode(ctx, r, size, writers, wq)
+	for _, pw := range pipes {
+		if err != nil {
+			pw.CloseWithError(err)
+		} else {
+			pw.Close()
+		}
+	}
+	wg.Wait()
+
+	staged := make([]bool, n)
+	for i := range staged {
+		staged[i] = createErrs[i] == nil && shardErrs[dist[i]] == nil
+	}
+	if err == nil && countTrue(staged) < wq {
+		err = reduceErr(createErrs, objstore.ErrWriteQuorum)
+	}
+	if err != nil {
+		s.removeStaged(context.WithoutCancel(ctx), staged, dir)
+		return 0, nil, mapEncodeErr(err, size)
+	}
+	s.markDirty(createErrs)
+	return written, staged, nil
+}
+
+var errDriveDone = errors.New("drive stopped reading")
+
+func errOr(err, fallback error) error {
+	if err != nil {
+		return err
+	}
+	return fallback
+}
+
+func countTrue(b []bool) int {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
+}
+
+// mapEncodeErr turns the codec's errors about the body into the object layer's.
+func mapEncodeErr(err error, size int64) error {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) && size >= 0:
+		return fmt.Errorf("%w: %w", objstore.ErrIncompleteBody, err)
+	case errors.Is(err, erasure.ErrSizeExceeded):
+		return fmt.Errorf("%w: %w", objstore.ErrEntityTooLarge, err)
+	case errors.Is(err, erasure.ErrWriteQuorum):
+		return fmt.Errorf("%w: %w", objstore.ErrWriteQuorum, err)
+	}
+	return err
+}
+
+// removeStaged removes a staging directory from the drives marked in which.
+func (s *Set) removeStaged(ctx context.Context, which []bool, dir string) {
+	s.eachOf(which, func(i int, d storage.Drive) error {
+		return d.Delete(ctx, storage.SysVolume, dir, true)
+	})
+}
+
+// commit makes version m visible on every drive that can take it: with inline shards (one
+// per shard index) or with the staged directory stagingDir on the drives marked in staged.
+// Below write quorum it restores what each drive held before and fails; above, it removes
+// the data the previous version no longer needs and queues a heal for the drives it missed.
+func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, before *version, shards [][]byte, staged []bool, stagingDir string) error {
+	n := len(s.drives)
+	targets := make([]bool, n)
+	for i := range targets {
+		targets[i] = shards != nil || staged[i]
+	}
+	errs := s.eachOf(targets, func(i int, d storage.Drive) error {
+		dm := *m
+		dm.Erasure.Index = int(m.Erasure.Distribution[i])
+		src := ""
+		if shards != nil {
+			dm.InlineData = shards[dm.Erasure.Index]
+		} else {
+			src = stagingDir
+		}
+		return d.CommitObject(ctx, bucket, key, dm.Marshal(), storage.SysVolume, src)
+	})
+	cleanup := context.WithoutCancel(ctx)
+	wq := WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards)
+	if countNil(errs) < wq {
+		s.rollback(cleanup, bucket, key, before, errs, m.DataDir)
+		if staged != nil {
+			s.removeStaged(cleanup, staged, stagingDir)
+		}
+		return reduceErr(errs, objstore.ErrWriteQuorum)
+	}
+	s.markDirty(errs)
+	if staged != nil {
+		failed := make([]bool, n)
+		for i := range failed {
+			failed[i] = staged[i] && errs[i] != nil
+		}
+		s.removeStaged(cleanup, failed, stagingDir)
+	}
+	if countNil(errs) < n {
+		s.QueueHeal(bucket, key)
+	}
+	s.removeReplaced(cleanup, bucket, before, m.DataDir)
+	return nil
+}
+
+// rollback restores, on the drives where a write succeeded (errs[i] == nil), the metadata
+// they held before it, and removes the write's data directory from them.
+func (s *Set) rollback(ctx context.Context, bucket, key string, before *version, errs []error, dataDir [16]byte) {
+	done := make([]bool, len(errs))
+	for i, err := range errs {
+		done[i] = err == nil
+	}
+	s.eachOf(done, func(i int, d storage.Drive) error {
+		var err error
+		if before != nil && before.raw[i] != nil {
+			err = d.CommitObject(ctx, bucket, key, before.raw[i], "", "")
+		} else {
+			err = d.DeleteObject(ctx, bucket, key)
+		}
+		if err != nil {
+			s.log.Warn("rolling back a write below quorum", "drive", d.String(), "bucket", bucket, "key", key, "err", err)
+			s.dirty[i].Store(true)
+		}
+		if dataDir != ([16]byte{}) {
+			d.Delete(ctx, bucket, layout.DataDirPath(hexID(dataDir)), true)
+		}
+		return nil
+	})
+}

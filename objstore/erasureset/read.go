@@ -1,0 +1,312 @@
+package erasureset
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/flashstor/flashstor/erasure"
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// OpenObject opens the current version for reading. The caller holds the key's read lock
+// for the duration of the call only: the handle pins the version's data directory, so that
+// it stays readable after the lock is released, whatever writes come next.
+func (s *Set) OpenObject(ctx context.Context, bucket, key string) (objstore.ObjectHandle, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	v, err := s.readVersion(ctx, bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	m := v.current
+	codec, err := s.codec(m.Erasure.DataShards, m.Erasure.ParityShards, m.Erasure.BlockSize, erasure.BitrotAlgorithm(m.Erasure.Bitrot))
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", bucket, key, err)
+	}
+	h := &handle{
+		set:    s,
+		bucket: bucket,
+		key:    key,
+		info:   objectInfo(bucket, key, m),
+		meta:   m,
+		codec:  codec,
+		shards: make([]int, len(s.drives)),
+		files:  make(map[fileKey]storage.File),
+	}
+	for i := range h.shards {
+		h.shards[i] = -1
+		if v.holds[i] {
+			h.shards[i] = v.decoded[i].Erasure.Index
+		}
+	}
+	if m.Inline {
+		h.inline = make([][]byte, len(s.drives))
+		for i, held := range v.holds {
+			if held {
+				h.inline[i] = v.decoded[i].InlineData
+			}
+		}
+	} else if m.DataDir != ([16]byte{}) {
+		h.dataDir = hexID(m.DataDir)
+		s.pins.pin(bucket, h.dataDir)
+	}
+	h.partEnds = make([]int64, len(m.Parts))
+	var end int64
+	for i, p := range m.Parts {
+		end += p.Size
+		h.partEnds[i] = end
+	}
+	if v.needsHeal() {
+		s.QueueHeal(bucket, key)
+	}
+	return h, nil
+}
+
+// handle reads one version of an object.
+type handle struct {
+	set         *Set
+	bucket, key string
+	info        objstore.ObjectInfo
+	meta        *meta.Object
+	codec       *erasure.Codec
+	// shards[i] is the shard drive i holds of this version, or -1.
+	shards []int
+	// inline[i] is drive i's framed shard when the data is inline.
+	inline [][]byte
+	// dataDir is the pinned data directory ("" when inline or empty).
+	dataDir string
+	// partEnds[p] is the object offset where part p ends.
+	partEnds []int64
+
+	// filesMu guards files, which the decoder's per-shard goroutines open concurrently.
+	// Lock order: mu before filesMu.
+	filesMu sync.Mutex
+	files   map[fileKey]storage.File
+
+	// mu serialises decoding and guards cache and closed.
+	mu sync.Mutex
+	// cache holds the stripe read last, for small sequential reads; guarded by mu.
+	cache struct {
+		buf        []byte
+		start, end int64 // object offsets of the cached bytes
+	}
+	closed     bool
+	healQueued bool
+}
+
+type fileKey struct{ drive, part int }
+
+var _ objstore.ObjectHandle = (*handle)(nil)
+
+func (h *handle) Info() objstore.ObjectInfo { return h.info }
+
+// Close releases the files and the pin of the data directory.
+func (h *handle) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.closed = true
+	h.filesMu.Lock()
+	for _, f := range h.files {
+		f.Close()
+	}
+	h.files = nil
+	h.filesMu.Unlock()
+	h.cache.buf = nil
+	if h.dataDir != "" {
+		for _, drive := range h.set.pins.unpin(h.bucket, h.dataDir) {
+			h.set.removeDataDir(context.Background(), drive, h.bucket, h.dataDir)
+		}
+	}
+	return nil
+}
+
+// WriteRange writes length bytes from offset to w, part by part, decoding straight into w.
+func (h *handle) WriteRange(ctx context.Context, w io.Writer, offset, length int64) (int64, error) {
+	if offset < 0 || length < 0 || offset+length > h.meta.Size {
+		return 0, fmt.Errorf("%w: %d bytes at %d of a %d-byte object", objstore.ErrInvalidRange, length, offset, h.meta.Size)
+	}
+	var written int64
+	for length > 0 {
+		part, partOff, partSize := h.locate(offset)
+		n := min(length, partSize-partOff)
+		m, err := h.decode(ctx, w, part, partOff, n, partSize)
+		written += m
+		if err != nil {
+			return written, err
+		}
+		offset += n
+		length -= n
+	}
+	return written, nil
+}
+
+// ReadAt reads len(p) bytes at off. Reads smaller than a stripe go through a one-stripe
+// cache, so that a run of small sequential reads decodes each stripe once.
+func (h *handle) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("%w: negative offset", objstore.ErrInvalidRange)
+	}
+	if off >= h.meta.Size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), h.meta.Size-off)
+	ctx := context.Background()
+	var n int64
+	for n < want {
+		pos := off + n
+		if int64(len(p))-n >= h.meta.Erasure.BlockSize {
+			// Large reads go straight into p.
+			part, partOff, partSize := h.locate(pos)
+			chunk := min(want-n, partSize-partOff)
+			m, err := h.decode(ctx, &sliceWriter{buf: p[n : n+chunk]}, part, partOff, chunk, partSize)
+			n += m
+			if err != nil {
+				return int(n), err
+			}
+			continue
+		}
+		m, err := h.readCached(ctx, p[n:want], pos)
+		n += int64(m)
+		if err != nil {
+			return int(n), err
+		}
+	}
+	if n < int64(len(p)) {
+		return int(n), io.EOF
+	}
+	return int(n), nil
+}
+
+// readCached copies from the cached stripe holding pos, decoding that stripe first if
+// needed.
+func (h *handle) readCached(ctx context.Context, p []byte, pos int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return 0, errors.New("read of a closed object handle")
+	}
+	if pos < h.cache.start || pos >= h.cache.end {
+		part, partOff, partSize := h.locate(pos)
+		bs := h.meta.Erasure.BlockSize
+		stripeOff := partOff / bs * bs
+		stripeLen := min(bs, partSize-stripeOff)
+		if int64(cap(h.cache.buf)) < stripeLen {
+			h.cache.buf = make([]byte, bs)
+		}
+		buf := h.cache.buf[:stripeLen]
+		h.cache.start, h.cache.end = 0, 0
+		m, err := h.decodeLocked(ctx, &sliceWriter{buf: buf}, part, stripeOff, stripeLen, partSize)
+		if err != nil {
+			return 0, err
+		}
+		if m != stripeLen {
+			return 0, fmt.Errorf("%s/%s: decoded %d of %d bytes", h.bucket, h.key, m, stripeLen)
+		}
+		h.cache.start = pos - (partOff - stripeOff)
+		h.cache.end = h.cache.start + stripeLen
+	}
+	return copy(p, h.cache.buf[pos-h.cache.start:h.cache.end-h.cache.start]), nil
+}
+
+// locate returns the part holding object offset off, the offset within it, and its size.
+func (h *handle) locate(off int64) (part int, partOff, partSize int64) {
+	part = sort.Search(len(h.partEnds), func(i int) bool { return h.partEnds[i] > off })
+	start := h.partEnds[part] - h.meta.Parts[part].Size
+	return part, off - start, h.meta.Parts[part].Size
+}
+
+func (h *handle) decode(ctx context.Context, w io.Writer, part int, off, length, partSize int64) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return 0, errors.New("read of a closed object handle")
+	}
+	return h.decodeLocked(ctx, w, part, off, length, partSize)
+}
+
+// decodeLocked decodes a range of one part into w; h.mu is held.
+func (h *handle) decodeLocked(ctx context.Context, w io.Writer, part int, off, length, partSize int64) (int64, error) {
+	readers := make([]io.ReaderAt, h.codec.TotalShards())
+	for drive, shard := range h.shards {
+		if shard < 0 {
+			continue
+		}
+		if h.inline != nil {
+			readers[shard] = bytes.NewReader(h.inline[drive])
+		} else {
+			readers[shard] = &lazyFile{h: h, key: fileKey{drive, part}}
+		}
+	}
+	n, shardErrs, err := h.codec.Decode(ctx, w, readers, off, length, partSize)
+	for _, se := range shardErrs {
+		if se != nil && !errors.Is(se, erasure.ErrShardMissing) && !h.healQueued {
+			h.healQueued = true
+			h.set.QueueHeal(h.bucket, h.key)
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, erasure.ErrReadQuorum) {
+			err = fmt.Errorf("%w: %w", objstore.ErrReadQuorum, err)
+		}
+		return n, fmt.Errorf("reading %s/%s: %w", h.bucket, h.key, err)
+	}
+	return n, nil
+}
+
+// lazyFile opens a part file on its first read.
+type lazyFile struct {
+	h   *handle
+	key fileKey
+}
+
+func (l *lazyFile) ReadAt(p []byte, off int64) (int, error) {
+	f, err := l.open()
+	if err != nil {
+		return 0, err
+	}
+	return f.ReadAt(p, off)
+}
+
+func (l *lazyFile) open() (storage.File, error) {
+	h := l.h
+	h.filesMu.Lock()
+	defer h.filesMu.Unlock()
+	if f := h.files[l.key]; f != nil {
+		return f, nil
+	}
+	d := h.set.drives[l.key.drive]
+	f, err := d.OpenFile(context.Background(), h.bucket, layout.PartPath(h.dataDir, h.meta.Parts[l.key.part].Number))
+	if err != nil {
+		return nil, err
+	}
+	h.files[l.key] = f
+	return f, nil
+}
+
+// sliceWriter writes into a fixed slice.
+type sliceWriter struct {
+	buf []byte
+	n   int
+}
+
+func (s *sliceWriter) Write(p []byte) (int, error) {
+	if len(p) > len(s.buf)-s.n {
+		return 0, io.ErrShortWrite
+	}
+	copy(s.buf[s.n:], p)
+	s.n += len(p)
+	return len(p), nil
+}

@@ -1,0 +1,208 @@
+package erasureset
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// version is what the drives of the set hold for one key, and the version a quorum of them
+// agrees on.
+type version struct {
+	// raw[i] is drive i's metadata file as read (nil if it had none or could not be read),
+	// kept to restore it if a write must be rolled back.
+	raw [][]byte
+	// errs[i] is why drive i has no usable metadata: storage.ErrFileNotFound, a fault, or
+	// meta.ErrCorrupt.
+	errs []error
+	// decoded[i] is drive i's metadata, whatever version it is (nil if none).
+	decoded []*meta.Object
+	// current is the version a read quorum agrees on (one drive's copy of it), or nil.
+	current *meta.Object
+	// holds[i] tells whether drive i holds current.
+	holds []bool
+}
+
+// readVersion reads the key's metadata from every drive and picks the version a read
+// quorum agrees on: ErrObjectNotFound when too few drives have any version for one to be
+// readable, ErrBucketNotFound when most drives have no such bucket, ErrReadQuorum when too
+// few drives answered to tell.
+func (s *Set) readVersion(ctx context.Context, bucket, key string) (*version, error) {
+	n := len(s.drives)
+	v := &version{
+		raw:     make([][]byte, n),
+		errs:    make([]error, n),
+		decoded: make([]*meta.Object, n),
+		holds:   make([]bool, n),
+	}
+	s.each(func(i int, d storage.Drive) error {
+		b, err := d.ReadMeta(ctx, bucket, key)
+		if err != nil {
+			v.errs[i] = err
+			return nil
+		}
+		v.raw[i] = b
+		m, err := meta.Unmarshal(b)
+		if err != nil {
+			v.errs[i] = fmt.Errorf("%s: %w", d, err)
+			return nil
+		}
+		v.decoded[i] = m
+		return nil
+	})
+	return v, v.pick(s.k, bucket, key)
+}
+
+// pick chooses the current version. Versions are grouped by VersionID; a group is readable
+// when it has at least k members (its own k); of the readable groups the newest wins. A
+// write that reached its write quorum leaves at most n-quorum < k drives with any other
+// version, so at most one group is readable unless writes failed midway, when the newest
+// complete one is the right answer.
+func (v *version) pick(defaultK int, bucket, key string) error {
+	type group struct {
+		first *meta.Object
+		count int
+	}
+	groups := make(map[[16]byte]*group)
+	for _, m := range v.decoded {
+		if m == nil {
+			continue
+		}
+		g := groups[m.VersionID]
+		if g == nil {
+			g = &group{first: m}
+			groups[m.VersionID] = g
+		}
+		g.count++
+	}
+	var best *meta.Object
+	for _, g := range groups {
+		if g.count < g.first.Erasure.DataShards {
+			continue
+		}
+		if best == nil || newer(g.first, best) {
+			best = g.first
+		}
+	}
+	if best != nil {
+		v.current = best
+		for i, m := range v.decoded {
+			v.holds[i] = m != nil && m.VersionID == best.VersionID
+		}
+		return nil
+	}
+
+	n := len(v.decoded)
+	k := defaultK
+	for _, g := range groups {
+		k = min(k, g.first.Erasure.DataShards)
+	}
+	var absent, noBucket int
+	for _, err := range v.errs {
+		switch {
+		case errors.Is(err, storage.ErrVolumeNotFound):
+			noBucket++
+			absent++
+		case errors.Is(err, storage.ErrFileNotFound), errors.Is(err, storage.ErrInvalidPath):
+			absent++
+		}
+	}
+	switch {
+	case noBucket > n/2:
+		return fmt.Errorf("%w: %s", objstore.ErrBucketNotFound, bucket)
+	case absent > n-k:
+		return fmt.Errorf("%w: %s/%s", objstore.ErrObjectNotFound, bucket, key)
+	default:
+		return fmt.Errorf("%w: %s/%s: %w", objstore.ErrReadQuorum, bucket, key, errors.Join(nonNil(v.errs)...))
+	}
+}
+
+// newer orders versions: later modification time first, then version id, so that every
+// node picks the same one.
+func newer(a, b *meta.Object) bool {
+	if !a.ModTime.Equal(b.ModTime) {
+		return a.ModTime.After(b.ModTime)
+	}
+	return bytes.Compare(a.VersionID[:], b.VersionID[:]) > 0
+}
+
+// needsHeal reports whether a drive that answered lacks the current version (it has none,
+// another one, or a corrupt one). Drives that did not answer are healed when they return.
+func (v *version) needsHeal() bool {
+	for i := range v.holds {
+		if !v.holds[i] && !storage.IsDriveFault(v.errs[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// objectInfo describes an object from its metadata.
+func objectInfo(bucket, key string, m *meta.Object) objstore.ObjectInfo {
+	info := objstore.ObjectInfo{
+		Bucket:   bucket,
+		Key:      key,
+		Size:     m.Size,
+		ModTime:  m.ModTime,
+		ETag:     m.ETag,
+		Metadata: m.Metadata,
+	}
+	if len(m.Parts) > 0 {
+		info.Parts = make([]objstore.PartInfo, len(m.Parts))
+		for i, p := range m.Parts {
+			info.Parts[i] = objstore.PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksum: p.Checksum, ModTime: m.ModTime}
+		}
+	}
+	return info
+}
+
+// checkPreconditions tests a write's preconditions against the current version (nil if
+// there is none).
+func checkPreconditions(p objstore.Preconditions, current *meta.Object) error {
+	if p.IfNoneMatch && current != nil {
+		return fmt.Errorf("%w: an object exists at the key (If-None-Match: *)", objstore.ErrPreconditionFailed)
+	}
+	if p.IfMatch != "" {
+		if current == nil {
+			return fmt.Errorf("%w: no object at the key (If-Match)", objstore.ErrObjectNotFound)
+		}
+		if !etagMatches(p.IfMatch, current.ETag) {
+			return fmt.Errorf("%w: ETag %q does not match %q", objstore.ErrPreconditionFailed, current.ETag, p.IfMatch)
+		}
+	}
+	return nil
+}
+
+// etagMatches compares an If-Match list ("*", or comma-separated, possibly quoted ETags)
+// with an ETag.
+func etagMatches(list, etag string) bool {
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		item = strings.TrimPrefix(item, "W/")
+		if item == "*" || strings.Trim(item, `"`) == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// StatObject returns the current version's information.
+func (s *Set) StatObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error) {
+	if err := checkKey(key); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	v, err := s.readVersion(ctx, bucket, key)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	if v.needsHeal() {
+		s.QueueHeal(bucket, key)
+	}
+	return objectInfo(bucket, key, v.current), nil
+}

@@ -1,0 +1,152 @@
+package erasureset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/internal/stream"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// Entry is an object, or a common prefix, of a set's listing.
+type Entry struct {
+	Key      string
+	IsPrefix bool
+	// Info describes the object when the walk asked for metadata.
+	Info objstore.ObjectInfo
+}
+
+var errStopWalk = errors.New("walk stopped")
+
+// Walk lists the set's keys in order, merging the walks of every drive: a key is listed
+// when at least k drives hold it, which is what makes it readable (a write reaches at least
+// k drives; a delete leaves a copy on fewer). With opts.WithMeta, metadata comes from one
+// drive whose writes have not failed (so its metadata is current), or, for the rare key it
+// lacks, from a quorum read. An error from fn stops the walk and is returned.
+func (s *Set) Walk(ctx context.Context, bucket string, opts storage.WalkOptions, fn func(Entry) error) error {
+	return s.walk(ctx, bucket, opts, s.k, fn)
+}
+
+// walk is Walk listing the keys held by at least minCount drives (healing lists them all).
+func (s *Set) walk(ctx context.Context, bucket string, opts storage.WalkOptions, minCount int, fn func(Entry) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	withMeta := opts.WithMeta
+	source := s.metaSource()
+	streams := make([]*stream.Stream[storage.Entry], len(s.drives))
+	for i, d := range s.drives {
+		o := opts
+		o.WithMeta = withMeta && i == source
+		streams[i] = stream.Start(ctx, func(ctx context.Context, emit func(storage.Entry) error) error {
+			return d.Walk(ctx, bucket, o, emit)
+		})
+	}
+	defer func() {
+		for _, st := range streams {
+			st.Stop()
+		}
+	}()
+
+	for {
+		var key string
+		found := false
+		for _, st := range streams {
+			if e, ok := st.Peek(); ok && (!found || e.Key < key) {
+				key, found = e.Key, true
+			}
+		}
+		if !found {
+			break
+		}
+		count := 0
+		var entry storage.Entry
+		var fromSource bool
+		for i, st := range streams {
+			if e, ok := st.Peek(); ok && e.Key == key {
+				count++
+				if !fromSource || i == source {
+					entry, fromSource = *e, i == source
+				}
+				st.Next()
+			}
+		}
+		if count < minCount {
+			continue
+		}
+		out := Entry{Key: key, IsPrefix: entry.IsPrefix}
+		if withMeta && !entry.IsPrefix {
+			info, ok, err := s.entryInfo(ctx, bucket, entry, fromSource)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			out.Info = info
+		}
+		if err := fn(out); err != nil {
+			return err
+		}
+	}
+	return s.walkErr(streams, bucket)
+}
+
+// metaSource picks the drive listings take metadata from: the first whose writes have not
+// failed since it was last healed.
+func (s *Set) metaSource() int {
+	for i := range s.drives {
+		if !s.dirty[i].Load() {
+			return i
+		}
+	}
+	return 0
+}
+
+// entryInfo returns an entry's object information from the metadata the walk read, or
+// from a quorum read when that is missing or unusable; ok is false if the object is gone.
+func (s *Set) entryInfo(ctx context.Context, bucket string, e storage.Entry, fromSource bool) (objstore.ObjectInfo, bool, error) {
+	if fromSource && e.MetaErr == nil && e.Meta != nil {
+		if m, err := meta.UnmarshalHeader(e.Meta); err == nil {
+			return objectInfo(bucket, e.Key, m), true, nil
+		}
+	}
+	info, err := s.StatObject(ctx, bucket, e.Key)
+	switch {
+	case err == nil:
+		return info, true, nil
+	case errors.Is(err, objstore.ErrObjectNotFound):
+		return objstore.ObjectInfo{}, false, nil
+	default:
+		return objstore.ObjectInfo{}, false, err
+	}
+}
+
+// walkErr decides whether the merged walk was complete: enough drives must have walked to
+// the end for every readable key to have been seen.
+func (s *Set) walkErr(streams []*stream.Stream[storage.Entry], bucket string) error {
+	var failed, noBucket int
+	var errs []error
+	for _, st := range streams {
+		err := st.Err()
+		switch {
+		case err == nil:
+		case errors.Is(err, storage.ErrVolumeNotFound):
+			noBucket++
+			failed++
+		default:
+			failed++
+			errs = append(errs, err)
+		}
+	}
+	n := len(s.drives)
+	if noBucket > n/2 {
+		return fmt.Errorf("%w: %s", objstore.ErrBucketNotFound, bucket)
+	}
+	if n-failed < s.k {
+		return fmt.Errorf("%w: listing %s: %w", objstore.ErrReadQuorum, bucket, errors.Join(errs...))
+	}
+	return nil
+}

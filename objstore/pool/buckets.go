@@ -1,0 +1,101 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/layout"
+)
+
+// MakeBucket creates a bucket in every set.
+func (p *Pool) MakeBucket(ctx context.Context, bucket string, opts objstore.MakeBucketOptions) error {
+	if err := layout.CheckBucketName(bucket); err != nil {
+		return fmt.Errorf("%w: %q: %w", objstore.ErrInvalidBucketName, bucket, err)
+	}
+	unlock, err := p.locks.Lock(ctx, bucketLock(bucket))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := p.sets[0].BucketCreated(ctx, bucket); err == nil {
+		return fmt.Errorf("%w: %s", objstore.ErrBucketExists, bucket)
+	} else if !errors.Is(err, objstore.ErrBucketNotFound) {
+		return err
+	}
+	for i, s := range p.sets {
+		if err := s.MakeBucket(ctx, bucket); err != nil && !errors.Is(err, objstore.ErrBucketExists) {
+			// Leave no set with a bucket the others lack.
+			for _, done := range p.sets[:i] {
+				done.DeleteBucket(context.WithoutCancel(ctx), bucket, true)
+			}
+			return fmt.Errorf("creating bucket %s in set %d: %w", bucket, i, err)
+		}
+	}
+	p.publish(ctx, objstore.Event{Type: objstore.EventBucketCreated, Bucket: bucket})
+	return nil
+}
+
+// GetBucketInfo returns a bucket's creation time, as the first set records it.
+func (p *Pool) GetBucketInfo(ctx context.Context, bucket string) (objstore.BucketInfo, error) {
+	if err := checkBucketName(bucket); err != nil {
+		return objstore.BucketInfo{}, err
+	}
+	created, err := p.sets[0].BucketCreated(ctx, bucket)
+	if err != nil {
+		return objstore.BucketInfo{}, err
+	}
+	return objstore.BucketInfo{Name: bucket, Created: created}, nil
+}
+
+// ListBuckets returns every bucket, sorted by name.
+func (p *Pool) ListBuckets(ctx context.Context) ([]objstore.BucketInfo, error) {
+	names, err := p.sets[0].ListBuckets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]objstore.BucketInfo, 0, len(names))
+	for _, name := range names {
+		created, err := p.sets[0].BucketCreated(ctx, name)
+		if errors.Is(err, objstore.ErrBucketNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objstore.BucketInfo{Name: name, Created: created})
+	}
+	return out, nil
+}
+
+// DeleteBucket removes a bucket that holds no object in any set.
+func (p *Pool) DeleteBucket(ctx context.Context, bucket string) error {
+	if err := checkBucketName(bucket); err != nil {
+		return err
+	}
+	unlock, err := p.locks.Lock(ctx, bucketLock(bucket))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := p.sets[0].BucketCreated(ctx, bucket); err != nil {
+		return err
+	}
+	for _, s := range p.sets {
+		if err := s.CheckEmpty(ctx, bucket); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	for i, s := range p.sets {
+		if err := s.DeleteBucket(ctx, bucket, true); err != nil {
+			errs = append(errs, fmt.Errorf("set %d: %w", i, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	p.publish(ctx, objstore.Event{Type: objstore.EventBucketDeleted, Bucket: bucket})
+	return nil
+}

@@ -1,0 +1,130 @@
+// Package pool is the object layer of Flashstor: a pool of erasure sets behind the one
+// objstore.ObjectLayer interface. It routes each key to its set, takes the namespace locks,
+// merges the sets' listings, moves objects across sets when a rename must, and publishes
+// every change on the change feed before the call that made it returns.
+package pool
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/erasureset"
+	"github.com/flashstor/flashstor/objstore/internal/siphash"
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/nslock"
+)
+
+// Config describes a pool.
+type Config struct {
+	// Sets are the erasure sets, in their formatted order.
+	Sets []*erasureset.Set
+	// PlacementKey keys the hash that places objects on sets (from the deployment's format).
+	PlacementKey [16]byte
+	// Locks are the namespace locks, shared with the sets.
+	Locks *nslock.Map
+	Log   *slog.Logger
+}
+
+// Pool is the object layer over a pool of erasure sets.
+type Pool struct {
+	sets   []*erasureset.Set
+	k0, k1 uint64
+	locks  *nslock.Map
+	log    *slog.Logger
+	feed   objstore.Feed
+
+	healers sync.WaitGroup
+}
+
+var _ objstore.ObjectLayer = (*Pool)(nil)
+
+// New returns the pool of cfg.Sets.
+func New(cfg Config) (*Pool, error) {
+	if len(cfg.Sets) == 0 {
+		return nil, errors.New("pool: no erasure sets")
+	}
+	if cfg.Locks == nil {
+		return nil, errors.New("pool: no namespace locks (the sets must share them)")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Pool{
+		sets:  cfg.Sets,
+		k0:    binary.LittleEndian.Uint64(cfg.PlacementKey[:8]),
+		k1:    binary.LittleEndian.Uint64(cfg.PlacementKey[8:]),
+		locks: cfg.Locks,
+		log:   cfg.Log,
+	}, nil
+}
+
+// Sets returns the pool's erasure sets.
+func (p *Pool) Sets() []*erasureset.Set { return p.sets }
+
+// SetIndex returns the set that holds key. Placement is SipHash-2-4 of the key under the
+// deployment's key, modulo the number of sets. A CRC32 seeded with the deployment id would
+// differ per deployment too, but CRC is linear: keys can be crafted to collide under every
+// seed at once. A keyed hash cannot be steered without its key.
+func (p *Pool) SetIndex(key string) int {
+	if len(p.sets) == 1 {
+		return 0
+	}
+	return int(siphash.Sum64(p.k0, p.k1, []byte(key)) % uint64(len(p.sets)))
+}
+
+func (p *Pool) setFor(key string) *erasureset.Set { return p.sets[p.SetIndex(key)] }
+
+// RunHealers starts the background healer of every set; they stop when ctx is done.
+func (p *Pool) RunHealers(ctx context.Context, report func(erasureset.HealResult, error)) {
+	for _, s := range p.sets {
+		p.healers.Add(1)
+		go func() {
+			defer p.healers.Done()
+			s.RunHealer(ctx, report)
+		}()
+	}
+}
+
+// WaitHealers waits for the healers started by RunHealers to stop.
+func (p *Pool) WaitHealers() { p.healers.Wait() }
+
+// bucketLock is the lock name of a bucket: object operations hold it for reading, so that a
+// bucket is not deleted under a write. The NUL cannot appear in a key, so it cannot clash
+// with an object's lock name.
+func bucketLock(bucket string) string { return "\x00bucket/" + bucket }
+
+// lockObject takes the bucket's read lock and the write locks of writes and read locks of
+// reads (object keys of bucket).
+func (p *Pool) lockObject(ctx context.Context, bucket string, writes, reads []string) (nslock.Unlock, error) {
+	w := make([]string, len(writes))
+	for i, k := range writes {
+		w[i] = erasureset.LockName(bucket, k)
+	}
+	r := make([]string, 0, len(reads)+1)
+	r = append(r, bucketLock(bucket))
+	for _, k := range reads {
+		r = append(r, erasureset.LockName(bucket, k))
+	}
+	return p.locks.Acquire(ctx, w, r)
+}
+
+// checkBucketName maps a bucket name that S3 would refuse to ErrBucketNotFound for object
+// operations (no such bucket can exist).
+func checkBucketName(bucket string) error {
+	if layout.CheckBucketName(bucket) != nil {
+		return fmt.Errorf("%w: %q", objstore.ErrBucketNotFound, bucket)
+	}
+	return nil
+}
+
+// Subscribe registers fn on the change feed.
+func (p *Pool) Subscribe(bucket string, fn func(objstore.Event)) (cancel func()) {
+	return p.feed.Subscribe(bucket, fn)
+}
+
+func (p *Pool) publish(ctx context.Context, e objstore.Event) { p.feed.Publish(ctx, e) }
