@@ -98,7 +98,10 @@ func testChangeFeed(t *testing.T, l objstore.ObjectLayer) {
 		do   func() error
 		want string
 	}{
-		{func() error { _, err := l.PutObject(oc, b, "k", bytes.NewReader([]byte("x")), 1, objstore.PutOptions{}); return err }, "put test-bucket k  fuse"},
+		{func() error {
+			_, err := l.PutObject(oc, b, "k", bytes.NewReader([]byte("x")), 1, objstore.PutOptions{})
+			return err
+		}, "put test-bucket k  fuse"},
 		{func() error {
 			_, err := l.UpdateObjectMetadata(c, b, "k", objstore.MetadataPatch{Set: map[string]string{"x-amz-meta-a": "b"}})
 			return err
