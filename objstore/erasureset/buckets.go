@@ -95,7 +95,7 @@ func (s *Set) BucketCreated(ctx context.Context, bucket string) (time.Time, erro
 			missing++
 		}
 	}
-	if len(found) >= s.k && len(found) > missing {
+	if len(found) >= s.k {
 		// Drives may disagree by the time it took to create the volume on each; the
 		// earliest is the bucket's creation.
 		return slices.MinFunc(found, func(a, b time.Time) int { return a.Compare(b) }), nil
