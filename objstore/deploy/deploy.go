@@ -15,6 +15,7 @@ import (
 	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/pool"
 	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/health"
 	"github.com/flashstor/flashstor/objstore/storage/local"
 )
 
@@ -30,15 +31,23 @@ type Config struct {
 	InlineLimit int64
 	// DriveOptions are passed to every local drive (tests set failpoints there).
 	DriveOptions local.Options
-	// WrapDrive, if set, wraps every drive (health checks, fault injection).
+	// WrapDrive, if set, wraps every local drive, inside its health tracking (tests inject
+	// faults there).
 	WrapDrive func(storage.Drive) storage.Drive
-	Log       *slog.Logger
+	// Health tunes the health tracking of every drive.
+	Health health.Options
+	Log    *slog.Logger
 }
 
 // Deployment is an opened object layer.
 type Deployment struct {
 	*pool.Pool
 	Layout *format.Layout
+	// Drives are the health-tracked drives, in set order.
+	Drives []*health.Drive
+	log    *slog.Logger
+	// reconnected receives the set of a drive that came back online.
+	reconnected chan int
 }
 
 // Open opens the deployment cfg describes.
@@ -53,24 +62,31 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no drives given")
 	}
+	dep := &Deployment{log: cfg.Log, reconnected: make(chan int, 64)}
 	seen := make(map[string]bool)
 	drives := make([]storage.Drive, len(paths))
 	for i, p := range paths {
 		d, err := local.Open(p, cfg.DriveOptions)
 		if err != nil {
+			dep.Close()
 			return nil, err
 		}
 		if seen[d.String()] {
+			dep.Close()
 			return nil, fmt.Errorf("drive %s given twice", d)
 		}
 		seen[d.String()] = true
-		drives[i] = d
+		var inner storage.Drive = d
 		if cfg.WrapDrive != nil {
-			drives[i] = cfg.WrapDrive(d)
+			inner = cfg.WrapDrive(d)
 		}
+		hd := health.Wrap(inner, dep.healthOptions(cfg.Health))
+		dep.Drives = append(dep.Drives, hd)
+		drives[i] = hd
 	}
 	layout, err := format.Assemble(ctx, drives)
 	if err != nil {
+		dep.Close()
 		return nil, err
 	}
 	locks := &nslock.Map{}
@@ -91,12 +107,57 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 			Log:         cfg.Log,
 		})
 		if err != nil {
+			dep.Close()
 			return nil, err
 		}
 	}
 	p, err := pool.New(pool.Config{Sets: sets, PlacementKey: layout.PlacementKey, Locks: locks, Log: cfg.Log})
 	if err != nil {
+		dep.Close()
 		return nil, err
 	}
-	return &Deployment{Pool: p, Layout: layout}, nil
+	dep.Pool, dep.Layout = p, layout
+	return dep, nil
+}
+
+// healthOptions adds to the configured options the hook that notices a drive coming back.
+func (dep *Deployment) healthOptions(o health.Options) health.Options {
+	user := o.OnStateChange
+	o.OnStateChange = func(d *health.Drive, online bool) {
+		if online {
+			dep.log.Info("drive back online", "drive", d.String())
+			dep.noteReconnect(d)
+		} else {
+			dep.log.Warn("drive offline", "drive", d.String(), "stats", d.Stats())
+		}
+		if user != nil {
+			user(d, online)
+		}
+	}
+	return o
+}
+
+// noteReconnect queues a heal of the set of a drive that came back: it missed the writes
+// made while it was away.
+func (dep *Deployment) noteReconnect(d *health.Drive) {
+	if dep.Pool == nil {
+		return
+	}
+	for si, s := range dep.Sets() {
+		for _, sd := range s.Drives() {
+			if sd == storage.Drive(d) {
+				select {
+				case dep.reconnected <- si:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// Close stops the drives' health probers.
+func (dep *Deployment) Close() {
+	for _, d := range dep.Drives {
+		d.Close()
+	}
 }

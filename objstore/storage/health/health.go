@@ -1,0 +1,239 @@
+// Package health wraps a drive with health tracking: every call that can block on the
+// drive runs under a timeout; a drive that times out, or fails with I/O errors several times
+// in a row, is marked offline and answers ErrDriveOffline at once, so that one bad drive
+// never hangs a request; a prober brings it back when it answers again.
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// Options tune the health tracking. Zero values take the defaults.
+type Options struct {
+	// Timeout bounds each metadata call and each read of a file (default 30s). Streaming
+	// writes (CreateFile) and walks are not bounded as a whole: they make progress in steps
+	// the drive answers one by one.
+	Timeout time.Duration
+	// MaxFaults is the number of consecutive I/O errors that take the drive offline (default 3).
+	MaxFaults int
+	// ProbeInterval is how often an offline drive is probed (default 5s).
+	ProbeInterval time.Duration
+	// OnStateChange, if set, is called when the drive goes offline or comes back online.
+	OnStateChange func(d *Drive, online bool)
+}
+
+// Stats are a drive's counters, for metrics.
+type Stats struct {
+	Calls, Faults, Timeouts, Offlines uint64
+	// BusyNanos is the total time spent in calls.
+	BusyNanos uint64
+}
+
+// Drive is a drive with health tracking.
+type Drive struct {
+	inner storage.Drive
+	opts  Options
+
+	offline atomic.Bool
+	faults  atomic.Int32
+	stats   struct{ calls, faults, timeouts, offlines, busy atomic.Uint64 }
+
+	mu sync.Mutex
+	// stop ends the prober; probing tells whether one runs. Both guarded by mu.
+	stop    chan struct{}
+	probing bool
+	closed  bool
+}
+
+var _ storage.Drive = (*Drive)(nil)
+
+// Wrap returns d with health tracking.
+func Wrap(d storage.Drive, opts Options) *Drive {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.MaxFaults <= 0 {
+		opts.MaxFaults = 3
+	}
+	if opts.ProbeInterval <= 0 {
+		opts.ProbeInterval = 5 * time.Second
+	}
+	return &Drive{inner: d, opts: opts, stop: make(chan struct{})}
+}
+
+// Online reports whether the drive is in use.
+func (d *Drive) Online() bool { return !d.offline.Load() }
+
+// Stats returns the drive's counters.
+func (d *Drive) Stats() Stats {
+	return Stats{
+		Calls: d.stats.calls.Load(), Faults: d.stats.faults.Load(), Timeouts: d.stats.timeouts.Load(),
+		Offlines: d.stats.offlines.Load(), BusyNanos: d.stats.busy.Load(),
+	}
+}
+
+// Close stops the prober, if one runs.
+func (d *Drive) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed {
+		d.closed = true
+		close(d.stop)
+	}
+}
+
+func (d *Drive) String() string { return d.inner.String() }
+
+// bounded runs fn under the timeout: the caller gets ErrTimeout when it expires, while fn
+// (a system call that cannot be interrupted) finishes in the background.
+func (d *Drive) bounded(ctx context.Context, fn func(ctx context.Context) error) error {
+	if d.offline.Load() {
+		return fmt.Errorf("%w: %s", storage.ErrDriveOffline, d.inner)
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		if cerr := context.Cause(ctx); errors.Is(cerr, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %s after %v", storage.ErrTimeout, d.inner, d.opts.Timeout)
+		} else {
+			err = cerr
+		}
+	}
+	d.record(err, time.Since(start))
+	return err
+}
+
+// unbounded runs fn without a timeout, still recording its outcome.
+func (d *Drive) unbounded(fn func() error) error {
+	if d.offline.Load() {
+		return fmt.Errorf("%w: %s", storage.ErrDriveOffline, d.inner)
+	}
+	start := time.Now()
+	err := fn()
+	d.record(err, time.Since(start))
+	return err
+}
+
+func (d *Drive) record(err error, took time.Duration) {
+	d.stats.calls.Add(1)
+	d.stats.busy.Add(uint64(took))
+	switch {
+	case errors.Is(err, storage.ErrTimeout):
+		d.stats.timeouts.Add(1)
+		d.stats.faults.Add(1)
+		d.goOffline()
+	case errors.Is(err, storage.ErrFaulty):
+		d.stats.faults.Add(1)
+		if int(d.faults.Add(1)) >= d.opts.MaxFaults {
+			d.goOffline()
+		}
+	case err == nil || !storage.IsDriveFault(err):
+		d.faults.Store(0)
+	}
+}
+
+func (d *Drive) goOffline() {
+	if !d.offline.CompareAndSwap(false, true) {
+		return
+	}
+	d.stats.offlines.Add(1)
+	if d.opts.OnStateChange != nil {
+		d.opts.OnStateChange(d, false)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.probing || d.closed {
+		return
+	}
+	d.probing = true
+	go d.probe()
+}
+
+// probe checks an offline drive until it answers a capacity query and a write, read and
+// removal of a file in its staging area, then puts it back online.
+func (d *Drive) probe() {
+	t := time.NewTicker(d.opts.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
+		if d.probeOnce() == nil {
+			d.mu.Lock()
+			d.probing = false
+			d.mu.Unlock()
+			d.faults.Store(0)
+			d.offline.Store(false)
+			if d.opts.OnStateChange != nil {
+				d.opts.OnStateChange(d, true)
+			}
+			return
+		}
+	}
+}
+
+func (d *Drive) probeOnce() error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.opts.Timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		const path = "tmp/health-probe"
+		if _, err := d.inner.DiskInfo(ctx); err != nil {
+			done <- err
+			return
+		}
+		if err := d.inner.WriteFile(ctx, storage.SysVolume, path, []byte("probe")); err != nil {
+			done <- err
+			return
+		}
+		if _, err := d.inner.ReadFile(ctx, storage.SysVolume, path); err != nil {
+			done <- err
+			return
+		}
+		done <- d.inner.Delete(ctx, storage.SysVolume, path, false)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// file bounds every read of an open file.
+type file struct {
+	storage.File
+	d *Drive
+}
+
+func (f *file) ReadAt(p []byte, off int64) (int, error) {
+	var n int
+	err := f.d.bounded(context.Background(), func(context.Context) error {
+		var err error
+		n, err = f.File.ReadAt(p, off)
+		if err == io.EOF {
+			return nil
+		}
+		return err
+	})
+	if err == nil && n < len(p) {
+		err = io.EOF
+	}
+	return n, err
+}

@@ -1,0 +1,106 @@
+package health_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/faulty"
+	"github.com/flashstor/flashstor/objstore/storage/health"
+	"github.com/flashstor/flashstor/objstore/storage/local"
+	"github.com/flashstor/flashstor/objstore/storage/storagetest"
+)
+
+func newLocal(t *testing.T) storage.Drive {
+	d, err := local.Open(t.TempDir(), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// The decorators must keep the drive contract.
+func TestConformanceHealth(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Drive {
+		d := health.Wrap(newLocal(t), health.Options{})
+		t.Cleanup(d.Close)
+		return d
+	})
+}
+
+func TestConformanceFaulty(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Drive { return faulty.Wrap(newLocal(t)) })
+}
+
+// waitFor polls cond for up to 30 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen in 30s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestStalledDriveGoesOfflineAndReturns(t *testing.T) {
+	f := faulty.Wrap(newLocal(t))
+	changes := make(chan bool, 4)
+	d := health.Wrap(f, health.Options{Timeout: 50 * time.Millisecond, ProbeInterval: 10 * time.Millisecond,
+		OnStateChange: func(_ *health.Drive, online bool) { changes <- online }})
+	t.Cleanup(d.Close)
+	release := make(chan struct{})
+	f.Stall("*", release)
+	_, err := d.ReadMeta(context.Background(), "bucket", "key")
+	if !errors.Is(err, storage.ErrTimeout) {
+		t.Fatalf("stalled call: %v, want ErrTimeout", err)
+	}
+	if d.Online() {
+		t.Fatal("a drive that timed out is still online")
+	}
+	_, err = d.ReadMeta(context.Background(), "bucket", "key")
+	if !errors.Is(err, storage.ErrDriveOffline) {
+		t.Fatalf("call to an offline drive: %v, want ErrDriveOffline at once", err)
+	}
+	if <-changes {
+		t.Fatal("first state change was not 'offline'")
+	}
+	close(release)
+	f.Clear()
+	waitFor(t, "the drive coming back online", d.Online)
+	if !<-changes {
+		t.Fatal("second state change was not 'online'")
+	}
+	if s := d.Stats(); s.Timeouts != 1 || s.Offlines != 1 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestFaultyDriveGoesOfflineAfterRepeatedErrors(t *testing.T) {
+	f := faulty.Wrap(newLocal(t))
+	d := health.Wrap(f, health.Options{MaxFaults: 3, ProbeInterval: time.Hour})
+	t.Cleanup(d.Close)
+	f.Fail("ReadFile", fmt.Errorf("%w: EIO", storage.ErrFaulty))
+	for i := 0; i < 2; i++ {
+		d.ReadFile(context.Background(), storage.SysVolume, "x")
+		if !d.Online() {
+			t.Fatalf("offline after %d faults, want 3", i+1)
+		}
+	}
+	// An answer about the data (not found) is not a fault and resets the count.
+	f.Clear()
+	if _, err := d.ReadFile(context.Background(), storage.SysVolume, "missing"); !errors.Is(err, storage.ErrFileNotFound) {
+		t.Fatal(err)
+	}
+	f.Fail("ReadFile", fmt.Errorf("%w: EIO", storage.ErrFaulty))
+	for i := 0; i < 3; i++ {
+		d.ReadFile(context.Background(), storage.SysVolume, "x")
+	}
+	if d.Online() {
+		t.Fatal("still online after 3 consecutive I/O errors")
+	}
+}
