@@ -120,6 +120,11 @@ func (d *Drive) objectPath(bucket, key string) (string, error) {
 	return d.filePath(bucket, layout.ObjectPath(key))
 }
 
+// isStaging reports whether full is in the staging area.
+func (d *Drive) isStaging(full string) bool {
+	return strings.HasPrefix(full, d.root+"/"+storage.SysVolume+"/"+tmpDir+"/")
+}
+
 // tmpPath returns a new, unused path in the staging area.
 func (d *Drive) tmpPath() string {
 	return d.root + "/" + storage.SysVolume + "/" + tmpDir + "/" + newID()

@@ -86,7 +86,7 @@ func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, s
 		if err := d.failpoint("commit:rename-data"); err != nil {
 			return err
 		}
-		if err := renameDurable(src, newData); err != nil {
+		if err := renameDurable(src, newData, d.isStaging(src)); err != nil {
 			return mapErr(err)
 		}
 	}
@@ -100,7 +100,7 @@ func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, s
 	if err := d.failpoint("commit:rename-meta"); err != nil {
 		return err
 	}
-	if err := renameDurable(tmp, metaPath); err != nil {
+	if err := renameDurable(tmp, metaPath, true); err != nil {
 		os.Remove(tmp)
 		return mapErr(err)
 	}
@@ -143,7 +143,7 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("rename %s/%s on %s: %w", bucket, srcKey, d.root, d.objectErr(bucket, err))
 	}
-	if err := renameDurable(src, dst); err != nil {
+	if err := renameDurable(src, dst, false); err != nil {
 		return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, d.objectErr(bucket, err))
 	}
 	removeEmptyParents(filepath.Dir(src), d.root+"/"+bucket)

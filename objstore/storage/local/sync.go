@@ -22,21 +22,22 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// mkdirAll creates dir and its missing parents, then syncs the parent of each directory it
-// created, so that a file renamed into dir afterwards is reachable after a crash. A parent
-// removed concurrently (removeEmptyParents for another key) is created again, a bounded
-// number of times.
-func mkdirAll(dir string) error {
+// mkdirAll creates dir and its missing parents. When durable, it syncs the parent of each
+// directory it creates, so that a file renamed into dir afterwards is reachable after a
+// crash; staging directories need not be durable (a rename moves them into place and the
+// destination is synced then). A parent removed concurrently (removeEmptyParents for another
+// key) is created again, a bounded number of times.
+func mkdirAll(dir string, durable bool) error {
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
-		if err = mkdirOnce(dir); !errors.Is(err, fs.ErrNotExist) {
+		if err = mkdirOnce(dir, durable); !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
 	return err
 }
 
-func mkdirOnce(dir string) error {
+func mkdirOnce(dir string, durable bool) error {
 	if fi, err := os.Stat(dir); err == nil {
 		if !fi.IsDir() {
 			return &fs.PathError{Op: "mkdir", Path: dir, Err: unix.ENOTDIR}
@@ -45,7 +46,7 @@ func mkdirOnce(dir string) error {
 	}
 	parent := filepath.Dir(dir)
 	if parent != dir {
-		if err := mkdirOnce(parent); err != nil {
+		if err := mkdirOnce(parent, durable); err != nil {
 			return err
 		}
 	}
@@ -55,18 +56,29 @@ func mkdirOnce(dir string) error {
 		}
 		return err
 	}
+	if !durable {
+		return nil
+	}
 	return syncDir(parent)
 }
 
-// renameDurable renames src to dst, creating dst's parent directories, and syncs dst's
-// directory (and src's, when different) so that the rename survives a crash. A concurrent
-// removal of an emptied parent directory (removeEmptyParents on another key) can delete
-// dst's parent between the mkdir and the rename; the rename is then retried a few times.
-func renameDurable(src, dst string) error {
+// renameDurable renames src to dst, creating dst's parent directories, so that the rename
+// survives a crash: a directory being moved is synced first (its entries were created in
+// the staging area and never synced there), then dst's directory is synced, and src's too
+// unless src is a staging path (staged), whose disappearance after a crash does not matter.
+// A concurrent removal of an emptied parent directory (removeEmptyParents on another key) can
+// delete dst's parent between the mkdir and the rename; the rename is then retried a few
+// times.
+func renameDurable(src, dst string, staged bool) error {
+	if fi, err := os.Lstat(src); err == nil && fi.IsDir() {
+		if err := syncDir(src); err != nil {
+			return err
+		}
+	}
 	dstDir := filepath.Dir(dst)
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
-		if err = mkdirAll(dstDir); err != nil {
+		if err = mkdirAll(dstDir, true); err != nil {
 			return err
 		}
 		if err = os.Rename(src, dst); !errors.Is(err, fs.ErrNotExist) {
@@ -82,7 +94,7 @@ func renameDurable(src, dst string) error {
 	if err := syncDir(dstDir); err != nil {
 		return err
 	}
-	if srcDir := filepath.Dir(src); srcDir != dstDir {
+	if srcDir := filepath.Dir(src); srcDir != dstDir && !staged {
 		return syncDir(srcDir)
 	}
 	return nil
