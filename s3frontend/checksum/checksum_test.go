@@ -129,10 +129,10 @@ func TestParseBase64(t *testing.T) {
 		wantErr bool
 	}{
 		{CRC32, "DUoRhQ==", false},
-		{CRC32, "DUoRhQ=", true},      // short
-		{CRC32, "DUoRhQ", true},       // unpadded: S3 uses padded base64
-		{CRC32, "i9aeUgg=", true},     // five bytes
-		{CRC32, "DUoR!Q==", true},     // not base64
+		{CRC32, "DUoRhQ=", true},  // short
+		{CRC32, "DUoRhQ", true},   // unpadded: S3 uses padded base64
+		{CRC32, "i9aeUgg=", true}, // five bytes
+		{CRC32, "DUoR!Q==", true}, // not base64
 		{CRC64NVME, "jSnVw/bqjr4=", false},
 		{CRC64NVME, "DUoRhQ==", true}, // a CRC32 is too short for CRC64NVME
 		{SHA256, "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=", false},
