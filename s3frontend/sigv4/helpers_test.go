@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"bufio"
 	"errors"
 	"net/http"
 	"strings"
@@ -95,3 +96,5 @@ func (f *Fields) clone() *Fields {
 	}
 	return g
 }
+
+func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
