@@ -139,7 +139,7 @@ func (b *Body) setupChecksum(r Request, vals [][]byte, opt BodyOptions) error {
 // setupChunked prepares the aws-chunked decoder.
 func (b *Body) setupChunked(v *Verifier, r Request, a *Auth) error {
 	var vals [][]byte
-	val, ok, vals := firstHeader(r, vals, "x-amz-decoded-content-length")
+	val, ok, _ := firstHeader(r, vals, "x-amz-decoded-content-length")
 	signed := a.Payload == PayloadStreaming || a.Payload == PayloadStreamingTrailer
 	switch {
 	case ok:

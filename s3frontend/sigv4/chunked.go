@@ -53,6 +53,7 @@ type chunkReader struct {
 	scope   []byte            // "YYYYMMDDTHHMMSSZ\nYYYYMMDD/region/s3/aws4_request\n"
 	chunk   hash.Hash         // SHA-256 of the current chunk's data
 	want    [sha256.Size]byte // signature the current chunk header announced
+	sum     [sha256.Size]byte // digest scratch; a local array handed to Sum would escape
 	scratch []byte
 
 	state      chunkState
@@ -226,18 +227,16 @@ func (c *chunkReader) endChunk() error {
 // checkChunkSignature verifies the announced signature of the chunk just read:
 // HMAC(key, "AWS4-HMAC-SHA256-PAYLOAD\n" time "\n" scope "\n" prev "\n" hash("") "\n" hash(data)).
 func (c *chunkReader) checkChunkSignature() error {
-	var sum [sha256.Size]byte
-	c.chunk.Sum(sum[:0])
+	c.chunk.Sum(c.sum[:0])
 	sts := append(c.scratch[:0], "AWS4-HMAC-SHA256-PAYLOAD\n"...)
 	sts = append(sts, c.scope...)
 	sts = hex.AppendEncode(sts, c.prev[:])
 	sts = append(sts, '\n')
 	sts = append(sts, emptySHA256Hex...)
 	sts = append(sts, '\n')
-	sts = hex.AppendEncode(sts, sum[:])
+	sts = hex.AppendEncode(sts, c.sum[:])
 	c.scratch = sts
-	var got [sha256.Size]byte
-	c.mac.compute(&got, c.key[:], sts, nil)
+	got := c.mac.compute(c.key[:], sts, nil)
 	if subtle.ConstantTimeCompare(got[:], c.want[:]) != 1 {
 		return newError(FailChunkSignatureMismatch)
 	}
@@ -321,16 +320,14 @@ func (c *chunkReader) readTrailer() error {
 		}
 		return newError(FailMalformedTrailer)
 	}
-	var sum [sha256.Size]byte
-	c.chunk.Sum(sum[:0])
+	c.chunk.Sum(c.sum[:0])
 	sts := append(c.scratch[:0], "AWS4-HMAC-SHA256-TRAILER\n"...)
 	sts = append(sts, c.scope...)
 	sts = hex.AppendEncode(sts, c.prev[:])
 	sts = append(sts, '\n')
-	sts = hex.AppendEncode(sts, sum[:])
+	sts = hex.AppendEncode(sts, c.sum[:])
 	c.scratch = sts
-	var got [sha256.Size]byte
-	c.mac.compute(&got, c.key[:], sts, nil)
+	got := c.mac.compute(c.key[:], sts, nil)
 	if subtle.ConstantTimeCompare(got[:], sig[:]) != 1 {
 		return newError(FailChunkSignatureMismatch)
 	}

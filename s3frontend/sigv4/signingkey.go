@@ -14,22 +14,24 @@ type macSHA256 struct {
 	pad          [sha256.BlockSize]byte
 	key          [sha256.BlockSize]byte
 	sum          [sha256.Size]byte
+	res          [sha256.Size]byte
 }
 
 func newMAC() *macSHA256 {
 	return &macSHA256{inner: sha256.New(), outer: sha256.New()}
 }
 
-// compute sets *out to HMAC-SHA256(key, msg1 || msg2).
-func (m *macSHA256) compute(out *[sha256.Size]byte, key []byte, msg1, msg2 []byte) {
-	m.key = [sha256.BlockSize]byte{}
+// compute returns HMAC-SHA256(key, msg1 || msg2). Results travel by value: a pointer to a
+// caller's array handed to hash.Hash.Sum would move that array to the heap.
+func (m *macSHA256) compute(key []byte, msg1, msg2 []byte) [sha256.Size]byte {
+	// INVARIANT: key fits in a block (derived keys are 32 bytes; computeSecret hashes long
+	// secrets itself), so it is never handed to a hash.Hash, which would make it escape.
 	if len(key) > sha256.BlockSize {
-		m.inner.Reset()
-		m.inner.Write(key)
-		m.inner.Sum(m.key[:0])
-	} else {
-		copy(m.key[:], key)
+		panic("sigv4: HMAC key longer than a block")
 	}
+	var k [sha256.BlockSize]byte // key may alias m.key or m.res: copy before reuse
+	copy(k[:], key)
+	m.key = k
 	for i := range m.pad {
 		m.pad[i] = m.key[i] ^ 0x36
 	}
@@ -44,35 +46,32 @@ func (m *macSHA256) compute(out *[sha256.Size]byte, key []byte, msg1, msg2 []byt
 	m.outer.Reset()
 	m.outer.Write(m.pad[:])
 	m.outer.Write(m.sum[:])
-	m.outer.Sum(out[:0])
+	m.outer.Sum(m.res[:0])
+	return m.res
 }
 
 // deriveKey computes the SigV4 signing key for secret on date (YYYYMMDD) in region for
 // service: HMAC chain over "AWS4"+secret, date, region, service, "aws4_request".
-func (m *macSHA256) deriveKey(out *[sha256.Size]byte, secret string, date []byte, region, service string) {
-	var k [sha256.Size]byte
-	m.computeSecret(&k, secret, date)
-	m.compute(&k, k[:], bytesOf(region), nil)
-	m.compute(&k, k[:], bytesOf(service), nil)
-	m.compute(out, k[:], aws4Request, nil)
+func (m *macSHA256) deriveKey(secret string, date []byte, region, service string) [sha256.Size]byte {
+	m.res = m.computeSecret(secret, date)
+	m.res = m.compute(m.res[:], bytesOf(region), nil)
+	m.res = m.compute(m.res[:], bytesOf(service), nil)
+	return m.compute(m.res[:], aws4Request, nil)
 }
 
-// computeSecret sets *out to HMAC("AWS4"+secret, msg) without building the key string.
-func (m *macSHA256) computeSecret(out *[sha256.Size]byte, secret string, msg []byte) {
-	var buf [sha256.BlockSize]byte
-	if 4+len(secret) <= len(buf) {
-		n := copy(buf[:], "AWS4")
-		n += copy(buf[n:], secret)
-		m.compute(out, buf[:n], msg, nil)
-		return
+// computeSecret returns HMAC("AWS4"+secret, msg) without building the key string.
+func (m *macSHA256) computeSecret(secret string, msg []byte) [sha256.Size]byte {
+	if 4+len(secret) <= sha256.BlockSize {
+		n := copy(m.key[:], "AWS4")
+		n += copy(m.key[n:], secret)
+		return m.compute(m.key[:n], msg, nil)
 	}
 	// Long secrets: HMAC hashes keys longer than a block first.
 	m.inner.Reset()
 	m.inner.Write(aws4Prefix)
 	m.inner.Write(bytesOf(secret))
-	var h [sha256.Size]byte
-	m.inner.Sum(h[:0])
-	m.compute(out, h[:], msg, nil)
+	m.inner.Sum(m.res[:0])
+	return m.compute(m.res[:], msg, nil)
 }
 
 // Read-only byte forms of SigV4 constants, fed to hashes without converting per call.

@@ -100,14 +100,15 @@ type Verifier struct {
 
 // scratch is the reusable working memory of one verification.
 type scratch struct {
-	mac   *macSHA256
-	sha   hash.Hash
-	canon []byte
-	tmp   []byte
-	lower []byte
-	vals  [][]byte
-	names [][]byte
-	q     queryParams
+	mac    *macSHA256
+	sha    hash.Hash
+	canon  []byte
+	tmp    []byte
+	lower  []byte
+	vals   [][]byte
+	names  [][]byte
+	q      queryParams
+	hashed [sha256.Size]byte
 }
 
 // New returns a Verifier for cfg.
@@ -288,7 +289,7 @@ func (v *Verifier) lookupKey(s *scratch, accessKey, date []byte, out *[sha256.Si
 // signingKey returns the derived key for secret on date, through the cache when enabled.
 func (v *Verifier) signingKey(s *scratch, secret string, date []byte, out *[sha256.Size]byte) {
 	if v.cache == nil {
-		s.mac.deriveKey(out, secret, date, v.region, Service)
+		*out = s.mac.deriveKey(secret, date, v.region, Service)
 		return
 	}
 	k := keyCacheKey{secret: secret, region: v.region, service: Service}
@@ -297,7 +298,7 @@ func (v *Verifier) signingKey(s *scratch, secret string, date []byte, out *[sha2
 		*out = key
 		return
 	}
-	s.mac.deriveKey(out, secret, date, v.region, Service)
+	*out = s.mac.deriveKey(secret, date, v.region, Service)
 	v.cache.put(k, *out)
 }
 
@@ -372,10 +373,9 @@ func equalFoldBytes(a, b []byte) bool {
 // signature computes the request signature for the canonical request in s.canon and
 // compares it, in constant time, with the hex signature the client sent.
 func (v *Verifier) checkSignature(s *scratch, a *Auth, scopeDate, sent []byte) *Error {
-	var hashed [sha256.Size]byte
 	s.sha.Reset()
 	s.sha.Write(s.canon)
-	s.sha.Sum(hashed[:0])
+	s.sha.Sum(s.hashed[:0])
 	// String to sign: algorithm, time, scope, hex(hash(canonical request)).
 	sts := s.tmp[:0]
 	sts = append(sts, Algorithm...)
@@ -384,9 +384,9 @@ func (v *Verifier) checkSignature(s *scratch, a *Auth, scopeDate, sent []byte) *
 	sts = append(sts, '\n')
 	sts = v.appendScope(sts, scopeDate)
 	sts = append(sts, '\n')
-	sts = hex.AppendEncode(sts, hashed[:])
+	sts = hex.AppendEncode(sts, s.hashed[:])
 	s.tmp = sts
-	s.mac.compute(&a.signature, a.key[:], sts, nil)
+	a.signature = s.mac.compute(a.key[:], sts, nil)
 	var want [2 * sha256.Size]byte
 	hex.Encode(want[:], a.signature[:])
 	if subtle.ConstantTimeCompare(want[:], sent) != 1 {
