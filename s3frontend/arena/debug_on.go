@@ -37,8 +37,10 @@ func (t *tracker) alloc(a *Arena, n int) []byte {
 		}
 		caller = fmt.Sprintf("%s (%s:%d)", name, file, line)
 	}
-	// One extra byte so that a zero-size allocation is still a distinct heap object.
-	b := make([]byte, n, n+1)
+	// At least one extra byte so that a zero-size allocation is still a distinct heap object,
+	// and at least 16 bytes so that the runtime's tiny allocator does not pack it into a block
+	// shared with unrelated objects, which would keep it reachable and report false leaks.
+	b := make([]byte, n, max(n+1, 16))
 	t.live = append(t.live, tracked{buf: b, caller: caller})
 	return b
 }

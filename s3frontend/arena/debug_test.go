@@ -43,3 +43,22 @@ func TestLeakReported(t *testing.T) {
 
 //go:noinline
 func leakyAlloc(a *Arena) []byte { return a.Alloc(17) }
+
+// TestTinyAllocationsNotFalseLeaks: small allocations must not share a runtime tiny block
+// with unrelated live objects, or they would look referenced after Reset.
+func TestTinyAllocationsNotFalseLeaks(t *testing.T) {
+	p := NewPool(1)
+	var leaks []Leak
+	p.SetLeakHandler(func(l Leak) { leaks = append(leaks, l) })
+	a := New(p)
+	var live []*[3]byte
+	for range 64 {
+		a.Alloc(3)
+		live = append(live, new([3]byte)) // tiny, pointer-free, kept alive
+	}
+	a.Reset()
+	runtime.KeepAlive(live)
+	if len(leaks) != 0 {
+		t.Fatalf("%d false leaks, first %v", len(leaks), leaks[0])
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/flashstor/flashstor/s3frontend/arena"
 )
 
 // transport starts h on 127.0.0.1 and returns the address and a function counting the
@@ -28,6 +30,9 @@ var transports = []transport{
 	}},
 	{"nethttp", startNetHTTP},
 }
+
+// arenaLeak is arena.Leak, named here so the arenadebug test needs no extra import.
+type arenaLeak = arena.Leak
 
 // quietLogger discards log output (panics are expected in some tests).
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -51,6 +56,9 @@ func startEpoll(t testing.TB, h Handler, mod func(*Config)) (*Server, string) {
 	go func() { served <- s.Serve(ln) }()
 	t.Cleanup(func() {
 		s.Close()
+		if n := s.pool.Stats().Leaks; n != 0 && cfg.OnArenaLeak == nil {
+			t.Errorf("arenadebug: %d arena allocations leaked", n)
+		}
 		select {
 		case err := <-served:
 			if !errors.Is(err, ErrServerClosed) {

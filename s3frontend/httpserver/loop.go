@@ -164,6 +164,8 @@ func (l *loop) accept() {
 				s.cfg.Logger.Warn("httpserver: accept: out of file descriptors", "err", err)
 				l.removeListener()
 				l.acceptPausedUntil = s.now() + int64(100*time.Millisecond)
+			case s.shutdown.Load():
+				// The listener was shut down under us: nothing to report.
 			default:
 				s.cfg.Logger.Error("httpserver: accept", "err", err)
 			}

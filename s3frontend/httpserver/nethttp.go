@@ -41,7 +41,8 @@ func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := a.states.Get().(*netHTTPState)
 	defer func() {
 		st.req = Request{}
-		st.resp = netHTTPResponse{hdr: ResponseHeader{fields: st.resp.hdr.fields[:0]}}
+		st.resp.hdr.reset(nil, nil) // drop the views before the arena is reset
+		st.resp = netHTTPResponse{hdr: st.resp.hdr}
 		clear(st.fields)
 		st.fields = st.fields[:0]
 		st.arena.Reset()

@@ -268,6 +268,12 @@ func (s *Server) beginShutdown() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	if s.lnFD >= 0 {
+		// Stop listening now: new connections are refused instead of queueing in the backlog
+		// until the loops exit. The descriptor stays open (so its number cannot be reused
+		// under a loop still calling accept) until stopLoops.
+		unix.Shutdown(s.lnFD, unix.SHUT_RDWR)
+	}
 	for _, l := range s.loops {
 		l.wake()
 	}
