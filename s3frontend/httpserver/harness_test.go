@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/flashstor/flashstor/s3frontend/arena"
 )
 
 // transport starts h on 127.0.0.1 and returns the address and a function counting the
@@ -30,9 +28,6 @@ var transports = []transport{
 	}},
 	{"nethttp", startNetHTTP},
 }
-
-// arenaLeak is arena.Leak, named here so the arenadebug test needs no extra import.
-type arenaLeak = arena.Leak
 
 // quietLogger discards log output (panics are expected in some tests).
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

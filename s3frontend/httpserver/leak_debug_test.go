@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/flashstor/flashstor/s3frontend/arena"
 )
 
 // TestArenaLeakReported proves that, built with -tags arenadebug, a handler that keeps
@@ -25,7 +27,7 @@ func TestArenaLeakReported(t *testing.T) {
 		w.Write([]byte("ok"))
 	})
 	s, addr := startEpoll(t, h, func(c *Config) {
-		c.OnArenaLeak = func(l arenaLeak) {
+		c.OnArenaLeak = func(l arena.Leak) {
 			mu.Lock()
 			leaks = append(leaks, l.Caller)
 			mu.Unlock()

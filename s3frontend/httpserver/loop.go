@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/flashstor/flashstor/s3frontend/httpwire"
@@ -18,11 +20,18 @@ const connEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 // loop is one event loop: an epoll set holding the shared listener and the connections this
 // loop accepted.
 type loop struct {
-	s      *Server
-	epfd   int
-	wakefd int // eventfd: Shutdown and Close wake the loop through it
-	lnfd   int
-	events []unix.EpollEvent
+	s    *Server
+	epfd int
+	// epFile wraps epfd for the runtime's network poller (see waitEvents); nil when the
+	// loop blocks in epoll_wait instead (Config.blockingLoop).
+	epFile  *os.File
+	epRaw   syscall.RawConn
+	pollFn  func(uintptr) bool // l.pollOnce, bound once so waiting does not allocate
+	pollN   int                // results of the last pollOnce
+	pollErr error
+	wakefd  int // eventfd: Shutdown and Close wake the loop through it
+	lnfd    int
+	events  []unix.EpollEvent
 
 	// mu guards conns, the three lists, every conn's state/list fields, closing, released,
 	// and epoll_ctl on this loop's connections from handler goroutines.
@@ -49,6 +58,18 @@ func newLoop(s *Server, lnfd int) (*loop, error) {
 	}
 	l := &loop{s: s, epfd: epfd, wakefd: wakefd, lnfd: lnfd, events: make([]unix.EpollEvent, 256),
 		conns: make(map[int32]*conn)}
+	if !s.cfg.blockingLoop {
+		if err := unix.SetNonblock(epfd, true); err != nil {
+			l.release()
+			return nil, fmt.Errorf("httpserver: epoll fd: %w", err)
+		}
+		l.epFile = os.NewFile(uintptr(epfd), "epoll")
+		l.pollFn = l.pollOnce
+		if l.epRaw, err = l.epFile.SyscallConn(); err != nil {
+			l.release()
+			return nil, fmt.Errorf("httpserver: epoll fd: %w", err)
+		}
+	}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}); err != nil {
 		l.release()
 		return nil, fmt.Errorf("httpserver: epoll_ctl eventfd: %w", err)
@@ -90,7 +111,11 @@ func (l *loop) release() {
 	defer l.mu.Unlock()
 	if !l.released {
 		l.released = true
-		unix.Close(l.epfd)
+		if l.epFile != nil {
+			l.epFile.Close()
+		} else {
+			unix.Close(l.epfd)
+		}
 		unix.Close(l.wakefd)
 	}
 }
@@ -106,9 +131,12 @@ func (l *loop) run() {
 		if s.shutdown.Load() && !l.closing {
 			l.beginShutdown()
 		}
-		n, err := unix.EpollWait(l.epfd, l.events, l.timeoutMillis())
-		if err != nil && err != unix.EINTR {
-			s.cfg.Logger.Error("httpserver: epoll_wait", "err", err)
+		n, err := l.waitEvents()
+		if err != nil {
+			if !s.closed.Load() {
+				s.cfg.Logger.Error("httpserver: epoll_wait", "err", err)
+			}
+			l.closeAll()
 			return
 		}
 		for i := 0; i < n; i++ {
@@ -125,6 +153,50 @@ func (l *loop) run() {
 		}
 		l.expire(s.now())
 	}
+}
+
+// waitEvents waits for events or the next deadline and returns the number of events.
+//
+// By default the loop does not block an OS thread in epoll_wait: the epoll descriptor itself
+// is registered with the Go runtime's network poller (an epoll set is readable when it has
+// ready events), and the loop goroutine parks there like any network goroutine, with a read
+// deadline for the next connection deadline. The handler goroutine started for a request
+// then runs on the P the loop just left instead of waiting for another thread to be woken
+// (or for sysmon to retake the P from a thread blocked in a system call). Measured in
+// BENCHMARKS.md against Config.blockingLoop, which blocks in epoll_wait directly.
+func (l *loop) waitEvents() (int, error) {
+	timeout := l.timeoutMillis()
+	if l.epFile == nil {
+		for {
+			n, err := unix.EpollWait(l.epfd, l.events, timeout)
+			if err != unix.EINTR {
+				return n, err
+			}
+		}
+	}
+	n, err := unix.EpollWait(l.epfd, l.events, 0)
+	if n > 0 || timeout == 0 || err != nil && err != unix.EINTR && err != unix.EAGAIN {
+		return max(n, 0), err
+	}
+	l.epFile.SetReadDeadline(time.Now().Add(time.Duration(timeout) * time.Millisecond))
+	rerr := l.epRaw.Read(l.pollFn)
+	n, werr := l.pollN, l.pollErr
+	switch {
+	case errors.Is(rerr, os.ErrDeadlineExceeded):
+		return 0, nil
+	case rerr != nil:
+		return 0, rerr
+	case werr != nil && n <= 0:
+		return 0, werr
+	}
+	return n, nil
+}
+
+// pollOnce is the callback of epRaw.Read: a non-blocking epoll_wait that reports whether
+// the loop has something to do (false parks the goroutine until epfd is readable).
+func (l *loop) pollOnce(uintptr) bool {
+	l.pollN, l.pollErr = unix.EpollWait(l.epfd, l.events, 0)
+	return l.pollN > 0 || l.pollErr != nil && l.pollErr != unix.EINTR && l.pollErr != unix.EAGAIN
 }
 
 // timeoutMillis returns how long epoll_wait may sleep: until the earliest deadline, at most

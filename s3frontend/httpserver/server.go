@@ -47,6 +47,9 @@ type Config struct {
 
 	// wait selects how a handler goroutine waits for a non-blocking socket (benchmarks).
 	wait waitMode
+	// blockingLoop makes loops block in epoll_wait instead of parking on the runtime's
+	// poller (benchmarks).
+	blockingLoop bool
 }
 
 func (c *Config) setDefaults() {
