@@ -272,4 +272,3 @@ func BenchmarkIdleConns(b *testing.B) {
 		b.ReportMetric(perConn, "B/idle-conn")
 	})
 }
-
