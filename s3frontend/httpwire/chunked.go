@@ -7,8 +7,12 @@ import (
 
 // Chunked decoding limits.
 const (
-	// MaxChunkLine bounds a chunk-size line including extensions, CRLF excluded.
-	MaxChunkLine = 4096
+	// MaxChunkLine bounds a chunk-size line including extensions, CR included.
+	MaxChunkLine = 1024
+	// maxExcess bounds framing overhead beyond 16 bytes plus twice the data per chunk, the
+	// rule net/http applies, so that tiny chunks with long extensions cannot make a body
+	// mostly framing (and so that we never accept what net/http refuses).
+	maxExcess = 16 << 10
 	// MaxTrailerBytes bounds the whole trailer section.
 	MaxTrailerBytes = 16 << 10
 	// maxChunkDigits bounds the hex digits of a chunk size, leading zeros included: 15 digits
@@ -43,6 +47,7 @@ type ChunkedDecoder struct {
 	size    int64 // chunk size being parsed
 	digits  int   // hex digits read for size
 	lineLen int   // bytes of the current size line, or of the trailer section
+	excess  int64 // framing overhead not yet paid for by data (see maxExcess)
 	last    bool  // the size line being parsed announced the last chunk
 }
 
@@ -103,7 +108,7 @@ func (d *ChunkedDecoder) Decode(dst, src []byte) (ndst, nsrc int, err error) {
 // step advances the framing state machine by one byte.
 func (d *ChunkedDecoder) step(c byte) error {
 	switch d.state {
-	case csSize, csExtWS, csExt:
+	case csSize, csExt:
 		d.lineLen++
 		if d.lineLen > MaxChunkLine {
 			return fail(ReasonChunkLine)
@@ -112,6 +117,10 @@ func (d *ChunkedDecoder) step(c byte) error {
 	case csSizeLF:
 		if c != '\n' {
 			return fail(ReasonLineEnding)
+		}
+		d.excess = max(d.excess+int64(d.lineLen)+1-16-2*d.size, 0)
+		if d.excess > maxExcess {
+			return fail(ReasonChunkLine)
 		}
 		d.lineLen = 0
 		if d.last {
@@ -154,23 +163,14 @@ func (d *ChunkedDecoder) sizeLine(c byte) error {
 			return fail(ReasonChunkSize)
 		}
 		d.last = d.size == 0
+		// No whitespace before ';' (RFC 9112 allows BWS there; net/http does not).
 		switch c {
 		case '\r':
 			d.state = csSizeLF
 		case ';':
 			d.state = csExt
-		case ' ', '\t':
-			d.state = csExtWS
 		default:
 			return fail(ReasonChunkSize)
-		}
-	case csExtWS:
-		switch c {
-		case ' ', '\t':
-		case ';':
-			d.state = csExt
-		default:
-			return fail(ReasonChunkLine)
 		}
 	case csExt:
 		// Extensions are ignored but may hold only field-value bytes (no CTL, no bare LF).
