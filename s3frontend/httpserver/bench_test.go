@@ -48,6 +48,10 @@ var benchTransports = []benchTransport{
 		_, addr := startEpoll(b, benchHandler(), func(c *Config) { c.wait = waitPoll })
 		return addr
 	}},
+	{"epoll-noworkers", func(b *testing.B) string {
+		_, addr := startEpoll(b, benchHandler(), func(c *Config) { c.noWorkers = true })
+		return addr
+	}},
 	{"epoll-blockingloop", func(b *testing.B) string {
 		_, addr := startEpoll(b, benchHandler(), func(c *Config) { c.blockingLoop = true })
 		return addr

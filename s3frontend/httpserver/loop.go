@@ -367,7 +367,7 @@ func (l *loop) readHead(c *conn) {
 	l.mu.Lock()
 	l.setState(c, stateActive)
 	l.mu.Unlock()
-	go c.serve()
+	s.dispatch(c)
 }
 
 // parse parses the complete head in c.in[:end] into a fresh request state. On a malformed

@@ -3,10 +3,47 @@ package httpserver
 import (
 	"errors"
 	"runtime"
+	"time"
 
 	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"golang.org/x/sys/unix"
 )
+
+// workerIdle is how long a worker goroutine waits for another request before it exits.
+const workerIdle = 5 * time.Second
+
+// dispatch runs c.serve on a goroutine: an idle worker if one is waiting, else a new one.
+// Reusing workers keeps their grown stacks (a fresh goroutine's stack grows, by copying,
+// on every request) and avoids the allocation of a go statement; workers exit after
+// workerIdle without work, so idle connections still hold no goroutine.
+func (s *Server) dispatch(c *conn) {
+	if s.cfg.noWorkers {
+		go c.serve()
+		return
+	}
+	select {
+	case s.work <- c:
+	default:
+		go s.worker(c)
+	}
+}
+
+func (s *Server) worker(c *conn) {
+	c.serve()
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		select {
+		case c = <-s.work:
+			c.serve()
+			t.Reset(workerIdle)
+		case <-t.C:
+			return
+		case <-s.done:
+			return
+		}
+	}
+}
 
 // serve runs on its own goroutine for an active connection: it serves the parsed request,
 // then any pipelined request already buffered, then hands the connection back to its loop.

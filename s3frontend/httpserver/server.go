@@ -50,6 +50,8 @@ type Config struct {
 	// blockingLoop makes loops block in epoll_wait instead of parking on the runtime's
 	// poller (benchmarks).
 	blockingLoop bool
+	// noWorkers starts a goroutine per request instead of reusing workers (benchmarks).
+	noWorkers bool
 }
 
 func (c *Config) setDefaults() {
@@ -102,7 +104,10 @@ type Server struct {
 
 	// states recycles per-request state (request, response, arena) between requests.
 	states sync.Pool
-	gen    atomic.Uint32 // connection generations, to drop stale epoll events
+	// work hands a connection with a parsed request to an idle worker goroutine (see
+	// dispatch); unbuffered, so a send succeeds only when a worker is waiting.
+	work chan *conn
+	gen  atomic.Uint32 // connection generations, to drop stale epoll events
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -124,7 +129,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("httpserver: Config.Handler is nil")
 	}
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, pool: arena.NewPool(cfg.MaxPooledBlocks), epoch: time.Now(), lnFD: -1, done: make(chan struct{})}
+	s := &Server{cfg: cfg, pool: arena.NewPool(cfg.MaxPooledBlocks), epoch: time.Now(), lnFD: -1,
+		done: make(chan struct{}), work: make(chan *conn)}
 	s.stats.pool = s.pool
 	if cfg.OnArenaLeak != nil {
 		s.pool.SetLeakHandler(cfg.OnArenaLeak)
