@@ -16,6 +16,16 @@
 // read-only: never write into them. Builds with -tags arenadebug report arena memory still
 // referenced after a request.
 //
+// Threads: each loop is a goroutine parked on the runtime's network poller (its epoll set is
+// registered there), not a thread blocked in epoll_wait. A complete head is handed to a
+// worker goroutine, which runs the handler; when the handler must wait for the socket it
+// parks until the loop sees the socket ready (EPOLLONESHOT re-armed for that one wait).
+//
+// TLS (not built yet): the body reader and response writer reach the socket only through
+// conn.readWait, conn.writevWait and the connection's input buffer. A TLS connection would
+// implement those two on a goroutine-per-connection path over crypto/tls, keeping Request,
+// ResponseWriter and every Handler unchanged.
+//
 // The package knows nothing of S3: no XML, no signatures, no buckets.
 package httpserver
 
