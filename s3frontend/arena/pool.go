@@ -8,7 +8,11 @@
 //
 // Built with -tags arenadebug, every allocation is tracked with its caller and Reset reports
 // each allocation that is still referenced from outside the arena (a leak: a view that
-// outlived its request). See Pool.SetLeakHandler.
+// outlived its request). See Pool.SetLeakHandler. Detection asks the garbage collector
+// (weak pointers after a forced collection), so it is exact for heap references but can,
+// rarely, report a false positive when a stale pointer sits in a goroutine frame that the
+// runtime scans conservatively (an asynchronously preempted one). A real leak repeats on
+// every request that takes the leaking path; a single report under heavy load may not.
 package arena
 
 import (

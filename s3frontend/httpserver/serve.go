@@ -28,18 +28,29 @@ func (s *Server) dispatch(c *conn) {
 	}
 }
 
+// maxIdleWorkers bounds the workers kept waiting for work: after a burst of requests the
+// surplus exits at once instead of holding a grown stack for workerIdle.
+const maxIdleWorkers = 128
+
 func (s *Server) worker(c *conn) {
 	c.serve()
 	t := time.NewTimer(workerIdle)
 	defer t.Stop()
 	for {
+		if s.idleWorkers.Add(1) > maxIdleWorkers {
+			s.idleWorkers.Add(-1)
+			return
+		}
 		select {
 		case c = <-s.work:
+			s.idleWorkers.Add(-1)
 			c.serve()
 			t.Reset(workerIdle)
 		case <-t.C:
+			s.idleWorkers.Add(-1)
 			return
 		case <-s.done:
+			s.idleWorkers.Add(-1)
 			return
 		}
 	}

@@ -106,8 +106,9 @@ type Server struct {
 	states sync.Pool
 	// work hands a connection with a parsed request to an idle worker goroutine (see
 	// dispatch); unbuffered, so a send succeeds only when a worker is waiting.
-	work chan *conn
-	gen  atomic.Uint32 // connection generations, to drop stale epoll events
+	work        chan *conn
+	idleWorkers atomic.Int64  // workers waiting on work
+	gen         atomic.Uint32 // connection generations, to drop stale epoll events
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
