@@ -1,0 +1,278 @@
+package httpserver
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchPayload is the 4 KiB body of the small GET.
+var benchPayload = bytes.Repeat([]byte("0123456789abcdef"), 256)
+
+// benchHandler serves GET /small (4 KiB with a length) and PUT /put (reads the body, answers
+// an empty 200).
+func benchHandler() Handler {
+	return HandlerFunc(func(w ResponseWriter, r *Request) {
+		if r.Method == "PUT" {
+			buf := r.Arena.AllocNoZero(64 << 10)
+			for {
+				if _, err := r.Body.Read(buf); err != nil {
+					break
+				}
+			}
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(200)
+			return
+		}
+		w.Header().Set("Content-Length", "4096")
+		w.Write(benchPayload)
+	})
+}
+
+// benchTransport starts the bench handler on one transport and returns its address.
+type benchTransport struct {
+	name  string
+	start func(b *testing.B) string
+}
+
+var benchTransports = []benchTransport{
+	{"epoll", func(b *testing.B) string { _, addr := startEpoll(b, benchHandler(), nil); return addr }},
+	{"epoll-pollwait", func(b *testing.B) string {
+		_, addr := startEpoll(b, benchHandler(), func(c *Config) { c.wait = waitPoll })
+		return addr
+	}},
+	{"epoll-noworkers", func(b *testing.B) string {
+		_, addr := startEpoll(b, benchHandler(), func(c *Config) { c.noWorkers = true })
+		return addr
+	}},
+	{"epoll-blockingloop", func(b *testing.B) string {
+		_, addr := startEpoll(b, benchHandler(), func(c *Config) { c.blockingLoop = true })
+		return addr
+	}},
+	{"nethttp", func(b *testing.B) string { addr, _ := startNetHTTPBench(b); return addr }},
+	{"limit-rawtcp", startRawTCPLimit},
+}
+
+// startRawTCPLimit runs the floor against which both transports are measured: a goroutine
+// per connection that finds the end of each head, skips Content-Length bytes and writes a
+// canned response, with no parsing, validation or handler. Same client, same run.
+func startRawTCPLimit(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var conns sync.WaitGroup
+	b.Cleanup(func() { ln.Close(); conns.Wait() })
+	getResp := append([]byte("HTTP/1.1 200 OK\r\nContent-Length: 4096\r\n\r\n"), benchPayload...)
+	putResp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer conns.Done()
+				defer c.Close()
+				br := bufio.NewReaderSize(c, 64<<10)
+				for {
+					length, put := 0, false
+					for i := 0; ; i++ {
+						line, err := br.ReadSlice('\n')
+						if err != nil || i > 64 {
+							return
+						}
+						if i == 0 {
+							put = bytes.HasPrefix(line, []byte("PUT"))
+						}
+						if len(line) <= 2 {
+							break
+						}
+						if bytes.HasPrefix(line, []byte("Content-Length: ")) {
+							length, _ = strconv.Atoi(string(bytes.TrimSpace(line[16:])))
+						}
+					}
+					if _, err := br.Discard(length); err != nil {
+						return
+					}
+					resp := getResp
+					if put {
+						resp = putResp
+					}
+					if _, err := c.Write(resp); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// startNetHTTPBench runs the bench handler behind net/http and returns the address and a
+// count of idle connections.
+func startNetHTTPBench(b testing.TB) (string, *atomic.Int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var idle atomic.Int64
+	srv := &http.Server{Handler: NetHTTP(benchHandler()), ConnState: func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateIdle:
+			idle.Add(1)
+		case http.StateActive:
+			// A connection leaves the idle state when a request arrives; new connections
+			// go from StateNew to StateActive without having been idle.
+		}
+	}}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return ln.Addr().String(), &idle
+}
+
+// rawClient is an allocation-free keep-alive client, so that -benchmem counts (nearly) only
+// the server's allocations.
+type rawClient struct {
+	conn net.Conn
+	br   *bufio.Reader
+	req  []byte
+	body []byte
+}
+
+func newRawClient(tb testing.TB, addr string, req, body []byte) *rawClient {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return &rawClient{conn: c, br: bufio.NewReaderSize(c, 64<<10), req: req, body: body}
+}
+
+var contentLengthPrefix = []byte("content-length:")
+
+// do sends one request and reads its response (Content-Length framed).
+func (c *rawClient) do() error {
+	if _, err := c.conn.Write(c.req); err != nil {
+		return err
+	}
+	if len(c.body) > 0 {
+		if _, err := c.conn.Write(c.body); err != nil {
+			return err
+		}
+	}
+	status, err := c.br.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(status, []byte("HTTP/1.1 200")) {
+		return fmt.Errorf("status %q", status)
+	}
+	length := 0
+	for range 64 {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 {
+			_, err = c.br.Discard(length)
+			return err
+		}
+		if len(line) > len(contentLengthPrefix) && bytes.EqualFold(line[:len(contentLengthPrefix)], contentLengthPrefix) {
+			length, _ = strconv.Atoi(string(bytes.TrimSpace(line[len(contentLengthPrefix):])))
+		}
+	}
+	return fmt.Errorf("too many header lines")
+}
+
+// runClients spreads b.N requests over conc keep-alive connections and reports req/s.
+func runClients(b *testing.B, addr string, conc int, req, body []byte) {
+	clients := make([]*rawClient, conc)
+	for i := range clients {
+		clients[i] = newRawClient(b, addr, req, body)
+		if err := clients[i].do(); err != nil { // warm the connection up
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := c.do(); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+}
+
+func BenchmarkSmallGET(b *testing.B) {
+	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	for _, tr := range benchTransports {
+		for _, conc := range []int{1, 8, 32} {
+			b.Run(fmt.Sprintf("%s/c%d", tr.name, conc), func(b *testing.B) {
+				runClients(b, tr.start(b), conc, req, nil)
+			})
+		}
+	}
+}
+
+func BenchmarkPut1MiB(b *testing.B) {
+	const size = 1 << 20
+	req := []byte("PUT /put HTTP/1.1\r\nHost: bench\r\nContent-Length: " + strconv.Itoa(size) + "\r\n\r\n")
+	body := bytes.Repeat([]byte{'x'}, size)
+	for _, tr := range benchTransports {
+		for _, conc := range []int{1, 8, 32} {
+			b.Run(fmt.Sprintf("%s/c%d", tr.name, conc), func(b *testing.B) {
+				b.SetBytes(size)
+				runClients(b, tr.start(b), conc, req, body)
+			})
+		}
+	}
+}
+
+// BenchmarkIdleConns reports the server's heap+stack per idle keep-alive connection, for
+// 10,000 connections held by a child process. It is a one-shot measurement: b.N only
+// repeats a no-op.
+func BenchmarkIdleConns(b *testing.B) {
+	const n = 10000
+	b.Run("epoll", func(b *testing.B) {
+		s, addr := startEpoll(b, benchHandler(), func(c *Config) {
+			c.MaxConns, c.IdleTimeout = 2*n, 10*time.Minute
+		})
+		perConn := measureIdle(b, addr, n, s.stats.Idle.Load, func() int64 { return pooledBytes(s) })
+		for b.Loop() {
+		}
+		b.ReportMetric(perConn, "B/idle-conn")
+	})
+	b.Run("nethttp", func(b *testing.B) {
+		addr, idle := startNetHTTPBench(b)
+		perConn := measureIdle(b, addr, n, idle.Load, func() int64 { return 0 })
+		for b.Loop() {
+		}
+		b.ReportMetric(perConn, "B/idle-conn")
+	})
+}

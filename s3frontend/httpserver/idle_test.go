@@ -1,0 +1,174 @@
+package httpserver
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flashstor/flashstor/s3frontend/arena"
+)
+
+const idleHelperEnv = "FLASHSTOR_IDLE_HELPER" // "addr n": run as the idle-client helper
+
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit and returns it.
+func raiseFileLimit(tb testing.TB) uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		tb.Fatal(err)
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		tb.Fatal(err)
+	}
+	return lim.Cur
+}
+
+// TestIdleHelperProcess is not a test: run by measureIdle in a child process, it opens n
+// keep-alive connections, makes one request on each, says "ready" and holds them until its
+// standard input closes. The clients live in another process so that client and server
+// descriptors do not share one RLIMIT_NOFILE, and client memory does not pollute the
+// server's figures.
+func TestIdleHelperProcess(t *testing.T) {
+	spec := os.Getenv(idleHelperEnv)
+	if spec == "" {
+		t.Skip("helper process only")
+	}
+	addr, nstr, _ := strings.Cut(spec, " ")
+	n, _ := strconv.Atoi(nstr)
+	raiseFileLimit(t)
+	conns := make([]net.Conn, 0, n)
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			fmt.Println("dial:", err)
+			os.Exit(1)
+		}
+		conns = append(conns, c)
+		if _, err := io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+			fmt.Println("write:", err)
+			os.Exit(1)
+		}
+	}
+	br := bufio.NewReaderSize(nil, 512)
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		br.Reset(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			fmt.Println("response:", err)
+			os.Exit(1)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if br.Buffered() != 0 {
+			fmt.Println("unexpected extra bytes")
+			os.Exit(1)
+		}
+	}
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// serverMemory returns the heap and stack bytes in use after a collection.
+func serverMemory() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
+}
+
+// measureIdle opens n idle keep-alive connections from a helper process to the server at
+// addr and returns the growth of the server process's heap+stack per connection, not
+// counting the growth of pooled (shared, bounded) memory that pooled() reports in bytes.
+// idle reports how many connections the server considers idle.
+func measureIdle(tb testing.TB, addr string, n int, idle, pooled func() int64) float64 {
+	raiseFileLimit(tb)
+	before := serverMemory()
+	pooledBefore := pooled()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d", idleHelperEnv, addr, n))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- strings.TrimSpace(line)
+	}()
+	select {
+	case line := <-ready:
+		if line != "ready" {
+			tb.Fatalf("helper: %q", line)
+		}
+	case <-time.After(120 * time.Second):
+		tb.Fatal("helper did not get ready")
+	}
+	if idle != nil && !waitFor(30*time.Second, func() bool { return idle() == int64(n) }) {
+		tb.Fatalf("server sees %d idle connections, want %d", idle(), n)
+	}
+	after := serverMemory()
+	return (float64(after) - float64(before) - float64(pooled()-pooledBefore)) / float64(n)
+}
+
+// TestIdleConnections holds 10,000 idle keep-alive connections and checks what they cost
+// the epoll server: no goroutine, no buffer block, and at most 4 KiB of memory each.
+func TestIdleConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 connections")
+	}
+	const n = 10000
+	s, addr := startEpoll(t, testHandler(), func(c *Config) {
+		c.MaxConns = 2 * n
+		c.IdleTimeout = 10 * time.Minute
+		c.HeaderTimeout = 2 * time.Minute
+	})
+	goroutines := runtime.NumGoroutine()
+	perConn := measureIdle(t, addr, n, s.stats.Idle.Load, func() int64 { return pooledBytes(s) })
+	t.Logf("epoll: %.0f bytes of heap+stack per idle connection (%d connections; %d MiB of blocks pooled for reuse, shared)",
+		perConn, n, pooledBytes(s)>>20)
+	if inUse, _ := s.stats.ArenaBlocks(); inUse != 0 {
+		t.Errorf("%d blocks held by idle connections", inUse)
+	}
+	// Worker goroutines from the burst of requests linger for workerIdle; a goroutine per
+	// idle connection would add n.
+	if g := runtime.NumGoroutine(); g > goroutines+n/10 {
+		t.Errorf("goroutines grew from %d to %d with %d idle connections", goroutines, g, n)
+	}
+	if s.stats.Active.Load() != 0 || s.stats.Open.Load() != n {
+		t.Errorf("active %d open %d", s.stats.Active.Load(), s.stats.Open.Load())
+	}
+	if perConn > 4096 {
+		t.Errorf("%.0f bytes per idle connection, goal is at most 4096", perConn)
+	}
+}
+
+// pooledBytes is the memory of the blocks s keeps for reuse.
+func pooledBytes(s *Server) int64 {
+	_, pooled := s.stats.ArenaBlocks()
+	return pooled * arena.BlockSize
+}

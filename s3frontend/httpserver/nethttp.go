@@ -1,0 +1,149 @@
+package httpserver
+
+import (
+	"io"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flashstor/flashstor/s3frontend/arena"
+	"github.com/flashstor/flashstor/s3frontend/httpwire"
+)
+
+// NetHTTP runs h behind net/http's server: the returned http.Handler translates each
+// *http.Request into a Request (views of net/http's strings, read-only) and adapts the
+// ResponseWriter. It exists so that the two transports can be measured side by side and
+// tested with the same client tests, and as the path for connections the epoll transport
+// does not take (TLS, until it has its own). Stats of the epoll server are not kept;
+// net/http handles 100-continue, chunking and limits itself.
+func NetHTTP(h Handler) http.Handler {
+	a := &netHTTPAdapter{h: h, pool: arena.NewPool(256)}
+	a.states.New = func() any { return &netHTTPState{arena: arena.New(a.pool)} }
+	return a
+}
+
+type netHTTPAdapter struct {
+	h      Handler
+	pool   *arena.Pool
+	states sync.Pool // *netHTTPState
+	bad    atomic.Int64
+}
+
+type netHTTPState struct {
+	req    Request
+	resp   netHTTPResponse
+	arena  *arena.Arena
+	fields []Field
+}
+
+func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := a.states.Get().(*netHTTPState)
+	defer func() {
+		st.req = Request{}
+		st.resp.hdr.reset(nil, nil) // drop the views before the arena is reset
+		st.resp = netHTTPResponse{hdr: st.resp.hdr}
+		clear(st.fields)
+		st.fields = st.fields[:0]
+		st.arena.Reset()
+		a.states.Put(st)
+	}()
+	req := &st.req
+	req.Method = httpwire.LookupMethod(unsafeBytes(r.Method))
+	if req.Method == "" {
+		req.Method = r.Method
+	}
+	req.Target = unsafeBytes(r.RequestURI)
+	req.Path, req.RawQuery = req.Target, nil
+	for i := 0; i < len(req.Target); i++ {
+		if req.Target[i] == '?' {
+			req.Path, req.RawQuery = req.Target[:i], req.Target[i+1:]
+			break
+		}
+	}
+	req.ProtoMinor = r.ProtoMinor
+	req.Host = unsafeBytes(r.Host)
+	req.ContentLength = r.ContentLength
+	req.Chunked = len(r.TransferEncoding) > 0
+	req.Body = r.Body
+	req.RemoteAddr, _ = netip.ParseAddrPort(r.RemoteAddr)
+	req.Arena = st.arena
+	req.base, req.ctx = r.Context(), r.Context()
+	st.fields = append(st.fields, Field{Name: unsafeBytes("Host"), Value: req.Host})
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			st.fields = append(st.fields, Field{Name: unsafeBytes(k), Value: unsafeBytes(v)})
+		}
+	}
+	req.fields = st.fields
+	st.resp.w = w
+	st.resp.hdr.reset(st.arena, &a.bad)
+	defer func() {
+		// Match the epoll transport: a panic before anything was sent becomes a 500; then
+		// net/http's own recovery closes the connection.
+		if v := recover(); v != nil {
+			if !st.resp.wroteHeader && v != ErrAbortHandler {
+				w.Header().Set("Connection", "close")
+				w.Header().Set("Content-Length", "0")
+				w.WriteHeader(http.StatusInternalServerError)
+				if f, ok := w.(http.Flusher); ok {
+					f.Flush()
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
+	}()
+	a.h.ServeHTTP1(&st.resp, req)
+}
+
+// netHTTPResponse adapts http.ResponseWriter to ResponseWriter.
+type netHTTPResponse struct {
+	w           http.ResponseWriter
+	hdr         ResponseHeader
+	wroteHeader bool
+}
+
+func (w *netHTTPResponse) Header() *ResponseHeader { return &w.hdr }
+
+func (w *netHTTPResponse) WriteHeader(code int) {
+	if w.wroteHeader || code < 200 {
+		return
+	}
+	w.wroteHeader = true
+	h := w.w.Header()
+	for _, f := range w.hdr.fields {
+		name := http.CanonicalHeaderKey(string(f.Name))
+		h[name] = append(h[name], string(f.Value))
+	}
+	w.w.WriteHeader(code)
+}
+
+func (w *netHTTPResponse) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(200)
+	}
+	n, err := w.w.Write(p)
+	if err == http.ErrContentLength {
+		err = ErrContentLength
+	}
+	return n, err
+}
+
+func (w *netHTTPResponse) WriteVectored(bufs [][]byte) (int64, error) {
+	var total int64
+	for _, b := range bufs {
+		n, err := w.Write(b)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (w *netHTTPResponse) ReadFrom(src io.Reader) (int64, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(200)
+	}
+	return io.Copy(w.w, src)
+}
