@@ -77,7 +77,7 @@ type encoder struct {
 	size   int64 // declared size, < 0 if unknown
 	quorum int
 	sw     *shardWriters
-	bufs   [2]*stripeBuf // double buffering: read stripe s+1 while stripe s is written
+	bufs   [2]*stripeBuf // c.depth of them: read stripe s+1 while stripe s is written
 }
 
 func (e *encoder) quorumErr(alive int) error {
@@ -95,10 +95,10 @@ func (e *encoder) run() error {
 		if err := e.ctx.Err(); err != nil {
 			return fmt.Errorf("erasure: encode: %w", err)
 		}
-		buf := e.bufs[s%2]
+		buf := e.bufs[s%int64(c.depth)]
 		if buf == nil {
 			buf = c.getStripeBuf()
-			e.bufs[s%2] = buf
+			e.bufs[s%int64(c.depth)] = buf
 		} else if alive := e.sw.collect(buf); alive < e.quorum {
 			return e.quorumErr(alive)
 		}

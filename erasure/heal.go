@@ -73,10 +73,10 @@ func (c *Codec) heal(ctx context.Context, g *gatherer, sw *shardWriters, targets
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("erasure: heal: %w", err)
 		}
-		buf := bufs[s%2]
+		buf := bufs[s%int64(c.depth)]
 		if buf == nil {
 			buf = c.getStripeBuf()
-			bufs[s%2] = buf
+			bufs[s%int64(c.depth)] = buf
 		} else if sw.collect(buf) == 0 {
 			return nil // every writer failed: Heal reports their errors
 		}
