@@ -160,7 +160,8 @@ func (e *encoder) readKnown(buf *stripeBuf, l, b int) error {
 }
 
 // readUnknown reads up to a full stripe into buf's data blocks laid out for a full stripe,
-// and returns how many bytes it read: fewer than B only at the end of the object.
+// zeroes the rest, and returns how many bytes it read: fewer than B only at the end of the
+// object.
 func (e *encoder) readUnknown(buf *stripeBuf) (int, error) {
 	c := e.c
 	l := 0
@@ -171,6 +172,10 @@ func (e *encoder) readUnknown(buf *stripeBuf) (int, error) {
 			return 0, err
 		}
 		l += got
+	}
+	// Zero what follows the data: the last block's padding, whatever the buffer held before.
+	for i := range c.k {
+		clear(buf.data(i, c.bfull)[min(max(l-i*c.bfull, 0), c.bfull):])
 	}
 	return l, nil
 }

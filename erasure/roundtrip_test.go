@@ -186,3 +186,26 @@ func TestDepthOne(t *testing.T) {
 		t.Fatalf("heal: err %v, identical %v", err, bytes.Equal(healed.Bytes(), files[1]))
 	}
 }
+
+// TestEncodeClearsStaleBuffers encodes objects of different sizes one after another on one
+// codec (so on reused stripe buffers), each with a declared and an unknown size, and checks
+// every result against the reference: padding must be zero whatever a buffer held before.
+func TestEncodeClearsStaleBuffers(t *testing.T) {
+	for _, g := range []struct{ k, m int }{{6, 2}, {3, 1}, {4, 2}} {
+		const bs = 1000
+		c := mustNew(t, g.k, g.m, bs, DefaultBitrot)
+		c.depth = 1 // one stripe buffer per call: every call reuses the previous one's
+		for _, size := range []int64{2000, 999, 1000, 5, 1000, 998, 2999, 1, 997} {
+			data := randomBytes(t, int(size), uint64(size)^0xff)
+			want := referenceShards(t, g.k, g.m, bs, c.Bitrot(), data)
+			for _, declared := range []int64{size, -1} {
+				got := encodeObject(t, c, data, declared)
+				for i := range got {
+					if !bytes.Equal(got[i], want[i]) {
+						t.Fatalf("%d+%d: size %d (declared %d): shard %d differs from the reference", g.k, g.m, size, declared, i)
+					}
+				}
+			}
+		}
+	}
+}
