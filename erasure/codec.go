@@ -117,6 +117,11 @@ type stripeBuf struct {
 	// errs[i] is the result of shard i's last I/O on this buffer, written by shard i's worker
 	// before pending.Done and read by the coordinator after pending.Wait.
 	errs []error
+	// parityReady is held while Encode's encoder goroutine computes this stripe's parity;
+	// parity writers wait on it. encodeErr is the encoder's result, written before
+	// parityReady.Done and pending.Done, read after pending.Wait.
+	parityReady sync.WaitGroup
+	encodeErr   error
 }
 
 func (c *Codec) newStripeBuf() *stripeBuf {

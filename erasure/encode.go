@@ -53,13 +53,17 @@ func (c *Codec) Encode(ctx context.Context, r io.Reader, size int64, writers []i
 	}
 
 	e := encoder{c: c, ctx: ctx, src: objectReader{r: r}, size: size, quorum: writeQuorum}
-	e.sw = c.startWriters(writers, errs)
+	e.sw = c.startWriters(writers, errs, true)
 	err = e.run()
 	// Drain: every buffer's writes must be over before the buffers go back to the pool and
 	// before the caller may close its writers.
 	for _, buf := range e.bufs {
 		if buf != nil {
-			if alive := e.sw.collect(buf); alive < writeQuorum && err == nil {
+			alive, cerr := e.sw.collect(buf)
+			if err == nil && cerr != nil {
+				err = cerr
+			}
+			if err == nil && alive < writeQuorum {
 				err = e.quorumErr(alive)
 			}
 			c.putStripeBuf(buf)
@@ -99,7 +103,9 @@ func (e *encoder) run() error {
 		if buf == nil {
 			buf = c.getStripeBuf()
 			e.bufs[s%int64(c.depth)] = buf
-		} else if alive := e.sw.collect(buf); alive < e.quorum {
+		} else if alive, err := e.sw.collect(buf); err != nil {
+			return err
+		} else if alive < e.quorum {
 			return e.quorumErr(alive)
 		}
 		var b int
@@ -130,9 +136,8 @@ func (e *encoder) run() error {
 		for i := range buf.shards {
 			buf.shards[i] = buf.data(i, b)
 		}
-		if err := c.rs.Encode(buf.shards); err != nil {
-			return fmt.Errorf("erasure: encoding stripe %d: %w", s, err)
-		}
+		// The encoder goroutine computes the parity while the data blocks are being written
+		// and this goroutine reads the next stripe.
 		e.sw.dispatch(buf, b)
 		if e.size < 0 && e.src.eof {
 			return nil
