@@ -42,14 +42,9 @@ func (c *Codec) Decode(ctx context.Context, w io.Writer, readers []io.ReaderAt, 
 	}
 	d := decoder{c: c, g: g, w: w, offset: offset, end: offset + length, size: totalSize}
 	first, last := offset/c.blockSize, (offset+length-1)/c.blockSize
-	if first == last {
-		// One stripe: nothing to overlap, so no pipeline goroutine.
-		buf := c.getStripeBuf()
-		err = g.gather(ctx, buf, first, c.BlockSize(totalSize, first), d.want(first), 0)
-		if err == nil {
-			err = d.emit(buf, first)
-		}
-		c.putStripeBuf(buf)
+	if first == last || c.depth == 1 {
+		// One stripe has nothing to overlap: no pipeline goroutine.
+		err = d.sequential(ctx, first, last)
 	} else {
 		err = d.pipeline(ctx, first, last)
 	}
@@ -96,6 +91,24 @@ func (d *decoder) emit(buf *stripeBuf, s int64) error {
 		}
 		if err != nil {
 			return fmt.Errorf("erasure: writing decoded data: %w", err)
+		}
+	}
+	return nil
+}
+
+// sequential decodes stripes first..last one at a time.
+func (d *decoder) sequential(ctx context.Context, first, last int64) error {
+	buf := d.c.getStripeBuf()
+	defer d.c.putStripeBuf(buf)
+	for s := first; s <= last; s++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("erasure: decode: %w", err)
+		}
+		if err := d.g.gather(ctx, buf, s, d.c.BlockSize(d.size, s), d.want(s), 0); err != nil {
+			return err
+		}
+		if err := d.emit(buf, s); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -329,3 +329,34 @@ func (w *cancelWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestDecodeSpreadDamage corrupts every shard, each in a different stripe, so that no stripe
+// has more than one bad block: Decode must get every stripe right, which means going back to
+// shards that failed in earlier stripes, and must blame every shard.
+func TestDecodeSpreadDamage(t *testing.T) {
+	const bs = 4096
+	for _, g := range geometries {
+		if g.m == 0 {
+			continue
+		}
+		c := mustNew(t, g.k, g.m, bs, DefaultBitrot)
+		n := g.k + g.m
+		size := int64(n*bs + 99)
+		data := randomBytes(t, int(size), 28)
+		files := cloneFiles(encodeObject(t, c, data, size))
+		for i := range files {
+			files[i][c.BlockOffset(int64(i))+int64(c.hashSize)+int64(i)] ^= 0x55
+		}
+		got, errs, err := decodeRange(c, readersFor(files), 0, size, size)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%d+%d: err %v, equal %v", g.k, g.m, err, bytes.Equal(got, data))
+		}
+		for i, e := range errs {
+			// A full read reads parity shards only where a data block failed, so a parity
+			// shard's damage goes unseen unless a data block of the same stripe failed.
+			if i < g.k && !errors.Is(e, ErrShardCorrupt) {
+				t.Errorf("%d+%d: data shard %d: %v, want ErrShardCorrupt", g.k, g.m, i, e)
+			}
+		}
+	}
+}

@@ -35,9 +35,12 @@
 // # Concurrency and buffers
 //
 // A Codec is immutable and safe for concurrent use; build one per geometry and reuse it. Each
-// call works on stripe buffers from the Codec's pool, drives every shard's I/O from its own
-// goroutine so that one slow drive does not hold up the others more than two stripes' worth,
-// and waits for every in-flight Read, ReadAt and Write to return before it returns: io.Reader,
-// io.ReaderAt and io.Writer calls cannot be interrupted, so a drive that hangs must be given a
-// timeout by the caller's drive layer. A cancelled context stops a call at the next stripe.
+// call works on two stripe buffers from the Codec's pool and keeps two stripes in flight:
+// Encode reads stripe s+1 while an encoder goroutine computes stripe s's parity and one
+// goroutine per drive checksums and writes its block; Decode reads and verifies stripe s+1
+// (one goroutine per shard it needs) while stripe s is written to the destination. A slow
+// drive therefore holds up the others by at most two stripes. Every call waits for every
+// in-flight Read, ReadAt and Write to return before it returns: io.Reader, io.ReaderAt and
+// io.Writer calls cannot be interrupted, so a drive that hangs must be given a timeout by the
+// caller's drive layer. A cancelled context stops a call at the next stripe.
 package erasure

@@ -53,13 +53,17 @@ func (c *Codec) Encode(ctx context.Context, r io.Reader, size int64, writers []i
 	}
 
 	e := encoder{c: c, ctx: ctx, src: objectReader{r: r}, size: size, quorum: writeQuorum}
-	e.sw = c.startWriters(writers, errs)
+	e.sw = c.startWriters(writers, errs, true)
 	err = e.run()
 	// Drain: every buffer's writes must be over before the buffers go back to the pool and
 	// before the caller may close its writers.
 	for _, buf := range e.bufs {
 		if buf != nil {
-			if alive := e.sw.collect(buf); alive < writeQuorum && err == nil {
+			alive, cerr := e.sw.collect(buf)
+			if err == nil && cerr != nil {
+				err = cerr
+			}
+			if err == nil && alive < writeQuorum {
 				err = e.quorumErr(alive)
 			}
 			c.putStripeBuf(buf)
@@ -77,7 +81,7 @@ type encoder struct {
 	size   int64 // declared size, < 0 if unknown
 	quorum int
 	sw     *shardWriters
-	bufs   [2]*stripeBuf // double buffering: read stripe s+1 while stripe s is written
+	bufs   [2]*stripeBuf // c.depth of them: read stripe s+1 while stripe s is written
 }
 
 func (e *encoder) quorumErr(alive int) error {
@@ -95,11 +99,13 @@ func (e *encoder) run() error {
 		if err := e.ctx.Err(); err != nil {
 			return fmt.Errorf("erasure: encode: %w", err)
 		}
-		buf := e.bufs[s%2]
+		buf := e.bufs[s%int64(c.depth)]
 		if buf == nil {
 			buf = c.getStripeBuf()
-			e.bufs[s%2] = buf
-		} else if alive := e.sw.collect(buf); alive < e.quorum {
+			e.bufs[s%int64(c.depth)] = buf
+		} else if alive, err := e.sw.collect(buf); err != nil {
+			return err
+		} else if alive < e.quorum {
 			return e.quorumErr(alive)
 		}
 		var b int
@@ -130,9 +136,8 @@ func (e *encoder) run() error {
 		for i := range buf.shards {
 			buf.shards[i] = buf.data(i, b)
 		}
-		if err := c.rs.Encode(buf.shards); err != nil {
-			return fmt.Errorf("erasure: encoding stripe %d: %w", s, err)
-		}
+		// The encoder goroutine computes the parity while the data blocks are being written
+		// and this goroutine reads the next stripe.
 		e.sw.dispatch(buf, b)
 		if e.size < 0 && e.src.eof {
 			return nil
@@ -160,7 +165,8 @@ func (e *encoder) readKnown(buf *stripeBuf, l, b int) error {
 }
 
 // readUnknown reads up to a full stripe into buf's data blocks laid out for a full stripe,
-// and returns how many bytes it read: fewer than B only at the end of the object.
+// zeroes the rest, and returns how many bytes it read: fewer than B only at the end of the
+// object.
 func (e *encoder) readUnknown(buf *stripeBuf) (int, error) {
 	c := e.c
 	l := 0
@@ -171,6 +177,10 @@ func (e *encoder) readUnknown(buf *stripeBuf) (int, error) {
 			return 0, err
 		}
 		l += got
+	}
+	// Zero what follows the data: the last block's padding, whatever the buffer held before.
+	for i := range c.k {
+		clear(buf.data(i, c.bfull)[min(max(l-i*c.bfull, 0), c.bfull):])
 	}
 	return l, nil
 }

@@ -36,7 +36,7 @@ func (c *Codec) Heal(ctx context.Context, readers []io.ReaderAt, writers []io.Wr
 		return readErrs, nil
 	}
 	writeErrs := make([]error, total)
-	sw := c.startWriters(writers, writeErrs)
+	sw := c.startWriters(writers, writeErrs, false)
 	err = c.heal(ctx, g, sw, targets, totalSize)
 
 	g.stop()
@@ -64,7 +64,7 @@ func (c *Codec) heal(ctx context.Context, g *gatherer, sw *shardWriters, targets
 	defer func() {
 		for _, buf := range bufs {
 			if buf != nil {
-				sw.collect(buf)
+				sw.collect(buf) // no encoder, so no error: the write errors are in writeErrs
 				c.putStripeBuf(buf)
 			}
 		}
@@ -73,11 +73,11 @@ func (c *Codec) heal(ctx context.Context, g *gatherer, sw *shardWriters, targets
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("erasure: heal: %w", err)
 		}
-		buf := bufs[s%2]
+		buf := bufs[s%int64(c.depth)]
 		if buf == nil {
 			buf = c.getStripeBuf()
-			bufs[s%2] = buf
-		} else if sw.collect(buf) == 0 {
+			bufs[s%int64(c.depth)] = buf
+		} else if alive, _ := sw.collect(buf); alive == 0 {
 			return nil // every writer failed: Heal reports their errors
 		}
 		b := c.BlockSize(size, s)

@@ -137,44 +137,46 @@ func (g *gatherer) readRound(buf *stripeBuf, set uint32, b int, off int64) (good
 }
 
 // gather fills buf with stripe s (blocks of b bytes) so that the blocks of every shard in want
-// are intact in buf.data, and returns buf.shards set up for that stripe. It first reads the
-// wanted data blocks that are not in avoid; if one of them is missing or fails, it reads
-// others until k are intact and rebuilds the wanted ones. Shards in avoid (the ones Heal
-// rewrites) and suspect ones are read last. Fewer than k intact blocks is ErrReadQuorum.
+// are intact in buf.data, and sets buf.shards up for that stripe. When every wanted block can
+// come from its own shard, it reads just those; otherwise (a wanted shard is offline, suspect,
+// or in avoid) it reads k shards at once. If reads fail, it reads more until k are intact,
+// then rebuilds the wanted blocks. Shards in avoid (the ones Heal rewrites) and suspect ones
+// are read last. Fewer than k intact blocks is ErrReadQuorum.
 func (g *gatherer) gather(ctx context.Context, buf *stripeBuf, s int64, b int, want, avoid uint32) error {
 	c := g.c
 	k, n := c.k, c.k+c.m
-	all := uint32(1)<<n - 1
-	dataMask := uint32(1)<<k - 1
+	usable := (uint32(1)<<n - 1) &^ g.missing
+	// Candidates in order of preference: healthy shards not being rebuilt (data first, as
+	// the lower bits), then suspect ones, then the ones being rebuilt.
+	tiers := [3]uint32{usable &^ avoid &^ g.suspect, usable &^ avoid, usable}
 	off := c.BlockOffset(s)
 
-	usable := all &^ g.missing
-	good := uint32(0)
-	tried := uint32(0)
-	if first := want & dataMask & usable &^ avoid &^ g.suspect; first != 0 {
-		good = g.readRound(buf, first, b, off)
-		tried = first
+	if want == 0 {
+		return nil
 	}
-	if want&^good != 0 {
-		// Candidates in order of preference: healthy shards not being rebuilt (data first,
-		// as the lower bits), then suspect ones, then the ones being rebuilt.
-		tiers := [3]uint32{usable &^ avoid &^ g.suspect, usable &^ avoid, usable}
+	next := want & tiers[0]
+	if want&^next != 0 {
 		for _, tier := range tiers {
-			for bits.OnesCount32(good) < k {
-				if err := ctx.Err(); err != nil {
-					return fmt.Errorf("erasure: stripe %d: %w", s, err)
-				}
-				next := lowest(tier&^tried, k-bits.OnesCount32(good))
-				if next == 0 {
-					break
-				}
-				tried |= next
-				good |= g.readRound(buf, next, b, off)
-			}
+			next |= lowest(tier&^next, k-bits.OnesCount32(next))
 		}
-		if bits.OnesCount32(good) < k {
+	}
+	var good, tried uint32
+	for {
+		if next == 0 {
 			return fmt.Errorf("%w: stripe %d: %d of %d shards intact, need %d",
 				ErrReadQuorum, s, bits.OnesCount32(good), n, k)
+		}
+		tried |= next
+		good |= g.readRound(buf, next, b, off)
+		if want&^good == 0 || bits.OnesCount32(good) >= k {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("erasure: stripe %d: %w", s, err)
+		}
+		next = 0
+		for _, tier := range tiers {
+			next |= lowest(tier&^tried&^next, k-bits.OnesCount32(good)-bits.OnesCount32(next))
 		}
 	}
 	for i := range n {
