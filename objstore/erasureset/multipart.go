@@ -156,6 +156,9 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 	if err != nil {
 		return objstore.PartInfo{}, err
 	}
+	if r == nil {
+		r = eofReader{}
+	}
 	h := md5.New()
 	staging := stagingDir(newID())
 	name := layout.PartName(number)

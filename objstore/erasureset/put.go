@@ -56,6 +56,9 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
+	if r == nil {
+		r = eofReader{}
+	}
 	h := md5.New()
 	body := &hashingReader{r: r, h: h}
 
@@ -90,6 +93,11 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 	}
 	return objectInfo(bucket, key, m), nil
 }
+
+// eofReader is the body of a put given no reader: empty.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // hashingReader feeds what it reads to a hash (the ETag's MD5).
 type hashingReader struct {
