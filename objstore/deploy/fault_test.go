@@ -239,6 +239,9 @@ func TestFaults(t *testing.T) {
 	for _, lt := range faultLayouts {
 		for _, fault := range faults {
 			t.Run(lt.name+"/"+fault.name, func(t *testing.T) {
+				if testing.Short() && lt.drives > 4 {
+					t.Skip("8-drive layouts skipped in -short; the full run covers them")
+				}
 				r := rand.New(rand.NewPCG(uint64(len(fault.name)), uint64(lt.drives)))
 				f := newFixture(t, lt.drives, lt.parity)
 				damaged := r.Perm(lt.drives)[:lt.parity]

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/meta"
 	"github.com/flashstor/flashstor/objstore/storage"
+	"golang.org/x/sys/unix"
 )
 
 // Walk reports a bucket's objects in ascending key order. Within one directory it reads all
@@ -141,20 +141,22 @@ func (w *walker) dir(path, keyPrefix, namePrefix string, top bool) error {
 // almost every object, so that one read is all a listing costs.
 const headerProbe = 4096
 
-// readHeader returns the header of the metadata file at path, without its inline data.
+// readHeader returns the header of the metadata file at path, without its inline data. It
+// uses the system calls directly: os.Open would also make the descriptor non-blocking and
+// register it with the runtime's poller, which costs more than the read itself here.
 func (w *walker) readHeader(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, mapErr(&fs.PathError{Op: "open", Path: path, Err: err})
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	if cap(w.buf) < headerProbe {
 		w.buf = make([]byte, headerProbe)
 	}
 	buf := w.buf[:headerProbe]
-	n, err := io.ReadFull(f, buf)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, mapErr(err)
+	n, err := preadFull(fd, buf, 0)
+	if err != nil {
+		return nil, mapErr(&fs.PathError{Op: "read", Path: path, Err: err})
 	}
 	want := meta.HeaderLength(buf[:n])
 	if want == 0 || want <= n {
@@ -165,10 +167,29 @@ func (w *walker) readHeader(path string) ([]byte, error) {
 	}
 	out := make([]byte, want)
 	copy(out, buf[:n])
-	if _, err := f.ReadAt(out[n:], int64(n)); err != nil {
-		return nil, fmt.Errorf("%w: %s: metadata header cut short: %w", storage.ErrFileCorrupt, path, err)
+	if m, err := preadFull(fd, out[n:], int64(n)); err != nil || n+m < want {
+		return nil, fmt.Errorf("%w: %s: metadata header cut short", storage.ErrFileCorrupt, path)
 	}
 	return out, nil
+}
+
+// preadFull reads into buf at off until it is full or the file ends.
+func preadFull(fd int, buf []byte, off int64) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Pread(fd, buf[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
 }
 
 func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
