@@ -308,6 +308,11 @@ func (s *Set) HealAll(ctx context.Context, deep bool, report func(HealResult)) e
 		if err != nil && !errors.Is(err, objstore.ErrBucketNotFound) {
 			errs = append(errs, fmt.Errorf("bucket %s: %w", b, err))
 		}
+		if n, err := s.CollectGarbage(ctx, b); err != nil {
+			s.log.Warn("collecting unreferenced data", "bucket", b, "err", err)
+		} else if n > 0 {
+			s.log.Info("collected unreferenced data directories", "bucket", b, "count", n)
+		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)

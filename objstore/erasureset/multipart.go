@@ -282,7 +282,7 @@ func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID
 	ready := slices.Clone(holds) // drives holding every listed part
 	m := &meta.Object{
 		VersionID: newID(),
-		DataDir:   newID(),
+		DataDir:   newDataDirID(time.Now()),
 		ModTime:   time.Now().UTC(),
 		Erasure:   e,
 		Metadata:  maps.Clone(u.Metadata),

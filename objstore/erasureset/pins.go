@@ -81,3 +81,10 @@ func (s *Set) removeReplaced(ctx context.Context, bucket string, before *version
 		s.removeDataDir(ctx, i, bucket, hexID(m.DataDir))
 	}
 }
+
+// isPinned reports whether an open handle reads the data directory.
+func (p *pinSet) isPinned(bucket, dataDir string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.count[pinKey(bucket, dataDir)] > 0
+}

@@ -74,7 +74,7 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 		m.Size = int64(len(small))
 		shards, err = s.encodeInline(ctx, codec, small)
 	} else {
-		m.DataDir = newID()
+		m.DataDir = newDataDirID(time.Now())
 		stagingID = newID()
 		var src io.Reader = body
 		if small != nil {
