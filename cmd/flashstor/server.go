@@ -39,7 +39,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer dep.Close()
 	info := dep.StorageInfo(ctx)
 	fmt.Fprintf(stdout, "flashstor: %d drives in %d erasure sets of %d+%d\n", len(dep.Drives), info.ErasureSets, info.DataShards, info.Parity)
-	go dep.RunHealing(ctx, nil)
+	go dep.RunHealing(ctx, deploy.HealingOptions{})
 	<-ctx.Done()
 	return nil
 }

@@ -3,14 +3,34 @@ package deploy
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/flashstor/flashstor/objstore/erasureset"
 )
 
+// HealingOptions tune the background healing.
+type HealingOptions struct {
+	// ScanInterval is how often every set is healed in full (default 6h; negative: never).
+	ScanInterval time.Duration
+	// FormatCheckInterval is how often every drive's format record is checked, to notice a
+	// drive wiped or replaced while the server runs (default 1m).
+	FormatCheckInterval time.Duration
+	// Report, if set, sees every healed object.
+	Report func(erasureset.HealResult, error)
+}
+
 // RunHealing heals in the background until ctx is done: the objects reads and writes
-// queue, every set holding a drive this start formatted to replace a missing one, and the
-// set of every drive that comes back online. report, if set, sees every healed object.
-func (dep *Deployment) RunHealing(ctx context.Context, report func(erasureset.HealResult, error)) {
+// queue; every set holding a drive this start formatted to replace a missing one; the set
+// of every drive that comes back online, or that lost its format record while running (it
+// is formatted again for its position); and every set, in full, every ScanInterval.
+func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
+	if opts.ScanInterval == 0 {
+		opts.ScanInterval = 6 * time.Hour
+	}
+	if opts.FormatCheckInterval <= 0 {
+		opts.FormatCheckInterval = time.Minute
+	}
+	report := opts.Report
 	dep.RunHealers(ctx, report)
 	var wg sync.WaitGroup
 	fullHeal := func(si int, why string) {
@@ -38,6 +58,14 @@ func (dep *Deployment) RunHealing(ctx context.Context, report func(erasureset.He
 	for si := range fresh {
 		fullHeal(si, "replaced drive")
 	}
+	var scan <-chan time.Time
+	if opts.ScanInterval > 0 {
+		t := time.NewTicker(opts.ScanInterval)
+		defer t.Stop()
+		scan = t.C
+	}
+	formatCheck := time.NewTicker(opts.FormatCheckInterval)
+	defer formatCheck.Stop()
 	go func() {
 		for {
 			select {
@@ -45,10 +73,37 @@ func (dep *Deployment) RunHealing(ctx context.Context, report func(erasureset.He
 				return
 			case si := <-dep.reconnected:
 				fullHeal(si, "drive back online")
+			case <-scan:
+				for si := range dep.Sets() {
+					fullHeal(si, "periodic scan")
+				}
+			case <-formatCheck.C:
+				for si := range dep.checkFormats(ctx) {
+					fullHeal(si, "drive lost its format (wiped or replaced)")
+				}
 			}
 		}
 	}()
 	<-ctx.Done()
 	wg.Wait()
 	dep.WaitHealers()
+}
+
+// checkFormats formats again, for its position, every drive that lost its format record,
+// and returns the sets that had one.
+func (dep *Deployment) checkFormats(ctx context.Context) map[int]bool {
+	sets := make(map[int]bool)
+	for si, ds := range dep.Layout.Sets {
+		for i, d := range ds {
+			did, err := dep.Layout.Reformat(ctx, si, i)
+			if err != nil && did {
+				dep.log.Warn("formatting a wiped drive", "drive", d.String(), "err", err)
+			}
+			if did && err == nil {
+				dep.log.Warn("drive lost its format record: formatted again for its position", "drive", d.String())
+				sets[si] = true
+			}
+		}
+	}
+	return sets
 }

@@ -38,6 +38,20 @@ type Layout struct {
 	// Fresh lists the drives formatted by this start to replace missing ones (set, index):
 	// they hold nothing yet and need a full heal.
 	Fresh [][2]int
+	// Format is the deployment's format record (its DriveID is the first drive's).
+	Format Format
+}
+
+// Reformat writes the format record of position (set, index) to a drive that lost it (wiped
+// or replaced while the server runs). It returns false, doing nothing, if the drive still has
+// a record.
+func (l *Layout) Reformat(ctx context.Context, set, index int) (bool, error) {
+	d := l.Sets[set][index]
+	_, err := d.ReadFormat(ctx)
+	if !errors.Is(err, storage.ErrUnformatted) {
+		return false, err
+	}
+	return true, write(ctx, d, l.Format, l.Format.Sets[set][index])
 }
 
 func newID() string {
@@ -114,7 +128,7 @@ func formatNew(ctx context.Context, drives []storage.Drive) (*Layout, error) {
 		}
 		f.Sets = append(f.Sets, ids)
 	}
-	l := &Layout{DeploymentID: f.DeploymentID}
+	l := &Layout{DeploymentID: f.DeploymentID, Format: f}
 	for s, ids := range f.Sets {
 		l.Sets = append(l.Sets, drives[s*size:(s+1)*size])
 		for i, id := range ids {
@@ -161,7 +175,7 @@ func placeFormatted(ctx context.Context, drives []storage.Drive, formats []*Form
 	if total != len(drives) {
 		return nil, fmt.Errorf("deployment %s has %d drives, %d were given", ref.DeploymentID, total, len(drives))
 	}
-	l := &Layout{DeploymentID: ref.DeploymentID, Sets: make([][]storage.Drive, len(ref.Sets))}
+	l := &Layout{DeploymentID: ref.DeploymentID, Sets: make([][]storage.Drive, len(ref.Sets)), Format: *ref}
 	for s, ids := range ref.Sets {
 		l.Sets[s] = make([]storage.Drive, len(ids))
 	}
