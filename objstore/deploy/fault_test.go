@@ -139,14 +139,19 @@ func (f *fixture) healAll() int {
 	return healed
 }
 
-// wipe removes everything on a drive.
+// wipe removes everything on a drive at once, as a disk swapped for an empty one: the
+// directory is renamed away and an empty one takes its place.
 func (f *fixture) wipe(i int) {
 	f.t.Helper()
-	entries, _ := os.ReadDir(f.drives[i])
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(f.drives[i], e.Name())); err != nil {
-			f.t.Fatal(err)
-		}
+	gone := f.drives[i] + ".wiped"
+	if err := os.Rename(f.drives[i], gone); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Mkdir(f.drives[i], 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		f.t.Fatal(err)
 	}
 }
 

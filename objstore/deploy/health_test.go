@@ -30,7 +30,7 @@ func TestStalledDriveDoesNotHang(t *testing.T) {
 			d, err := deploy.Open(context.Background(), deploy.Config{
 				Drives: []string{filepath.Join(t.TempDir(), "d{1...4}")},
 				Parity: 2,
-				Health: health.Options{Timeout: 200 * time.Millisecond, ProbeInterval: time.Hour},
+				Health: health.Options{Timeout: 2 * time.Second, ProbeInterval: time.Hour},
 				WrapDrive: func(sd storage.Drive) storage.Drive {
 					mu.Lock()
 					defer mu.Unlock()
