@@ -93,27 +93,42 @@ func (d *Drive) Close() {
 func (d *Drive) String() string { return d.inner.String() }
 
 // bounded runs fn under the timeout: the caller gets ErrTimeout when it expires, while fn
-// (a system call that cannot be interrupted) finishes in the background.
-func (d *Drive) bounded(ctx context.Context, fn func(ctx context.Context) error) error {
+// (a system call that cannot be interrupted) finishes in the background. fn's results
+// travel back on a channel, never through variables the caller may be reading by then.
+func bounded[T any](d *Drive, ctx context.Context, fn func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
 	if d.offline.Load() {
-		return fmt.Errorf("%w: %s", storage.ErrDriveOffline, d.inner)
+		return zero, fmt.Errorf("%w: %s", storage.ErrDriveOffline, d.inner)
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	var err error
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn(ctx)
+		done <- result{v, err}
+	}()
+	var r result
 	select {
-	case err = <-done:
+	case r = <-done:
 	case <-ctx.Done():
 		if cerr := context.Cause(ctx); errors.Is(cerr, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w: %s after %v", storage.ErrTimeout, d.inner, d.opts.Timeout)
+			r.err = fmt.Errorf("%w: %s after %v", storage.ErrTimeout, d.inner, d.opts.Timeout)
 		} else {
-			err = cerr
+			r.err = cerr
 		}
 	}
-	d.record(err, time.Since(start))
+	d.record(r.err, time.Since(start))
+	return r.v, r.err
+}
+
+// boundedErr is bounded for a function with no result but its error.
+func (d *Drive) boundedErr(ctx context.Context, fn func(ctx context.Context) error) error {
+	_, err := bounded(d, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
 	return err
 }
 
@@ -222,16 +237,30 @@ type file struct {
 	d *Drive
 }
 
+// readBufs holds the buffers reads go through (see file.ReadAt).
+var readBufs sync.Pool
+
 func (f *file) ReadAt(p []byte, off int64) (int, error) {
-	var n int
-	err := f.d.bounded(context.Background(), func(context.Context) error {
-		var err error
-		n, err = f.File.ReadAt(p, off)
+	// The read goes into a buffer of its own: after a timeout the stalled read may still
+	// write into it, while p is the caller's again. The buffer goes back to the pool only
+	// when the read returned in time.
+	bp, _ := readBufs.Get().(*[]byte)
+	if bp == nil || cap(*bp) < len(p) {
+		b := make([]byte, len(p))
+		bp = &b
+	}
+	buf := (*bp)[:len(p)]
+	n, err := bounded(f.d, context.Background(), func(context.Context) (int, error) {
+		n, err := f.File.ReadAt(buf, off)
 		if err == io.EOF {
-			return nil
+			err = nil
 		}
-		return err
+		return n, err
 	})
+	n = copy(p, buf[:n])
+	if !errors.Is(err, storage.ErrTimeout) {
+		readBufs.Put(bp)
+	}
 	if err == nil && n < len(p) {
 		err = io.EOF
 	}

@@ -10,95 +10,86 @@ import (
 
 // The storage.Drive methods, each through bounded (or unbounded for the streaming ones).
 
-func (d *Drive) DiskInfo(ctx context.Context) (info storage.DiskInfo, err error) {
-	err = d.bounded(ctx, func(ctx context.Context) error {
-		info, err = d.inner.DiskInfo(ctx)
-		return err
-	})
+func (d *Drive) DiskInfo(ctx context.Context) (storage.DiskInfo, error) {
+	info, err := bounded(d, ctx, d.inner.DiskInfo)
 	info.Online = err == nil
 	return info, err
 }
 
-func (d *Drive) ReadFormat(ctx context.Context) (b []byte, err error) {
-	err = d.bounded(ctx, func(ctx context.Context) error { b, err = d.inner.ReadFormat(ctx); return err })
-	return b, err
+func (d *Drive) ReadFormat(ctx context.Context) ([]byte, error) {
+	return bounded(d, ctx, d.inner.ReadFormat)
 }
 
 func (d *Drive) WriteFormat(ctx context.Context, format []byte) error {
-	return d.bounded(ctx, func(ctx context.Context) error { return d.inner.WriteFormat(ctx, format) })
+	return d.boundedErr(ctx, func(ctx context.Context) error { return d.inner.WriteFormat(ctx, format) })
 }
 
 func (d *Drive) MakeVolume(ctx context.Context, volume string) error {
-	return d.bounded(ctx, func(ctx context.Context) error { return d.inner.MakeVolume(ctx, volume) })
+	return d.boundedErr(ctx, func(ctx context.Context) error { return d.inner.MakeVolume(ctx, volume) })
 }
 
-func (d *Drive) StatVolume(ctx context.Context, volume string) (t time.Time, err error) {
-	err = d.bounded(ctx, func(ctx context.Context) error { t, err = d.inner.StatVolume(ctx, volume); return err })
-	return t, err
+func (d *Drive) StatVolume(ctx context.Context, volume string) (time.Time, error) {
+	return bounded(d, ctx, func(ctx context.Context) (time.Time, error) { return d.inner.StatVolume(ctx, volume) })
 }
 
-func (d *Drive) ListVolumes(ctx context.Context) (v []string, err error) {
-	err = d.bounded(ctx, func(ctx context.Context) error { v, err = d.inner.ListVolumes(ctx); return err })
-	return v, err
+func (d *Drive) ListVolumes(ctx context.Context) ([]string, error) {
+	return bounded(d, ctx, d.inner.ListVolumes)
 }
 
 func (d *Drive) DeleteVolume(ctx context.Context, volume string, force bool) error {
-	return d.bounded(ctx, func(ctx context.Context) error { return d.inner.DeleteVolume(ctx, volume, force) })
+	return d.boundedErr(ctx, func(ctx context.Context) error { return d.inner.DeleteVolume(ctx, volume, force) })
 }
 
 func (d *Drive) CreateFile(ctx context.Context, volume, path string, size int64, r io.Reader) error {
 	return d.unbounded(func() error { return d.inner.CreateFile(ctx, volume, path, size, r) })
 }
 
-func (d *Drive) OpenFile(ctx context.Context, volume, path string) (f storage.File, err error) {
-	err = d.bounded(ctx, func(ctx context.Context) error { f, err = d.inner.OpenFile(ctx, volume, path); return err })
+func (d *Drive) OpenFile(ctx context.Context, volume, path string) (storage.File, error) {
+	f, err := bounded(d, ctx, func(ctx context.Context) (storage.File, error) { return d.inner.OpenFile(ctx, volume, path) })
 	if err != nil {
 		return nil, err
 	}
 	return &file{File: f, d: d}, nil
 }
 
-func (d *Drive) ReadFile(ctx context.Context, volume, path string) (b []byte, err error) {
-	err = d.bounded(ctx, func(ctx context.Context) error { b, err = d.inner.ReadFile(ctx, volume, path); return err })
-	return b, err
+func (d *Drive) ReadFile(ctx context.Context, volume, path string) ([]byte, error) {
+	return bounded(d, ctx, func(ctx context.Context) ([]byte, error) { return d.inner.ReadFile(ctx, volume, path) })
 }
 
 func (d *Drive) WriteFile(ctx context.Context, volume, path string, data []byte) error {
-	return d.bounded(ctx, func(ctx context.Context) error { return d.inner.WriteFile(ctx, volume, path, data) })
+	return d.boundedErr(ctx, func(ctx context.Context) error { return d.inner.WriteFile(ctx, volume, path, data) })
 }
 
 func (d *Drive) RenameFile(ctx context.Context, srcVolume, srcPath, dstVolume, dstPath string) error {
-	return d.bounded(ctx, func(ctx context.Context) error {
+	return d.boundedErr(ctx, func(ctx context.Context) error {
 		return d.inner.RenameFile(ctx, srcVolume, srcPath, dstVolume, dstPath)
 	})
 }
 
 func (d *Drive) Delete(ctx context.Context, volume, path string, recursive bool) error {
-	return d.bounded(ctx, func(ctx context.Context) error { return d.inner.Delete(ctx, volume, path, recursive) })
+	return d.boundedErr(ctx, func(ctx context.Context) error { return d.inner.Delete(ctx, volume, path, recursive) })
 }
 
-func (d *Drive) ListDir(ctx context.Context, volume, dir string) (names []string, err error) {
-	err = d.bounded(ctx, func(ctx context.Context) error { names, err = d.inner.ListDir(ctx, volume, dir); return err })
-	return names, err
+func (d *Drive) ListDir(ctx context.Context, volume, dir string) ([]string, error) {
+	return bounded(d, ctx, func(ctx context.Context) ([]string, error) { return d.inner.ListDir(ctx, volume, dir) })
 }
 
-func (d *Drive) ReadMeta(ctx context.Context, bucket, key string) (b []byte, err error) {
-	err = d.bounded(ctx, func(ctx context.Context) error { b, err = d.inner.ReadMeta(ctx, bucket, key); return err })
-	return b, err
+func (d *Drive) ReadMeta(ctx context.Context, bucket, key string) ([]byte, error) {
+	return bounded(d, ctx, func(ctx context.Context) ([]byte, error) { return d.inner.ReadMeta(ctx, bucket, key) })
 }
 
 func (d *Drive) CommitObject(ctx context.Context, bucket, key string, meta []byte, srcVolume, srcDir string) error {
-	return d.bounded(ctx, func(ctx context.Context) error {
+	return d.boundedErr(ctx, func(ctx context.Context) error {
 		return d.inner.CommitObject(ctx, bucket, key, meta, srcVolume, srcDir)
 	})
 }
 
 func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
-	return d.bounded(ctx, func(ctx context.Context) error { return d.inner.DeleteObject(ctx, bucket, key) })
+	return d.boundedErr(ctx, func(ctx context.Context) error { return d.inner.DeleteObject(ctx, bucket, key) })
 }
 
 func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string) error {
-	return d.bounded(ctx, func(ctx context.Context) error { return d.inner.RenameObject(ctx, bucket, srcKey, dstKey) })
+	return d.boundedErr(ctx, func(ctx context.Context) error { return d.inner.RenameObject(ctx, bucket, srcKey, dstKey) })
 }
 
 func (d *Drive) Walk(ctx context.Context, bucket string, opts storage.WalkOptions, fn func(storage.Entry) error) error {
