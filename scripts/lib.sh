@@ -20,22 +20,33 @@ apt_install() {
 
 STATICCHECK_VERSION=v0.8.2
 
+# The Debian packages the tests drive: the FUSE tools, the tools run against the mount, the
+# S3 clients run against the server, and readelf for the hardening check.
+TEST_PACKAGES=(fuse3 rsync git tar restic awscli s3cmd rclone binutils ca-certificates)
+
 ensure_test_tools() {
-	apt_install fuse3
+	apt_install "${TEST_PACKAGES[@]}"
 	if ! command -v staticcheck >/dev/null 2>&1; then
 		step "go install staticcheck@${STATICCHECK_VERSION}"
 		go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
 	fi
 }
 
-# run_fuzzers runs every fuzz target in the module for the given duration each.
+# run_fuzzers runs every fuzz target in the module for the given duration each, printing a
+# target's whole output only when it fails.
 run_fuzzers() {
-	local fuzztime=$1 pkg target
+	local fuzztime=$1 pkg target out
+	out=$(mktemp)
 	while read -r file; do
-		pkg=./$(dirname "$file")
+		pkg=$(dirname "$file")
 		for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)\(' "$file" | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/'); do
-			echo "fuzz $pkg $target"
-			go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+			printf 'fuzz %s %s: ' "$pkg" "$target"
+			if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$out" 2>&1; then
+				tail -n 1 "$out"
+			else
+				echo FAILED; cat "$out"; rm -f "$out"; return 1
+			fi
 		done
 	done < <(grep -rlE '^func Fuzz' --include='*_test.go' . | sort)
+	rm -f "$out"
 }
