@@ -98,7 +98,13 @@ func readStatus(path string) (ThreadStatus, error) {
 	if err != nil {
 		return ThreadStatus{}, err
 	}
+	return parseStatus(path, data)
+}
+
+// parseStatus parses the credential lines of a /proc status file; path names it in errors.
+func parseStatus(path string, data []byte) (ThreadStatus, error) {
 	var st ThreadStatus
+	var err error
 	seen := 0
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
