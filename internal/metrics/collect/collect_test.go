@@ -1,0 +1,242 @@
+package collect
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/flashstor/flashstor/internal/audit"
+	"github.com/flashstor/flashstor/internal/metrics"
+	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/faulty"
+	"github.com/flashstor/flashstor/objstore/storage/health"
+	"github.com/flashstor/flashstor/objstore/storage/local"
+	"github.com/flashstor/flashstor/s3frontend/arena"
+	"github.com/flashstor/flashstor/s3frontend/httpserver"
+)
+
+// gather scrapes m through its handler on a loopback server and parses the text.
+func gather(t *testing.T, m *metrics.Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	srv := httptest.NewServer(m.Handler(""))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+// get returns the value of the series of name with the given label pairs, failing the
+// test when it is missing.
+func get(t *testing.T, fams map[string]*dto.MetricFamily, name string, kv ...string) float64 {
+	t.Helper()
+	mf := fams[name]
+	if mf == nil {
+		t.Fatalf("no family %s", name)
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if have[kv[i]] != kv[i+1] {
+				continue next
+			}
+		}
+		if m.Counter != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("no series %s%v", name, kv)
+	return 0
+}
+
+// TestHTTPServer runs the real epoll server on loopback, sends one good request and one
+// malformed one, and checks the counters.
+func TestHTTPServer(t *testing.T) {
+	srv, err := httpserver.New(httpserver.Config{Loops: 1, Handler: httpserver.HandlerFunc(func(w httpserver.ResponseWriter, r *httpserver.Request) {
+		w.Write([]byte("ok"))
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	m := metrics.New()
+	if err := m.Register(HTTPServer(srv)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Register(Arena(srv.Pool())); err != nil {
+		t.Fatal(err)
+	}
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + ln.Addr().String() + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	client.CloseIdleConnections()
+
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprint(c, "GET /x HTTP/1.1\r\nHost: a\r\nX-Thing : v\r\n\r\n")
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || len(line) < 12 || line[9:12] != "400" {
+		t.Fatalf("malformed request answered %q, %v", line, err)
+	}
+
+	fams := gather(t, m)
+	if got := get(t, fams, "flashstor_http_requests_total"); got != 1 {
+		t.Errorf("requests %v, want 1", got)
+	}
+	if got := get(t, fams, "flashstor_http_connections_accepted_total"); got != 2 {
+		t.Errorf("accepted %v, want 2", got)
+	}
+	if got := get(t, fams, "flashstor_security_malformed_requests_total", "reason", "space-before-colon"); got != 1 {
+		t.Errorf("malformed{space-before-colon} %v, want 1", got)
+	}
+	if get(t, fams, "flashstor_http_received_bytes_total") == 0 || get(t, fams, "flashstor_arena_blocks_allocated_total") == 0 {
+		t.Error("bytes or arena blocks not counted")
+	}
+}
+
+func TestArena(t *testing.T) {
+	p := arena.NewPool(4)
+	m := metrics.New()
+	if err := m.Register(Arena(p)); err != nil {
+		t.Fatal(err)
+	}
+	b1, b2 := p.Get(), p.Get()
+	fams := gather(t, m)
+	if in, alloc := get(t, fams, "flashstor_arena_blocks_in_use"), get(t, fams, "flashstor_arena_blocks_allocated_total"); in != 2 || alloc != 2 {
+		t.Fatalf("in use %v, allocated %v; want 2, 2", in, alloc)
+	}
+	p.Put(b1)
+	p.Put(b2)
+	fams = gather(t, m)
+	if in, pooled := get(t, fams, "flashstor_arena_blocks_in_use"), get(t, fams, "flashstor_arena_blocks_pooled"); in != 0 || pooled != 2 {
+		t.Fatalf("in use %v, pooled %v; want 0, 2", in, pooled)
+	}
+}
+
+// TestDrives takes a real local drive offline through fault injection under health
+// tracking and checks the drive series.
+func TestDrives(t *testing.T) {
+	open := func() (*health.Drive, *faulty.Drive) {
+		d, err := local.Open(t.TempDir(), local.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := faulty.Wrap(d)
+		h := health.Wrap(f, health.Options{MaxFaults: 1, ProbeInterval: time.Hour})
+		t.Cleanup(h.Close)
+		return h, f
+	}
+	good, _ := open()
+	bad, badFaults := open()
+	var mu sync.Mutex
+	drives := []Drive{good, bad}
+	m := metrics.New()
+	if err := m.Register(Drives(func() []Drive { mu.Lock(); defer mu.Unlock(); return drives })); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if _, err := good.DiskInfo(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	badFaults.Fail("DiskInfo", storage.ErrFaulty)
+	if _, err := bad.DiskInfo(ctx); !errors.Is(err, storage.ErrFaulty) {
+		t.Fatalf("faulty DiskInfo: %v", err)
+	}
+	fams := gather(t, m)
+	checks := []struct {
+		name, drive string
+		want        float64
+	}{
+		{"flashstor_drive_online", good.String(), 1},
+		{"flashstor_drive_online", bad.String(), 0},
+		{"flashstor_drive_calls_total", good.String(), 3},
+		{"flashstor_drive_faults_total", bad.String(), 1},
+		{"flashstor_drive_offline_transitions_total", bad.String(), 1},
+	}
+	for _, c := range checks {
+		if got := get(t, fams, c.name, "drive", c.drive); got != c.want {
+			t.Errorf("%s{drive=%s} = %v, want %v", c.name, c.drive, got, c.want)
+		}
+	}
+	if up, down := get(t, fams, "flashstor_drives_count", "state", "online"), get(t, fams, "flashstor_drives_count", "state", "offline"); up != 1 || down != 1 {
+		t.Errorf("drives online %v offline %v, want 1 and 1", up, down)
+	}
+	if get(t, fams, "flashstor_drive_busy_seconds_total", "drive", good.String()) <= 0 {
+		t.Error("busy time not counted")
+	}
+}
+
+// blockingSink holds every batch until release is closed.
+type blockingSink struct{ release chan struct{} }
+
+func (s blockingSink) WriteBatch([]byte) error { <-s.release; return nil }
+func (s blockingSink) Close() error            { return nil }
+
+func TestAudit(t *testing.T) {
+	sink := blockingSink{release: make(chan struct{})}
+	l, err := audit.New(audit.Config{Sink: sink, RingSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	if err := m.Register(Audit(l)); err != nil {
+		t.Fatal(err)
+	}
+	p := l.Producer()
+	for i := 0; i < 50; i++ {
+		p.Emit(&audit.Record{RequestID: "r"})
+	}
+	st := l.Stats()
+	fams := gather(t, m)
+	if got := get(t, fams, "flashstor_audit_records_dropped_total", "reason", "full"); got != float64(st.DroppedFull) || got == 0 {
+		t.Errorf("dropped{full} %v, want %d (> 0)", got, st.DroppedFull)
+	}
+	if got := get(t, fams, "flashstor_audit_records_accepted_total"); got != float64(st.Accepted) {
+		t.Errorf("accepted %v, want %d", got, st.Accepted)
+	}
+	close(sink.release)
+	l.Close()
+	fams = gather(t, m)
+	if got := get(t, fams, "flashstor_audit_records_written_total"); got != float64(st.Accepted) {
+		t.Errorf("written after Close %v, want %d", got, st.Accepted)
+	}
+}

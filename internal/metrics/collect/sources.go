@@ -1,0 +1,158 @@
+package collect
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flashstor/flashstor/internal/audit"
+	"github.com/flashstor/flashstor/objstore/storage/health"
+	"github.com/flashstor/flashstor/s3frontend/arena"
+	"github.com/flashstor/flashstor/s3frontend/httpserver"
+	"github.com/flashstor/flashstor/s3frontend/httpwire"
+)
+
+const (
+	counter = prometheus.CounterValue
+	gauge   = prometheus.GaugeValue
+)
+
+// HTTPStatser is the epoll HTTP server (*httpserver.Server).
+type HTTPStatser interface{ Stats() *httpserver.Stats }
+
+// HTTPServer reports the HTTP server's connections, timeouts (slowloris: header
+// timeouts; idle disconnects), malformed requests by reason, and bytes.
+func HTTPServer(src HTTPStatser) prometheus.Collector {
+	type snap = *httpserver.Stats
+	f := func(name, help string, typ prometheus.ValueType, get func(snap) float64) family[snap] {
+		return family[snap]{desc("http", name, help), typ, get}
+	}
+	malformed := desc("security", "malformed_requests_total", "Requests rejected by the HTTP parser, by reason.", "reason")
+	return &snapshotCollector[snap]{
+		read: src.Stats, // live atomics, read in place
+		families: []family[snap]{
+			f("connections_accepted_total", "Connections accepted.", counter, func(s snap) float64 { return float64(s.Accepted.Load()) }),
+			f("connections_open", "Connections open.", gauge, func(s snap) float64 { return float64(s.Open.Load()) }),
+			f("connections_active", "Connections running a request.", gauge, func(s snap) float64 { return float64(s.Active.Load()) }),
+			f("connections_idle", "Keep-alive connections waiting for a request.", gauge, func(s snap) float64 { return float64(s.Idle.Load()) }),
+			f("connections_refused_total", "Connections refused over the connection limit.", counter, func(s snap) float64 { return float64(s.LimitRejections.Load()) }),
+			f("requests_total", "Requests handed to the handler.", counter, func(s snap) float64 { return float64(s.Requests.Load()) }),
+			f("header_timeouts_total", "Connections cut for not sending a request head in time (slowloris).", counter, func(s snap) float64 { return float64(s.HeaderTimeouts.Load()) }),
+			f("idle_timeouts_total", "Keep-alive connections closed when idle too long.", counter, func(s snap) float64 { return float64(s.IdleTimeouts.Load()) }),
+			f("body_timeouts_total", "Request bodies that stalled past the body read timeout.", counter, func(s snap) float64 { return float64(s.BodyTimeouts.Load()) }),
+			f("write_timeouts_total", "Responses that stalled past the write timeout.", counter, func(s snap) float64 { return float64(s.WriteTimeouts.Load()) }),
+			f("handler_panics_total", "Handler panics recovered.", counter, func(s snap) float64 { return float64(s.Panics.Load()) }),
+			f("received_bytes_total", "Bytes read from clients, heads included.", counter, func(s snap) float64 { return float64(s.BytesIn.Load()) }),
+			f("sent_bytes_total", "Bytes written to clients, heads included.", counter, func(s snap) float64 { return float64(s.BytesOut.Load()) }),
+		},
+		extraDsc: []*prometheus.Desc{malformed},
+		extra: func(st snap, ch chan<- prometheus.Metric) {
+			for r := 1; r < httpwire.NumReasons; r++ { // 0 is ReasonNone
+				ch <- prometheus.MustNewConstMetric(malformed, counter, float64(st.Malformed[r].Load()), httpwire.Reason(r).String())
+			}
+		},
+	}
+}
+
+// ArenaStatser is the arena block pool (*arena.Pool).
+type ArenaStatser interface{ Stats() arena.PoolStats }
+
+// Arena reports the request arenas' 64 KiB blocks.
+func Arena(src ArenaStatser) prometheus.Collector {
+	type snap = arena.PoolStats
+	f := func(name, help string, typ prometheus.ValueType, get func(snap) float64) family[snap] {
+		return family[snap]{desc("arena", name, help), typ, get}
+	}
+	return &snapshotCollector[snap]{
+		read: src.Stats,
+		families: []family[snap]{
+			f("blocks_in_use", "64 KiB blocks held by connections and requests.", gauge, func(s snap) float64 { return float64(s.InUse) }),
+			f("blocks_pooled", "64 KiB blocks idle in the pool.", gauge, func(s snap) float64 { return float64(s.Pooled) }),
+			f("blocks_allocated_total", "64 KiB blocks created because the pool was empty.", counter, func(s snap) float64 { return float64(s.Allocated) }),
+			f("oversize_allocations_total", "Arena allocations larger than a block, served from the heap.", counter, func(s snap) float64 { return float64(s.Oversize) }),
+			f("leaks_total", "Arena allocations reported as leaked (arenadebug builds).", counter, func(s snap) float64 { return float64(s.Leaks) }),
+		},
+	}
+}
+
+// Drive is a drive with health tracking (*health.Drive).
+type Drive interface {
+	String() string
+	Online() bool
+	Stats() health.Stats
+}
+
+// Drives reports each drive's state, calls, faults, timeouts and time spent (the mean
+// latency is rate(busy_seconds) / rate(calls)), and how many drives are online and
+// offline. list is called at each scrape, so drives may come and go.
+func Drives(list func() []Drive) prometheus.Collector {
+	return &drivesCollector{
+		list:     list,
+		count:    desc("drives", "count", "Drives by state (online, offline).", "state"),
+		online:   desc("drive", "online", "1 if the drive is in use, 0 if it is offline.", "drive"),
+		calls:    desc("drive", "calls_total", "Calls made to the drive.", "drive"),
+		faults:   desc("drive", "faults_total", "Calls that failed with an I/O error.", "drive"),
+		timeouts: desc("drive", "timeouts_total", "Calls that timed out.", "drive"),
+		offlines: desc("drive", "offline_transitions_total", "Times the drive was taken offline.", "drive"),
+		busy:     desc("drive", "busy_seconds_total", "Time spent in calls to the drive.", "drive"),
+	}
+}
+
+type drivesCollector struct {
+	list                                                   func() []Drive
+	count, online, calls, faults, timeouts, offlines, busy *prometheus.Desc
+}
+
+func (c *drivesCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.count, c.online, c.calls, c.faults, c.timeouts, c.offlines, c.busy} {
+		ch <- d
+	}
+}
+
+func (c *drivesCollector) Collect(ch chan<- prometheus.Metric) {
+	var up, down float64
+	for _, d := range c.list() {
+		name, st := d.String(), d.Stats()
+		on := 0.0
+		if d.Online() {
+			on, up = 1, up+1
+		} else {
+			down++
+		}
+		ch <- prometheus.MustNewConstMetric(c.online, gauge, on, name)
+		ch <- prometheus.MustNewConstMetric(c.calls, counter, float64(st.Calls), name)
+		ch <- prometheus.MustNewConstMetric(c.faults, counter, float64(st.Faults), name)
+		ch <- prometheus.MustNewConstMetric(c.timeouts, counter, float64(st.Timeouts), name)
+		ch <- prometheus.MustNewConstMetric(c.offlines, counter, float64(st.Offlines), name)
+		ch <- prometheus.MustNewConstMetric(c.busy, counter, time.Duration(st.BusyNanos).Seconds(), name)
+	}
+	ch <- prometheus.MustNewConstMetric(c.count, gauge, up, "online")
+	ch <- prometheus.MustNewConstMetric(c.count, gauge, down, "offline")
+}
+
+// AuditStatser is the audit log (*audit.Log).
+type AuditStatser interface{ Stats() audit.Stats }
+
+// Audit reports the audit log's records: queued, dropped by reason, written, failed.
+func Audit(src AuditStatser) prometheus.Collector {
+	type snap = audit.Stats
+	f := func(name, help string, get func(snap) float64) family[snap] {
+		return family[snap]{desc("audit", name, help), counter, get}
+	}
+	dropped := desc("audit", "records_dropped_total", "Audit records dropped before they were queued, by reason (full: the shard's ring was full; busy: every shared shard was in use; closed: emitted after shutdown).", "reason")
+	return &snapshotCollector[snap]{
+		read: src.Stats,
+		families: []family[snap]{
+			f("records_accepted_total", "Audit records queued.", func(s snap) float64 { return float64(s.Accepted) }),
+			f("records_written_total", "Audit records delivered to the file or webhook.", func(s snap) float64 { return float64(s.Written) }),
+			f("records_failed_total", "Audit records in batches the file or webhook failed to take.", func(s snap) float64 { return float64(s.Failed) }),
+			f("sink_errors_total", "Failed batch writes to the file or webhook.", func(s snap) float64 { return float64(s.SinkErrors) }),
+		},
+		extraDsc: []*prometheus.Desc{dropped},
+		extra: func(s snap, ch chan<- prometheus.Metric) {
+			ch <- prometheus.MustNewConstMetric(dropped, counter, float64(s.DroppedFull), "full")
+			ch <- prometheus.MustNewConstMetric(dropped, counter, float64(s.DroppedBusy), "busy")
+			ch <- prometheus.MustNewConstMetric(dropped, counter, float64(s.DroppedClosed), "closed")
+		},
+	}
+}

@@ -1,0 +1,7 @@
+//go:build linux && !cgo
+
+package privsep
+
+// cgoConstructor reports that no C constructor sets no_new_privs: syscall.AllThreadsSyscall
+// does it instead.
+const cgoConstructor = false
