@@ -52,3 +52,31 @@ func TestSDKSmoke(t *testing.T) {
 		wantCode(t, "GetObject missing", err, "NoSuchKey")
 	})
 }
+
+// putString stores a small object.
+func putString(t *testing.T, c *s3.Client, bucket, key, body string) *s3.PutObjectOutput {
+	t.Helper()
+	out, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader([]byte(body))})
+	mustOK(t, "PutObject "+key, err)
+	return out
+}
+
+// getBytes reads an object whole.
+func getBytes(t *testing.T, c *s3.Client, in *s3.GetObjectInput) ([]byte, *s3.GetObjectOutput) {
+	t.Helper()
+	out, err := c.GetObject(context.Background(), in)
+	mustOK(t, "GetObject "+aws.ToString(in.Key), err)
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	mustOK(t, "reading "+aws.ToString(in.Key), err)
+	return b, out
+}
+
+// mkbucket creates a bucket.
+func mkbucket(t *testing.T, c *s3.Client, name string) {
+	t.Helper()
+	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)})
+	mustOK(t, "CreateBucket "+name, err)
+}
+
+func stringsReader(s string) io.Reader { return bytes.NewReader([]byte(s)) }
