@@ -3,6 +3,8 @@ package s3frontend_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"errors"
 	"io"
 	"testing"
@@ -80,3 +82,9 @@ func mkbucket(t *testing.T, c *s3.Client, name string) {
 }
 
 func stringsReader(s string) io.Reader { return bytes.NewReader([]byte(s)) }
+
+// md5b64 returns the Content-MD5 of s.
+func md5b64(s string) string {
+	sum := md5.Sum([]byte(s))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
