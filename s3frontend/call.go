@@ -206,8 +206,21 @@ func (c *call) startXML(root string) *s3xml.Writer {
 	return x
 }
 
-// header returns the first value of a request header, nil when absent.
-func (c *call) header(name string) []byte { return c.r.Header(name) }
+// header returns the first value of a request header, nil when absent. A presigned URL may
+// carry x-amz-* headers in its query instead (signed there): they count as headers.
+func (c *call) header(name string) []byte {
+	if v := c.r.Header(name); v != nil {
+		return v
+	}
+	if c.auth.Presigned && hasPrefixFold(bytesOf(name), "x-amz-") {
+		for i := 0; i < c.query.Len(); i++ {
+			if httpwire.EqualFold(c.query.Name(i), name) {
+				return c.query.Value(i)
+			}
+		}
+	}
+	return nil
+}
 
 // queryValue returns a query parameter's decoded value, nil when absent.
 func (c *call) queryValue(name string) []byte {

@@ -120,6 +120,10 @@ func (e *env) sdk(mods ...func(*s3.Options)) *s3.Client {
 		UsePathStyle:     true,
 		Credentials:      credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
 		RetryMaxAttempts: 1,
+		// What config.LoadDefaultConfig sets: checksums on every request that supports one,
+		// and validation of every response that carries one.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
 		HTTPClient:       &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}, mods...)
 }

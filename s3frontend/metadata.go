@@ -82,6 +82,15 @@ func (c *call) requestMetadata() (map[string]string, error) {
 			}
 		}
 	}
+	if c.auth.Presigned {
+		for i := 0; i < c.query.Len(); i++ {
+			if name := c.query.Name(i); hasPrefixFold(name, "x-amz-meta-") {
+				key := strings.ToLower(string(name))
+				userSize += len(key) - len("x-amz-meta-") + len(c.query.Value(i))
+				md[key] = string(c.query.Value(i))
+			}
+		}
+	}
 	if userSize > maxUserMetadata {
 		return nil, s3err.MetadataTooLarge
 	}

@@ -46,8 +46,10 @@ func (c *call) completeMultipartUpload() error {
 		}
 		v, has := parsePartChecksum(sp.Checksum)
 		for name, sent := range p.Checksums {
-			// A part checksum in the request must be the one stored with the part.
-			if !has || "Checksum"+v.Algorithm.String() != name || v.Base64() != sent {
+			// A part checksum in the request must be the one stored with the part. A part
+			// stored without one (its checksum came as a trailer, verified but not kept)
+			// cannot be compared: the claim is ignored, and the object gets no checksum.
+			if has && ("Checksum"+v.Algorithm.String() != name || v.Base64() != sent) {
 				return s3err.InvalidPart.With("The checksum of part " + partNumberString(p.PartNumber) + " does not match the one it was uploaded with.")
 			}
 		}

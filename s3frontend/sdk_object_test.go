@@ -284,7 +284,8 @@ func TestSDKChecksums(t *testing.T) {
 		wantNVME := base64.StdEncoding.EncodeToString(h.Sum(nil))
 
 		// Without a checksum from the client, S3 computes and stores a CRC64NVME.
-		put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sums"), Key: aws.String("default"), Body: bytes.NewReader(data)})
+		noSums := e.sdk(func(o *s3.Options) { o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired })
+		put, err := noSums.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sums"), Key: aws.String("default"), Body: bytes.NewReader(data)})
 		mustOK(t, "PutObject", err)
 		if aws.ToString(put.ChecksumCRC64NVME) != wantNVME {
 			t.Errorf("PutObject response CRC64NVME %q, want %q", aws.ToString(put.ChecksumCRC64NVME), wantNVME)
@@ -294,8 +295,8 @@ func TestSDKChecksums(t *testing.T) {
 			t.Errorf("GetObject CRC64NVME %q type %q, want %q FULL_OBJECT", aws.ToString(out.ChecksumCRC64NVME), out.ChecksumType, wantNVME)
 		}
 
-		// A CRC32 the client sends is verified and kept.
-		put, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sums"), Key: aws.String("crc32"), Body: bytes.NewReader(data), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+		// The SDK's default CRC32 is verified and kept.
+		put, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sums"), Key: aws.String("crc32"), Body: bytes.NewReader(data)})
 		mustOK(t, "PutObject", err)
 		if aws.ToString(put.ChecksumCRC32) != wantCRC {
 			t.Errorf("PutObject response CRC32 %q, want %q", aws.ToString(put.ChecksumCRC32), wantCRC)

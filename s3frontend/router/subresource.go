@@ -1,5 +1,7 @@
 package router
 
+import "github.com/flashstor/flashstor/s3frontend/httpwire"
+
 // subresources is the set of query parameters present, as bits. Parameters come in three
 // kinds: sub-resources, which select the operation (location, uploads, uploadId,
 // partNumber, delete); arguments, which only some operations accept (prefix, max-keys,
@@ -140,7 +142,12 @@ var allowed = func() [NumOps]subresources {
 }()
 
 // classify returns the bit of a parameter name, false for a name the face does not know.
+// Parameters named x-amz-* are request headers a presigned URL carries in its query
+// ("hoisted"); the handler reads them as headers.
 func classify(name []byte) (subresources, bool) {
 	s, ok := params[string(name)] // no allocation: the compiler converts in place for lookups
+	if !ok && len(name) > 6 && httpwire.EqualFold(name[:6], "x-amz-") {
+		return subIgnored, true
+	}
 	return s, ok
 }
