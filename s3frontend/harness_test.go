@@ -124,7 +124,7 @@ func (e *env) sdk(mods ...func(*s3.Options)) *s3.Client {
 		// and validation of every response that carries one.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
-		HTTPClient:       &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		HTTPClient:                 &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}, mods...)
 }
 
