@@ -52,11 +52,17 @@ var cliTools = []cliTool{
 				"AWS_DEFAULT_REGION=" + testRegion, "AWS_PAGER=",
 			}, []string{"--endpoint-url", e.url}
 		},
-		mb:      func(b string) []string { return []string{"s3", "mb", "s3://" + b} },
-		put:     func(f, b, k string) []string { return []string{"s3", "cp", "--only-show-errors", f, "s3://" + b + "/" + k} },
-		get:     func(b, k, f string) []string { return []string{"s3", "cp", "--only-show-errors", "s3://" + b + "/" + k, f} },
-		ls:      func(b string) []string { return []string{"s3", "ls", "--recursive", "s3://" + b + "/"} },
-		sync:    func(d, b, p string) []string { return []string{"s3", "sync", "--only-show-errors", d, "s3://" + b + "/" + p} },
+		mb: func(b string) []string { return []string{"s3", "mb", "s3://" + b} },
+		put: func(f, b, k string) []string {
+			return []string{"s3", "cp", "--only-show-errors", f, "s3://" + b + "/" + k}
+		},
+		get: func(b, k, f string) []string {
+			return []string{"s3", "cp", "--only-show-errors", "s3://" + b + "/" + k, f}
+		},
+		ls: func(b string) []string { return []string{"s3", "ls", "--recursive", "s3://" + b + "/"} },
+		sync: func(d, b, p string) []string {
+			return []string{"s3", "sync", "--only-show-errors", d, "s3://" + b + "/" + p}
+		},
 		rm:      func(b, k string) []string { return []string{"s3", "rm", "--only-show-errors", "s3://" + b + "/" + k} },
 		presign: func(b, k string) []string { return []string{"s3", "presign", "s3://" + b + "/" + k} },
 	},
