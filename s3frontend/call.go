@@ -65,6 +65,12 @@ func (c *call) end() {
 	c.xml.Reset()
 }
 
+// readContext is the context of GET and HEAD: a read holds nothing that needs cancelling
+// (a client that goes away makes the next write fail, which ends the read), and the
+// request's own cancellable context costs allocations in the object layer, whose drive
+// calls derive their deadlines from it.
+func (c *call) readContext() context.Context { return context.Background() }
+
 // context returns the request's context, created on first use.
 func (c *call) context() context.Context {
 	if c.ctx == nil {

@@ -34,7 +34,7 @@ var transports = []string{s3frontend.TransportEpoll, s3frontend.TransportNetHTTP
 // env is a running S3 server on a loopback port over a 4-drive object layer in a temporary
 // directory.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	transport string
 	addr      string // 127.0.0.1:port
 	url       string // http://127.0.0.1:port
@@ -51,7 +51,7 @@ type envOptions struct {
 }
 
 // start runs a server for the test; it is shut down when the test ends.
-func start(t *testing.T, transport string, mods ...func(*envOptions)) *env {
+func start(t testing.TB, transport string, mods ...func(*envOptions)) *env {
 	t.Helper()
 	o := envOptions{drives: 4}
 	for _, m := range mods {
@@ -142,7 +142,7 @@ func (e *env) minio() *minio.Client {
 }
 
 // tWriter sends log lines to t.Log.
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))

@@ -17,7 +17,7 @@ const defaultContentType = "binary/octet-stream"
 // getObject serves GetObject: the object layer's decoder writes straight into the
 // response, stripe by stripe.
 func (c *call) getObject() error {
-	hd, err := c.h.layer.OpenObject(c.context(), c.bucket, c.key)
+	hd, err := c.h.layer.OpenObject(c.readContext(), c.bucket, c.key)
 	if err != nil {
 		return err
 	}
@@ -27,7 +27,7 @@ func (c *call) getObject() error {
 
 // headObject serves HeadObject from the object's information alone.
 func (c *call) headObject() error {
-	info, err := c.h.layer.StatObject(c.context(), c.bucket, c.key)
+	info, err := c.h.layer.StatObject(c.readContext(), c.bucket, c.key)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (c *call) serveObject(info objstore.ObjectInfo, hd objstore.ObjectHandle) e
 		return nil
 	}
 	c.body = bodyWriter{w: c.w, status: status}
-	if _, err := hd.WriteRange(c.context(), &c.body, rng.off, rng.length); err != nil {
+	if _, err := hd.WriteRange(c.readContext(), &c.body, rng.off, rng.length); err != nil {
 		if !c.body.started {
 			c.rollbackHeaders(mark)
 			return err

@@ -62,7 +62,7 @@ func (e *env) do(req *http.Request, sign bool) rawResponse {
 
 // signRequest signs req with SigV4 at time at. Its body must be a *bytes.Reader or nil;
 // the payload is signed by its SHA-256 unless X-Amz-Content-Sha256 is already set.
-func signRequest(t *testing.T, req *http.Request, at time.Time) {
+func signRequest(t testing.TB, req *http.Request, at time.Time) {
 	t.Helper()
 	hash := req.Header.Get("X-Amz-Content-Sha256")
 	if hash == "" {
@@ -85,7 +85,7 @@ func signRequest(t *testing.T, req *http.Request, at time.Time) {
 	}
 }
 
-func newRequest(t *testing.T, method, url string, body []byte) *http.Request {
+func newRequest(t testing.TB, method, url string, body []byte) *http.Request {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
