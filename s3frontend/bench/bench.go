@@ -4,7 +4,8 @@
 // latency percentiles and server RSS for several object sizes and concurrencies, the
 // memory one idle keep-alive connection costs the server, and the server's allocations
 // per 4 KiB GET. Each throughput comes with its limit from the same run: the object layer
-// called directly, in process, on the same sizes and concurrencies.
+// called directly, in process, on the same sizes and concurrencies, and the same bytes moved
+// over loopback TCP with nothing else, the wire's own limit on the machine.
 //
 // The server runs in a child process (the same executable, see MaybeRunChild) so that its
 // memory is measured apart from the load generator's.
@@ -171,6 +172,12 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	if err != nil {
 		return rep, fmt.Errorf("direct: %w", err)
+	}
+	fmt.Fprintf(cfg.Log, "bench: loopback TCP limit\n")
+	tcp, err := runTCPLimit(ctx, cfg, payload)
+	rep.Cells = append(rep.Cells, tcp...)
+	if err != nil {
+		return rep, fmt.Errorf("tcp limit: %w", err)
 	}
 	if cfg.IdleConns > 0 {
 		for _, tr := range cfg.Transports {

@@ -27,7 +27,7 @@ func (r Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| target | op | size | conc | MiB/s | ops/s | p50 | p99 | server peak RSS | errors |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
-	targets := append(append([]string{}, cfg.Transports...), directTarget)
+	targets := append(append([]string{}, cfg.Transports...), directTarget, tcpTarget)
 	for _, op := range []string{"PUT", "GET", "GET-raw"} {
 		for _, size := range sizesOf(op, cfg) {
 			for _, conc := range cfg.Concurrency {
@@ -56,6 +56,10 @@ func (r Report) WriteMarkdown(w io.Writer) {
 		head += " " + t + " / direct |"
 		sep += "---|"
 	}
+	for _, t := range cfg.Transports {
+		head += " " + t + " / tcp |"
+		sep += "---|"
+	}
 	if len(cfg.Transports) == 2 {
 		head += " " + cfg.Transports[0] + " / " + cfg.Transports[1] + " |"
 		sep += "---|"
@@ -72,6 +76,10 @@ func (r Report) WriteMarkdown(w io.Writer) {
 					c, _ := r.find(t, op, size, conc)
 					line += " " + ratio(c.OpsPerSec(), d.OpsPerSec()) + " |"
 					tp = append(tp, c.OpsPerSec())
+				}
+				tcp, _ := r.find(tcpTarget, op, size, conc)
+				for _, v := range tp {
+					line += " " + ratio(v, tcp.OpsPerSec()) + " |"
 				}
 				if len(tp) == 2 {
 					line += " " + ratio(tp[0], tp[1]) + " |"
