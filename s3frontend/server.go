@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
 )
@@ -34,6 +35,10 @@ type Server struct {
 	transport string
 	epoll     *httpserver.Server
 	nethttp   *http.Server
+
+	mu sync.Mutex // guards addr
+	// addr is the address Serve listens on, nil before Serve.
+	addr net.Addr
 }
 
 // NewServer returns a Server for cfg; call Serve to run it.
@@ -59,7 +64,6 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			ReadHeaderTimeout: hc.HeaderTimeout,
 			IdleTimeout:       hc.IdleTimeout,
 			MaxHeaderBytes:    hc.Limits.MaxHeadBytes,
-			ErrorLog:          nil,
 		}
 	default:
 		return nil, fmt.Errorf("s3frontend: unknown transport %q (want %q or %q)", cfg.Transport, TransportEpoll, TransportNetHTTP)
@@ -70,9 +74,28 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 // Transport returns the transport the server runs on.
 func (s *Server) Transport() string { return s.transport }
 
-// Serve serves on ln until Shutdown or Close; it then returns nil.
-func (s *Server) Serve(ln net.Listener) error {
+// ListenAndServe listens on the TCP address addr ("127.0.0.1:9000") and serves.
+func (s *Server) ListenAndServe(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("s3frontend: listen: %w", err)
+	}
+	return s.Serve(ln)
+}
 
+// Addr returns the address the server listens on, or nil before Serve.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Serve serves on ln until Shutdown or Close; it then returns nil. It takes ownership of
+// ln.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.addr = ln.Addr()
+	s.mu.Unlock()
 	var err error
 	if s.epoll != nil {
 		err = s.epoll.Serve(ln)

@@ -94,13 +94,16 @@ type Cell struct {
 	PeakRSS int64
 }
 
-// MiBps returns the throughput in MiB/s.
-func (c Cell) MiBps() float64 {
-	return float64(c.Ops) * float64(c.Size) / (1 << 20) / c.Elapsed.Seconds()
-}
+// MiBps returns the throughput in MiB/s (0 for a cell that did not run).
+func (c Cell) MiBps() float64 { return c.OpsPerSec() * float64(c.Size) / (1 << 20) }
 
-// OpsPerSec returns the operations per second.
-func (c Cell) OpsPerSec() float64 { return float64(c.Ops) / c.Elapsed.Seconds() }
+// OpsPerSec returns the operations per second (0 for a cell that did not run).
+func (c Cell) OpsPerSec() float64 {
+	if c.Elapsed <= 0 {
+		return 0
+	}
+	return float64(c.Ops) / c.Elapsed.Seconds()
+}
 
 // Idle is the memory cost of idle keep-alive connections on one transport.
 type Idle struct {
