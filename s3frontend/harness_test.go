@@ -18,6 +18,7 @@ import (
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/s3frontend"
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
 )
@@ -48,6 +49,8 @@ type envOptions struct {
 	domain string
 	http   httpserver.Config
 	drives int
+	// wrapDrive, if set, wraps every drive (fault injection).
+	wrapDrive func(storage.Drive) storage.Drive
 }
 
 // start runs a server for the test; it is shut down when the test ends.
@@ -64,8 +67,9 @@ func start(t testing.TB, transport string, mods ...func(*envOptions)) *env {
 	}
 	dep, err := deploy.Open(context.Background(), deploy.Config{
 		Drives: []string{filepath.Join(dir, fmt.Sprintf("d{1...%d}", o.drives))},
-		Parity: -1,
-		Log:    log,
+		Parity:    -1,
+		Log:       log,
+		WrapDrive: o.wrapDrive,
 	})
 	if err != nil {
 		t.Fatal(err)
