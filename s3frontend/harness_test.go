@@ -66,7 +66,7 @@ func start(t testing.TB, transport string, mods ...func(*envOptions)) *env {
 		log = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	dep, err := deploy.Open(context.Background(), deploy.Config{
-		Drives: []string{filepath.Join(dir, fmt.Sprintf("d{1...%d}", o.drives))},
+		Drives:    []string{filepath.Join(dir, fmt.Sprintf("d{1...%d}", o.drives))},
 		Parity:    -1,
 		Log:       log,
 		WrapDrive: o.wrapDrive,
