@@ -3,6 +3,7 @@ package s3frontend
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/flashstor/flashstor/objstore"
@@ -193,7 +194,7 @@ func parseCopyRange(v []byte, size int64) (byteRange, error) {
 		return byteRange{}, s3err.InvalidCopyPartRange
 	}
 	if b >= size {
-		return byteRange{}, s3err.InvalidArgument.With("Range specified is not valid for source object of size: " + partNumberString(int(size)))
+		return byteRange{}, s3err.InvalidArgument.With("Range specified is not valid for source object of size: " + strconv.FormatInt(size, 10))
 	}
 	return byteRange{off: a, length: b - a + 1}, nil
 }
