@@ -79,7 +79,7 @@ const (
 	levelObject
 )
 
-// Level reports the resource kind the operation addresses: 0 service, 1 bucket, 2 object.
+// level reports the resource kind the operation addresses.
 func (o Op) level() level {
 	switch o {
 	case OpListBuckets:
@@ -89,13 +89,4 @@ func (o Op) level() level {
 		return levelBucket
 	}
 	return levelObject
-}
-
-// HasBody reports whether the operation reads a request body.
-func (o Op) HasBody() bool {
-	switch o {
-	case OpCreateBucket, OpDeleteObjects, OpPutObject, OpUploadPart, OpCompleteMultipartUpload:
-		return true
-	}
-	return false
 }
