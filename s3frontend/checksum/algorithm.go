@@ -8,6 +8,8 @@ import (
 	"hash"
 	"hash/crc32"
 	"hash/crc64"
+
+	"github.com/minio/crc64nvme"
 )
 
 // Algorithm names one checksum algorithm. The zero value, None, means "no checksum".
@@ -31,7 +33,6 @@ const crc64NVMEPoly = 0x9a6c9329ac4bc9b5
 // Tables are immutable after package initialisation; computing them once keeps New cheap.
 var (
 	castagnoliTable = crc32.MakeTable(crc32.Castagnoli)
-	nvmeTable       = crc64.MakeTable(crc64NVMEPoly)
 )
 
 // ErrUnknownAlgorithm is returned when a header names an algorithm S3 does not support.
@@ -97,7 +98,9 @@ func (a Algorithm) New() hash.Hash {
 	case CRC32C:
 		return crc32.New(castagnoliTable)
 	case CRC64NVME:
-		return crc64.New(nvmeTable)
+		// The carry-less multiplication (PCLMULQDQ/VPCLMULQDQ) implementation: the table
+		// form of hash/crc64 runs at ~1 GB/s, slower than the rest of a PUT.
+		return crc64nvme.New()
 	case SHA1:
 		return sha1.New()
 	case SHA256:

@@ -1,0 +1,280 @@
+package s3frontend
+
+import (
+	"context"
+	"strconv"
+	"unsafe"
+
+	"github.com/flashstor/flashstor/s3frontend/httpserver"
+	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/s3frontend/router"
+	"github.com/flashstor/flashstor/s3frontend/s3err"
+	"github.com/flashstor/flashstor/s3frontend/s3xml"
+	"github.com/flashstor/flashstor/s3frontend/sigv4"
+)
+
+// call is the state of one request, recycled through Handler.calls. Everything in it that
+// views the request (r, the router's request, sig) is cleared by end; the buffers it owns
+// (query, route, xml, scratch) keep their memory for the next request.
+type call struct {
+	h   *Handler
+	w   httpserver.ResponseWriter
+	r   *httpserver.Request
+	ctx context.Context
+
+	sig   sigRequest
+	query router.Query
+	rreq  router.Request
+	route router.Route
+	auth  sigv4.Auth
+
+	// bucket and key are copies of the route's: the object layer may keep them.
+	bucket, key string
+
+	// reqID is the x-amz-request-id of the response, in the request's arena.
+	reqID []byte
+	// xml is the reusable buffer of response documents.
+	xml s3xml.Writer
+	// scratch formats header values before they are copied into the arena.
+	scratch []byte
+	// body is the lazy-status writer GET streams through.
+	body bodyWriter
+}
+
+// maxRetainedXML bounds the document buffer a call keeps between requests.
+const maxRetainedXML = 1 << 20
+
+func (c *call) begin(w httpserver.ResponseWriter, r *httpserver.Request) {
+	c.w, c.r = w, r
+	c.sig.r = r
+	c.ctx = nil
+}
+
+func (c *call) end() {
+	c.w, c.r, c.ctx = nil, nil, nil
+	c.sig.r = nil
+	c.rreq = router.Request{}
+	c.route.Bucket, c.route.Key = nil, nil
+	c.auth = sigv4.Auth{}
+	c.bucket, c.key = "", ""
+	c.reqID = nil
+	c.body = bodyWriter{}
+	if cap(c.xml.B) > maxRetainedXML {
+		c.xml.B = nil
+	}
+	c.xml.Reset()
+}
+
+// readContext is the context of GET and HEAD: a read holds nothing that needs cancelling
+// (a client that goes away makes the next write fail, which ends the read), and the
+// request's own cancellable context costs allocations in the object layer, whose drive
+// calls derive their deadlines from it.
+func (c *call) readContext() context.Context { return context.Background() }
+
+// context returns the request's context, created on first use.
+func (c *call) context() context.Context {
+	if c.ctx == nil {
+		c.ctx = c.r.Context()
+	}
+	return c.ctx
+}
+
+// serve runs the request from routing to response.
+func (c *call) serve() {
+	h := c.h
+	c.setRequestID()
+	if c.health() {
+		return
+	}
+	if err := c.query.Parse(c.r.RawQuery); err != nil {
+		c.fail(s3err.InvalidURI)
+		return
+	}
+	c.rreq = router.Request{
+		Method:     c.r.Method,
+		Host:       c.r.Host,
+		Path:       c.r.Path,
+		Query:      &c.query,
+		CopySource: c.r.Header("x-amz-copy-source") != nil,
+	}
+	routeErr := h.router.Route(&c.rreq, &c.route)
+	auth, err := h.verifier.Verify(&c.sig)
+	if err != nil {
+		// Authentication comes first: an anonymous or forged request learns nothing, not
+		// even whether its operation exists.
+		c.fail(err)
+		return
+	}
+	c.auth = auth
+	if routeErr != nil {
+		c.fail(routeErr)
+		return
+	}
+	c.bucket, c.key = string(c.route.Bucket), string(c.route.Key)
+	if err := h.ops[c.route.Op](c); err != nil {
+		c.fail(err)
+	}
+}
+
+// setRequestID sets x-amz-request-id and x-amz-id-2, which every response carries.
+func (c *call) setRequestID() {
+	n := c.h.reqSeq.Add(1)
+	b := c.r.Arena.AllocNoZero(16)
+	const hexDigits = "0123456789ABCDEF"
+	v := c.h.reqPrefix ^ n
+	for i := 15; i >= 0; i-- {
+		b[i] = hexDigits[v&15]
+		v >>= 4
+	}
+	c.reqID = b
+	hdr := c.w.Header()
+	hdr.SetBytes("x-amz-request-id", b)
+	hdr.Set("x-amz-id-2", c.h.hostID)
+}
+
+// health answers the unauthenticated health endpoints; it reports whether it did.
+func (c *call) health() bool {
+	p := c.r.Path
+	const live, ready = "/flashstor/health/live", "/flashstor/health/ready"
+	if string(p) != live && string(p) != ready {
+		return false
+	}
+	if c.r.Method != httpwire.MethodGet && c.r.Method != httpwire.MethodHead {
+		c.fail(s3err.MethodNotAllowed)
+		return true
+	}
+	status := 200
+	if string(p) == ready && !c.h.layer.Ready(c.context()) {
+		status = 503
+	}
+	c.w.Header().Set("Content-Length", "0")
+	c.w.Header().Set("Cache-Control", "no-store")
+	c.w.WriteHeader(status)
+	return true
+}
+
+// fail sends the S3 error response for err. The response must not have started.
+func (c *call) fail(err error) {
+	e := s3err.From(err)
+	if e.Status >= 500 && e.Code == s3err.InternalError.Code {
+		c.h.log.Error("s3: internal error", "op", c.route.Op.String(), "bucket", c.bucket, "key", c.key,
+			"request", string(c.reqID), "err", err)
+	}
+	hdr := c.w.Header()
+	if e.Status == 503 {
+		hdr.Set("Retry-After", "1")
+	}
+	if c.r.Method == httpwire.MethodHead || e.Status == 304 {
+		// HEAD responses and 304s carry no body, and S3 sends no error document then.
+		c.w.WriteHeader(e.Status)
+		return
+	}
+	x := &c.xml
+	x.Reset()
+	x.Declaration()
+	x.Open("Error")
+	x.String("Code", e.Code)
+	x.String("Message", e.Message)
+	for _, kv := range e.Extra {
+		x.String(kv[0], kv[1])
+	}
+	switch e.Code {
+	case s3err.NoSuchBucket.Code:
+		x.String("BucketName", c.bucket)
+	case s3err.NoSuchKey.Code:
+		x.String("Key", c.key)
+	case s3err.NoSuchUpload.Code:
+		x.Bytes("UploadId", c.queryValue("uploadId"))
+	}
+	x.Bytes("Resource", c.r.Path)
+	x.Bytes("RequestId", c.reqID)
+	x.String("HostId", c.h.hostID)
+	x.Close("Error")
+	c.sendXML(e.Status)
+}
+
+// sendXML sends the document in c.xml with status.
+func (c *call) sendXML(status int) {
+	hdr := c.w.Header()
+	hdr.Set("Content-Type", "application/xml")
+	c.scratch = strconv.AppendInt(c.scratch[:0], int64(len(c.xml.B)), 10)
+	hdr.SetBytes("Content-Length", c.scratch)
+	c.w.WriteHeader(status)
+	c.w.Write(c.xml.B)
+}
+
+// startXML starts a response document with the namespaced root element.
+func (c *call) startXML(root string) *s3xml.Writer {
+	x := &c.xml
+	x.Reset()
+	x.Declaration()
+	x.Root(root)
+	return x
+}
+
+// header returns the first value of a request header, nil when absent. A presigned URL may
+// carry x-amz-* headers in its query instead (signed there): they count as headers.
+func (c *call) header(name string) []byte {
+	if v := c.r.Header(name); v != nil {
+		return v
+	}
+	if c.auth.Presigned && hasPrefixFold(bytesOf(name), "x-amz-") {
+		for i := 0; i < c.query.Len(); i++ {
+			if httpwire.EqualFold(c.query.Name(i), name) {
+				return c.query.Value(i)
+			}
+		}
+	}
+	return nil
+}
+
+// queryValue returns a query parameter's decoded value, nil when absent.
+func (c *call) queryValue(name string) []byte {
+	v, _ := c.query.Get(name)
+	return v
+}
+
+// setHeader sets a response header from bytes (copied into the arena).
+func (c *call) setHeader(name string, v []byte) { c.w.Header().SetBytes(name, v) }
+
+// sigRequest is the sigv4.Request view of the transport's request.
+type sigRequest struct {
+	r *httpserver.Request
+}
+
+var _ sigv4.Request = (*sigRequest)(nil)
+
+// Method implements sigv4.Request.
+func (s *sigRequest) Method() []byte { return bytesOf(s.r.Method) }
+
+// RawPath implements sigv4.Request.
+func (s *sigRequest) RawPath() []byte { return s.r.Path }
+
+// RawQuery implements sigv4.Request.
+func (s *sigRequest) RawQuery() []byte { return s.r.RawQuery }
+
+// AppendHeaderValues implements sigv4.Request.
+func (s *sigRequest) AppendHeaderValues(dst [][]byte, name string) [][]byte {
+	for _, f := range s.r.Fields() {
+		if httpwire.EqualFold(f.Name, name) {
+			dst = append(dst, f.Value)
+		}
+	}
+	return dst
+}
+
+// AppendHeaderNames implements sigv4.Request.
+func (s *sigRequest) AppendHeaderNames(dst [][]byte) [][]byte {
+	for _, f := range s.r.Fields() {
+		dst = append(dst, f.Name)
+	}
+	return dst
+}
+
+// bytesOf views s as bytes without copying; the result must never be written to.
+func bytesOf(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}

@@ -1,0 +1,163 @@
+package s3frontend
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/s3frontend/httpserver"
+	"github.com/flashstor/flashstor/s3frontend/router"
+	"github.com/flashstor/flashstor/s3frontend/sigv4"
+)
+
+// Config configures a Handler.
+type Config struct {
+	// Layer is the object layer to serve. Required.
+	Layer objstore.ObjectLayer
+	// Credentials maps access keys to secret keys. Required, at least one entry. It must not
+	// be modified once the Handler is in use.
+	Credentials map[string]string
+	// Region is the region requests are signed for and buckets report; "us-east-1" when
+	// empty.
+	Region string
+	// Domain, if set, enables virtual-host style requests: Host "<bucket>.<Domain>".
+	Domain string
+	// Log receives internal errors (each InternalError answered is logged with its cause);
+	// slog.Default() when nil.
+	Log *slog.Logger
+	// Now is the clock for signature times; time.Now when nil (tests inject one).
+	Now func() time.Time
+	// HostID names this node in x-amz-id-2; the host name when empty.
+	HostID string
+	// MaxXMLBody bounds the request documents read into memory (DeleteObjects,
+	// CompleteMultipartUpload, CreateBucket); 8 MiB when 0.
+	MaxXMLBody int64
+}
+
+// Handler serves the S3 API. It implements httpserver.Handler and is safe for concurrent
+// use.
+type Handler struct {
+	layer    objstore.ObjectLayer
+	verifier *sigv4.Verifier
+	router   *router.Router
+	region   string
+	log      *slog.Logger
+	maxXML   int64
+	// hostID is the x-amz-id-2 value of every response.
+	hostID string
+	// reqPrefix and reqSeq make request ids: a random per-Handler prefix and a counter.
+	reqPrefix uint64
+	reqSeq    atomic.Uint64
+	// ownerID and ownerName describe the (single) owner of every bucket and object.
+	ownerID, ownerName string
+	// calls recycles per-request state.
+	calls sync.Pool
+	// ops is the handler of each operation, indexed by router.Op.
+	ops [router.NumOps]func(*call) error
+}
+
+var _ httpserver.Handler = (*Handler)(nil)
+
+// New returns a Handler for cfg.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Layer == nil {
+		return nil, errors.New("s3frontend: Config.Layer is required")
+	}
+	if len(cfg.Credentials) == 0 {
+		return nil, errors.New("s3frontend: Config.Credentials is empty")
+	}
+	if cfg.Region == "" {
+		cfg.Region = sigv4.DefaultRegion
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.MaxXMLBody <= 0 {
+		cfg.MaxXMLBody = 8 << 20
+	}
+	if cfg.HostID == "" {
+		cfg.HostID, _ = os.Hostname()
+	}
+	creds := make(sigv4.StaticCredentials, len(cfg.Credentials))
+	var firstKey string
+	for k, v := range cfg.Credentials {
+		creds[k] = v
+		if firstKey == "" || k < firstKey {
+			firstKey = k
+		}
+	}
+	v, err := sigv4.New(sigv4.Config{Region: cfg.Region, Credentials: creds, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		layer:    cfg.Layer,
+		verifier: v,
+		router:   router.New(cfg.Domain),
+		region:   cfg.Region,
+		log:      cfg.Log,
+		maxXML:   cfg.MaxXMLBody,
+	}
+	sum := sha256.Sum256([]byte("flashstor host " + cfg.HostID))
+	h.hostID = base64.StdEncoding.EncodeToString(sum[:])
+	owner := sha256.Sum256([]byte("flashstor owner " + firstKey))
+	h.ownerID, h.ownerName = hex.EncodeToString(owner[:]), firstKey
+	var seed [8]byte
+	rand.Read(seed[:])
+	for _, b := range seed {
+		h.reqPrefix = h.reqPrefix<<8 | uint64(b)
+	}
+	h.calls.New = func() any { return &call{h: h} }
+	h.ops = [router.NumOps]func(*call) error{
+		router.OpListBuckets:             (*call).listBuckets,
+		router.OpCreateBucket:            (*call).createBucket,
+		router.OpHeadBucket:              (*call).headBucket,
+		router.OpDeleteBucket:            (*call).deleteBucket,
+		router.OpGetBucketLocation:       (*call).getBucketLocation,
+		router.OpListObjects:             (*call).listObjectsV1,
+		router.OpListObjectsV2:           (*call).listObjectsV2,
+		router.OpListMultipartUploads:    (*call).listMultipartUploads,
+		router.OpDeleteObjects:           (*call).deleteObjects,
+		router.OpPutObject:               (*call).putObject,
+		router.OpCopyObject:              (*call).copyObject,
+		router.OpGetObject:               (*call).getObject,
+		router.OpHeadObject:              (*call).headObject,
+		router.OpDeleteObject:            (*call).deleteObject,
+		router.OpCreateMultipartUpload:   (*call).createMultipartUpload,
+		router.OpUploadPart:              (*call).uploadPart,
+		router.OpUploadPartCopy:          (*call).uploadPartCopy,
+		router.OpCompleteMultipartUpload: (*call).completeMultipartUpload,
+		router.OpAbortMultipartUpload:    (*call).abortMultipartUpload,
+		router.OpListParts:               (*call).listParts,
+	}
+	for op := router.OpNone + 1; op < router.NumOps; op++ {
+		if h.ops[op] == nil {
+			return nil, errors.New("s3frontend: no handler for " + op.String())
+		}
+	}
+	return h, nil
+}
+
+// Region returns the region the Handler serves.
+func (h *Handler) Region() string { return h.region }
+
+// ServeHTTP1 implements httpserver.Handler.
+func (h *Handler) ServeHTTP1(w httpserver.ResponseWriter, r *httpserver.Request) {
+	c := h.calls.Get().(*call)
+	c.begin(w, r)
+	// A handler that must abandon a response already under way panics with
+	// httpserver.ErrAbortHandler; the state is still recycled on the way out.
+	defer func() {
+		c.end()
+		h.calls.Put(c)
+	}()
+	c.serve()
+}

@@ -1,0 +1,117 @@
+package s3frontend
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/s3frontend/s3err"
+	"github.com/flashstor/flashstor/s3frontend/s3xml"
+	"github.com/flashstor/flashstor/s3frontend/sigv4"
+)
+
+// deleteObject serves DeleteObject: 204 whether or not the key existed, as S3 answers.
+func (c *call) deleteObject() error {
+	err := c.h.layer.DeleteObject(c.context(), c.bucket, c.key)
+	if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
+		return err
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteObjects serves DeleteObjects (POST ?delete): up to 1000 keys, each reported as
+// deleted (a missing key included, as S3 does) or with its error; quiet mode reports only
+// the errors.
+func (c *call) deleteObjects() error {
+	if c.header("content-md5") == nil && !hasChecksumHeader(c) {
+		return s3err.InvalidRequest.With("Missing required header for this request: Content-MD5")
+	}
+	doc, err := c.readXMLBody()
+	if err != nil {
+		return err
+	}
+	req, err := s3xml.ParseDelete(doc)
+	if err != nil {
+		return s3err.MalformedXML
+	}
+	keys := make([]string, 0, len(req.Objects))
+	idx := make([]int, 0, len(req.Objects)) // keys[j] is req.Objects[idx[j]]
+	errs := make([]error, len(req.Objects))
+	for i, o := range req.Objects {
+		switch {
+		case o.VersionID != "" && o.VersionID != "null":
+			errs[i] = s3err.NotImplemented.With("Object versions are not implemented.")
+		case len(o.Key) > 1024:
+			errs[i] = s3err.KeyTooLong
+		default:
+			keys = append(keys, o.Key)
+			idx = append(idx, i)
+		}
+	}
+	if len(keys) > 0 {
+		for j, err := range c.h.layer.DeleteObjects(c.context(), c.bucket, keys) {
+			errs[idx[j]] = err
+		}
+	}
+	x := c.startXML("DeleteResult")
+	for i, o := range req.Objects {
+		err := errs[i]
+		if err == nil || errors.Is(err, objstore.ErrObjectNotFound) {
+			if !req.Quiet {
+				x.Open("Deleted")
+				x.String("Key", o.Key)
+				if o.VersionID != "" {
+					x.String("VersionId", o.VersionID)
+				}
+				x.Close("Deleted")
+			}
+			continue
+		}
+		if errors.Is(err, objstore.ErrBucketNotFound) {
+			return err // the whole request fails, as S3's does
+		}
+		e := s3err.From(err)
+		x.Open("Error")
+		x.String("Key", o.Key)
+		x.String("Code", e.Code)
+		x.String("Message", e.Message)
+		x.Close("Error")
+	}
+	x.Close("DeleteResult")
+	c.sendXML(http.StatusOK)
+	return nil
+}
+
+// hasChecksumHeader reports whether the request carries an x-amz-checksum-<algorithm> or
+// an x-amz-sdk-checksum-algorithm header (whose trailer or header the body verifier checks).
+func hasChecksumHeader(c *call) bool {
+	for _, f := range c.r.Fields() {
+		if hasPrefixFold(f.Name, "x-amz-checksum-") || hasPrefixFold(f.Name, "x-amz-sdk-checksum-algorithm") ||
+			hasPrefixFold(f.Name, "x-amz-trailer") {
+			return true
+		}
+	}
+	return false
+}
+
+// readXMLBody reads a request document of at most the configured size through the body
+// verifier (signature payload hash, Content-MD5, checksums), to its verified end.
+func (c *call) readXMLBody() ([]byte, error) {
+	body, err := c.h.verifier.Body(&c.sig, &c.auth, c.r.Body, sigv4.BodyOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if c.r.ContentLength > c.h.maxXML {
+		return nil, s3err.MaxMessageLengthExceeded
+	}
+	doc, err := io.ReadAll(io.LimitReader(body, c.h.maxXML+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(doc)) > c.h.maxXML {
+		return nil, s3err.MaxMessageLengthExceeded
+	}
+	return doc, nil
+}

@@ -1,0 +1,92 @@
+// Package router is the dispatch table of the S3 face: it decides, once per request and from
+// the method, the host (virtual-host style), the path and the query's sub-resources alone,
+// which S3 operation a request is and on which bucket and key. Anything it does not know is
+// NotImplemented, never another operation.
+//
+// The package also holds the request parsers the decision needs: the query string, the
+// percent-decoded path and the x-amz-copy-source header. It allocates nothing on the hot
+// path: decoded names live in buffers that the caller's Route and Query keep and reuse.
+package router
+
+// Op identifies an S3 operation.
+type Op uint8
+
+// The operations the S3 face serves. OpNone is the zero value and never routed.
+const (
+	OpNone Op = iota
+	OpListBuckets
+	OpCreateBucket
+	OpHeadBucket
+	OpDeleteBucket
+	OpGetBucketLocation
+	OpListObjects
+	OpListObjectsV2
+	OpListMultipartUploads
+	OpDeleteObjects
+	OpPutObject
+	OpCopyObject
+	OpGetObject
+	OpHeadObject
+	OpDeleteObject
+	OpCreateMultipartUpload
+	OpUploadPart
+	OpUploadPartCopy
+	OpCompleteMultipartUpload
+	OpAbortMultipartUpload
+	OpListParts
+	// NumOps is the number of operations, for tables indexed by Op.
+	NumOps
+)
+
+var opNames = [NumOps]string{
+	OpNone:                    "None",
+	OpListBuckets:             "ListBuckets",
+	OpCreateBucket:            "CreateBucket",
+	OpHeadBucket:              "HeadBucket",
+	OpDeleteBucket:            "DeleteBucket",
+	OpGetBucketLocation:       "GetBucketLocation",
+	OpListObjects:             "ListObjects",
+	OpListObjectsV2:           "ListObjectsV2",
+	OpListMultipartUploads:    "ListMultipartUploads",
+	OpDeleteObjects:           "DeleteObjects",
+	OpPutObject:               "PutObject",
+	OpCopyObject:              "CopyObject",
+	OpGetObject:               "GetObject",
+	OpHeadObject:              "HeadObject",
+	OpDeleteObject:            "DeleteObject",
+	OpCreateMultipartUpload:   "CreateMultipartUpload",
+	OpUploadPart:              "UploadPart",
+	OpUploadPartCopy:          "UploadPartCopy",
+	OpCompleteMultipartUpload: "CompleteMultipartUpload",
+	OpAbortMultipartUpload:    "AbortMultipartUpload",
+	OpListParts:               "ListParts",
+}
+
+// String returns the S3 name of the operation ("GetObject").
+func (o Op) String() string {
+	if o >= NumOps {
+		return "Op(?)"
+	}
+	return opNames[o]
+}
+
+// level is the resource a request addresses: the service, a bucket or an object.
+type level uint8
+
+const (
+	levelService level = iota
+	levelBucket
+	levelObject
+)
+
+// level reports the resource kind the operation addresses.
+func (o Op) level() level {
+	switch o {
+	case OpListBuckets:
+		return levelService
+	case OpCreateBucket, OpHeadBucket, OpDeleteBucket, OpGetBucketLocation, OpListObjects,
+		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects:
+		return levelBucket
+	}
+	return levelObject
+}

@@ -1,0 +1,252 @@
+package router
+
+import (
+	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/s3frontend/s3err"
+)
+
+// MaxKeyLength is S3's limit on an object key, in bytes.
+const MaxKeyLength = 1024
+
+// Router maps requests to operations. It is immutable and safe for concurrent use.
+type Router struct {
+	// domain is the virtual-host domain ("s3.example.com"), lower case; "" turns virtual-host
+	// style off.
+	domain string
+}
+
+// New returns a Router. domain, if not empty, enables virtual-host style: a request whose
+// Host is "<bucket>.<domain>" addresses that bucket, its path the key.
+func New(domain string) *Router {
+	return &Router{domain: string(appendLower(nil, []byte(domain)))}
+}
+
+// Request is what routing looks at. Every slice is a read-only view.
+type Request struct {
+	Method string // one of the httpwire.Method* constants, or another token
+	Host   []byte // the Host header (port included or not)
+	Path   []byte // the path of the request target as received, still percent-encoded
+	Query  *Query // the parsed query
+	// CopySource tells that an x-amz-copy-source header is present: it turns PutObject into
+	// CopyObject and UploadPart into UploadPartCopy.
+	CopySource bool
+}
+
+// Route is the outcome of routing. Bucket and Key are decoded views into the Route's own
+// buffer, valid until it routes again.
+type Route struct {
+	Op     Op
+	Bucket []byte
+	Key    []byte
+	// VirtualHost tells that the bucket came from the Host header.
+	VirtualHost bool
+
+	buf []byte
+}
+
+// Route decides the operation of req into out. It fails with the S3 error to send:
+// InvalidURI, InvalidBucketName, KeyTooLongError, MethodNotAllowed or NotImplemented.
+func (rt *Router) Route(req *Request, out *Route) *s3err.Error {
+	out.Op, out.Bucket, out.Key, out.VirtualHost = OpNone, nil, nil, false
+	path := req.Path
+	if len(path) == 0 || path[0] != '/' {
+		return s3err.InvalidURI
+	}
+	if cap(out.buf) < len(path)+len(req.Host) {
+		out.buf = make([]byte, 0, max(len(path)+len(req.Host), 256))
+	}
+	buf := out.buf[:0]
+	var err error
+	if b := rt.hostBucket(req.Host); b != nil {
+		out.VirtualHost = true
+		buf = appendLower(buf, b)
+		out.Bucket = buf
+		start := len(buf)
+		if buf, err = appendUnescape(buf, path[1:], false); err != nil {
+			return s3err.InvalidURI
+		}
+		out.Key = buf[start:]
+	} else {
+		if buf, err = appendUnescape(buf, path[1:], false); err != nil {
+			return s3err.InvalidURI
+		}
+		if i := indexByte(buf, '/'); i >= 0 {
+			out.Bucket, out.Key = buf[:i], buf[i+1:]
+		} else {
+			out.Bucket = buf
+		}
+	}
+	out.buf = buf
+	if len(out.Bucket) == 0 {
+		out.Bucket = nil
+	}
+	if len(out.Key) == 0 {
+		out.Key = nil
+	}
+	op, e := decide(req, out.Bucket != nil, out.Key != nil)
+	if e != nil {
+		return e
+	}
+	if out.Bucket != nil && !ValidBucketName(out.Bucket) {
+		return s3err.InvalidBucketName.WithExtra("BucketName", string(out.Bucket))
+	}
+	if len(out.Key) > MaxKeyLength {
+		return s3err.KeyTooLong
+	}
+	out.Op = op
+	return nil
+}
+
+// hostBucket returns the bucket label of a virtual-host style Host, or nil.
+func (rt *Router) hostBucket(host []byte) []byte {
+	if rt.domain == "" || len(host) == 0 {
+		return nil
+	}
+	// Strip the port; an IPv6 literal ("[::1]:9000") never names a bucket.
+	if host[0] == '[' {
+		return nil
+	}
+	if i := lastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	d := rt.domain
+	if len(host) <= len(d)+1 || host[len(host)-len(d)-1] != '.' || !httpwire.EqualFold(host[len(host)-len(d):], d) {
+		return nil
+	}
+	return host[:len(host)-len(d)-1]
+}
+
+// decide is the dispatch table proper: method, level and sub-resources to operation.
+func decide(req *Request, hasBucket, hasKey bool) (Op, *s3err.Error) {
+	q := req.Query
+	var sub subresources
+	for i := 0; i < q.Len(); i++ {
+		s, ok := classify(q.Name(i))
+		if !ok {
+			return OpNone, s3err.NotImplemented
+		}
+		sub |= s
+	}
+	m := req.Method
+	var op Op
+	switch {
+	case !hasBucket:
+		if sub&^allowed[OpListBuckets] == 0 && m == httpwire.MethodGet {
+			op = OpListBuckets
+		}
+	case !hasKey:
+		op = decideBucket(m, sub)
+	default:
+		op = decideObject(m, sub, req.CopySource)
+	}
+	if op == OpNone {
+		if sub&subUnsupported != 0 || sub&^(allowed[OpNone]) != 0 {
+			return OpNone, s3err.NotImplemented
+		}
+		return OpNone, s3err.MethodNotAllowed
+	}
+	if sub&^allowed[op] != 0 {
+		return OpNone, s3err.NotImplemented
+	}
+	if op == OpListObjectsV2 {
+		if v, _ := q.Get("list-type"); string(v) != "2" {
+			return OpNone, s3err.InvalidArgument.With("Invalid List Type specified in Request")
+		}
+	}
+	if sub&subVersionID != 0 {
+		// There are no versions: only the "null" version, the object itself, exists.
+		if v, _ := q.Get("versionId"); string(v) != "null" {
+			return OpNone, s3err.NotImplemented.With("Object versions are not implemented; only versionId=null is accepted.")
+		}
+	}
+	return op, nil
+}
+
+func decideBucket(m string, sub subresources) Op {
+	res := sub & subResourceMask
+	switch {
+	case res == 0:
+		switch m {
+		case httpwire.MethodGet:
+			if sub&subListType != 0 {
+				return OpListObjectsV2
+			}
+			return OpListObjects
+		case httpwire.MethodPut:
+			return OpCreateBucket
+		case httpwire.MethodHead:
+			return OpHeadBucket
+		case httpwire.MethodDelete:
+			return OpDeleteBucket
+		}
+	case res == subLocation && m == httpwire.MethodGet:
+		return OpGetBucketLocation
+	case res == subUploads && m == httpwire.MethodGet:
+		return OpListMultipartUploads
+	case res == subDelete && m == httpwire.MethodPost:
+		return OpDeleteObjects
+	}
+	return OpNone
+}
+
+func decideObject(m string, sub subresources, copySource bool) Op {
+	res := sub & subResourceMask
+	switch {
+	case res == 0 || res == subPartNumber:
+		switch m {
+		case httpwire.MethodGet:
+			return OpGetObject
+		case httpwire.MethodHead:
+			return OpHeadObject
+		case httpwire.MethodPut:
+			if res != 0 {
+				return OpNone
+			}
+			if copySource {
+				return OpCopyObject
+			}
+			return OpPutObject
+		case httpwire.MethodDelete:
+			if res != 0 {
+				return OpNone
+			}
+			return OpDeleteObject
+		}
+	case res == subUploads && m == httpwire.MethodPost:
+		return OpCreateMultipartUpload
+	case res == subUploadID|subPartNumber && m == httpwire.MethodPut:
+		if copySource {
+			return OpUploadPartCopy
+		}
+		return OpUploadPart
+	case res == subUploadID:
+		switch m {
+		case httpwire.MethodPost:
+			return OpCompleteMultipartUpload
+		case httpwire.MethodDelete:
+			return OpAbortMultipartUpload
+		case httpwire.MethodGet:
+			return OpListParts
+		}
+	}
+	return OpNone
+}
+
+func appendLower(dst, b []byte) []byte {
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func lastIndexByte(b []byte, c byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,153 @@
+package router
+
+import "github.com/flashstor/flashstor/s3frontend/httpwire"
+
+// subresources is the set of query parameters present, as bits. Parameters come in three
+// kinds: sub-resources, which select the operation (location, uploads, uploadId,
+// partNumber, delete); arguments, which only some operations accept (prefix, max-keys,
+// response-content-type, ...); and parameters every operation ignores (the presigned-URL
+// authentication, the SDKs' x-id). A parameter of none of these kinds, S3 sub-resources the
+// face does not implement (acl, tagging, versioning, ...) included, makes the request
+// NotImplemented: an unknown sub-resource must never fall through to another operation.
+type subresources uint64
+
+const (
+	subLocation subresources = 1 << iota
+	subUploads
+	subUploadID
+	subPartNumber
+	subDelete
+
+	subListType
+	subPrefix
+	subDelimiter
+	subMarker
+	subMaxKeys
+	subEncodingType
+	subContinuationToken
+	subStartAfter
+	subFetchOwner
+	subKeyMarker
+	subUploadIDMarker
+	subMaxUploads
+	subMaxParts
+	subPartNumberMarker
+	subResponseHeader
+	subVersionID
+	subMaxBuckets
+	subBucketRegion
+	// subIgnored marks parameters every operation accepts and ignores.
+	subIgnored
+	// subUnsupported marks S3 sub-resources that are known but not implemented.
+	subUnsupported
+)
+
+// subResourceMask holds the bits that select an operation.
+const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete
+
+// params classifies every parameter name the face knows, exact case as S3 spells it.
+var params = map[string]subresources{
+	"location":           subLocation,
+	"uploads":            subUploads,
+	"uploadId":           subUploadID,
+	"partNumber":         subPartNumber,
+	"delete":             subDelete,
+	"list-type":          subListType,
+	"prefix":             subPrefix,
+	"delimiter":          subDelimiter,
+	"marker":             subMarker,
+	"max-keys":           subMaxKeys,
+	"encoding-type":      subEncodingType,
+	"continuation-token": subContinuationToken,
+	"start-after":        subStartAfter,
+	"fetch-owner":        subFetchOwner,
+	"key-marker":         subKeyMarker,
+	"upload-id-marker":   subUploadIDMarker,
+	"max-uploads":        subMaxUploads,
+	"max-parts":          subMaxParts,
+	"part-number-marker": subPartNumberMarker,
+	"versionId":          subVersionID,
+	"max-buckets":        subMaxBuckets,
+	"bucket-region":      subBucketRegion,
+
+	"response-content-type":        subResponseHeader,
+	"response-content-language":    subResponseHeader,
+	"response-expires":             subResponseHeader,
+	"response-cache-control":       subResponseHeader,
+	"response-content-disposition": subResponseHeader,
+	"response-content-encoding":    subResponseHeader,
+
+	// Presigned-URL authentication (verified by sigv4) and the SDKs' operation marker.
+	"X-Amz-Algorithm":      subIgnored,
+	"X-Amz-Credential":     subIgnored,
+	"X-Amz-Date":           subIgnored,
+	"X-Amz-Expires":        subIgnored,
+	"X-Amz-SignedHeaders":  subIgnored,
+	"X-Amz-Signature":      subIgnored,
+	"X-Amz-Security-Token": subIgnored,
+	"X-Amz-Content-Sha256": subIgnored,
+	"x-id":                 subIgnored,
+
+	// S3 sub-resources that exist but are not implemented.
+	"accelerate": subUnsupported, "acl": subUnsupported, "analytics": subUnsupported,
+	"attributes": subUnsupported, "cors": subUnsupported, "encryption": subUnsupported,
+	"intelligent-tiering": subUnsupported, "inventory": subUnsupported,
+	"legal-hold": subUnsupported, "lifecycle": subUnsupported, "logging": subUnsupported,
+	"metrics": subUnsupported, "notification": subUnsupported, "object-lock": subUnsupported,
+	"ownershipControls": subUnsupported, "policy": subUnsupported,
+	"policyStatus": subUnsupported, "publicAccessBlock": subUnsupported,
+	"replication": subUnsupported, "requestPayment": subUnsupported,
+	"restore": subUnsupported, "retention": subUnsupported, "select": subUnsupported,
+	"select-type": subUnsupported, "session": subUnsupported, "tagging": subUnsupported,
+	"torrent": subUnsupported, "versioning": subUnsupported, "versions": subUnsupported,
+	"website": subUnsupported, "renameObject": subUnsupported,
+	"metadataTable": subUnsupported, "metadataConfiguration": subUnsupported,
+}
+
+// allowed lists, per operation, the parameters it accepts besides its own sub-resources.
+// allowed[OpNone] is every parameter the face knows and implements, used to tell a
+// MethodNotAllowed (known parameters, wrong method) from a NotImplemented.
+var allowed = func() [NumOps]subresources {
+	list := subPrefix | subDelimiter | subMaxKeys | subEncodingType
+	get := subResponseHeader | subPartNumber | subVersionID
+	a := [NumOps]subresources{
+		OpListBuckets:             subPrefix | subMaxBuckets | subContinuationToken | subBucketRegion,
+		OpCreateBucket:            0,
+		OpHeadBucket:              0,
+		OpDeleteBucket:            0,
+		OpGetBucketLocation:       subLocation,
+		OpListObjects:             list | subMarker,
+		OpListObjectsV2:           list | subListType | subContinuationToken | subStartAfter | subFetchOwner,
+		OpListMultipartUploads:    subUploads | subPrefix | subDelimiter | subKeyMarker | subUploadIDMarker | subMaxUploads | subEncodingType,
+		OpDeleteObjects:           subDelete,
+		OpPutObject:               0,
+		OpCopyObject:              0,
+		OpGetObject:               get,
+		OpHeadObject:              get,
+		OpDeleteObject:            subVersionID,
+		OpCreateMultipartUpload:   subUploads,
+		OpUploadPart:              subUploadID | subPartNumber,
+		OpUploadPartCopy:          subUploadID | subPartNumber,
+		OpCompleteMultipartUpload: subUploadID,
+		OpAbortMultipartUpload:    subUploadID,
+		OpListParts:               subUploadID | subMaxParts | subPartNumberMarker | subEncodingType,
+	}
+	var all subresources
+	for op := OpNone + 1; op < NumOps; op++ {
+		a[op] |= subIgnored
+		all |= a[op]
+	}
+	a[OpNone] = all
+	return a
+}()
+
+// classify returns the bit of a parameter name, false for a name the face does not know.
+// Parameters named x-amz-* are request headers a presigned URL carries in its query
+// ("hoisted"); the handler reads them as headers.
+func classify(name []byte) (subresources, bool) {
+	s, ok := params[string(name)] // no allocation: the compiler converts in place for lookups
+	if !ok && len(name) > 6 && httpwire.EqualFold(name[:6], "x-amz-") {
+		return subIgnored, true
+	}
+	return s, ok
+}

@@ -1,0 +1,90 @@
+package s3xml
+
+import (
+	"encoding/xml"
+	"errors"
+	"testing"
+)
+
+// The request-body parsers take any bytes without panicking, and fail only with
+// ErrMalformed (S3's MalformedXML).
+
+func FuzzParseDelete(f *testing.F) {
+	f.Add([]byte(`<Delete><Quiet>true</Quiet><Object><Key>a</Key><VersionId>v</VersionId></Object></Delete>`))
+	f.Add([]byte(`<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>&lt;</Key></Object></Delete>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		d, err := ParseDelete(doc)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		if len(d.Objects) == 0 || len(d.Objects) > MaxDeleteObjects {
+			t.Fatalf("%d objects accepted", len(d.Objects))
+		}
+		for _, o := range d.Objects {
+			if o.Key == "" {
+				t.Fatal("empty key accepted")
+			}
+		}
+	})
+}
+
+func FuzzParseComplete(f *testing.F) {
+	f.Add([]byte(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"e"</ETag><ChecksumCRC32C>x</ChecksumCRC32C></Part></CompleteMultipartUpload>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		parts, err := ParseComplete(doc)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		if len(parts) == 0 || len(parts) > MaxParts {
+			t.Fatalf("%d parts accepted", len(parts))
+		}
+	})
+}
+
+func FuzzParseCreateBucket(f *testing.F) {
+	f.Add([]byte(`<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint></CreateBucketConfiguration>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if _, err := ParseCreateBucket(doc); err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error %v is not ErrMalformed", err)
+		}
+	})
+}
+
+// FuzzWriterEscaping checks that any text the Writer is given makes a well-formed document
+// that reads back as the same text, up to the characters XML cannot carry.
+func FuzzWriterEscaping(f *testing.F) {
+	f.Add("a<b>&c\"d'e")
+	f.Add("\x00\x1f\x7f\xff\ufffe")
+	f.Fuzz(func(t *testing.T, s string) {
+		var w Writer
+		w.Root("R")
+		w.String("V", s)
+		w.Close("R")
+		var doc struct{ V string }
+		if err := xml.Unmarshal(w.B, &doc); err != nil {
+			t.Fatalf("document for %q does not parse: %v\n%s", s, err, w.B)
+		}
+		if len(AppendEscaped(nil, s)) < len(s)/2 {
+			t.Fatalf("escaping lost text")
+		}
+		if valid(s) && doc.V != s {
+			t.Fatalf("text %q read back as %q", s, doc.V)
+		}
+	})
+}
+
+// valid reports whether every character of s can appear in an XML document as is.
+func valid(s string) bool {
+	for _, r := range s {
+		if r == 0xFFFD || !isXMLChar(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,145 @@
+package s3xml
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWriter(t *testing.T) {
+	var w Writer
+	w.Declaration()
+	w.Root("Doc")
+	w.String("Key", "a<b>&\"c'\td\x01e\xff")
+	w.Bytes("Raw", []byte("x\ny\rz"))
+	w.Int("N", -42)
+	w.Bool("B", true)
+	w.Time("T", time.Date(2024, 2, 3, 4, 5, 6, 7_000_000, time.FixedZone("x", 3600)))
+	w.ETag("ETag", "abc")
+	w.Close("Doc")
+	var doc struct {
+		XMLName xml.Name `xml:"Doc"`
+		Key     string
+		Raw     string
+		N       int
+		B       bool
+		T       string
+		ETag    string
+	}
+	if err := xml.Unmarshal(w.B, &doc); err != nil {
+		t.Fatalf("%v\n%s", err, w.B)
+	}
+	if doc.XMLName.Space != Namespace {
+		t.Errorf("namespace %q", doc.XMLName.Space)
+	}
+	if doc.Key != "a<b>&\"c'\td\uFFFDe\uFFFD" || doc.Raw != "x\ny\rz" || doc.N != -42 || !doc.B ||
+		doc.T != "2024-02-03T03:05:06.007Z" || doc.ETag != `"abc"` {
+		t.Errorf("round trip: %+v", doc)
+	}
+	w.Reset()
+	if len(w.B) != 0 {
+		t.Error("Reset left bytes")
+	}
+}
+
+func TestParseCreateBucket(t *testing.T) {
+	cases := []struct {
+		doc, loc string
+		ok       bool
+	}{
+		{"", "", true},
+		{"  \n", "", true},
+		{`<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>`, "eu-west-1", true},
+		{`<?xml version="1.0"?><CreateBucketConfiguration/>`, "", true},
+		{`<CreateBucketConfiguration><LocationConstraint>a</LocationConstraint><LocationConstraint>b</LocationConstraint></CreateBucketConfiguration>`, "", false},
+		{`<Other/>`, "", false},
+		{`<CreateBucketConfiguration>`, "", false},
+		{`<CreateBucketConfiguration/><Extra/>`, "", false},
+		{`junk<CreateBucketConfiguration/>`, "", false},
+	}
+	for _, tc := range cases {
+		loc, err := ParseCreateBucket([]byte(tc.doc))
+		if (err == nil) != tc.ok || loc != tc.loc {
+			t.Errorf("ParseCreateBucket(%q) = %q, %v", tc.doc, loc, err)
+		}
+		if err != nil && !errors.Is(err, ErrMalformed) {
+			t.Errorf("error %v is not ErrMalformed", err)
+		}
+	}
+}
+
+func TestParseDelete(t *testing.T) {
+	d, err := ParseDelete([]byte(`<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>
+		<Object><Key>a&amp;b</Key></Object><Object><Key>c</Key><VersionId>null</VersionId></Object></Delete>`))
+	if err != nil || !d.Quiet || len(d.Objects) != 2 || d.Objects[0].Key != "a&b" || d.Objects[1].VersionID != "null" {
+		t.Fatalf("ParseDelete: %+v %v", d, err)
+	}
+	many := "<Delete>" + strings.Repeat("<Object><Key>k</Key></Object>", 1001) + "</Delete>"
+	for _, bad := range []string{
+		"", "<Delete/>", "<Delete><Quiet>maybe</Quiet><Object><Key>a</Key></Object></Delete>",
+		"<Delete><Object></Object></Delete>", "<Delete><Object><Key></Key></Object></Delete>",
+		"<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>", many, "<Delete><Object><Key>a</Key></Object>",
+	} {
+		if _, err := ParseDelete([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseDelete(%.60q): %v", bad, err)
+		}
+	}
+}
+
+func TestParseComplete(t *testing.T) {
+	parts, err := ParseComplete([]byte(`<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>"e2"</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>
+		<Part><ETag>e1</ETag><PartNumber> 1 </PartNumber></Part></CompleteMultipartUpload>`))
+	if err != nil || len(parts) != 2 || parts[0].PartNumber != 2 || parts[0].ETag != `"e2"` || parts[0].Checksums["ChecksumCRC32"] != "AAAAAA==" ||
+		parts[1].PartNumber != 1 || parts[1].Checksums != nil {
+		t.Fatalf("ParseComplete: %+v %v", parts, err)
+	}
+	for _, bad := range []string{
+		"", "<CompleteMultipartUpload/>", "<CompleteMultipartUpload><Part><ETag>e</ETag></Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>e</ETag></Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><PartNumber>2</PartNumber><ETag>e</ETag></Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e</ETag><ChecksumSHA1>a</ChecksumSHA1><ChecksumSHA1>b</ChecksumSHA1></Part></CompleteMultipartUpload>",
+		"<!DOCTYPE x [<!ENTITY a 'b'>]><CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&a;</ETag></Part></CompleteMultipartUpload>",
+	} {
+		if _, err := ParseComplete([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseComplete(%.70q): %v", bad, err)
+		}
+	}
+}
+
+// TestWriterParseRoundTrip builds request documents with the Writer and parses them back.
+func TestWriterParseRoundTrip(t *testing.T) {
+	keys := []string{"plain", "a<b", "ü日本", "sp ace", "&amp;"}
+	var w Writer
+	w.Open("Delete")
+	for _, k := range keys {
+		w.Open("Object")
+		w.String("Key", k)
+		w.Close("Object")
+	}
+	w.Close("Delete")
+	d, err := ParseDelete(w.B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		if d.Objects[i].Key != k {
+			t.Errorf("key %d: %q, want %q", i, d.Objects[i].Key, k)
+		}
+	}
+	w.Reset()
+	w.Open("CompleteMultipartUpload")
+	for i := 1; i <= 3; i++ {
+		w.Open("Part")
+		w.Int("PartNumber", int64(i))
+		w.ETag("ETag", fmt.Sprint("etag", i))
+		w.Close("Part")
+	}
+	w.Close("CompleteMultipartUpload")
+	parts, err := ParseComplete(w.B)
+	if err != nil || len(parts) != 3 || parts[2].ETag != `"etag3"` {
+		t.Fatalf("%+v %v", parts, err)
+	}
+}
