@@ -7,39 +7,154 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
+	"time"
 
 	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/s3frontend"
+	"github.com/flashstor/flashstor/s3frontend/httpserver"
+)
+
+// Demo credentials, used only when FLASHSTORE_ROOT_USER and FLASHSTORE_ROOT_PASSWORD are
+// both unset, with a warning: fine for a server on loopback, not for anything else.
+const (
+	demoUser     = "flashstoradmin"
+	demoPassword = "flashstoradmin"
 )
 
 // serverConfig is what the server flags set.
 type serverConfig struct {
-	address string
-	parity  int
-	drives  []string
+	address   string
+	domain    string
+	region    string
+	transport string
+	parity    int
+	mount     string
+	drives    []string
+	// shutdownGrace bounds how long requests in flight may take to finish at shutdown.
+	shutdownGrace time.Duration
 }
 
-func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg serverConfig
-	fs.StringVar(&cfg.address, "address", "127.0.0.1:9000", "S3 endpoint address HOST:PORT")
+	fs.StringVar(&cfg.address, "address", "127.0.0.1:9000", "S3 endpoint address `HOST:PORT`")
+	fs.StringVar(&cfg.domain, "domain", "", "domain for virtual-host style requests (<bucket>.`DOMAIN`)")
+	fs.StringVar(&cfg.region, "region", "us-east-1", "region requests are signed for")
+	fs.StringVar(&cfg.transport, "transport", s3frontend.TransportEpoll, "HTTP transport: epoll or nethttp")
 	fs.IntVar(&cfg.parity, "parity", -1, "parity drives per erasure set for new objects (default: by set size)")
+	fs.StringVar(&cfg.mount, "mount", "", "also mount the buckets at `DIR` (FUSE)")
+	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time requests in flight get to finish at shutdown")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: flashstor server [FLAGS] DRIVE...")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return cfg, err
 	}
 	cfg.drives = fs.Args()
 	if len(cfg.drives) == 0 {
-		return errors.New("server: no drives given")
+		fs.Usage()
+		return cfg, errors.New("server: no drives given")
+	}
+	return cfg, nil
+}
+
+// rootCredentials returns the root credentials from the environment, or the demo ones with a
+// warning when none are set.
+func rootCredentials(log *slog.Logger) (map[string]string, string, error) {
+	user, pass := os.Getenv("FLASHSTORE_ROOT_USER"), os.Getenv("FLASHSTORE_ROOT_PASSWORD")
+	switch {
+	case user == "" && pass == "":
+		log.Warn("FLASHSTORE_ROOT_USER and FLASHSTORE_ROOT_PASSWORD are not set: using the demo credentials; set them for anything but a local trial",
+			"user", demoUser)
+		return map[string]string{demoUser: demoPassword}, demoUser, nil
+	case user == "" || pass == "":
+		return nil, "", errors.New("set both FLASHSTORE_ROOT_USER and FLASHSTORE_ROOT_PASSWORD, or neither")
+	case len(pass) < 8:
+		return nil, "", errors.New("FLASHSTORE_ROOT_PASSWORD must be at least 8 characters")
+	}
+	return map[string]string{user: pass}, user, nil
+}
+
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseServerFlags(args, stderr)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	creds, user, err := rootCredentials(log)
+	if err != nil {
+		return err
+	}
 	dep, err := deploy.Open(ctx, deploy.Config{Drives: cfg.drives, Parity: cfg.parity, Log: log})
 	if err != nil {
 		return err
 	}
 	defer dep.Close()
-	info := dep.StorageInfo(ctx)
-	fmt.Fprintf(stdout, "flashstor: %d drives in %d erasure sets of %d+%d\n", len(dep.Drives), info.ErasureSets, info.DataShards, info.Parity)
-	go dep.RunHealing(ctx, deploy.HealingOptions{})
-	<-ctx.Done()
+
+	handler, err := s3frontend.New(s3frontend.Config{
+		Layer: dep, Credentials: creds, Region: cfg.region, Domain: cfg.domain, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	srv, err := s3frontend.NewServer(s3frontend.ServerConfig{
+		Handler: handler, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.address)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.address, err)
+	}
+	healCtx, stopHealing := context.WithCancel(context.Background())
+	healingDone := make(chan struct{})
+	go func() {
+		defer close(healingDone)
+		dep.RunHealing(healCtx, deploy.HealingOptions{})
+	}()
+	defer func() { stopHealing(); <-healingDone }()
+
+	unmount, err := mountIfAsked(ctx, cfg, dep, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer unmount()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	printWelcome(stdout, cfg, ln.Addr().String(), user, creds[user], dep)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving S3: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight", "grace", cfg.shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown did not finish in time; closing", "err", err)
+		srv.Close()
+	}
 	return nil
+}
+
+// printWelcome tells the user how to reach the server.
+func printWelcome(w io.Writer, cfg serverConfig, addr, user, secret string, dep *deploy.Deployment) {
+	info := dep.StorageInfo(context.Background())
+	fmt.Fprintf(w, "Flashstor %s: %d drives, %d erasure set(s) of %d+%d\n",
+		version, len(dep.Drives), info.ErasureSets, info.DataShards, info.Parity)
+	fmt.Fprintf(w, "  S3 endpoint:  http://%s  (region %s, transport %s)\n", addr, cfg.region, cfg.transport)
+	fmt.Fprintf(w, "  Access key:   %s\n  Secret key:   %s\n", user, secret)
+	if cfg.mount != "" {
+		fmt.Fprintf(w, "  Mounted at:   %s\n", cfg.mount)
+	}
+	fmt.Fprintf(w, "  Try:          AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url http://%s s3 mb s3://demo\n", user, secret, addr)
+	fmt.Fprintln(w, "  Stop with Ctrl-C (SIGINT) or SIGTERM: requests in flight finish, the mount is unmounted.")
 }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// startServer runs "flashstor server" in-process on a loopback port and returns its
+// endpoint; the server is stopped (as by SIGTERM) when the test ends.
+func startServer(t *testing.T, extra ...string) string {
+	t.Helper()
+	t.Setenv("FLASHSTORE_ROOT_USER", "testadmin")
+	t.Setenv("FLASHSTORE_ROOT_PASSWORD", "test-secret-123")
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	args := append([]string{"server", "--address", "127.0.0.1:0"}, extra...)
+	args = append(args, filepath.Join(t.TempDir(), "d{1...4}"))
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Error("server did not stop within a minute of its context ending")
+		}
+	})
+	endpoint := regexp.MustCompile(`S3 endpoint:\s+(http://\S+)`)
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if m := endpoint.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, pr)
+			return m[1]
+		}
+	}
+	t.Fatalf("the server printed no endpoint (%v)", <-done)
+	return ""
+}
+
+func TestServerServesS3(t *testing.T) {
+	endpoint := startServer(t)
+	client := s3.New(s3.Options{
+		BaseEndpoint: aws.String(endpoint),
+		Region:       "us-east-1",
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider("testadmin", "test-secret-123", ""),
+	})
+	ctx := context.Background()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("flashstor "), 100_000)
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("hello"), Key: aws.String("a/b.txt"), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("hello"), Key: aws.String("a/b.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(out.Body)
+	out.Body.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("GET returned %d bytes, %v", len(got), err)
+	}
+	bad := s3.New(s3.Options{BaseEndpoint: aws.String(endpoint), Region: "us-east-1", UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("testadmin", "wrong-secret", "")})
+	_, err = bad.ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+		t.Fatalf("wrong secret: %v", err)
+	}
+}
+
+func TestServerRefusesHalfCredentials(t *testing.T) {
+	t.Setenv("FLASHSTORE_ROOT_USER", "someone")
+	t.Setenv("FLASHSTORE_ROOT_PASSWORD", "")
+	err := run(context.Background(), []string{"server", "--address", "127.0.0.1:0", filepath.Join(t.TempDir(), "d1")}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "FLASHSTORE_ROOT_PASSWORD") {
+		t.Fatalf("server with only a user: %v", err)
+	}
+}
