@@ -1,7 +1,6 @@
 package erasureset
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -244,7 +243,7 @@ func (h *handle) decodeLocked(ctx context.Context, w io.Writer, part int, off, l
 			continue
 		}
 		if h.inline != nil {
-			readers[shard] = bytes.NewReader(h.inline[drive])
+			readers[shard] = (*inlineShard)(&h.inline[drive])
 		} else {
 			readers[shard] = &lazyFile{h: h, key: fileKey{drive, part}}
 		}
@@ -309,4 +308,22 @@ func (s *sliceWriter) Write(p []byte) (int, error) {
 	copy(s.buf[s.n:], p)
 	s.n += len(p)
 	return len(p), nil
+}
+
+// inlineShard reads an inline shard; a pointer to the handle's own slice, so that handing
+// it to the decoder allocates nothing.
+type inlineShard []byte
+
+func (s *inlineShard) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("inline shard: negative offset")
+	}
+	if off >= int64(len(*s)) {
+		return 0, io.EOF
+	}
+	n := copy(p, (*s)[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }

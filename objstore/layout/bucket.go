@@ -28,8 +28,10 @@ func CheckBucketName(name string) error {
 	if strings.Contains(name, "..") {
 		return ErrBucketNameRules
 	}
-	if addr, err := netip.ParseAddr(name); err == nil && addr.Is4() {
-		return ErrBucketNameRules
+	if looksNumeric(name) {
+		if addr, err := netip.ParseAddr(name); err == nil && addr.Is4() {
+			return ErrBucketNameRules
+		}
 	}
 	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
 		if strings.HasPrefix(name, p) {
@@ -42,4 +44,15 @@ func CheckBucketName(name string) error {
 		}
 	}
 	return nil
+}
+
+// looksNumeric reports whether name has only digits and dots: only then can it be an IPv4
+// address, so that the common name skips the parse.
+func looksNumeric(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c != '.' && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -85,11 +85,40 @@ func CheckKey(key string) error {
 // ObjectPath returns the path, relative to the bucket's directory, of key's metadata file.
 // The key must pass CheckKey.
 func ObjectPath(key string) string {
-	i := strings.LastIndexByte(key, '/')
-	if i < 0 {
-		return EncodeSegment(key) + MetaSuffix
+	return string(AppendObjectPath(make([]byte, 0, len(key)+8), key))
+}
+
+// AppendObjectPath appends ObjectPath(key) to dst.
+func AppendObjectPath(dst []byte, key string) []byte {
+	for {
+		seg, rest, more := strings.Cut(key, "/")
+		dst = appendSegment(dst, seg)
+		if !more {
+			return append(dst, MetaSuffix...)
+		}
+		dst = append(dst, '/')
+		key = rest
 	}
-	return EncodePrefix(key[:i]) + "/" + EncodeSegment(key[i+1:]) + MetaSuffix
+}
+
+// appendSegment appends EncodeSegment(seg) to dst.
+func appendSegment(dst []byte, seg string) []byte {
+	switch seg {
+	case "":
+		return append(dst, "%00"...)
+	case ".":
+		return append(dst, "%2E"...)
+	case "..":
+		return append(dst, "%2E%2E"...)
+	}
+	for i := 0; i < len(seg); i++ {
+		if seg[i] == '%' {
+			dst = append(dst, "%25"...)
+		} else {
+			dst = append(dst, seg[i])
+		}
+	}
+	return dst
 }
 
 // PrefixPath returns the path, relative to the bucket's directory, of the directory that

@@ -92,17 +92,24 @@ func (d *Drive) Close() {
 
 func (d *Drive) String() string { return d.inner.String() }
 
+// timers recycles the timers bounded waits with.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
 // bounded runs fn under the timeout: the caller gets ErrTimeout when it expires, while fn
 // (a system call that cannot be interrupted) finishes in the background. fn's results
-// travel back on a channel, never through variables the caller may be reading by then.
+// travel back on a channel, never through variables the caller may be reading by then. fn
+// gets the caller's context: deriving one with the deadline would cost more allocations
+// than the metadata calls it bounds.
 func bounded[T any](d *Drive, ctx context.Context, fn func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
 	if d.offline.Load() {
 		return zero, fmt.Errorf("%w: %s", storage.ErrDriveOffline, d.inner)
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
-	defer cancel()
 	type result struct {
 		v   T
 		err error
@@ -112,16 +119,18 @@ func bounded[T any](d *Drive, ctx context.Context, fn func(ctx context.Context) 
 		v, err := fn(ctx)
 		done <- result{v, err}
 	}()
+	t := timers.Get().(*time.Timer)
+	t.Reset(d.opts.Timeout)
 	var r result
 	select {
 	case r = <-done:
+	case <-t.C:
+		r.err = fmt.Errorf("%w: %s after %v", storage.ErrTimeout, d.inner, d.opts.Timeout)
 	case <-ctx.Done():
-		if cerr := context.Cause(ctx); errors.Is(cerr, context.DeadlineExceeded) {
-			r.err = fmt.Errorf("%w: %s after %v", storage.ErrTimeout, d.inner, d.opts.Timeout)
-		} else {
-			r.err = cerr
-		}
+		r.err = context.Cause(ctx)
 	}
+	t.Stop()
+	timers.Put(t)
 	d.record(r.err, time.Since(start))
 	return r.v, r.err
 }

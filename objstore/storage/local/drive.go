@@ -104,20 +104,33 @@ func validPath(p string) bool {
 	if path.IsAbs(p) || path.Clean(p) != p || strings.IndexByte(p, 0) >= 0 {
 		return false
 	}
-	for _, comp := range strings.Split(p, "/") {
+	for rest := p; ; {
+		comp, tail, more := strings.Cut(rest, "/")
 		if comp == ".." || comp == "." || len(comp) > layout.MaxNameLength {
 			return false
 		}
+		if !more {
+			return true
+		}
+		rest = tail
 	}
-	return true
 }
 
-// objectPath returns the absolute path of key's metadata file in bucket.
+// objectPath returns the absolute path of key's metadata file in bucket, built in one
+// allocation.
 func (d *Drive) objectPath(bucket, key string) (string, error) {
 	if err := layout.CheckKey(key); err != nil {
 		return "", fmt.Errorf("%w: %w", storage.ErrInvalidPath, err)
 	}
-	return d.filePath(bucket, layout.ObjectPath(key))
+	if layout.CheckBucketName(bucket) != nil {
+		return "", fmt.Errorf("%w: volume %q", storage.ErrInvalidPath, bucket)
+	}
+	b := make([]byte, 0, len(d.root)+len(bucket)+len(key)+16)
+	b = append(b, d.root...)
+	b = append(b, '/')
+	b = append(b, bucket...)
+	b = append(b, '/')
+	return string(layout.AppendObjectPath(b, key)), nil
 }
 
 // isStaging reports whether full is in the staging area.

@@ -21,7 +21,7 @@ func (d *Drive) ReadMeta(ctx context.Context, bucket, key string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(p)
+	b, err := readSmallFile(p)
 	if err != nil {
 		return nil, d.objectErr(bucket, err)
 	}

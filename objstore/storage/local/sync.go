@@ -110,3 +110,27 @@ func removeEmptyParents(dir, stop string) {
 		dir = filepath.Dir(dir)
 	}
 }
+
+// readSmallFile reads a whole file with the system calls directly (open, fstat, pread,
+// close): os.ReadFile also registers the descriptor with the runtime's poller, which costs
+// more than reading a metadata file does.
+func readSmallFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: unix.EISDIR}
+	}
+	b := make([]byte, st.Size)
+	n, err := preadFull(fd, b, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	return b[:n], nil
+}
