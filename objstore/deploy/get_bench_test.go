@@ -1,8 +1,5 @@
 package deploy_test
 
-// BenchmarkGet4KiB counts the object layer's allocations and time per 4 KiB read (open, read,
-// close) on 4 drives: the core's share of a small S3 GET.
-
 import (
 	"bytes"
 	"context"
@@ -12,6 +9,8 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 )
 
+// BenchmarkGet4KiB counts the object layer's allocations and time per 4 KiB read (open, read,
+// close) on 4 drives: the core's share of a small S3 GET.
 func BenchmarkGet4KiB(b *testing.B) {
 	l := benchLayer(b, 4, 2, 0)
 	content := randomBytes(4096, 1)
