@@ -120,7 +120,9 @@ func (o ObjectInfo) ContentType() string { return o.Metadata["content-type"] }
 
 // PutOptions are the options of PutObject and NewMultipartUpload.
 type PutOptions struct {
-	// Metadata is stored with the object, under lower-case header names.
+	// Metadata is stored with the object, under lower-case header names. PutObject reads
+	// the map only once the body has been read to its end, so a caller may add entries
+	// known only then (a trailer checksum) from within the body reader.
 	Metadata map[string]string
 	// Preconditions are checked atomically with the write, under the key's lock.
 	Preconditions Preconditions
@@ -141,6 +143,10 @@ type Preconditions struct {
 type PartOptions struct {
 	// Checksum is the part's verified S3 checksum as "ALGORITHM:base64", stored with it.
 	Checksum string
+	// FinalChecksum, if set, is called once the body has been read to its end and before
+	// the part is committed; a non-empty result replaces Checksum. It serves checksums that
+	// are known only after the body (S3 trailers, checksums the server computes).
+	FinalChecksum func() string
 }
 
 // CompleteOptions are the options of CompleteMultipartUpload.

@@ -116,14 +116,19 @@ func (c *call) uploadPart() error {
 	if err != nil {
 		return err
 	}
-	// The part's checksum can be stored only when it is known before the body streams:
-	// PartOptions is fixed when PutObjectPart starts. Header checksums are; trailers are
-	// verified all the same, but not stored.
+	// A checksum sent as a header is known now; one sent as a trailer only once the body is
+	// read: the layer asks for it then, before it commits the part.
 	var opts objstore.PartOptions
 	if v := headerChecksum(c); v.Algorithm != checksum.None {
 		opts.Checksum = v.Algorithm.String() + ":" + v.Base64()
 	}
 	capture := &checksumCapture{body: body}
+	opts.FinalChecksum = func() string {
+		if capture.sum.Algorithm == checksum.None {
+			return ""
+		}
+		return capture.sum.Algorithm.String() + ":" + capture.sum.Base64()
+	}
 	part, err := c.h.layer.PutObjectPart(c.context(), c.bucket, c.key, id, n, capture, size, opts)
 	if err != nil {
 		return err

@@ -57,6 +57,14 @@ func TestSDKOverTLS(t *testing.T) {
 		mustOK(t, "UploadPart", err)
 		done = append(done, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: up.ETag, ChecksumCRC32: up.ChecksumCRC32})
 	}
+	// Trailer checksums arrive after the body, yet are stored with the parts.
+	lp, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("tls"), Key: aws.String("mp"), UploadId: create.UploadId})
+	mustOK(t, "ListParts", err)
+	for i, p := range lp.Parts {
+		if aws.ToString(p.ChecksumCRC32) == "" || aws.ToString(p.ChecksumCRC32) != aws.ToString(done[i].ChecksumCRC32) {
+			t.Errorf("part %d: stored CRC32 %q, the SDK's trailer was %q", i+1, aws.ToString(p.ChecksumCRC32), aws.ToString(done[i].ChecksumCRC32))
+		}
+	}
 	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("tls"), Key: aws.String("mp"),
 		UploadId: create.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
 	mustOK(t, "CompleteMultipartUpload", err)

@@ -166,8 +166,14 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 	if err != nil {
 		return objstore.PartInfo{}, err
 	}
+	sum := opts.Checksum
+	if opts.FinalChecksum != nil {
+		if v := opts.FinalChecksum(); v != "" {
+			sum = v
+		}
+	}
 	rec := meta.PartRecord{
-		Part:    meta.Part{Number: number, Size: written, ETag: hex.EncodeToString(h.Sum(nil)), Checksum: opts.Checksum},
+		Part:    meta.Part{Number: number, Size: written, ETag: hex.EncodeToString(h.Sum(nil)), Checksum: sum},
 		ModTime: time.Now().UTC(),
 	}
 	dir := uploadDir(bucket, key, uploadID)
