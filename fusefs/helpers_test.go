@@ -1,0 +1,139 @@
+package fusefs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/deploy"
+)
+
+// testBucket is the bucket every mount test works in.
+const testBucket = "test-bucket"
+
+// newLayer returns an object layer on drives local directories in t's temporary directory.
+func newLayer(t testing.TB, drives int) objstore.ObjectLayer {
+	t.Helper()
+	d, err := deploy.Open(context.Background(), deploy.Config{
+		Drives: []string{filepath.Join(t.TempDir(), fmt.Sprintf("d{1...%d}", drives))},
+		Parity: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// mountLayer mounts layer in a temporary directory, unmounted when the test ends (even when
+// it fails), and returns the mount point.
+func mountLayer(t testing.TB, layer objstore.ObjectLayer, opts Options) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mount tests run as root (direct mount, /dev/fuse)")
+	}
+	mnt := t.TempDir()
+	srv, err := Mount(mnt, layer, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var err error
+		for i := 0; i < 50; i++ { // bounded: a process may still be leaving the mount
+			if err = srv.Unmount(); err == nil || !errors.Is(err, syscall.EBUSY) {
+				break
+			}
+			syscall.Nanosleep(&syscall.Timespec{Nsec: 100e6}, nil)
+		}
+		if err != nil {
+			t.Errorf("unmount: %v", err)
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+	})
+	return mnt
+}
+
+// setup returns a mounted layer of drives drives with testBucket made, and the bucket's
+// directory in the mount.
+func setup(t testing.TB, drives int) (objstore.ObjectLayer, string) {
+	t.Helper()
+	l := newLayer(t, drives)
+	if err := l.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mnt := mountLayer(t, l, Options{})
+	return l, filepath.Join(mnt, testBucket)
+}
+
+// layouts are the drive counts every behaviour test runs on.
+var layouts = []int{1, 4}
+
+// forLayouts runs fn on a fresh mount of every layout.
+func forLayouts(t *testing.T, fn func(t *testing.T, l objstore.ObjectLayer, dir string)) {
+	for _, n := range layouts {
+		t.Run(fmt.Sprintf("%ddrives", n), func(t *testing.T) {
+			l, dir := setup(t, n)
+			fn(t, l, dir)
+		})
+	}
+}
+
+// getObject reads a whole object through the layer.
+func getObject(t testing.TB, l objstore.ObjectLayer, key string) ([]byte, objstore.ObjectInfo) {
+	t.Helper()
+	h, err := l.OpenObject(context.Background(), testBucket, key)
+	if err != nil {
+		t.Fatalf("OpenObject %s: %v", key, err)
+	}
+	defer h.Close()
+	var b bytes.Buffer
+	if _, err := h.WriteRange(context.Background(), &b, 0, h.Info().Size); err != nil {
+		t.Fatalf("reading %s: %v", key, err)
+	}
+	return b.Bytes(), h.Info()
+}
+
+// putObject writes an object through the layer, as an S3 client would.
+func putObject(t testing.TB, l objstore.ObjectLayer, key string, data []byte, md map[string]string) objstore.ObjectInfo {
+	t.Helper()
+	info, err := l.PutObject(context.Background(), testBucket, key, bytes.NewReader(data), int64(len(data)), objstore.PutOptions{Metadata: md})
+	if err != nil {
+		t.Fatalf("PutObject %s: %v", key, err)
+	}
+	return info
+}
+
+// pattern returns n bytes that differ with seed.
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	x := uint32(seed) + 1
+	for i := range b {
+		x = x*1664525 + 1013904223
+		b[i] = byte(x >> 24)
+	}
+	return b
+}
+
+// wantErrno fails unless err is the errno want.
+func wantErrno(t testing.TB, what string, err error, want syscall.Errno) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got %v, want %v", what, err, want)
+	}
+}
+
+// must fails the test on err.
+func must(t testing.TB, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+var _ = io.EOF
