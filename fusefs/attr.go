@@ -85,8 +85,6 @@ func attrsFromInfo(info objstore.ObjectInfo, isDir bool, def owner) attrs {
 	return a
 }
 
-
-
 // fill writes a into a FUSE attribute record. nlink is 0 for a file that was unlinked.
 func (a attrs) fill(out *fuse.Attr, nlink uint32) {
 	out.Mode = a.mode

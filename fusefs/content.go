@@ -96,15 +96,25 @@ func (n *fileNode) writeLocked(data []byte, off int64) (int, syscall.Errno) {
 	if end := uint64(off) + uint64(written); end > n.attrs.size {
 		n.attrs.size = end
 	}
+	if n.c.state != stateStream {
+		// A stream stored its mtime when it started; the file shows that one throughout,
+		// so that its time does not change when it is committed.
+		n.touchLocked()
+	}
 	n.c.dirty = true
-	n.attrs.mtime, n.attrs.ctime = time.Now(), time.Now()
-	n.mtimeSet = false
 	return written, 0
+}
+
+// touchLocked sets mtime and ctime to now, for a change of content.
+func (n *fileNode) touchLocked() {
+	now := time.Now()
+	n.attrs.mtime, n.attrs.ctime = now, now
 }
 
 // startStreamLocked starts streaming the file into the core.
 func (n *fileNode) startStreamLocked() {
 	pr, pw := io.Pipe()
+	n.touchLocked()
 	s := &stream{pw: pw, meta: n.objectMetaLocked(), done: make(chan struct{})}
 	n.metaDirty = false
 	bucket, key := n.bucket, n.key
@@ -146,10 +156,10 @@ func (n *fileNode) abortStreamLocked() {
 
 // committedLocked records a version the mount committed.
 func (n *fileNode) committedLocked(info objstore.ObjectInfo) {
-	mtimeSet, atimeSet, metaDirty := n.mtimeSet, n.atimeSet, n.metaDirty
+	atimeSet, metaDirty := n.atimeSet, n.metaDirty
 	a := n.attrs
 	n.loadInfoLocked(info)
-	n.mtimeSet, n.atimeSet, n.metaDirty = mtimeSet, atimeSet, metaDirty
+	n.atimeSet, n.metaDirty = atimeSet, metaDirty
 	if metaDirty {
 		// Keep the attributes set while the commit ran; they are stored next.
 		n.attrs.mode, n.attrs.uid, n.attrs.gid = a.mode, a.uid, a.gid
@@ -227,8 +237,7 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 		n.c.dirty = true
 	}
 	n.attrs.size = uint64(size)
-	n.attrs.mtime, n.attrs.ctime = time.Now(), time.Now()
-	n.mtimeSet = false
+	n.touchLocked()
 	return 0
 }
 

@@ -211,11 +211,10 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if len(key) > maxKeyLength {
 		return nil, syscall.ENAMETOOLONG
 	}
-	if ch := d.GetChild(name); ch != nil {
-		if f, ok := ch.Operations().(*fileNode); ok && f.pendingCreate() {
-			f.getattr(&out.Attr)
-			return ch, 0
-		}
+	existing, _ := d.childFile(name)
+	if existing != nil && existing.pendingCreate() {
+		existing.getattr(&out.Attr)
+		return existing.EmbeddedInode(), 0
 	}
 	h, ok := d.takeHint(name)
 	if !ok {
@@ -227,9 +226,26 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if h.isDir {
 		return d.dirChild(ctx, name, key+"/", out), 0
 	}
+	// The node the tree has for this name stays, if it still stands for this object: the
+	// kernel looks names up again (rename targets always) and must find the inode its open
+	// descriptors use.
+	if existing != nil && existing.adopt(key, h.info) {
+		existing.getattr(&out.Attr)
+		return existing.EmbeddedInode(), 0
+	}
 	f := newFileNode(d.fsys, d.bucket, key, h.info)
 	f.getattr(&out.Attr)
 	return d.NewInode(ctx, f, fs.StableAttr{Mode: f.fileType()}), 0
+}
+
+// childFile returns the file node the tree has under name, if any.
+func (d *dirNode) childFile(name string) (*fileNode, *fs.Inode) {
+	ch := d.GetChild(name)
+	if ch == nil {
+		return nil, nil
+	}
+	f, _ := ch.Operations().(*fileNode)
+	return f, ch
 }
 
 // resolve asks the core what key names: a directory (its marker, or keys below it) or an

@@ -37,9 +37,10 @@ type fileNode struct {
 	attrs attrs
 	// attrGen is the value of gen that attrs, info and meta were read at. GUARDED_BY(mu).
 	attrGen uint64
-	// mtimeSet and atimeSet tell that the times were set explicitly (utimens) and must be
-	// stored; a write clears mtimeSet (the object's time is then the file's mtime).
-	mtimeSet, atimeSet bool
+	// atimeSet tells that the access time was set explicitly (utimens) and must be stored.
+	// The mtime is always stored: it is the time the mount showed while the file was
+	// written, which the object's own time (the commit's) is not.
+	atimeSet bool
 	// info is the last committed version, as the core described it. GUARDED_BY(mu).
 	info objstore.ObjectInfo
 	// meta is the object's metadata other than the POSIX attributes (content-type, xattrs,
@@ -107,7 +108,6 @@ var posixKeys = []string{metaMode, metaUID, metaGID, metaMtime, metaAtime, metaC
 func (n *fileNode) loadInfoLocked(info objstore.ObjectInfo) {
 	n.info = info
 	n.attrs = attrsFromInfo(info, false, n.fsys.def)
-	_, n.mtimeSet = info.Metadata[metaMtime]
 	_, n.atimeSet = info.Metadata[metaAtime]
 	n.meta = maps.Clone(info.Metadata)
 	if n.meta == nil {
@@ -209,8 +209,7 @@ func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 	_, mt := in.GetMTime()
 	_, at := in.GetATime()
 	if m || u || g || mt || at {
-		mtimeSet, atimeSet := applySetattr(&n.attrs, in, time.Now())
-		n.mtimeSet = n.mtimeSet || mtimeSet
+		_, atimeSet := applySetattr(&n.attrs, in, time.Now())
 		n.atimeSet = n.atimeSet || atimeSet
 		n.metaDirty = true
 		if errno := n.storeMetaLocked(); errno != 0 {
@@ -245,16 +244,14 @@ func (n *fileNode) storeMetaLocked() syscall.Errno {
 }
 
 // objectMetaLocked returns the metadata to store with the file's content: its other
-// metadata, mode and owner, the times set explicitly, and a content type.
+// metadata, mode, owner and mtime, the atime if set explicitly, and a content type.
 func (n *fileNode) objectMetaLocked() map[string]string {
 	md := maps.Clone(n.meta)
 	if md == nil {
 		md = map[string]string{}
 	}
 	putPosix(md, n.attrs, false)
-	if n.mtimeSet {
-		md[metaMtime] = formatTime(n.attrs.mtime)
-	}
+	md[metaMtime] = formatTime(n.attrs.mtime)
 	if n.atimeSet {
 		md[metaAtime] = formatTime(n.attrs.atime)
 	}
@@ -359,6 +356,32 @@ func (n *fileNode) OnForget() {
 		n.dropStageLocked()
 		n.dropReaderLocked()
 	}
+}
+
+// adopt updates the node with what a lookup found at key, if the node still stands for it:
+// same key and file type, not removed. A node with changes of its own keeps them.
+func (n *fileNode) adopt(key string, info objstore.ObjectInfo) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.key != key || n.unlinked {
+		return false
+	}
+	if attrsFromInfo(info, false, n.fsys.def).mode&syscall.S_IFMT != n.attrs.mode&syscall.S_IFMT {
+		return false
+	}
+	n.gone.Store(false)
+	if !n.c.dirty && !n.metaDirty && n.info.ETag != "" && info.ETag != n.info.ETag {
+		// Another version: what was read of the old one must go.
+		n.dropStageLocked()
+		n.dropReaderLocked()
+		n.hasTarget = false
+	}
+	if !n.c.dirty && !n.metaDirty {
+		n.loadInfoLocked(info)
+		n.committed = true
+		n.attrGen = n.gen.Load()
+	}
+	return true
 }
 
 // setKey moves the node to another key (rename).

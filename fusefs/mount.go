@@ -258,4 +258,3 @@ func (f *fsys) newStagingFile() (*os.File, error) {
 	}
 	return file, nil
 }
-

@@ -56,7 +56,14 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	}
 	switch src := ch.Operations().(type) {
 	case *fileNode:
-		return d.renameFile(src, srcKey, dstKey, target, noReplace)
+		errno := d.renameFile(src, srcKey, dstKey, target, noReplace)
+		if errno == 0 && target != nil {
+			// The kernel keeps the replaced file's attributes: it must see nlink 0 through
+			// the descriptors still open on it. An attribute-only invalidation waits on
+			// nothing, so it is safe inside the rename.
+			target.NotifyContent(-1, 0)
+		}
+		return errno
 	case *dirNode:
 		return d.renameDir(src, srcKey+"/", dstKey+"/", target, noReplace)
 	}
