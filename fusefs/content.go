@@ -283,6 +283,23 @@ func (n *fileNode) commitLocked() syscall.Errno {
 	return n.storeMetaLocked()
 }
 
+// discardLocked drops the content's uncommitted changes: the file is the committed
+// object again (reread at the next use), or gone if it never was committed.
+func (n *fileNode) discardLocked() {
+	if n.c.state == stateStream {
+		n.abortStreamLocked()
+	}
+	n.dropStageLocked()
+	n.c = content{state: stateClean}
+	n.metaDirty = false
+	n.werr = 0
+	if !n.committed {
+		n.unlinked = true
+		return
+	}
+	n.reload = true
+}
+
 // dropStageLocked closes a clean or discarded staging file.
 func (n *fileNode) dropStageLocked() {
 	if n.c.stage != nil {

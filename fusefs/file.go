@@ -35,8 +35,10 @@ type fileNode struct {
 	// attrs are the file's attributes as the mount shows them: size follows the content,
 	// not the committed object, while the file is dirty. GUARDED_BY(mu).
 	attrs attrs
-	// attrGen is the value of gen that attrs, info and meta were read at. GUARDED_BY(mu).
+	// attrGen is the value of gen that attrs, info and meta were read at; reload forces a
+	// reread (after changes were discarded). GUARDED_BY(mu).
 	attrGen uint64
+	reload  bool
 	// atimeSet tells that the access time was set explicitly (utimens) and must be stored.
 	// The mtime is always stored: it is the time the mount showed while the file was
 	// written, which the object's own time (the commit's) is not.
@@ -153,7 +155,7 @@ func (n *fileNode) fillLocked(out *fuse.Attr) {
 // read, unless the mount has changes of its own to commit (the last writer wins).
 func (n *fileNode) refreshLocked() {
 	g := n.gen.Load()
-	if g == n.attrGen {
+	if g == n.attrGen && !n.reload {
 		return
 	}
 	if n.c.dirty || n.metaDirty || n.unlinked || !n.committed {
@@ -171,7 +173,7 @@ func (n *fileNode) refreshLocked() {
 		n.loadInfoLocked(info)
 		n.dropStageLocked()
 	}
-	n.attrGen = g
+	n.attrGen, n.reload = g, false
 	n.hasTarget = false
 }
 

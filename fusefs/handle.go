@@ -104,23 +104,24 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	n := h.n
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.opens--
 	if n.opens > 0 {
+		n.mu.Unlock()
 		return 0
 	}
-	if errno := n.commitLocked(); errno != 0 {
+	errno := n.commitLocked()
+	if errno != 0 {
 		n.fsys.log.Warn("fusefs: commit at the last close failed; the file's changes are lost",
 			"bucket", n.bucket, "key", n.key, "errno", errno)
-		if n.c.state == stateStream {
-			n.abortStreamLocked()
-		}
-		n.c.dirty = false
+		n.discardLocked()
 	}
-	if !n.c.dirty {
-		n.dropStageLocked()
-	}
+	n.dropStageLocked()
 	n.dropReaderLocked()
+	n.mu.Unlock()
+	if errno != 0 {
+		// The kernel's page cache holds the lost changes.
+		n.NotifyContent(0, 0)
+	}
 	return 0
 }
 

@@ -21,10 +21,13 @@ const testBucket = "test-bucket"
 // newLayer returns an object layer on drives local directories in t's temporary directory.
 func newLayer(t testing.TB, drives int) objstore.ObjectLayer {
 	t.Helper()
-	d, err := deploy.Open(context.Background(), deploy.Config{
-		Drives: []string{filepath.Join(t.TempDir(), fmt.Sprintf("d{1...%d}", drives))},
-		Parity: -1,
-	})
+	return layerAt(t, filepath.Join(t.TempDir(), fmt.Sprintf("d{1...%d}", drives)))
+}
+
+// layerAt returns an object layer on the drives the pattern names.
+func layerAt(t testing.TB, drives string) objstore.ObjectLayer {
+	t.Helper()
+	d, err := deploy.Open(context.Background(), deploy.Config{Drives: []string{drives}, Parity: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
