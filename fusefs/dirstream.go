@@ -10,9 +10,14 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// listPage is how many keys one listing call returns: a directory of any size is listed
-// a page at a time, never held whole.
-const listPage = 1000
+// Listing pages: a directory of any size is listed a page at a time, never held whole.
+// The first page is small, so that the first entries come fast; pages then grow, because
+// every page costs the core a read of the whole directory on every drive (the walk does
+// not resume from a cursor), which makes small pages quadratic in the directory's size.
+const (
+	listPage    = 1000
+	maxListPage = 16000
+)
 
 // dirStream lists a directory, a page of keys at a time. Entries come in key order, except
 // that an object named like a subdirectory ("a" beside "a/...") is not listed (the
@@ -22,8 +27,10 @@ const listPage = 1000
 type dirStream struct {
 	d      *dirNode
 	prefix string
-	// marker is where the next page starts; done is set after the last page.
+	// marker is where the next page starts, page its size; done is set after the last
+	// page.
 	marker string
+	page   int
 	done   bool
 	// ready are the entries to return; held are objects that a later subdirectory of the
 	// same name may still hide.
@@ -42,7 +49,7 @@ var (
 )
 
 func newDirStream(d *dirNode) *dirStream {
-	s := &dirStream{d: d, prefix: d.loc()}
+	s := &dirStream{d: d, prefix: d.loc(), page: listPage}
 	for name, ch := range d.Children() {
 		if f, ok := ch.Operations().(*fileNode); ok && f.pendingCreate() {
 			if s.pending == nil {
@@ -98,8 +105,9 @@ func (s *dirStream) fetch() {
 	d := s.d
 	gen := d.childGen.Load()
 	res, err := d.fsys.layer.ListObjects(d.fsys.ctx, d.bucket, objstore.ListOptions{
-		Prefix: s.prefix, Delimiter: "/", Marker: s.marker, MaxKeys: listPage,
+		Prefix: s.prefix, Delimiter: "/", Marker: s.marker, MaxKeys: s.page,
 	})
+	s.page = min(s.page*4, maxListPage)
 	if err != nil {
 		s.errno = toErrno(err)
 		return

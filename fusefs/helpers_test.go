@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -38,6 +38,13 @@ func layerAt(t testing.TB, drives string) objstore.ObjectLayer {
 // it fails), and returns the mount point.
 func mountLayer(t testing.TB, layer objstore.ObjectLayer, opts Options) string {
 	t.Helper()
+	mnt, _ := mountServer(t, layer, opts)
+	return mnt
+}
+
+// mountServer is mountLayer that also returns the server.
+func mountServer(t testing.TB, layer objstore.ObjectLayer, opts Options) (string, *Server) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mount tests run as root (direct mount, /dev/fuse)")
 	}
@@ -59,7 +66,7 @@ func mountLayer(t testing.TB, layer objstore.ObjectLayer, opts Options) string {
 			syscall.Unmount(mnt, syscall.MNT_DETACH)
 		}
 	})
-	return mnt
+	return mnt, srv
 }
 
 // setup returns a mounted layer of drives drives with testBucket made, and the bucket's
@@ -139,4 +146,17 @@ func must(t testing.TB, what string, err error) {
 	}
 }
 
-var _ = io.EOF
+// parallel runs fn(0) to fn(n-1) on 8 goroutines.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}

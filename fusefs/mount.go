@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -190,6 +191,9 @@ type fsys struct {
 	log     *slog.Logger
 	root    *rootNode
 	feed    *feed
+	// stagedFiles counts the staging files made, for tests and metrics: sequential writes
+	// must make none.
+	stagedFiles atomic.Int64
 }
 
 // originToken identifies a mount's own changes on the change feed.
@@ -247,6 +251,7 @@ func (f *fsys) close() {
 
 // newStagingFile creates an empty staging file.
 func (f *fsys) newStagingFile() (*os.File, error) {
+	f.stagedFiles.Add(1)
 	file, err := os.CreateTemp(f.staging, "stage-")
 	if err != nil {
 		return nil, fmt.Errorf("staging file: %w", err)

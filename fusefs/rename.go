@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/flashstor/flashstor/objstore"
@@ -155,14 +156,12 @@ func (d *dirNode) renameDir(src *dirNode, srcPrefix, dstPrefix string, target *f
 			return toErrno(err)
 		}
 		for _, o := range page.Objects {
-			newKey := dstPrefix + o.Key[len(srcPrefix):]
-			if len(newKey) > maxKeyLength {
+			if len(dstPrefix)+len(o.Key)-len(srcPrefix) > maxKeyLength {
 				return syscall.ENAMETOOLONG
 			}
-			_, err := l.RenameObject(ctx, d.bucket, o.Key, newKey, objstore.RenameOptions{})
-			if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
-				return toErrno(err)
-			}
+		}
+		if errno := renameKeys(d.fsys, d.bucket, page.Objects, srcPrefix, dstPrefix); errno != 0 {
+			return errno
 		}
 		if !page.IsTruncated {
 			break
@@ -173,6 +172,41 @@ func (d *dirNode) renameDir(src *dirNode, srcPrefix, dstPrefix string, target *f
 		moveTree(src, srcPrefix, dstPrefix)
 	}
 	return 0
+}
+
+// renameWorkers is how many object renames of a directory rename run at once.
+const renameWorkers = 8
+
+// renameKeys renames objects from srcPrefix to dstPrefix, several at a time.
+func renameKeys(f *fsys, bucket string, objs []objstore.ObjectInfo, srcPrefix, dstPrefix string) syscall.Errno {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first syscall.Errno
+	)
+	next := make(chan string)
+	for w := 0; w < renameWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for key := range next {
+				_, err := f.layer.RenameObject(f.ctx, bucket, key, dstPrefix+key[len(srcPrefix):], objstore.RenameOptions{})
+				if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
+					mu.Lock()
+					if first == 0 {
+						first = toErrno(err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, o := range objs {
+		next <- o.Key
+	}
+	close(next)
+	wg.Wait()
+	return first
 }
 
 // commitTree commits every file with changes below a directory node.
