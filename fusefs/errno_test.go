@@ -61,7 +61,9 @@ func TestErrno(t *testing.T) {
 			return unix.Renameat2(unix.AT_FDCWD, in("full/f"), unix.AT_FDCWD, in("file"), unix.RENAME_EXCHANGE)
 		}, syscall.EINVAL},
 		{"rename across buckets", func() error { return syscall.Rename(in("file"), filepath.Join(mnt, "other-bucket", "file")) }, syscall.EXDEV},
-		{"rename a bucket", func() error { return syscall.Rename(filepath.Join(mnt, "other-bucket"), filepath.Join(mnt, "renamed-bucket")) }, syscall.EROFS},
+		{"rename a bucket", func() error {
+			return syscall.Rename(filepath.Join(mnt, "other-bucket"), filepath.Join(mnt, "renamed-bucket"))
+		}, syscall.EROFS},
 		{"hard link", func() error { return syscall.Link(in("file"), in("link")) }, syscall.EPERM},
 		{"mknod fifo", func() error { return syscall.Mknod(in("fifo"), syscall.S_IFIFO|0o644, 0) }, syscall.EPERM},
 		{"readlink of a file", func() error { _, err := os.Readlink(in("file")); return err }, syscall.EINVAL},
