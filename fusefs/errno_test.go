@@ -111,10 +111,9 @@ func TestErrnoStorage(t *testing.T) {
 		t.Skip("needs root")
 	}
 	t.Run("ENOSPC", func(t *testing.T) {
-		if os.Getenv("FLASHSTOR_CORE_GAPS") == "" {
-			t.Skip("core gap: a put that fills its drives fails with ErrWriteQuorum, not " +
-				"ErrStorageFull, so the mount can only say EIO (set FLASHSTOR_CORE_GAPS=1 to run)")
-		}
+		// Core gap: a put that fills its drives fails with ErrWriteQuorum, not
+		// ErrStorageFull, so the mount can only say EIO.
+		coreGap(t)
 		fsdir := t.TempDir()
 		if err := syscall.Mount("tmpfs", fsdir, "tmpfs", 0, "size=4m"); err != nil {
 			t.Skipf("cannot mount a tmpfs: %v", err)

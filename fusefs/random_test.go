@@ -230,13 +230,22 @@ func (r *randomRun) compareTrees() {
 // object stands for anything the tree lacks.
 func checkS3View(t *testing.T, l objstore.ObjectLayer, local string) {
 	t.Helper()
+	checkS3Prefix(t, l, "", local)
+}
+
+// checkS3Prefix is checkS3View for the keys below prefix ("" or ending in "/").
+func checkS3Prefix(t *testing.T, l objstore.ObjectLayer, prefix, local string) {
+	t.Helper()
 	ctx := context.Background()
 	seen := map[string]bool{}
 	for marker := ""; ; {
-		res, err := l.ListObjects(ctx, testBucket, objstore.ListOptions{Marker: marker, MaxKeys: 1000})
+		res, err := l.ListObjects(ctx, testBucket, objstore.ListOptions{Prefix: prefix, Marker: marker, MaxKeys: 1000})
 		must(t, "ListObjects", err)
 		for _, o := range res.Objects {
-			rel := strings.TrimSuffix(o.Key, "/")
+			if o.Key == prefix {
+				continue
+			}
+			rel := strings.TrimSuffix(o.Key[len(prefix):], "/")
 			seen[rel] = true
 			var st syscall.Stat_t
 			if err := syscall.Lstat(filepath.Join(local, rel), &st); err != nil {
@@ -250,8 +259,15 @@ func checkS3View(t *testing.T, l objstore.ObjectLayer, local string) {
 				t.Fatalf("object %q: stored mode %q, local %o", o.Key, o.Metadata[metaMode], st.Mode)
 			}
 			if !isDir {
-				want, err := os.ReadFile(filepath.Join(local, rel))
-				must(t, "read local", err)
+				var want []byte
+				if st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+					target, err := os.Readlink(filepath.Join(local, rel))
+					must(t, "readlink local", err)
+					want = []byte(target)
+				} else {
+					want, err = os.ReadFile(filepath.Join(local, rel))
+					must(t, "read local", err)
+				}
 				if got, _ := getObject(t, l, o.Key); !bytes.Equal(got, want) {
 					t.Fatalf("object %q: %d bytes, local %d", o.Key, len(got), len(want))
 				}
