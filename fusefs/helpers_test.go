@@ -48,7 +48,12 @@ func mountServer(t testing.TB, layer objstore.ObjectLayer, opts Options) (string
 	if os.Geteuid() != 0 {
 		t.Skip("mount tests run as root (direct mount, /dev/fuse)")
 	}
-	mnt := t.TempDir()
+	return mountAt(t, t.TempDir(), layer, opts)
+}
+
+// mountAt mounts layer at mnt, unmounted when the test ends.
+func mountAt(t testing.TB, mnt string, layer objstore.ObjectLayer, opts Options) (string, *Server) {
+	t.Helper()
 	srv, err := Mount(mnt, layer, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +83,17 @@ func setup(t testing.TB, drives int) (objstore.ObjectLayer, string) {
 		t.Fatal(err)
 	}
 	mnt := mountLayer(t, l, Options{})
+	return l, filepath.Join(mnt, testBucket)
+}
+
+// setupAt is setup on one drive, mounted at mnt.
+func setupAt(t testing.TB, mnt string) (objstore.ObjectLayer, string) {
+	t.Helper()
+	l := newLayer(t, 1)
+	if err := l.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mountAt(t, mnt, l, Options{})
 	return l, filepath.Join(mnt, testBucket)
 }
 

@@ -148,11 +148,12 @@ func (m *Server) Wait() {
 func (m *Server) release() { m.cleanup.Do(m.fsys.close) }
 
 // CleanStale detaches a dead FUSE mount left at mountpoint by a process that died without
-// unmounting (stat then fails with ENOTCONN), so that a new mount can take its place. It
-// does nothing to a live mount or a plain directory. It reports whether it detached one.
+// unmounting (statfs then fails with ENOTCONN; stat may still answer from the kernel's
+// attribute cache), so that a new mount can take its place. It does nothing to a live
+// mount or a plain directory. It reports whether it detached one.
 func CleanStale(mountpoint string) (bool, error) {
-	var st syscall.Stat_t
-	err := syscall.Stat(mountpoint, &st)
+	var st syscall.Statfs_t
+	err := syscall.Statfs(mountpoint, &st)
 	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
 		return false, nil
 	}
