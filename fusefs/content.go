@@ -59,9 +59,7 @@ var errAborted = errors.New("fusefs: write aborted")
 // writeLocked writes data at off.
 func (n *fileNode) writeLocked(data []byte, off int64) (int, syscall.Errno) {
 	if n.werr != 0 {
-		errno := n.werr
-		n.werr = 0
-		return 0, errno
+		return 0, n.werr
 	}
 	switch {
 	case n.c.state == stateEmpty && off == 0 && !n.unlinked:
@@ -80,11 +78,11 @@ func (n *fileNode) writeLocked(data []byte, off int64) (int, syscall.Errno) {
 		s.written += int64(m)
 		written = m
 		if err != nil {
+			// The put failed: what was streamed is lost. The error sticks until the
+			// file's flush discards the changes.
 			<-s.done
-			errno := toErrno(s.err)
-			n.c = content{state: stateEmpty, dirty: true}
-			n.attrs.size = 0
-			return 0, errno
+			n.werr = toErrno(s.err)
+			return 0, n.werr
 		}
 	} else {
 		m, err := n.c.stage.WriteAt(data, off)
@@ -133,8 +131,8 @@ func (n *fileNode) finishStreamLocked() syscall.Errno {
 	s.pw.Close()
 	<-s.done
 	if s.err != nil {
-		n.c = content{state: stateEmpty, dirty: true}
-		n.attrs.size = 0
+		// What was streamed is lost: the file is the committed object again.
+		n.discardLocked()
 		return toErrno(s.err)
 	}
 	n.committedLocked(s.info)
@@ -246,7 +244,7 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 func (n *fileNode) commitLocked() syscall.Errno {
 	if n.werr != 0 {
 		errno := n.werr
-		n.werr = 0
+		n.discardLocked()
 		return errno
 	}
 	if n.unlinked {
@@ -287,12 +285,17 @@ func (n *fileNode) commitLocked() syscall.Errno {
 // object again (reread at the next use), or gone if it never was committed.
 func (n *fileNode) discardLocked() {
 	if n.c.state == stateStream {
-		n.abortStreamLocked()
+		select {
+		case <-n.c.stream.done: // the put ended (and failed)
+		default:
+			n.abortStreamLocked()
+		}
 	}
 	n.dropStageLocked()
 	n.c = content{state: stateClean}
 	n.metaDirty = false
 	n.werr = 0
+	n.invalidate = true
 	if !n.committed {
 		n.unlinked = true
 		return

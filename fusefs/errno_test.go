@@ -140,7 +140,7 @@ func TestErrnoStorage(t *testing.T) {
 		})
 		must(t, "deploy.Open", err)
 		must(t, "MakeBucket", d.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
-		dir := filepath.Join(mountLayer(t, d, Options{}), testBucket)
+		dir := filepath.Join(mountLayer(t, d, Options{Debug: os.Getenv("DBG") != ""}), testBucket)
 		must(t, "write", os.WriteFile(filepath.Join(dir, "before"), []byte("x"), 0o644))
 		down.Store(true)
 		err = os.WriteFile(filepath.Join(dir, "after"), pattern(1<<20, 2), 0o644)

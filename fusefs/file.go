@@ -70,6 +70,34 @@ type fileNode struct {
 	// werr is the error of a failed streamed commit, reported by the next flush, fsync or
 	// write. GUARDED_BY(mu).
 	werr syscall.Errno
+	// invalidate tells that changes were discarded: the kernel's page and attribute caches
+	// hold them and must be dropped once mu is released (unlock does). GUARDED_BY(mu).
+	invalidate bool
+}
+
+// unlock releases mu, then has the kernel drop its caches of the file if its changes were
+// discarded meanwhile. The notification goes from another goroutine: a read or write
+// request holds the kernel's page locks while it waits for this one to answer, and a page
+// invalidation waits for those locks.
+func (n *fileNode) unlock() {
+	inval := n.invalidate
+	n.invalidate = false
+	n.mu.Unlock()
+	if inval {
+		go n.NotifyContent(0, 0)
+	}
+}
+
+// unlockSync is unlock for the requests that hold no page lock (flush, fsync, release):
+// the kernel's caches are dropped before the request returns, so that the next read
+// already sees the committed content.
+func (n *fileNode) unlockSync() {
+	inval := n.invalidate
+	n.invalidate = false
+	n.mu.Unlock()
+	if inval {
+		n.NotifyContent(0, 0)
+	}
 }
 
 var (
@@ -124,7 +152,7 @@ func (n *fileNode) loadInfoLocked(info objstore.ObjectInfo) {
 // fileType returns the node's file type bits (they never change).
 func (n *fileNode) fileType() uint32 {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	return n.attrs.mode & syscall.S_IFMT
 }
 
@@ -132,14 +160,14 @@ func (n *fileNode) fileType() uint32 {
 // core yet.
 func (n *fileNode) pendingCreate() bool {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	return !n.committed && !n.unlinked
 }
 
 // getattr fills out from the cached attributes.
 func (n *fileNode) getattr(out *fuse.Attr) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	n.fillLocked(out)
 }
 
@@ -179,7 +207,7 @@ func (n *fileNode) refreshLocked() {
 
 func (n *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	n.refreshLocked()
 	n.fillLocked(&out.Attr)
 	return 0
@@ -190,7 +218,7 @@ func (n *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 // changes of a clean file are stored at once, those of a dirty one with its content.
 func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	n.refreshLocked()
 	if size, ok := in.GetSize(); ok {
 		if n.attrs.mode&syscall.S_IFMT != syscall.S_IFREG {
@@ -201,6 +229,8 @@ func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 		}
 		if fh == nil {
 			if errno := n.commitLocked(); errno != 0 {
+				// The truncate failed: the file stays as it was.
+				n.discardLocked()
 				return errno
 			}
 		}
@@ -268,7 +298,7 @@ func (n *fileNode) objectMetaLocked() map[string]string {
 // changes the object.
 func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	n.refreshLocked()
 	if n.gone.Load() && !n.c.dirty {
 		return nil, 0, syscall.ENOENT
@@ -284,7 +314,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 // open returns a new handle.
 func (n *fileNode) open() *fileHandle {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	return n.openLocked()
 }
 
@@ -298,7 +328,7 @@ func (n *fileNode) openLocked() *fileHandle {
 // one keeps a reader of its version. pending tells that the core never held the file.
 func (n *fileNode) unlink() (pending bool, errno syscall.Errno) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	pending = !n.committed
 	if n.opens > 0 {
 		switch n.c.state {
@@ -319,7 +349,7 @@ func (n *fileNode) unlink() (pending bool, errno syscall.Errno) {
 // Readlink returns a symlink's target: the object's content.
 func (n *fileNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	n.refreshLocked()
 	if n.attrs.mode&syscall.S_IFMT != syscall.S_IFLNK {
 		return nil, syscall.EINVAL
@@ -353,7 +383,7 @@ func (n *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errn
 // OnForget drops what the node holds once the kernel forgot it.
 func (n *fileNode) OnForget() {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	if n.opens == 0 {
 		n.dropStageLocked()
 		n.dropReaderLocked()
@@ -364,7 +394,7 @@ func (n *fileNode) OnForget() {
 // same key and file type, not removed. A node with changes of its own keeps them.
 func (n *fileNode) adopt(key string, info objstore.ObjectInfo) bool {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	if n.key != key || n.unlinked {
 		return false
 	}
@@ -390,5 +420,5 @@ func (n *fileNode) adopt(key string, info objstore.ObjectInfo) bool {
 func (n *fileNode) setKey(key string) {
 	n.mu.Lock()
 	n.key = key
-	n.mu.Unlock()
+	n.unlock()
 }

@@ -38,13 +38,13 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	}
 	if n.c.state == stateStream {
 		if errno := n.toStagedLocked(); errno != 0 {
-			n.mu.Unlock()
+			n.unlock()
 			return nil, errno
 		}
 	}
 	size := int64(n.attrs.size)
 	if off >= size {
-		n.mu.Unlock()
+		n.unlock()
 		return fuse.ReadResultData(nil), 0
 	}
 	if want := size - off; int64(len(dest)) > want {
@@ -52,18 +52,18 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	}
 	switch n.c.state {
 	case stateEmpty:
-		n.mu.Unlock()
+		n.unlock()
 		return fuse.ReadResultData(nil), 0
 	case stateStaged:
 		m, err := n.c.stage.ReadAt(dest, off)
-		n.mu.Unlock()
+		n.unlock()
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, toErrno(err)
 		}
 		return fuse.ReadResultData(dest[:m]), 0
 	}
 	r, errno := n.readerLocked()
-	n.mu.Unlock()
+	n.unlock()
 	if errno != 0 {
 		return nil, errno
 	}
@@ -80,7 +80,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	n := h.n
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	m, errno := n.writeLocked(data, off)
 	return uint32(m), errno
 }
@@ -90,7 +90,7 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	n := h.n
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlockSync()
 	return n.commitLocked()
 }
 
@@ -106,7 +106,7 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	n.mu.Lock()
 	n.opens--
 	if n.opens > 0 {
-		n.mu.Unlock()
+		n.unlockSync()
 		return 0
 	}
 	errno := n.commitLocked()
@@ -117,11 +117,7 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	}
 	n.dropStageLocked()
 	n.dropReaderLocked()
-	n.mu.Unlock()
-	if errno != 0 {
-		// The kernel's page cache holds the lost changes.
-		n.NotifyContent(0, 0)
-	}
+	n.unlockSync()
 	return 0
 }
 
@@ -135,7 +131,7 @@ func (h *fileHandle) Lseek(ctx context.Context, off uint64, whence uint32) (uint
 	n := h.n
 	n.mu.Lock()
 	size := n.attrs.size
-	n.mu.Unlock()
+	n.unlock()
 	const seekData, seekHole = 3, 4
 	switch whence {
 	case seekData:
@@ -165,7 +161,7 @@ func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32
 	}
 	n := h.n
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	if end := off + size; end > n.attrs.size {
 		return n.truncateLocked(int64(end))
 	}

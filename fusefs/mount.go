@@ -101,9 +101,12 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 		// security.* and system.* xattrs are answered "no data" by go-fuse itself: the
 		// kernel asks for security.capability before every write.
 		IgnoreSecurityLabels: true,
-		DirectMount:          root,
-		DirectMountStrict:    root,
-		Debug:                opts.Debug,
+		// O_TRUNC comes with the open (not as a separate truncate by path, which would
+		// commit an empty object at once): the truncation commits with the file.
+		ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+		DirectMount:       root,
+		DirectMountStrict: root,
+		Debug:             opts.Debug,
 	}
 	if opts.DefaultPermissions.resolve(root) {
 		mo.Options = append(mo.Options, "default_permissions")

@@ -86,7 +86,7 @@ func (d *dirNode) renameFile(src *fileNode, srcKey, dstKey string, target *fs.In
 	}
 	if src != nil {
 		src.mu.Lock()
-		defer src.mu.Unlock()
+		defer src.unlock()
 		if errno := src.commitLocked(); errno != 0 {
 			return errno
 		}
@@ -193,7 +193,7 @@ func commitTree(n *fs.Inode) syscall.Errno {
 		case *fileNode:
 			op.mu.Lock()
 			errno := op.commitLocked()
-			op.mu.Unlock()
+			op.unlock()
 			if errno != 0 {
 				return errno
 			}
@@ -221,7 +221,7 @@ func moveTree(d *dirNode, from, to string) {
 			if strings.HasPrefix(op.key, from) {
 				op.key = to + op.key[len(from):]
 			}
-			op.mu.Unlock()
+			op.unlock()
 		case *dirNode:
 			moveTree(op, from, to)
 		}

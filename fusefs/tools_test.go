@@ -56,7 +56,7 @@ func sourceTree(t *testing.T, sub string) string {
 	return dst
 }
 
-func goroot(t *testing.T) string {
+func goroot(t testing.TB) string {
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
 		t.Skipf("go env GOROOT: %v", err)

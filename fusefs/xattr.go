@@ -140,14 +140,14 @@ func setXattr(stored, attr string, value []byte, flags uint32, remove bool) (str
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	n.refreshLocked()
 	return getXattr(n.meta[metaXattr], attr, dest)
 }
 
 func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	n.refreshLocked()
 	return listXattrs(n.meta[metaXattr], dest)
 }
@@ -164,7 +164,7 @@ func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
 // dirty one.
 func (n *fileNode) editXattr(attr string, data []byte, flags uint32, remove bool) syscall.Errno {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	n.refreshLocked()
 	out, errno := setXattr(n.meta[metaXattr], attr, data, flags, remove)
 	if errno != 0 {
