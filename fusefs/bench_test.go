@@ -69,7 +69,7 @@ func (c *chunkSource) Read(p []byte) (int, error) {
 }
 
 // dropCaches empties the page cache, so that reads come from the disk.
-func dropCaches(b *testing.B) {
+func dropCaches(b testing.TB) {
 	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
 		b.Logf("cannot drop the page cache (%v): reads may come from memory", err)
 	}

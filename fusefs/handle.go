@@ -67,12 +67,11 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if errno != 0 {
 		return nil, errno
 	}
-	defer r.release()
-	m, err := r.h.ReadAt(dest, off)
-	if err != nil && !errors.Is(err, io.EOF) {
+	res, err := r.read(dest, off)
+	if err != nil {
 		return nil, toErrno(err)
 	}
-	return fuse.ReadResultData(dest[:m]), 0
+	return res, 0
 }
 
 // Write writes at off: a write at the end of a new or emptied file streams into the core,

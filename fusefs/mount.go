@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,6 +18,7 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // Toggle is an option that defaults to a value chosen at mount time.
@@ -57,6 +60,10 @@ type Options struct {
 	// again. Coherence does not depend on it: every change made through S3 invalidates the
 	// kernel's caches at once. Default: 10 minutes.
 	CacheTimeout time.Duration
+	// ReadAheadKB is the kernel's readahead window for the mount, in KiB (set through
+	// /sys/class/bdi as root): with the default 1024, sequential reads reach the mount as
+	// 1 MiB requests rather than the kernel's 128 KiB. Negative keeps the kernel's value.
+	ReadAheadKB int
 	// Debug logs every FUSE request and reply.
 	Debug bool
 	// Log receives the mount's warnings. Default: slog.Default().
@@ -127,7 +134,23 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
 	}
 	f.startFeed()
+	if root && opts.ReadAheadKB >= 0 {
+		kb := cmp.Or(opts.ReadAheadKB, 1024)
+		if err := setReadAhead(mountpoint, kb); err != nil {
+			f.log.Warn("fusefs: cannot set the mount's readahead", "kb", kb, "err", err)
+		}
+	}
 	return &Server{mountpoint: mountpoint, server: server, fsys: f}, nil
+}
+
+// setReadAhead sets the readahead window of the mount's backing device.
+func setReadAhead(mountpoint string, kb int) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(mountpoint, &st); err != nil {
+		return err
+	}
+	path := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	return os.WriteFile(path, []byte(strconv.Itoa(kb)), 0)
 }
 
 // Unmount unmounts the file system and releases what the mount holds. It fails (EBUSY)
