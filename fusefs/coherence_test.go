@@ -48,6 +48,17 @@ func TestCoherenceFromS3(t *testing.T) {
 			readIs(t, filepath.Join(dir, rel), "fresh")
 		}
 
+		// The same in a directory made through the mount, whose every entry it knows.
+		must(t, "mkdir", os.Mkdir(filepath.Join(dir, "made"), 0o755))
+		must(t, "write", os.WriteFile(filepath.Join(dir, "made", "mine"), []byte("m"), 0o644))
+		if _, err := os.Stat(filepath.Join(dir, "made", "theirs")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("stat before the put: %v", err)
+		}
+		putObject(t, l, "made/theirs", []byte("t"), nil)
+		readIs(t, filepath.Join(dir, "made", "theirs"), "t")
+		putObject(t, l, "made/sub/deeper", []byte("d"), nil)
+		readIs(t, filepath.Join(dir, "made", "sub", "deeper"), "d")
+
 		// Metadata changes show at once.
 		_, err = l.UpdateObjectMetadata(ctx, testBucket, "f.txt", objstore.MetadataPatch{Set: map[string]string{metaMode: "0600", metaUID: "1234"}})
 		must(t, "UpdateObjectMetadata", err)

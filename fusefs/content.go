@@ -18,9 +18,11 @@ type contentState int8
 const (
 	// stateClean: the content is the committed object; reads go to the core.
 	stateClean contentState = iota
-	// stateEmpty: the content is empty and not in the core yet (a new or truncated file);
-	// a write at offset 0 starts a stream.
-	stateEmpty
+	// stateBuffer: the content is a new or emptied file's first bytes, written
+	// sequentially, held in memory (at most streamThreshold) and not in the core yet. A
+	// small file is committed whole with one put, with the attributes set before its
+	// close; a larger one starts streaming when it outgrows the buffer.
+	stateBuffer
 	// stateStream: a sequential write is streaming into the core; the content is what was
 	// streamed so far. A write anywhere but at the end, a read or a truncate stages it.
 	stateStream
@@ -38,7 +40,13 @@ type content struct {
 	stream *stream
 	// stage is the staging file of stateStaged (unlinked: it lives as long as it is open).
 	stage *os.File
+	// buf is the content of stateBuffer.
+	buf []byte
 }
+
+// streamThreshold is the most a new file's buffer holds before the file streams into the
+// core: files up to this size cost one put, with their final metadata.
+const streamThreshold = 1 << 20
 
 // stream is a PutObject of unknown size running in its own goroutine, fed through a pipe
 // by the file's writes: the data goes to the core as it arrives, nothing is held in memory.
@@ -62,8 +70,16 @@ func (n *fileNode) writeLocked(data []byte, off int64) (int, syscall.Errno) {
 		return 0, n.werr
 	}
 	switch {
-	case n.c.state == stateEmpty && off == 0 && !n.unlinked:
-		n.startStreamLocked()
+	case n.c.state == stateBuffer && off == int64(len(n.c.buf)) && len(n.c.buf)+len(data) <= streamThreshold:
+		n.c.buf = append(n.c.buf, data...)
+		n.c.dirty = true
+		n.attrs.size = uint64(len(n.c.buf))
+		n.touchLocked()
+		return len(data), 0
+	case n.c.state == stateBuffer && off == int64(len(n.c.buf)) && !n.unlinked:
+		if errno := n.startStreamLocked(); errno != 0 {
+			return 0, errno
+		}
 	case n.c.state == stateStream && off == n.c.stream.written:
 	case n.c.state == stateStaged:
 	default:
@@ -109,8 +125,9 @@ func (n *fileNode) touchLocked() {
 	n.attrs.mtime, n.attrs.ctime = now, now
 }
 
-// startStreamLocked starts streaming the file into the core.
-func (n *fileNode) startStreamLocked() {
+// startStreamLocked starts streaming the file into the core, beginning with its buffer.
+func (n *fileNode) startStreamLocked() syscall.Errno {
+	buf := n.c.buf
 	pr, pw := io.Pipe()
 	n.touchLocked()
 	s := &stream{pw: pw, meta: n.objectMetaLocked(), done: make(chan struct{})}
@@ -123,6 +140,16 @@ func (n *fileNode) startStreamLocked() {
 		pr.CloseWithError(cmp.Or(s.err, io.ErrClosedPipe))
 	}()
 	n.c = content{state: stateStream, dirty: true, stream: s}
+	if len(buf) > 0 {
+		m, err := pw.Write(buf)
+		s.written = int64(m)
+		if err != nil {
+			<-s.done
+			n.werr = toErrno(s.err)
+			return n.werr
+		}
+	}
+	return 0
 }
 
 // finishStreamLocked ends the stream and waits for the put: the content is then clean.
@@ -132,8 +159,9 @@ func (n *fileNode) finishStreamLocked() syscall.Errno {
 	<-s.done
 	if s.err != nil {
 		// What was streamed is lost: the file is the committed object again.
+		errno := toErrno(s.err)
 		n.discardLocked()
-		return toErrno(s.err)
+		return errno
 	}
 	n.committedLocked(s.info)
 	n.c = content{state: stateClean}
@@ -149,7 +177,7 @@ func (n *fileNode) abortStreamLocked() {
 	s := n.c.stream
 	s.pw.CloseWithError(errAborted)
 	<-s.done
-	n.c = content{state: stateEmpty, dirty: true}
+	n.c = content{state: stateBuffer, dirty: true}
 }
 
 // committedLocked records a version the mount committed.
@@ -182,6 +210,13 @@ func (n *fileNode) toStagedLocked() syscall.Errno {
 	f, err := n.fsys.newStagingFile()
 	if err != nil {
 		return toErrno(err)
+	}
+	if n.c.state == stateBuffer {
+		if _, err := f.WriteAt(n.c.buf, 0); err != nil {
+			f.Close()
+			return toErrno(err)
+		}
+		n.c.buf = nil
 	}
 	if n.c.state == stateClean && n.attrs.size > 0 {
 		if errno := n.download(f); errno != 0 {
@@ -224,7 +259,7 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 		case stateStaged:
 			n.dropStageLocked()
 		}
-		n.c = content{state: stateEmpty, dirty: true}
+		n.c = content{state: stateBuffer, dirty: true}
 	} else {
 		if errno := n.toStagedLocked(); errno != 0 {
 			return errno
@@ -259,10 +294,10 @@ func (n *fileNode) commitLocked() syscall.Errno {
 	switch n.c.state {
 	case stateStream:
 		return n.finishStreamLocked()
-	case stateEmpty:
+	case stateBuffer:
 		md := n.objectMetaLocked()
 		n.metaDirty = false
-		info, err = n.fsys.layer.PutObject(ctx, n.bucket, n.key, bytes.NewReader(nil), 0, objstore.PutOptions{Metadata: md})
+		info, err = n.fsys.layer.PutObject(ctx, n.bucket, n.key, bytes.NewReader(n.c.buf), int64(len(n.c.buf)), objstore.PutOptions{Metadata: md})
 	case stateStaged:
 		md := n.objectMetaLocked()
 		n.metaDirty = false
@@ -275,8 +310,8 @@ func (n *fileNode) commitLocked() syscall.Errno {
 	}
 	n.committedLocked(info)
 	n.c.dirty = false
-	if n.c.state == stateEmpty {
-		n.c.state = stateClean
+	if n.c.state == stateBuffer {
+		n.c = content{state: stateClean}
 	}
 	return n.storeMetaLocked()
 }

@@ -45,6 +45,67 @@ type dirNode struct {
 	// GUARDED_BY(mu).
 	hints   map[string]hint
 	hintGen uint64
+	// complete tells that the mount knows every entry of the directory: it made the
+	// directory, and every change below it since went through the mount or came on the
+	// change feed. names then holds the entries' names, and a lookup of any other name is
+	// ENOENT without asking the core (a file about to be created is looked up first: in a
+	// directory being filled, that is most lookups). Valid while completeGen == childGen.
+	// GUARDED_BY(mu).
+	complete    bool
+	completeGen uint64
+	names       map[string]struct{}
+}
+
+// maxCompleteNames bounds the names a complete directory keeps; past it, lookups ask the
+// core again.
+const maxCompleteNames = 100_000
+
+// markComplete records that the directory was just made, empty, by the mount.
+func (d *dirNode) markComplete() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.complete, d.completeGen, d.names = true, d.childGen.Load(), map[string]struct{}{}
+}
+
+// knownAbsent reports whether the mount knows that name is not in the directory.
+func (d *dirNode) knownAbsent(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.complete {
+		return false
+	}
+	if d.completeGen != d.childGen.Load() {
+		d.complete, d.names = false, nil // someone else changed the directory
+		return false
+	}
+	_, ok := d.names[name]
+	return !ok
+}
+
+// forgetComplete stops answering lookups from the directory's names.
+func (d *dirNode) forgetComplete() {
+	d.mu.Lock()
+	d.complete, d.names = false, nil
+	d.mu.Unlock()
+}
+
+// noteName records that the mount made name exist (or not) in the directory, and forgets
+// the listing's hint for it.
+func (d *dirNode) noteName(name string, present bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.hints, name)
+	if !d.complete {
+		return
+	}
+	if !present {
+		delete(d.names, name)
+		return
+	}
+	d.names[name] = struct{}{}
+	if len(d.names) > maxCompleteNames {
+		d.complete, d.names = false, nil
+	}
 }
 
 // hint is what a listing tells of one entry.
@@ -211,6 +272,9 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if len(key) > maxKeyLength {
 		return nil, syscall.ENAMETOOLONG
 	}
+	if d.knownAbsent(name) {
+		return nil, syscall.ENOENT
+	}
 	existing, _ := d.childFile(name)
 	if existing != nil && existing.pendingCreate() {
 		existing.getattr(&out.Attr)
@@ -356,7 +420,9 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	}
 	child := newDirNode(d.fsys, d.bucket, marker)
 	child.setMarker(&info, child.gen.Load())
+	child.markComplete()
 	child.attrs.fill(&out.Attr, 1)
+	d.noteName(name, true)
 	return d.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
 }
 
@@ -383,8 +449,10 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return syscall.ENOENT
 	}
 	err = d.fsys.layer.DeleteObject(d.fsys.ctx, d.bucket, marker)
-	if errors.Is(err, objstore.ErrObjectNotFound) {
-		return 0 // removed meanwhile: the directory is gone all the same
+	if err == nil || errors.Is(err, objstore.ErrObjectNotFound) {
+		// (Removed meanwhile: the directory is gone all the same.)
+		d.noteName(name, false)
+		return 0
 	}
 	return toErrno(err)
 }
@@ -414,7 +482,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	if len(key) > maxKeyLength {
 		return nil, nil, 0, syscall.ENAMETOOLONG
 	}
-	d.dropHint(name)
+	d.noteName(name, true)
 	f := newCreatedFile(d.fsys, d.bucket, key, mode, caller(ctx, d.fsys.def))
 	f.getattr(&out.Attr)
 	ino := d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG})
@@ -457,7 +525,8 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		}
 	}
 	err := d.fsys.layer.DeleteObject(d.fsys.ctx, d.bucket, key)
-	if errors.Is(err, objstore.ErrObjectNotFound) && pending {
+	if err == nil || errors.Is(err, objstore.ErrObjectNotFound) && pending {
+		d.noteName(name, false)
 		return 0
 	}
 	return toErrno(err)
@@ -483,6 +552,7 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	if err != nil {
 		return nil, toErrno(err)
 	}
+	d.noteName(name, true)
 	f := newFileNode(d.fsys, d.bucket, key, info)
 	f.getattr(&out.Attr)
 	return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFLNK}), 0

@@ -127,7 +127,7 @@ func newCreatedFile(f *fsys, bucket, key string, mode uint32, who owner) *fileNo
 	n := &fileNode{fsys: f, bucket: bucket, key: key}
 	n.attrs = attrs{mode: syscall.S_IFREG | mode&0o7777, uid: who.uid, gid: who.gid, mtime: now, atime: now, ctime: now}
 	n.meta = map[string]string{"content-type": contentType(key)}
-	n.c = content{state: stateEmpty, dirty: true}
+	n.c = content{state: stateBuffer, dirty: true}
 	return n
 }
 

@@ -51,9 +51,10 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		dest = dest[:want]
 	}
 	switch n.c.state {
-	case stateEmpty:
+	case stateBuffer:
+		m := copy(dest, n.c.buf[off:])
 		n.unlock()
-		return fuse.ReadResultData(nil), 0
+		return fuse.ReadResultData(dest[:m]), 0
 	case stateStaged:
 		m, err := n.c.stage.ReadAt(dest, off)
 		n.unlock()
@@ -86,16 +87,28 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 
 // Flush commits the file (called at every close of a descriptor): when close returns, S3
 // clients see the content.
+//
+// When the commit fails at the close of the file's last descriptor, the changes are
+// dropped (the file is the committed object again): the close reported the error, and
+// nothing may commit them later behind the caller's back.
 func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	n := h.n
 	n.mu.Lock()
 	defer n.unlockSync()
-	return n.commitLocked()
+	errno := n.commitLocked()
+	if errno != 0 && n.opens <= 1 {
+		n.discardLocked()
+	}
+	return errno
 }
 
-// Fsync commits the file durably, with write quorum, like Flush.
+// Fsync commits the file durably, with write quorum, like Flush; a failed fsync keeps the
+// changes, so that the caller may try again.
 func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return h.Flush(ctx)
+	n := h.n
+	n.mu.Lock()
+	defer n.unlockSync()
+	return n.commitLocked()
 }
 
 // Release closes the handle; the last one commits anything left (a flush that failed) and

@@ -32,12 +32,24 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 		return syscall.EXDEV
 	}
 	noReplace := flags&renameNoReplace != 0
-	d.dropHint(name)
-	dst.dropHint(newName)
 	srcKey, dstKey := d.loc()+name, dst.loc()+newName
 	if len(dstKey)+1 > maxKeyLength {
 		return syscall.ENAMETOOLONG
 	}
+	errno := d.rename(ctx, name, dst, newName, srcKey, dstKey, noReplace)
+	if errno == 0 {
+		d.noteName(name, false)
+		dst.noteName(newName, true)
+	} else {
+		// A directory rename may have moved some keys: neither side is known whole.
+		d.forgetComplete()
+		dst.forgetComplete()
+	}
+	return errno
+}
+
+// rename is Rename once the arguments are checked.
+func (d *dirNode) rename(ctx context.Context, name string, dst *dirNode, newName, srcKey, dstKey string, noReplace bool) syscall.Errno {
 	var target *fs.Inode
 	ch := d.GetChild(name)
 	if t := dst.GetChild(newName); t != nil && t != ch {

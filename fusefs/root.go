@@ -80,6 +80,7 @@ func (r *rootNode) Mkdir(ctx context.Context, name string, mode uint32, out *fus
 	}
 	d := newDirNode(r.fsys, name, "")
 	d.bucketAttrs(info, &out.Attr)
+	d.markComplete()
 	return r.NewInode(ctx, d, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
 }
 
