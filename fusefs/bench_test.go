@@ -293,3 +293,78 @@ func BenchmarkExtract(b *testing.B) {
 		b.ReportMetric(float64(files), "files")
 	}
 }
+
+// BenchmarkReaddir lists a directory of 100,000 objects (FLASHSTOR_BENCH_ENTRIES) through
+// the mount, names only and then with every entry's attributes (readdirplus, as ls -l and
+// rsync do), beside the same listing through the layer and of a local directory, and
+// reports entries/s.
+func BenchmarkReaddir(b *testing.B) {
+	n := 100_000
+	if s := os.Getenv("FLASHSTOR_BENCH_ENTRIES"); s != "" {
+		if v, err := strconv.Atoi(s); err == nil && v > 0 {
+			n = v
+		}
+	}
+	base := b.TempDir()
+	l := layerAt(b, filepath.Join(base, "d{1...4}"))
+	ctx := context.Background()
+	must(b, "MakeBucket", l.MakeBucket(ctx, testBucket, objstore.MakeBucketOptions{}))
+	local := filepath.Join(base, "local")
+	must(b, "mkdir", os.Mkdir(local, 0o755))
+	parallel(n, func(i int) {
+		name := fmt.Sprintf("entry-%07d", i)
+		if _, err := l.PutObject(ctx, testBucket, "big/"+name, bytes.NewReader(nil), 0, objstore.PutOptions{}); err != nil {
+			b.Error(err)
+		}
+		if err := os.WriteFile(filepath.Join(local, name), nil, 0o644); err != nil {
+			b.Error(err)
+		}
+	})
+	dir := filepath.Join(mountLayer(b, l, Options{}), testBucket, "big")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rates := map[string]float64{}
+		timed := func(name string, fn func() int) {
+			start := time.Now()
+			if got := fn(); got != n {
+				b.Fatalf("%s listed %d entries, want %d", name, got, n)
+			}
+			rates[name] = float64(n) / time.Since(start).Seconds()
+		}
+		timed("local", func() int { ents, _ := os.ReadDir(local); return len(ents) })
+		timed("layer", func() int {
+			count, page := 0, listPage
+			for marker := ""; ; {
+				res, err := l.ListObjects(ctx, testBucket, objstore.ListOptions{Prefix: "big/", Delimiter: "/", Marker: marker, MaxKeys: page})
+				must(b, "ListObjects", err)
+				count += len(res.Objects)
+				if !res.IsTruncated {
+					return count
+				}
+				marker, page = res.NextMarker, min(page*4, maxListPage)
+			}
+		})
+		timed("mount-names", func() int {
+			f, err := os.Open(dir)
+			must(b, "open", err)
+			defer f.Close()
+			names, err := f.Readdirnames(-1)
+			must(b, "readdir", err)
+			return len(names)
+		})
+		timed("mount-stat", func() int {
+			ents, err := os.ReadDir(dir)
+			must(b, "readdir", err)
+			for _, e := range ents {
+				if _, err := e.Info(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			return len(ents)
+		})
+		for _, name := range []string{"local", "layer", "mount-names", "mount-stat"} {
+			b.ReportMetric(rates[name], name+"-entries/s")
+		}
+		b.ReportMetric(100*rates["mount-names"]/rates["layer"], "mount/layer-%")
+	}
+}
