@@ -186,7 +186,7 @@ func memoryMount(b *testing.B, size int64) string {
 	root := &fs.Inode{}
 	mnt := b.TempDir()
 	srv, err := fs.Mount(mnt, root, &fs.Options{
-		MountOptions: fuse.MountOptions{DirectMount: true, MaxWrite: 1 << 20, MaxReadAhead: 1 << 20},
+		MountOptions: fuse.MountOptions{DirectMount: true, MaxWrite: 1 << 20, MaxReadAhead: 1 << 20, DisableSplice: true},
 		OnAdd: func(ctx context.Context) {
 			ch := root.NewPersistentInode(ctx, &fs.MemRegularFile{Data: data, Attr: fuse.Attr{Mode: 0o644}}, fs.StableAttr{})
 			root.AddChild("file", ch, false)

@@ -182,14 +182,16 @@ func (n *fileNode) abortStreamLocked() {
 
 // committedLocked records a version the mount committed.
 func (n *fileNode) committedLocked(info objstore.ObjectInfo) {
-	atimeSet, metaDirty := n.atimeSet, n.metaDirty
+	atimeSet, metaDirty, meta := n.atimeSet, n.metaDirty, n.meta
 	a := n.attrs
 	n.loadInfoLocked(info)
 	n.atimeSet, n.metaDirty = atimeSet, metaDirty
 	if metaDirty {
-		// Keep the attributes set while the commit ran; they are stored next.
+		// Keep the attributes and metadata (xattrs) set while the stream ran; they are
+		// stored next.
 		n.attrs.mode, n.attrs.uid, n.attrs.gid = a.mode, a.uid, a.gid
 		n.attrs.mtime, n.attrs.atime, n.attrs.ctime = a.mtime, a.atime, a.ctime
+		n.meta = meta
 	}
 	n.committed = true
 	n.attrGen = n.gen.Load()

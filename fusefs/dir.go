@@ -108,10 +108,15 @@ func (d *dirNode) noteName(name string, present bool) {
 	}
 }
 
-// hint is what a listing tells of one entry.
+// hint is what a listing or a lookup tells of one entry.
 type hint struct {
 	isDir bool
-	info  objstore.ObjectInfo
+	// info describes the object of a file.
+	info objstore.ObjectInfo
+	// known tells, for a directory, that the lookup read its marker: marker is its
+	// information, or nil for an implicit directory.
+	known  bool
+	marker *objstore.ObjectInfo
 }
 
 var (
@@ -288,7 +293,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		}
 	}
 	if h.isDir {
-		return d.dirChild(ctx, name, key+"/", out), 0
+		return d.dirChild(ctx, name, key+"/", h, out), 0
 	}
 	// The node the tree has for this name stays, if it still stands for this object: the
 	// kernel looks names up again (rename targets always) and must find the inode its open
@@ -317,9 +322,9 @@ func (d *dirNode) childFile(name string) (*fileNode, *fs.Inode) {
 func (d *dirNode) resolve(key string) (hint, syscall.Errno) {
 	l, ctx := d.fsys.layer, d.fsys.ctx
 	if len(key)+1 <= maxKeyLength {
-		_, err := l.StatObject(ctx, d.bucket, key+"/")
+		m, err := l.StatObject(ctx, d.bucket, key+"/")
 		if err == nil {
-			return hint{isDir: true}, 0
+			return hint{isDir: true, known: true, marker: &m}, 0
 		}
 		if !errors.Is(err, objstore.ErrObjectNotFound) {
 			return hint{}, toErrno(err)
@@ -329,7 +334,7 @@ func (d *dirNode) resolve(key string) (hint, syscall.Errno) {
 			return hint{}, toErrno(err)
 		}
 		if len(res.Objects)+len(res.Prefixes) > 0 {
-			return hint{isDir: true}, 0
+			return hint{isDir: true, known: true}, 0
 		}
 	}
 	info, err := l.StatObject(ctx, d.bucket, key)
@@ -341,7 +346,7 @@ func (d *dirNode) resolve(key string) (hint, syscall.Errno) {
 
 // dirChild returns the child directory at prefix, reusing the node the tree has for it so
 // that a directory keeps its inode while anyone uses it.
-func (d *dirNode) dirChild(ctx context.Context, name, prefix string, out *fuse.EntryOut) *fs.Inode {
+func (d *dirNode) dirChild(ctx context.Context, name, prefix string, h hint, out *fuse.EntryOut) *fs.Inode {
 	var child *dirNode
 	if ch := d.GetChild(name); ch != nil {
 		if cd, ok := ch.Operations().(*dirNode); ok {
@@ -350,6 +355,9 @@ func (d *dirNode) dirChild(ctx context.Context, name, prefix string, out *fuse.E
 	}
 	if child == nil {
 		child = newDirNode(d.fsys, d.bucket, prefix)
+	}
+	if h.known {
+		child.setMarker(h.marker, child.gen.Load())
 	}
 	if a, errno := child.loadAttrs(); errno == 0 {
 		a.fill(&out.Attr, 1)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -114,10 +115,15 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 		DirectMount:       root,
 		DirectMountStrict: root,
 		Debug:             opts.Debug,
+		// Replies go out with one write: go-fuse's splice path cannot carry a 1 MiB read
+		// reply (the pipe holds at most 1 MiB, header included), fails for every one and
+		// logs it; measured, the write path is as fast.
+		DisableSplice: true,
 	}
 	if opts.DefaultPermissions.resolve(root) {
 		mo.Options = append(mo.Options, "default_permissions")
 	}
+	mo.Logger = log.New(logWriter{f.log}, "", 0)
 	if opts.Debug {
 		mo.Logger = log.New(os.Stderr, "fusefs: ", log.Lmicroseconds)
 	}
@@ -141,6 +147,14 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 		}
 	}
 	return &Server{mountpoint: mountpoint, server: server, fsys: f}, nil
+}
+
+// logWriter passes go-fuse's log lines to the mount's logger, as warnings.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Warn("fusefs: go-fuse: " + strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // setReadAhead sets the readahead window of the mount's backing device.
