@@ -415,10 +415,3 @@ func (n *fileNode) adopt(key string, info objstore.ObjectInfo) bool {
 	}
 	return true
 }
-
-// setKey moves the node to another key (rename).
-func (n *fileNode) setKey(key string) {
-	n.mu.Lock()
-	n.key = key
-	n.unlock()
-}
