@@ -77,7 +77,7 @@ func dropCaches(b testing.TB) {
 	}
 }
 
-func writeFile(b *testing.B, path string, size int64) {
+func writeFile(b testing.TB, path string, size int64) {
 	f, err := os.Create(path)
 	must(b, "create", err)
 	src := newChunkSource(size)

@@ -28,10 +28,12 @@ type dirNode struct {
 	// usable while hintGen == childGen.
 	childGen atomic.Uint64
 
+	// prefix is the directory's key prefix: "" for the bucket, else ending in "/". A rename
+	// of the directory or of an ancestor changes it; it is read without a lock (the
+	// change feed's goroutine reads it), so it is an atomic pointer.
+	prefix atomic.Pointer[string]
+
 	mu sync.Mutex
-	// prefix is the directory's key prefix: "" for the bucket, else ending in "/".
-	// GUARDED_BY(mu); a rename of the directory or of an ancestor changes it.
-	prefix string
 	// loaded, attrGen, explicit, attrs and meta cache the marker. GUARDED_BY(mu).
 	// INVARIANT: explicit implies meta is the marker's metadata.
 	loaded   bool
@@ -88,15 +90,13 @@ var (
 )
 
 func newDirNode(f *fsys, bucket, prefix string) *dirNode {
-	return &dirNode{fsys: f, bucket: bucket, prefix: prefix}
+	d := &dirNode{fsys: f, bucket: bucket}
+	d.prefix.Store(&prefix)
+	return d
 }
 
 // loc returns the directory's key prefix.
-func (d *dirNode) loc() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.prefix
-}
+func (d *dirNode) loc() string { return *d.prefix.Load() }
 
 // bucketAttrs fills the attributes of a bucket's top directory, which has no marker: the
 // bucket's creation time, unless set since through this mount (kept in memory only).
@@ -135,11 +135,12 @@ func (d *dirNode) setMarkerLocked(info *objstore.ObjectInfo, gen uint64) {
 func (d *dirNode) loadAttrs() (attrs, syscall.Errno) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.prefix == "" || (d.loaded && d.attrGen == d.gen.Load()) {
+	prefix := d.loc()
+	if prefix == "" || (d.loaded && d.attrGen == d.gen.Load()) {
 		return d.attrs, 0
 	}
 	gen := d.gen.Load()
-	info, err := d.fsys.layer.StatObject(d.fsys.ctx, d.bucket, d.prefix)
+	info, err := d.fsys.layer.StatObject(d.fsys.ctx, d.bucket, prefix)
 	switch {
 	case err == nil:
 		d.setMarkerLocked(&info, gen)
@@ -184,7 +185,8 @@ func (d *dirNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAtt
 func (d *dirNode) saveMarker(edit func(map[string]string), a attrs) syscall.Errno {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.prefix == "" {
+	prefix := d.loc()
+	if prefix == "" {
 		d.attrs = a
 		return 0
 	}
@@ -204,10 +206,10 @@ func (d *dirNode) saveMarker(edit func(map[string]string), a attrs) syscall.Errn
 				patch.Delete = append(patch.Delete, k)
 			}
 		}
-		info, err = d.fsys.layer.UpdateObjectMetadata(ctx, d.bucket, d.prefix, patch)
+		info, err = d.fsys.layer.UpdateObjectMetadata(ctx, d.bucket, prefix, patch)
 	}
 	if !d.explicit || errors.Is(err, objstore.ErrObjectNotFound) {
-		info, err = d.fsys.layer.PutObject(ctx, d.bucket, d.prefix, bytes.NewReader(nil), 0, objstore.PutOptions{Metadata: md})
+		info, err = d.fsys.layer.PutObject(ctx, d.bucket, prefix, bytes.NewReader(nil), 0, objstore.PutOptions{Metadata: md})
 	}
 	if err != nil {
 		return toErrno(err)

@@ -17,18 +17,20 @@
 //
 // Every change this mount makes goes to the core with the mount's origin in its context; the
 // mount subscribes to the core's change feed and, for every change made by someone else,
-// drops what it cached (node attributes, open readers) at once and tells the kernel to drop
-// its entry, attribute and page caches (events.go). Kernel caches therefore stay on with
-// long timeouts.
+// drops what it cached (node attributes, open readers, listing hints, known names) at once
+// and tells the kernel to drop its entry, attribute and page caches (events.go). Kernel
+// caches therefore stay on with long timeouts.
 //
 // # Lock order
 //
 // From outermost to innermost:
 //
 //  1. fileNode.mu (one file's content and attributes; held across core calls that commit or
-//     read that file, so that writes, commits and truncates of one file are serialised).
-//  2. dirNode.mu (a directory's key prefix and attributes; never held across core calls).
-//  3. go-fuse's own Inode locks (taken inside GetChild, Children, AddChild...).
+//     stage that file, so that writes, commits and truncates of one file are serialised).
+//  2. sharedReader.mu (a reader's readahead chunks; never held across core calls).
+//  3. dirNode.mu (a directory's attributes, hints and names; held across a core call only
+//     to read or write the directory's own marker).
+//  4. go-fuse's own Inode locks (taken inside GetChild, Children, AddChild...).
 //
 // Two fileNode locks are never held at once, except by rename, which takes the source's
 // before the destination's after checking they differ. No fusefs lock is held while a kernel

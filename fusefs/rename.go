@@ -220,10 +220,11 @@ func commitTree(n *fs.Inode) syscall.Errno {
 
 // moveTree rewrites the keys of a moved directory node and of the nodes below it.
 func moveTree(d *dirNode, from, to string) {
-	d.mu.Lock()
-	if strings.HasPrefix(d.prefix, from) {
-		d.prefix = to + d.prefix[len(from):]
+	if p := d.loc(); strings.HasPrefix(p, from) {
+		moved := to + p[len(from):]
+		d.prefix.Store(&moved)
 	}
+	d.mu.Lock()
 	d.hints = nil
 	d.mu.Unlock()
 	for _, ch := range d.Children() {

@@ -215,7 +215,7 @@ func (d *dirNode) editXattr(attr string, data []byte, flags uint32, remove bool)
 		return errno
 	}
 	d.mu.Lock()
-	top, stored := d.prefix == "", d.meta[metaXattr]
+	top, stored := d.loc() == "", d.meta[metaXattr]
 	d.mu.Unlock()
 	if top {
 		return syscall.ENOTSUP
