@@ -9,9 +9,13 @@
 //   - dirNode: a bucket or a key prefix ("a/b/"), implicit (from keys below it) or explicit
 //     (a marker object "a/b/" that also carries its mode, owner and times).
 //   - fileNode: one object, a regular file or a symlink. Its content is in one of the states
-//     of content (content.go): committed in the core, streaming into the core as a
-//     sequential write arrives, or staged in a local file for random writes.
+//     of content (content.go): committed in the core; the first MiB of a new file, in
+//     memory; streaming into the core as a sequential write arrives; or staged in a local
+//     file for random writes.
 //   - fileHandle: one open file description; reads and writes go through its node.
+//     sharedReader (reader.go) reads a committed version, with readahead.
+//   - feed (events.go): the change feed's callback and the goroutine that sends the
+//     kernel's invalidations.
 //
 // # Coherence
 //
