@@ -1,0 +1,322 @@
+package fusefs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// dirNode is a directory: a bucket's top (prefix "") or a key prefix ending in "/". It is
+// explicit when a marker object (its prefix as a key) exists, which also stores its mode,
+// owner and times; implicit when only keys below it make it exist.
+type dirNode struct {
+	fs.Inode
+	fsys   *fsys
+	bucket string
+	// gen counts changes made by others to the directory's marker; the cached attributes
+	// are current while attrGen == gen.
+	gen atomic.Uint64
+	// childGen counts changes made by others to the directory's entries; listing hints are
+	// usable while hintGen == childGen.
+	childGen atomic.Uint64
+
+	// prefix is the directory's key prefix: "" for the bucket, else ending in "/". A rename
+	// of the directory or of an ancestor changes it; it is read without a lock (the
+	// change feed's goroutine reads it), so it is an atomic pointer.
+	prefix atomic.Pointer[string]
+
+	mu sync.Mutex
+	// loaded, attrGen, explicit, attrs and meta cache the marker. GUARDED_BY(mu).
+	// INVARIANT: explicit implies meta is the marker's metadata.
+	loaded   bool
+	attrGen  uint64
+	explicit bool
+	attrs    attrs
+	meta     map[string]string
+	// hints hold what the latest listing page learned of its entries, so that the lookups
+	// readdirplus makes for every entry need no core call. A hint is used once.
+	// GUARDED_BY(mu).
+	hints   map[string]hint
+	hintGen uint64
+	// complete tells that the mount knows every entry of the directory: it made the
+	// directory, and every change below it since went through the mount or came on the
+	// change feed. names then holds the entries' names, and a lookup of any other name is
+	// ENOENT without asking the core (a file about to be created is looked up first: in a
+	// directory being filled, that is most lookups). Valid while completeGen == childGen.
+	// GUARDED_BY(mu).
+	complete    bool
+	completeGen uint64
+	names       map[string]struct{}
+}
+
+// hint is what a listing or a lookup tells of one entry.
+type hint struct {
+	isDir bool
+	// info describes the object of a file.
+	info objstore.ObjectInfo
+	// known tells, for a directory, that the lookup read its marker: marker is its
+	// information, or nil for an implicit directory.
+	known  bool
+	marker *objstore.ObjectInfo
+}
+
+var (
+	_ fs.NodeLookuper      = (*dirNode)(nil)
+	_ fs.NodeReaddirer     = (*dirNode)(nil)
+	_ fs.NodeGetattrer     = (*dirNode)(nil)
+	_ fs.NodeSetattrer     = (*dirNode)(nil)
+	_ fs.NodeMkdirer       = (*dirNode)(nil)
+	_ fs.NodeRmdirer       = (*dirNode)(nil)
+	_ fs.NodeCreater       = (*dirNode)(nil)
+	_ fs.NodeUnlinker      = (*dirNode)(nil)
+	_ fs.NodeSymlinker     = (*dirNode)(nil)
+	_ fs.NodeLinker        = (*dirNode)(nil)
+	_ fs.NodeMknoder       = (*dirNode)(nil)
+	_ fs.NodeRenamer       = (*dirNode)(nil)
+	_ fs.NodeStatfser      = (*dirNode)(nil)
+	_ fs.NodeFsyncer       = (*dirNode)(nil)
+	_ fs.NodeGetxattrer    = (*dirNode)(nil)
+	_ fs.NodeSetxattrer    = (*dirNode)(nil)
+	_ fs.NodeRemovexattrer = (*dirNode)(nil)
+	_ fs.NodeListxattrer   = (*dirNode)(nil)
+)
+
+func newDirNode(f *fsys, bucket, prefix string) *dirNode {
+	d := &dirNode{fsys: f, bucket: bucket}
+	d.prefix.Store(&prefix)
+	return d
+}
+
+// loc returns the directory's key prefix.
+func (d *dirNode) loc() string { return *d.prefix.Load() }
+
+// bucketAttrs fills the attributes of a bucket's top directory, which has no marker: the
+// bucket's creation time, unless set since through this mount (kept in memory only).
+func (d *dirNode) bucketAttrs(info objstore.BucketInfo, out *fuse.Attr) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.loaded {
+		d.attrs = attrs{mode: defaultDirMode, uid: d.fsys.def.uid, gid: d.fsys.def.gid,
+			mtime: info.Created, atime: info.Created, ctime: info.Created}
+		d.loaded = true
+	}
+	d.attrs.fill(out, 1)
+}
+
+// setMarker caches what the marker lookup found: info of an explicit directory, or nil.
+func (d *dirNode) setMarker(info *objstore.ObjectInfo, gen uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.setMarkerLocked(info, gen)
+}
+
+func (d *dirNode) setMarkerLocked(info *objstore.ObjectInfo, gen uint64) {
+	d.loaded, d.attrGen = true, gen
+	d.explicit = info != nil
+	if info != nil {
+		d.attrs = attrsFromInfo(*info, true, d.fsys.def)
+		d.meta = info.Metadata
+		return
+	}
+	t := d.fsys.started
+	d.attrs = attrs{mode: defaultDirMode, uid: d.fsys.def.uid, gid: d.fsys.def.gid, mtime: t, atime: t, ctime: t}
+	d.meta = nil
+}
+
+// loadAttrs returns the directory's attributes, reading its marker if the cache is stale.
+func (d *dirNode) loadAttrs() (attrs, syscall.Errno) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	prefix := d.loc()
+	if prefix == "" || (d.loaded && d.attrGen == d.gen.Load()) {
+		return d.attrs, 0
+	}
+	gen := d.gen.Load()
+	info, err := d.fsys.layer.StatObject(d.fsys.ctx, d.bucket, prefix)
+	switch {
+	case err == nil:
+		d.setMarkerLocked(&info, gen)
+	case errors.Is(err, objstore.ErrObjectNotFound):
+		d.setMarkerLocked(nil, gen)
+	default:
+		return attrs{}, toErrno(err)
+	}
+	return d.attrs, 0
+}
+
+func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	a, errno := d.loadAttrs()
+	if errno != 0 {
+		return errno
+	}
+	a.fill(&out.Attr, 1)
+	return 0
+}
+
+// Setattr changes mode, owner or times. They persist in the marker, which is created if
+// the directory was implicit. A bucket's top has no marker: its attributes are kept in
+// memory for the life of the mount (so that rsync -a into a bucket works).
+func (d *dirNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if _, ok := in.GetSize(); ok {
+		return syscall.EISDIR
+	}
+	a, errno := d.loadAttrs()
+	if errno != 0 {
+		return errno
+	}
+	applySetattr(&a, in, time.Now())
+	if errno := d.saveMarker(func(md map[string]string) { putPosix(md, a, true) }, a); errno != 0 {
+		return errno
+	}
+	a.fill(&out.Attr, 1)
+	return 0
+}
+
+// saveMarker changes the marker's metadata with edit (creating the marker if needed) and
+// caches a as the directory's attributes.
+func (d *dirNode) saveMarker(edit func(map[string]string), a attrs) syscall.Errno {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	prefix := d.loc()
+	if prefix == "" {
+		d.attrs = a
+		return 0
+	}
+	md := make(map[string]string, len(d.meta)+8)
+	for k, v := range d.meta {
+		md[k] = v
+	}
+	edit(md)
+	ctx := d.fsys.ctx
+	gen := d.gen.Load()
+	var info objstore.ObjectInfo
+	var err error
+	if d.explicit {
+		patch := objstore.MetadataPatch{Set: md}
+		for k := range d.meta {
+			if _, keep := md[k]; !keep {
+				patch.Delete = append(patch.Delete, k)
+			}
+		}
+		info, err = d.fsys.layer.UpdateObjectMetadata(ctx, d.bucket, prefix, patch)
+	}
+	if !d.explicit || errors.Is(err, objstore.ErrObjectNotFound) {
+		info, err = d.fsys.layer.PutObject(ctx, d.bucket, prefix, bytes.NewReader(nil), 0, objstore.PutOptions{Metadata: md})
+	}
+	if err != nil {
+		return toErrno(err)
+	}
+	d.setMarkerLocked(&info, gen)
+	return 0
+}
+
+// Lookup finds a child. A directory wins over a file of the same name: with keys "a" and
+// "a/b", "a" is the directory and the object "a" is not shown (SEMANTICS.md).
+func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	prefix := d.loc()
+	key := prefix + name
+	if len(key) > maxKeyLength {
+		return nil, syscall.ENAMETOOLONG
+	}
+	if d.knownAbsent(name) {
+		return nil, syscall.ENOENT
+	}
+	existing, _ := d.childFile(name)
+	if existing != nil && existing.pendingCreate() {
+		existing.getattr(&out.Attr)
+		return existing.EmbeddedInode(), 0
+	}
+	h, ok := d.takeHint(name)
+	if !ok {
+		var errno syscall.Errno
+		if h, errno = d.resolve(key); errno != 0 {
+			return nil, errno
+		}
+	}
+	if h.isDir {
+		return d.dirChild(ctx, name, key+"/", h, out), 0
+	}
+	// The node the tree has for this name stays, if it still stands for this object: the
+	// kernel looks names up again (rename targets always) and must find the inode its open
+	// descriptors use.
+	if existing != nil && existing.adopt(key, h.info) {
+		existing.getattr(&out.Attr)
+		return existing.EmbeddedInode(), 0
+	}
+	f := newFileNode(d.fsys, d.bucket, key, h.info)
+	f.getattr(&out.Attr)
+	return d.NewInode(ctx, f, fs.StableAttr{Mode: f.fileType()}), 0
+}
+
+// childFile returns the file node the tree has under name, if any.
+func (d *dirNode) childFile(name string) (*fileNode, *fs.Inode) {
+	ch := d.GetChild(name)
+	if ch == nil {
+		return nil, nil
+	}
+	f, _ := ch.Operations().(*fileNode)
+	return f, ch
+}
+
+// resolve asks the core what key names: a directory (its marker, or keys below it) or an
+// object.
+func (d *dirNode) resolve(key string) (hint, syscall.Errno) {
+	l, ctx := d.fsys.layer, d.fsys.ctx
+	if len(key)+1 <= maxKeyLength {
+		m, err := l.StatObject(ctx, d.bucket, key+"/")
+		if err == nil {
+			return hint{isDir: true, known: true, marker: &m}, 0
+		}
+		if !errors.Is(err, objstore.ErrObjectNotFound) {
+			return hint{}, toErrno(err)
+		}
+		res, err := l.ListObjects(ctx, d.bucket, objstore.ListOptions{Prefix: key + "/", Delimiter: "/", MaxKeys: 1})
+		if err != nil {
+			return hint{}, toErrno(err)
+		}
+		if len(res.Objects)+len(res.Prefixes) > 0 {
+			return hint{isDir: true, known: true}, 0
+		}
+	}
+	info, err := l.StatObject(ctx, d.bucket, key)
+	if err != nil {
+		return hint{}, toErrno(err)
+	}
+	return hint{info: info}, 0
+}
+
+// dirChild returns the child directory at prefix, reusing the node the tree has for it so
+// that a directory keeps its inode while anyone uses it.
+func (d *dirNode) dirChild(ctx context.Context, name, prefix string, h hint, out *fuse.EntryOut) *fs.Inode {
+	var child *dirNode
+	if ch := d.GetChild(name); ch != nil {
+		if cd, ok := ch.Operations().(*dirNode); ok {
+			child = cd
+		}
+	}
+	if child == nil {
+		child = newDirNode(d.fsys, d.bucket, prefix)
+	}
+	if h.known {
+		child.setMarker(h.marker, child.gen.Load())
+	}
+	if a, errno := child.loadAttrs(); errno == 0 {
+		a.fill(&out.Attr, 1)
+	}
+	if ino := child.EmbeddedInode(); ino.StableAttr().Ino != 0 {
+		return ino
+	}
+	return d.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFDIR})
+}
+
+func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	return newDirStream(d), 0
+}

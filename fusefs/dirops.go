@@ -1,0 +1,201 @@
+package fusefs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// The namespace changes of a directory: mkdir, rmdir, create, mknod, unlink, symlink, link
+// (rename is in rename.go).
+
+// caller returns the uid and gid of the process making a request.
+func caller(ctx context.Context, def owner) owner {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return owner{uid: c.Uid, gid: c.Gid}
+	}
+	return def
+}
+
+// Mkdir creates an explicit directory: a marker object with the mode and owner.
+func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	prefix := d.loc()
+	marker := prefix + name + "/"
+	if len(marker) > maxKeyLength {
+		return nil, syscall.ENAMETOOLONG
+	}
+	d.dropHint(name)
+	now := time.Now()
+	who := caller(ctx, d.fsys.def)
+	a := attrs{mode: syscall.S_IFDIR | mode&0o7777, uid: who.uid, gid: who.gid, mtime: now, atime: now, ctime: now}
+	md := map[string]string{}
+	putPosix(md, a, true)
+	info, err := d.fsys.layer.PutObject(d.fsys.ctx, d.bucket, marker, bytes.NewReader(nil), 0, objstore.PutOptions{
+		Metadata:      md,
+		Preconditions: objstore.Preconditions{IfNoneMatch: true},
+	})
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	child := newDirNode(d.fsys, d.bucket, marker)
+	child.setMarker(&info, child.gen.Load())
+	child.markComplete()
+	child.attrs.fill(&out.Attr, 1)
+	d.noteName(name, true)
+	return d.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
+}
+
+// Rmdir removes an empty directory: ENOTEMPTY if any key lies below it.
+func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	marker := d.loc() + name + "/"
+	d.dropHint(name)
+	if ch := d.GetChild(name); ch != nil && hasPendingFiles(ch) {
+		return syscall.ENOTEMPTY
+	}
+	res, err := d.fsys.layer.ListObjects(d.fsys.ctx, d.bucket, objstore.ListOptions{Prefix: marker, Delimiter: "/", MaxKeys: 2})
+	if err != nil {
+		return toErrno(err)
+	}
+	for _, o := range res.Objects {
+		if o.Key != marker {
+			return syscall.ENOTEMPTY
+		}
+	}
+	if len(res.Prefixes) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	if len(res.Objects) == 0 {
+		return syscall.ENOENT
+	}
+	err = d.fsys.layer.DeleteObject(d.fsys.ctx, d.bucket, marker)
+	if err == nil || errors.Is(err, objstore.ErrObjectNotFound) {
+		// (Removed meanwhile: the directory is gone all the same.)
+		d.noteName(name, false)
+		return 0
+	}
+	return toErrno(err)
+}
+
+// hasPendingFiles reports whether a directory's subtree holds a file created through the
+// mount and not committed yet.
+func hasPendingFiles(n *fs.Inode) bool {
+	for _, ch := range n.Children() {
+		switch op := ch.Operations().(type) {
+		case *fileNode:
+			if op.pendingCreate() {
+				return true
+			}
+		case *dirNode:
+			if hasPendingFiles(ch) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Create makes a new, empty file. Nothing reaches the core before the first flush, fsync or
+// close: a file written sequentially then streams there as it is written.
+func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	key := d.loc() + name
+	if len(key) > maxKeyLength {
+		return nil, nil, 0, syscall.ENAMETOOLONG
+	}
+	d.noteName(name, true)
+	f := newCreatedFile(d.fsys, d.bucket, key, mode, caller(ctx, d.fsys.def))
+	f.getattr(&out.Attr)
+	ino := d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG})
+	h := f.open()
+	return ino, h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// Mknod makes regular files only (as mknod(2) with S_IFREG does): devices, fifos and
+// sockets cannot be objects.
+func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
+		return nil, syscall.EPERM
+	}
+	ino, h, _, errno := d.Create(ctx, name, syscall.O_WRONLY, mode, out)
+	if errno != 0 {
+		return nil, errno
+	}
+	fh := h.(*fileHandle)
+	if errno := fh.Flush(ctx); errno != 0 {
+		return nil, errno
+	}
+	fh.Release(ctx)
+	return ino, 0
+}
+
+// Unlink removes a file or symlink. A file open through the mount stays readable and
+// writable through its descriptors, and is never committed again.
+func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	key := d.loc() + name
+	d.dropHint(name)
+	var f *fileNode
+	if ch := d.GetChild(name); ch != nil {
+		f, _ = ch.Operations().(*fileNode)
+	}
+	pending := false
+	if f != nil {
+		var errno syscall.Errno
+		if pending, errno = f.unlink(); errno != 0 {
+			return errno
+		}
+	}
+	err := d.fsys.layer.DeleteObject(d.fsys.ctx, d.bucket, key)
+	if err == nil || errors.Is(err, objstore.ErrObjectNotFound) && pending {
+		d.noteName(name, false)
+		return 0
+	}
+	return toErrno(err)
+}
+
+// Symlink stores a symlink as s3fs does: an object whose content is the target, with
+// S_IFLNK in its mode.
+func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	key := d.loc() + name
+	if len(key) > maxKeyLength {
+		return nil, syscall.ENAMETOOLONG
+	}
+	d.dropHint(name)
+	now := time.Now()
+	who := caller(ctx, d.fsys.def)
+	a := attrs{mode: syscall.S_IFLNK | 0o777, uid: who.uid, gid: who.gid, mtime: now, atime: now, ctime: now}
+	md := map[string]string{"content-type": "application/octet-stream"}
+	putPosix(md, a, false)
+	info, err := d.fsys.layer.PutObject(d.fsys.ctx, d.bucket, key, strings.NewReader(target), int64(len(target)), objstore.PutOptions{
+		Metadata:      md,
+		Preconditions: objstore.Preconditions{IfNoneMatch: true},
+	})
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	d.noteName(name, true)
+	f := newFileNode(d.fsys, d.bucket, key, info)
+	f.getattr(&out.Attr)
+	return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFLNK}), 0
+}
+
+// Link refuses: an object has one key, so there are no hard links (SEMANTICS.md).
+func (d *dirNode) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	statfs(d.fsys, out)
+	return 0
+}
+
+// Fsync of a directory has nothing to do: every namespace change is durable in the core
+// before the call that made it returns.
+func (d *dirNode) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscall.Errno {
+	return 0
+}

@@ -1,0 +1,181 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// fileHandle is an open file description. Every handle of a file shares its node's
+// content, as descriptors of one file do on a local file system.
+type fileHandle struct {
+	n *fileNode
+}
+
+var (
+	_ fs.FileReader    = (*fileHandle)(nil)
+	_ fs.FileWriter    = (*fileHandle)(nil)
+	_ fs.FileFlusher   = (*fileHandle)(nil)
+	_ fs.FileFsyncer   = (*fileHandle)(nil)
+	_ fs.FileReleaser  = (*fileHandle)(nil)
+	_ fs.FileGetattrer = (*fileHandle)(nil)
+	_ fs.FileLseeker   = (*fileHandle)(nil)
+	_ fs.FileAllocater = (*fileHandle)(nil)
+)
+
+// Read reads from the committed object (through a shared reader, without holding the
+// node's lock, so reads run in parallel), from the staging file, or nothing for an empty
+// file. A read of a file streaming into the core stages it first.
+func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n := h.n
+	n.mu.Lock()
+	if n.c.state == stateClean && !n.unlinked {
+		n.refreshLocked()
+	}
+	if n.c.state == stateStream {
+		if errno := n.toStagedLocked(); errno != 0 {
+			n.unlock()
+			return nil, errno
+		}
+	}
+	size := int64(n.attrs.size)
+	if off >= size {
+		n.unlock()
+		return fuse.ReadResultData(nil), 0
+	}
+	if want := size - off; int64(len(dest)) > want {
+		dest = dest[:want]
+	}
+	switch n.c.state {
+	case stateBuffer:
+		m := copy(dest, n.c.buf[off:])
+		n.unlock()
+		return fuse.ReadResultData(dest[:m]), 0
+	case stateStaged:
+		m, err := n.c.stage.ReadAt(dest, off)
+		n.unlock()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, toErrno(err)
+		}
+		return fuse.ReadResultData(dest[:m]), 0
+	}
+	r, errno := n.readerLocked()
+	n.unlock()
+	if errno != 0 {
+		return nil, errno
+	}
+	res, err := r.read(dest, off)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	return res, 0
+}
+
+// Write writes at off: a write at the end of a new or emptied file streams into the core,
+// any other goes through the staging file.
+func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n := h.n
+	n.mu.Lock()
+	defer n.unlock()
+	m, errno := n.writeLocked(data, off)
+	return uint32(m), errno
+}
+
+// Flush commits the file (called at every close of a descriptor): when close returns, S3
+// clients see the content.
+//
+// When the commit fails at the close of the file's last descriptor, the changes are
+// dropped (the file is the committed object again): the close reported the error, and
+// nothing may commit them later behind the caller's back.
+func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
+	n := h.n
+	n.mu.Lock()
+	defer n.unlockSync()
+	errno := n.commitLocked()
+	if errno != 0 && n.opens <= 1 {
+		n.discardLocked()
+	}
+	return errno
+}
+
+// Fsync commits the file durably, with write quorum, like Flush; a failed fsync keeps the
+// changes, so that the caller may try again.
+func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	n := h.n
+	n.mu.Lock()
+	defer n.unlockSync()
+	return n.commitLocked()
+}
+
+// Release closes the handle; the last one commits anything left (a flush that failed) and
+// lets go of the staging file and reader.
+func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	n := h.n
+	n.mu.Lock()
+	n.opens--
+	if n.opens > 0 {
+		n.unlockSync()
+		return 0
+	}
+	errno := n.commitLocked()
+	if errno != 0 {
+		n.fsys.log.Warn("fusefs: commit at the last close failed; the file's changes are lost",
+			"bucket", n.bucket, "key", n.key, "errno", errno)
+		n.discardLocked()
+	}
+	n.dropStageLocked()
+	n.dropReaderLocked()
+	n.unlockSync()
+	return 0
+}
+
+func (h *fileHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	h.n.getattr(&out.Attr)
+	return 0
+}
+
+// Lseek answers SEEK_DATA and SEEK_HOLE: files have no holes.
+func (h *fileHandle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+	n := h.n
+	n.mu.Lock()
+	size := n.attrs.size
+	n.unlock()
+	const seekData, seekHole = 3, 4
+	switch whence {
+	case seekData:
+		if off >= size {
+			return 0, syscall.ENXIO
+		}
+		return off, 0
+	case seekHole:
+		if off > size {
+			return 0, syscall.ENXIO
+		}
+		return size, 0
+	}
+	return 0, syscall.EINVAL
+}
+
+// Allocate extends the file (mode 0) or does nothing (FALLOC_FL_KEEP_SIZE): storage is
+// not reserved ahead in the core. Other modes are not supported.
+func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
+	const keepSize = 1
+	switch mode {
+	case keepSize:
+		return 0
+	case 0:
+	default:
+		return syscall.EOPNOTSUPP
+	}
+	n := h.n
+	n.mu.Lock()
+	defer n.unlock()
+	if end := off + size; end > n.attrs.size {
+		return n.truncateLocked(int64(end))
+	}
+	return 0
+}

@@ -1,0 +1,306 @@
+package fusefs
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// Toggle is an option that defaults to a value chosen at mount time.
+type Toggle int8
+
+// The values of a Toggle.
+const (
+	// Auto picks the default: on when the mounting process is root, off otherwise.
+	Auto Toggle = iota
+	On
+	Off
+)
+
+func (t Toggle) resolve(auto bool) bool {
+	switch t {
+	case On:
+		return true
+	case Off:
+		return false
+	}
+	return auto
+}
+
+// Options tune a mount. The zero value is ready to use.
+type Options struct {
+	// UID and GID own the objects that carry no owner in their metadata (those written by S3
+	// clients). Zero means the mounting process's IDs.
+	UID, GID uint32
+	// StagingDir holds the local files that random writes, overwrites and appends go
+	// through. Each mount makes its own directory inside it and removes it at unmount.
+	// Default: os.TempDir().
+	StagingDir string
+	// AllowOther lets every user of the machine use the mount (allow_other), and
+	// DefaultPermissions has the kernel enforce mode bits and ownership
+	// (default_permissions). Both are on by default when mounting as root, so that a mount
+	// made by root is usable by everyone and permission checks work as on ext4.
+	AllowOther, DefaultPermissions Toggle
+	// CacheTimeout is how long the kernel may keep entries and attributes without asking
+	// again. Coherence does not depend on it: every change made through S3 invalidates the
+	// kernel's caches at once. Default: 10 minutes.
+	CacheTimeout time.Duration
+	// ReadAheadKB is the kernel's readahead window for the mount, in KiB (set through
+	// /sys/class/bdi as root): with the default 1024, sequential reads reach the mount as
+	// 1 MiB requests rather than the kernel's 128 KiB. Negative keeps the kernel's value.
+	ReadAheadKB int
+	// Debug logs every FUSE request and reply.
+	Debug bool
+	// Log receives the mount's warnings. Default: slog.Default().
+	Log *slog.Logger
+}
+
+// Server is a mounted file system and the server that answers its requests. (It cannot be
+// called Mount: that is the function that makes one.)
+type Server struct {
+	mountpoint string
+	server     *fuse.Server
+	fsys       *fsys
+	cleanup    sync.Once
+}
+
+// Mount mounts the buckets of layer at mountpoint and starts serving; Unmount (or an
+// external umount followed by Wait) stops. As root it mounts with the mount system call
+// itself; otherwise it needs fusermount3 (Debian package fuse3).
+func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server, error) {
+	root := os.Geteuid() == 0
+	if !root {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			if _, err2 := exec.LookPath("fusermount"); err2 != nil {
+				return nil, fmt.Errorf("fusefs: mounting as a non-root user needs fusermount3 (Debian package fuse3): %w", err)
+			}
+		}
+	}
+	f, err := newFsys(layer, opts)
+	if err != nil {
+		return nil, err
+	}
+	timeout := opts.CacheTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	mo := fuse.MountOptions{
+		FsName:       "flashstor",
+		Name:         "flashstor",
+		AllowOther:   opts.AllowOther.resolve(root),
+		MaxWrite:     1 << 20,
+		MaxReadAhead: 1 << 20,
+		// security.* and system.* xattrs are answered "no data" by go-fuse itself: the
+		// kernel asks for security.capability before every write.
+		IgnoreSecurityLabels: true,
+		// O_TRUNC comes with the open (not as a separate truncate by path, which would
+		// commit an empty object at once): the truncation commits with the file.
+		ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+		DirectMount:       root,
+		DirectMountStrict: root,
+		Debug:             opts.Debug,
+		// Replies go out with one write: go-fuse's splice path cannot carry a 1 MiB read
+		// reply (the pipe holds at most 1 MiB, header included), fails for every one and
+		// logs it; measured, the write path is as fast.
+		DisableSplice: true,
+	}
+	if opts.DefaultPermissions.resolve(root) {
+		mo.Options = append(mo.Options, "default_permissions")
+	}
+	mo.Logger = log.New(logWriter{f.log}, "", 0)
+	if opts.Debug {
+		mo.Logger = log.New(os.Stderr, "fusefs: ", log.Lmicroseconds)
+	}
+	server, err := fs.Mount(mountpoint, f.root, &fs.Options{
+		MountOptions:    mo,
+		EntryTimeout:    &timeout,
+		AttrTimeout:     &timeout,
+		NegativeTimeout: &timeout,
+		UID:             f.def.uid,
+		GID:             f.def.gid,
+	})
+	if err != nil {
+		f.close()
+		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
+	}
+	f.startFeed()
+	if root && opts.ReadAheadKB >= 0 {
+		kb := cmp.Or(opts.ReadAheadKB, 1024)
+		if err := setReadAhead(mountpoint, kb); err != nil {
+			f.log.Warn("fusefs: cannot set the mount's readahead", "kb", kb, "err", err)
+		}
+	}
+	return &Server{mountpoint: mountpoint, server: server, fsys: f}, nil
+}
+
+// logWriter passes go-fuse's log lines to the mount's logger, as warnings.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Warn("fusefs: go-fuse: " + strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// setReadAhead sets the readahead window of the mount's backing device.
+func setReadAhead(mountpoint string, kb int) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(mountpoint, &st); err != nil {
+		return err
+	}
+	path := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	return os.WriteFile(path, []byte(strconv.Itoa(kb)), 0)
+}
+
+// Unmount unmounts the file system and releases what the mount holds. It fails (EBUSY)
+// while a process uses the mount; the mount then stays up.
+func (m *Server) Unmount() error {
+	if err := m.server.Unmount(); err != nil {
+		return fmt.Errorf("fusefs: unmount %s: %w", m.mountpoint, err)
+	}
+	m.server.Wait()
+	m.release()
+	return nil
+}
+
+// Wait blocks until the file system is unmounted (by Unmount or by an external umount),
+// then releases what the mount holds.
+func (m *Server) Wait() {
+	m.server.Wait()
+	m.release()
+}
+
+func (m *Server) release() { m.cleanup.Do(m.fsys.close) }
+
+// CleanStale detaches a dead FUSE mount left at mountpoint by a process that died without
+// unmounting (statfs then fails with ENOTCONN; stat may still answer from the kernel's
+// attribute cache), so that a new mount can take its place. It does nothing to a live
+// mount or a plain directory. It reports whether it detached one.
+func CleanStale(mountpoint string) (bool, error) {
+	var st syscall.Statfs_t
+	err := syscall.Statfs(mountpoint, &st)
+	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
+		return false, nil
+	}
+	if os.Geteuid() == 0 {
+		if err := syscall.Unmount(mountpoint, syscall.MNT_DETACH); err != nil {
+			return false, fmt.Errorf("fusefs: detaching the stale mount at %s: %w", mountpoint, err)
+		}
+		return true, nil
+	}
+	tool := "fusermount3"
+	if _, err := exec.LookPath(tool); err != nil {
+		tool = "fusermount"
+	}
+	out, err := exec.Command(tool, "-u", "-z", mountpoint).CombinedOutput()
+	if err != nil {
+		return false, fmt.Errorf("fusefs: %s -u -z %s: %w: %s", tool, mountpoint, err, out)
+	}
+	return true, nil
+}
+
+// fsys is the state a mount shares between its nodes.
+type fsys struct {
+	layer objstore.ObjectLayer
+	// ctx carries the mount's origin, so that the change feed tells the mount's own changes
+	// from others'; it is cancelled at unmount. Core calls use it rather than the request's
+	// context: the kernel interrupts requests for any signal (Go's SIGURG preemption
+	// included), and a commit must not fail because of that.
+	ctx    context.Context
+	cancel context.CancelFunc
+	origin *originToken
+	def    owner
+	// staging is this mount's directory of staging files.
+	staging string
+	// started is the time shown for directories that have none of their own.
+	started time.Time
+	log     *slog.Logger
+	root    *rootNode
+	feed    *feed
+	// stagedFiles counts the staging files made, for tests and metrics: sequential writes
+	// must make none.
+	stagedFiles atomic.Int64
+}
+
+// originToken identifies a mount's own changes on the change feed.
+type originToken struct{ _ byte }
+
+func newFsys(layer objstore.ObjectLayer, opts Options) (*fsys, error) {
+	def := owner{uid: opts.UID, gid: opts.GID}
+	if def.uid == 0 {
+		def.uid = uint32(os.Getuid())
+	}
+	if def.gid == 0 {
+		def.gid = uint32(os.Getgid())
+	}
+	base := opts.StagingDir
+	if base == "" {
+		base = os.TempDir()
+	}
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return nil, fmt.Errorf("fusefs: staging directory: %w", err)
+	}
+	staging, err := os.MkdirTemp(base, "flashstor-fuse-")
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: staging directory: %w", err)
+	}
+	lg := opts.Log
+	if lg == nil {
+		lg = slog.Default()
+	}
+	origin := &originToken{}
+	ctx, cancel := context.WithCancel(objstore.WithOrigin(context.Background(), origin))
+	f := &fsys{
+		layer:   layer,
+		ctx:     ctx,
+		cancel:  cancel,
+		origin:  origin,
+		def:     def,
+		staging: staging,
+		started: time.Now(),
+		log:     lg,
+	}
+	f.root = &rootNode{fsys: f}
+	return f, nil
+}
+
+// close stops the change feed and removes the staging files.
+func (f *fsys) close() {
+	if f.feed != nil {
+		f.feed.stop()
+	}
+	f.cancel()
+	if err := os.RemoveAll(f.staging); err != nil {
+		f.log.Warn("fusefs: removing the staging directory", "dir", f.staging, "err", err)
+	}
+}
+
+// newStagingFile creates an empty staging file.
+func (f *fsys) newStagingFile() (*os.File, error) {
+	f.stagedFiles.Add(1)
+	file, err := os.CreateTemp(f.staging, "stage-")
+	if err != nil {
+		return nil, fmt.Errorf("staging file: %w", err)
+	}
+	// Unlinked at once: it lives as long as the descriptor, even if the mount dies.
+	if err := os.Remove(file.Name()); err != nil {
+		file.Close()
+		return nil, fmt.Errorf("staging file: %w", err)
+	}
+	return file, nil
+}

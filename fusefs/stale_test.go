@@ -1,0 +1,79 @@
+package fusefs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// helperEnv names the mount point for TestStaleHelper, which then runs as a child process.
+const helperEnv = "FLASHSTOR_FUSE_STALE_HELPER"
+
+// TestStaleHelper is not a test: run by TestCleanStale as a child process, it mounts, says
+// so, and waits (at most a minute) to be killed, leaving a dead mount behind.
+func TestStaleHelper(t *testing.T) {
+	mnt := os.Getenv(helperEnv)
+	if mnt == "" {
+		t.Skip("child process of TestCleanStale")
+	}
+	l := newLayer(t, 1)
+	if _, err := Mount(mnt, l, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("mounted\n")
+	time.Sleep(time.Minute)
+}
+
+// TestCleanStale kills a process that has a mount, finds the dead mount (ENOTCONN), cleans
+// it, and mounts again at the same place.
+func TestCleanStale(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	mnt := t.TempDir()
+	if cleaned, err := CleanStale(mnt); cleaned || err != nil {
+		t.Fatalf("CleanStale of a plain directory: %v %v", cleaned, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestStaleHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"="+mnt)
+	out, err := cmd.StdoutPipe()
+	must(t, "pipe", err)
+	must(t, "start helper", cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		syscall.Unmount(mnt, syscall.MNT_DETACH)
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "mounted" {
+		t.Fatalf("helper: %q %v", line, err)
+	}
+	must(t, "kill helper", cmd.Process.Kill())
+	cmd.Wait()
+
+	if _, err := os.ReadDir(mnt); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("listing a dead mount: %v, want ENOTCONN", err)
+	}
+	cleaned, err := CleanStale(mnt)
+	if !cleaned || err != nil {
+		t.Fatalf("CleanStale of a dead mount: %v %v", cleaned, err)
+	}
+	if _, err := os.ReadDir(mnt); err != nil {
+		t.Fatalf("listing after CleanStale: %v", err)
+	}
+	_, dir := setupAt(t, mnt)
+	must(t, "write through the new mount", os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644))
+	// A live mount is left alone.
+	if cleaned, err := CleanStale(mnt); cleaned || err != nil {
+		t.Fatalf("CleanStale of a live mount: %v %v", cleaned, err)
+	}
+}
