@@ -4,28 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/flashstor/flashstor/objstore"
 )
 
-// The tests in this file show gaps of the object core that the mount had to work around
-// or cannot hide. They fail today, so they run only with FLASHSTOR_CORE_GAPS=1; the lead
-// has them in the FUSE face's report.
-
-func coreGap(t *testing.T) {
-	if os.Getenv("FLASHSTOR_CORE_GAPS") == "" {
-		t.Skip("shows a core gap; set FLASHSTOR_CORE_GAPS=1 to run")
-	}
-}
+// The tests in this file showed gaps of the object core the mount had to work around; the
+// core is fixed and they guard it now.
 
 // TestCoreConcurrentSiblingRenames renames the keys of one directory to another
-// concurrently, as a directory rename would with parallel workers. Today some renames fail
-// with ErrWriteQuorum: a drive reports the source directory missing.
+// concurrently, as a directory rename would with parallel workers: a drive once failed
+// them when a sibling's rename removed the emptied source directory first.
 func TestCoreConcurrentSiblingRenames(t *testing.T) {
-	coreGap(t)
 	l := newLayer(t, 4)
 	ctx := context.Background()
 	must(t, "MakeBucket", l.MakeBucket(ctx, testBucket, objstore.MakeBucketOptions{}))

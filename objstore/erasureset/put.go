@@ -214,7 +214,9 @@ func (s *Set) encodeStaged(ctx context.Context, codec *erasure.Codec, dist []uin
 	for i := range staged {
 		staged[i] = createErrs[i] == nil && shardErrs[dist[i]] == nil
 	}
-	if err == nil && countTrue(staged) < wq {
+	if (err == nil && countTrue(staged) < wq) || errors.Is(err, erasure.ErrWriteQuorum) {
+		// The drives' own errors say more than the codec's "quorum lost": a full drive
+		// is ErrStorageFull.
 		err = reduceErr(createErrs, objstore.ErrWriteQuorum)
 	}
 	if err != nil {

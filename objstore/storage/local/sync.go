@@ -95,7 +95,11 @@ func renameDurable(src, dst string, staged bool) error {
 		return err
 	}
 	if srcDir := filepath.Dir(src); srcDir != dstDir && !staged {
-		return syncDir(srcDir)
+		// A concurrent rename or delete of a sibling may already have removed the emptied
+		// source directory: gone, it holds no stale entry to sync.
+		if err := syncDir(srcDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }
