@@ -39,8 +39,9 @@ type Options struct {
 
 // Drive is a local directory used as a drive.
 type Drive struct {
-	root string
-	opts Options
+	root  string
+	opts  Options
+	cache dirCache
 }
 
 var _ storage.Drive = (*Drive)(nil)

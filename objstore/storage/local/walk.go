@@ -43,7 +43,7 @@ func (d *Drive) Walk(ctx context.Context, bucket string, opts storage.WalkOption
 		}
 		dirPath += "/" + layout.EncodePrefix(dirKey[:len(dirKey)-1])
 	}
-	w := walker{ctx: ctx, opts: opts, fn: fn}
+	w := walker{d: d, ctx: ctx, opts: opts, fn: fn}
 	if err := w.dir(dirPath, dirKey, namePrefix, dirKey == ""); err != nil {
 		return fmt.Errorf("walk %s on %s: %w", bucket, d.root, err)
 	}
@@ -51,47 +51,25 @@ func (d *Drive) Walk(ctx context.Context, bucket string, opts storage.WalkOption
 }
 
 type walker struct {
+	d    *Drive
 	ctx  context.Context
 	opts storage.WalkOptions
 	fn   func(storage.Entry) error
 	buf  []byte // reused to read metadata headers
 }
 
-// walkItem is one name of a directory and the key (or key prefix) it stands for.
-type walkItem struct {
-	key   string
-	name  string
-	isDir bool
-}
-
 // dir visits the directory path, whose keys start with keyPrefix, keeping the names whose
 // segment starts with namePrefix. top is true for the bucket's own directory, where the
 // internal names live.
 func (w *walker) dir(path, keyPrefix, namePrefix string, top bool) error {
-	entries, err := os.ReadDir(path)
+	all, err := w.d.dirItems(path, keyPrefix, top)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || isNotDir(err) {
 			return nil
 		}
 		return mapErr(err)
 	}
-	items := make([]walkItem, 0, len(entries))
-	for _, e := range entries {
-		name := e.Name()
-		if top && (name == layout.DataDir || name == layout.BucketMetaFile) {
-			continue
-		}
-		if e.IsDir() {
-			if seg, ok := layout.DecodeSegment(name); ok && strings.HasPrefix(seg, namePrefix) {
-				items = append(items, walkItem{key: keyPrefix + seg + "/", name: name, isDir: true})
-			}
-		} else if e.Type().IsRegular() {
-			if seg, ok := layout.ParseMetaName(name); ok && strings.HasPrefix(seg, namePrefix) {
-				items = append(items, walkItem{key: keyPrefix + seg, name: name})
-			}
-		}
-	}
-	slices.SortFunc(items, func(a, b walkItem) int { return strings.Compare(a.key, b.key) })
+	items := w.window(all, keyPrefix+namePrefix)
 
 	after := w.opts.StartAfter
 	for _, it := range items {
@@ -135,6 +113,31 @@ func (w *walker) dir(path, keyPrefix, namePrefix string, top bool) error {
 		}
 	}
 	return nil
+}
+
+// window returns the part of a directory's sorted items a walk needs: the keys starting
+// with prefix (contiguous, since they share it) from the first one after StartAfter, or
+// from the subdirectory that holds StartAfter. Found by binary search, so that a page of a
+// listing deep into a large directory does not step over the whole directory.
+func (w *walker) window(items []walkItem, prefix string) []walkItem {
+	lo, _ := slices.BinarySearchFunc(items, prefix, func(it walkItem, p string) int { return strings.Compare(it.key, p) })
+	if after := w.opts.StartAfter; after != "" {
+		i, found := slices.BinarySearchFunc(items, after, func(it walkItem, a string) int { return strings.Compare(it.key, a) })
+		if found {
+			i++
+		}
+		// Only the subdirectory whose key is a prefix of StartAfter can sit just before the
+		// first key after it and still hold keys that follow it.
+		if i > 0 && items[i-1].isDir && strings.HasPrefix(after, items[i-1].key) {
+			i--
+		}
+		lo = max(lo, i)
+	}
+	hi := lo
+	for hi < len(items) && strings.HasPrefix(items[hi].key, prefix) {
+		hi++
+	}
+	return items[lo:hi]
 }
 
 // headerProbe is how much of a metadata file is read first: enough for the header of
