@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,4 +96,62 @@ func TestServerRefusesHalfCredentials(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "FLASHSTORE_ROOT_PASSWORD") {
 		t.Fatalf("server with only a user: %v", err)
 	}
+}
+
+// TestServerWithMount serves S3 and mounts the buckets at once: an object put through S3
+// is a file in the mount, a file written in the mount is an object; at shutdown the mount
+// goes away.
+func TestServerWithMount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root here")
+	}
+	mnt := t.TempDir()
+	// Cleanups run last-registered first: this one, registered before the server's, runs
+	// after the server has stopped, and checks that the mount went with it.
+	t.Cleanup(func() {
+		if mounted(t, mnt) {
+			t.Errorf("%s is still mounted after the server stopped", mnt)
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+	})
+	endpoint := startServer(t, "--mount", mnt)
+	client := s3.New(s3.Options{BaseEndpoint: aws.String(endpoint), Region: "us-east-1", UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("testadmin", "test-secret-123", "")})
+	ctx := context.Background()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("both")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("both"), Key: aws.String("dir/from-s3.txt"), Body: strings.NewReader("hello from S3")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(mnt, "both", "dir", "from-s3.txt"))
+	if err != nil || string(got) != "hello from S3" {
+		t.Fatalf("reading the S3 object through the mount: %q, %v", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "both", "from-mount.txt"), []byte("hello from the mount"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("both"), Key: aws.String("from-mount.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	if string(b) != "hello from the mount" {
+		t.Fatalf("GET of the file written in the mount: %q", b)
+	}
+}
+
+// mounted reports whether dir is a mount point, from /proc/self/mounts.
+func mounted(t *testing.T, dir string) bool {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == dir {
+			return true
+		}
+	}
+	return false
 }
