@@ -38,8 +38,12 @@ step "go test -race -short (every package)"
 go test -race -short -timeout 15m ./...
 
 if [ -z "${QUICK:-}" ]; then
-	step "go test (full fault, crash and large-layout matrices)"
-	go test -timeout 15m -run 'TestFaults|TestCrash|TestObjectLayer' ./objstore/deploy/
+	# What -short leaves out: the full fault, crash and large-layout matrices, the CLI
+	# clients, multi-GiB streams, 10,000 idle connections, the hardened build and the
+	# privilege drop of a rebuilt binary. Without the race detector, whose 5-10x slowdown
+	# would not fit.
+	step "go test (everything, without -short)"
+	go test -timeout 20m ./...
 
 	step "fuzz (${FUZZTIME:-5s} each)"
 	run_fuzzers "${FUZZTIME:-5s}"
