@@ -1,9 +1,18 @@
 package router
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/flashstor/flashstor/s3frontend/pctenc"
+)
 
 // ErrBadEscape is returned for a malformed percent-escape in a path or query.
-var ErrBadEscape = errors.New("router: malformed percent-escape")
+var ErrBadEscape = pctenc.ErrBadEscape
+
+// appendUnescape appends the percent-decoding of src to dst; plus decodes '+' as a space.
+func appendUnescape(dst, src []byte, plus bool) ([]byte, error) {
+	return pctenc.AppendDecoded(dst, src, plus)
+}
 
 // Query is a parsed query string. Names and values are percent-decoded ('+' as a space,
 // as S3 reads queries) into one buffer that the Query keeps and reuses, so parsing a query
@@ -99,43 +108,6 @@ func (q *Query) Has(name string) bool {
 func (q *Query) GetString(name string) string {
 	v, _ := q.Get(name)
 	return string(v)
-}
-
-// appendUnescape appends the percent-decoding of src to dst; plus decodes '+' as a space.
-func appendUnescape(dst, src []byte, plus bool) ([]byte, error) {
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		switch {
-		case c == '%':
-			if i+2 >= len(src) {
-				return dst, ErrBadEscape
-			}
-			hi, ok1 := unhex(src[i+1])
-			lo, ok2 := unhex(src[i+2])
-			if !ok1 || !ok2 {
-				return dst, ErrBadEscape
-			}
-			dst = append(dst, hi<<4|lo)
-			i += 2
-		case c == '+' && plus:
-			dst = append(dst, ' ')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 func indexByte(b []byte, c byte) int {

@@ -2,12 +2,9 @@ package sigv4
 
 import (
 	"bytes"
-	"errors"
+	"github.com/flashstor/flashstor/s3frontend/pctenc"
 	"slices"
 )
-
-// errBadEscape reports a '%' not followed by two hex digits.
-var errBadEscape = errors.New("sigv4: invalid percent-escape")
 
 const upperHex = "0123456789ABCDEF"
 
@@ -30,43 +27,14 @@ func appendEncoded(dst, src []byte) []byte {
 	return dst
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
 // appendDecoded appends src with its percent-escapes decoded; with plusIsSpace, '+' decodes
 // to ' ' as in a form-encoded query.
 func appendDecoded(dst, src []byte, plusIsSpace bool) ([]byte, error) {
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		switch {
-		case c == '%':
-			if i+2 >= len(src) {
-				return dst, errBadEscape
-			}
-			hi, ok1 := unhex(src[i+1])
-			lo, ok2 := unhex(src[i+2])
-			if !ok1 || !ok2 {
-				return dst, errBadEscape
-			}
-			dst = append(dst, hi<<4|lo)
-			i += 2
-		case c == '+' && plusIsSpace:
-			dst = append(dst, ' ')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst, nil
+	return pctenc.AppendDecoded(dst, src, plusIsSpace)
 }
+
+// unhex is the value of a hex digit.
+func unhex(c byte) (byte, bool) { return pctenc.Unhex(c) }
 
 // appendCanonicalURI appends the canonical URI of raw path p. S3 does not double-encode: the
 // path is decoded segment by segment and each segment encoded once, so "%2F" inside a
