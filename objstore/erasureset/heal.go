@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync"
 
 	"github.com/flashstor/flashstor/erasure"
 	"github.com/flashstor/flashstor/objstore"
@@ -181,7 +180,6 @@ func (s *Set) healParts(ctx context.Context, bucket, key string, v *version, cod
 // healPart rebuilds one part's shards of the target drives into their staging directory.
 func (s *Set) healPart(ctx context.Context, bucket, dataDir, staging string, p meta.Part, dist []uint8, codec *erasure.Codec, good, targets []bool) error {
 	readers := make([]io.ReaderAt, codec.TotalShards())
-	writers := make([]io.Writer, codec.TotalShards())
 	var files []storage.File
 	defer func() {
 		for _, f := range files {
@@ -199,35 +197,10 @@ func (s *Set) healPart(ctx context.Context, bucket, dataDir, staging string, p m
 		files = append(files, f)
 		readers[dist[i]] = f
 	}
-	pipes := make([]*io.PipeWriter, len(s.drives))
-	createErrs := make([]error, len(s.drives))
-	var wg sync.WaitGroup
-	for i, d := range s.drives {
-		if !targets[i] {
-			continue
-		}
-		pr, pw := io.Pipe()
-		pipes[i] = pw
-		writers[dist[i]] = pw
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			createErrs[i] = d.CreateFile(ctx, storage.SysVolume, staging+"/"+layout.PartName(p.Number), codec.ShardFileSize(p.Size), pr)
-			pr.CloseWithError(errOr(createErrs[i], errDriveDone))
-		}()
-	}
-	_, err := codec.Heal(ctx, readers, writers, p.Size)
-	for _, pw := range pipes {
-		if pw == nil {
-			continue
-		}
-		if err != nil {
-			pw.CloseWithError(err)
-		} else {
-			pw.Close()
-		}
-	}
-	wg.Wait()
+	out := s.createShardFiles(ctx, targets, dist, staging+"/"+layout.PartName(p.Number), codec.ShardFileSize(p.Size))
+	_, err := codec.Heal(ctx, readers, out.writers, p.Size)
+	out.finish(err)
+	createErrs := out.errs
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/flashstor/flashstor/erasure"
@@ -182,33 +181,11 @@ func (s *Set) encodeStaged(ctx context.Context, codec *erasure.Codec, dist []uin
 	if size >= 0 {
 		shardSize = codec.ShardFileSize(size)
 	}
-	writers := make([]io.Writer, n)
-	pipes := make([]*io.PipeWriter, n)
-	createErrs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, d := range s.drives {
-		pr, pw := io.Pipe()
-		pipes[i] = pw
-		writers[dist[i]] = pw
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := d.CreateFile(ctx, storage.SysVolume, path, shardSize, pr)
-			createErrs[i] = err
-			// A drive that failed stops consuming: make the encoder's writes to it fail.
-			pr.CloseWithError(fmt.Errorf("drive %s: %w", d, errOr(err, errDriveDone)))
-		}()
-	}
+	files := s.createShardFiles(ctx, nil, dist, path, shardSize)
 	wq := WriteQuorum(codec.DataShards(), codec.ParityShards())
-	written, shardErrs, err := codec.Encode(ctx, r, size, writers, wq)
-	for _, pw := range pipes {
-		if err != nil {
-			pw.CloseWithError(err)
-		} else {
-			pw.Close()
-		}
-	}
-	wg.Wait()
+	written, shardErrs, err := codec.Encode(ctx, r, size, files.writers, wq)
+	files.finish(err)
+	createErrs := files.errs
 
 	staged := make([]bool, n)
 	for i := range staged {
