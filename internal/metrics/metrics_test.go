@@ -153,7 +153,7 @@ func TestServersHaveOwnRegistries(t *testing.T) {
 	a, b := New(), New()
 	a.Op("PutObject").Observe(Sample{Status: 200})
 	_, fams := scrape(t, b.Handler(""), "")
-	if _, ok := value(fams, "flashstor_s3_requests_total", labels("operation", "PutObject")); ok {
+	if _, ok := fams.Value("flashstor_s3_requests_total", labels("operation", "PutObject")...); ok {
 		t.Fatal("a request recorded on one server shows on another")
 	}
 }
