@@ -39,6 +39,9 @@ type Config struct {
 	Group string
 	// Dirs must be writable by the user, checked before anything changes (the drives).
 	Dirs []string
+	// Adopt are paths (files or trees) whose root-owned entries become the user's before
+	// Dirs are checked: what the process created as root at start-up and must write later.
+	Adopt []string
 }
 
 // FromEnv returns the Config that the environment asks for, with dirs to check.
@@ -57,7 +60,7 @@ type Result struct {
 }
 
 // Drop switches the whole process to cfg's user and group. The order is: resolve the
-// names; check that every directory in cfg.Dirs is writable by that user (with a clear
+// names; give the root-owned entries of cfg.Adopt to the user; check that every directory in cfg.Dirs is writable by that user (with a clear
 // error naming the first that is not); clear supplementary groups; set the gid, then the
 // uid (real, effective and saved); set no_new_privs; then verify that setuid(0),
 // setgid(0) and setgroups fail, and that every thread has the new ids, no capability left
@@ -83,6 +86,9 @@ func Drop(cfg Config) (Result, error) {
 			return Result{}, fmt.Errorf("privsep: cannot become %s: not running as root (uid %d)", id, os.Geteuid())
 		}
 		return Result{UID: id.uid, GID: id.gid}, CheckWritable(cfg.User, cfg.Group, cfg.Dirs)
+	}
+	if err := adopt(id, cfg.Adopt); err != nil {
+		return Result{}, err
 	}
 	if err := checkWritable(id, cfg.Dirs); err != nil {
 		return Result{}, err
