@@ -1,9 +1,15 @@
 package s3frontend
 
 import (
+	"bytes"
 	"context"
 	"strconv"
+	"time"
 	"unsafe"
+
+	"github.com/flashstor/flashstor/internal/audit"
+	"github.com/flashstor/flashstor/internal/reqid"
+	"github.com/flashstor/flashstor/objstore/optiming"
 
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
 	"github.com/flashstor/flashstor/s3frontend/httpwire"
@@ -39,19 +45,50 @@ type call struct {
 	scratch []byte
 	// body is the lazy-status writer GET streams through.
 	body bodyWriter
+
+	// What observe records: the request's clock, the observed body and response writer
+	// the handlers use, the object layer's timing (through tctx), the outcome.
+	clock   clock
+	in      observedBody
+	out     observedWriter
+	timing  optiming.Timing
+	tctx    optiming.Context // context()'s, over the request's context
+	rctx    optiming.Context // readContext()'s, over context.Background()
+	special special
+	errCode string
+	authErr error
+	// tokenRejected marks a request refused for carrying a session token.
+	tokenRejected bool
+	rec           audit.Record
 }
+
+// special marks the requests that are not S3 operations.
+type special uint8
+
+const (
+	specialNone    special = iota
+	specialHealth          // /flashstor/health/live or /ready
+	specialMetrics         // /metrics
+)
 
 // maxRetainedXML bounds the document buffer a call keeps between requests.
 const maxRetainedXML = 1 << 20
 
 func (c *call) begin(w httpserver.ResponseWriter, r *httpserver.Request) {
-	c.w, c.r = w, r
+	c.out = observedWriter{w: w, clock: &c.clock}
+	c.in = observedBody{r: r.Body, clock: &c.clock}
+	r.Body = &c.in
+	c.w, c.r = &c.out, r
 	c.sig.r = r
 	c.ctx = nil
+	c.timing.Reset()
 }
 
 func (c *call) end() {
 	c.w, c.r, c.ctx = nil, nil, nil
+	c.out, c.in = observedWriter{}, observedBody{}
+	c.tctx, c.rctx = optiming.Context{}, optiming.Context{}
+	c.special, c.errCode, c.authErr, c.tokenRejected = specialNone, "", nil, false
 	c.sig.r = nil
 	c.rreq = router.Request{}
 	c.route.Bucket, c.route.Key = nil, nil
@@ -69,21 +106,49 @@ func (c *call) end() {
 // (a client that goes away makes the next write fail, which ends the read), and the
 // request's own cancellable context costs allocations in the object layer, whose drive
 // calls derive their deadlines from it.
-func (c *call) readContext() context.Context { return context.Background() }
+// Like context, it carries the call's timing, without allocating.
+func (c *call) readContext() context.Context {
+	if c.ctx != nil {
+		return c.ctx
+	}
+	c.rctx = optiming.Context{Context: context.Background(), Timing: &c.timing}
+	return &c.rctx
+}
 
-// context returns the request's context, created on first use.
+// context returns the request's context, created on first use; it carries the call's
+// timing.
 func (c *call) context() context.Context {
 	if c.ctx == nil {
-		c.ctx = c.r.Context()
+		c.tctx = optiming.Context{Context: c.r.Context(), Timing: &c.timing}
+		c.ctx = &c.tctx
 	}
 	return c.ctx
+}
+
+// signed reports whether the request carries S3 authentication (header or query), which
+// makes it an S3 request even on the paths of the health and metrics endpoints. A bearer
+// token (a Prometheus scrape) is not S3 authentication.
+func (c *call) signed() bool {
+	if a := c.r.Header("authorization"); a != nil && !hasPrefixFold(a, "bearer ") {
+		return true
+	}
+	for q := c.r.RawQuery; len(q) > 0; {
+		var param []byte
+		param, q, _ = bytes.Cut(q, []byte{'&'})
+		name, _, _ := bytes.Cut(param, []byte{'='})
+		switch string(name) {
+		case "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "AWSAccessKeyId", "Signature":
+			return true
+		}
+	}
+	return false
 }
 
 // serve runs the request from routing to response.
 func (c *call) serve() {
 	h := c.h
 	c.setRequestID()
-	if c.health() {
+	if c.health() || c.serveMetrics() {
 		return
 	}
 	if err := c.query.Parse(c.r.RawQuery); err != nil {
@@ -98,47 +163,57 @@ func (c *call) serve() {
 		CopySource: c.r.Header("x-amz-copy-source") != nil,
 	}
 	routeErr := h.router.Route(&c.rreq, &c.route)
+	authStart := time.Now()
 	auth, err := h.verifier.Verify(&c.sig)
+	c.clock.auth = time.Since(authStart)
 	if err != nil {
 		// Authentication comes first: an anonymous or forged request learns nothing, not
 		// even whether its operation exists.
+		c.authErr = err
 		c.fail(err)
 		return
 	}
 	c.auth = auth
+	if len(auth.SecurityToken) > 0 {
+		// Session tokens come from an STS this server does not have: none is valid.
+		c.tokenRejected = true
+		c.authErr = s3err.InvalidToken
+		c.fail(s3err.InvalidToken)
+		return
+	}
 	if routeErr != nil {
 		c.fail(routeErr)
 		return
 	}
 	c.bucket, c.key = string(c.route.Bucket), string(c.route.Key)
-	if err := h.ops[c.route.Op](c); err != nil {
+	c.clock.opStart = time.Now()
+	err = h.ops[c.route.Op](c)
+	c.clock.opEnd = time.Now()
+	if err != nil {
 		c.fail(err)
 	}
 }
 
 // setRequestID sets x-amz-request-id and x-amz-id-2, which every response carries.
 func (c *call) setRequestID() {
-	n := c.h.reqSeq.Add(1)
-	b := c.r.Arena.AllocNoZero(16)
-	const hexDigits = "0123456789ABCDEF"
-	v := c.h.reqPrefix ^ n
-	for i := 15; i >= 0; i-- {
-		b[i] = hexDigits[v&15]
-		v >>= 4
-	}
+	id := c.h.ids.Next()
+	b := c.r.Arena.AllocNoZero(reqid.Len)
+	copy(b, id[:])
 	c.reqID = b
 	hdr := c.w.Header()
 	hdr.SetBytes("x-amz-request-id", b)
 	hdr.Set("x-amz-id-2", c.h.hostID)
 }
 
-// health answers the unauthenticated health endpoints; it reports whether it did.
+// health answers the unauthenticated health endpoints; it reports whether it did. A signed
+// request for the same path is an S3 request (for bucket "flashstor"), not a health check.
 func (c *call) health() bool {
 	p := c.r.Path
 	const live, ready = "/flashstor/health/live", "/flashstor/health/ready"
-	if string(p) != live && string(p) != ready {
+	if string(p) != live && string(p) != ready || c.signed() {
 		return false
 	}
+	c.special = specialHealth
 	if c.r.Method != httpwire.MethodGet && c.r.Method != httpwire.MethodHead {
 		c.fail(s3err.MethodNotAllowed)
 		return true
@@ -156,6 +231,7 @@ func (c *call) health() bool {
 // fail sends the S3 error response for err. The response must not have started.
 func (c *call) fail(err error) {
 	e := s3err.From(err)
+	c.errCode = e.Code
 	if e.Status >= 500 && e.Code == s3err.InternalError.Code {
 		c.h.log.Error("s3: internal error", "op", c.route.Op.String(), "bucket", c.bucket, "key", c.key,
 			"request", string(c.reqID), "err", err)

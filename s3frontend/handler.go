@@ -1,16 +1,19 @@
 package s3frontend
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/flashstor/flashstor/internal/audit"
+	"github.com/flashstor/flashstor/internal/metrics"
+	"github.com/flashstor/flashstor/internal/reqid"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
@@ -40,6 +43,13 @@ type Config struct {
 	// MaxXMLBody bounds the request documents read into memory (DeleteObjects,
 	// CompleteMultipartUpload, CreateBucket); 8 MiB when 0.
 	MaxXMLBody int64
+	// Metrics, if set, records every request and the security events, and is served at
+	// GET /metrics (see MetricsToken).
+	Metrics *metrics.Metrics
+	// MetricsToken, if set, is the bearer token GET /metrics requires; empty: open.
+	MetricsToken string
+	// Audit, if set, receives one record per request.
+	Audit *audit.Log
 }
 
 // Handler serves the S3 API. It implements httpserver.Handler and is safe for concurrent
@@ -53,9 +63,15 @@ type Handler struct {
 	maxXML   int64
 	// hostID is the x-amz-id-2 value of every response.
 	hostID string
-	// reqPrefix and reqSeq make request ids: a random per-Handler prefix and a counter.
-	reqPrefix uint64
-	reqSeq    atomic.Uint64
+	// ids makes the request ids.
+	ids *reqid.Generator
+	// metrics and audit observe each request (either may be nil); opMetrics holds the
+	// recorder of each operation, resolved once.
+	metrics                      *metrics.Metrics
+	metricsToken                 string
+	audit                        *audit.Log
+	opMetrics                    [router.NumOps]*metrics.Op
+	healthMetrics, scrapeMetrics *metrics.Op
 	// ownerID and ownerName describe the (single) owner of every bucket and object.
 	ownerID, ownerName string
 	// calls recycles per-request state.
@@ -98,23 +114,32 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	ids, err := reqid.New()
+	if err != nil {
+		return nil, fmt.Errorf("s3frontend: %w", err)
+	}
 	h := &Handler{
-		layer:    cfg.Layer,
-		verifier: v,
-		router:   router.New(cfg.Domain),
-		region:   cfg.Region,
-		log:      cfg.Log,
-		maxXML:   cfg.MaxXMLBody,
+		layer:        cfg.Layer,
+		verifier:     v,
+		router:       router.New(cfg.Domain),
+		region:       cfg.Region,
+		log:          cfg.Log,
+		maxXML:       cfg.MaxXMLBody,
+		ids:          ids,
+		metrics:      cfg.Metrics,
+		metricsToken: cfg.MetricsToken,
+		audit:        cfg.Audit,
+	}
+	if m := cfg.Metrics; m != nil {
+		for op := range router.NumOps {
+			h.opMetrics[op] = m.Op(op.String())
+		}
+		h.healthMetrics, h.scrapeMetrics = m.Op("HealthCheck"), m.Op("Metrics")
 	}
 	sum := sha256.Sum256([]byte("flashstor host " + cfg.HostID))
 	h.hostID = base64.StdEncoding.EncodeToString(sum[:])
 	owner := sha256.Sum256([]byte("flashstor owner " + firstKey))
 	h.ownerID, h.ownerName = hex.EncodeToString(owner[:]), firstKey
-	var seed [8]byte
-	rand.Read(seed[:])
-	for _, b := range seed {
-		h.reqPrefix = h.reqPrefix<<8 | uint64(b)
-	}
 	h.calls.New = func() any { return &call{h: h} }
 	h.ops = [router.NumOps]func(*call) error{
 		router.OpListBuckets:             (*call).listBuckets,
@@ -152,10 +177,12 @@ func (h *Handler) Region() string { return h.region }
 // ServeHTTP1 implements httpserver.Handler.
 func (h *Handler) ServeHTTP1(w httpserver.ResponseWriter, r *httpserver.Request) {
 	c := h.calls.Get().(*call)
+	c.clock = clock{start: time.Now()}
 	c.begin(w, r)
 	// A handler that must abandon a response already under way panics with
 	// httpserver.ErrAbortHandler; the state is still recycled on the way out.
 	defer func() {
+		c.observe()
 		c.end()
 		h.calls.Put(c)
 	}()

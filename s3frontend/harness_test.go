@@ -51,6 +51,8 @@ type envOptions struct {
 	drives int
 	// wrapDrive, if set, wraps every drive (fault injection).
 	wrapDrive func(storage.Drive) storage.Drive
+	// handler, if set, changes the handler's configuration (metrics, audit).
+	handler func(*s3frontend.Config)
 }
 
 // start runs a server for the test; it is shut down when the test ends.
@@ -75,13 +77,17 @@ func start(t testing.TB, transport string, mods ...func(*envOptions)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(dep.Close)
-	h, err := s3frontend.New(s3frontend.Config{
+	hc := s3frontend.Config{
 		Layer:       dep,
 		Credentials: map[string]string{testAccessKey: testSecretKey},
 		Region:      testRegion,
 		Domain:      o.domain,
 		Log:         log,
-	})
+	}
+	if o.handler != nil {
+		o.handler(&hc)
+	}
+	h, err := s3frontend.New(hc)
 	if err != nil {
 		t.Fatal(err)
 	}

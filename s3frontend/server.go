@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/flashstor/flashstor/s3frontend/arena"
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
 )
 
@@ -132,6 +133,14 @@ func (s *Server) Close() error {
 func (s *Server) Stats() *httpserver.Stats {
 	if s.epoll != nil {
 		return s.epoll.Stats()
+	}
+	return nil
+}
+
+// ArenaPool returns the epoll transport's pool of 64 KiB blocks, or nil on net/http.
+func (s *Server) ArenaPool() *arena.Pool {
+	if s.epoll != nil {
+		return s.epoll.Pool()
 	}
 	return nil
 }

@@ -78,6 +78,7 @@ var (
 	InvalidPartOrder          = def("InvalidPartOrder", http.StatusBadRequest, "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
 	InvalidRange              = def("InvalidRange", http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable")
 	InvalidRequest            = def("InvalidRequest", http.StatusBadRequest, "Invalid Request")
+	InvalidToken              = def("InvalidToken", http.StatusBadRequest, "The provided token is malformed or otherwise invalid.")
 	InvalidURI                = def("InvalidURI", http.StatusBadRequest, "Couldn't parse the specified URI.")
 	KeyTooLong                = def("KeyTooLongError", http.StatusBadRequest, "Your key is too long")
 	MalformedXML              = def("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema.")
