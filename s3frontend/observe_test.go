@@ -271,4 +271,3 @@ func flatten(m map[string][]audit.Record) []audit.Record {
 	}
 	return out
 }
-
