@@ -9,12 +9,13 @@ import (
 	"syscall"
 
 	"github.com/flashstor/flashstor/fusefs"
+	"github.com/flashstor/flashstor/internal/metrics"
 	"github.com/flashstor/flashstor/objstore/deploy"
 )
 
 // mountIfAsked mounts the buckets at cfg.mount when given, after detaching a dead mount a
 // crash may have left there. The returned function unmounts; it is called at shutdown.
-func mountIfAsked(ctx context.Context, cfg serverConfig, dep *deploy.Deployment, log *slog.Logger) (func(), error) {
+func mountIfAsked(ctx context.Context, cfg serverConfig, dep *deploy.Deployment, m *metrics.Metrics, log *slog.Logger) (func(), error) {
 	if cfg.mount == "" {
 		return func() {}, nil
 	}

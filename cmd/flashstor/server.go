@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
+	"github.com/flashstor/flashstor/internal/metrics"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/s3frontend"
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
@@ -34,6 +36,12 @@ type serverConfig struct {
 	drives    []string
 	// shutdownGrace bounds how long requests in flight may take to finish at shutdown.
 	shutdownGrace time.Duration
+	// certsDir holds the TLS certificates; empty: plain HTTP.
+	certsDir string
+	// auditFile and auditWebhook are where the audit log goes; both empty: no audit log.
+	auditFile, auditWebhook string
+	// metricsAuth is the bearer token /metrics requires; empty: open.
+	metricsAuth string
 }
 
 func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
@@ -47,6 +55,10 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs.IntVar(&cfg.parity, "parity", -1, "parity drives per erasure set for new objects (default: by set size)")
 	fs.StringVar(&cfg.mount, "mount", "", "also mount the buckets at `DIR` (FUSE)")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time requests in flight get to finish at shutdown")
+	fs.StringVar(&cfg.certsDir, "certs-dir", "", "serve HTTPS with public.crt and private.key in `DIR` (SNI sub-folders, CAs/); SIGHUP reloads them")
+	fs.StringVar(&cfg.auditFile, "audit-file", "", "append one JSON audit record per request to `FILE`; SIGHUP reopens it (rotation)")
+	fs.StringVar(&cfg.auditWebhook, "audit-webhook", "", "POST audit records as NDJSON batches to `URL` (bearer token from FLASHSTORE_AUDIT_WEBHOOK_TOKEN)")
+	fs.StringVar(&cfg.metricsAuth, "metrics-auth", os.Getenv("FLASHSTORE_METRICS_AUTH"), "bearer `TOKEN` that GET /metrics requires (default $FLASHSTORE_METRICS_AUTH; empty: open)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: flashstor server [FLAGS] DRIVE...")
 		fs.PrintDefaults()
@@ -89,14 +101,29 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// What needs root happens first: certificates, drives, audit file, port, mount. Then
+	// the process drops to the run user, if one is set, before serving anything.
+	certs, err := loadCerts(cfg)
+	if err != nil {
+		return err
+	}
+	m := metrics.New()
 	dep, err := deploy.Open(ctx, deploy.Config{Drives: cfg.drives, Parity: cfg.parity, Log: log})
 	if err != nil {
 		return err
 	}
 	defer dep.Close()
+	alog, err := openAudit(cfg, certs, log)
+	if err != nil {
+		return err
+	}
+	if alog != nil {
+		defer alog.Close() // after the server stopped: every record of the last requests is written
+	}
 
 	handler, err := s3frontend.New(s3frontend.Config{
 		Layer: dep, Credentials: creds, Region: cfg.region, Domain: cfg.domain, Log: log,
+		Metrics: m, MetricsToken: cfg.metricsAuth, Audit: alog,
 	})
 	if err != nil {
 		return err
@@ -107,24 +134,31 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if err := registerCollectors(m, srv, dep, alog); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.address)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.address, err)
 	}
-	healCtx, stopHealing := context.WithCancel(context.Background())
-	healingDone := make(chan struct{})
-	go func() {
-		defer close(healingDone)
-		dep.RunHealing(healCtx, deploy.HealingOptions{})
-	}()
-	defer func() { stopHealing(); <-healingDone }()
-
-	unmount, err := mountIfAsked(ctx, cfg, dep, log)
+	unmount, err := mountIfAsked(ctx, cfg, dep, m, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer unmount()
+	if err := dropPrivileges(cfg, log); err != nil {
+		ln.Close()
+		return err
+	}
+
+	hup, stopHangup := notifyHangup()
+	defer stopHangup()
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	var background sync.WaitGroup
+	background.Go(func() { dep.RunHealing(bgCtx, deploy.HealingOptions{Report: healReporter(m)}) })
+	background.Go(func() { reloadOnHangup(bgCtx, hup, certs, alog, log) })
+	defer func() { stopBackground(); background.Wait() }()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -150,11 +184,23 @@ func printWelcome(w io.Writer, cfg serverConfig, addr, user, secret string, dep 
 	info := dep.StorageInfo(context.Background())
 	fmt.Fprintf(w, "Flashstor %s: %d drives, %d erasure set(s) of %d+%d\n",
 		version, len(dep.Drives), info.ErasureSets, info.DataShards, info.Parity)
-	fmt.Fprintf(w, "  S3 endpoint:  http://%s  (region %s, transport %s)\n", addr, cfg.region, cfg.transport)
+	scheme := "http"
+	if cfg.certsDir != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(w, "  S3 endpoint:  %s://%s  (region %s, transport %s)\n", scheme, addr, cfg.region, cfg.transport)
+	metricsNote := ""
+	if cfg.metricsAuth != "" {
+		metricsNote = "  (Authorization: Bearer TOKEN)"
+	}
+	fmt.Fprintf(w, "  Metrics:      %s://%s/metrics%s\n", scheme, addr, metricsNote)
+	if cfg.auditFile != "" || cfg.auditWebhook != "" {
+		fmt.Fprintf(w, "  Audit log:    %s%s\n", cfg.auditFile, cfg.auditWebhook)
+	}
 	fmt.Fprintf(w, "  Access key:   %s\n  Secret key:   %s\n", user, secret)
 	if cfg.mount != "" {
 		fmt.Fprintf(w, "  Mounted at:   %s\n", cfg.mount)
 	}
-	fmt.Fprintf(w, "  Try:          AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url http://%s s3 mb s3://demo\n", user, secret, addr)
+	fmt.Fprintf(w, "  Try:          AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s://%s s3 mb s3://demo\n", user, secret, scheme, addr)
 	fmt.Fprintln(w, "  Stop with Ctrl-C (SIGINT) or SIGTERM: requests in flight finish, the mount is unmounted.")
 }

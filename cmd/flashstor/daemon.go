@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/flashstor/flashstor/internal/audit"
+	"github.com/flashstor/flashstor/internal/metrics"
+	"github.com/flashstor/flashstor/internal/metrics/collect"
+	"github.com/flashstor/flashstor/internal/privsep"
+	"github.com/flashstor/flashstor/internal/tlsconf"
+	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/objstore/erasureset"
+	"github.com/flashstor/flashstor/objstore/format"
+	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/s3frontend"
+)
+
+// loadCerts reads --certs-dir, or returns nil without one. A missing, malformed or
+// mismatched pair fails start-up.
+func loadCerts(cfg serverConfig) (*tlsconf.Store, error) {
+	if cfg.certsDir == "" {
+		return nil, nil
+	}
+	store, err := tlsconf.Load(cfg.certsDir)
+	if err != nil {
+		return nil, fmt.Errorf("--certs-dir: %w", err)
+	}
+	return store, nil
+}
+
+// serverTLS is the TLS configuration of the S3 endpoint, nil without certificates.
+func serverTLS(certs *tlsconf.Store) *tls.Config {
+	if certs == nil {
+		return nil
+	}
+	return certs.ServerConfig()
+}
+
+// openAudit starts the audit log asked for by --audit-file or --audit-webhook, or returns
+// nil when neither is given. The webhook trusts the roots of --certs-dir's CAs/ besides the
+// system's.
+func openAudit(cfg serverConfig, certs *tlsconf.Store, log *slog.Logger) (*audit.Log, error) {
+	var sink audit.Sink
+	switch {
+	case cfg.auditFile != "" && cfg.auditWebhook != "":
+		return nil, fmt.Errorf("give --audit-file or --audit-webhook, not both")
+	case cfg.auditFile != "":
+		f, err := audit.OpenFile(cfg.auditFile)
+		if err != nil {
+			return nil, fmt.Errorf("--audit-file: %w", err)
+		}
+		sink = f
+	case cfg.auditWebhook != "":
+		client := &http.Client{Timeout: 10 * time.Second}
+		if certs != nil {
+			client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.RootCAs(), MinVersion: tls.VersionTLS12}}
+		}
+		w, err := audit.NewWebhook(audit.WebhookConfig{
+			URL: cfg.auditWebhook, Client: client, AuthToken: os.Getenv("FLASHSTORE_AUDIT_WEBHOOK_TOKEN"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--audit-webhook: %w", err)
+		}
+		sink = w
+	default:
+		return nil, nil
+	}
+	l, err := audit.New(audit.Config{Sink: sink, Log: log})
+	if err != nil {
+		sink.Close()
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	return l, nil
+}
+
+// registerCollectors adds the statistics kept by the transport, the drives and the audit
+// log to the server's metrics.
+func registerCollectors(m *metrics.Metrics, srv *s3frontend.Server, dep *deploy.Deployment, alog *audit.Log) error {
+	if srv.Stats() != nil { // the epoll transport keeps these; net/http does not
+		if err := m.Register(collect.HTTPServer(srv)); err != nil {
+			return err
+		}
+		if err := m.Register(collect.Arena(srv.ArenaPool())); err != nil {
+			return err
+		}
+	}
+	drives := func() []collect.Drive {
+		out := make([]collect.Drive, len(dep.Drives))
+		for i, d := range dep.Drives {
+			out[i] = d
+		}
+		return out
+	}
+	if err := m.Register(collect.Drives(drives)); err != nil {
+		return err
+	}
+	if alog != nil {
+		return m.Register(collect.Audit(alog))
+	}
+	return nil
+}
+
+// healReporter counts the heals of the background healer in m.
+func healReporter(m *metrics.Metrics) func(erasureset.HealResult, error) {
+	return func(r erasureset.HealResult, err error) {
+		switch {
+		case err != nil:
+			m.Healed(false)
+		case len(r.Healed) > 0 || r.Dangling:
+			m.Healed(true)
+		}
+	}
+}
+
+// dropPrivileges switches to FLASHSTORE_RUN_USER / FLASHSTORE_RUN_GROUP when they are set,
+// once everything that needs root is done. What start-up created as root under the drives'
+// system folders and the audit file become the run user's first; every drive must then be
+// writable by it.
+func dropPrivileges(cfg serverConfig, log *slog.Logger) error {
+	drives, err := format.Expand(cfg.drives)
+	if err != nil {
+		return err
+	}
+	pc := privsep.FromEnv()
+	for _, d := range drives {
+		sys := filepath.Join(d, storage.SysVolume)
+		pc.Dirs = append(pc.Dirs, d, sys)
+		pc.Adopt = append(pc.Adopt, sys)
+	}
+	if cfg.auditFile != "" {
+		pc.Adopt = append(pc.Adopt, cfg.auditFile)
+	}
+	res, err := privsep.Drop(pc)
+	if err != nil {
+		return fmt.Errorf("dropping privileges: %w", err)
+	}
+	if res.Dropped {
+		log.Info("dropped privileges", "uid", res.UID, "gid", res.GID, "threads", res.Threads)
+	}
+	return nil
+}
+
+// notifyHangup starts catching SIGHUP (which would otherwise end the process).
+func notifyHangup() (<-chan os.Signal, func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	return hup, func() { signal.Stop(hup) }
+}
+
+// reloadOnHangup reloads the certificates and reopens the audit file on every signal from
+// hup until ctx ends. Connections already established keep their certificates.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, certs *tlsconf.Store, alog *audit.Log, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if certs != nil {
+			if err := certs.Reload(); err != nil {
+				log.Error("SIGHUP: certificates not reloaded; the old ones stay in use", "err", err)
+			} else {
+				log.Info("SIGHUP: certificates reloaded")
+			}
+		}
+		if alog != nil {
+			if err := alog.Reopen(); err != nil {
+				log.Error("SIGHUP: audit file not reopened; the old one stays in use", "err", err)
+			} else {
+				log.Info("SIGHUP: audit file reopened")
+			}
+		}
+	}
+}

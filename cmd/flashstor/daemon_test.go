@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/flashstor/flashstor/internal/audit"
+	"github.com/flashstor/flashstor/internal/metrics/metricstest"
+)
+
+// s3Client returns an aws-sdk-go-v2 client of the test server's root user.
+func s3Client(endpoint string, mods ...func(*s3.Options)) *s3.Client {
+	return s3.New(s3.Options{
+		BaseEndpoint: aws.String(endpoint), Region: "us-east-1", UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("testadmin", "test-secret-123", ""),
+	}, mods...)
+}
+
+// readAuditFile returns the records of an audit file, each line checked to be one JSON
+// object.
+func readAuditFile(t *testing.T, path string) []audit.Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []audit.Record
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r audit.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("%s: line %q: %v", path, sc.Text(), err)
+		}
+		out = append(out, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitFor polls cond every 20ms for at most 10s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("gave up waiting for %s", what)
+}
+
+// TestServerAuditAndMetrics runs the server with an audit file and a metrics token: the
+// records of a known sequence of requests arrive, /metrics shows them with the drives and
+// the transport's counters, and SIGHUP reopens the audit file after it was rotated.
+func TestServerAuditAndMetrics(t *testing.T) {
+	dir := t.TempDir()
+	auditPath := filepath.Join(dir, "audit.log")
+	endpoint := startServer(t, "--audit-file", auditPath, "--metrics-auth", "let-me-scrape")
+	client := s3Client(endpoint)
+	ctx := context.Background()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("audited")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("audited"), Key: aws.String("one"), Body: strings.NewReader("first")}); err != nil {
+		t.Fatal(err)
+	}
+	// The consumer writes batches on its own schedule: wait for both records.
+	waitFor(t, "two audit records", func() bool { return len(readAuditFile(t, auditPath)) >= 2 })
+
+	// Rotation: move the file away, SIGHUP, and the next records go to a new file.
+	rotated := auditPath + ".1"
+	if err := os.Rename(auditPath, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the audit file reopened", func() bool { _, err := os.Stat(auditPath); return err == nil })
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("audited"), Key: aws.String("two"), Body: strings.NewReader("second")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the record after rotation", func() bool { return len(readAuditFile(t, auditPath)) >= 1 })
+	old, cur := readAuditFile(t, rotated), readAuditFile(t, auditPath)
+	if len(old) != 2 || old[0].Operation != "CreateBucket" || old[1].Operation != "PutObject" || old[1].Key != "one" {
+		t.Errorf("records before rotation: %+v", old)
+	}
+	if len(cur) != 1 || cur[0].Operation != "PutObject" || cur[0].Key != "two" || cur[0].AccessKey != "testadmin" || cur[0].Status != 200 {
+		t.Errorf("records after rotation: %+v", cur)
+	}
+
+	scrape := func(token string) (int, metricstest.Families) {
+		req, _ := http.NewRequest(http.MethodGet, endpoint+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return resp.StatusCode, nil
+		}
+		fams, err := metricstest.Parse(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 200, fams
+	}
+	if st, _ := scrape(""); st != 401 {
+		t.Fatalf("scrape without the token: %d", st)
+	}
+	_, fams := scrape("let-me-scrape")
+	for _, x := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"flashstor_s3_requests_total", []string{"operation", "PutObject", "code", "200"}, 2},
+		{"flashstor_s3_requests_total", []string{"operation", "CreateBucket", "code", "200"}, 1},
+		{"flashstor_drives_count", []string{"state", "online"}, 4},
+		{"flashstor_drives_count", []string{"state", "offline"}, 0},
+		{"flashstor_security_metrics_scrapes_refused_total", nil, 1},
+		{"flashstor_audit_records_dropped_total", []string{"reason", "full"}, 0},
+		// Queued before each response went out: three S3 requests and the refused scrape.
+		{"flashstor_audit_records_accepted_total", nil, 4},
+	} {
+		if got, ok := fams.Value(x.name, x.labels...); !ok || got != x.want {
+			t.Errorf("%s%v = %v (present %v), want %v", x.name, x.labels, got, ok, x.want)
+		}
+	}
+	for _, name := range []string{"flashstor_http_connections_accepted_total", "flashstor_arena_blocks_in_use", "flashstor_drive_calls_total", "flashstor_s3_request_duration_seconds"} {
+		if _, ok := fams[name]; !ok {
+			t.Errorf("%s missing from the scrape", name)
+		}
+	}
+}
