@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -15,6 +16,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/flashstor/flashstor/internal/audit"
+	"github.com/flashstor/flashstor/internal/metrics"
+	"github.com/flashstor/flashstor/s3frontend"
 )
 
 // rawClient sends one prepared request over and over on a keep-alive connection and reads
@@ -90,10 +95,25 @@ func signedGET(tb testing.TB, e *env, bucket, key string) []byte {
 // BenchmarkGet4KiB measures a signed 4 KiB GET end to end on each transport; allocs/op
 // counts every allocation of the process (server, object layer; the raw client makes
 // none), reported as server-allocs/op.
+//
+// The "observed" run adds what a production server has on: metrics and an audit log to a
+// file, to show what observing every request costs.
 func BenchmarkGet4KiB(b *testing.B) {
-	for _, tr := range transports {
-		b.Run(tr, func(b *testing.B) {
-			e := start(b, tr)
+	runs := []struct {
+		name, transport string
+		observed        bool
+	}{
+		{"epoll", s3frontend.TransportEpoll, false},
+		{"nethttp", s3frontend.TransportNetHTTP, false},
+		{"epoll-observed", s3frontend.TransportEpoll, true},
+	}
+	for _, run := range runs {
+		b.Run(run.name, func(b *testing.B) {
+			var mods []func(*envOptions)
+			if run.observed {
+				mods = append(mods, observed(b))
+			}
+			e := start(b, run.transport, mods...)
 			c := e.sdk()
 			if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("bench")}); err != nil {
 				b.Fatal(err)
@@ -159,6 +179,23 @@ func BenchmarkGet4KiB(b *testing.B) {
 		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "server-allocs/op")
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 	})
+}
+
+// observed configures a server with metrics and an audit log written to a file.
+func observed(tb testing.TB) func(*envOptions) {
+	sink, err := audit.OpenFile(filepath.Join(tb.TempDir(), "audit.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	alog, err := audit.New(audit.Config{Sink: sink})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { alog.Close() })
+	m := metrics.New()
+	return func(o *envOptions) {
+		o.handler = func(c *s3frontend.Config) { c.Metrics, c.Audit = m, alog }
+	}
 }
 
 // BenchmarkGet64MiB measures a signed 64 MiB GET end to end on each transport, read by a
