@@ -185,6 +185,20 @@ func TestRawHealth(t *testing.T) {
 		if r.status != 405 {
 			t.Errorf("POST health: %d", r.status)
 		}
+		// Signed, the same path is an object of bucket "flashstor".
+		if r := e.do(newRequest(t, "GET", e.url+"/flashstor/health/live", nil), true); r.status != 404 || r.err.Code != "NoSuchBucket" {
+			t.Errorf("signed GET of the health path: %d %s, want 404 NoSuchBucket", r.status, r.err.Code)
+		}
+		mkbucket(t, e.sdk(), "flashstor")
+		if r := e.do(newRequest(t, "PUT", e.url+"/flashstor/health/live", []byte("an object")), true); r.status != 200 {
+			t.Errorf("signed PUT of the health path: %d %s", r.status, r.err.Code)
+		}
+		if r := e.do(newRequest(t, "GET", e.url+"/flashstor/health/live", nil), true); r.status != 200 || string(r.body) != "an object" {
+			t.Errorf("signed GET of the health path: %d %q", r.status, r.body)
+		}
+		if r := e.do(newRequest(t, "GET", e.url+"/flashstor/health/live", nil), false); r.status != 200 || len(r.body) != 0 {
+			t.Errorf("unsigned GET of the health path after the object was put: %d %q", r.status, r.body)
+		}
 	})
 }
 
