@@ -148,3 +148,61 @@ func TestAcquireMixedNoDeadlock(t *testing.T) {
 		t.Fatalf("%d entries left", m.Len())
 	}
 }
+
+// The benchmarks measure the uncontended paths that every object operation takes, so that
+// a change to the lock shows in their ns/op and allocs/op.
+func BenchmarkLock(b *testing.B) {
+	var m Map
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		unlock, err := m.Lock(ctx, "bucket/key")
+		if err != nil {
+			b.Fatal(err)
+		}
+		unlock()
+	}
+}
+
+func BenchmarkRLock(b *testing.B) {
+	var m Map
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		unlock, err := m.RLock(ctx, "bucket/key")
+		if err != nil {
+			b.Fatal(err)
+		}
+		unlock()
+	}
+}
+
+func BenchmarkAcquireCopy(b *testing.B) {
+	var m Map
+	ctx := context.Background()
+	writes, reads := []string{"bucket/dst"}, []string{"bucket/src"}
+	b.ReportAllocs()
+	for b.Loop() {
+		unlock, err := m.Acquire(ctx, writes, reads)
+		if err != nil {
+			b.Fatal(err)
+		}
+		unlock()
+	}
+}
+
+func BenchmarkRLockParallel(b *testing.B) {
+	var m Map
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			unlock, err := m.RLock(ctx, "bucket/key")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			unlock()
+		}
+	})
+}
