@@ -16,6 +16,8 @@
 //     sharedReader (reader.go) reads a committed version, with readahead.
 //   - feed (events.go): the change feed's callback and the goroutine that sends the
 //     kernel's invalidations.
+//   - observedFS (observe.go): installed only when Options.Observe is set, it times each
+//     request between go-fuse's server and its node file system.
 //
 // # Coherence
 //

@@ -69,6 +69,14 @@ type Options struct {
 	Debug bool
 	// Log receives the mount's warnings. Default: slog.Default().
 	Log *slog.Logger
+	// Observe, if set, is called once per FUSE operation name ("Lookup", "GetAttr", "Read",
+	// "Write", "Create", "Open", "ReadDirPlus", "Rename", "Unlink", "Mkdir", "Rmdir",
+	// "Fsync", "Flush", "Release", "SetAttr", ...) when the file system is mounted, and
+	// returns the function that records each call of that operation: its duration, and
+	// whether it failed (its status was not OK, so a Lookup of a missing name counts as
+	// failed). Recorders are called concurrently and must not block; a nil recorder
+	// records nothing. When Observe is nil, requests go to the file system unwrapped.
+	Observe func(op string) func(d time.Duration, failed bool)
 }
 
 // Server is a mounted file system and the server that answers its requests. (It cannot be
@@ -127,14 +135,14 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 	if opts.Debug {
 		mo.Logger = log.New(os.Stderr, "fusefs: ", log.Lmicroseconds)
 	}
-	server, err := fs.Mount(mountpoint, f.root, &fs.Options{
+	server, err := serve(mountpoint, f.root, &fs.Options{
 		MountOptions:    mo,
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,
 		UID:             f.def.uid,
 		GID:             f.def.gid,
-	})
+	}, opts.Observe)
 	if err != nil {
 		f.close()
 		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
@@ -147,6 +155,25 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 		}
 	}
 	return &Server{mountpoint: mountpoint, server: server, fsys: f}, nil
+}
+
+// serve mounts the node tree of root at mountpoint and serves it, as fs.Mount does, with
+// its RawFileSystem wrapped in an observedFS when observe is set.
+func serve(mountpoint string, root fs.InodeEmbedder, opts *fs.Options, observe func(op string) func(time.Duration, bool)) (*fuse.Server, error) {
+	raw := fs.NewNodeFS(root, opts)
+	if observe != nil {
+		raw = newObservedFS(raw, observe)
+	}
+	server, err := fuse.NewServer(raw, mountpoint, &opts.MountOptions)
+	if err != nil {
+		return nil, err
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
+		// Like fs.Mount, leave the serve loop: it ends by itself when the mount failed.
+		return nil, err
+	}
+	return server, nil
 }
 
 // logWriter passes go-fuse's log lines to the mount's logger, as warnings.

@@ -36,7 +36,10 @@ type Config struct {
 	WrapDrive func(storage.Drive) storage.Drive
 	// Health tunes the health tracking of every drive.
 	Health health.Options
-	Log    *slog.Logger
+	// OnBitrot, if set, is passed to every erasure set: it is called with how many shards a
+	// read or a heal found corrupt or truncated (see erasureset.Config.OnBitrot).
+	OnBitrot func(shards int)
+	Log      *slog.Logger
 }
 
 // Deployment is an opened object layer.
@@ -105,6 +108,7 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 			InlineLimit: cfg.InlineLimit,
 			Locks:       locks,
 			Log:         cfg.Log,
+			OnBitrot:    cfg.OnBitrot,
 		})
 		if err != nil {
 			dep.Close()

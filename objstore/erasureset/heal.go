@@ -88,18 +88,25 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 }
 
 // healTargets returns the drives, among those that answered, whose copy of the current
-// version is missing, stale, unreadable or (deep) corrupt.
+// version is missing, stale, unreadable or (deep) corrupt. Shard files of the wrong size or
+// (deep) failing their checksums are reported as bitrot.
 func (s *Set) healTargets(ctx context.Context, bucket string, v *version, codec *erasure.Codec, deep bool) []bool {
 	m := v.current
 	targets := make([]bool, len(s.drives))
+	// damaged[i] is set when drive i's copy has a damaged shard file: one per drive, since
+	// the check of a drive stops at its first bad part.
+	damaged := make([]bool, len(s.drives))
 	s.each(func(i int, d storage.Drive) error {
 		if !v.holds[i] {
 			targets[i] = !storage.IsDriveFault(v.errs[i])
 			return nil
 		}
 		if m.Inline {
-			if deep && codec.VerifyShard(ctx, bytes.NewReader(v.decoded[i].InlineData), m.Size) != nil {
-				targets[i] = true
+			if deep {
+				if err := codec.VerifyShard(ctx, bytes.NewReader(v.decoded[i].InlineData), m.Size); err != nil {
+					targets[i] = true
+					damaged[i] = isBitrot(err)
+				}
 			}
 			return nil
 		}
@@ -109,15 +116,25 @@ func (s *Set) healTargets(ctx context.Context, bucket string, v *version, codec 
 				targets[i] = !storage.IsDriveFault(err)
 				return nil
 			}
-			bad := f.Size() != codec.ShardFileSize(p.Size) || (deep && codec.VerifyShard(ctx, f, p.Size) != nil)
+			// A committed shard file of the wrong size was cut short or grown: damage
+			// found without reading it.
+			bad := f.Size() != codec.ShardFileSize(p.Size)
+			rotten := bad
+			if !bad && deep {
+				if err := codec.VerifyShard(ctx, f, p.Size); err != nil {
+					bad, rotten = true, isBitrot(err)
+				}
+			}
 			f.Close()
 			if bad {
 				targets[i] = true
+				damaged[i] = rotten
 				return nil
 			}
 		}
 		return nil
 	})
+	s.reportBitrot(countTrue(damaged))
 	return targets
 }
 
@@ -143,7 +160,9 @@ func (s *Set) healInline(ctx context.Context, bucket, key string, v *version, co
 			writers[shard] = &bufs[i]
 		}
 	}
-	if _, err := codec.Heal(ctx, readers, writers, m.Size); err != nil {
+	shardErrs, err := codec.Heal(ctx, readers, writers, m.Size)
+	s.reportBitrot(countReadBitrot(shardErrs, writers))
+	if err != nil {
 		return nil, err
 	}
 	errs := s.eachOf(targets, func(i int, d storage.Drive) error {
@@ -198,7 +217,8 @@ func (s *Set) healPart(ctx context.Context, bucket, dataDir, staging string, p m
 		readers[dist[i]] = f
 	}
 	out := s.createShardFiles(ctx, targets, dist, staging+"/"+layout.PartName(p.Number), codec.ShardFileSize(p.Size))
-	_, err := codec.Heal(ctx, readers, out.writers, p.Size)
+	shardErrs, err := codec.Heal(ctx, readers, out.writers, p.Size)
+	s.reportBitrot(countReadBitrot(shardErrs, out.writers))
 	out.finish(err)
 	createErrs := out.errs
 	if err != nil {

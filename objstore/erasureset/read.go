@@ -100,6 +100,9 @@ type handle struct {
 	}
 	closed     bool
 	healQueued bool
+	// bitrotSeen[p] has bit i set when shard i of part p was reported damaged; nil until
+	// the first damage. Guarded by mu.
+	bitrotSeen []uint32
 }
 
 type fileKey struct{ drive, part int }
@@ -249,13 +252,7 @@ func (h *handle) decodeLocked(ctx context.Context, w io.Writer, part int, off, l
 		}
 	}
 	n, shardErrs, err := h.codec.Decode(ctx, w, readers, off, length, partSize)
-	for _, se := range shardErrs {
-		if se != nil && !errors.Is(se, erasure.ErrShardMissing) && !h.healQueued {
-			h.healQueued = true
-			h.set.QueueHeal(h.bucket, h.key)
-			break
-		}
-	}
+	h.noteShardErrs(part, shardErrs)
 	if err != nil {
 		if errors.Is(err, erasure.ErrReadQuorum) {
 			err = fmt.Errorf("%w: %w", objstore.ErrReadQuorum, err)
@@ -263,6 +260,41 @@ func (h *handle) decodeLocked(ctx context.Context, w io.Writer, part int, off, l
 		return n, fmt.Errorf("reading %s/%s: %w", h.bucket, h.key, err)
 	}
 	return n, nil
+}
+
+// noteShardErrs acts on what a decode of part found wrong with its shards: the first
+// damaged or unreadable shard queues a heal of the object, and every damaged shard file not
+// reported yet by this handle is reported as bitrot. h.mu is held.
+func (h *handle) noteShardErrs(part int, shardErrs []error) {
+	damaged := 0
+	for shard, se := range shardErrs {
+		if se == nil || errors.Is(se, erasure.ErrShardMissing) {
+			continue
+		}
+		if !h.healQueued {
+			h.healQueued = true
+			h.set.QueueHeal(h.bucket, h.key)
+		}
+		if isBitrot(se) && h.firstBitrot(part, shard) {
+			damaged++
+		}
+	}
+	h.set.reportBitrot(damaged)
+}
+
+// firstBitrot records that shard of part was found damaged and reports whether that is
+// news to this handle, so that a damaged file read stripe by stripe counts once. h.mu is
+// held.
+func (h *handle) firstBitrot(part, shard int) bool {
+	if h.bitrotSeen == nil {
+		h.bitrotSeen = make([]uint32, len(h.meta.Parts))
+	}
+	bit := uint32(1) << shard
+	if h.bitrotSeen[part]&bit != 0 {
+		return false
+	}
+	h.bitrotSeen[part] |= bit
+	return true
 }
 
 // lazyFile opens a part file on its first read.

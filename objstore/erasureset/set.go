@@ -42,6 +42,13 @@ type Config struct {
 	Locks *nslock.Map
 	// Log receives what the set does on its own (healing); slog.Default() if nil.
 	Log *slog.Logger
+	// OnBitrot, if set, is called with how many shards a read or a heal found damaged:
+	// corrupt (a checksum mismatch, a file too long) or truncated, not merely missing. It
+	// counts findings, not distinct files: a read reports each damaged shard file once per
+	// open handle, and the heal that read queues reports it again when its check finds it.
+	// It is called from the goroutine that found the damage, concurrently across
+	// operations, and must not block.
+	OnBitrot func(shards int)
 }
 
 // DefaultInlineLimit is the largest object stored inline in its metadata files by default:

@@ -1,6 +1,9 @@
 // Package nslock provides the namespace locks of the object core: a reader/writer lock per
 // name (bucket and key, or an upload), created on first use and dropped when its last holder
 // leaves, so that memory follows the number of names in use, not the number stored.
+//
+// When the context of an acquisition carries an optiming.Timing, the time the acquisition
+// spent blocked is added to it; without one no clock is read.
 package nslock
 
 import (
@@ -9,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore/optiming"
 )
 
 // Map is a set of named reader/writer locks. The zero value is ready to use.
@@ -41,7 +47,8 @@ func (m *Map) RLock(ctx context.Context, names ...string) (Unlock, error) {
 
 // Acquire takes the write locks of writes and the read locks of reads (a name in both is
 // write-locked), in sorted name order, so that two callers locking overlapping sets never
-// deadlock. It returns when all are held, or when ctx is done with none held.
+// deadlock. It returns when all are held, or when ctx is done with none held. The time it
+// spent blocked, even if it then gave up, is added to optiming.From(ctx) when that is set.
 func (m *Map) Acquire(ctx context.Context, writes, reads []string) (Unlock, error) {
 	reqs := make([]request, 0, len(writes)+len(reads))
 	for _, n := range writes {
@@ -72,9 +79,10 @@ func (m *Map) Acquire(ctx context.Context, writes, reads []string) (Unlock, erro
 			m.put(reqs[i].name)
 		}
 	}
+	timing := optiming.From(ctx)
 	for _, r := range reqs {
 		e := m.get(r.name)
-		if err := e.lock.lock(ctx, r.write); err != nil {
+		if err := e.lock.lock(ctx, r.write, timing); err != nil {
 			m.put(r.name)
 			release()
 			return nil, fmt.Errorf("waiting for the lock of %q: %w", r.name, err)
@@ -138,7 +146,16 @@ type rwlock struct {
 
 func newRWLock() rwlock { return rwlock{changed: make(chan struct{})} }
 
-func (l *rwlock) lock(ctx context.Context, write bool) error {
+// lock takes the lock for writing or reading, or gives up when ctx is done. If it has to
+// wait and timing is not nil, it adds the time it waited to timing; a lock taken at once
+// reads no clock, so uncontended acquisitions cost the same with or without a Timing.
+func (l *rwlock) lock(ctx context.Context, write bool, timing *optiming.Timing) error {
+	var waitStart time.Time // set at the first wait when timing is not nil
+	addWait := func() {
+		if !waitStart.IsZero() {
+			timing.AddLockWait(time.Since(waitStart))
+		}
+	}
 	l.mu.Lock()
 	if write {
 		l.writersWaiting++
@@ -148,15 +165,20 @@ func (l *rwlock) lock(ctx context.Context, write bool) error {
 			l.writersWaiting--
 			l.writer = true
 			l.mu.Unlock()
+			addWait()
 			return nil
 		}
 		if !write && !l.writer && l.writersWaiting == 0 {
 			l.readers++
 			l.mu.Unlock()
+			addWait()
 			return nil
 		}
 		ch := l.changed
 		l.mu.Unlock()
+		if timing != nil && waitStart.IsZero() {
+			waitStart = time.Now()
+		}
 		select {
 		case <-ch:
 			l.mu.Lock()
@@ -167,6 +189,7 @@ func (l *rwlock) lock(ctx context.Context, write bool) error {
 				l.broadcast() // readers held back by this writer may go now
 			}
 			l.mu.Unlock()
+			addWait()
 			return ctx.Err()
 		}
 	}

@@ -1,5 +1,9 @@
-// Package optiming carries per-operation timing from the object core back to its caller,
-// for audit records: the time an operation waited for namespace locks.
+// Package optiming carries the per-operation timing that the object core reports to its
+// caller, for audit records: how long an operation spent waiting, as opposed to working.
+//
+// A caller that wants the figures attaches a Timing to the operation's context with a
+// Context; the core adds to it where it waits (namespace locks so far). A caller that
+// attaches none pays nothing: the core reads no clock for it.
 package optiming
 
 import (
@@ -8,40 +12,45 @@ import (
 	"time"
 )
 
-// Timing accumulates what one operation spent waiting. Its methods are safe for concurrent
-// use (a multi-object operation may take locks from several goroutines).
+// Timing accumulates the waits of one operation. Its methods are safe for concurrent use,
+// since an operation may wait in several goroutines at once. The zero value is ready to use.
 type Timing struct {
+	// lockWait is the total time, in nanoseconds, spent waiting for namespace locks.
 	lockWait atomic.Int64
 }
 
-// AddLockWait adds d to the lock wait.
+// AddLockWait adds d to the time spent waiting for namespace locks.
 func (t *Timing) AddLockWait(d time.Duration) { t.lockWait.Add(int64(d)) }
 
-// LockWait returns the lock wait so far.
+// LockWait returns the total time spent waiting for namespace locks since the last Reset.
 func (t *Timing) LockWait() time.Duration { return time.Duration(t.lockWait.Load()) }
 
-// Reset zeroes the timing for the next operation.
+// Reset zeroes every figure, so that a pooled Timing can serve the next operation.
 func (t *Timing) Reset() { t.lockWait.Store(0) }
 
-type key struct{}
-
-// Context is a context.Context that carries a *Timing. A caller keeps one per request in its
-// pooled request state, so attaching a Timing allocates nothing.
+// Context is a context.Context that carries a *Timing; a caller keeps one per request
+// in its pooled request state, so attaching a Timing allocates nothing. Contexts derived
+// from it carry the same Timing; deadlines, cancellation and other values are those of the
+// embedded Context.
 type Context struct {
 	context.Context
 	Timing *Timing
 }
 
-// Value implements context.Context.
-func (c *Context) Value(k any) any {
-	if k == (key{}) {
+// timingKey is the context key under which a Context answers with its Timing.
+type timingKey struct{}
+
+// Value answers the package's unexported key with c.Timing and any other key as the
+// embedded Context does.
+func (c *Context) Value(key any) any {
+	if _, ok := key.(timingKey); ok {
 		return c.Timing
 	}
-	return c.Context.Value(k)
+	return c.Context.Value(key)
 }
 
-// From returns the Timing ctx carries, or nil.
+// From returns the Timing that ctx carries, or nil when it carries none.
 func From(ctx context.Context) *Timing {
-	t, _ := ctx.Value(key{}).(*Timing)
+	t, _ := ctx.Value(timingKey{}).(*Timing)
 	return t
 }
