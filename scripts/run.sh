@@ -7,6 +7,9 @@
 #   FLASHSTOR_DRIVES    how many drive directories         (default 4: one 2+2 erasure set)
 #   FLASHSTOR_ADDRESS   the S3 endpoint address             (default 127.0.0.1:9000)
 #   FLASHSTOR_MOUNT     the mount point, "" for none        (default ./.flashstor/mnt)
+#   FLASHSTOR_AUDIT     the audit log file, "" for none     (default ./.flashstor/audit.log)
+#   FLASHSTOR_CERTS     a certs directory: serve HTTPS      (default none: HTTP)
+#   FLASHSTORE_RUN_USER / FLASHSTORE_RUN_GROUP               (started as root: drop to them)
 #   FLASHSTORE_ROOT_USER / FLASHSTORE_ROOT_PASSWORD         (default: demo credentials)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +21,8 @@ data=${FLASHSTOR_DATA:-$PWD/.flashstor/data}
 drives=${FLASHSTOR_DRIVES:-4}
 address=${FLASHSTOR_ADDRESS:-127.0.0.1:9000}
 mnt=${FLASHSTOR_MOUNT-$PWD/.flashstor/mnt}
+audit=${FLASHSTOR_AUDIT-$PWD/.flashstor/audit.log}
+certs=${FLASHSTOR_CERTS:-}
 
 mount_args=()
 if [ -n "$mnt" ]; then
@@ -33,6 +38,10 @@ fi
 step "build"
 bash scripts/build.sh -o ./flashstor
 
+extra_args=()
+[ -n "$audit" ] && extra_args+=(--audit-file "$audit")
+[ -n "$certs" ] && extra_args+=(--certs-dir "$certs")
+
 mkdir -p "$data"
 step "start"
-exec ./flashstor server --address "$address" "${mount_args[@]}" "$data/d{1...$drives}"
+exec ./flashstor server --address "$address" "${mount_args[@]}" "${extra_args[@]}" "$data/d{1...$drives}"

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -149,4 +150,94 @@ func TestServerAuditAndMetrics(t *testing.T) {
 			t.Errorf("%s missing from the scrape", name)
 		}
 	}
+}
+
+// scrapeOpen reads the server's /metrics, which has no token.
+func scrapeOpen(t *testing.T, endpoint string) metricstest.Families {
+	t.Helper()
+	resp, err := http.Get(endpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	fams, err := metricstest.Parse(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+// TestServerMetricsSeeMountAndBitrot: operations through the mount are counted by FUSE
+// operation, and a shard corrupted on disk is counted when a GET meets it, then healed.
+func TestServerMetricsSeeMountAndBitrot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root here")
+	}
+	drives, mnt := t.TempDir(), t.TempDir()
+	t.Cleanup(func() {
+		if mounted(t, mnt) {
+			t.Errorf("%s is still mounted after the server stopped", mnt)
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+	})
+	endpoint := startServerOn(t, drives, "--mount", mnt)
+	if err := os.Mkdir(filepath.Join(mnt, "watched"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Repeat("bitrot is counted ", 20_000) // 360 KB: shards in part files
+	if err := os.WriteFile(filepath.Join(mnt, "watched", "f"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "watched", "missing")); !os.IsNotExist(err) {
+		t.Fatalf("stat of a missing file: %v", err)
+	}
+	fams := scrapeOpen(t, endpoint)
+	for _, op := range []string{"Mkdir", "Create", "Write", "Flush"} {
+		if n, _ := fams.Value("flashstor_fuse_operations_total", "operation", op, "result", "ok"); n < 1 {
+			t.Errorf("FUSE %s ok: %v, want at least 1", op, n)
+		}
+	}
+	if n, _ := fams.Value("flashstor_fuse_operations_total", "operation", "Lookup", "result", "error"); n < 1 {
+		t.Errorf("FUSE Lookup errors: %v, want at least 1 (the missing file)", n)
+	}
+
+	// Corrupt the middle of one shard file, then read the object through S3.
+	var parts []string // the files of d1 big enough to be the object's shard
+	filepath.Walk(filepath.Join(drives, "d1", "watched"), func(path string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() && info.Size() > 64<<10 {
+			parts = append(parts, path)
+		}
+		return nil
+	})
+	if len(parts) != 1 {
+		t.Fatalf("the shard file of d1: %v", parts)
+	}
+	shard, err := os.OpenFile(parts[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shard.WriteAt([]byte("garbage!"), 4096); err != nil {
+		t.Fatal(err)
+	}
+	shard.Close()
+	out, err := s3Client(endpoint).GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("watched"), Key: aws.String("f")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(out.Body)
+	out.Body.Close()
+	if err != nil || string(got) != body {
+		t.Fatalf("GET of the object with a corrupt shard: %d bytes, %v", len(got), err)
+	}
+	fams = scrapeOpen(t, endpoint)
+	if n, _ := fams.Value("flashstor_storage_bitrot_detected_total"); n < 1 {
+		t.Errorf("bitrot detected: %v, want at least 1", n)
+	}
+	waitFor(t, "the queued heal", func() bool {
+		n, _ := scrapeOpen(t, endpoint).Value("flashstor_storage_heals_total", "result", "healed")
+		return n >= 1
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"github.com/flashstor/flashstor/fusefs"
 	"github.com/flashstor/flashstor/internal/metrics"
@@ -27,7 +28,10 @@ func mountIfAsked(ctx context.Context, cfg serverConfig, dep *deploy.Deployment,
 	} else if cleaned {
 		log.Warn("detached a stale mount left by an earlier run", "mount", cfg.mount)
 	}
-	srv, err := fusefs.Mount(cfg.mount, dep, fusefs.Options{Log: log})
+	srv, err := fusefs.Mount(cfg.mount, dep, fusefs.Options{
+		Log:     log,
+		Observe: func(op string) func(time.Duration, bool) { return m.FUSEOp(op).Observe },
+	})
 	if err != nil {
 		return nil, fmt.Errorf("--mount %s: %w", cfg.mount, err)
 	}

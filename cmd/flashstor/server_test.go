@@ -22,12 +22,18 @@ import (
 // endpoint; the server is stopped (as by SIGTERM) when the test ends.
 func startServer(t *testing.T, extra ...string) string {
 	t.Helper()
+	return startServerOn(t, t.TempDir(), extra...)
+}
+
+// startServerOn is startServer on the drives dir/d1 to dir/d4.
+func startServerOn(t *testing.T, dir string, extra ...string) string {
+	t.Helper()
 	t.Setenv("FLASHSTORE_ROOT_USER", "testadmin")
 	t.Setenv("FLASHSTORE_ROOT_PASSWORD", "test-secret-123")
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	args := append([]string{"server", "--address", "127.0.0.1:0"}, extra...)
-	args = append(args, filepath.Join(t.TempDir(), "d{1...4}"))
+	args = append(args, filepath.Join(dir, "d{1...4}"))
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, args, pw, io.Discard)
