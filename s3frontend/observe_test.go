@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -270,4 +272,69 @@ func flatten(m map[string][]audit.Record) []audit.Record {
 		out = append(out, rs...)
 	}
 	return out
+}
+
+// TestAuditUnderLoad: with many clients at once, every response has exactly one intact
+// record in the audit file.
+func TestAuditUnderLoad(t *testing.T) {
+	const clients, perClient = 16, 40
+	auditPath := filepath.Join(t.TempDir(), "audit.log")
+	sink, err := audit.OpenFile(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough shards and slots that nothing is dropped: this test is about delivery.
+	alog, err := audit.New(audit.Config{Sink: sink, Shards: 64, RingSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { alog.Close() })
+	e := start(t, s3frontend.TransportEpoll, func(o *envOptions) {
+		o.handler = func(c *s3frontend.Config) { c.Audit = alog }
+	})
+	rec := &idRecorder{next: &http.Transport{MaxIdleConnsPerHost: clients}}
+	c := e.sdk(func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: rec} })
+	ctx := context.Background()
+	mkbucket(t, c, "load")
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := range clients {
+		wg.Go(func() {
+			for j := range perClient {
+				key := fmt.Sprintf("c%02d/k%03d", i, j)
+				if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("load"), Key: aws.String(key), Body: strings.NewReader(key)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := alog.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := alog.Stats(); st.Dropped() != 0 || st.Failed != 0 {
+		t.Fatalf("audit stats %+v: records were lost", st)
+	}
+	records := readAudit(t, auditPath)
+	if len(rec.ids) != 1+clients*perClient {
+		t.Fatalf("%d responses, want %d", len(rec.ids), 1+clients*perClient)
+	}
+	for _, id := range rec.ids {
+		rs := records[id]
+		if len(rs) != 1 {
+			t.Errorf("request %s: %d records", id, len(rs))
+			continue
+		}
+		if r := rs[0]; r.Operation == "PutObject" && (r.Status != 200 || r.Bucket != "load" || !strings.HasPrefix(r.Key, "c") || r.BytesIn < int64(len(r.Key))) {
+			t.Errorf("record %+v", r)
+		}
+	}
+	if len(records) != len(rec.ids) {
+		t.Errorf("%d records for %d responses", len(records), len(rec.ids))
+	}
 }
