@@ -42,8 +42,9 @@
 //     measured memory per idle TLS connection).
 //   - Heads are read on the goroutine, not by the loop, so a head that arrives in pieces
 //     holds a goroutine until it is complete or HeaderTimeout passes.
-//   - Small writes are gathered into one TLS record (one system call for a head and a
-//     small body); large ones are sealed in place by crypto/tls, 16 KiB per record.
+//   - Small writes are gathered into one TLS record, large ones are sealed in place by
+//     crypto/tls (16 KiB per record), and the records of one write are corked into one
+//     system call per 64 KiB.
 //   - Closing an idle connection (IdleTimeout, Shutdown, Close) or lingering one sends a
 //     close_notify alert when that takes one non-blocking write. Shutdown also cuts
 //     connections in their handshake or head, as it closes plain ones still sending a head.

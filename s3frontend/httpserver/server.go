@@ -57,6 +57,8 @@ type Config struct {
 	blockingLoop bool
 	// noWorkers starts a goroutine per request instead of reusing workers (benchmarks).
 	noWorkers bool
+	// tlsNoCork writes each TLS record with its own system call (benchmarks).
+	tlsNoCork bool
 }
 
 func (c *Config) setDefaults() {
