@@ -220,6 +220,10 @@ func TestIdleTLSConnections(t *testing.T) {
 	if s.stats.Active.Load() != 0 || s.stats.Open.Load() != n || pki.handshakes.Load() != n {
 		t.Errorf("active %d open %d handshakes %d", s.stats.Active.Load(), s.stats.Open.Load(), pki.handshakes.Load())
 	}
+	// Measured about 7.8 KB (BENCHMARKS.md); net/http over TLS holds about 27 KB.
+	if perConn > 12<<10 {
+		t.Errorf("%.0f bytes per idle TLS connection, goal is at most 12 KiB", perConn)
+	}
 }
 
 // pooledBytes is the memory of the blocks s keeps for reuse.
