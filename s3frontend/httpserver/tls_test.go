@@ -206,8 +206,8 @@ func TestTLSPipelining(t *testing.T) {
 }
 
 // TestTLSHeaderTimeout cuts, after HeaderTimeout, a client that connects and sends nothing,
-// one that stops inside its ClientHello, and one that completes the handshake and sends no
-// request; each is counted.
+// one that stops inside its ClientHello, one that completes the handshake and sends no
+// request, and one that stops inside its second head; each is counted.
 func TestTLSHeaderTimeout(t *testing.T) {
 	s, addr, pki := startEpollTLS(t, testHandler(), func(c *Config) { c.HeaderTimeout = 300 * time.Millisecond })
 	cases := []struct {
@@ -221,6 +221,15 @@ func TestTLSHeaderTimeout(t *testing.T) {
 			return c
 		}},
 		{"no request", func(t *testing.T) *rawConn { return dialTLS(t, addr, pki) }},
+		{"partial head after a request", func(t *testing.T) *rawConn {
+			c := dialTLS(t, addr, pki)
+			c.send("GET /hello HTTP/1.1\r\nHost: h\r\n\r\n")
+			if resp, _ := c.response("GET"); resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			c.send("GET /hello HTTP/1.1\r\nHo")
+			return c
+		}},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
