@@ -2,6 +2,7 @@ package s3frontend
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,9 +27,12 @@ type ServerConfig struct {
 	Handler httpserver.Handler
 	// Transport is TransportEpoll (the default when empty) or TransportNetHTTP.
 	Transport string
-	// HTTP tunes the transport. Its Handler field is ignored. For net/http, HeaderTimeout,
-	// IdleTimeout and Limits.MaxHeadBytes apply; the rest is epoll-only.
+	// HTTP tunes the transport. Its Handler and TLS fields are ignored. For net/http,
+	// HeaderTimeout, IdleTimeout and Limits.MaxHeadBytes apply; the rest is epoll-only.
 	HTTP httpserver.Config
+	// TLS, if set, serves HTTPS on either transport (internal/tlsconf's
+	// Store.ServerConfig, usually); nil serves plain HTTP.
+	TLS *tls.Config
 }
 
 // Server runs a Handler on one of the transports.
@@ -36,6 +40,7 @@ type Server struct {
 	transport string
 	epoll     *httpserver.Server
 	nethttp   *http.Server
+	tls       *tls.Config // net/http only: the epoll server has its own copy
 
 	mu sync.Mutex // guards addr
 	// addr is the address Serve listens on, nil before Serve.
@@ -52,7 +57,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	case "", TransportEpoll:
 		s.transport = TransportEpoll
 		hc := cfg.HTTP
-		hc.Handler = cfg.Handler
+		hc.Handler, hc.TLS = cfg.Handler, cfg.TLS
 		srv, err := httpserver.New(hc)
 		if err != nil {
 			return nil, err
@@ -65,6 +70,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			ReadHeaderTimeout: hc.HeaderTimeout,
 			IdleTimeout:       hc.IdleTimeout,
 			MaxHeaderBytes:    hc.Limits.MaxHeadBytes,
+		}
+		if cfg.TLS != nil {
+			// Served through tls.NewListener rather than ServeTLS, which would add HTTP/2
+			// to the protocols offered.
+			s.tls = cfg.TLS.Clone()
+			s.tls.MinVersion = max(s.tls.MinVersion, tls.VersionTLS12)
 		}
 	default:
 		return nil, fmt.Errorf("s3frontend: unknown transport %q (want %q or %q)", cfg.Transport, TransportEpoll, TransportNetHTTP)
@@ -104,6 +115,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			return nil
 		}
 		return err
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
 	}
 	err = s.nethttp.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {

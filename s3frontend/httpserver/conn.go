@@ -17,14 +17,17 @@ const (
 	stateActive                  // owned by its serve goroutine
 	stateLinger                  // loop-owned, write side shut, discarding input before close
 	stateClosed
+	// stateTLSHead: TLS only, owned by its serve goroutine, which completes the handshake
+	// or waits for the rest of a head through crypto/tls, by headDeadline.
+	stateTLSHead
 )
 
 // conn is one client connection on the epoll transport.
 //
 // Ownership: in stateHeader, stateIdle and stateLinger only the conn's loop goroutine
-// touches it; in stateActive only its serve goroutine does, except parked (atomic) and
-// rs.ready, through which the loop wakes a parked handler, and the shutdown(2) of a hard
-// Close. Ownership passes loop -> serve goroutine with the go statement, and back under
+// touches it; in stateActive and stateTLSHead only its serve goroutine does, except parked
+// (atomic) and rs.ready, through which the loop wakes a parked handler, and the shutdown(2)
+// of a hard Close (or, in stateTLSHead, of a Shutdown). Ownership passes loop -> serve goroutine with the go statement, and back under
 // loop.mu. The fd is closed only by the owner, after removing the conn from loop.conns
 // under loop.mu, so no one else can act on a reused descriptor number.
 type conn struct {
@@ -48,6 +51,12 @@ type conn struct {
 	scan    int       // bytes of in already scanned for the end of a head
 	rs      *reqState // per-request state while a request is parsed or active
 	lingerN int64     // bytes discarded while lingering
+
+	// Owner-only, TLS connections (Config.TLS) only. tls is nil until the first input
+	// arrives; it outlives requests and idle periods, and is dropped when c closes or
+	// lingers. headDeadline is when the handshake and head being read are due.
+	tls          *tlsConn
+	headDeadline int64
 
 	parked atomic.Bool // a handler waits for readiness in waitIO (park mode)
 }
@@ -132,6 +141,9 @@ func (e errorString) Error() string { return string(e) }
 // readWait reads into p, waiting up to timeout (per wait) for data. It returns io.EOF when
 // the peer closed its side.
 func (c *conn) readWait(p []byte, timeout time.Duration) (int, error) {
+	if c.tls != nil {
+		return c.tls.readWait(p, timeout)
+	}
 	for {
 		n, err := unix.Read(c.fd, p)
 		switch {
@@ -154,6 +166,9 @@ func (c *conn) readWait(p []byte, timeout time.Duration) (int, error) {
 // writevWait writes every byte of bufs, waiting up to timeout (per wait) for room in the
 // socket buffer. bufs is consumed (its elements are re-sliced).
 func (c *conn) writevWait(bufs [][]byte, timeout time.Duration) (int64, error) {
+	if c.tls != nil {
+		return c.tls.writevWait(bufs, timeout, c.rs)
+	}
 	var total int64
 	for len(bufs) > 0 {
 		if len(bufs[0]) == 0 {

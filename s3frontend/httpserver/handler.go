@@ -21,10 +21,34 @@
 // worker goroutine, which runs the handler; when the handler must wait for the socket it
 // parks until the loop sees the socket ready (EPOLLONESHOT re-armed for that one wait).
 //
-// TLS (not built yet): the body reader and response writer reach the socket only through
-// conn.readWait, conn.writevWait and the connection's input buffer. A TLS connection would
-// implement those two on a goroutine-per-connection path over crypto/tls, keeping Request,
-// ResponseWriter and every Handler unchanged.
+// TLS: with Config.TLS every connection speaks TLS through crypto/tls, over a net.Conn on
+// the connection's own non-blocking descriptor whose reads and writes park on the loop like
+// a handler's do (no second socket, no proxy). The body reader and response writer reach
+// the socket only through conn.readWait, conn.writevWait and the input buffer; on a TLS
+// connection the first two go through the tls.Conn, so Request, ResponseWriter, the
+// httpwire parser and its limits, keep-alive, pipelining, 100-continue, chunked bodies,
+// timeouts and Stats work as on plain TCP. What differs:
+//   - A connection that has sent no byte waits on its loop as a plain one does, and is cut
+//     after HeaderTimeout (Stats.HeaderTimeouts). From its first byte, a goroutine runs the
+//     handshake and reads the head through crypto/tls; the handshake and the first head are
+//     due HeaderTimeout after accept (a late handshake counts as a header timeout too; a
+//     failed one in Stats.TLSHandshakeErrors). A plain HTTP request gets net/http's
+//     "client sent an HTTP request to an HTTPS server" 400.
+//   - After a response the goroutine probes the tls.Conn without waiting: more plaintext
+//     (a pipelined request) is served at once; when crypto/tls would block, nothing is
+//     buffered but at most an incomplete record, whose remaining bytes will wake the loop,
+//     so the connection goes back to its loop as idle with no goroutine and no block. It
+//     keeps its tls.Conn, whose record buffer crypto/tls retains (see BENCHMARKS.md for the
+//     measured memory per idle TLS connection).
+//   - Heads are read on the goroutine, not by the loop, so a head that arrives in pieces
+//     holds a goroutine until it is complete or HeaderTimeout passes.
+//   - Small writes are gathered into one TLS record, large ones are sealed in place by
+//     crypto/tls (16 KiB per record), and the records of one write are corked into one
+//     system call per 64 KiB.
+//   - Closing an idle connection (IdleTimeout, Shutdown, Close) or lingering one sends a
+//     close_notify alert when that takes one non-blocking write. Shutdown also cuts
+//     connections in their handshake or head, as it closes plain ones still sending a head.
+//   - The server enforces TLS 1.2 at least, whatever the config's MinVersion.
 //
 // The package knows nothing of S3: no XML, no signatures, no buckets.
 package httpserver

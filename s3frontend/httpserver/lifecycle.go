@@ -22,6 +22,7 @@ func (l *loop) closeLocked(c *conn) {
 	}
 	l.setState(c, stateClosed)
 	delete(l.conns, int32(c.fd))
+	c.closeTLS()
 	unix.Close(c.fd)
 	c.releaseBuffers()
 	l.s.stats.Open.Add(-1)
@@ -46,6 +47,7 @@ func (c *conn) releaseBuffers() {
 // reset, which can destroy the response the client has not read yet (RFC 9112 §9.6).
 // Caller holds mu and owns c; ownership passes to the loop.
 func (l *loop) lingerLocked(c *conn) {
+	c.closeTLS()
 	unix.Shutdown(c.fd, unix.SHUT_WR)
 	c.releaseBuffers()
 	if l.released || l.s.closed.Load() {
@@ -139,7 +141,9 @@ func (l *loop) expire(now int64) {
 }
 
 // beginShutdown stops accepting and closes the loop's idle connections and those still
-// sending a head; requests in flight close their connection when done.
+// sending a head; requests in flight close their connection when done. A TLS connection
+// in its handshake or head, owned by its goroutine, is shut down and woken: its goroutine
+// closes it.
 func (l *loop) beginShutdown() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -148,6 +152,14 @@ func (l *loop) beginShutdown() {
 	for _, list := range []*connList{&l.idle, &l.header} {
 		for c := list.head; c != nil; c = list.head {
 			l.closeLocked(c)
+		}
+	}
+	if l.s.cfg.TLS != nil {
+		for _, c := range l.conns {
+			if c.state == stateTLSHead {
+				unix.Shutdown(c.fd, unix.SHUT_RDWR)
+				c.wakeWaiter()
+			}
 		}
 	}
 }
@@ -160,7 +172,7 @@ func (l *loop) closeAll() {
 	l.closing = true
 	l.removeListener()
 	for _, c := range l.conns {
-		if c.state == stateActive {
+		if c.state == stateActive || c.state == stateTLSHead {
 			unix.Shutdown(c.fd, unix.SHUT_RDWR)
 			c.wakeWaiter()
 			continue

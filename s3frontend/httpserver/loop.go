@@ -251,7 +251,9 @@ func (l *loop) accept() {
 		if s.stats.Open.Add(1) > int64(s.cfg.MaxConns) {
 			s.stats.Open.Add(-1)
 			s.stats.LimitRejections.Add(1)
-			unix.Write(fd, l.cannedResponse(503))
+			if s.cfg.TLS == nil { // a TLS client could not read a plain answer
+				unix.Write(fd, l.cannedResponse(503))
+			}
 			unix.Close(fd)
 			continue
 		}
@@ -314,7 +316,7 @@ func (l *loop) connEvent(ev *unix.EpollEvent) {
 	state := c.state
 	l.mu.Unlock()
 	switch state {
-	case stateActive:
+	case stateActive, stateTLSHead:
 		c.wakeWaiter()
 	case stateLinger:
 		l.discard(c)
@@ -326,6 +328,10 @@ func (l *loop) connEvent(ev *unix.EpollEvent) {
 // readHead reads into a loop-owned connection's buffer and dispatches a complete head.
 func (l *loop) readHead(c *conn) {
 	s := l.s
+	if s.cfg.TLS != nil {
+		l.dispatchTLS(c)
+		return
+	}
 	if c.in == nil {
 		c.in = s.pool.Get()
 	}

@@ -14,8 +14,8 @@ import (
 // NetHTTP runs h behind net/http's server: the returned http.Handler translates each
 // *http.Request into a Request (views of net/http's strings, read-only) and adapts the
 // ResponseWriter. It exists so that the two transports can be measured side by side and
-// tested with the same client tests, and as the path for connections the epoll transport
-// does not take (TLS, until it has its own). Stats of the epoll server are not kept;
+// tested with the same client tests, and as an alternative transport (which also serves TLS
+// when given a TLS listener). Stats of the epoll server are not kept;
 // net/http handles 100-continue, chunking and limits itself.
 func NetHTTP(h Handler) http.Handler {
 	a := &netHTTPAdapter{h: h, pool: arena.NewPool(256)}

@@ -60,6 +60,10 @@ func (s *Server) worker(c *conn) {
 // then any pipelined request already buffered, then hands the connection back to its loop.
 func (c *conn) serve() {
 	l := c.loop
+	if l.s.cfg.TLS != nil {
+		c.serveTLS()
+		return
+	}
 	for range maxPipelined {
 		if !c.serveOne() {
 			return // closed or lingering: the serve goroutine no longer owns c
@@ -168,7 +172,11 @@ func (c *conn) rejectActive(err error) {
 	var buf [128]byte
 	b := httpwire.AppendStatusLine(buf[:0], status)
 	b = append(b, "Connection: close\r\nContent-Length: 0\r\n\r\n"...)
-	unix.Write(c.fd, b)
+	if c.tls != nil {
+		c.tls.writevWait([][]byte{b}, s.cfg.WriteTimeout, c.rs)
+	} else {
+		unix.Write(c.fd, b)
+	}
 	l := c.loop
 	l.mu.Lock()
 	l.lingerLocked(c)

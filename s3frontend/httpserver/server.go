@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,10 @@ type Config struct {
 	Limits          httpwire.Limits // head limits; default httpwire.DefaultLimits
 	MaxPooledBlocks int             // idle 64 KiB blocks kept for reuse; default 1024 (64 MiB)
 	Logger          *slog.Logger    // for panics and accept errors; default slog.Default()
+	// TLS, if set, makes every connection speak TLS (1.2 at least, whatever MinVersion
+	// says); nil serves plain TCP. Certificates come from it at each handshake
+	// (GetCertificate can switch them at any time). See the package comment.
+	TLS *tls.Config
 	// OnArenaLeak receives arena memory still referenced after its request ended
 	// (-tags arenadebug builds only; the default logs it).
 	OnArenaLeak func(arena.Leak)
@@ -52,6 +57,8 @@ type Config struct {
 	blockingLoop bool
 	// noWorkers starts a goroutine per request instead of reusing workers (benchmarks).
 	noWorkers bool
+	// tlsNoCork writes each TLS record with its own system call (benchmarks).
+	tlsNoCork bool
 }
 
 func (c *Config) setDefaults() {
@@ -90,6 +97,10 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.TLS != nil {
+		c.TLS = c.TLS.Clone() // the caller may keep changing theirs
+		c.TLS.MinVersion = max(c.TLS.MinVersion, tls.VersionTLS12)
 	}
 }
 

@@ -20,6 +20,7 @@ type reqState struct {
 	iov      [][]byte  // vectored write list, reused
 	extra    [1][]byte // Write's single buffer, without allocating a slice
 	chunkHdr [24]byte  // a chunk-size line
+	tlsOut   []byte    // TLS connections: small writes gathered into one record (arena)
 
 	// ready and timer let a handler park until the loop sees its socket ready (waitPark).
 	ready chan struct{}
@@ -63,6 +64,7 @@ func (rs *reqState) endRequest() {
 	clear(rs.head.Fields[:cap(rs.head.Fields)])
 	rs.resp.end()
 	rs.body.c = nil
+	rs.tlsOut = nil
 	rs.arena.Reset()
 }
 

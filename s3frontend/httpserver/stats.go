@@ -16,16 +16,17 @@ type Stats struct {
 	Active   atomic.Int64 // gauge: connections running a handler
 	Idle     atomic.Int64 // gauge: keep-alive connections waiting for a request
 
-	Requests          atomic.Int64 // requests handed to the handler
-	HeaderTimeouts    atomic.Int64 // connections cut for not sending a head in time (slowloris)
-	IdleTimeouts      atomic.Int64 // keep-alive connections closed after Config.IdleTimeout
-	BodyTimeouts      atomic.Int64 // body reads that failed after Config.BodyReadTimeout
-	WriteTimeouts     atomic.Int64 // writes that failed after Config.WriteTimeout
-	LimitRejections   atomic.Int64 // connections refused by Config.MaxConns
-	Panics            atomic.Int64 // handler panics recovered
-	BadResponseFields atomic.Int64 // response header fields dropped as invalid
-	BytesIn           atomic.Int64 // bytes read from clients
-	BytesOut          atomic.Int64 // bytes written to clients
+	Requests           atomic.Int64 // requests handed to the handler
+	HeaderTimeouts     atomic.Int64 // connections cut for not sending a head (or TLS handshake) in time
+	IdleTimeouts       atomic.Int64 // keep-alive connections closed after Config.IdleTimeout
+	BodyTimeouts       atomic.Int64 // body reads that failed after Config.BodyReadTimeout
+	WriteTimeouts      atomic.Int64 // writes that failed after Config.WriteTimeout
+	LimitRejections    atomic.Int64 // connections refused by Config.MaxConns
+	Panics             atomic.Int64 // handler panics recovered
+	BadResponseFields  atomic.Int64 // response header fields dropped as invalid
+	BytesIn            atomic.Int64 // bytes read from clients (TLS: records as on the wire)
+	BytesOut           atomic.Int64 // bytes written to clients (TLS: records as on the wire)
+	TLSHandshakeErrors atomic.Int64 // TLS handshakes that failed (timeouts count as HeaderTimeouts)
 
 	// Malformed counts requests rejected by the parser, indexed by httpwire.Reason.
 	Malformed [httpwire.NumReasons]atomic.Int64
