@@ -129,7 +129,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	srv, err := s3frontend.NewServer(s3frontend.ServerConfig{
-		Handler: handler, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log},
+		Handler: handler, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serverTLS(certs),
 	})
 	if err != nil {
 		return err

@@ -28,6 +28,14 @@ func startServer(t *testing.T, extra ...string) string {
 // startServerOn is startServer on the drives dir/d1 to dir/d4.
 func startServerOn(t *testing.T, dir string, extra ...string) string {
 	t.Helper()
+	endpoint, _ := startServerLogged(t, dir, extra...)
+	return endpoint
+}
+
+// startServerLogged is startServerOn that also returns the server's log.
+func startServerLogged(t *testing.T, dir string, extra ...string) (string, *lockedBuffer) {
+	t.Helper()
+	logs := &lockedBuffer{}
 	t.Setenv("FLASHSTORE_ROOT_USER", "testadmin")
 	t.Setenv("FLASHSTORE_ROOT_PASSWORD", "test-secret-123")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -36,7 +44,7 @@ func startServerOn(t *testing.T, dir string, extra ...string) string {
 	args = append(args, filepath.Join(dir, "d{1...4}"))
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, args, pw, io.Discard)
+		done <- run(ctx, args, pw, logs)
 		pw.Close()
 	}()
 	t.Cleanup(func() {
@@ -50,16 +58,16 @@ func startServerOn(t *testing.T, dir string, extra ...string) string {
 			t.Error("server did not stop within a minute of its context ending")
 		}
 	})
-	endpoint := regexp.MustCompile(`S3 endpoint:\s+(http://\S+)`)
+	endpoint := regexp.MustCompile(`S3 endpoint:\s+(https?://\S+)`)
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		if m := endpoint.FindStringSubmatch(sc.Text()); m != nil {
 			go io.Copy(io.Discard, pr)
-			return m[1]
+			return m[1], logs
 		}
 	}
 	t.Fatalf("the server printed no endpoint (%v)", <-done)
-	return ""
+	return "", nil
 }
 
 func TestServerServesS3(t *testing.T) {

@@ -41,6 +41,7 @@ func HTTPServer(src HTTPStatser) prometheus.Collector {
 			f("idle_timeouts_total", "Keep-alive connections closed when idle too long.", counter, func(s snap) float64 { return float64(s.IdleTimeouts.Load()) }),
 			f("body_timeouts_total", "Request bodies that stalled past the body read timeout.", counter, func(s snap) float64 { return float64(s.BodyTimeouts.Load()) }),
 			f("write_timeouts_total", "Responses that stalled past the write timeout.", counter, func(s snap) float64 { return float64(s.WriteTimeouts.Load()) }),
+			f("tls_handshake_errors_total", "TLS handshakes that failed (a handshake that ran out of time is a header timeout).", counter, func(s snap) float64 { return float64(s.TLSHandshakeErrors.Load()) }),
 			f("handler_panics_total", "Handler panics recovered.", counter, func(s snap) float64 { return float64(s.Panics.Load()) }),
 			f("received_bytes_total", "Bytes read from clients, heads included.", counter, func(s snap) float64 { return float64(s.BytesIn.Load()) }),
 			f("sent_bytes_total", "Bytes written to clients, heads included.", counter, func(s snap) float64 { return float64(s.BytesOut.Load()) }),
