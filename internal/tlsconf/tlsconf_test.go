@@ -13,22 +13,40 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashstor/flashstor/internal/testpki"
 )
+
+// newTestCA makes the CA that signs every certificate of a test.
+func newTestCA(t *testing.T) *testpki.CA { return testpki.NewCA(t, "flashstor test CA") }
+
+// writePair writes l into dir as public.crt and private.key.
+func writePair(t *testing.T, dir string, l testpki.Leaf) {
+	t.Helper()
+	l.Write(t, dir, CertFile, KeyFile)
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // certsDir lays out a certs directory: a default certificate for localhost, one folder
 // for a.example.com, one for a wildcard, and the CA in CAs/.
-func certsDir(t *testing.T, ca *testCA) (dir string, def, a, wild leaf) {
+func certsDir(t *testing.T, ca *testpki.CA) (dir string, def, a, wild testpki.Leaf) {
 	dir = t.TempDir()
-	def = ca.issue(t, 100, "localhost")
-	a = ca.issue(t, 200, "a.example.com")
-	wild = ca.issue(t, 300, "*.wild.example")
+	def = ca.Issue(t, 100, "localhost")
+	a = ca.Issue(t, 200, "a.example.com")
+	wild = ca.Issue(t, 300, "*.wild.example")
 	writePair(t, dir, def)
 	writePair(t, filepath.Join(dir, "a.example.com"), a)
 	writePair(t, filepath.Join(dir, "wildcard"), wild)
 	if err := os.Mkdir(filepath.Join(dir, CAsDir), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, CAsDir, "test-ca.pem"), ca.pem)
+	writeFile(t, filepath.Join(dir, CAsDir, "test-ca.pem"), ca.PEM)
 	return dir, def, a, wild
 }
 
@@ -89,7 +107,7 @@ func TestSNISelection(t *testing.T) {
 	addr := serveTLS(t, s.ServerConfig())
 	tests := []struct {
 		name string
-		want leaf
+		want testpki.Leaf
 	}{
 		{"localhost", def},
 		{"a.example.com", a},
@@ -98,8 +116,8 @@ func TestSNISelection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c, serial := dial(t, addr, tt.name, s.RootCAs())
-		if serial != tt.want.serial {
-			t.Errorf("SNI %q: served serial %d, want %d", tt.name, serial, tt.want.serial)
+		if serial != tt.want.Serial {
+			t.Errorf("SNI %q: served serial %d, want %d", tt.name, serial, tt.want.Serial)
 		}
 		if v := c.ConnectionState().Version; v != tls.VersionTLS13 {
 			t.Errorf("SNI %q: version %x, want TLS 1.3", tt.name, v)
@@ -109,7 +127,7 @@ func TestSNISelection(t *testing.T) {
 	// verification, since the default does not name them).
 	for _, name := range []string{"", "unknown.example", "x.y.wild.example"} {
 		c, err := s.GetCertificate(&tls.ClientHelloInfo{ServerName: name})
-		if err != nil || c.Leaf.SerialNumber.Int64() != def.serial {
+		if err != nil || c.Leaf.SerialNumber.Int64() != def.Serial {
 			t.Errorf("GetCertificate(%q) = serial %v, %v; want the default", name, c.Leaf.SerialNumber, err)
 		}
 	}
@@ -157,36 +175,36 @@ func TestReloadSwapsCertificate(t *testing.T) {
 	}
 	addr := serveTLS(t, s.ServerConfig())
 	before, serial := dial(t, addr, "localhost", s.RootCAs())
-	if serial != def.serial {
-		t.Fatalf("serial %d, want %d", serial, def.serial)
+	if serial != def.Serial {
+		t.Fatalf("serial %d, want %d", serial, def.Serial)
 	}
 	echo(t, before, "before reload")
 
-	next := ca.issue(t, 101, "localhost")
+	next := ca.Issue(t, 101, "localhost")
 	writePair(t, dir, next)
 	if err := s.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if _, serial := dial(t, addr, "localhost", s.RootCAs()); serial != next.serial {
-		t.Fatalf("after Reload: serial %d, want %d", serial, next.serial)
+	if _, serial := dial(t, addr, "localhost", s.RootCAs()); serial != next.Serial {
+		t.Fatalf("after Reload: serial %d, want %d", serial, next.Serial)
 	}
 	echo(t, before, "still up after reload")
 
 	// A mismatched pair: the certificate of one key with another key.
-	other := ca.issue(t, 102, "localhost")
-	writeFile(t, filepath.Join(dir, KeyFile), other.keyPEM)
+	other := ca.Issue(t, 102, "localhost")
+	writeFile(t, filepath.Join(dir, KeyFile), other.KeyPEM)
 	if err := s.Reload(); err == nil {
 		t.Fatal("Reload of a mismatched pair succeeded")
 	}
-	if _, serial := dial(t, addr, "localhost", s.RootCAs()); serial != next.serial {
-		t.Fatalf("after failed Reload: serial %d, want the previous %d", serial, next.serial)
+	if _, serial := dial(t, addr, "localhost", s.RootCAs()); serial != next.Serial {
+		t.Fatalf("after failed Reload: serial %d, want the previous %d", serial, next.Serial)
 	}
 }
 
 func TestLoadErrors(t *testing.T) {
 	ca := newTestCA(t)
-	good := ca.issue(t, 1, "localhost")
-	other := ca.issue(t, 2, "localhost")
+	good := ca.Issue(t, 1, "localhost")
+	other := ca.Issue(t, 2, "localhost")
 	tests := []struct {
 		name    string
 		layout  func(t *testing.T, dir string)
@@ -194,20 +212,20 @@ func TestLoadErrors(t *testing.T) {
 		wantIs  error
 	}{
 		{"mismatched pair", func(t *testing.T, dir string) {
-			writePair(t, dir, leaf{certPEM: good.certPEM, keyPEM: other.keyPEM})
+			writePair(t, dir, testpki.Leaf{CertPEM: good.CertPEM, KeyPEM: other.KeyPEM})
 		}, []string{CertFile, KeyFile, "does not match"}, nil},
 		{"missing key", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, CertFile), good.certPEM)
+			writeFile(t, filepath.Join(dir, CertFile), good.CertPEM)
 		}, []string{KeyFile}, fs.ErrNotExist},
 		{"missing certificate", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, KeyFile), good.keyPEM)
+			writeFile(t, filepath.Join(dir, KeyFile), good.KeyPEM)
 		}, []string{CertFile}, fs.ErrNotExist},
 		{"garbage certificate", func(t *testing.T, dir string) {
-			writePair(t, dir, leaf{certPEM: []byte("not pem"), keyPEM: good.keyPEM})
+			writePair(t, dir, testpki.Leaf{CertPEM: []byte("not pem"), KeyPEM: good.KeyPEM})
 		}, []string{CertFile, KeyFile}, nil},
 		{"domain folder with a bad pair", func(t *testing.T, dir string) {
 			writePair(t, dir, good)
-			writePair(t, filepath.Join(dir, "b.example"), leaf{certPEM: other.certPEM, keyPEM: good.keyPEM})
+			writePair(t, filepath.Join(dir, "b.example"), testpki.Leaf{CertPEM: other.CertPEM, KeyPEM: good.KeyPEM})
 		}, []string{filepath.Join("b.example", CertFile), "does not match"}, nil},
 		{"domain folder with an empty key", func(t *testing.T, dir string) {
 			writePair(t, dir, good)
@@ -245,7 +263,7 @@ func TestLoadErrors(t *testing.T) {
 func TestFolderWithoutPairIsIgnored(t *testing.T) {
 	ca := newTestCA(t)
 	dir := t.TempDir()
-	writePair(t, dir, ca.issue(t, 1, "localhost"))
+	writePair(t, dir, ca.Issue(t, 1, "localhost"))
 	writeFile(t, filepath.Join(dir, "README"), []byte("x"))
 	if err := os.Mkdir(filepath.Join(dir, "backup"), 0o700); err != nil {
 		t.Fatal(err)
