@@ -108,10 +108,9 @@ func (c *call) end() {
 // calls derive their deadlines from it.
 // Like context, it carries the call's timing, without allocating.
 func (c *call) readContext() context.Context {
-	if c.ctx != nil {
-		return c.ctx
+	if c.rctx.Context == nil {
+		c.rctx = optiming.Context{Context: context.Background(), Timing: &c.timing}
 	}
-	c.rctx = optiming.Context{Context: context.Background(), Timing: &c.timing}
 	return &c.rctx
 }
 
