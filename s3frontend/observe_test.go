@@ -112,10 +112,10 @@ func TestObservation(t *testing.T) {
 			if st, _ := scrapeMetrics(t, e, ""); st != 401 {
 				t.Errorf("scrape without the token: %d, want 401", st)
 			}
-			if st, _ := scrapeMetrics(t, e, "Bearer wrong"); st != 401 {
+			if st, _ := scrapeMetrics(t, e, "wrong"); st != 401 {
 				t.Errorf("scrape with a wrong token: %d, want 401", st)
 			}
-			_, fams := scrapeMetrics(t, e, "Bearer "+token)
+			_, fams := scrapeMetrics(t, e, token)
 			for _, x := range []struct {
 				name   string
 				labels []string
@@ -221,26 +221,14 @@ func wantStatus(t *testing.T, err error, status int) {
 	}
 }
 
-// scrapeMetrics GETs /metrics unsigned with an Authorization header (none when empty).
-func scrapeMetrics(t *testing.T, e *env, auth string) (int, metricstest.Families) {
+// scrapeMetrics reads e's /metrics with a bearer token ("" for none).
+func scrapeMetrics(t *testing.T, e *env, token string) (int, metricstest.Families) {
 	t.Helper()
-	req := newRequest(t, http.MethodGet, e.url+"/metrics", nil)
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	st, fams, err := metricstest.Scrape(e.url+"/metrics", token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return resp.StatusCode, nil
-	}
-	fams, err := metricstest.Parse(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 200, fams
+	return st, fams
 }
 
 // readAudit reads an audit file into records by request id.

@@ -62,9 +62,9 @@ func serveTLS(t *testing.T, e *env, conf *tls.Config) (*s3frontend.Server, strin
 	return srv, ln.Addr().String()
 }
 
-// TestSDKOverTLSServer is TestSDKOverTLS through ServerConfig.TLS on both transports, the
-// epoll one included: aws-sdk-go-v2 with its default trailer checksums
-// (STREAMING-UNSIGNED-PAYLOAD-TRAILER), verifying the server against the test CA.
+// TestSDKOverTLSServer serves HTTPS through ServerConfig.TLS on both transports: aws-sdk-go-v2
+// with its default integrity checksums, which over TLS it sends as trailers of aws-chunked
+// bodies (STREAMING-UNSIGNED-PAYLOAD-TRAILER), verifying the server against the test CA.
 func TestSDKOverTLSServer(t *testing.T) {
 	conf, roots := testCert(t)
 	eachTransport(t, func(t *testing.T, e *env) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,29 +103,10 @@ func TestServerAuditAndMetrics(t *testing.T) {
 		t.Errorf("records after rotation: %+v", cur)
 	}
 
-	scrape := func(token string) (int, metricstest.Families) {
-		req, _ := http.NewRequest(http.MethodGet, endpoint+"/metrics", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return resp.StatusCode, nil
-		}
-		fams, err := metricstest.Parse(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 200, fams
-	}
-	if st, _ := scrape(""); st != 401 {
+	if st, _ := scrapeMetrics(t, endpoint, ""); st != 401 {
 		t.Fatalf("scrape without the token: %d", st)
 	}
-	_, fams := scrape("let-me-scrape")
+	_, fams := scrapeMetrics(t, endpoint, "let-me-scrape")
 	for _, x := range []struct {
 		name   string
 		labels []string
@@ -152,20 +132,22 @@ func TestServerAuditAndMetrics(t *testing.T) {
 	}
 }
 
+// scrapeMetrics reads the server's /metrics with a bearer token ("" for none).
+func scrapeMetrics(t *testing.T, endpoint, token string) (int, metricstest.Families) {
+	t.Helper()
+	st, fams, err := metricstest.Scrape(endpoint+"/metrics", token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, fams
+}
+
 // scrapeOpen reads the server's /metrics, which has no token.
 func scrapeOpen(t *testing.T, endpoint string) metricstest.Families {
 	t.Helper()
-	resp, err := http.Get(endpoint + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /metrics: %s", resp.Status)
-	}
-	fams, err := metricstest.Parse(resp.Body)
-	if err != nil {
-		t.Fatal(err)
+	st, fams := scrapeMetrics(t, endpoint, "")
+	if st != 200 {
+		t.Fatalf("GET /metrics: %d", st)
 	}
 	return fams
 }

@@ -5,6 +5,7 @@ package metricstest
 import (
 	"fmt"
 	"io"
+	"net/http"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -55,4 +56,26 @@ next:
 		}
 	}
 	return 0, false
+}
+
+// Scrape GETs url (a /metrics endpoint) with "Authorization: Bearer token" when token is
+// not empty, and returns the status and, on 200, the parsed families.
+func Scrape(url, token string) (int, Families, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("metricstest: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil, nil
+	}
+	fams, err := Parse(resp.Body)
+	return resp.StatusCode, fams, err
 }
