@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -222,4 +226,57 @@ func TestServerMetricsSeeMountAndBitrot(t *testing.T) {
 		n, _ := scrapeOpen(t, endpoint).Value("flashstor_storage_heals_total", "result", "healed")
 		return n >= 1
 	})
+}
+
+// TestServerAuditWebhook: with --audit-webhook the records arrive as NDJSON POSTs carrying
+// the bearer token of FLASHSTORE_AUDIT_WEBHOOK_TOKEN.
+func TestServerAuditWebhook(t *testing.T) {
+	var mu sync.Mutex
+	var records []audit.Record
+	var badAuth int
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer hook-secret" || r.Method != http.MethodPost {
+			badAuth++
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		sc := bufio.NewScanner(r.Body)
+		for sc.Scan() {
+			var rec audit.Record
+			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+				t.Errorf("webhook line %q: %v", sc.Text(), err)
+				continue
+			}
+			records = append(records, rec)
+		}
+	}))
+	defer hook.Close()
+	t.Setenv("FLASHSTORE_AUDIT_WEBHOOK_TOKEN", "hook-secret")
+	endpoint := startServer(t, "--audit-webhook", hook.URL+"/audit")
+	client := s3Client(endpoint)
+	ctx := context.Background()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("hooked")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("nothere")}); err == nil {
+		t.Fatal("HeadBucket of a missing bucket succeeded")
+	}
+	waitFor(t, "two records at the webhook", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(records) >= 2
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if badAuth != 0 {
+		t.Errorf("%d webhook requests without the token", badAuth)
+	}
+	// Records of different shards may arrive in any order: order them by start time.
+	sort.Slice(records, func(i, j int) bool { return records[i].Time.Before(records[j].Time) })
+	if len(records) != 2 || records[0].Operation != "CreateBucket" || records[0].Status != 200 ||
+		records[1].Operation != "HeadBucket" || records[1].Status != 404 || records[1].Bucket != "nothere" {
+		t.Errorf("records at the webhook: %+v", records)
+	}
 }

@@ -109,7 +109,7 @@ type child struct {
 // startChild runs the server in a child process as FLASHSTORE_RUN_USER=runUser on drives,
 // and waits until it serves and has tried the privileged actions, or exits. The child is
 // stopped when the test ends.
-func startChild(t *testing.T, runUser string, drives string) *child {
+func startChild(t *testing.T, runUser, address, drives string) *child {
 	t.Helper()
 	secret := filepath.Join(t.TempDir(), "root-only")
 	if err := os.WriteFile(secret, []byte("secret"), 0o600); err != nil {
@@ -118,7 +118,7 @@ func startChild(t *testing.T, runUser string, drives string) *child {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServerChild$", "-test.v")
 	cmd.Env = append(os.Environ(),
 		envServerChild+"=1", envSecretFile+"="+secret,
-		envChildArgs+"="+strings.Join([]string{"server", "--address", "127.0.0.1:0", drives}, "\n"),
+		envChildArgs+"="+strings.Join([]string{"server", "--address", address, drives}, "\n"),
 		privsep.EnvUser+"="+runUser,
 		"FLASHSTORE_ROOT_USER=testadmin", "FLASHSTORE_ROOT_PASSWORD=test-secret-123",
 	)
@@ -168,9 +168,10 @@ func TestServerDropsPrivileges(t *testing.T) {
 		t.Skip("the privilege drop needs root")
 	}
 	drives := runUserDrives(t, 65534)
-	c := startChild(t, "nobody", filepath.Join(drives, "d{1...4}"))
-	if c.endpoint == "" {
-		t.Fatalf("the server did not start:\n%s", c.out.String())
+	addr := freePrivilegedPort(t)
+	c := startChild(t, "nobody", addr, filepath.Join(drives, "d{1...4}"))
+	if c.endpoint != "http://"+addr {
+		t.Fatalf("the server did not start on the privileged port %s (endpoint %q):\n%s", addr, c.endpoint, c.out.String())
 	}
 	if !strings.Contains(c.out.String(), "dropped privileges") {
 		t.Errorf("no 'dropped privileges' log line:\n%s", c.out.String())
@@ -250,7 +251,7 @@ func TestServerRefusesUnwritableDrives(t *testing.T) {
 		t.Skip("the privilege drop needs root")
 	}
 	drives := runUserDrives(t, 0) // left to root
-	c := startChild(t, "nobody", filepath.Join(drives, "d{1...4}"))
+	c := startChild(t, "nobody", "127.0.0.1:0", filepath.Join(drives, "d{1...4}"))
 	if c.endpoint != "" {
 		t.Fatalf("the server started on drives nobody may write")
 	}
@@ -261,6 +262,21 @@ func TestServerRefusesUnwritableDrives(t *testing.T) {
 	if !regexp.MustCompile(`drive \S+ is not writable by user nobody`).MatchString(c.out.String()) {
 		t.Errorf("no clear message naming the drive and the user:\n%s", c.out.String())
 	}
+}
+
+// freePrivilegedPort returns a loopback address with a port below 1024 that is free now:
+// the server binds it as root, before the drop.
+func freePrivilegedPort(t *testing.T) string {
+	t.Helper()
+	for port := 700; port < 1000; port++ {
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port between 700 and 1000 on 127.0.0.1")
+	return ""
 }
 
 // runUserDrives makes four drive directories owned by uid (and its group) under a
