@@ -33,7 +33,7 @@ func s3Client(endpoint string, mods ...func(*s3.Options)) *s3.Client {
 }
 
 // readAuditFile returns the records of an audit file, each line checked to be one JSON
-// object.
+// object, ordered by start time (records of different shards may be written in any order).
 func readAuditFile(t *testing.T, path string) []audit.Record {
 	t.Helper()
 	f, err := os.Open(path)
@@ -53,6 +53,7 @@ func readAuditFile(t *testing.T, path string) []audit.Record {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
 }
 
