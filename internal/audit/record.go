@@ -38,7 +38,7 @@ type Record struct {
 	BytesIn    int64          `json:"bytesIn"`    // request body bytes read
 	BytesOut   int64          `json:"bytesOut"`   // response body bytes sent
 
-	Duration time.Duration `json:"durationNs"` // from the complete request head to the last byte sent
+	Duration time.Duration `json:"durationNs"` // from the complete request head until the handler has written the response (a last buffered piece of at most 4 KiB goes out after)
 	// The parts of Duration; what is left over is parsing, routing and the handler itself.
 	Auth     time.Duration `json:"authNs"`     // signature check and policy evaluation
 	LockWait time.Duration `json:"lockWaitNs"` // waiting for namespace locks

@@ -68,7 +68,7 @@ func New() *Metrics {
 	}
 	f := factory{m.reg}
 	m.requests = f.counterVec("s3", "requests_total", "S3 requests by operation and HTTP status code.", "operation", "code")
-	m.latency = f.histogramVec("s3", "request_duration_seconds", "S3 request latency, from the complete request head to the last byte sent.", "operation")
+	m.latency = f.histogramVec("s3", "request_duration_seconds", "S3 request latency, from the complete request head until the handler has written the response (a last buffered piece of at most 4 KiB goes out after).", "operation")
 	m.phases = f.histogramVec("s3", "request_phase_duration_seconds", "Parts of the S3 request latency: auth (signature and policy), lock_wait, storage (erasure coding and drive I/O), response (sending).", "phase")
 	m.phaseAuth = m.phases.WithLabelValues("auth")
 	m.phaseLock = m.phases.WithLabelValues("lock_wait")
