@@ -95,6 +95,14 @@ func start(t testing.TB, transport string, mods ...func(*envOptions)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := serve(t, srv, false)
+	return &env{t: t, transport: transport, addr: addr, url: "http://" + addr, layer: dep, handler: h, srv: srv}
+}
+
+// serve runs srv on a loopback port until the test ends, and returns its address. A
+// Shutdown that does not finish in 5 s closes the server, and is an error when strict.
+func serve(t testing.TB, srv *s3frontend.Server, strict bool) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -105,14 +113,16 @@ func start(t testing.TB, transport string, mods ...func(*envOptions)) *env {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
+			if strict {
+				t.Errorf("Shutdown: %v", err)
+			}
 			srv.Close()
 		}
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	addr := ln.Addr().String()
-	return &env{t: t, transport: transport, addr: addr, url: "http://" + addr, layer: dep, handler: h, srv: srv}
+	return ln.Addr().String()
 }
 
 // eachTransport runs f as a subtest on a fresh server of every transport.

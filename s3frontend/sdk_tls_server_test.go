@@ -42,24 +42,7 @@ func serveTLS(t *testing.T, e *env, conf *tls.Config) (*s3frontend.Server, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-			srv.Close()
-		}
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return srv, ln.Addr().String()
+	return srv, serve(t, srv, true)
 }
 
 // TestSDKOverTLSServer serves HTTPS through ServerConfig.TLS on both transports: aws-sdk-go-v2
