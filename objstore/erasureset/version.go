@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/flashstor/flashstor/objstore"
@@ -42,20 +43,27 @@ func (s *Set) readVersion(ctx context.Context, bucket, key string) (*version, er
 		holds:   make([]bool, n),
 	}
 	s.each(func(i int, d storage.Drive) error {
-		b, err := d.ReadMeta(ctx, bucket, key)
-		if err != nil {
-			v.errs[i] = err
-			return nil
-		}
-		v.raw[i] = b
-		m, err := meta.Unmarshal(b)
-		if err != nil {
-			v.errs[i] = fmt.Errorf("%s: %w", d, err)
-			return nil
-		}
-		v.decoded[i] = m
+		v.raw[i], v.errs[i] = d.ReadMeta(ctx, bucket, key)
 		return nil
 	})
+	// Decoding here rather than on the drives' goroutines lets every copy share the
+	// strings, parts and metadata of the first (they differ only in their shard index).
+	objs := make([]meta.Object, n)
+	var like *meta.Object
+	for i, b := range v.raw {
+		if v.errs[i] != nil {
+			v.raw[i] = nil
+			continue
+		}
+		if err := objs[i].UnmarshalShared(b, like); err != nil {
+			v.errs[i] = fmt.Errorf("%s: %w", s.drives[i], err)
+			continue
+		}
+		v.decoded[i] = &objs[i]
+		if like == nil {
+			like = v.decoded[i]
+		}
+	}
 	return v, v.pick(s.k, bucket, key)
 }
 
@@ -69,17 +77,19 @@ func (v *version) pick(defaultK int, bucket, key string) error {
 		first *meta.Object
 		count int
 	}
-	groups := make(map[[16]byte]*group)
+	// At most one group per drive, and sets have at most 16 drives.
+	var groupsBuf [16]group
+	groups := groupsBuf[:0]
 	for _, m := range v.decoded {
 		if m == nil {
 			continue
 		}
-		g := groups[m.VersionID]
-		if g == nil {
-			g = &group{first: m}
-			groups[m.VersionID] = g
+		g := slices.IndexFunc(groups, func(g group) bool { return g.first.VersionID == m.VersionID })
+		if g < 0 {
+			g = len(groups)
+			groups = append(groups, group{first: m})
 		}
-		g.count++
+		groups[g].count++
 	}
 	var best *meta.Object
 	for _, g := range groups {

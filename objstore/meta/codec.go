@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -117,6 +118,18 @@ func (d *decoder) bytes(what string) []byte {
 
 func (d *decoder) string(what string) string { return string(d.bytes(what)) }
 
+// stringLike reads a string, returning like itself when equal, without a copy.
+func (d *decoder) stringLike(what, like string) string {
+	b := d.bytes(what)
+	if string(b) == like {
+		return like
+	}
+	return string(b)
+}
+
+// equalString reads a string and reports whether it equals s.
+func (d *decoder) equalString(what, s string) bool { return string(d.bytes(what)) == s }
+
 func (d *decoder) id(what string) (v [16]byte) {
 	if len(d.b) < 16 {
 		d.fail(what)
@@ -135,10 +148,30 @@ func (d *decoder) time(what string) time.Time {
 	return time.Unix(0, v).UTC()
 }
 
-func (d *decoder) stringMap(what string) map[string]string {
+func (d *decoder) stringMap(what string) map[string]string { return d.stringMapLike(what, nil) }
+
+// stringMapLike reads a map, returning like itself when it holds the same entries.
+func (d *decoder) stringMapLike(what string, like map[string]string) map[string]string {
 	n := d.count(what, maxMetaEntries)
 	if n == 0 {
 		return nil
+	}
+	if n == len(like) {
+		// The encoder writes keys in increasing order; requiring it here keeps a record
+		// with a repeated key from matching a map with one more key.
+		probe := *d
+		same := true
+		var prev []byte
+		for i := 0; i < n && same; i++ {
+			k := probe.bytes(what)
+			v, ok := like[string(k)]
+			same = ok && (i == 0 || bytes.Compare(prev, k) < 0) && probe.equalString(what, v)
+			prev = k
+		}
+		if same && probe.err == nil {
+			*d = probe
+			return like
+		}
 	}
 	m := make(map[string]string, n)
 	for i := 0; i < n && d.err == nil; i++ {

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func sampleObject() *Object {
@@ -101,6 +102,45 @@ func TestObjectValidate(t *testing.T) {
 	}
 }
 
+// TestUnmarshalShared decodes the drives' copies of one version against the first: the
+// values equal Unmarshal's, equal fields share like's memory (no allocation at all), and
+// fields that differ are the record's own.
+func TestUnmarshalShared(t *testing.T) {
+	first, err := Unmarshal(sampleObject().Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sibling := sampleObject()
+	sibling.Erasure.Index = 1
+	sb := sibling.Marshal()
+	var got Object
+	if err := got.UnmarshalShared(sb, first); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, sibling) {
+		t.Fatalf("shared decode:\n got %+v\nwant %+v", &got, sibling)
+	}
+	if unsafe.StringData(got.ETag) != unsafe.StringData(first.ETag) || &got.Parts[0] != &first.Parts[0] ||
+		&got.Erasure.Distribution[0] != &first.Erasure.Distribution[0] || reflect.ValueOf(got.Metadata).Pointer() != reflect.ValueOf(first.Metadata).Pointer() {
+		t.Fatal("equal fields are not shared")
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = got.UnmarshalShared(sb, first) }); n != 0 {
+		t.Fatalf("decoding a copy of like allocates %v times, want 0", n)
+	}
+
+	other := sampleObject()
+	other.ETag = "other"
+	other.Parts[2].Checksum = "CRC32C:BBBBBB=="
+	other.Metadata["content-type"] = "text/html"
+	other.Erasure.Distribution = []uint8{3, 2, 1, 0}
+	if err := got.UnmarshalShared(other.Marshal(), first); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, other) || first.Metadata["content-type"] != "text/plain" || first.ETag == "other" {
+		t.Fatalf("differing fields: got %+v, like now %+v", &got, first)
+	}
+}
+
 func TestUploadAndPartRoundTrip(t *testing.T) {
 	u := &Upload{Key: "a/b", UploadID: "abc", Initiated: time.Unix(100, 5).UTC(),
 		Erasure:  Erasure{DataShards: 3, ParityShards: 1, BlockSize: 1 << 20, Index: 2, Distribution: []uint8{3, 2, 1, 0}},
@@ -125,12 +165,18 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add(sampleObject().Marshal())
 	f.Add((&Upload{Key: "k", Erasure: Erasure{DataShards: 1, BlockSize: 1, Distribution: []uint8{0}}}).Marshal())
 	f.Add((&PartRecord{Part: Part{Number: 1}}).Marshal())
+	like := sampleObject()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if o, err := Unmarshal(b); err == nil {
+		o, err := Unmarshal(b)
+		if err == nil {
 			again, err := Unmarshal(o.Marshal())
 			if err != nil || !reflect.DeepEqual(again, o) {
 				t.Fatalf("object re-encoding: %+v, %v", again, err)
 			}
+		}
+		var shared Object
+		if serr := shared.UnmarshalShared(b, like); (serr == nil) != (err == nil) || err == nil && !reflect.DeepEqual(&shared, o) {
+			t.Fatalf("decoding against a like object: %+v, %v; alone: %+v, %v", &shared, serr, o, err)
 		}
 		_, _ = UnmarshalHeader(b)
 		_ = HeaderLength(b)

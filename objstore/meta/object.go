@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -86,20 +87,33 @@ func (o *Object) Marshal() []byte {
 
 // Unmarshal decodes an object file. InlineData aliases b.
 func Unmarshal(b []byte) (*Object, error) {
-	header, inline, err := unframe(objectMagic, b)
-	if err != nil {
+	o := &Object{}
+	if err := o.UnmarshalShared(b, nil); err != nil {
 		return nil, err
 	}
-	o, err := decodeObjectHeader(header)
+	return o, nil
+}
+
+// UnmarshalShared decodes an object file into o, as Unmarshal does, except that where a
+// string, the distribution, the parts or the metadata of the record equal those of like (nil
+// for none), o takes like's instead of a copy of its own: the drives' copies of one version
+// differ only in their shard index, so decoding them after the first allocates nothing. The
+// core never modifies decoded metadata in place; objects that share must not be modified
+// either. On error o holds no usable value.
+func (o *Object) UnmarshalShared(b []byte, like *Object) error {
+	header, inline, err := unframe(objectMagic, b)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	if err := o.decodeHeader(header, like); err != nil {
+		return err
 	}
 	if o.Inline {
 		o.InlineData = inline
 	} else if len(inline) > 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(inline))
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(inline))
 	}
-	return o, nil
+	return nil
 }
 
 // UnmarshalHeader decodes the metadata of an object file whose inline data may be absent or
@@ -109,7 +123,11 @@ func UnmarshalHeader(b []byte) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeObjectHeader(header)
+	o := &Object{}
+	if err := o.decodeHeader(header, nil); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // HeaderLength returns how many leading bytes of an object file hold its header and CRC, or
@@ -126,35 +144,60 @@ func HeaderLength(b []byte) int {
 	return len(objectMagic) + 1 + n + int(hlen) + 4
 }
 
-func decodeObjectHeader(header []byte) (*Object, error) {
+// decodeHeader decodes header into o (all of o's fields but InlineData), sharing like's
+// fields where equal (see UnmarshalShared); like may be nil.
+func (o *Object) decodeHeader(header []byte, like *Object) error {
+	if like == nil {
+		like = &Object{}
+	}
 	d := decoder{b: header}
-	o := &Object{}
+	*o = Object{}
 	o.VersionID = d.id("version id")
 	o.DataDir = d.id("data dir")
 	o.ModTime = d.time("mod time")
 	o.Size = d.varint("size")
-	o.ETag = d.string("etag")
-	o.Erasure = decodeErasure(&d)
+	o.ETag = d.stringLike("etag", like.ETag)
+	o.Erasure = decodeErasure(&d, like.Erasure.Distribution)
 	flags := d.uvarint("flags")
 	o.Inline = flags&flagInline != 0
-	if n := d.count("part count", maxParts); n > 0 {
-		o.Parts = make([]Part, n)
-		for i := range o.Parts {
-			p := &o.Parts[i]
-			p.Number = d.count("part number", maxParts)
-			p.Size = d.varint("part size")
-			p.ETag = d.string("part etag")
-			p.Checksum = d.string("part checksum")
+	o.Parts = d.parts(o.ETag, like.Parts)
+	o.Metadata = d.stringMapLike("metadata", like.Metadata)
+	if err := d.finish(); err != nil {
+		return err
+	}
+	return o.validate()
+}
+
+// parts decodes the part list, returning like when it is equal. A part's ETag equal to
+// the object's (a single put's one part) shares its string.
+func (d *decoder) parts(etag string, like []Part) []Part {
+	n := d.count("part count", maxParts)
+	if n == 0 {
+		return nil
+	}
+	if n == len(like) {
+		probe := *d
+		same := true
+		for i := 0; i < n && same; i++ {
+			same = probe.count("part number", maxParts) == like[i].Number &&
+				probe.varint("part size") == like[i].Size &&
+				probe.equalString("part etag", like[i].ETag) &&
+				probe.equalString("part checksum", like[i].Checksum)
+		}
+		if same && probe.err == nil {
+			*d = probe
+			return like
 		}
 	}
-	o.Metadata = d.stringMap("metadata")
-	if err := d.finish(); err != nil {
-		return nil, err
+	parts := make([]Part, n)
+	for i := range parts {
+		p := &parts[i]
+		p.Number = d.count("part number", maxParts)
+		p.Size = d.varint("part size")
+		p.ETag = d.stringLike("part etag", etag)
+		p.Checksum = d.string("part checksum")
 	}
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return parts
 }
 
 // validate checks the invariants between fields that the rest of the core relies on, so that
@@ -191,13 +234,17 @@ func encodeErasure(h *encoder, e Erasure) {
 	h.byte(e.Bitrot)
 }
 
-func decodeErasure(d *decoder) Erasure {
+// decodeErasure decodes the geometry; the distribution is like's when equal.
+func decodeErasure(d *decoder, like []uint8) Erasure {
 	var e Erasure
 	e.DataShards = int(d.byte("data shards"))
 	e.ParityShards = int(d.byte("parity shards"))
 	e.BlockSize = int64(d.count("block size", 1<<30))
 	e.Index = int(d.byte("shard index"))
-	if dist := d.bytes("distribution"); len(dist) > 0 {
+	switch dist := d.bytes("distribution"); {
+	case len(dist) > 0 && bytes.Equal(dist, like):
+		e.Distribution = like
+	case len(dist) > 0:
 		e.Distribution = append([]uint8(nil), dist...)
 	}
 	e.Bitrot = d.byte("bitrot algorithm")
@@ -217,12 +264,13 @@ func (e Erasure) validate() error {
 	case len(e.Distribution) != e.DataShards+e.ParityShards:
 		return fmt.Errorf("%w: distribution of %d drives", ErrCorrupt, len(e.Distribution))
 	}
-	seen := make([]bool, len(e.Distribution))
+	var seen [(maxShards + 63) / 64]uint64 // bit s set once shard s is placed
 	for _, s := range e.Distribution {
-		if int(s) >= len(seen) || seen[s] {
+		word, bit := s/64, uint64(1)<<(s%64)
+		if int(s) >= len(e.Distribution) || seen[word]&bit != 0 {
 			return fmt.Errorf("%w: distribution is not a permutation", ErrCorrupt)
 		}
-		seen[s] = true
+		seen[word] |= bit
 	}
 	return nil
 }

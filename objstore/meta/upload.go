@@ -52,7 +52,7 @@ func UnmarshalUpload(b []byte) (*Upload, error) {
 	u.Key = d.string("key")
 	u.UploadID = d.string("upload id")
 	u.Initiated = d.time("initiated")
-	u.Erasure = decodeErasure(&d)
+	u.Erasure = decodeErasure(&d, nil)
 	u.Metadata = d.stringMap("metadata")
 	if err := d.finish(); err != nil {
 		return nil, err

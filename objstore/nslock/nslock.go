@@ -22,6 +22,9 @@ type Map struct {
 	mu sync.Mutex
 	// locks holds the entries with at least one holder or waiter; guarded by mu.
 	locks map[string]*entry
+	// free holds up to maxFree entries without holders or waiters, for reuse, so that an
+	// uncontended acquisition allocates no entry; guarded by mu.
+	free []*entry
 }
 
 type entry struct {
@@ -50,15 +53,16 @@ func (m *Map) RLock(ctx context.Context, names ...string) (Unlock, error) {
 // deadlock. It returns when all are held, or when ctx is done with none held. The time it
 // spent blocked, even if it then gave up, is added to optiming.From(ctx) when that is set.
 func (m *Map) Acquire(ctx context.Context, writes, reads []string) (Unlock, error) {
-	reqs := make([]request, 0, len(writes)+len(reads))
+	a := &acquisition{m: m}
+	a.reqs = a.reqsBuf[:0]
 	for _, n := range writes {
-		reqs = append(reqs, request{n, true})
+		a.reqs = append(a.reqs, request{n, true})
 	}
 	for _, n := range reads {
-		reqs = append(reqs, request{n, false})
+		a.reqs = append(a.reqs, request{n, false})
 	}
 	// Sort by name, writes first among equal names, then keep the first of each name.
-	slices.SortFunc(reqs, func(a, b request) int {
+	slices.SortFunc(a.reqs, func(a, b request) int {
 		if c := strings.Compare(a.name, b.name); c != 0 {
 			return c
 		}
@@ -70,33 +74,52 @@ func (m *Map) Acquire(ctx context.Context, writes, reads []string) (Unlock, erro
 		}
 		return 1
 	})
-	reqs = slices.CompactFunc(reqs, func(a, b request) bool { return a.name == b.name })
+	a.reqs = slices.CompactFunc(a.reqs, func(a, b request) bool { return a.name == b.name })
 
-	held := make([]*entry, 0, len(reqs))
-	release := func() {
-		for i := len(held) - 1; i >= 0; i-- {
-			held[i].lock.unlock(reqs[i].write)
-			m.put(reqs[i].name)
-		}
-	}
+	a.held = a.heldBuf[:0]
 	timing := optiming.From(ctx)
-	for _, r := range reqs {
+	for _, r := range a.reqs {
 		e := m.get(r.name)
 		if err := e.lock.lock(ctx, r.write, timing); err != nil {
 			m.put(r.name)
-			release()
+			a.release()
 			return nil, fmt.Errorf("waiting for the lock of %q: %w", r.name, err)
 		}
-		held = append(held, e)
+		a.held = append(a.held, e)
 	}
-	var once sync.Once
-	return func() { once.Do(release) }, nil
+	return a.unlock, nil
+}
+
+// acquisition is what one Acquire call holds. Its arrays hold the requests and entries of
+// the usual acquisitions (a bucket and a key or two) without allocations of their own.
+type acquisition struct {
+	m *Map
+	// reqs are the requests, sorted and without repeated names; held[i] is the entry of
+	// reqs[i], taken.
+	reqs    []request
+	held    []*entry
+	reqsBuf [4]request
+	heldBuf [4]*entry
+	once    sync.Once
+}
+
+// unlock releases the locks, once however often it is called.
+func (a *acquisition) unlock() { a.once.Do(a.release) }
+
+func (a *acquisition) release() {
+	for i := len(a.held) - 1; i >= 0; i-- {
+		a.held[i].lock.unlock(a.reqs[i].write)
+		a.m.put(a.reqs[i].name)
+	}
 }
 
 type request struct {
 	name  string
 	write bool
 }
+
+// maxFree bounds the entries a Map keeps for reuse.
+const maxFree = 64
 
 func (m *Map) get(name string) *entry {
 	m.mu.Lock()
@@ -106,7 +129,11 @@ func (m *Map) get(name string) *entry {
 	}
 	e := m.locks[name]
 	if e == nil {
-		e = &entry{lock: newRWLock()}
+		if n := len(m.free); n > 0 {
+			e, m.free = m.free[n-1], m.free[:n-1]
+		} else {
+			e = &entry{lock: newRWLock()}
+		}
 		m.locks[name] = e
 	}
 	e.refs++
@@ -120,6 +147,11 @@ func (m *Map) put(name string) {
 	e.refs--
 	if e.refs == 0 {
 		delete(m.locks, name)
+		// Nothing refers to an entry without holders or waiters, and its lock is free
+		// with no one waiting: it can serve the next name as it is.
+		if len(m.free) < maxFree {
+			m.free = append(m.free, e)
+		}
 	}
 }
 
@@ -139,9 +171,11 @@ type rwlock struct {
 	readers        int
 	writer         bool
 	writersWaiting int
-	// changed is closed and replaced whenever the state changes, waking every waiter to
-	// look again; guarded by mu.
+	// changed is closed and replaced whenever the state changes while waiters is not 0,
+	// waking every waiter to look again; guarded by mu.
 	changed chan struct{}
+	// waiters counts the goroutines waiting on changed; guarded by mu.
+	waiters int
 }
 
 func newRWLock() rwlock { return rwlock{changed: make(chan struct{})} }
@@ -175,6 +209,7 @@ func (l *rwlock) lock(ctx context.Context, write bool, timing *optiming.Timing) 
 			return nil
 		}
 		ch := l.changed
+		l.waiters++
 		l.mu.Unlock()
 		if timing != nil && waitStart.IsZero() {
 			waitStart = time.Now()
@@ -182,8 +217,10 @@ func (l *rwlock) lock(ctx context.Context, write bool, timing *optiming.Timing) 
 		select {
 		case <-ch:
 			l.mu.Lock()
+			l.waiters--
 		case <-ctx.Done():
 			l.mu.Lock()
+			l.waiters--
 			if write {
 				l.writersWaiting--
 				l.broadcast() // readers held back by this writer may go now
@@ -206,8 +243,12 @@ func (l *rwlock) unlock(write bool) {
 	l.mu.Unlock()
 }
 
-// broadcast wakes every waiter; l.mu must be held.
+// broadcast wakes every waiter; l.mu must be held. Without waiters nobody holds the
+// channel, which then stays as it is.
 func (l *rwlock) broadcast() {
+	if l.waiters == 0 {
+		return
+	}
 	close(l.changed)
 	l.changed = make(chan struct{})
 }

@@ -330,3 +330,24 @@ func BenchmarkRLockParallel(b *testing.B) {
 		}
 	})
 }
+
+// An uncontended acquisition of a bucket and a key reuses the entries the last one left
+// and replaces no channel: it allocates its record and its Unlock only.
+func TestUncontendedAcquireAllocations(t *testing.T) {
+	var m Map
+	ctx := context.Background()
+	names := []string{"\x00bucket/b", "b/key"}
+	n := testing.AllocsPerRun(100, func() {
+		unlock, err := m.Acquire(ctx, nil, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlock()
+	})
+	if n > 2 {
+		t.Fatalf("Acquire and unlock allocate %v times, want at most 2", n)
+	}
+	if m.Len() != 0 {
+		t.Fatalf("%d names left in the map", m.Len())
+	}
+}

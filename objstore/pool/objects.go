@@ -17,7 +17,7 @@ func (p *Pool) PutObject(ctx context.Context, bucket, key string, r io.Reader, s
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	unlock, err := p.lockObject(ctx, bucket, []string{key}, nil)
+	unlock, err := p.lockKey(ctx, bucket, key, true)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
@@ -35,7 +35,7 @@ func (p *Pool) OpenObject(ctx context.Context, bucket, key string) (objstore.Obj
 	if err := checkBucketName(bucket); err != nil {
 		return nil, err
 	}
-	unlock, err := p.lockObject(ctx, bucket, nil, []string{key})
+	unlock, err := p.lockKey(ctx, bucket, key, false)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (p *Pool) StatObject(ctx context.Context, bucket, key string) (objstore.Obj
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	unlock, err := p.lockObject(ctx, bucket, nil, []string{key})
+	unlock, err := p.lockKey(ctx, bucket, key, false)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
@@ -61,7 +61,7 @@ func (p *Pool) DeleteObject(ctx context.Context, bucket, key string) error {
 	if err := checkBucketName(bucket); err != nil {
 		return err
 	}
-	unlock, err := p.lockObject(ctx, bucket, []string{key}, nil)
+	unlock, err := p.lockKey(ctx, bucket, key, true)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (p *Pool) UpdateObjectMetadata(ctx context.Context, bucket, key string, pat
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	unlock, err := p.lockObject(ctx, bucket, []string{key}, nil)
+	unlock, err := p.lockKey(ctx, bucket, key, true)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}

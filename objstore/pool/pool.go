@@ -98,6 +98,25 @@ func (p *Pool) WaitHealers() { p.healers.Wait() }
 // with an object's lock name.
 func bucketLock(bucket string) string { return "\x00bucket/" + bucket }
 
+// lockKey takes the bucket's read lock and key's write lock (write) or read lock.
+func (p *Pool) lockKey(ctx context.Context, bucket, key string, write bool) (nslock.Unlock, error) {
+	bucketName, keyName := lockNames(bucket, key)
+	names := [2]string{bucketName, keyName}
+	if write {
+		return p.locks.Acquire(ctx, names[1:], names[:1])
+	}
+	return p.locks.Acquire(ctx, nil, names[:])
+}
+
+// lockNames returns bucketLock(bucket) and erasureset.LockName(bucket, key), cut from one
+// string "\x00bucket/<bucket>/<key>": one allocation for the two names every object
+// operation locks.
+func lockNames(bucket, key string) (bucketName, keyName string) {
+	const prefix = "\x00bucket/"
+	both := prefix + bucket + "/" + key
+	return both[:len(prefix)+len(bucket)], both[len(prefix):]
+}
+
 // lockObject takes the bucket's read lock and the write locks of writes and read locks of
 // reads (object keys of bucket).
 func (p *Pool) lockObject(ctx context.Context, bucket string, writes, reads []string) (nslock.Unlock, error) {

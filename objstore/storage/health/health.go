@@ -46,8 +46,14 @@ type Drive struct {
 	faults  atomic.Int32
 	stats   struct{ calls, faults, timeouts, offlines, busy atomic.Uint64 }
 
+	// workers run the bounded calls.
+	workers workers
+	// calls recycles the call records of the calls a GET makes (see bounded).
+	calls struct{ readMeta, openFile, readAt sync.Pool }
+
 	mu sync.Mutex
-	// stop ends the prober; probing tells whether one runs. Both guarded by mu.
+	// stop ends the prober and the idle workers; probing tells whether a prober runs.
+	// Both guarded by mu (stop is only closed under it).
 	stop    chan struct{}
 	probing bool
 	closed  bool
@@ -66,7 +72,8 @@ func Wrap(d storage.Drive, opts Options) *Drive {
 	if opts.ProbeInterval <= 0 {
 		opts.ProbeInterval = 5 * time.Second
 	}
-	return &Drive{inner: d, opts: opts, stop: make(chan struct{})}
+	stop := make(chan struct{})
+	return &Drive{inner: d, opts: opts, stop: stop, workers: workers{jobs: make(chan job), stop: stop}}
 }
 
 // Online reports whether the drive is in use.
@@ -80,7 +87,7 @@ func (d *Drive) Stats() Stats {
 	}
 }
 
-// Close stops the prober, if one runs.
+// Close stops the prober, if one runs, and the idle workers.
 func (d *Drive) Close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -99,46 +106,78 @@ var timers = sync.Pool{New: func() any {
 	return t
 }}
 
-// bounded runs fn under the timeout: the caller gets ErrTimeout when it expires, while fn
-// (a system call that cannot be interrupted) finishes in the background. fn's results
-// travel back on a channel, never through variables the caller may be reading by then. fn
-// gets the caller's context: deriving one with the deadline would cost more allocations
-// than the metadata calls it bounds.
-func bounded[T any](d *Drive, ctx context.Context, fn func(ctx context.Context) (T, error)) (T, error) {
+// call is one bounded call, fn(ctx, arg), run on a worker goroutine while its caller waits
+// for it or for the timeout. The caller reads v and err only after receiving from done; a
+// call whose caller gave up is never reused, since fn may still be running with it.
+type call[A, T any] struct {
+	ctx  context.Context
+	fn   func(context.Context, A) (T, error)
+	arg  A
+	v    T
+	err  error
+	done chan struct{} // buffered: the worker never blocks on a caller that left
+}
+
+func (c *call[A, T]) run() {
+	c.v, c.err = c.fn(c.ctx, c.arg)
+	c.done <- struct{}{}
+}
+
+// bounded runs fn(ctx, arg) on one of the drive's workers under the timeout: the caller
+// gets ErrTimeout when it expires, while fn (a system call that cannot be interrupted)
+// finishes in the background. fn gets the caller's context: deriving one with the
+// deadline would cost more allocations than the metadata calls it bounds. calls, if not
+// nil, recycles the call records of one kind of call (the hot ones: a GET makes several
+// per drive); fn should then be a function literal capturing nothing, its inputs in arg,
+// so that a call allocates nothing.
+func bounded[A, T any](d *Drive, ctx context.Context, calls *sync.Pool, fn func(context.Context, A) (T, error), arg A) (T, error) {
 	var zero T
 	if d.offline.Load() {
 		return zero, fmt.Errorf("%w: %s", storage.ErrDriveOffline, d.inner)
 	}
 	start := time.Now()
-	type result struct {
-		v   T
-		err error
+	var c *call[A, T]
+	if calls != nil {
+		c, _ = calls.Get().(*call[A, T])
 	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := fn(ctx)
-		done <- result{v, err}
-	}()
+	if c == nil {
+		c = &call[A, T]{done: make(chan struct{}, 1)}
+	}
+	c.ctx, c.fn, c.arg = ctx, fn, arg
+	d.workers.run(c)
 	t := timers.Get().(*time.Timer)
 	t.Reset(d.opts.Timeout)
-	var r result
+	var v T
+	var err error
+	finished := false
 	select {
-	case r = <-done:
+	case <-c.done:
+		v, err, finished = c.v, c.err, true
 	case <-t.C:
-		r.err = fmt.Errorf("%w: %s after %v", storage.ErrTimeout, d.inner, d.opts.Timeout)
+		err = fmt.Errorf("%w: %s after %v", storage.ErrTimeout, d.inner, d.opts.Timeout)
 	case <-ctx.Done():
-		r.err = context.Cause(ctx)
+		err = context.Cause(ctx)
 	}
 	t.Stop()
 	timers.Put(t)
-	d.record(r.err, time.Since(start))
-	return r.v, r.err
+	if finished && calls != nil {
+		*c = call[A, T]{done: c.done}
+		calls.Put(c)
+	}
+	d.record(err, time.Since(start))
+	return v, err
 }
 
-// boundedErr is bounded for a function with no result but its error.
+// boundedErr is bounded for a function with no result but its error, in a call record of
+// its own.
 func (d *Drive) boundedErr(ctx context.Context, fn func(ctx context.Context) error) error {
-	_, err := bounded(d, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+	_, err := bounded(d, ctx, nil, func(ctx context.Context, _ struct{}) (struct{}, error) { return struct{}{}, fn(ctx) }, struct{}{})
 	return err
+}
+
+// boundedFunc is bounded for a closure, in a call record of its own.
+func boundedFunc[T any](d *Drive, ctx context.Context, fn func(ctx context.Context) (T, error)) (T, error) {
+	return bounded(d, ctx, nil, func(ctx context.Context, _ struct{}) (T, error) { return fn(ctx) }, struct{}{})
 }
 
 // unbounded runs fn without a timeout, still recording its outcome.
@@ -249,6 +288,13 @@ type file struct {
 // readBufs holds the buffers reads go through (see file.ReadAt).
 var readBufs sync.Pool
 
+// readArgs are the inputs of one bounded read of a file.
+type readArgs struct {
+	f   storage.File
+	buf []byte
+	off int64
+}
+
 func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	// The read goes into a buffer of its own: after a timeout the stalled read may still
 	// write into it, while p is the caller's again. The buffer goes back to the pool only
@@ -259,13 +305,13 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 		bp = &b
 	}
 	buf := (*bp)[:len(p)]
-	n, err := bounded(f.d, context.Background(), func(context.Context) (int, error) {
-		n, err := f.File.ReadAt(buf, off)
+	n, err := bounded(f.d, context.Background(), &f.d.calls.readAt, func(_ context.Context, a readArgs) (int, error) {
+		n, err := a.f.ReadAt(a.buf, a.off)
 		if err == io.EOF {
 			err = nil
 		}
 		return n, err
-	})
+	}, readArgs{f.File, buf, off})
 	n = copy(p, buf[:n])
 	if !errors.Is(err, storage.ErrTimeout) {
 		readBufs.Put(bp)

@@ -104,3 +104,42 @@ func TestFaultyDriveGoesOfflineAfterRepeatedErrors(t *testing.T) {
 		t.Fatal("still online after 3 consecutive I/O errors")
 	}
 }
+
+// blockingDrive blocks ReadMeta until release is closed, telling entered when it starts.
+type blockingDrive struct {
+	storage.Drive
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (d *blockingDrive) ReadMeta(ctx context.Context, bucket, key string) ([]byte, error) {
+	d.entered <- struct{}{}
+	<-d.release
+	return d.Drive.ReadMeta(ctx, bucket, key)
+}
+
+// A call stalled on the drive holds its own worker only: the next call is answered while it
+// is still stalled, by the worker the first call left idle or by a new one.
+func TestStalledCallDoesNotHoldUpOthers(t *testing.T) {
+	inner := &blockingDrive{Drive: newLocal(t), entered: make(chan struct{}), release: make(chan struct{})}
+	d := health.Wrap(inner, health.Options{Timeout: 20 * time.Second})
+	t.Cleanup(d.Close)
+	ctx := context.Background()
+	if _, err := d.ReadFile(ctx, storage.SysVolume, "missing"); !errors.Is(err, storage.ErrFileNotFound) {
+		t.Fatalf("first call: %v", err) // leaves a worker idle
+	}
+	stalled := make(chan error, 1)
+	go func() {
+		_, err := d.ReadMeta(ctx, "bucket", "key")
+		stalled <- err
+	}()
+	<-inner.entered
+	_, err := d.ReadFile(ctx, storage.SysVolume, "missing")
+	close(inner.release)
+	if !errors.Is(err, storage.ErrFileNotFound) {
+		t.Fatalf("call beside a stalled one: %v, want ErrFileNotFound (not a wait for the stalled call)", err)
+	}
+	if err := <-stalled; err == nil || errors.Is(err, storage.ErrTimeout) {
+		t.Fatalf("stalled call: %v, want the drive's answer once released", err)
+	}
+}

@@ -11,13 +11,13 @@ import (
 // The storage.Drive methods, each through bounded (or unbounded for the streaming ones).
 
 func (d *Drive) DiskInfo(ctx context.Context) (storage.DiskInfo, error) {
-	info, err := bounded(d, ctx, d.inner.DiskInfo)
+	info, err := boundedFunc(d, ctx, d.inner.DiskInfo)
 	info.Online = err == nil
 	return info, err
 }
 
 func (d *Drive) ReadFormat(ctx context.Context) ([]byte, error) {
-	return bounded(d, ctx, d.inner.ReadFormat)
+	return boundedFunc(d, ctx, d.inner.ReadFormat)
 }
 
 func (d *Drive) WriteFormat(ctx context.Context, format []byte) error {
@@ -29,11 +29,11 @@ func (d *Drive) MakeVolume(ctx context.Context, volume string) error {
 }
 
 func (d *Drive) StatVolume(ctx context.Context, volume string) (time.Time, error) {
-	return bounded(d, ctx, func(ctx context.Context) (time.Time, error) { return d.inner.StatVolume(ctx, volume) })
+	return boundedFunc(d, ctx, func(ctx context.Context) (time.Time, error) { return d.inner.StatVolume(ctx, volume) })
 }
 
 func (d *Drive) ListVolumes(ctx context.Context) ([]string, error) {
-	return bounded(d, ctx, d.inner.ListVolumes)
+	return boundedFunc(d, ctx, d.inner.ListVolumes)
 }
 
 func (d *Drive) DeleteVolume(ctx context.Context, volume string, force bool) error {
@@ -44,8 +44,16 @@ func (d *Drive) CreateFile(ctx context.Context, volume, path string, size int64,
 	return d.unbounded(func() error { return d.inner.CreateFile(ctx, volume, path, size, r) })
 }
 
+// pathArgs are the inputs of a bounded call on one path of a drive.
+type pathArgs struct {
+	d            storage.Drive
+	volume, path string
+}
+
 func (d *Drive) OpenFile(ctx context.Context, volume, path string) (storage.File, error) {
-	f, err := bounded(d, ctx, func(ctx context.Context) (storage.File, error) { return d.inner.OpenFile(ctx, volume, path) })
+	f, err := bounded(d, ctx, &d.calls.openFile, func(ctx context.Context, a pathArgs) (storage.File, error) {
+		return a.d.OpenFile(ctx, a.volume, a.path)
+	}, pathArgs{d.inner, volume, path})
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +61,7 @@ func (d *Drive) OpenFile(ctx context.Context, volume, path string) (storage.File
 }
 
 func (d *Drive) ReadFile(ctx context.Context, volume, path string) ([]byte, error) {
-	return bounded(d, ctx, func(ctx context.Context) ([]byte, error) { return d.inner.ReadFile(ctx, volume, path) })
+	return boundedFunc(d, ctx, func(ctx context.Context) ([]byte, error) { return d.inner.ReadFile(ctx, volume, path) })
 }
 
 func (d *Drive) WriteFile(ctx context.Context, volume, path string, data []byte) error {
@@ -71,11 +79,13 @@ func (d *Drive) Delete(ctx context.Context, volume, path string, recursive bool)
 }
 
 func (d *Drive) ListDir(ctx context.Context, volume, dir string) ([]string, error) {
-	return bounded(d, ctx, func(ctx context.Context) ([]string, error) { return d.inner.ListDir(ctx, volume, dir) })
+	return boundedFunc(d, ctx, func(ctx context.Context) ([]string, error) { return d.inner.ListDir(ctx, volume, dir) })
 }
 
 func (d *Drive) ReadMeta(ctx context.Context, bucket, key string) ([]byte, error) {
-	return bounded(d, ctx, func(ctx context.Context) ([]byte, error) { return d.inner.ReadMeta(ctx, bucket, key) })
+	return bounded(d, ctx, &d.calls.readMeta, func(ctx context.Context, a pathArgs) ([]byte, error) {
+		return a.d.ReadMeta(ctx, a.volume, a.path)
+	}, pathArgs{d.inner, bucket, key})
 }
 
 func (d *Drive) CommitObject(ctx context.Context, bucket, key string, meta []byte, srcVolume, srcDir string) error {

@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/flashstor/flashstor/objstore/layout"
@@ -42,6 +43,8 @@ type Drive struct {
 	root  string
 	opts  Options
 	cache dirCache
+	// pathBufs recycles the buffers ReadMeta builds paths in (*[]byte).
+	pathBufs sync.Pool
 }
 
 var _ storage.Drive = (*Drive)(nil)
@@ -120,18 +123,26 @@ func validPath(p string) bool {
 // objectPath returns the absolute path of key's metadata file in bucket, built in one
 // allocation.
 func (d *Drive) objectPath(bucket, key string) (string, error) {
+	b, err := d.appendObjectPath(make([]byte, 0, len(d.root)+len(bucket)+len(key)+16), bucket, key)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// appendObjectPath appends the absolute path of key's metadata file in bucket to dst.
+func (d *Drive) appendObjectPath(dst []byte, bucket, key string) ([]byte, error) {
 	if err := layout.CheckKey(key); err != nil {
-		return "", fmt.Errorf("%w: %w", storage.ErrInvalidPath, err)
+		return nil, fmt.Errorf("%w: %w", storage.ErrInvalidPath, err)
 	}
 	if layout.CheckBucketName(bucket) != nil {
-		return "", fmt.Errorf("%w: volume %q", storage.ErrInvalidPath, bucket)
+		return nil, fmt.Errorf("%w: volume %q", storage.ErrInvalidPath, bucket)
 	}
-	b := make([]byte, 0, len(d.root)+len(bucket)+len(key)+16)
-	b = append(b, d.root...)
-	b = append(b, '/')
-	b = append(b, bucket...)
-	b = append(b, '/')
-	return string(layout.AppendObjectPath(b, key)), nil
+	dst = append(dst, d.root...)
+	dst = append(dst, '/')
+	dst = append(dst, bucket...)
+	dst = append(dst, '/')
+	return layout.AppendObjectPath(dst, key), nil
 }
 
 // isStaging reports whether full is in the staging area.

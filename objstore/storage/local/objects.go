@@ -17,11 +17,19 @@ import (
 
 // ReadMeta returns an object's metadata file.
 func (d *Drive) ReadMeta(ctx context.Context, bucket, key string) ([]byte, error) {
-	p, err := d.objectPath(bucket, key)
+	// The path is built in a recycled buffer and handed to the kernel as it is: a GET reads
+	// the metadata on every drive, and a path string would cost two allocations each.
+	bp, _ := d.pathBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer d.pathBufs.Put(bp)
+	p, err := d.appendObjectPath((*bp)[:0], bucket, key)
 	if err != nil {
 		return nil, err
 	}
-	b, err := readSmallFile(p)
+	*bp = append(p, 0)
+	b, err := readSmallFile(*bp)
 	if err != nil {
 		return nil, d.objectErr(bucket, err)
 	}

@@ -1,10 +1,12 @@
 package local
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -117,24 +119,48 @@ func removeEmptyParents(dir, stop string) {
 
 // readSmallFile reads a whole file with the system calls directly (open, fstat, pread,
 // close): os.ReadFile also registers the descriptor with the runtime's poller, which costs
-// more than reading a metadata file does.
-func readSmallFile(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// more than reading a metadata file does. path ends with a NUL byte (see openNUL).
+func readSmallFile(path []byte) ([]byte, error) {
+	fd, err := openNUL(path, unix.O_RDONLY|unix.O_CLOEXEC)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return nil, pathError("open", path, err)
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
+		return nil, pathError("fstat", path, err)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: unix.EISDIR}
+		return nil, pathError("read", path, unix.EISDIR)
 	}
 	b := make([]byte, st.Size)
 	n, err := preadFull(fd, b, 0)
 	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		return nil, pathError("read", path, err)
 	}
 	return b[:n], nil
+}
+
+// pathError is an fs.PathError for a NUL-terminated path.
+func pathError(op string, path []byte, err error) error {
+	return &fs.PathError{Op: op, Path: string(bytes.TrimSuffix(path, []byte{0})), Err: err}
+}
+
+// openNUL is unix.Open for a path held NUL-terminated in a byte slice, which it hands to
+// the kernel as it is: unix.Open copies its string argument into a new NUL-terminated
+// buffer, one allocation per call. A path without its terminator, or with a NUL inside,
+// is EINVAL.
+func openNUL(path []byte, flags int) (int, error) {
+	if len(path) == 0 || bytes.IndexByte(path, 0) != len(path)-1 {
+		return -1, unix.EINVAL
+	}
+	// The conversion to uintptr in the call's arguments keeps path alive and in place
+	// until the system call returns (rule 4 of unsafe.Pointer).
+	dirfd := unix.AT_FDCWD
+	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&path[0])),
+		uintptr(flags), 0, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
 }
