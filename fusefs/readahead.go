@@ -47,6 +47,9 @@ type readahead struct {
 	wins []*window
 	// pos is the end of the furthest read answered.
 	pos int64
+	// next is where the filler's next window starts; filling tells that it still runs.
+	next    int64
+	filling bool
 	// held counts the buffers taken from windowPool and not returned.
 	// INVARIANT: held <= raBuffers.
 	held    int
@@ -71,7 +74,7 @@ type window struct {
 // startReadahead starts decoding r from off, for a handle whose reads became sequential.
 func startReadahead(parent context.Context, r *sharedReader, off int64, current func() bool) *readahead {
 	ctx, cancel := context.WithCancel(parent)
-	s := &readahead{r: r, current: current, ctx: ctx, cancel: cancel, pos: off}
+	s := &readahead{r: r, current: current, ctx: ctx, cancel: cancel, pos: off, next: off, filling: true}
 	s.changed.L = &s.mu
 	r.acquire() // the filler's, released when it ends
 	go s.fill(off)
@@ -82,6 +85,12 @@ func startReadahead(parent context.Context, r *sharedReader, off int64, current 
 // ahead of the reads, until the stream stops, a decode fails or the version is replaced.
 func (s *readahead) fill(off int64) {
 	defer s.r.release()
+	defer func() {
+		s.mu.Lock()
+		s.filling = false
+		s.changed.Broadcast()
+		s.mu.Unlock()
+	}()
 	for off < s.r.size {
 		if !s.current() {
 			s.stop()
@@ -98,6 +107,7 @@ func (s *readahead) fill(off int64) {
 		w := &window{off: off, end: min(off+raWindow, s.r.size), buf: windowPool.Get().(*[]byte)}
 		s.held++
 		s.wins = append(s.wins, w)
+		s.next = w.end
 		s.mu.Unlock()
 
 		_, err := s.r.h.WriteRange(s.ctx, &sliceWriter{buf: (*w.buf)[:w.end-w.off]}, w.off, w.end-w.off)
@@ -171,7 +181,7 @@ func (s *readahead) read(dest []byte, off int64) (res fuse.ReadResult, ok bool) 
 }
 
 // readyLocked returns the window holding off once it is decoded, or nil if there is none
-// or its decoding failed.
+// (and the filler will not make it without further reads) or its decoding failed.
 func (s *readahead) readyLocked(off int64) *window {
 	for {
 		var found *window
@@ -182,8 +192,12 @@ func (s *readahead) readyLocked(off int64) *window {
 			}
 		}
 		switch {
-		case found == nil || s.stopped:
+		case s.stopped:
 			return nil
+		case found == nil && !s.comingLocked(off):
+			return nil
+		case found == nil:
+			// The filler is about to start it.
 		case found.ready && found.err != nil:
 			return nil
 		case found.ready:
@@ -192,6 +206,13 @@ func (s *readahead) readyLocked(off int64) *window {
 		s.changed.Wait()
 		// The window may have been retired meanwhile: look it up again.
 	}
+}
+
+// comingLocked reports whether off is in the window the filler makes next, and that it
+// will make it without waiting for further reads.
+func (s *readahead) comingLocked(off int64) bool {
+	return s.filling && off >= s.next && off < s.next+raWindow && s.next < s.r.size &&
+		s.next-s.pos <= (raAhead-1)*raWindow
 }
 
 // advanceLocked notes a read up to end and retires the windows more than one window
