@@ -371,6 +371,6 @@ func (n *fileNode) readerLocked() (*sharedReader, syscall.Errno) {
 		}
 		n.reader = newSharedReader(h, g)
 	}
-	n.reader.refs.Add(1)
+	n.reader.acquire()
 	return n.reader, 0
 }

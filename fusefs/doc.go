@@ -13,7 +13,8 @@
 //     memory; streaming into the core as a sequential write arrives; or staged in a local
 //     file for random writes.
 //   - fileHandle: one open file description; reads and writes go through its node.
-//     sharedReader (reader.go) reads a committed version, with readahead.
+//     sharedReader (reader.go) reads a committed version by range; once a handle reads
+//     sequentially, its readahead (readahead.go) decodes that version ahead of it.
 //   - feed (events.go): the change feed's callback and the goroutine that sends the
 //     kernel's invalidations.
 //   - observedFS (observe.go): installed only when Options.Observe is set, it times each
@@ -33,10 +34,11 @@
 //
 //  1. fileNode.mu (one file's content and attributes; held across core calls that commit or
 //     stage that file, so that writes, commits and truncates of one file are serialised).
-//  2. sharedReader.mu (a reader's readahead chunks; never held across core calls).
-//  3. dirNode.mu (a directory's attributes, hints and names; held across a core call only
+//  2. fileHandle.mu (a handle's sequential-read detection and readahead stream).
+//  3. readahead.mu (a stream's windows; never held across core calls).
+//  4. dirNode.mu (a directory's attributes, hints and names; held across a core call only
 //     to read or write the directory's own marker).
-//  4. go-fuse's own Inode locks (taken inside GetChild, Children, AddChild...).
+//  5. go-fuse's own Inode locks (taken inside GetChild, Children, AddChild...).
 //
 // Two fileNode locks are never held at once, except by rename, which takes the source's
 // before the destination's after checking they differ. No fusefs lock is held while a kernel

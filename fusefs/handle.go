@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -14,6 +15,15 @@ import (
 // content, as descriptors of one file do on a local file system.
 type fileHandle struct {
 	n *fileNode
+
+	// mu guards the readahead state below. Lock order: fileNode.mu (when held) before mu,
+	// mu before readahead.mu.
+	mu sync.Mutex
+	// next is the end of the last read; seq counts the reads in a row that came near it.
+	next int64
+	seq  int
+	// ra is the handle's readahead stream, nil until its reads run sequentially.
+	ra *readahead
 }
 
 var (
@@ -68,11 +78,51 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if errno != 0 {
 		return nil, errno
 	}
-	res, err := r.read(dest, off)
+	if s := h.streamFor(r, off, len(dest)); s != nil {
+		if res, ok := s.read(dest, off); ok {
+			r.release()
+			return res, 0
+		}
+	}
+	res, err := r.readAt(dest, off)
 	if err != nil {
 		return nil, toErrno(err)
 	}
 	return res, 0
+}
+
+// streamFor notes a read of length bytes at off of the version r, and returns the
+// handle's readahead stream if its reads run sequentially, starting one if needed. A
+// jump, or a new version of the object, ends the stream it had.
+func (h *fileHandle) streamFor(r *sharedReader, off int64, length int) *readahead {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if off >= h.next-raWindow && off <= h.next+raWindow {
+		h.seq++
+		h.next = max(h.next, off+int64(length))
+	} else {
+		h.seq = 0
+		h.next = off + int64(length)
+	}
+	if h.ra != nil && (h.ra.r != r || !h.ra.near(off)) {
+		h.ra.stop()
+		h.ra = nil
+	}
+	if h.ra == nil && h.seq >= raTrigger {
+		n := h.n
+		h.ra = startReadahead(n.fsys.ctx, r, off, func() bool { return n.gen.Load() == r.gen })
+	}
+	return h.ra
+}
+
+// stopReadahead ends the handle's readahead stream, if any.
+func (h *fileHandle) stopReadahead() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ra != nil {
+		h.ra.stop()
+		h.ra = nil
+	}
 }
 
 // Write writes at off: a write at the end of a new or emptied file streams into the core,
@@ -114,6 +164,7 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 // Release closes the handle; the last one commits anything left (a flush that failed) and
 // lets go of the staging file and reader.
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	h.stopReadahead()
 	n := h.n
 	n.mu.Lock()
 	n.opens--

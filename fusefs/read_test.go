@@ -16,7 +16,7 @@ import (
 // from several descriptors at once, and compares every byte.
 func TestReads(t *testing.T) {
 	forLayouts(t, func(t *testing.T, l objstore.ObjectLayer, dir string) {
-		data := pattern(5*raChunk+12345, 4)
+		data := pattern(5*raWindow+12345, 4)
 		putObject(t, l, "big", data, nil)
 		p := filepath.Join(dir, "big")
 		dropCaches(t)
