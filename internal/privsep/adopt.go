@@ -11,16 +11,14 @@ import (
 	"syscall"
 )
 
-// maxAdopted bounds the entries adopt walks under one path.
-const maxAdopted = 100000
-
 // adopt hands the entries under each path that root owns to id: what this process
 // created as root before the drop (a fresh drive's system folder, the audit file) must be
-// the run user's to write. Entries of other owners are left alone. Symbolic links are not
-// followed. A path that does not exist is skipped.
+// the run user's to write. Entries of other owners are left alone, and so are the trees of
+// directories root does not own (what the run user created is already its own), so that a
+// drive adopted once is not walked again at every start. Symbolic links are not followed.
+// A path that does not exist is skipped.
 func adopt(id ident, paths []string) error {
 	for _, root := range paths {
-		n := 0
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
@@ -28,15 +26,17 @@ func adopt(id ident, paths []string) error {
 				}
 				return err
 			}
-			if n++; n > maxAdopted {
-				return fmt.Errorf("more than %d entries", maxAdopted)
-			}
 			info, err := d.Info()
 			if err != nil {
 				return err
 			}
 			st, ok := info.Sys().(*syscall.Stat_t)
-			if !ok || st.Uid != 0 {
+			switch {
+			case !ok:
+				return nil
+			case st.Uid != 0 && d.IsDir():
+				return filepath.SkipDir
+			case st.Uid != 0:
 				return nil
 			}
 			return os.Lchown(path, id.uid, id.gid)

@@ -35,6 +35,17 @@ func TestAdopt(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(sys, "link")); err != nil {
 		t.Fatal(err)
 	}
+	// A directory another user owns is that user's tree: not walked.
+	theirs := filepath.Join(sys, "theirs")
+	if err := os.Mkdir(theirs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(theirs, "inside"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(theirs, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
 	id := ident{user: "65534", group: "65534", uid: 65534, gid: 65534}
 	if err := adopt(id, []string{sys, filepath.Join(dir, "missing")}); err != nil {
 		t.Fatal(err)
@@ -53,6 +64,9 @@ func TestAdopt(t *testing.T) {
 	}
 	if u, _ := owner(other); u != 4242 {
 		t.Errorf("another user's file changed owner to %d", u)
+	}
+	if u, _ := owner(filepath.Join(theirs, "inside")); u != 0 {
+		t.Errorf("a file inside another user's directory changed owner to %d", u)
 	}
 	if u, _ := owner("/etc/passwd"); u != 0 {
 		t.Errorf("the symlink was followed: /etc/passwd owned by %d", u)
