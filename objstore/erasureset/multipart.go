@@ -349,7 +349,7 @@ func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID
 	}
 	cleanup := context.WithoutCancel(ctx)
 	s.each(func(i int, d storage.Drive) error { return d.Delete(cleanup, storage.SysVolume, dir, true) })
-	return objectInfo(bucket, key, m), nil
+	return objectInfo(bucket, key, m, nil), nil
 }
 
 // AbortMultipartUpload removes an upload and its parts. The caller holds the upload's

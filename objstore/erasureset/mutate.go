@@ -108,7 +108,7 @@ func (s *Set) UpdateMetadata(ctx context.Context, bucket, key string, patch objs
 	updated := *m
 	updated.VersionID = vid
 	updated.Metadata = md
-	return objectInfo(bucket, key, &updated), nil
+	return objectInfo(bucket, key, &updated, nil), nil
 }
 
 // RenameObject moves an object to dstKey within this set, one atomic rename of its
@@ -125,7 +125,7 @@ func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, o
 		return objstore.ObjectInfo{}, err
 	}
 	if srcKey == dstKey {
-		return objectInfo(bucket, dstKey, src.current), nil
+		return objectInfo(bucket, dstKey, src.current, nil), nil
 	}
 	dst, err := s.readVersion(ctx, bucket, dstKey)
 	switch {
@@ -162,7 +162,7 @@ func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, o
 		s.QueueHeal(bucket, dstKey)
 	}
 	s.removeReplaced(cleanup, bucket, dst, m.DataDir)
-	return objectInfo(bucket, dstKey, m), nil
+	return objectInfo(bucket, dstKey, m, nil), nil
 }
 
 // undoRename moves the object back on the drives where the rename succeeded and restores

@@ -90,7 +90,7 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 	if err := s.commit(ctx, bucket, key, m, before, shards, staged, stagingDir(stagingID)); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	return objectInfo(bucket, key, m), nil
+	return objectInfo(bucket, key, m, nil), nil
 }
 
 // eofReader is the body of a put given no reader: empty.

@@ -35,12 +35,11 @@ func (s *Set) OpenObject(ctx context.Context, bucket, key string) (objstore.Obje
 		set:    s,
 		bucket: bucket,
 		key:    key,
-		info:   objectInfo(bucket, key, m),
 		meta:   m,
 		codec:  codec,
-		shards: make([]int, len(s.drives)),
-		files:  make(map[fileKey]storage.File),
 	}
+	h.info = objectInfo(bucket, key, m, h.partInfoBuf[:0])
+	h.shards = h.shardsBuf[:len(s.drives)]
 	for i := range h.shards {
 		h.shards[i] = -1
 		if v.holds[i] {
@@ -48,7 +47,7 @@ func (s *Set) OpenObject(ctx context.Context, bucket, key string) (objstore.Obje
 		}
 	}
 	if m.Inline {
-		h.inline = make([][]byte, len(s.drives))
+		h.inline = h.inlineBuf[:len(s.drives)]
 		for i, held := range v.holds {
 			if held {
 				h.inline[i] = v.decoded[i].InlineData
@@ -58,11 +57,11 @@ func (s *Set) OpenObject(ctx context.Context, bucket, key string) (objstore.Obje
 		h.dataDir = hexID(m.DataDir)
 		s.pins.pin(bucket, h.dataDir)
 	}
-	h.partEnds = make([]int64, len(m.Parts))
+	h.partEnds = h.partEndsBuf[:0]
 	var end int64
-	for i, p := range m.Parts {
+	for _, p := range m.Parts {
 		end += p.Size
-		h.partEnds[i] = end
+		h.partEnds = append(h.partEnds, end)
 	}
 	if v.needsHeal() {
 		s.QueueHeal(bucket, key)
@@ -86,13 +85,26 @@ type handle struct {
 	// partEnds[p] is the object offset where part p ends.
 	partEnds []int64
 
-	// filesMu guards files, which the decoder's per-shard goroutines open concurrently.
+	// The backing arrays of shards, inline, partEnds and info.Parts for the common case (a
+	// set has at most 16 drives; most objects have one part), so that opening a small
+	// object allocates the handle alone.
+	shardsBuf   [16]int
+	inlineBuf   [16][]byte
+	partEndsBuf [1]int64
+	partInfoBuf [1]objstore.PartInfo
+
+	// filesMu guards files, which the decoder's per-shard goroutines open concurrently;
+	// files is nil until the first part file is opened (inline objects have none).
 	// Lock order: mu before filesMu.
 	filesMu sync.Mutex
 	files   map[fileKey]storage.File
 
 	// mu serialises decoding and guards cache and closed.
 	mu sync.Mutex
+	// readers and lazy are decodeLocked's per-call scratch (what it hands the decoder,
+	// which is done with them when Decode returns); guarded by mu.
+	readers [16]io.ReaderAt
+	lazy    [16]lazyFile
 	// cache holds the stripe read last, for small sequential reads; guarded by mu.
 	cache struct {
 		buf        []byte
@@ -240,7 +252,8 @@ func (h *handle) decode(ctx context.Context, w io.Writer, part int, off, length,
 
 // decodeLocked decodes a range of one part into w; h.mu is held.
 func (h *handle) decodeLocked(ctx context.Context, w io.Writer, part int, off, length, partSize int64) (int64, error) {
-	readers := make([]io.ReaderAt, h.codec.TotalShards())
+	readers := h.readers[:h.codec.TotalShards()]
+	clear(readers)
 	for drive, shard := range h.shards {
 		if shard < 0 {
 			continue
@@ -248,7 +261,8 @@ func (h *handle) decodeLocked(ctx context.Context, w io.Writer, part int, off, l
 		if h.inline != nil {
 			readers[shard] = (*inlineShard)(&h.inline[drive])
 		} else {
-			readers[shard] = &lazyFile{h: h, key: fileKey{drive, part}}
+			h.lazy[drive] = lazyFile{h: h, key: fileKey{drive, part}}
+			readers[shard] = &h.lazy[drive]
 		}
 	}
 	n, shardErrs, err := h.codec.Decode(ctx, w, readers, off, length, partSize)
@@ -317,6 +331,9 @@ func (l *lazyFile) open() (storage.File, error) {
 	defer h.filesMu.Unlock()
 	if f := h.files[l.key]; f != nil {
 		return f, nil
+	}
+	if h.files == nil {
+		h.files = make(map[fileKey]storage.File)
 	}
 	d := h.set.drives[l.key.drive]
 	f, err := d.OpenFile(context.Background(), h.bucket, layout.PartPath(h.dataDir, h.meta.Parts[l.key.part].Number))

@@ -153,8 +153,9 @@ func (v *version) needsHeal() bool {
 	return false
 }
 
-// objectInfo describes an object from its metadata.
-func objectInfo(bucket, key string, m *meta.Object) objstore.ObjectInfo {
+// objectInfo describes an object from its metadata; its Parts are appended to parts (nil,
+// or a caller's buffer for them).
+func objectInfo(bucket, key string, m *meta.Object, parts []objstore.PartInfo) objstore.ObjectInfo {
 	info := objstore.ObjectInfo{
 		Bucket:   bucket,
 		Key:      key,
@@ -164,9 +165,9 @@ func objectInfo(bucket, key string, m *meta.Object) objstore.ObjectInfo {
 		Metadata: m.Metadata,
 	}
 	if len(m.Parts) > 0 {
-		info.Parts = make([]objstore.PartInfo, len(m.Parts))
-		for i, p := range m.Parts {
-			info.Parts[i] = objstore.PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksum: p.Checksum, ModTime: m.ModTime}
+		info.Parts = slices.Grow(parts[:0], len(m.Parts))
+		for _, p := range m.Parts {
+			info.Parts = append(info.Parts, objstore.PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksum: p.Checksum, ModTime: m.ModTime})
 		}
 	}
 	return info
@@ -214,5 +215,5 @@ func (s *Set) StatObject(ctx context.Context, bucket, key string) (objstore.Obje
 	if v.needsHeal() {
 		s.QueueHeal(bucket, key)
 	}
-	return objectInfo(bucket, key, v.current), nil
+	return objectInfo(bucket, key, v.current, nil), nil
 }

@@ -110,7 +110,7 @@ func (s *Set) metaSource() int {
 func (s *Set) entryInfo(ctx context.Context, bucket string, e storage.Entry, fromSource bool) (objstore.ObjectInfo, bool, error) {
 	if fromSource && e.MetaErr == nil && e.Meta != nil {
 		if m, err := meta.UnmarshalHeader(e.Meta); err == nil {
-			return objectInfo(bucket, e.Key, m), true, nil
+			return objectInfo(bucket, e.Key, m, nil), true, nil
 		}
 	}
 	info, err := s.StatObject(ctx, bucket, e.Key)
