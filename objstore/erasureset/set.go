@@ -72,6 +72,11 @@ type Set struct {
 
 	pins pinSet
 	heal healQueue
+
+	// workers run the per-drive calls of fanOut; waitGroups recycles its WaitGroups (each
+	// *sync.WaitGroup, idle, with a zero count).
+	workers    workers
+	waitGroups sync.Pool
 }
 
 type codecKey struct {
@@ -113,6 +118,8 @@ func New(cfg Config) (*Set, error) {
 		codecs: make(map[codecKey]*erasure.Codec),
 		dirty:  make([]atomic.Bool, n),
 	}
+	s.workers.init()
+	s.waitGroups.New = func() any { return new(sync.WaitGroup) }
 	s.pins.init()
 	s.heal.init()
 	if _, err := s.codec(s.k, s.m, cfg.BlockSize, cfg.Bitrot); err != nil {
@@ -167,16 +174,23 @@ func distribution(key string, n int) []uint8 {
 // each runs fn for every drive concurrently and returns the errors by position.
 func (s *Set) each(fn func(i int, d storage.Drive) error) []error {
 	errs := make([]error, len(s.drives))
-	var wg sync.WaitGroup
-	for i, d := range s.drives {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(i, d)
-		}()
-	}
-	wg.Wait()
+	s.fanOut(func(i int, d storage.Drive) { errs[i] = fn(i, d) })
 	return errs
+}
+
+// fanOut runs fn for every drive concurrently, the last on the calling goroutine and the
+// others on the set's workers, and returns when every call has returned.
+func (s *Set) fanOut(fn func(i int, d storage.Drive)) {
+	last := len(s.drives) - 1
+	wg := s.waitGroups.Get().(*sync.WaitGroup)
+	wg.Add(last)
+	for i, d := range s.drives[:last] {
+		s.workers.run(driveCall{fn: fn, i: i, d: d, done: wg})
+	}
+	fn(last, s.drives[last])
+	wg.Wait()
+	// Every worker is done with wg: Done was its last use of it.
+	s.waitGroups.Put(wg)
 }
 
 // eachOf runs fn concurrently for the drives whose entry in which is true; the others get

@@ -28,6 +28,13 @@ type version struct {
 	current *meta.Object
 	// holds[i] tells whether drive i holds current.
 	holds []bool
+
+	// The backing arrays of raw, errs, decoded and holds (a set has at most 16 drives), so
+	// that a version is one allocation rather than five.
+	rawBuf     [16][]byte
+	errsBuf    [16]error
+	decodedBuf [16]*meta.Object
+	holdsBuf   [16]bool
 }
 
 // readVersion reads the key's metadata from every drive and picks the version a read
@@ -36,15 +43,11 @@ type version struct {
 // few drives answered to tell.
 func (s *Set) readVersion(ctx context.Context, bucket, key string) (*version, error) {
 	n := len(s.drives)
-	v := &version{
-		raw:     make([][]byte, n),
-		errs:    make([]error, n),
-		decoded: make([]*meta.Object, n),
-		holds:   make([]bool, n),
-	}
-	s.each(func(i int, d storage.Drive) error {
+	v := &version{}
+	v.raw, v.errs = v.rawBuf[:n], v.errsBuf[:n]
+	v.decoded, v.holds = v.decodedBuf[:n], v.holdsBuf[:n]
+	s.fanOut(func(i int, d storage.Drive) {
 		v.raw[i], v.errs[i] = d.ReadMeta(ctx, bucket, key)
-		return nil
 	})
 	// Decoding here rather than on the drives' goroutines lets every copy share the
 	// strings, parts and metadata of the first (they differ only in their shard index).
