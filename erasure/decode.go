@@ -33,14 +33,14 @@ func (c *Codec) Decode(ctx context.Context, w io.Writer, readers []io.ReaderAt, 
 		return 0, nil, fmt.Errorf("%w: range [%d, +%d) of a %d-byte object", ErrInvalidArgument, offset, length, totalSize)
 	}
 	shardErrs = make([]error, total)
-	g := c.newGatherer(readers, shardErrs)
+	d := &decoder{c: c, w: w, offset: offset, end: offset + length, size: totalSize}
+	d.g.init(c, readers, shardErrs)
 	if length == 0 {
 		return 0, shardErrs, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, shardErrs, fmt.Errorf("erasure: decode: %w", err)
 	}
-	d := decoder{c: c, g: g, w: w, offset: offset, end: offset + length, size: totalSize}
 	first, last := offset/c.blockSize, (offset+length-1)/c.blockSize
 	if first == last || c.depth == 1 {
 		// One stripe has nothing to overlap: no pipeline goroutine.
@@ -48,14 +48,14 @@ func (c *Codec) Decode(ctx context.Context, w io.Writer, readers []io.ReaderAt, 
 	} else {
 		err = d.pipeline(ctx, first, last)
 	}
-	g.stop()
+	d.g.stop()
 	return d.n, shardErrs, err
 }
 
-// decoder is the state of one Decode call.
+// decoder is the state of one Decode call, its gatherer included (one allocation).
 type decoder struct {
 	c           *Codec
-	g           *gatherer
+	g           gatherer
 	w           io.Writer
 	offset, end int64 // the range, in object bytes
 	size        int64

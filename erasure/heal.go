@@ -31,7 +31,8 @@ func (c *Codec) Heal(ctx context.Context, readers []io.ReaderAt, writers []io.Wr
 		}
 	}
 	readErrs := make([]error, total)
-	g := c.newGatherer(readers, readErrs)
+	g := new(gatherer)
+	g.init(c, readers, readErrs)
 	if targets == 0 {
 		return readErrs, nil
 	}

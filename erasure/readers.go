@@ -25,33 +25,30 @@ type readJob struct {
 type gatherer struct {
 	c       *Codec
 	readers []io.ReaderAt
-	jobs    []chan readJob // jobs[i]: shard i's worker, started on first use; nil before
-	done    sync.WaitGroup // running worker goroutines
+	// jobs[i] feeds shard i's worker, started on first use; nil before.
+	jobs [MaxShards]chan readJob
+	done sync.WaitGroup // running worker goroutines
 	// errs[i] is the first problem seen with shard i (nil reader, corrupt or short block,
 	// read error). It is the caller's shardErrs slice.
 	errs []error
 	// suspect has bit i set once shard i failed: later stripes read it only when the others
 	// are not enough, since a corrupt or failing drive is likely to fail again.
 	suspect  uint32
-	missing  uint32 // bit i set when readers[i] is nil
-	required []bool // scratch for ReconstructSome, TotalShards long
+	missing  uint32          // bit i set when readers[i] is nil
+	required [MaxShards]bool // scratch for ReconstructSome
 }
 
-func (c *Codec) newGatherer(readers []io.ReaderAt, errs []error) *gatherer {
-	g := &gatherer{
-		c:        c,
-		readers:  readers,
-		jobs:     make([]chan readJob, len(readers)),
-		errs:     errs,
-		required: make([]bool, len(readers)),
-	}
+// init readies g, a zero gatherer, for reading through readers (TotalShards long) and
+// recording their problems in errs. A gatherer is a value, not a pointer the codec
+// returns, so that a caller can embed it in its own state and allocate both at once.
+func (g *gatherer) init(c *Codec, readers []io.ReaderAt, errs []error) {
+	g.c, g.readers, g.errs = c, readers, errs
 	for i, r := range readers {
 		if r == nil {
 			g.missing |= 1 << i
 			errs[i] = ErrShardMissing
 		}
 	}
-	return g
 }
 
 // stop ends the workers and waits for them. No gather may be in progress.
@@ -64,10 +61,10 @@ func (g *gatherer) stop() {
 	g.done.Wait()
 }
 
-// worker is shard i's reader goroutine.
-func (g *gatherer) worker(i int, jobs <-chan readJob) {
+// worker is shard i's reader goroutine: it runs first, then the jobs it receives.
+func (g *gatherer) worker(i int, first readJob, jobs <-chan readJob) {
 	defer g.done.Done()
-	for j := range jobs {
+	for j, ok := first, true; ok; j, ok = <-jobs {
 		j.buf.errs[i] = g.readBlock(i, j.buf, j.b, j.off)
 		j.buf.pending.Done()
 	}
@@ -109,13 +106,18 @@ func (g *gatherer) readRound(buf *stripeBuf, set uint32, b int, off int64) (good
 			inline = i
 			continue
 		}
-		if g.jobs[i] == nil {
-			g.jobs[i] = make(chan readJob, 1)
-			g.done.Add(1)
-			go g.worker(i, g.jobs[i])
-		}
+		job := readJob{buf: buf, b: b, off: off}
 		buf.pending.Add(1)
-		g.jobs[i] <- readJob{buf: buf, b: b, off: off}
+		if g.jobs[i] == nil {
+			// A worker starts with its first job, so its channel need not be buffered:
+			// each later job comes after this coordinator waited for the previous one,
+			// when the worker is back at its receive.
+			g.jobs[i] = make(chan readJob)
+			g.done.Add(1)
+			go g.worker(i, job, g.jobs[i])
+			continue
+		}
+		g.jobs[i] <- job
 	}
 	if inline >= 0 {
 		buf.errs[inline] = g.readBlock(inline, buf, b, off)
@@ -189,7 +191,7 @@ func (g *gatherer) gather(ctx context.Context, buf *stripeBuf, s int64, b int, w
 	if want&^good == 0 {
 		return nil
 	}
-	if err := c.rs.ReconstructSome(buf.shards, g.required); err != nil {
+	if err := c.rs.ReconstructSome(buf.shards, g.required[:n]); err != nil {
 		return fmt.Errorf("erasure: rebuilding stripe %d: %w", s, err)
 	}
 	return nil
