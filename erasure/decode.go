@@ -32,8 +32,8 @@ func (c *Codec) Decode(ctx context.Context, w io.Writer, readers []io.ReaderAt, 
 	if offset < 0 || length < 0 || offset > totalSize || length > totalSize-offset {
 		return 0, nil, fmt.Errorf("%w: range [%d, +%d) of a %d-byte object", ErrInvalidArgument, offset, length, totalSize)
 	}
-	shardErrs = make([]error, total)
 	d := &decoder{c: c, w: w, offset: offset, end: offset + length, size: totalSize}
+	shardErrs = d.errsBuf[:total]
 	d.g.init(c, readers, shardErrs)
 	if length == 0 {
 		return 0, shardErrs, nil
@@ -52,10 +52,12 @@ func (c *Codec) Decode(ctx context.Context, w io.Writer, readers []io.ReaderAt, 
 	return d.n, shardErrs, err
 }
 
-// decoder is the state of one Decode call, its gatherer included (one allocation).
+// decoder is the state of one Decode call, its gatherer and the shard errors it returns
+// included (one allocation).
 type decoder struct {
 	c           *Codec
 	g           gatherer
+	errsBuf     [MaxShards]error // backs the shardErrs Decode returns
 	w           io.Writer
 	offset, end int64 // the range, in object bytes
 	size        int64
