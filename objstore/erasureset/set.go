@@ -174,20 +174,20 @@ func distribution(key string, n int) []uint8 {
 // each runs fn for every drive concurrently and returns the errors by position.
 func (s *Set) each(fn func(i int, d storage.Drive) error) []error {
 	errs := make([]error, len(s.drives))
-	s.fanOut(func(i int, d storage.Drive) { errs[i] = fn(i, d) })
+	s.fanOut(fanFunc(func(i int, d storage.Drive) { errs[i] = fn(i, d) }))
 	return errs
 }
 
 // fanOut runs fn for every drive concurrently, the last on the calling goroutine and the
 // others on the set's workers, and returns when every call has returned.
-func (s *Set) fanOut(fn func(i int, d storage.Drive)) {
+func (s *Set) fanOut(fn driveFunc) {
 	last := len(s.drives) - 1
 	wg := s.waitGroups.Get().(*sync.WaitGroup)
 	wg.Add(last)
 	for i, d := range s.drives[:last] {
 		s.workers.run(driveCall{fn: fn, i: i, d: d, done: wg})
 	}
-	fn(last, s.drives[last])
+	fn.call(last, s.drives[last])
 	wg.Wait()
 	// Every worker is done with wg: Done was its last use of it.
 	s.waitGroups.Put(wg)

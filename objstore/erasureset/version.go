@@ -29,12 +29,29 @@ type version struct {
 	// holds[i] tells whether drive i holds current.
 	holds []bool
 
-	// The backing arrays of raw, errs, decoded and holds (a set has at most 16 drives), so
-	// that a version is one allocation rather than five.
+	// The backing arrays of raw, errs, decoded and holds, and of the decoded copies (a set
+	// has at most 16 drives), so that a version is one allocation rather than six.
 	rawBuf     [16][]byte
 	errsBuf    [16]error
 	decodedBuf [16]*meta.Object
 	holdsBuf   [16]bool
+	objsBuf    [16]meta.Object
+
+	// read is the fan-out call that fills raw and errs, kept here so that it needs no
+	// closure of its own.
+	read metaRead
+}
+
+// metaRead is readVersion's per-drive call: it reads the key's metadata from drive i into
+// v.raw[i] and v.errs[i]. It holds the call's context only for the length of the fan-out.
+type metaRead struct {
+	ctx         context.Context
+	bucket, key string
+	v           *version
+}
+
+func (r *metaRead) call(i int, d storage.Drive) {
+	r.v.raw[i], r.v.errs[i] = d.ReadMeta(r.ctx, r.bucket, r.key)
 }
 
 // readVersion reads the key's metadata from every drive and picks the version a read
@@ -46,12 +63,12 @@ func (s *Set) readVersion(ctx context.Context, bucket, key string) (*version, er
 	v := &version{}
 	v.raw, v.errs = v.rawBuf[:n], v.errsBuf[:n]
 	v.decoded, v.holds = v.decodedBuf[:n], v.holdsBuf[:n]
-	s.fanOut(func(i int, d storage.Drive) {
-		v.raw[i], v.errs[i] = d.ReadMeta(ctx, bucket, key)
-	})
+	v.read = metaRead{ctx: ctx, bucket: bucket, key: key, v: v}
+	s.fanOut(&v.read)
+	v.read = metaRead{} // the version outlives the call; its context must not be kept
 	// Decoding here rather than on the drives' goroutines lets every copy share the
 	// strings, parts and metadata of the first (they differ only in their shard index).
-	objs := make([]meta.Object, n)
+	objs := v.objsBuf[:n]
 	var like *meta.Object
 	for i, b := range v.raw {
 		if v.errs[i] != nil {

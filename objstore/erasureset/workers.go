@@ -10,9 +10,20 @@ import (
 // workerIdle is how long a worker waits for another call before it exits.
 const workerIdle = 10 * time.Second
 
-// driveCall is one drive's share of a fanOut: fn(i, d), then done.Done().
+// driveFunc is what a fanOut runs for each drive. It is an interface so that a caller's
+// state that already lives on the heap can be the call itself, with no closure allocated.
+type driveFunc interface {
+	call(i int, d storage.Drive)
+}
+
+// fanFunc adapts a function to driveFunc.
+type fanFunc func(i int, d storage.Drive)
+
+func (f fanFunc) call(i int, d storage.Drive) { f(i, d) }
+
+// driveCall is one drive's share of a fanOut: fn.call(i, d), then done.Done().
 type driveCall struct {
-	fn   func(i int, d storage.Drive)
+	fn   driveFunc
 	i    int
 	d    storage.Drive
 	done *sync.WaitGroup
@@ -44,7 +55,7 @@ func (w *workers) work(c driveCall) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		c.fn(c.i, c.d)
+		c.fn.call(c.i, c.d)
 		c.done.Done()
 		idle.Reset(workerIdle)
 		select {
