@@ -9,6 +9,15 @@ import (
 	"sync"
 )
 
+// MemoryReaderAt is a shard reader whose ReadAt only copies from memory: it never blocks
+// and cannot stall. Decode and Heal read such shards on their own goroutine instead of
+// handing them to a reader goroutine.
+type MemoryReaderAt interface {
+	io.ReaderAt
+	// ReadsMemory marks the type; it is never called.
+	ReadsMemory()
+}
+
 // readJob asks shard i's reader goroutine to read and verify its block of one stripe.
 type readJob struct {
 	buf *stripeBuf
@@ -35,6 +44,7 @@ type gatherer struct {
 	// are not enough, since a corrupt or failing drive is likely to fail again.
 	suspect  uint32
 	missing  uint32          // bit i set when readers[i] is nil
+	inMemory uint32          // bit i set when readers[i] is a MemoryReaderAt
 	required [MaxShards]bool // scratch for ReconstructSome
 }
 
@@ -47,6 +57,9 @@ func (g *gatherer) init(c *Codec, readers []io.ReaderAt, errs []error) {
 		if r == nil {
 			g.missing |= 1 << i
 			errs[i] = ErrShardMissing
+		}
+		if _, ok := r.(MemoryReaderAt); ok {
+			g.inMemory |= 1 << i
 		}
 	}
 }
@@ -99,13 +112,15 @@ func (c *Codec) readBlock(r io.ReaderAt, f []byte, off int64) error {
 // the workers, one on the calling goroutine. It returns the shards that came back intact and
 // records the others' errors.
 func (g *gatherer) readRound(buf *stripeBuf, set uint32, b int, off int64) (good uint32) {
-	inline := -1
-	for rest := set; rest != 0; rest &= rest - 1 {
+	// local holds the shards read on this goroutine: those in memory (a copy is cheaper
+	// than a hand-off) and the first of the others.
+	local := set & g.inMemory
+	others := set &^ g.inMemory
+	if others != 0 {
+		local |= others & -others
+	}
+	for rest := set &^ local; rest != 0; rest &= rest - 1 {
 		i := bits.TrailingZeros32(rest)
-		if inline < 0 {
-			inline = i
-			continue
-		}
 		job := readJob{buf: buf, b: b, off: off}
 		buf.pending.Add(1)
 		if g.jobs[i] == nil {
@@ -119,8 +134,9 @@ func (g *gatherer) readRound(buf *stripeBuf, set uint32, b int, off int64) (good
 		}
 		g.jobs[i] <- job
 	}
-	if inline >= 0 {
-		buf.errs[inline] = g.readBlock(inline, buf, b, off)
+	for rest := local; rest != 0; rest &= rest - 1 {
+		i := bits.TrailingZeros32(rest)
+		buf.errs[i] = g.readBlock(i, buf, b, off)
 	}
 	buf.pending.Wait()
 	for rest := set; rest != 0; rest &= rest - 1 {

@@ -363,6 +363,12 @@ func (s *sliceWriter) Write(p []byte) (int, error) {
 // it to the decoder allocates nothing.
 type inlineShard []byte
 
+// ReadsMemory makes inlineShard an erasure.MemoryReaderAt: the decoder reads it on its
+// own goroutine.
+func (s *inlineShard) ReadsMemory() {}
+
+var _ erasure.MemoryReaderAt = (*inlineShard)(nil)
+
 func (s *inlineShard) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("inline shard: negative offset")
