@@ -144,6 +144,13 @@ func (c *conn) readWait(p []byte, timeout time.Duration) (int, error) {
 	if c.tls != nil {
 		return c.tls.readWait(p, timeout)
 	}
+	return c.readFD(p, func() error { return c.waitIO(unix.EPOLLIN, timeout) })
+}
+
+// readFD reads from the socket into p, calling wait whenever the socket has nothing yet;
+// it returns io.EOF when the peer closed its side. Plain reads and the TLS adapter's share
+// it; they differ only in how they wait.
+func (c *conn) readFD(p []byte, wait func() error) (int, error) {
 	for {
 		n, err := unix.Read(c.fd, p)
 		switch {
@@ -154,7 +161,7 @@ func (c *conn) readWait(p []byte, timeout time.Duration) (int, error) {
 			return 0, io.EOF
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
-			if err := c.waitIO(unix.EPOLLIN, timeout); err != nil {
+			if err := wait(); err != nil {
 				return 0, err
 			}
 		default:

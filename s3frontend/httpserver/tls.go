@@ -3,7 +3,6 @@ package httpserver
 import (
 	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"time"
@@ -68,24 +67,7 @@ func (t *tlsSock) wait(events uint32) error {
 
 // Read implements net.Conn.
 func (t *tlsSock) Read(p []byte) (int, error) {
-	c := t.c
-	for {
-		n, err := unix.Read(c.fd, p)
-		switch {
-		case n > 0:
-			c.loop.s.stats.BytesIn.Add(int64(n))
-			return n, nil
-		case err == nil:
-			return 0, io.EOF
-		case err == unix.EINTR:
-		case err == unix.EAGAIN:
-			if err := t.wait(unix.EPOLLIN); err != nil {
-				return 0, err
-			}
-		default:
-			return 0, err
-		}
-	}
+	return t.c.readFD(p, func() error { return t.wait(unix.EPOLLIN) })
 }
 
 // Write implements net.Conn: it writes all of p or fails.
