@@ -18,6 +18,7 @@ import (
 
 	"github.com/flashstor/flashstor/erasure"
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/internal/workers"
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage"
@@ -75,7 +76,7 @@ type Set struct {
 
 	// workers run the per-drive calls of fanOut; waitGroups recycles its WaitGroups (each
 	// *sync.WaitGroup, idle, with a zero count).
-	workers    workers
+	workers    *workers.Pool[driveCall]
 	waitGroups sync.Pool
 }
 
@@ -118,7 +119,8 @@ func New(cfg Config) (*Set, error) {
 		codecs: make(map[codecKey]*erasure.Codec),
 		dirty:  make([]atomic.Bool, n),
 	}
-	s.workers.init()
+	// A set lives as long as the process: its idle workers just time out.
+	s.workers = workers.New(runDriveCall, nil)
 	s.waitGroups.New = func() any { return new(sync.WaitGroup) }
 	s.pins.init()
 	s.heal.init()
@@ -185,7 +187,7 @@ func (s *Set) fanOut(fn driveFunc) {
 	wg := s.waitGroups.Get().(*sync.WaitGroup)
 	wg.Add(last)
 	for i, d := range s.drives[:last] {
-		s.workers.run(driveCall{fn: fn, i: i, d: d, done: wg})
+		s.workers.Go(driveCall{fn: fn, i: i, d: d, done: wg})
 	}
 	fn.call(last, s.drives[last])
 	wg.Wait()

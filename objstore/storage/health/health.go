@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flashstor/flashstor/objstore/internal/workers"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -47,7 +48,7 @@ type Drive struct {
 	stats   struct{ calls, faults, timeouts, offlines, busy atomic.Uint64 }
 
 	// workers run the bounded calls.
-	workers workers
+	workers *workers.Pool[job]
 	// calls recycles the call records of the calls a GET makes (see bounded).
 	calls struct{ readMeta, openFile, readAt sync.Pool }
 
@@ -73,7 +74,7 @@ func Wrap(d storage.Drive, opts Options) *Drive {
 		opts.ProbeInterval = 5 * time.Second
 	}
 	stop := make(chan struct{})
-	return &Drive{inner: d, opts: opts, stop: stop, workers: workers{jobs: make(chan job), stop: stop}}
+	return &Drive{inner: d, opts: opts, stop: stop, workers: workers.New(runJob, stop)}
 }
 
 // Online reports whether the drive is in use.
@@ -144,7 +145,7 @@ func bounded[A, T any](d *Drive, ctx context.Context, calls *sync.Pool, fn func(
 		c = &call[A, T]{done: make(chan struct{}, 1)}
 	}
 	c.ctx, c.fn, c.arg = ctx, fn, arg
-	d.workers.run(c)
+	d.workers.Go(c)
 	t := timers.Get().(*time.Timer)
 	t.Reset(d.opts.Timeout)
 	var v T
