@@ -64,7 +64,7 @@ func newBitrotFixture(t *testing.T) *bitrotFixture {
 	for i := range f.content {
 		f.content[i] = byte(r.Uint32())
 	}
-	if _, err := s.PutObject(c, bitrotBucket, bitrotKey, bytes.NewReader(f.content), int64(len(f.content)), objstore.PutOptions{}); err != nil {
+	if _, err := s.PutObject(c, bitrotBucket, bitrotKey, bytes.NewReader(f.content), int64(len(f.content)), objstore.PutOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -43,7 +43,7 @@ func TestCollectGarbage(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := bytes.Repeat([]byte("x"), 1<<20)
-	if _, err := s.PutObject(c, "gc-bucket", "live", bytes.NewReader(big), int64(len(big)), objstore.PutOptions{}); err != nil {
+	if _, err := s.PutObject(c, "gc-bucket", "live", bytes.NewReader(big), int64(len(big)), objstore.PutOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	old := hexID(newDataDirID(time.Now().Add(-2 * garbageGrace)))

@@ -141,13 +141,17 @@ func (s *Set) readUpload(ctx context.Context, bucket, key, uploadID string) (*me
 	return nil, nil, reduceErr(errs, objstore.ErrReadQuorum)
 }
 
-// PutObjectPart stores one part. The caller holds the upload's read lock and the part's
-// write lock.
-func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, number int, r io.Reader, size int64, opts objstore.PartOptions) (objstore.PartInfo, error) {
+// PutObjectPart stores one part. It encodes the part into the drives' staging areas without
+// any lock, then calls lock (which takes the upload's read lock and the part's write lock)
+// and, holding them, checks that the upload still exists and moves the part into it. A
+// stalled client therefore never holds up the upload's completion or abort; a part whose
+// upload ended while it arrived fails with ErrNoSuchUpload and leaves nothing behind. A nil
+// lock means that the caller already holds those locks.
+func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, number int, r io.Reader, size int64, opts objstore.PartOptions, lock CommitLock) (objstore.PartInfo, error) {
 	if number < 1 || number > MaxPartNumber {
 		return objstore.PartInfo{}, fmt.Errorf("%w: part number %d not in 1..%d", objstore.ErrInvalidArgument, number, MaxPartNumber)
 	}
-	u, holds, err := s.readUpload(ctx, bucket, key, uploadID)
+	u, _, err := s.readUpload(ctx, bucket, key, uploadID)
 	if err != nil {
 		return objstore.PartInfo{}, err
 	}
@@ -166,27 +170,42 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 	if err != nil {
 		return objstore.PartInfo{}, err
 	}
+	cleanup := context.WithoutCancel(ctx)
+	defer s.removeStaged(cleanup, staged, staging)
 	sum := opts.Checksum
 	if opts.FinalChecksum != nil {
 		if v := opts.FinalChecksum(); v != "" {
 			sum = v
 		}
 	}
+	if lock != nil {
+		unlock, err := lock(ctx)
+		if err != nil {
+			return objstore.PartInfo{}, err
+		}
+		defer unlock()
+	}
+	// The upload may have been completed or aborted while the part arrived: moving the part
+	// in then would bring back a piece of it.
+	_, holds, err := s.readUpload(ctx, bucket, key, uploadID)
+	if err != nil {
+		return objstore.PartInfo{}, err
+	}
 	rec := meta.PartRecord{
 		Part:    meta.Part{Number: number, Size: written, ETag: hex.EncodeToString(h.Sum(nil)), Checksum: sum},
 		ModTime: time.Now().UTC(),
 	}
 	dir := uploadDir(bucket, key, uploadID)
-	for i := range staged {
-		staged[i] = staged[i] && holds[i]
+	into := make([]bool, len(staged))
+	for i := range into {
+		into[i] = staged[i] && holds[i]
 	}
-	errs := s.eachOf(staged, func(i int, d storage.Drive) error {
+	errs := s.eachOf(into, func(i int, d storage.Drive) error {
 		if err := d.RenameFile(ctx, storage.SysVolume, staging+"/"+name, storage.SysVolume, dir+"/data/"+name); err != nil {
 			return err
 		}
 		return d.WriteFile(ctx, storage.SysVolume, dir+"/parts/"+strconv.Itoa(number), rec.Marshal())
 	})
-	s.removeStaged(context.WithoutCancel(ctx), staged, staging)
 	if countNil(errs) < WriteQuorum(e.DataShards, e.ParityShards) {
 		return objstore.PartInfo{}, reduceErr(errs, objstore.ErrWriteQuorum)
 	}
@@ -265,9 +284,11 @@ func (s *Set) ListObjectParts(ctx context.Context, bucket, key, uploadID string,
 	return res, nil
 }
 
-// CompleteMultipartUpload assembles an upload into its object. The caller holds the key's
-// write lock and the upload's write lock.
-func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []objstore.CompletePart, opts objstore.CompleteOptions) (objstore.ObjectInfo, error) {
+// CompleteMultipartUpload assembles an upload into its object. The caller holds the upload's
+// write lock; the parts are checked and the object's metadata built under it alone, and lock
+// is called to take the key's write lock only for the commit (a nil lock: the caller holds it
+// already). Lock order: an upload's lock before its key's.
+func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []objstore.CompletePart, opts objstore.CompleteOptions, lock CommitLock) (objstore.ObjectInfo, error) {
 	u, holds, err := s.readUpload(ctx, bucket, key, uploadID)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
@@ -287,11 +308,8 @@ func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID
 	e := u.Erasure
 	ready := slices.Clone(holds) // drives holding every listed part
 	m := &meta.Object{
-		VersionID: newID(),
-		DataDir:   newDataDirID(time.Now()),
-		ModTime:   time.Now().UTC(),
-		Erasure:   e,
-		Metadata:  maps.Clone(u.Metadata),
+		Erasure:  e,
+		Metadata: maps.Clone(u.Metadata),
 	}
 	if len(opts.Metadata) > 0 {
 		if m.Metadata == nil {
@@ -322,12 +340,7 @@ func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID
 		return objstore.ObjectInfo{}, fmt.Errorf("%w: %d drives hold every part", objstore.ErrWriteQuorum, countTrue(ready))
 	}
 
-	before, err := s.readVersion(ctx, bucket, key)
-	if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) &&
-		!(errors.Is(err, objstore.ErrReadQuorum) && opts.Preconditions == (objstore.Preconditions{})) {
-		return objstore.ObjectInfo{}, err
-	}
-	if err := checkPreconditions(opts.Preconditions, before.current); err != nil {
+	if err := s.precheck(ctx, bucket, key, opts.Preconditions); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
 	listed := make(map[string]bool, len(parts))
@@ -344,6 +357,19 @@ func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID
 		}
 		return nil
 	})
+	if lock != nil {
+		unlock, err := lock(ctx)
+		if err != nil {
+			return objstore.ObjectInfo{}, err
+		}
+		defer unlock()
+	}
+	before, err := s.readBefore(ctx, bucket, key, opts.Preconditions)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	now := time.Now().UTC()
+	m.VersionID, m.ModTime, m.DataDir = newID(), now, newDataDirID(now)
 	if err := s.commit(ctx, bucket, key, m, before, nil, ready, dir+"/data"); err != nil {
 		return objstore.ObjectInfo{}, err
 	}

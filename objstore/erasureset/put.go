@@ -15,33 +15,59 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
-// PutObject stores an object. The caller holds the key's write lock.
-func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.ObjectInfo, error) {
-	if err := checkKey(key); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	before, err := s.readVersion(ctx, bucket, key)
-	switch {
-	case errors.Is(err, objstore.ErrObjectNotFound):
-	case errors.Is(err, objstore.ErrReadQuorum) && opts.Preconditions == (objstore.Preconditions{}):
-		// The previous version cannot be read, but an unconditional write does not need it.
-	case err != nil:
-		return objstore.ObjectInfo{}, err
-	}
-	if err := checkPreconditions(opts.Preconditions, before.current); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
+// CommitLock takes the namespace locks a write needs for its commit (the key's write lock
+// and its bucket's read lock) and returns their release. A set calls it once a write's data
+// is staged, just before the commit, so that no lock is held while a client's body arrives.
+type CommitLock func(ctx context.Context) (nslock.Unlock, error)
 
-	modTime := opts.ModTime
-	if modTime.IsZero() {
-		modTime = time.Now().UTC()
+// PutObject stores an object. It stages the object's data first (encoded into the drives'
+// staging areas, or into memory for an inline object) without any lock, then calls lock and,
+// holding what it took, reads the current version, tests the preconditions against it and
+// commits. A write that loses its precondition at commit removes what it staged. A nil lock
+// means that the caller already holds the key's write lock.
+func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, size int64, opts objstore.PutOptions, lock CommitLock) (objstore.ObjectInfo, error) {
+	st, err := s.stagePut(ctx, bucket, key, r, size, opts)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	if lock != nil {
+		unlock, err := lock(ctx)
+		if err != nil {
+			st.discard(ctx)
+			return objstore.ObjectInfo{}, err
+		}
+		defer unlock()
+	}
+	return st.commit(ctx)
+}
+
+// stagedPut is an object whose data is encoded, waiting for its commit.
+type stagedPut struct {
+	s           *Set
+	bucket, key string
+	// m is the object's metadata but for what the commit decides: its version id, data
+	// directory and (unless the caller gave one) modification time.
+	m    *meta.Object
+	opts objstore.PutOptions
+	// shards are an inline object's framed shards, one per shard index; nil otherwise.
+	shards [][]byte
+	// staged marks the drives holding their shard in the staging directory stagingID.
+	staged    []bool
+	stagingID [16]byte
+}
+
+// stagePut reads and encodes a put's body. An object too large to be inline is written to
+// the drives' staging areas; before that, the key is read once to refuse a missing bucket or
+// a failed precondition without taking the body (the commit tests them again).
+func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, size int64, opts objstore.PutOptions) (*stagedPut, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
 	}
 	m := &meta.Object{
-		VersionID: newID(),
-		ModTime:   modTime,
 		Erasure: meta.Erasure{
 			DataShards:   s.k,
 			ParityShards: s.m,
@@ -53,7 +79,7 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 	}
 	codec, err := s.codec(s.k, s.m, s.cfg.BlockSize, s.cfg.Bitrot)
 	if err != nil {
-		return objstore.ObjectInfo{}, err
+		return nil, err
 	}
 	if r == nil {
 		r = eofReader{}
@@ -63,34 +89,94 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 
 	small, inline, err := s.readInline(body, size)
 	if err != nil {
-		return objstore.ObjectInfo{}, err
+		return nil, err
 	}
-	var shards [][]byte
-	var staged []bool
-	var stagingID [16]byte
+	st := &stagedPut{s: s, bucket: bucket, key: key, m: m, opts: opts}
 	if inline {
 		m.Inline = true
 		m.Size = int64(len(small))
-		shards, err = s.encodeInline(ctx, codec, small)
+		st.shards, err = s.encodeInline(ctx, codec, small)
 	} else {
-		m.DataDir = newDataDirID(time.Now())
-		stagingID = newID()
+		if err := s.precheck(ctx, bucket, key, opts.Preconditions); err != nil {
+			return nil, err
+		}
+		st.stagingID = newID()
 		var src io.Reader = body
 		if small != nil {
 			src = io.MultiReader(bytes.NewReader(small), body)
 		}
-		m.Size, staged, err = s.encodeStaged(ctx, codec, m.Erasure.Distribution, stagingDir(stagingID), layout.PartName(1), src, size)
+		m.Size, st.staged, err = s.encodeStaged(ctx, codec, m.Erasure.Distribution, stagingDir(st.stagingID), layout.PartName(1), src, size)
 	}
 	if err != nil {
-		return objstore.ObjectInfo{}, err
+		return nil, err
 	}
 	m.ETag = hex.EncodeToString(h.Sum(nil))
 	m.Parts = []meta.Part{{Number: 1, Size: m.Size, ETag: m.ETag}}
+	return st, nil
+}
 
-	if err := s.commit(ctx, bucket, key, m, before, shards, staged, stagingDir(stagingID)); err != nil {
+// precheck reads the key, without its lock, to refuse early a write that would fail at its
+// commit: its bucket is missing, or its preconditions fail against what is there now.
+func (s *Set) precheck(ctx context.Context, bucket, key string, p objstore.Preconditions) error {
+	v, err := s.readVersion(ctx, bucket, key)
+	switch {
+	case errors.Is(err, objstore.ErrBucketNotFound):
+		return err
+	case err != nil && !errors.Is(err, objstore.ErrObjectNotFound):
+		return nil // the commit decides
+	}
+	return checkPreconditions(p, v.current)
+}
+
+// readBefore reads the version a write replaces, under the key's write lock. A version that
+// cannot be read is an error unless the write is unconditional and so does not need it.
+func (s *Set) readBefore(ctx context.Context, bucket, key string, p objstore.Preconditions) (*version, error) {
+	before, err := s.readVersion(ctx, bucket, key)
+	switch {
+	case errors.Is(err, objstore.ErrObjectNotFound):
+	case errors.Is(err, objstore.ErrReadQuorum) && p == (objstore.Preconditions{}):
+	case err != nil:
+		return nil, err
+	}
+	if err := checkPreconditions(p, before.current); err != nil {
+		return nil, err
+	}
+	return before, nil
+}
+
+// commit makes the staged object the key's current version; the caller holds the key's
+// write lock. Whatever the outcome, nothing staged is left behind.
+func (st *stagedPut) commit(ctx context.Context) (objstore.ObjectInfo, error) {
+	s, m := st.s, st.m
+	before, err := s.readBefore(ctx, st.bucket, st.key, st.opts.Preconditions)
+	if err != nil {
+		st.discard(ctx)
 		return objstore.ObjectInfo{}, err
 	}
-	return objectInfo(bucket, key, m, nil), nil
+	// The version's identity and time are those of its commit, so that of two writers of
+	// one key the one that commits last is also the newer version.
+	now := time.Now().UTC()
+	m.VersionID = newID()
+	m.ModTime = st.opts.ModTime
+	if m.ModTime.IsZero() {
+		m.ModTime = now
+	}
+	if !m.Inline {
+		// Named at commit: the collector tells a data directory's age from its name, and
+		// a slow upload's staging must not look old once in place.
+		m.DataDir = newDataDirID(now)
+	}
+	if err := s.commit(ctx, st.bucket, st.key, m, before, st.shards, st.staged, stagingDir(st.stagingID)); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	return objectInfo(st.bucket, st.key, m, nil), nil
+}
+
+// discard removes what was staged for a write that will not commit.
+func (st *stagedPut) discard(ctx context.Context) {
+	if st.staged != nil {
+		st.s.removeStaged(context.WithoutCancel(ctx), st.staged, stagingDir(st.stagingID))
+	}
 }
 
 // eofReader is the body of a put given no reader: empty.
@@ -197,7 +283,9 @@ func (s *Set) encodeStaged(ctx context.Context, codec *erasure.Codec, dist []uin
 		err = reduceErr(createErrs, objstore.ErrWriteQuorum)
 	}
 	if err != nil {
-		s.removeStaged(context.WithoutCancel(ctx), staged, dir)
+		// Every drive was given the directory, and a drive whose file failed may still
+		// hold it (empty, or with a partial file).
+		s.removeStaged(context.WithoutCancel(ctx), nil, dir)
 		return 0, nil, mapEncodeErr(err, size)
 	}
 	s.markDirty(createErrs)
@@ -236,9 +324,12 @@ func mapEncodeErr(err error, size int64) error {
 	return err
 }
 
-// removeStaged removes a staging directory from the drives marked in which.
+// removeStaged removes a staging directory from the drives marked in which (nil: all).
 func (s *Set) removeStaged(ctx context.Context, which []bool, dir string) {
-	s.eachOf(which, func(i int, d storage.Drive) error {
+	s.each(func(i int, d storage.Drive) error {
+		if which != nil && !which[i] {
+			return nil
+		}
 		return d.Delete(ctx, storage.SysVolume, dir, true)
 	})
 }

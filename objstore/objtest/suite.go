@@ -43,6 +43,9 @@ func Run(t *testing.T, newLayer func(t *testing.T) objstore.ObjectLayer) {
 		{"UpdateMetadata", testUpdateMetadata},
 		{"ChangeFeed", testChangeFeed},
 		{"ConcurrentNoTornReads", testConcurrentNoTorn},
+		{"WriterDoesNotBlock", testWriterDoesNotBlock},
+		{"PreconditionsAtCommit", testPreconditionsAtCommit},
+		{"PartDoesNotBlockUpload", testPartDoesNotBlockUpload},
 		{"StorageInfo", testStorageInfo},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/erasureset"
+	"github.com/flashstor/flashstor/objstore/nslock"
 )
 
 // NewMultipartUpload starts an upload in the key's set.
@@ -18,20 +19,18 @@ func (p *Pool) NewMultipartUpload(ctx context.Context, bucket, key string, opts 
 	return p.setFor(key).NewMultipartUpload(ctx, bucket, key, opts)
 }
 
-// PutObjectPart stores a part under the upload's read lock and the part's write lock, so
-// that parts upload in parallel while completion and abort wait for them.
+// PutObjectPart stores a part. Its body is staged without any lock; the upload's read lock
+// and the part's write lock are held only to move it into the upload, so that parts upload
+// in parallel and completion and abort never wait for a client's transfer.
 func (p *Pool) PutObjectPart(ctx context.Context, bucket, key, uploadID string, part int, r io.Reader, size int64, opts objstore.PartOptions) (objstore.PartInfo, error) {
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.PartInfo{}, err
 	}
-	unlock, err := p.locks.Acquire(ctx,
-		[]string{erasureset.PartLockName(bucket, key, uploadID, part)},
-		[]string{bucketLock(bucket), erasureset.UploadLockName(bucket, key, uploadID)})
-	if err != nil {
-		return objstore.PartInfo{}, err
-	}
-	defer unlock()
-	return p.setFor(key).PutObjectPart(ctx, bucket, key, uploadID, part, r, size, opts)
+	return p.setFor(key).PutObjectPart(ctx, bucket, key, uploadID, part, r, size, opts, func(ctx context.Context) (nslock.Unlock, error) {
+		return p.locks.Acquire(ctx,
+			[]string{erasureset.PartLockName(bucket, key, uploadID, part)},
+			[]string{bucketLock(bucket), erasureset.UploadLockName(bucket, key, uploadID)})
+	})
 }
 
 // ListObjectParts lists an upload's parts.
@@ -47,19 +46,23 @@ func (p *Pool) ListObjectParts(ctx context.Context, bucket, key, uploadID string
 	return p.setFor(key).ListObjectParts(ctx, bucket, key, uploadID, marker, maxParts)
 }
 
-// CompleteMultipartUpload assembles an upload under the key's and the upload's write locks.
+// CompleteMultipartUpload assembles an upload under the upload's write lock; the key's
+// write lock is taken after it (always in that order), for the commit alone.
 func (p *Pool) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []objstore.CompletePart, opts objstore.CompleteOptions) (objstore.ObjectInfo, error) {
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
 	unlock, err := p.locks.Acquire(ctx,
-		[]string{erasureset.LockName(bucket, key), erasureset.UploadLockName(bucket, key, uploadID)},
+		[]string{erasureset.UploadLockName(bucket, key, uploadID)},
 		[]string{bucketLock(bucket)})
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
 	defer unlock()
-	info, err := p.setFor(key).CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts)
+	// The bucket's read lock, taken above, covers the commit too.
+	info, err := p.setFor(key).CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts, func(ctx context.Context) (nslock.Unlock, error) {
+		return p.locks.Lock(ctx, erasureset.LockName(bucket, key))
+	})
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}

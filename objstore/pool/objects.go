@@ -12,22 +12,24 @@ import (
 	"github.com/flashstor/flashstor/objstore/nslock"
 )
 
-// PutObject stores an object under the key's write lock.
+// PutObject stores an object. Its body is read and staged on the drives without any lock;
+// the key's write lock is held only for the commit.
 func (p *Pool) PutObject(ctx context.Context, bucket, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.ObjectInfo, error) {
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	unlock, err := p.lockKey(ctx, bucket, key, true)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	defer unlock()
-	info, err := p.setFor(key).PutObject(ctx, bucket, key, r, size, opts)
+	info, err := p.setFor(key).PutObject(ctx, bucket, key, r, size, opts, p.commitLock(bucket, key))
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
 	p.publish(ctx, objstore.Event{Type: objstore.EventPut, Bucket: bucket, Key: key, Info: info})
 	return info, nil
+}
+
+// commitLock returns the lock a write of key takes for its commit: the bucket's read lock
+// and the key's write lock.
+func (p *Pool) commitLock(bucket, key string) erasureset.CommitLock {
+	return func(ctx context.Context) (nslock.Unlock, error) { return p.lockKey(ctx, bucket, key, true) }
 }
 
 // OpenObject opens an object under the key's read lock, held only while opening.
@@ -100,8 +102,9 @@ func (p *Pool) UpdateObjectMetadata(ctx context.Context, bucket, key string, pat
 	return info, nil
 }
 
-// CopyObject copies src to dst under src's read lock and dst's write lock, streaming the
-// data from one set to the other.
+// CopyObject copies src to dst. The source is opened under its read lock, held only while
+// opening (the handle keeps its data readable after), the copy is staged in dst's set
+// without any lock, and dst's write lock is held only for the commit.
 func (p *Pool) CopyObject(ctx context.Context, src, dst objstore.ObjectRef, opts objstore.CopyOptions) (objstore.ObjectInfo, error) {
 	if err := checkBucketName(src.Bucket); err != nil {
 		return objstore.ObjectInfo{}, err
@@ -109,30 +112,7 @@ func (p *Pool) CopyObject(ctx context.Context, src, dst objstore.ObjectRef, opts
 	if err := checkBucketName(dst.Bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	unlock, err := p.lockCopy(ctx, src, dst)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	defer unlock()
-	info, err := p.copyLocked(ctx, src, dst, opts)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	p.publish(ctx, objstore.Event{Type: objstore.EventPut, Bucket: dst.Bucket, Key: dst.Key, Info: info})
-	return info, nil
-}
-
-// lockCopy takes both buckets' read locks, src's read lock and dst's write lock, in one
-// sorted acquisition.
-func (p *Pool) lockCopy(ctx context.Context, src, dst objstore.ObjectRef) (nslock.Unlock, error) {
-	writes := []string{erasureset.LockName(dst.Bucket, dst.Key)}
-	reads := []string{bucketLock(src.Bucket), bucketLock(dst.Bucket), erasureset.LockName(src.Bucket, src.Key)}
-	return p.locks.Acquire(ctx, writes, reads)
-}
-
-// copyLocked copies src to dst; the caller holds the locks.
-func (p *Pool) copyLocked(ctx context.Context, src, dst objstore.ObjectRef, opts objstore.CopyOptions) (objstore.ObjectInfo, error) {
-	h, err := p.setFor(src.Key).OpenObject(ctx, src.Bucket, src.Key)
+	h, err := p.OpenObject(ctx, src.Bucket, src.Key)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
@@ -160,10 +140,15 @@ func (p *Pool) copyLocked(ctx context.Context, src, dst objstore.ObjectRef, opts
 		pw.CloseWithError(err)
 	}()
 	defer pr.Close()
-	return p.setFor(dst.Key).PutObject(ctx, dst.Bucket, dst.Key, pr, length, objstore.PutOptions{
+	info, err = p.setFor(dst.Key).PutObject(ctx, dst.Bucket, dst.Key, pr, length, objstore.PutOptions{
 		Metadata:      md,
 		Preconditions: opts.Preconditions,
-	})
+	}, p.commitLock(dst.Bucket, dst.Key))
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	p.publish(ctx, objstore.Event{Type: objstore.EventPut, Bucket: dst.Bucket, Key: dst.Key, Info: info})
+	return info, nil
 }
 
 // RenameObject moves an object within a bucket. Within one set it is the set's atomic,
@@ -211,7 +196,7 @@ func (p *Pool) renameAcross(ctx context.Context, bucket, srcKey, dstKey string, 
 		Metadata:      src.Metadata,
 		ModTime:       src.ModTime,
 		Preconditions: objstore.Preconditions{IfNoneMatch: opts.NoReplace},
-	})
+	}, nil)
 	if errors.Is(err, objstore.ErrPreconditionFailed) {
 		return objstore.ObjectInfo{}, fmt.Errorf("%w: %s/%s", objstore.ErrObjectExists, bucket, dstKey)
 	}

@@ -1,0 +1,195 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// TestNothingStagedLeftBehind runs the writes that stage data and then do not commit it (a
+// lost precondition, a part of an upload completed meanwhile, a client gone mid-body, a
+// bucket deleted meanwhile) and the writes that race to commit one key, and checks that no
+// drive's staging area keeps anything and that the key holds one whole object.
+func TestNothingStagedLeftBehind(t *testing.T) {
+	dir := t.TempDir()
+	d, err := deploy.Open(context.Background(), deploy.Config{
+		Drives: []string{filepath.Join(dir, "d{1...4}")},
+		Parity: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const b = "staging"
+	if err := d.MakeBucket(c, b, objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	big := randomBytes(2<<20+5, 7)
+
+	// A conditional create that loses to another writer at its commit.
+	pr, pw := io.Pipe()
+	lost := make(chan error, 1)
+	go func() {
+		_, err := d.PutObject(c, b, "created", pr, int64(len(big)), objstore.PutOptions{Preconditions: objstore.Preconditions{IfNoneMatch: true}})
+		lost <- err
+	}()
+	if _, err := pw.Write(big[:1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.PutObject(c, b, "created", bytes.NewReader(big[:100]), 100, objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write(big[1<<20:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := <-lost; !errors.Is(err, objstore.ErrPreconditionFailed) {
+		t.Fatalf("conditional create after another writer's commit: %v, want ErrPreconditionFailed", err)
+	}
+
+	checkStagingEmpty(t, dir, "a lost conditional create")
+
+	// A client that goes away halfway through its body.
+	pr, pw = io.Pipe()
+	gone := make(chan error, 1)
+	go func() {
+		_, err := d.PutObject(c, b, "gone", pr, int64(len(big)), objstore.PutOptions{})
+		gone <- err
+	}()
+	if _, err := pw.Write(big[:1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	pw.CloseWithError(io.ErrUnexpectedEOF)
+	if err := <-gone; err == nil {
+		t.Fatal("a put whose body failed succeeded")
+	}
+
+	checkStagingEmpty(t, dir, "a client gone mid-body")
+
+	// A part that arrives after its upload was completed.
+	id, err := d.NewMultipartUpload(c, b, "parts", objstore.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := d.PutObjectPart(c, b, "parts", id, 1, bytes.NewReader(big), int64(len(big)), objstore.PartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw = io.Pipe()
+	late := make(chan error, 1)
+	go func() {
+		_, err := d.PutObjectPart(c, b, "parts", id, 2, pr, int64(len(big)), objstore.PartOptions{})
+		late <- err
+	}()
+	if _, err := pw.Write(big[:1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CompleteMultipartUpload(c, b, "parts", id, []objstore.CompletePart{{Number: 1, ETag: p1.ETag}}, objstore.CompleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write(big[1<<20:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := <-late; !errors.Is(err, objstore.ErrNoSuchUpload) {
+		t.Fatalf("part of a completed upload: %v, want ErrNoSuchUpload", err)
+	}
+
+	checkStagingEmpty(t, dir, "a part of a completed upload")
+
+	// Eight writers of one key at once: each succeeds, and the key holds one of them whole.
+	var wg sync.WaitGroup
+	bodies := make([][]byte, 8)
+	errs := make([]error, len(bodies))
+	for i := range bodies {
+		bodies[i] = randomBytes(300<<10+i, uint64(100+i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = d.PutObject(c, b, "contended", bytes.NewReader(bodies[i]), int64(len(bodies[i])), objstore.PutOptions{})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+	}
+	got := readAll(t, d, b, "contended")
+	whole := false
+	for _, body := range bodies {
+		whole = whole || bytes.Equal(got, body)
+	}
+	if !whole {
+		t.Fatalf("the contended key holds %d bytes that are none of its writers' bodies", len(got))
+	}
+
+	checkStagingEmpty(t, dir, "eight writers of one key")
+
+	// A bucket removed while a write to it was arriving.
+	if err := d.MakeBucket(c, "doomed", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw = io.Pipe()
+	orphan := make(chan error, 1)
+	go func() {
+		_, err := d.PutObject(c, "doomed", "k", pr, int64(len(big)), objstore.PutOptions{})
+		orphan <- err
+	}()
+	if _, err := pw.Write(big[:1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteBucket(c, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write(big[1<<20:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := <-orphan; !errors.Is(err, objstore.ErrBucketNotFound) {
+		t.Fatalf("put into a bucket deleted meanwhile: %v, want ErrBucketNotFound", err)
+	}
+
+	checkStagingEmpty(t, dir, "a put into a bucket deleted meanwhile")
+}
+
+// checkStagingEmpty fails the test if a drive's staging area holds anything after what.
+func checkStagingEmpty(t *testing.T, dir, after string) {
+	t.Helper()
+	for i := 1; i <= 4; i++ {
+		tmp := filepath.Join(dir, fmt.Sprintf("d%d", i), storage.SysVolume, "tmp")
+		entries, err := os.ReadDir(tmp)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			t.Errorf("drive %d: %s left in the staging area after %s", i, e.Name(), after)
+		}
+	}
+}
+
+func readAll(t *testing.T, l objstore.ObjectLayer, b, k string) []byte {
+	t.Helper()
+	h, err := l.OpenObject(context.Background(), b, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var buf bytes.Buffer
+	if _, err := h.WriteRange(context.Background(), &buf, 0, h.Info().Size); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
