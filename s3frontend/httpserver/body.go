@@ -2,7 +2,9 @@ package httpserver
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"syscall"
 
 	"github.com/flashstor/flashstor/s3frontend/httpwire"
 )
@@ -159,6 +161,8 @@ func (b *body) fail(err error) error {
 		err = ErrBodyTimeout
 	case err == io.EOF:
 		err = io.ErrUnexpectedEOF
+	case resetByPeer(err):
+		err = fmt.Errorf("%w: %w", ErrClientReset, err)
 	}
 	b.broken, b.err = true, err
 	return err
@@ -189,4 +193,9 @@ func (b *body) drain(max int64) bool {
 		}
 	}
 	return false
+}
+
+// resetByPeer reports whether err says that the client reset or abandoned the connection.
+func resetByPeer(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
 }

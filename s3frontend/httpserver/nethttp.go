@@ -1,9 +1,13 @@
 package httpserver
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -32,6 +36,7 @@ type netHTTPAdapter struct {
 
 type netHTTPState struct {
 	req    Request
+	body   netHTTPBody
 	resp   netHTTPResponse
 	arena  *arena.Arena
 	fields []Field
@@ -40,7 +45,7 @@ type netHTTPState struct {
 func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := a.states.Get().(*netHTTPState)
 	defer func() {
-		st.req = Request{}
+		st.req, st.body = Request{}, netHTTPBody{}
 		st.resp.hdr.reset(nil, nil) // drop the views before the arena is reset
 		st.resp = netHTTPResponse{hdr: st.resp.hdr}
 		clear(st.fields)
@@ -65,7 +70,8 @@ func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Host = unsafeBytes(r.Host)
 	req.ContentLength = r.ContentLength
 	req.Chunked = len(r.TransferEncoding) > 0
-	req.Body = r.Body
+	st.body = netHTTPBody{r: r.Body, chunked: req.Chunked}
+	req.Body = &st.body
 	req.RemoteAddr, _ = netip.ParseAddrPort(r.RemoteAddr)
 	req.Arena = st.arena
 	req.base, req.ctx = r.Context(), r.Context()
@@ -146,4 +152,43 @@ func (w *netHTTPResponse) ReadFrom(src io.Reader) (int64, error) {
 		w.WriteHeader(200)
 	}
 	return io.Copy(w.w, src)
+}
+
+// netHTTPBody is Request.Body on net/http. It gives the errors of net/http's body the
+// meaning the epoll transport's have: a reset connection wraps ErrClientReset, malformed
+// chunked framing is an *httpwire.Error, so that handlers tell the client's faults from
+// their own the same way on both transports.
+type netHTTPBody struct {
+	r       io.Reader
+	chunked bool
+}
+
+func (b *netHTTPBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = netHTTPBodyError(err, b.chunked)
+	}
+	return n, err
+}
+
+// netHTTPBodyError classifies an error of net/http's request body.
+func netHTTPBodyError(err error, chunked bool) error {
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case resetByPeer(err):
+		return fmt.Errorf("%w: %w", ErrClientReset, err)
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("%w: %w", ErrBodyTimeout, err)
+	case !chunked, errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &oe), errors.Is(err, http.ErrBodyReadAfterClose):
+		return err
+	}
+	// What is left is net/http's chunked decoder refusing the framing. Its errors have no
+	// type, only their text ("invalid byte in chunk length", "http chunk length too large",
+	// "header line too long", "malformed chunked encoding", ...).
+	reason := httpwire.ReasonChunkLine
+	if strings.Contains(err.Error(), "chunk length") {
+		reason = httpwire.ReasonChunkSize
+	}
+	return fmt.Errorf("%w (net/http: %w)", &httpwire.Error{Reason: reason}, err)
 }

@@ -20,8 +20,11 @@ import (
 
 // Errors returned by the server and by request bodies and response writers.
 var (
-	ErrServerClosed  = errors.New("httpserver: server closed")
-	ErrBodyTimeout   = errors.New("httpserver: request body read timed out")
+	ErrServerClosed = errors.New("httpserver: server closed")
+	ErrBodyTimeout  = errors.New("httpserver: request body read timed out")
+	// ErrClientReset wraps a body read that failed because the client reset or abandoned
+	// the connection: the client's doing, not the server's.
+	ErrClientReset   = errors.New("httpserver: the client reset the connection")
 	ErrWriteTimeout  = errors.New("httpserver: response write timed out")
 	ErrContentLength = errors.New("httpserver: wrote more than the declared Content-Length")
 	ErrAbortHandler  = errors.New("httpserver: abort handler") // panic with it to abort quietly

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
+	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/sigv4"
 )
 
@@ -107,6 +108,20 @@ var (
 	UnexpectedContent         = def("UnexpectedContent", http.StatusBadRequest, "This request does not support content")
 )
 
+// MalformedFraming answers a request body whose HTTP framing (the chunked transfer coding)
+// is malformed. S3 has no code of its own for it; IncompleteBody is what it sends for a
+// malformed aws-chunked body, the same fault one layer up (see sigv4's failures table).
+var MalformedFraming = IncompleteBody.With("The chunked transfer coding of the request body is malformed.")
+
+// BodyFault reports whether err is a failure of the request body on the client's side: a
+// stall, a body cut short, a reset connection or malformed framing. Such a failure is the
+// client's doing, not the server's, and is logged as a client error.
+func BodyFault(err error) bool {
+	var perr *httpwire.Error
+	return errors.Is(err, httpserver.ErrBodyTimeout) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, httpserver.ErrClientReset) || errors.As(err, &perr)
+}
+
 // From maps any error a handler meets to the S3 error to send. Unknown errors become
 // InternalError; the result always remembers err as its cause.
 func From(err error) *Error {
@@ -130,11 +145,14 @@ func From(err error) *Error {
 			return m.s3.wrap(err)
 		}
 	}
+	var perr *httpwire.Error
 	switch {
 	case errors.Is(err, httpserver.ErrBodyTimeout):
 		return RequestTimeout.wrap(err)
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, httpserver.ErrClientReset):
 		return IncompleteBody.wrap(err)
+	case errors.As(err, &perr):
+		return MalformedFraming.wrap(err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return RequestTimeout.wrap(err)
 	}
