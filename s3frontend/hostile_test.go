@@ -1,11 +1,13 @@
 package s3frontend_test
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -169,4 +171,82 @@ func TestClientResetMidUpload(t *testing.T) {
 			t.Errorf("the reset PUT left an object (HEAD %d)", r.status)
 		}
 	})
+}
+
+// TestUnauthenticatedSlowBody: a PUT without credentials gets its 403 at once, and then
+// the server does not wait for the body: however slowly the client keeps sending it (a
+// byte every 200 ms here), the server closes the connection within a bounded wait, on
+// both transports, and the epoll transport's connection count comes back to zero.
+func TestUnauthenticatedSlowBody(t *testing.T) {
+	const conns = 20
+	eachTransport(t, func(t *testing.T, e *env) {
+		var wg sync.WaitGroup
+		results := make(chan string, conns)
+		for range conns {
+			wg.Go(func() { results <- slowBodyClient(e.addr) })
+		}
+		wg.Wait()
+		close(results)
+		for r := range results {
+			if r != "" {
+				t.Error(r)
+			}
+		}
+		if st := e.srv.Stats(); st != nil {
+			for i := 0; i < 500 && st.Open.Load() != 0; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := st.Open.Load(); n != 0 {
+				t.Errorf("%d connections still open on the server", n)
+			}
+		}
+	})
+}
+
+// slowBodyClient sends an unsigned PUT whose 200,000-byte body it trickles after the
+// first byte, reads the answer, and keeps trickling until the server closes the
+// connection or 15 s pass. It returns what went wrong, "" when the server answered 403
+// and closed the connection.
+func slowBodyClient(addr string) string {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err.Error()
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(15 * time.Second))
+	if _, err := io.WriteString(conn, "PUT /bucket/key HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\nx"); err != nil {
+		return err.Error()
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return "reading the answer: " + err.Error()
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		return fmt.Sprintf("answer %d, want 403", resp.StatusCode)
+	}
+	// The server may shut its side at once (EOF) and still read for a while, so that this
+	// client can read the answer: it has closed only when a write fails (RST, EPIPE) or a
+	// read is reset.
+	buf := make([]byte, 512)
+	halfClosed := false
+	for range 75 {
+		if _, err := conn.Write([]byte{'x'}); err != nil {
+			return ""
+		}
+		if halfClosed {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		switch _, err := br.Read(buf); {
+		case err == io.EOF:
+			halfClosed = true
+		case err != nil && !isTimeout(err):
+			return ""
+		}
+	}
+	return "the connection was still open after 15 s of a slow body"
 }

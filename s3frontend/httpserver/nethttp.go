@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/flashstor/flashstor/s3frontend/arena"
 	"github.com/flashstor/flashstor/s3frontend/httpwire"
@@ -70,7 +71,7 @@ func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Host = unsafeBytes(r.Host)
 	req.ContentLength = r.ContentLength
 	req.Chunked = len(r.TransferEncoding) > 0
-	st.body = netHTTPBody{r: r.Body, chunked: req.Chunked}
+	st.body = netHTTPBody{r: r.Body, chunked: req.Chunked, done: r.ContentLength == 0 && !req.Chunked}
 	req.Body = &st.body
 	req.RemoteAddr, _ = netip.ParseAddrPort(r.RemoteAddr)
 	req.Arena = st.arena
@@ -82,7 +83,7 @@ func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	req.fields = st.fields
-	st.resp.w = w
+	st.resp.w, st.resp.body = w, &st.body
 	st.resp.hdr.reset(st.arena, &a.bad)
 	defer func() {
 		// Match the epoll transport: a panic before anything was sent becomes a 500; then
@@ -100,11 +101,20 @@ func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	a.h.ServeHTTP1(&st.resp, req)
+	if !st.body.done {
+		// The handler answered without the whole body (the response says Connection:
+		// close). net/http would still read up to 256 KiB of it before closing, with no
+		// deadline: a client sending it slowly would hold the connection and its goroutine
+		// for as long as it trickles. One deadline bounds that discard in all.
+		st.resp.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(defaultLingerTimeout))
+	}
 }
 
 // netHTTPResponse adapts http.ResponseWriter to ResponseWriter.
 type netHTTPResponse struct {
 	w           http.ResponseWriter
+	body        *netHTTPBody // the request's
 	hdr         ResponseHeader
 	wroteHeader bool
 }
@@ -120,6 +130,9 @@ func (w *netHTTPResponse) WriteHeader(code int) {
 	for _, f := range w.hdr.fields {
 		name := http.CanonicalHeaderKey(string(f.Name))
 		h[name] = append(h[name], string(f.Value))
+	}
+	if !w.body.done {
+		h.Set("Connection", "close") // the rest of the body will not be waited for
 	}
 	w.w.WriteHeader(code)
 }
@@ -158,14 +171,19 @@ func (w *netHTTPResponse) ReadFrom(src io.Reader) (int64, error) {
 // meaning the epoll transport's have: a reset connection wraps ErrClientReset, malformed
 // chunked framing is an *httpwire.Error, so that handlers tell the client's faults from
 // their own the same way on both transports.
+// It also remembers whether the body was read to its end.
 type netHTTPBody struct {
 	r       io.Reader
 	chunked bool
+	done    bool // io.EOF was returned, or there is no body
 }
 
 func (b *netHTTPBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF:
+		b.done = true
+	case err != nil:
 		err = netHTTPBodyError(err, b.chunked)
 	}
 	return n, err
