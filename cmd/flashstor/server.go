@@ -42,6 +42,8 @@ type serverConfig struct {
 	auditFile, auditWebhook string
 	// metricsAuth is the bearer token /metrics requires; empty: open.
 	metricsAuth string
+	// metricsDrivePaths adds each drive's path to its series (by default: set and index).
+	metricsDrivePaths bool
 }
 
 func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
@@ -59,6 +61,7 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs.StringVar(&cfg.auditFile, "audit-file", "", "append one JSON audit record per request to `FILE`; SIGHUP reopens it (rotation)")
 	fs.StringVar(&cfg.auditWebhook, "audit-webhook", "", "POST audit records as NDJSON batches to `URL` (bearer token from FLASHSTORE_AUDIT_WEBHOOK_TOKEN)")
 	fs.StringVar(&cfg.metricsAuth, "metrics-auth", os.Getenv("FLASHSTORE_METRICS_AUTH"), "bearer `TOKEN` that GET /metrics requires (default $FLASHSTORE_METRICS_AUTH; empty: open)")
+	fs.BoolVar(&cfg.metricsDrivePaths, "metrics-drive-paths", false, "label drive metrics with the drives' paths too (by default only set and index: a path tells how the machine is laid out)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: flashstor server [FLAGS] DRIVE...")
 		fs.PrintDefaults()
@@ -143,7 +146,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if err := registerCollectors(m, srv, dep, alog); err != nil {
+	if err := registerCollectors(m, cfg, srv, dep, alog); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.address)

@@ -57,16 +57,20 @@ func startServerAs(t *testing.T, user, secret, dir string, extra ...string) *run
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"server", "--address", "127.0.0.1:0"}, extra...)
 	args = append(args, filepath.Join(dir, "d{1...4}"))
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, srv.stdout, srv.stderr) }()
+	done := make(chan struct{})
+	var runErr error // set before done is closed
+	go func() {
+		defer close(done)
+		runErr = run(ctx, args, srv.stdout, srv.stderr)
+	}()
 	var once sync.Once
 	srv.stop = func() {
 		once.Do(func() {
 			cancel()
 			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("server: %v", err)
+			case <-done:
+				if runErr != nil {
+					t.Errorf("server: %v", runErr)
 				}
 			case <-time.After(time.Minute):
 				t.Error("server did not stop within a minute of its context ending")
@@ -81,8 +85,8 @@ func startServerAs(t *testing.T, user, secret, dir string, extra ...string) *run
 			return srv
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("the server stopped before printing its endpoint: %v\n%s", err, srv.stderr)
+		case <-done:
+			t.Fatalf("the server stopped before printing its endpoint: %v\n%s", runErr, srv.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
