@@ -250,3 +250,23 @@ func slowBodyClient(addr string) string {
 	}
 	return "the connection was still open after 15 s of a slow body"
 }
+
+// TestKeySegmentLimit: a key segment longer than 253 bytes once encoded is refused with
+// KeyTooLongError whose message names the segment limit (a 1,024-byte key without a '/'
+// among them); 253 bytes, and 1,024 bytes split by '/', are stored.
+func TestKeySegmentLimit(t *testing.T) {
+	eachTransport(t, func(t *testing.T, e *env) {
+		c := e.sdk()
+		mkbucket(t, c, "seg")
+		split := strings.Repeat(strings.Repeat("s", 200)+"/", 6)[:1024]
+		for _, key := range []string{strings.Repeat("a", 253), strings.Repeat("%", 84) + "a", split} {
+			putString(t, c, "seg", key, "stored")
+		}
+		for _, key := range []string{strings.Repeat("k", 1024), strings.Repeat("b", 254), "dir/" + strings.Repeat("%", 85)} {
+			r := e.do(newRequest(t, "PUT", e.url+"/seg/"+strings.ReplaceAll(key, "%", "%25"), []byte("x")), true)
+			if r.status != 400 || r.err.Code != "KeyTooLongError" || !strings.Contains(r.err.Message, "segment") || !strings.Contains(r.err.Message, "253") {
+				t.Errorf("PUT of a %d-byte key: %d %s %q, want 400 KeyTooLongError naming the segment limit", len(key), r.status, r.err.Code, r.err.Message)
+			}
+		}
+	})
+}

@@ -9,10 +9,12 @@ package s3err
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
 	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/sigv4"
@@ -108,6 +110,11 @@ var (
 	UnexpectedContent         = def("UnexpectedContent", http.StatusBadRequest, "This request does not support content")
 )
 
+// KeySegmentTooLong answers a key with a '/'-separated segment too long to be a file name
+// on the drives (S3API.md, Known differences); its message names the limit, which S3 does
+// not have.
+var KeySegmentTooLong = KeyTooLong.With(fmt.Sprintf("A '/'-separated segment of your key is too long: at most %d bytes once encoded ('%%' counts 3), since each segment is a file name on the drives. Split the key with '/'.", layout.MaxSegmentLength))
+
 // MalformedFraming answers a request body whose HTTP framing (the chunked transfer coding)
 // is malformed. S3 has no code of its own for it; IncompleteBody is what it sends for a
 // malformed aws-chunked body, the same fault one layer up (see sigv4's failures table).
@@ -172,7 +179,7 @@ var objstoreErrors = []struct {
 	{objstore.ErrObjectNotFound, NoSuchKey},
 	{objstore.ErrObjectExists, PreconditionFailed},
 	{objstore.ErrKeyTooLong, KeyTooLong},
-	{objstore.ErrNameTooLong, KeyTooLong.With("A '/'-separated segment of your key is too long: at most 253 bytes once encoded.")},
+	{objstore.ErrNameTooLong, KeySegmentTooLong},
 	{objstore.ErrInvalidObjectName, InvalidObjectName},
 	{objstore.ErrPreconditionFailed, PreconditionFailed},
 	{objstore.ErrIncompleteBody, IncompleteBody},
