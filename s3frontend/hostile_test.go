@@ -37,14 +37,18 @@ func (b *syncBuffer) String() string {
 }
 
 // startLogged starts a server of transport whose log (Info and above) goes to the returned
-// buffer and whose requests are counted in the returned metrics.
-func startLogged(t *testing.T, transport string) (*env, *syncBuffer, *metrics.Metrics) {
+// buffer and whose requests are counted in the returned metrics; mods change the handler's
+// configuration further.
+func startLogged(t *testing.T, transport string, mods ...func(*s3frontend.Config)) (*env, *syncBuffer, *metrics.Metrics) {
 	t.Helper()
 	logs, m := &syncBuffer{}, metrics.New()
 	e := start(t, transport, func(o *envOptions) {
 		o.handler = func(c *s3frontend.Config) {
 			c.Log = slog.New(slog.NewTextHandler(logs, nil))
 			c.Metrics = m
+			for _, mod := range mods {
+				mod(c)
+			}
 		}
 	})
 	return e, logs, m
@@ -52,11 +56,15 @@ func startLogged(t *testing.T, transport string) (*env, *syncBuffer, *metrics.Me
 
 // signedHead returns the head of a request signed with the test credentials and an
 // unsigned payload, without its final empty line, so that the caller can add framing
-// fields that are not signed and a body of its own.
-func signedHead(t *testing.T, e *env, method, path string) string {
+// fields that are not signed and a body of its own. fields are more name, value pairs to
+// sign with it.
+func signedHead(t *testing.T, e *env, method, path string, fields ...string) string {
 	t.Helper()
 	req := newRequest(t, method, e.url+path, nil)
 	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	for i := 0; i+1 < len(fields); i += 2 {
+		req.Header.Set(fields[i], fields[i+1])
+	}
 	signRequest(t, req, time.Now())
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, req.Host)

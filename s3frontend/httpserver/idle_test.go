@@ -229,19 +229,26 @@ func TestIdleConnections(t *testing.T) {
 	perConn, _ := measureIdle(t, addr, nil, n, s.stats.Idle.Load, func() int64 { return pooledBytes(s) })
 	t.Logf("epoll: %.0f bytes of heap+stack per idle connection (%d connections; %d MiB of blocks pooled for reuse, shared)",
 		perConn, n, pooledBytes(s)>>20)
+	checkIdleCost(t, s, "idle", n, goroutines, perConn)
+}
+
+// checkIdleCost checks what n open connections of a kind cost the epoll server s, whose
+// goroutines numbered goroutines before they opened: what an idle connection may, no
+// buffer block, no goroutine (workers from the burst of requests linger for workerIdle; a
+// goroutine per connection would add n), at most 4 KiB of heap and stack (perConn).
+func checkIdleCost(t *testing.T, s *Server, kind string, n, goroutines int, perConn float64) {
+	t.Helper()
 	if inUse, _ := s.stats.ArenaBlocks(); inUse != 0 {
-		t.Errorf("%d blocks held by idle connections", inUse)
+		t.Errorf("%d blocks held by %d %s connections", inUse, n, kind)
 	}
-	// Worker goroutines from the burst of requests linger for workerIdle; a goroutine per
-	// idle connection would add n.
 	if g := runtime.NumGoroutine(); g > goroutines+n/10 {
-		t.Errorf("goroutines grew from %d to %d with %d idle connections", goroutines, g, n)
+		t.Errorf("goroutines grew from %d to %d with %d %s connections", goroutines, g, n, kind)
 	}
-	if s.stats.Active.Load() != 0 || s.stats.Open.Load() != n {
-		t.Errorf("active %d open %d", s.stats.Active.Load(), s.stats.Open.Load())
+	if s.stats.Active.Load() != 0 || s.stats.Open.Load() != int64(n) {
+		t.Errorf("%s: active %d open %d", kind, s.stats.Active.Load(), s.stats.Open.Load())
 	}
 	if perConn > 4096 {
-		t.Errorf("%.0f bytes per idle connection, goal is at most 4096", perConn)
+		t.Errorf("%.0f bytes per %s connection, goal is at most 4096", perConn, kind)
 	}
 }
 
@@ -286,9 +293,10 @@ func pooledBytes(s *Server) int64 {
 // once held a goroutine, two buffer blocks and ~24 KB per connection indefinitely). Each
 // must cost what an idle connection does while the server lingers on it (no goroutine, no
 // block, at most 4 KiB), and count, goroutines and memory must come back down when the
-// clients close. 5,000 descriptors on each side fit the default hard RLIMIT_NOFILE; the
-// clients live in a helper process. The linger is made long here so that the held state
-// can be measured; by default it ends after LingerTimeout (2 s) in all.
+// clients close (memory to within 1 KiB per connection of what it was). 5,000 descriptors
+// on each side fit the default hard RLIMIT_NOFILE; the clients live in a helper process.
+// The linger is made long here so that the held state can be measured; by default it ends
+// after LingerTimeout (2 s) in all.
 func TestUnreadBodyConnections(t *testing.T) {
 	if testing.Short() {
 		t.Skip("5,000 connections")
@@ -309,15 +317,7 @@ func TestUnreadBodyConnections(t *testing.T) {
 	}
 	perConn, stop := measureIdle(t, addr, nil, n, lingering, func() int64 { return pooledBytes(s) }, helperOptions{slowBody: true})
 	t.Logf("epoll: %.0f bytes of heap+stack per connection left with an unread body (%d connections)", perConn, n)
-	if inUse, _ := s.stats.ArenaBlocks(); inUse != 0 {
-		t.Errorf("%d blocks held by connections with an unread body", inUse)
-	}
-	if g := runtime.NumGoroutine(); g > goroutines+n/10 {
-		t.Errorf("goroutines grew from %d to %d with %d such connections", goroutines, g, n)
-	}
-	if perConn > 4096 {
-		t.Errorf("%.0f bytes per connection, an idle one may take 4096", perConn)
-	}
+	checkIdleCost(t, s, "unread-body", n, goroutines, perConn)
 
 	stop() // the clients close
 	if !waitFor(30*time.Second, func() bool { return s.stats.Open.Load() == 0 }) {
@@ -329,7 +329,9 @@ func TestUnreadBodyConnections(t *testing.T) {
 	}
 	left := float64(serverMemory()) - float64(before) - float64(pooledBytes(s)-pooledBefore)
 	t.Logf("after they closed: %.0f bytes of heap+stack more than before, besides pooled blocks", left)
-	if left > 256*n {
+	// What stays is bookkeeping that does not shrink (the loops' connection maps, about
+	// 200 B per connection measured); the issue saw 24 KB per connection stay.
+	if left > 1024*n {
 		t.Errorf("%.0f bytes of heap+stack still held after the connections closed (%d per connection)", left, int(left)/n)
 	}
 }
