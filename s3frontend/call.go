@@ -231,9 +231,15 @@ func (c *call) health() bool {
 func (c *call) fail(err error) {
 	e := s3err.From(err)
 	c.errCode = e.Code
-	if e.Status >= 500 && e.Code == s3err.InternalError.Code {
+	switch {
+	case e.Status >= 500 && e.Code == s3err.InternalError.Code:
 		c.h.log.Error("s3: internal error", "op", c.route.Op.String(), "bucket", c.bucket, "key", c.key,
 			"request", string(c.reqID), "err", err)
+	case s3err.BodyFault(err):
+		// The client broke its own request (reset, stall, bad framing): worth a line for
+		// whoever looks into a failed upload, but not an error of the server's.
+		c.h.log.Info("s3: client error", "op", c.route.Op.String(), "bucket", c.bucket, "key", c.key,
+			"request", string(c.reqID), "code", e.Code, "err", err)
 	}
 	hdr := c.w.Header()
 	if e.Status == 503 {

@@ -83,8 +83,9 @@ func openAudit(cfg serverConfig, certs *tlsconf.Store, log *slog.Logger) (*audit
 }
 
 // registerCollectors adds the statistics kept by the transport, the drives and the audit
-// log to the server's metrics.
-func registerCollectors(m *metrics.Metrics, srv *s3frontend.Server, dep *deploy.Deployment, alog *audit.Log) error {
+// log to the server's metrics. Drives are labelled by position, and by path too with
+// --metrics-drive-paths.
+func registerCollectors(m *metrics.Metrics, cfg serverConfig, srv *s3frontend.Server, dep *deploy.Deployment, alog *audit.Log) error {
 	if srv.Stats() != nil { // the epoll transport keeps these; net/http does not
 		if err := m.Register(collect.HTTPServer(srv)); err != nil {
 			return err
@@ -93,14 +94,18 @@ func registerCollectors(m *metrics.Metrics, srv *s3frontend.Server, dep *deploy.
 			return err
 		}
 	}
-	drives := func() []collect.Drive {
-		out := make([]collect.Drive, len(dep.Drives))
-		for i, d := range dep.Drives {
-			out[i] = d
+	var drives []collect.PlacedDrive
+	for s, set := range dep.Layout.Sets {
+		for i, d := range set {
+			hd, ok := d.(collect.Drive)
+			if !ok {
+				return fmt.Errorf("metrics: drive %s of set %d has no health statistics", d, s)
+			}
+			drives = append(drives, collect.PlacedDrive{Drive: hd, Set: s, Index: i})
 		}
-		return out
 	}
-	if err := m.Register(collect.Drives(drives)); err != nil {
+	list := func() []collect.PlacedDrive { return drives } // positions are fixed for the run
+	if err := m.Register(collect.Drives(list, cfg.metricsDrivePaths)); err != nil {
 		return err
 	}
 	if alog != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -279,5 +280,33 @@ func TestServerAuditWebhook(t *testing.T) {
 	if len(records) != 2 || records[0].Operation != "CreateBucket" || records[0].Status != 200 ||
 		records[1].Operation != "HeadBucket" || records[1].Status != 404 || records[1].Bucket != "nothere" {
 		t.Errorf("records at the webhook: %+v", records)
+	}
+}
+
+// TestServerMetricsDriveLabels: /metrics names drives by set and index, never by path,
+// unless --metrics-drive-paths asks for paths.
+func TestServerMetricsDriveLabels(t *testing.T) {
+	for _, withPaths := range []bool{false, true} {
+		dir := t.TempDir()
+		var extra []string
+		if withPaths {
+			extra = append(extra, "--metrics-drive-paths")
+		}
+		srv := startServerLogged(t, dir, extra...)
+		fams := scrapeOpen(t, srv.endpoint)
+		text := scrapeText(t, srv.endpoint+"/metrics", "")
+		srv.stop()
+		for i := range 4 {
+			labels := []string{"set", "0", "index", fmt.Sprint(i)}
+			if withPaths {
+				labels = append(labels, "path", filepath.Join(dir, fmt.Sprintf("d%d", i+1)))
+			}
+			if v, ok := fams.Value("flashstor_drive_online", labels...); !ok || v != 1 {
+				t.Errorf("paths %v: flashstor_drive_online%v = %v (present %v), want 1", withPaths, labels, v, ok)
+			}
+		}
+		if got := strings.Contains(text, dir); got != withPaths {
+			t.Errorf("paths %v: the scrape names the drives' directory: %v", withPaths, got)
+		}
 	}
 }

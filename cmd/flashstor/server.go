@@ -42,6 +42,8 @@ type serverConfig struct {
 	auditFile, auditWebhook string
 	// metricsAuth is the bearer token /metrics requires; empty: open.
 	metricsAuth string
+	// metricsDrivePaths adds each drive's path to its series (by default: set and index).
+	metricsDrivePaths bool
 }
 
 func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
@@ -59,6 +61,7 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs.StringVar(&cfg.auditFile, "audit-file", "", "append one JSON audit record per request to `FILE`; SIGHUP reopens it (rotation)")
 	fs.StringVar(&cfg.auditWebhook, "audit-webhook", "", "POST audit records as NDJSON batches to `URL` (bearer token from FLASHSTORE_AUDIT_WEBHOOK_TOKEN)")
 	fs.StringVar(&cfg.metricsAuth, "metrics-auth", os.Getenv("FLASHSTORE_METRICS_AUTH"), "bearer `TOKEN` that GET /metrics requires (default $FLASHSTORE_METRICS_AUTH; empty: open)")
+	fs.BoolVar(&cfg.metricsDrivePaths, "metrics-drive-paths", false, "label drive metrics with the drives' paths too (by default only set and index: a path tells how the machine is laid out)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: flashstor server [FLAGS] DRIVE...")
 		fs.PrintDefaults()
@@ -74,21 +77,30 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	return cfg, nil
 }
 
+// rootCreds are the root user's credentials.
+type rootCreds struct {
+	user, secret string
+	// demo is set when the server chose the pair itself (none was given): only then may the
+	// secret be printed, since it is public anyway. A secret from the environment is never
+	// printed or logged: the output may be shipped to a log system.
+	demo bool
+}
+
 // rootCredentials returns the root credentials from the environment, or the demo ones with a
 // warning when none are set.
-func rootCredentials(log *slog.Logger) (map[string]string, string, error) {
+func rootCredentials(log *slog.Logger) (rootCreds, error) {
 	user, pass := os.Getenv("FLASHSTORE_ROOT_USER"), os.Getenv("FLASHSTORE_ROOT_PASSWORD")
 	switch {
 	case user == "" && pass == "":
 		log.Warn("FLASHSTORE_ROOT_USER and FLASHSTORE_ROOT_PASSWORD are not set: using the demo credentials; set them for anything but a local trial",
 			"user", demoUser)
-		return map[string]string{demoUser: demoPassword}, demoUser, nil
+		return rootCreds{user: demoUser, secret: demoPassword, demo: true}, nil
 	case user == "" || pass == "":
-		return nil, "", errors.New("set both FLASHSTORE_ROOT_USER and FLASHSTORE_ROOT_PASSWORD, or neither")
+		return rootCreds{}, errors.New("set both FLASHSTORE_ROOT_USER and FLASHSTORE_ROOT_PASSWORD, or neither")
 	case len(pass) < 8:
-		return nil, "", errors.New("FLASHSTORE_ROOT_PASSWORD must be at least 8 characters")
+		return rootCreds{}, errors.New("FLASHSTORE_ROOT_PASSWORD must be at least 8 characters")
 	}
-	return map[string]string{user: pass}, user, nil
+	return rootCreds{user: user, secret: pass}, nil
 }
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -97,7 +109,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	creds, user, err := rootCredentials(log)
+	root, err := rootCredentials(log)
 	if err != nil {
 		return err
 	}
@@ -122,7 +134,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	handler, err := s3frontend.New(s3frontend.Config{
-		Layer: dep, Credentials: creds, Region: cfg.region, Domain: cfg.domain, Log: log,
+		Layer: dep, Credentials: map[string]string{root.user: root.secret}, Region: cfg.region, Domain: cfg.domain, Log: log,
 		Metrics: m, MetricsToken: cfg.metricsAuth, Audit: alog,
 	})
 	if err != nil {
@@ -134,7 +146,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if err := registerCollectors(m, srv, dep, alog); err != nil {
+	if err := registerCollectors(m, cfg, srv, dep, alog); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.address)
@@ -162,7 +174,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	printWelcome(stdout, cfg, ln.Addr().String(), user, creds[user], dep)
+	printWelcome(stdout, cfg, ln.Addr().String(), root, dep)
 
 	select {
 	case err := <-served:
@@ -179,8 +191,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// printWelcome tells the user how to reach the server.
-func printWelcome(w io.Writer, cfg serverConfig, addr, user, secret string, dep *deploy.Deployment) {
+// printWelcome tells the user how to reach the server. It shows the secret key only when
+// it is the demo one; a secret given in the environment stays out of the output.
+func printWelcome(w io.Writer, cfg serverConfig, addr string, root rootCreds, dep *deploy.Deployment) {
 	info := dep.StorageInfo(context.Background())
 	fmt.Fprintf(w, "Flashstor %s: %d drives, %d erasure set(s) of %d+%d\n",
 		version, len(dep.Drives), info.ErasureSets, info.DataShards, info.Parity)
@@ -197,10 +210,14 @@ func printWelcome(w io.Writer, cfg serverConfig, addr, user, secret string, dep 
 	if cfg.auditFile != "" || cfg.auditWebhook != "" {
 		fmt.Fprintf(w, "  Audit log:    %s%s\n", cfg.auditFile, cfg.auditWebhook)
 	}
-	fmt.Fprintf(w, "  Access key:   %s\n  Secret key:   %s\n", user, secret)
+	secret, secretVar := "(the value of FLASHSTORE_ROOT_PASSWORD)", `"$FLASHSTORE_ROOT_PASSWORD"`
+	if root.demo {
+		secret, secretVar = root.secret+"  (demo credentials)", root.secret
+	}
+	fmt.Fprintf(w, "  Access key:   %s\n  Secret key:   %s\n", root.user, secret)
 	if cfg.mount != "" {
 		fmt.Fprintf(w, "  Mounted at:   %s\n", cfg.mount)
 	}
-	fmt.Fprintf(w, "  Try:          AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s://%s s3 mb s3://demo\n", user, secret, scheme, addr)
+	fmt.Fprintf(w, "  Try:          AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s://%s s3 mb s3://demo\n", root.user, secretVar, scheme, addr)
 	fmt.Fprintln(w, "  Stop with Ctrl-C (SIGINT) or SIGTERM: requests in flight finish, the mount is unmounted.")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,46 +28,70 @@ func startServer(t *testing.T, extra ...string) string {
 // startServerOn is startServer on the drives dir/d1 to dir/d4.
 func startServerOn(t *testing.T, dir string, extra ...string) string {
 	t.Helper()
-	endpoint, _ := startServerLogged(t, dir, extra...)
-	return endpoint
+	return startServerLogged(t, dir, extra...).endpoint
 }
 
-// startServerLogged is startServerOn that also returns the server's log.
-func startServerLogged(t *testing.T, dir string, extra ...string) (string, *lockedBuffer) {
+// runningServer is a "flashstor server" started by startServerLogged.
+type runningServer struct {
+	endpoint string
+	// stdout and stderr are everything the server printed and logged so far.
+	stdout, stderr *lockedBuffer
+	// stop ends the server (as SIGTERM does) and waits for it; later calls do nothing.
+	stop func()
+}
+
+// startServerLogged is startServerOn that also keeps the server's output and lets the test
+// stop it before the test ends (its stop runs at the end of the test anyway).
+func startServerLogged(t *testing.T, dir string, extra ...string) *runningServer {
 	t.Helper()
-	logs := &lockedBuffer{}
-	t.Setenv("FLASHSTORE_ROOT_USER", "testadmin")
-	t.Setenv("FLASHSTORE_ROOT_PASSWORD", "test-secret-123")
+	return startServerAs(t, "testadmin", "test-secret-123", dir, extra...)
+}
+
+// startServerAs is startServerLogged with the root credentials user and secret in the
+// environment (both empty: the demo pair).
+func startServerAs(t *testing.T, user, secret, dir string, extra ...string) *runningServer {
+	t.Helper()
+	srv := &runningServer{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	t.Setenv("FLASHSTORE_ROOT_USER", user)
+	t.Setenv("FLASHSTORE_ROOT_PASSWORD", secret)
 	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
 	args := append([]string{"server", "--address", "127.0.0.1:0"}, extra...)
 	args = append(args, filepath.Join(dir, "d{1...4}"))
-	done := make(chan error, 1)
+	done := make(chan struct{})
+	var runErr error // set before done is closed
 	go func() {
-		done <- run(ctx, args, pw, logs)
-		pw.Close()
+		defer close(done)
+		runErr = run(ctx, args, srv.stdout, srv.stderr)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server: %v", err)
+	var once sync.Once
+	srv.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+				if runErr != nil {
+					t.Errorf("server: %v", runErr)
+				}
+			case <-time.After(time.Minute):
+				t.Error("server did not stop within a minute of its context ending")
 			}
-		case <-time.After(time.Minute):
-			t.Error("server did not stop within a minute of its context ending")
-		}
-	})
+		})
+	}
+	t.Cleanup(srv.stop)
 	endpoint := regexp.MustCompile(`S3 endpoint:\s+(https?://\S+)`)
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if m := endpoint.FindStringSubmatch(sc.Text()); m != nil {
-			go io.Copy(io.Discard, pr)
-			return m[1], logs
+	for range 3000 { // 60 s
+		if m := endpoint.FindStringSubmatch(srv.stdout.String()); m != nil {
+			srv.endpoint = m[1]
+			return srv
+		}
+		select {
+		case <-done:
+			t.Fatalf("the server stopped before printing its endpoint: %v\n%s", runErr, srv.stderr)
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("the server printed no endpoint (%v)", <-done)
-	return "", nil
+	t.Fatalf("the server printed no endpoint in 60 s\n%s", srv.stderr)
+	return nil
 }
 
 func TestServerServesS3(t *testing.T) {

@@ -55,7 +55,8 @@ func TestServerTLS(t *testing.T) {
 	ca := testpki.NewCA(t, "flashstor cmd test CA")
 	certs := t.TempDir()
 	ca.Issue(t, 2).Write(t, certs, tlsconf.CertFile, tlsconf.KeyFile)
-	endpoint, logs := startServerLogged(t, t.TempDir(), "--certs-dir", certs)
+	srv := startServerLogged(t, t.TempDir(), "--certs-dir", certs)
+	endpoint, logs := srv.endpoint, srv.stderr
 	if !strings.HasPrefix(endpoint, "https://") {
 		t.Fatalf("endpoint %s, want https", endpoint)
 	}

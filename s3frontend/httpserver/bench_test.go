@@ -334,14 +334,14 @@ func BenchmarkIdleConns(b *testing.B) {
 		s, addr := startEpoll(b, benchHandler(), func(c *Config) {
 			c.MaxConns, c.IdleTimeout = 2*n, 10*time.Minute
 		})
-		perConn := measureIdle(b, addr, nil, n, s.stats.Idle.Load, func() int64 { return pooledBytes(s) })
+		perConn, _ := measureIdle(b, addr, nil, n, s.stats.Idle.Load, func() int64 { return pooledBytes(s) })
 		for b.Loop() {
 		}
 		b.ReportMetric(perConn, "B/idle-conn")
 	})
 	b.Run("nethttp", func(b *testing.B) {
 		addr, idle := startNetHTTPBench(b)
-		perConn := measureIdle(b, addr, nil, n, idle.Load, func() int64 { return 0 })
+		perConn, _ := measureIdle(b, addr, nil, n, idle.Load, func() int64 { return 0 })
 		for b.Loop() {
 		}
 		b.ReportMetric(perConn, "B/idle-conn")
@@ -351,7 +351,7 @@ func BenchmarkIdleConns(b *testing.B) {
 		s, addr := startEpoll(b, benchHandler(), func(c *Config) {
 			c.MaxConns, c.IdleTimeout, c.TLS = 2*n, 10*time.Minute, pki.serverConfig()
 		})
-		perConn := measureIdle(b, addr, pki.caPEM, n, s.stats.Idle.Load, func() int64 { return pooledBytes(s) })
+		perConn, _ := measureIdle(b, addr, pki.caPEM, n, s.stats.Idle.Load, func() int64 { return pooledBytes(s) })
 		for b.Loop() {
 		}
 		b.ReportMetric(perConn, "B/idle-conn")
@@ -359,7 +359,7 @@ func BenchmarkIdleConns(b *testing.B) {
 	b.Run("nethttp-tls", func(b *testing.B) {
 		pki := newTestPKI(b)
 		addr, idle := startNetHTTPBenchTLS(b, pki.serverConfig())
-		perConn := measureIdle(b, addr, pki.caPEM, n, idle.Load, func() int64 { return 0 })
+		perConn, _ := measureIdle(b, addr, pki.caPEM, n, idle.Load, func() int64 { return 0 })
 		for b.Loop() {
 		}
 		b.ReportMetric(perConn, "B/idle-conn")

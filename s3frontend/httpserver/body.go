@@ -2,7 +2,9 @@ package httpserver
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"syscall"
 
 	"github.com/flashstor/flashstor/s3frontend/httpwire"
 )
@@ -159,34 +161,45 @@ func (b *body) fail(err error) error {
 		err = ErrBodyTimeout
 	case err == io.EOF:
 		err = io.ErrUnexpectedEOF
+	case resetByPeer(err):
+		err = fmt.Errorf("%w: %w", ErrClientReset, err)
 	}
 	b.broken, b.err = true, err
 	return err
 }
 
-// drain reads and discards what the handler left of the body, at most max bytes, so the
-// connection can serve another request. It reports whether the body was consumed entirely.
-// A body the client has not sent yet because it waits for 100 Continue cannot be drained:
-// the client may send it or not, so the connection must close.
-func (b *body) drain(max int64) bool {
+// restBuffered reports whether what the handler left of the body has already arrived in
+// the connection's buffer and is at most max bytes, so that skipping it costs no wait. A
+// body the client has not sent yet because it waits for 100 Continue does not count: the
+// client may send it or not. Chunked bodies are not decoded ahead to find out.
+func (b *body) restBuffered(max int64) bool {
 	switch {
 	case b.done:
 		return true
-	case b.err != nil, b.expect, !b.continued && b.rs.head.ExpectContinue:
-		return false
-	case !b.chunked && b.remaining > max:
+	case b.err != nil, b.chunked, b.expect, !b.continued && b.rs.head.ExpectContinue:
 		return false
 	}
-	scratch := b.rs.arena.AllocNoZero(directRead)
-	for total := int64(0); total <= max; {
-		n, err := b.Read(scratch)
-		total += int64(n)
-		if err == io.EOF {
-			return true
-		}
-		if err != nil {
-			return false
-		}
+	return b.remaining <= max && b.remaining <= int64(b.c.w-b.c.r)
+}
+
+// skip consumes what the handler left of the body when restBuffered, so the connection can
+// serve another request, and reports whether the body is consumed. It never reads from the
+// socket: waiting for a body nobody will use would let a client that sends it slowly hold
+// the connection, a goroutine and two buffer blocks for as long as it trickles. A
+// connection whose unread body is not all here closes instead (after lingering on its
+// loop, which costs what an idle connection does).
+func (b *body) skip(max int64) bool {
+	if !b.restBuffered(max) {
+		return false
 	}
-	return false
+	if !b.done {
+		b.c.r += int(b.remaining)
+		b.remaining, b.done = 0, true
+	}
+	return true
+}
+
+// resetByPeer reports whether err says that the client reset or abandoned the connection.
+func resetByPeer(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
 }

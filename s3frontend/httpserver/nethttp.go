@@ -1,11 +1,16 @@
 package httpserver
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/flashstor/flashstor/s3frontend/arena"
 	"github.com/flashstor/flashstor/s3frontend/httpwire"
@@ -32,6 +37,7 @@ type netHTTPAdapter struct {
 
 type netHTTPState struct {
 	req    Request
+	body   netHTTPBody
 	resp   netHTTPResponse
 	arena  *arena.Arena
 	fields []Field
@@ -40,7 +46,7 @@ type netHTTPState struct {
 func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := a.states.Get().(*netHTTPState)
 	defer func() {
-		st.req = Request{}
+		st.req, st.body = Request{}, netHTTPBody{}
 		st.resp.hdr.reset(nil, nil) // drop the views before the arena is reset
 		st.resp = netHTTPResponse{hdr: st.resp.hdr}
 		clear(st.fields)
@@ -65,7 +71,8 @@ func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Host = unsafeBytes(r.Host)
 	req.ContentLength = r.ContentLength
 	req.Chunked = len(r.TransferEncoding) > 0
-	req.Body = r.Body
+	st.body = netHTTPBody{r: r.Body, chunked: req.Chunked, done: r.ContentLength == 0 && !req.Chunked}
+	req.Body = &st.body
 	req.RemoteAddr, _ = netip.ParseAddrPort(r.RemoteAddr)
 	req.Arena = st.arena
 	req.base, req.ctx = r.Context(), r.Context()
@@ -76,7 +83,7 @@ func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	req.fields = st.fields
-	st.resp.w = w
+	st.resp.w, st.resp.body = w, &st.body
 	st.resp.hdr.reset(st.arena, &a.bad)
 	defer func() {
 		// Match the epoll transport: a panic before anything was sent becomes a 500; then
@@ -94,11 +101,20 @@ func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	a.h.ServeHTTP1(&st.resp, req)
+	if !st.body.done {
+		// The handler answered without the whole body (the response says Connection:
+		// close). net/http would still read up to 256 KiB of it before closing, with no
+		// deadline: a client sending it slowly would hold the connection and its goroutine
+		// for as long as it trickles. One deadline bounds that discard in all.
+		st.resp.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(defaultLingerTimeout))
+	}
 }
 
 // netHTTPResponse adapts http.ResponseWriter to ResponseWriter.
 type netHTTPResponse struct {
 	w           http.ResponseWriter
+	body        *netHTTPBody // the request's
 	hdr         ResponseHeader
 	wroteHeader bool
 }
@@ -114,6 +130,9 @@ func (w *netHTTPResponse) WriteHeader(code int) {
 	for _, f := range w.hdr.fields {
 		name := http.CanonicalHeaderKey(string(f.Name))
 		h[name] = append(h[name], string(f.Value))
+	}
+	if !w.body.done {
+		h.Set("Connection", "close") // the rest of the body will not be waited for
 	}
 	w.w.WriteHeader(code)
 }
@@ -146,4 +165,48 @@ func (w *netHTTPResponse) ReadFrom(src io.Reader) (int64, error) {
 		w.WriteHeader(200)
 	}
 	return io.Copy(w.w, src)
+}
+
+// netHTTPBody is Request.Body on net/http. It gives the errors of net/http's body the
+// meaning the epoll transport's have: a reset connection wraps ErrClientReset, malformed
+// chunked framing is an *httpwire.Error, so that handlers tell the client's faults from
+// their own the same way on both transports.
+// It also remembers whether the body was read to its end.
+type netHTTPBody struct {
+	r       io.Reader
+	chunked bool
+	done    bool // io.EOF was returned, or there is no body
+}
+
+func (b *netHTTPBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	switch {
+	case err == io.EOF:
+		b.done = true
+	case err != nil:
+		err = netHTTPBodyError(err, b.chunked)
+	}
+	return n, err
+}
+
+// netHTTPBodyError classifies an error of net/http's request body.
+func netHTTPBodyError(err error, chunked bool) error {
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case resetByPeer(err):
+		return fmt.Errorf("%w: %w", ErrClientReset, err)
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("%w: %w", ErrBodyTimeout, err)
+	case !chunked, errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &oe), errors.Is(err, http.ErrBodyReadAfterClose):
+		return err
+	}
+	// What is left is net/http's chunked decoder refusing the framing. Its errors have no
+	// type, only their text ("invalid byte in chunk length", "http chunk length too large",
+	// "header line too long", "malformed chunked encoding", ...).
+	reason := httpwire.ReasonChunkLine
+	if strings.Contains(err.Error(), "chunk length") {
+		reason = httpwire.ReasonChunkSize
+	}
+	return fmt.Errorf("%w (net/http: %w)", &httpwire.Error{Reason: reason}, err)
 }

@@ -233,9 +233,10 @@ func (w *response) renderHead() []byte {
 	switch {
 	case !rs.head.KeepAlive, s.shutdown.Load():
 		w.closeAfter = true
-	case !b.done && (b.expect || !b.chunked && b.remaining > s.cfg.MaxDrain):
-		// The body will not be read: a client waiting for 100 Continue may or may not send
-		// it, and a large one is not worth draining. Either way the connection must go.
+	case !b.restBuffered(s.cfg.MaxDrain):
+		// The handler is answering without the whole body, and the rest has not arrived
+		// (or the client waits for 100 Continue and may never send it): the connection will
+		// not wait for it, so it must go. See body.skip.
 		w.closeAfter = true
 	}
 	b.expect = false // too late for 100 Continue: the final status is on its way

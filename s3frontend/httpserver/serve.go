@@ -112,7 +112,7 @@ func (c *conn) serveOne() bool {
 	}
 	err = w.finish()
 	body := &rs.body
-	keep := err == nil && !w.closeAfter && !s.shutdown.Load() && body.drain(s.cfg.MaxDrain)
+	keep := err == nil && !w.closeAfter && !s.shutdown.Load() && body.skip(s.cfg.MaxDrain)
 	if keep {
 		rs.endRequest()
 		return true

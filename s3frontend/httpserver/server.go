@@ -20,8 +20,11 @@ import (
 
 // Errors returned by the server and by request bodies and response writers.
 var (
-	ErrServerClosed  = errors.New("httpserver: server closed")
-	ErrBodyTimeout   = errors.New("httpserver: request body read timed out")
+	ErrServerClosed = errors.New("httpserver: server closed")
+	ErrBodyTimeout  = errors.New("httpserver: request body read timed out")
+	// ErrClientReset wraps a body read that failed because the client reset or abandoned
+	// the connection: the client's doing, not the server's.
+	ErrClientReset   = errors.New("httpserver: the client reset the connection")
 	ErrWriteTimeout  = errors.New("httpserver: response write timed out")
 	ErrContentLength = errors.New("httpserver: wrote more than the declared Content-Length")
 	ErrAbortHandler  = errors.New("httpserver: abort handler") // panic with it to abort quietly
@@ -37,8 +40,8 @@ type Config struct {
 	IdleTimeout     time.Duration   // keep-alive wait for the next request; default 60s
 	BodyReadTimeout time.Duration   // longest stall while reading a body; default 30s
 	WriteTimeout    time.Duration   // longest stall while writing a response; default 30s
-	LingerTimeout   time.Duration   // how long unread input is discarded before closing; default 2s
-	MaxDrain        int64           // unread body bytes drained to keep a connection; default 256 KiB
+	LingerTimeout   time.Duration   // how long unread input is discarded before closing, in all; default 2s
+	MaxDrain        int64           // unread body bytes, already received, skipped to keep a connection; default 256 KiB
 	Limits          httpwire.Limits // head limits; default httpwire.DefaultLimits
 	MaxPooledBlocks int             // idle 64 KiB blocks kept for reuse; default 1024 (64 MiB)
 	Logger          *slog.Logger    // for panics and accept errors; default slog.Default()
@@ -77,7 +80,7 @@ func (c *Config) setDefaults() {
 	def(&c.IdleTimeout, 60*time.Second)
 	def(&c.BodyReadTimeout, 30*time.Second)
 	def(&c.WriteTimeout, 30*time.Second)
-	def(&c.LingerTimeout, 2*time.Second)
+	def(&c.LingerTimeout, defaultLingerTimeout)
 	if c.MaxDrain <= 0 {
 		c.MaxDrain = 256 << 10
 	}
@@ -103,6 +106,11 @@ func (c *Config) setDefaults() {
 		c.TLS.MinVersion = max(c.TLS.MinVersion, tls.VersionTLS12)
 	}
 }
+
+// defaultLingerTimeout bounds, in all, the time a connection that is closing discards
+// input, so that the client can read the response first (see loop.lingerLocked); the
+// net/http adapter bounds its discard of an unread body with it too.
+const defaultLingerTimeout = 2 * time.Second
 
 // Server is the epoll HTTP/1.1 server. Several may run in one process: all state hangs off
 // the Server value.

@@ -9,11 +9,14 @@ package s3err
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
+	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/sigv4"
 )
 
@@ -107,6 +110,25 @@ var (
 	UnexpectedContent         = def("UnexpectedContent", http.StatusBadRequest, "This request does not support content")
 )
 
+// KeySegmentTooLong answers a key with a '/'-separated segment too long to be a file name
+// on the drives (S3API.md, Known differences); its message names the limit, which S3 does
+// not have.
+var KeySegmentTooLong = KeyTooLong.With(fmt.Sprintf("A '/'-separated segment of your key is too long: at most %d bytes once encoded ('%%' counts 3), since each segment is a file name on the drives. Split the key with '/'.", layout.MaxSegmentLength))
+
+// MalformedFraming answers a request body whose HTTP framing (the chunked transfer coding)
+// is malformed. S3 has no code of its own for it; IncompleteBody is what it sends for a
+// malformed aws-chunked body, the same fault one layer up (see sigv4's failures table).
+var MalformedFraming = IncompleteBody.With("The chunked transfer coding of the request body is malformed.")
+
+// BodyFault reports whether err is a failure of the request body on the client's side: a
+// stall, a body cut short, a reset connection or malformed framing. Such a failure is the
+// client's doing, not the server's, and is logged as a client error.
+func BodyFault(err error) bool {
+	var perr *httpwire.Error
+	return errors.Is(err, httpserver.ErrBodyTimeout) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, httpserver.ErrClientReset) || errors.As(err, &perr)
+}
+
 // From maps any error a handler meets to the S3 error to send. Unknown errors become
 // InternalError; the result always remembers err as its cause.
 func From(err error) *Error {
@@ -130,11 +152,14 @@ func From(err error) *Error {
 			return m.s3.wrap(err)
 		}
 	}
+	var perr *httpwire.Error
 	switch {
 	case errors.Is(err, httpserver.ErrBodyTimeout):
 		return RequestTimeout.wrap(err)
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, httpserver.ErrClientReset):
 		return IncompleteBody.wrap(err)
+	case errors.As(err, &perr):
+		return MalformedFraming.wrap(err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return RequestTimeout.wrap(err)
 	}
@@ -154,7 +179,7 @@ var objstoreErrors = []struct {
 	{objstore.ErrObjectNotFound, NoSuchKey},
 	{objstore.ErrObjectExists, PreconditionFailed},
 	{objstore.ErrKeyTooLong, KeyTooLong},
-	{objstore.ErrNameTooLong, KeyTooLong.With("A '/'-separated segment of your key is too long: at most 253 bytes once encoded.")},
+	{objstore.ErrNameTooLong, KeySegmentTooLong},
 	{objstore.ErrInvalidObjectName, InvalidObjectName},
 	{objstore.ErrPreconditionFailed, PreconditionFailed},
 	{objstore.ErrIncompleteBody, IncompleteBody},

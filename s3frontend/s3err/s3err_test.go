@@ -2,12 +2,16 @@ package s3err
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"syscall"
 	"testing"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
+	"github.com/flashstor/flashstor/s3frontend/httpwire"
 )
 
 func TestFrom(t *testing.T) {
@@ -38,6 +42,10 @@ func TestFrom(t *testing.T) {
 		{objstore.ErrStorageFull, "InsufficientStorage", 507},
 		{httpserver.ErrBodyTimeout, "RequestTimeout", 400},
 		{context.Canceled, "RequestTimeout", 400},
+		{fmt.Errorf("reading: %w", &httpwire.Error{Reason: httpwire.ReasonChunkSize}), "IncompleteBody", 400},
+		{fmt.Errorf("%w: %w", httpserver.ErrClientReset, syscall.ECONNRESET), "IncompleteBody", 400},
+		{io.ErrUnexpectedEOF, "IncompleteBody", 400},
+		{errors.New("disk on fire"), "InternalError", 500},
 		{NoSuchKey, "NoSuchKey", 404},
 		{fmt.Errorf("wrapped: %w", PreconditionFailed), "PreconditionFailed", 412},
 	}
@@ -52,5 +60,24 @@ func TestFrom(t *testing.T) {
 	}
 	if From(nil) != nil {
 		t.Error("From(nil) != nil")
+	}
+}
+
+// TestBodyFault: the body failures of the client's making are told from the server's own.
+func TestBodyFault(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("x: %w", &httpwire.Error{Reason: httpwire.ReasonChunkLine}), true},
+		{fmt.Errorf("%w: %w", httpserver.ErrClientReset, syscall.EPIPE), true},
+		{fmt.Errorf("x: %w", httpserver.ErrBodyTimeout), true},
+		{io.ErrUnexpectedEOF, true},
+		{objstore.ErrWriteQuorum, false},
+		{errors.New("disk on fire"), false},
+	} {
+		if got := BodyFault(tc.err); got != tc.want {
+			t.Errorf("BodyFault(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

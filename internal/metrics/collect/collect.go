@@ -5,7 +5,7 @@
 //
 //	m.Register(collect.HTTPServer(srv))          // *httpserver.Server
 //	m.Register(collect.Arena(srv.Pool()))        // *arena.Pool
-//	m.Register(collect.Drives(func() []collect.Drive { ... }))
+//	m.Register(collect.Drives(func() []collect.PlacedDrive { ... }, false))
 //	m.Register(collect.Audit(auditLog))          // *audit.Log
 //
 // It is apart from package metrics so that the faces, which record into package metrics,

@@ -151,7 +151,8 @@ func TestArena(t *testing.T) {
 }
 
 // TestDrives takes a real local drive offline through fault injection under health
-// tracking and checks the drive series.
+// tracking and checks the drive series, labelled by position (set, index), and by path too
+// only when asked.
 func TestDrives(t *testing.T) {
 	open := func() (*health.Drive, *faulty.Drive) {
 		d, err := local.Open(t.TempDir(), local.Options{})
@@ -166,9 +167,13 @@ func TestDrives(t *testing.T) {
 	good, _ := open()
 	bad, badFaults := open()
 	var mu sync.Mutex
-	drives := []Drive{good, bad}
-	m := metrics.New()
-	if err := m.Register(Drives(func() []Drive { mu.Lock(); defer mu.Unlock(); return drives })); err != nil {
+	drives := []PlacedDrive{{good, 0, 0}, {bad, 1, 3}}
+	list := func() []PlacedDrive { mu.Lock(); defer mu.Unlock(); return drives }
+	byPos, byPath := metrics.New(), metrics.New()
+	if err := byPos.Register(Drives(list, false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := byPath.Register(Drives(list, true)); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -181,27 +186,41 @@ func TestDrives(t *testing.T) {
 	if _, err := bad.DiskInfo(ctx); !errors.Is(err, storage.ErrFaulty) {
 		t.Fatalf("faulty DiskInfo: %v", err)
 	}
-	fams := gather(t, m)
+	fams := gather(t, byPos)
 	checks := []struct {
-		name, drive string
-		want        float64
+		name       string
+		set, index string
+		want       float64
 	}{
-		{"flashstor_drive_online", good.String(), 1},
-		{"flashstor_drive_online", bad.String(), 0},
-		{"flashstor_drive_calls_total", good.String(), 3},
-		{"flashstor_drive_faults_total", bad.String(), 1},
-		{"flashstor_drive_offline_transitions_total", bad.String(), 1},
+		{"flashstor_drive_online", "0", "0", 1},
+		{"flashstor_drive_online", "1", "3", 0},
+		{"flashstor_drive_calls_total", "0", "0", 3},
+		{"flashstor_drive_faults_total", "1", "3", 1},
+		{"flashstor_drive_offline_transitions_total", "1", "3", 1},
 	}
 	for _, c := range checks {
-		if got := get(t, fams, c.name, "drive", c.drive); got != c.want {
-			t.Errorf("%s{drive=%s} = %v, want %v", c.name, c.drive, got, c.want)
+		if got := get(t, fams, c.name, "set", c.set, "index", c.index); got != c.want {
+			t.Errorf("%s{set=%s,index=%s} = %v, want %v", c.name, c.set, c.index, got, c.want)
+		}
+	}
+	for _, mf := range fams {
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v := lp.GetValue(); v == good.String() || v == bad.String() {
+					t.Errorf("%s: a label names the drive's path %s without the option", mf.GetName(), v)
+				}
+			}
 		}
 	}
 	if up, down := get(t, fams, "flashstor_drives_count", "state", "online"), get(t, fams, "flashstor_drives_count", "state", "offline"); up != 1 || down != 1 {
 		t.Errorf("drives online %v offline %v, want 1 and 1", up, down)
 	}
-	if get(t, fams, "flashstor_drive_busy_seconds_total", "drive", good.String()) <= 0 {
+	if get(t, fams, "flashstor_drive_busy_seconds_total", "set", "0", "index", "0") <= 0 {
 		t.Error("busy time not counted")
+	}
+	withPaths := gather(t, byPath)
+	if got := get(t, withPaths, "flashstor_drive_faults_total", "set", "1", "index", "3", "path", bad.String()); got != 1 {
+		t.Errorf("faults of the bad drive by path: %v, want 1", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,24 +84,43 @@ type Drive interface {
 	Stats() health.Stats
 }
 
+// PlacedDrive is a drive at its position in the deployment: index Index of erasure set
+// Set.
+type PlacedDrive struct {
+	Drive
+	Set, Index int
+}
+
 // Drives reports each drive's state, calls, faults, timeouts and time spent (the mean
 // latency is rate(busy_seconds) / rate(calls)), and how many drives are online and
 // offline. list is called at each scrape, so drives may come and go.
-func Drives(list func() []Drive) prometheus.Collector {
+//
+// A drive's series are labelled by its position (set and index, from 0), which is what
+// identifies it across restarts and says which drives share a set. Its file system path
+// is added as label path only with withPath: a path tells whoever reads the metrics how
+// the machine is laid out, which a scrape open to a monitoring system need not tell.
+func Drives(list func() []PlacedDrive, withPath bool) prometheus.Collector {
+	labels := []string{"set", "index"}
+	if withPath {
+		labels = append(labels, "path")
+	}
+	d := func(name, help string) *prometheus.Desc { return desc("drive", name, help, labels...) }
 	return &drivesCollector{
 		list:     list,
+		withPath: withPath,
 		count:    desc("drives", "count", "Drives by state (online, offline).", "state"),
-		online:   desc("drive", "online", "1 if the drive is in use, 0 if it is offline.", "drive"),
-		calls:    desc("drive", "calls_total", "Calls made to the drive.", "drive"),
-		faults:   desc("drive", "faults_total", "Calls that failed with an I/O error.", "drive"),
-		timeouts: desc("drive", "timeouts_total", "Calls that timed out.", "drive"),
-		offlines: desc("drive", "offline_transitions_total", "Times the drive was taken offline.", "drive"),
-		busy:     desc("drive", "busy_seconds_total", "Time spent in calls to the drive.", "drive"),
+		online:   d("online", "1 if the drive is in use, 0 if it is offline."),
+		calls:    d("calls_total", "Calls made to the drive."),
+		faults:   d("faults_total", "Calls that failed with an I/O error."),
+		timeouts: d("timeouts_total", "Calls that timed out."),
+		offlines: d("offline_transitions_total", "Times the drive was taken offline."),
+		busy:     d("busy_seconds_total", "Time spent in calls to the drive."),
 	}
 }
 
 type drivesCollector struct {
-	list                                                   func() []Drive
+	list                                                   func() []PlacedDrive
+	withPath                                               bool
 	count, online, calls, faults, timeouts, offlines, busy *prometheus.Desc
 }
 
@@ -113,19 +133,23 @@ func (c *drivesCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *drivesCollector) Collect(ch chan<- prometheus.Metric) {
 	var up, down float64
 	for _, d := range c.list() {
-		name, st := d.String(), d.Stats()
+		labels := []string{strconv.Itoa(d.Set), strconv.Itoa(d.Index)}
+		if c.withPath {
+			labels = append(labels, d.String())
+		}
+		st := d.Stats()
 		on := 0.0
 		if d.Online() {
 			on, up = 1, up+1
 		} else {
 			down++
 		}
-		ch <- prometheus.MustNewConstMetric(c.online, gauge, on, name)
-		ch <- prometheus.MustNewConstMetric(c.calls, counter, float64(st.Calls), name)
-		ch <- prometheus.MustNewConstMetric(c.faults, counter, float64(st.Faults), name)
-		ch <- prometheus.MustNewConstMetric(c.timeouts, counter, float64(st.Timeouts), name)
-		ch <- prometheus.MustNewConstMetric(c.offlines, counter, float64(st.Offlines), name)
-		ch <- prometheus.MustNewConstMetric(c.busy, counter, time.Duration(st.BusyNanos).Seconds(), name)
+		ch <- prometheus.MustNewConstMetric(c.online, gauge, on, labels...)
+		ch <- prometheus.MustNewConstMetric(c.calls, counter, float64(st.Calls), labels...)
+		ch <- prometheus.MustNewConstMetric(c.faults, counter, float64(st.Faults), labels...)
+		ch <- prometheus.MustNewConstMetric(c.timeouts, counter, float64(st.Timeouts), labels...)
+		ch <- prometheus.MustNewConstMetric(c.offlines, counter, float64(st.Offlines), labels...)
+		ch <- prometheus.MustNewConstMetric(c.busy, counter, time.Duration(st.BusyNanos).Seconds(), labels...)
 	}
 	ch <- prometheus.MustNewConstMetric(c.count, gauge, up, "online")
 	ch <- prometheus.MustNewConstMetric(c.count, gauge, down, "offline")
