@@ -9,7 +9,7 @@ import (
 
 // UploadExpiryOptions tune the expiry of incomplete multipart uploads: an upload that is
 // neither completed nor aborted keeps its parts on the drives until it is removed here. It
-// applies to every bucket, whatever its lifecycle rules.
+// applies to every bucket, without any lifecycle rule.
 type UploadExpiryOptions struct {
 	// Age: an upload initiated longer ago than Age is removed with its parts (default 24h,
 	// as MinIO's stale-upload expiry; negative: never).
