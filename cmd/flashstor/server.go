@@ -44,6 +44,9 @@ type serverConfig struct {
 	metricsAuth string
 	// metricsDrivePaths adds each drive's path to its series (by default: set and index).
 	metricsDrivePaths bool
+	// multipartExpiry is the age at which incomplete multipart uploads are removed (0:
+	// never); multipartExpiryInterval the time between two passes of that expiry.
+	multipartExpiry, multipartExpiryInterval time.Duration
 }
 
 func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
@@ -62,12 +65,17 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs.StringVar(&cfg.auditWebhook, "audit-webhook", "", "POST audit records as NDJSON batches to `URL` (bearer token from FLASHSTORE_AUDIT_WEBHOOK_TOKEN)")
 	fs.StringVar(&cfg.metricsAuth, "metrics-auth", os.Getenv("FLASHSTORE_METRICS_AUTH"), "bearer `TOKEN` that GET /metrics requires (default $FLASHSTORE_METRICS_AUTH; empty: open)")
 	fs.BoolVar(&cfg.metricsDrivePaths, "metrics-drive-paths", false, "label drive metrics with the drives' paths too (by default only set and index: a path tells how the machine is laid out)")
+	fs.DurationVar(&cfg.multipartExpiry, "multipart-expiry", 24*time.Hour, "remove incomplete multipart uploads initiated longer ago than this, with their parts (0: never)")
+	fs.DurationVar(&cfg.multipartExpiryInterval, "multipart-expiry-interval", time.Hour, "time between two passes of the multipart upload expiry")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: flashstor server [FLAGS] DRIVE...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	if cfg.multipartExpiry < 0 || cfg.multipartExpiryInterval <= 0 {
+		return cfg, errors.New("server: --multipart-expiry must be 0 or more, --multipart-expiry-interval more than 0")
 	}
 	cfg.drives = fs.Args()
 	if len(cfg.drives) == 0 {
@@ -120,7 +128,10 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	m := metrics.New()
-	dep, err := deploy.Open(ctx, deploy.Config{Drives: cfg.drives, Parity: cfg.parity, Log: log, OnBitrot: m.BitrotDetected})
+	dep, err := deploy.Open(ctx, deploy.Config{
+		Drives: cfg.drives, Parity: cfg.parity, Log: log, OnBitrot: m.BitrotDetected,
+		UploadExpiry: uploadExpiry(cfg, m),
+	})
 	if err != nil {
 		return err
 	}
@@ -169,6 +180,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var background sync.WaitGroup
 	background.Go(func() { dep.RunHealing(bgCtx, deploy.HealingOptions{Report: healReporter(m)}) })
+	background.Go(func() { dep.RunUploadExpiry(bgCtx) })
 	background.Go(func() { reloadOnHangup(bgCtx, hup, certs, alog, log) })
 	defer func() { stopBackground(); background.Wait() }()
 
@@ -189,6 +201,16 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		srv.Close()
 	}
 	return nil
+}
+
+// uploadExpiry returns the expiry of incomplete multipart uploads the flags ask for,
+// counted in m.
+func uploadExpiry(cfg serverConfig, m *metrics.Metrics) deploy.UploadExpiryOptions {
+	o := deploy.UploadExpiryOptions{Age: cfg.multipartExpiry, Interval: cfg.multipartExpiryInterval, Report: m.UploadsExpired}
+	if o.Age == 0 {
+		o.Age = -1 // the flag's 0 is never; the deployment's is its default
+	}
+	return o
 }
 
 // printWelcome tells the user how to reach the server. It shows the secret key only when

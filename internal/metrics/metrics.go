@@ -6,7 +6,7 @@
 // Recording: the S3 face resolves an *Op once per operation (at start-up, beside its
 // dispatch table) and calls Op.Observe when a request ends; the FUSE face does the same
 // with FUSEOp. Both hold pre-curried children, so a request costs a few atomic adds and
-// no map lookup or allocation. Security events, bitrot and heals have one method each.
+// no map lookup or allocation. Security events, bitrot, heals and expired uploads have one method each.
 // Statistics kept elsewhere (HTTP server, arena pool, drives, audit log) are read at
 // scrape time by collectors (package collect) registered with Register.
 //
@@ -51,6 +51,7 @@ type Metrics struct {
 	fuseOps           *prometheus.CounterVec // operation, result
 	fuseLatency       *prometheus.HistogramVec
 	healed, healFails prometheus.Counter
+	uploadsExpired    prometheus.Counter
 
 	mu sync.Mutex
 	// ops and fuse cache the handles returned by Op and FUSEOp. Guarded by mu.
@@ -84,6 +85,7 @@ func New() *Metrics {
 	m.heals = f.counterVec("storage", "heals_total", "Objects healed, by result (healed, failed).", "result")
 	m.healed = m.heals.WithLabelValues("healed")
 	m.healFails = m.heals.WithLabelValues("failed")
+	m.uploadsExpired = f.counter("storage", "multipart_uploads_expired_total", "Incomplete multipart uploads removed, with their parts, for being older than the expiry age.")
 	m.fuseOps = f.counterVec("fuse", "operations_total", "FUSE operations by operation and result (ok, error).", "operation", "result")
 	m.fuseLatency = f.histogramVec("fuse", "operation_duration_seconds", "FUSE operation latency.", "operation")
 	for _, r := range []SigReason{SigMismatch, SigMalformed, SigUnknownKey, SigExpired, SigMissing} {
@@ -147,6 +149,9 @@ func (m *Metrics) Healed(ok bool) {
 		m.healFails.Inc()
 	}
 }
+
+// UploadsExpired counts incomplete multipart uploads removed by the expiry.
+func (m *Metrics) UploadsExpired(n int) { m.uploadsExpired.Add(float64(n)) }
 
 // factory creates and registers metric families.
 type factory struct{ reg *prometheus.Registry }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/flashstor/flashstor/erasure"
 	"github.com/flashstor/flashstor/objstore/erasureset"
@@ -39,7 +40,12 @@ type Config struct {
 	// OnBitrot, if set, is passed to every erasure set: it is called with how many shards a
 	// read or a heal found corrupt or truncated (see erasureset.Config.OnBitrot).
 	OnBitrot func(shards int)
-	Log      *slog.Logger
+	// UploadExpiry tunes the expiry of incomplete multipart uploads (RunUploadExpiry).
+	UploadExpiry UploadExpiryOptions
+	// Now is the deployment's clock: it stamps the initiation of multipart uploads and
+	// tells their age to the expiry (time.Now if nil; tests set a clock of their own).
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // Deployment is an opened object layer.
@@ -51,6 +57,8 @@ type Deployment struct {
 	log    *slog.Logger
 	// reconnected receives the set of a drive that came back online.
 	reconnected chan int
+	expiry      UploadExpiryOptions
+	now         func() time.Time
 }
 
 // Open opens the deployment cfg describes.
@@ -65,7 +73,10 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no drives given")
 	}
-	dep := &Deployment{log: cfg.Log, reconnected: make(chan int, 64)}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	dep := &Deployment{log: cfg.Log, reconnected: make(chan int, 64), expiry: cfg.UploadExpiry.withDefaults(), now: cfg.Now}
 	seen := make(map[string]bool)
 	drives := make([]storage.Drive, len(paths))
 	for i, p := range paths {
@@ -109,6 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 			Locks:       locks,
 			Log:         cfg.Log,
 			OnBitrot:    cfg.OnBitrot,
+			Now:         cfg.Now,
 		})
 		if err != nil {
 			dep.Close()

@@ -46,7 +46,7 @@ func PartLockName(bucket, key, uploadID string, part int) string {
 	return UploadLockName(bucket, key, uploadID) + "\x00" + strconv.Itoa(part)
 }
 
-func uploadsDir(bucket string) string { return "multipart/" + bucket }
+func uploadsDir(bucket string) string { return uploadsRoot + "/" + bucket }
 
 func uploadDir(bucket, key, uploadID string) string {
 	sum := sha256.Sum256([]byte(key))
@@ -75,7 +75,7 @@ func (s *Set) NewMultipartUpload(ctx context.Context, bucket, key string, opts o
 	u := meta.Upload{
 		Key:       key,
 		UploadID:  id,
-		Initiated: time.Now().UTC(),
+		Initiated: s.cfg.Now().UTC(),
 		Erasure: meta.Erasure{
 			DataShards:   s.k,
 			ParityShards: s.m,
@@ -384,68 +384,23 @@ func (s *Set) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID st
 	if _, _, err := s.readUpload(ctx, bucket, key, uploadID); err != nil {
 		return err
 	}
-	dir := uploadDir(bucket, key, uploadID)
-	errs := s.each(func(i int, d storage.Drive) error {
-		err := d.Delete(ctx, storage.SysVolume, dir, true)
-		if errors.Is(err, storage.ErrFileNotFound) {
-			return nil
-		}
-		return err
-	})
-	if countNil(errs) < WriteQuorum(s.k, s.m) {
-		return reduceErr(errs, objstore.ErrWriteQuorum)
-	}
-	return nil
+	_, err := s.removeUploadDir(ctx, bucket, key, uploadID)
+	return err
 }
 
 // ListMultipartUploads returns every upload of the bucket a read quorum of drives holds,
 // sorted by key, then initiation time, then id.
 func (s *Set) ListMultipartUploads(ctx context.Context, bucket string) ([]objstore.UploadInfo, error) {
-	type found struct {
-		count int
-		drive int
-	}
-	perDrive := make([]map[string]bool, len(s.drives))
-	errs := s.each(func(i int, d storage.Drive) error {
-		perDrive[i] = make(map[string]bool)
-		keyDirs, err := d.ListDir(ctx, storage.SysVolume, uploadsDir(bucket))
-		if errors.Is(err, storage.ErrFileNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, kd := range keyDirs {
-			ids, _ := d.ListDir(ctx, storage.SysVolume, uploadsDir(bucket)+"/"+strings.TrimSuffix(kd, "/"))
-			for _, id := range ids {
-				perDrive[i][strings.TrimSuffix(kd, "/")+"/"+strings.TrimSuffix(id, "/")] = true
-			}
-		}
-		return nil
-	})
-	if countNil(errs) < s.k {
-		return nil, reduceErr(errs, objstore.ErrReadQuorum)
-	}
-	seen := make(map[string]*found)
-	for i, ids := range perDrive {
-		for id := range ids {
-			if f := seen[id]; f != nil {
-				f.count++
-			} else {
-				seen[id] = &found{count: 1, drive: i}
-			}
-		}
+	holders, err := s.uploadHolders(ctx, bucket)
+	if err != nil {
+		return nil, err
 	}
 	var out []objstore.UploadInfo
-	for path, f := range seen {
-		if f.count < s.k {
+	for path, on := range holders {
+		if len(on) < s.k {
 			continue
 		}
-		b, err := s.drives[f.drive].ReadFile(ctx, storage.SysVolume, uploadsDir(bucket)+"/"+path+"/upload")
-		if err != nil {
-			continue
-		}
-		u, err := meta.UnmarshalUpload(b)
+		u, err := s.readUploadRecord(ctx, s.drives[on[0]], bucket, path)
 		if err != nil {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/flashstor/flashstor/erasure"
 	"github.com/flashstor/flashstor/objstore"
@@ -50,6 +51,9 @@ type Config struct {
 	// It is called from the goroutine that found the damage, concurrently across
 	// operations, and must not block.
 	OnBitrot func(shards int)
+	// Now is the clock that stamps an upload's initiation (time.Now if nil), by which the
+	// expiry of incomplete uploads measures its age; tests set a clock of their own.
+	Now func() time.Time
 }
 
 // DefaultInlineLimit is the largest object stored inline in its metadata files by default:
@@ -109,6 +113,9 @@ func New(cfg Config) (*Set, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	s := &Set{
 		cfg:    cfg,
