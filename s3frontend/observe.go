@@ -133,9 +133,9 @@ func (c *call) observe() {
 	if status == 0 {
 		status = 200
 	}
-	var lockWait, storage time.Duration
+	var lockWait, lockHeld, storage time.Duration
 	if !ck.opStart.IsZero() {
-		lockWait = c.timing.LockWait()
+		lockWait, lockHeld = c.timing.LockWait(), c.timing.LockHeld()
 		storage = max(0, ck.opEnd.Sub(ck.opStart)-lockWait-ck.respWait-ck.bodyWait)
 	}
 	opName := c.opName()
@@ -161,6 +161,7 @@ func (c *call) observe() {
 			Bucket: c.bucket, Key: c.key, Status: status, ErrorCode: c.errCode,
 			BytesIn: c.in.n, BytesOut: c.out.n, Duration: end.Sub(ck.start),
 			Auth: ck.auth, LockWait: lockWait, Storage: storage, Response: ck.respWait,
+			LockHeld: lockHeld,
 		}
 		h.audit.Emit(r) // a full log drops the record and counts it; requests never wait
 		*r = audit.Record{}

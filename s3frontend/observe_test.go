@@ -187,9 +187,16 @@ func TestObservation(t *testing.T) {
 					if r.AccessKey != want.AccessKey || r.Bucket != want.Bucket || r.Key != want.Key || r.Status != 200 || r.ErrorCode != "" || r.BytesIn < int64(len(data)) {
 						t.Errorf("PutObject record %+v", r)
 					}
+					// The commit held the key's write lock; for a part of the request only.
+					if r.LockHeld <= 0 || r.LockHeld > r.Duration {
+						t.Errorf("PutObject record: lock held %v of %v", r.LockHeld, r.Duration)
+					}
 				case r.Operation == "GetObject" && r.Status == 200:
 					if r.BytesOut != int64(len(data)) || r.Key != "dir/k" {
 						t.Errorf("GetObject record %+v", r)
+					}
+					if r.LockHeld != 0 {
+						t.Errorf("GetObject record: a read held write locks for %v", r.LockHeld)
 					}
 				case r.Operation == "GetObject" && r.Status == 404:
 					if r.ErrorCode != "NoSuchKey" || r.Key != "missing" || r.AccessKey != testAccessKey {

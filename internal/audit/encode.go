@@ -46,6 +46,8 @@ func AppendJSON(dst []byte, r *Record) []byte {
 	dst = strconv.AppendInt(dst, int64(r.Storage), 10)
 	dst = append(dst, `,"responseNs":`...)
 	dst = strconv.AppendInt(dst, int64(r.Response), 10)
+	dst = append(dst, `,"lockHeldNs":`...)
+	dst = strconv.AppendInt(dst, int64(r.LockHeld), 10)
 	return append(dst, "}\n"...)
 }
 

@@ -31,6 +31,7 @@ func recordFor(id int) Record {
 		LockWait:   time.Duration(id * 2),
 		Storage:    time.Duration(id * 3),
 		Response:   time.Duration(id * 4),
+		LockHeld:   time.Duration(id * 5),
 	}
 }
 

@@ -44,4 +44,8 @@ type Record struct {
 	LockWait time.Duration `json:"lockWaitNs"` // waiting for namespace locks
 	Storage  time.Duration `json:"storageNs"`  // erasure coding and drive I/O
 	Response time.Duration `json:"responseNs"` // sending the response
+
+	// LockHeld is not a part of Duration but what the request cost others: how long it
+	// held namespace write locks (a write holds its key's only to commit).
+	LockHeld time.Duration `json:"lockHeldNs"`
 }

@@ -3,7 +3,8 @@
 // leaves, so that memory follows the number of names in use, not the number stored.
 //
 // When the context of an acquisition carries an optiming.Timing, the time the acquisition
-// spent blocked is added to it; without one no clock is read.
+// spent blocked is added to it, and so is, at release, the time it held write locks;
+// without one no clock is read.
 package nslock
 
 import (
@@ -86,6 +87,10 @@ func (m *Map) Acquire(ctx context.Context, writes, reads []string) (Unlock, erro
 			return nil, fmt.Errorf("waiting for the lock of %q: %w", r.name, err)
 		}
 		a.held = append(a.held, e)
+		a.writes = a.writes || r.write
+	}
+	if timing != nil && a.writes {
+		a.timing, a.since = timing, time.Now()
 	}
 	return a.unlock, nil
 }
@@ -101,12 +106,20 @@ type acquisition struct {
 	reqsBuf [4]request
 	heldBuf [4]*entry
 	once    sync.Once
+	// writes tells whether any lock held is a write lock; timing, when set, receives at
+	// release how long they were held, counted from since.
+	writes bool
+	timing *optiming.Timing
+	since  time.Time
 }
 
 // unlock releases the locks, once however often it is called.
 func (a *acquisition) unlock() { a.once.Do(a.release) }
 
 func (a *acquisition) release() {
+	if a.timing != nil {
+		a.timing.AddLockHeld(time.Since(a.since))
+	}
 	for i := len(a.held) - 1; i >= 0; i-- {
 		a.held[i].lock.unlock(a.reqs[i].write)
 		a.m.put(a.reqs[i].name)

@@ -351,3 +351,37 @@ func TestUncontendedAcquireAllocations(t *testing.T) {
 		t.Fatalf("%d names left in the map", m.Len())
 	}
 }
+
+// TestLockHeldTiming checks that an acquisition with write locks reports, at release, at
+// least the time between its acquisition and its release, once however often it is
+// released, and that one of read locks only reports nothing.
+func TestLockHeldTiming(t *testing.T) {
+	var m Map
+	var timing optiming.Timing
+	ctx := &optiming.Context{Context: context.Background(), Timing: &timing}
+	u, err := m.Acquire(ctx, []string{"k"}, []string{"bucket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const held = 20 * time.Millisecond
+	time.Sleep(held)
+	u()
+	u()
+	got := timing.LockHeld()
+	if got < held {
+		t.Errorf("write lock held for %v reported %v", held, got)
+	}
+	u, err = m.RLock(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Millisecond)
+	u()
+	if after := timing.LockHeld(); after != got {
+		t.Errorf("a read lock added %v to the write locks' held time", after-got)
+	}
+	timing.Reset()
+	if timing.LockHeld() != 0 || timing.LockWait() != 0 {
+		t.Errorf("Reset left %v held, %v waited", timing.LockHeld(), timing.LockWait())
+	}
+}
