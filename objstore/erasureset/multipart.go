@@ -17,6 +17,7 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -357,25 +358,37 @@ func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID
 		}
 		return nil
 	})
+	unlock := nslock.Unlock(func() {})
 	if lock != nil {
-		unlock, err := lock(ctx)
-		if err != nil {
+		if unlock, err = lock(ctx); err != nil {
 			return objstore.ObjectInfo{}, err
 		}
-		defer unlock()
 	}
-	before, err := s.readBefore(ctx, bucket, key, opts.Preconditions)
+	before, err := s.commitUpload(ctx, bucket, key, m, opts.Preconditions, ready, dir+"/data")
+	unlock()
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	now := time.Now().UTC()
-	m.VersionID, m.ModTime, m.DataDir = newID(), now, newDataDirID(now)
-	if err := s.commit(ctx, bucket, key, m, before, nil, ready, dir+"/data"); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
 	cleanup := context.WithoutCancel(ctx)
+	s.removeReplaced(cleanup, bucket, before, m.DataDir)
 	s.each(func(i int, d storage.Drive) error { return d.Delete(cleanup, storage.SysVolume, dir, true) })
 	return objectInfo(bucket, key, m, nil), nil
+}
+
+// commitUpload makes the assembled upload m the key's current version, its data the
+// directory dataDir on the drives marked in ready; the caller holds the key's write lock.
+// It returns the version it replaced.
+func (s *Set) commitUpload(ctx context.Context, bucket, key string, m *meta.Object, p objstore.Preconditions, ready []bool, dataDir string) (*version, error) {
+	before, err := s.readBefore(ctx, bucket, key, p)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	m.VersionID, m.ModTime, m.DataDir = newID(), now, newDataDirID(now)
+	if err := s.commit(ctx, bucket, key, m, before, nil, ready, dataDir); err != nil {
+		return nil, err
+	}
+	return before, nil
 }
 
 // AbortMultipartUpload removes an upload and its parts. The caller holds the upload's

@@ -34,15 +34,20 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
+	unlock := nslock.Unlock(func() {})
 	if lock != nil {
-		unlock, err := lock(ctx)
-		if err != nil {
+		if unlock, err = lock(ctx); err != nil {
 			st.discard(ctx)
 			return objstore.ObjectInfo{}, err
 		}
-		defer unlock()
 	}
-	return st.commit(ctx)
+	before, err := st.commit(ctx)
+	unlock()
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	s.removeReplaced(context.WithoutCancel(ctx), bucket, before, st.m.DataDir)
+	return objectInfo(bucket, key, st.m, nil), nil
 }
 
 // stagedPut is an object whose data is encoded, waiting for its commit.
@@ -145,13 +150,15 @@ func (s *Set) readBefore(ctx context.Context, bucket, key string, p objstore.Pre
 }
 
 // commit makes the staged object the key's current version; the caller holds the key's
-// write lock. Whatever the outcome, nothing staged is left behind.
-func (st *stagedPut) commit(ctx context.Context) (objstore.ObjectInfo, error) {
+// write lock. It returns the version it replaced, whose data the caller removes once it has
+// released the lock (readers of that version pinned it under the lock). Whatever the
+// outcome, nothing staged is left behind.
+func (st *stagedPut) commit(ctx context.Context) (*version, error) {
 	s, m := st.s, st.m
 	before, err := s.readBefore(ctx, st.bucket, st.key, st.opts.Preconditions)
 	if err != nil {
 		st.discard(ctx)
-		return objstore.ObjectInfo{}, err
+		return nil, err
 	}
 	// The version's identity and time are those of its commit, so that of two writers of
 	// one key the one that commits last is also the newer version.
@@ -167,9 +174,9 @@ func (st *stagedPut) commit(ctx context.Context) (objstore.ObjectInfo, error) {
 		m.DataDir = newDataDirID(now)
 	}
 	if err := s.commit(ctx, st.bucket, st.key, m, before, st.shards, st.staged, stagingDir(st.stagingID)); err != nil {
-		return objstore.ObjectInfo{}, err
+		return nil, err
 	}
-	return objectInfo(st.bucket, st.key, m, nil), nil
+	return before, nil
 }
 
 // discard removes what was staged for a write that will not commit.
@@ -336,8 +343,9 @@ func (s *Set) removeStaged(ctx context.Context, which []bool, dir string) {
 
 // commit makes version m visible on every drive that can take it: with inline shards (one
 // per shard index) or with the staged directory stagingDir on the drives marked in staged.
-// Below write quorum it restores what each drive held before and fails; above, it removes
-// the data the previous version no longer needs and queues a heal for the drives it missed.
+// Below write quorum it restores what each drive held before and fails; above, it queues a
+// heal for the drives it missed. The caller removes the data of the version it replaced
+// (removeReplaced), after releasing the key's lock.
 func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, before *version, shards [][]byte, staged []bool, stagingDir string) error {
 	n := len(s.drives)
 	targets := make([]bool, n)
@@ -375,7 +383,6 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 	if countNil(errs) < n {
 		s.QueueHeal(bucket, key)
 	}
-	s.removeReplaced(cleanup, bucket, before, m.DataDir)
 	return nil
 }
 
