@@ -8,12 +8,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/objstore/erasureset"
+	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -127,7 +131,7 @@ func TestNothingStagedLeftBehind(t *testing.T) {
 			t.Fatalf("writer %d: %v", i, err)
 		}
 	}
-	got := readAll(t, d, b, "contended")
+	got := readAll(t, c, d, b, "contended")
 	whole := false
 	for _, body := range bodies {
 		whole = whole || bytes.Equal(got, body)
@@ -180,16 +184,104 @@ func checkStagingEmpty(t *testing.T, dir, after string) {
 	}
 }
 
-func readAll(t *testing.T, l objstore.ObjectLayer, b, k string) []byte {
+func readAll(t *testing.T, ctx context.Context, l objstore.ObjectLayer, b, k string) []byte {
 	t.Helper()
-	h, err := l.OpenObject(context.Background(), b, k)
+	h, err := l.OpenObject(ctx, b, k)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
 	var buf bytes.Buffer
-	if _, err := h.WriteRange(context.Background(), &buf, 0, h.Info().Size); err != nil {
+	if _, err := h.WriteRange(ctx, &buf, 0, h.Info().Size); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestHealDoesNotBlockKey stops a heal in the middle of rebuilding a drive's shard and
+// reads the key meanwhile: the heal holds no lock then. Released, it commits the drive's
+// copy; stopped again while the key is deleted, it finds its version gone and drops what it
+// rebuilt.
+func TestHealDoesNotBlockKey(t *testing.T) {
+	dir := t.TempDir()
+	g := &gate{}
+	d, err := deploy.Open(context.Background(), deploy.Config{
+		Drives: []string{filepath.Join(dir, "d{1...4}")},
+		Parity: 2,
+		WrapDrive: func(sd storage.Drive) storage.Drive {
+			if strings.HasSuffix(sd.String(), "d1") {
+				return gatedDrive{Drive: sd, g: g}
+			}
+			return sd
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const b = "heal"
+	if err := d.MakeBucket(c, b, objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	content := randomBytes(3<<20+11, 9)
+	set := d.Sets()[0]
+	for _, key := range []string{"kept", "deleted"} {
+		if _, err := d.PutObject(c, b, key, bytes.NewReader(content), int64(len(content)), objstore.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The next file d1 creates is the heal's rebuilt shard.
+		entered, release := g.arm("CreateFile")
+		if err := os.RemoveAll(filepath.Join(dir, "d1", b, layout.DataDir)); err != nil {
+			t.Fatal(err)
+		}
+		type outcome struct {
+			res erasureset.HealResult
+			err error
+		}
+		healed := make(chan outcome, 1)
+		go func() {
+			res, err := set.HealObject(c, b, key, false)
+			healed <- outcome{res, err}
+		}()
+		select {
+		case <-entered:
+		case <-time.After(time.Minute):
+			t.Fatal("the heal did not start rebuilding d1's shard")
+		}
+		within := func(what string, op func(ctx context.Context) error) {
+			t.Helper()
+			ctx, cancel := context.WithTimeout(c, 20*time.Second)
+			defer cancel()
+			if err := op(ctx); err != nil {
+				t.Fatalf("%s while a heal of the key is halfway: %v", what, err)
+			}
+		}
+		within("GET", func(ctx context.Context) error {
+			if got := readAll(t, ctx, d, b, key); !bytes.Equal(got, content) {
+				t.Fatalf("GET during the heal: %d bytes, not the object", len(got))
+			}
+			_, err := d.StatObject(ctx, b, key)
+			return err
+		})
+		if key == "deleted" {
+			within("DeleteObject", func(ctx context.Context) error { return d.DeleteObject(ctx, b, key) })
+		}
+		close(release)
+		o := <-healed
+		if o.err != nil {
+			t.Fatalf("heal of %s: %v", key, o.err)
+		}
+		switch {
+		case key == "kept" && !slices.Equal(o.res.Healed, []int{0}):
+			t.Fatalf("heal of an unchanged key healed drives %v, want [0]", o.res.Healed)
+		case key == "deleted" && len(o.res.Healed) != 0:
+			t.Fatalf("heal of a key deleted meanwhile healed drives %v", o.res.Healed)
+		}
+		checkStagingEmpty(t, dir, "the heal of "+key)
+	}
+	if got := readAll(t, c, d, b, "kept"); !bytes.Equal(got, content) {
+		t.Fatal("the healed object reads back wrong")
+	}
 }

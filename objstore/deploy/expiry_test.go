@@ -361,53 +361,6 @@ func partBody(i, v int) []byte {
 	return bytes.Repeat([]byte{byte(i), byte(v), 'x'}, 70_000+i)
 }
 
-// gate holds the first call of an armed drive method until released.
-type gate struct {
-	mu sync.Mutex
-	// method is the armed method, "" when none; guarded by mu.
-	method           string
-	entered, release chan struct{}
-}
-
-// arm makes the next call of method wait for release, and returns the channel closed when
-// that call has begun.
-func (g *gate) arm(method string) (entered <-chan struct{}, release chan<- struct{}) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.method, g.entered, g.release = method, make(chan struct{}), make(chan struct{})
-	return g.entered, g.release
-}
-
-func (g *gate) wait(method string) {
-	g.mu.Lock()
-	armed := g.method == method
-	entered, release := g.entered, g.release
-	if armed {
-		g.method = ""
-	}
-	g.mu.Unlock()
-	if armed {
-		close(entered)
-		<-release
-	}
-}
-
-// gatedDrive is a drive whose commits of objects and renames of files pass its gate.
-type gatedDrive struct {
-	storage.Drive
-	g *gate
-}
-
-func (d gatedDrive) CommitObject(ctx context.Context, bucket, key string, meta []byte, srcVolume, srcDir string) error {
-	d.g.wait("CommitObject")
-	return d.Drive.CommitObject(ctx, bucket, key, meta, srcVolume, srcDir)
-}
-
-func (d gatedDrive) RenameFile(ctx context.Context, srcVolume, srcPath, dstVolume, dstPath string) error {
-	d.g.wait("RenameFile")
-	return d.Drive.RenameFile(ctx, srcVolume, srcPath, dstVolume, dstPath)
-}
-
 // TestUploadExpiryWaitsForWriters holds a completion in its commit, and a part upload in
 // the rename of its part, while a pass wants to remove their (old) uploads: the pass must
 // wait for them. The completion then succeeds with the whole object and is not counted;

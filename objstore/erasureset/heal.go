@@ -30,20 +30,27 @@ type HealResult struct {
 // HealObject restores, on every drive that answers, the current version of an object:
 // missing or corrupt metadata, missing, short or (with deep) corrupt shard files. Drives
 // holding a stale or partial copy of a key no quorum holds lose it.
+//
+// Like a write, it holds the key's write lock only to commit: it reads the version under
+// the key's read lock and pins its data, checks and rebuilds shards into the staging areas
+// with no lock held, then commits under the write lock if the version is still current
+// (a write that replaced it meanwhile wrote every drive it could; the rebuild is dropped).
 func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (HealResult, error) {
 	res := HealResult{Bucket: bucket, Key: key}
-	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
+	unlock, err := s.cfg.Locks.RLock(ctx, LockName(bucket, key))
 	if err != nil {
 		return res, err
 	}
-	defer unlock()
 	v, err := s.readVersion(ctx, bucket, key)
+	if err == nil && !v.current.Inline {
+		// Pinned, its data outlives an overwrite while the heal reads it.
+		dir := hexID(v.current.DataDir)
+		s.pins.pin(bucket, dir)
+		defer s.unpin(bucket, dir)
+	}
+	unlock()
 	if errors.Is(err, objstore.ErrObjectNotFound) {
-		for _, raw := range v.raw {
-			res.Dangling = res.Dangling || raw != nil
-		}
-		s.removeStale(ctx, bucket, key, v)
-		return res, nil
+		return s.removeDangling(ctx, bucket, key)
 	}
 	if err != nil {
 		return res, err
@@ -70,21 +77,64 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 		}
 		return nil
 	})
-	var errs []error
+	var rebuilt *rebuild
 	if m.Inline {
-		errs, err = s.healInline(ctx, bucket, key, v, codec, good, targets)
+		rebuilt, err = s.rebuildInline(ctx, v, codec, good, targets)
 	} else {
-		errs, err = s.healParts(ctx, bucket, key, v, codec, good, targets)
+		rebuilt, err = s.rebuildParts(ctx, bucket, v, codec, good, targets)
 	}
 	if err != nil {
 		return res, fmt.Errorf("healing %s/%s: %w", bucket, key, err)
 	}
+	defer rebuilt.discard(context.WithoutCancel(ctx), s)
+
+	unlock, err = s.cfg.Locks.Lock(ctx, LockName(bucket, key))
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	now, err := s.readVersion(ctx, bucket, key)
+	if err != nil || now.current.VersionID != m.VersionID {
+		return res, nil // replaced or removed meanwhile: nothing of this version to heal
+	}
+	for i := range targets {
+		// A drive whose copy changed meanwhile (healed by another heal) is left as it is.
+		targets[i] = targets[i] && now.holds[i] == v.holds[i]
+	}
+	errs := rebuilt.commit(ctx, s, bucket, key, now, targets)
 	for i, e := range errs {
 		if targets[i] && e == nil {
 			res.Healed = append(res.Healed, i)
 		}
 	}
 	return res, errors.Join(nonNil(errs)...)
+}
+
+// removeDangling removes, under the key's write lock, the copies of a key that no quorum
+// holds (left by a write that failed, or a delete a drive missed).
+func (s *Set) removeDangling(ctx context.Context, bucket, key string) (HealResult, error) {
+	res := HealResult{Bucket: bucket, Key: key}
+	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	v, err := s.readVersion(ctx, bucket, key)
+	if !errors.Is(err, objstore.ErrObjectNotFound) {
+		return res, nil // written meanwhile, or unreadable: not dangling now
+	}
+	for _, raw := range v.raw {
+		res.Dangling = res.Dangling || raw != nil
+	}
+	s.removeStale(ctx, bucket, key, v)
+	return res, nil
+}
+
+// unpin releases a pin the set took itself, removing what waited for it.
+func (s *Set) unpin(bucket, dataDir string) {
+	for _, drive := range s.pins.unpin(bucket, dataDir) {
+		s.removeDataDir(context.Background(), drive, bucket, dataDir)
+	}
 }
 
 // healTargets returns the drives, among those that answered, whose copy of the current
@@ -146,7 +196,18 @@ func copyFor(m *meta.Object, i int) *meta.Object {
 	return &c
 }
 
-func (s *Set) healInline(ctx context.Context, bucket, key string, v *version, codec *erasure.Codec, good, targets []bool) ([]error, error) {
+// rebuild is a heal's rebuilt copy of one version for its target drives, waiting for its
+// commit: an inline object's shards in memory, or shard files in the staging areas.
+type rebuild struct {
+	// inline[i] is target drive i's rebuilt inline shard (inline objects).
+	inline [][]byte
+	// staging is the staging directory of the rebuilt part files; staged marks the drives
+	// that hold it (objects with parts).
+	staging [16]byte
+	staged  []bool
+}
+
+func (s *Set) rebuildInline(ctx context.Context, v *version, codec *erasure.Codec, good, targets []bool) (*rebuild, error) {
 	m := v.current
 	readers := make([]io.ReaderAt, codec.TotalShards())
 	writers := make([]io.Writer, codec.TotalShards())
@@ -165,35 +226,59 @@ func (s *Set) healInline(ctx context.Context, bucket, key string, v *version, co
 	if err != nil {
 		return nil, err
 	}
-	errs := s.eachOf(targets, func(i int, d storage.Drive) error {
-		c := copyFor(m, i)
-		c.InlineData = bufs[i].Bytes()
-		return d.CommitObject(ctx, bucket, key, c.Marshal(), "", "")
-	})
-	s.removeReplacedOn(ctx, bucket, v, targets, m.DataDir)
-	return errs, nil
+	r := &rebuild{inline: make([][]byte, len(s.drives))}
+	for i := range bufs {
+		if targets[i] {
+			r.inline[i] = bufs[i].Bytes()
+		}
+	}
+	return r, nil
 }
 
-func (s *Set) healParts(ctx context.Context, bucket, key string, v *version, codec *erasure.Codec, good, targets []bool) ([]error, error) {
+func (s *Set) rebuildParts(ctx context.Context, bucket string, v *version, codec *erasure.Codec, good, targets []bool) (*rebuild, error) {
 	m := v.current
-	dataDir := hexID(m.DataDir)
-	staging := newID()
-	cleanup := context.WithoutCancel(ctx)
-	defer s.removeStaged(cleanup, targets, stagingDir(staging))
+	r := &rebuild{staging: newID(), staged: slices.Clone(targets)}
 	for _, p := range m.Parts {
-		if err := s.healPart(ctx, bucket, dataDir, stagingDir(staging), p, m.Erasure.Distribution, codec, good, targets); err != nil {
+		if err := s.healPart(ctx, bucket, hexID(m.DataDir), stagingDir(r.staging), p, m.Erasure.Distribution, codec, good, r.staged); err != nil {
+			r.discard(context.WithoutCancel(ctx), s)
 			return nil, fmt.Errorf("part %d: %w", p.Number, err)
 		}
 	}
+	copy(targets, r.staged) // a drive whose staged file failed is healed another time
+	return r, nil
+}
+
+// commit writes the rebuilt copy of the current version of now to the target drives; the
+// caller holds the key's write lock. It returns each drive's outcome.
+func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *version, targets []bool) []error {
+	m := now.current
+	cleanup := context.WithoutCancel(ctx)
+	if r.inline != nil {
+		errs := s.eachOf(targets, func(i int, d storage.Drive) error {
+			c := copyFor(m, i)
+			c.InlineData = r.inline[i]
+			return d.CommitObject(ctx, bucket, key, c.Marshal(), "", "")
+		})
+		s.removeReplacedOn(cleanup, bucket, now, targets, m.DataDir)
+		return errs
+	}
+	dataDir := hexID(m.DataDir)
 	errs := s.eachOf(targets, func(i int, d storage.Drive) error {
 		// A partial data directory of this version is in the way of the rebuilt one.
 		if err := d.Delete(ctx, bucket, layout.DataDirPath(dataDir), true); err != nil && !errors.Is(err, storage.ErrFileNotFound) {
 			return err
 		}
-		return d.CommitObject(ctx, bucket, key, copyFor(m, i).Marshal(), storage.SysVolume, stagingDir(staging))
+		return d.CommitObject(ctx, bucket, key, copyFor(m, i).Marshal(), storage.SysVolume, stagingDir(r.staging))
 	})
-	s.removeReplacedOn(cleanup, bucket, v, targets, m.DataDir)
-	return errs, nil
+	s.removeReplacedOn(cleanup, bucket, now, targets, m.DataDir)
+	return errs
+}
+
+// discard removes what a rebuild staged and did not commit.
+func (r *rebuild) discard(ctx context.Context, s *Set) {
+	if r.staged != nil {
+		s.removeStaged(ctx, r.staged, stagingDir(r.staging))
+	}
 }
 
 // healPart rebuilds one part's shards of the target drives into their staging directory.
