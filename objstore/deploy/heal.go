@@ -22,7 +22,10 @@ type HealingOptions struct {
 // RunHealing heals in the background until ctx is done: the objects reads and writes
 // queue; every set holding a drive this start formatted to replace a missing one; the set
 // of every drive that comes back online, or that lost its format record while running (it
-// is formatted again for its position); and every set, in full, every ScanInterval.
+// is formatted again for its position); the set of every drive left out of the start that
+// RecoverLeftOut brings back (tried at once, then every FormatCheckInterval), deeply, since
+// its shards may be as damaged as its record was; and every set, in full, every
+// ScanInterval.
 func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 	if opts.ScanInterval == 0 {
 		opts.ScanInterval = 6 * time.Hour
@@ -33,13 +36,13 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 	report := opts.Report
 	dep.RunHealers(ctx, report)
 	var wg sync.WaitGroup
-	fullHeal := func(si int, why string) {
+	fullHeal := func(si int, deep bool, why string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			s := dep.Sets()[si]
-			dep.log.Info("healing set", "set", si, "reason", why)
-			err := s.HealAll(ctx, false, func(r erasureset.HealResult) {
+			dep.log.Info("healing set", "set", si, "reason", why, "deep", deep)
+			err := s.HealAll(ctx, deep, func(r erasureset.HealResult) {
 				if report != nil {
 					report(r, nil)
 				}
@@ -56,8 +59,19 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 		fresh[pos[0]] = true
 	}
 	for si := range fresh {
-		fullHeal(si, "replaced drive")
+		fullHeal(si, false, "replaced drive")
 	}
+	recoverLeftOut := func() {
+		back, _ := dep.RecoverLeftOut(ctx)
+		sets := make(map[int]bool)
+		for _, r := range back {
+			sets[r.Set] = true
+		}
+		for si := range sets {
+			fullHeal(si, true, "left-out drive brought back")
+		}
+	}
+	recoverLeftOut()
 	var scan <-chan time.Time
 	if opts.ScanInterval > 0 {
 		t := time.NewTicker(opts.ScanInterval)
@@ -72,15 +86,16 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 			case <-ctx.Done():
 				return
 			case si := <-dep.reconnected:
-				fullHeal(si, "drive back online")
+				fullHeal(si, false, "drive back online")
 			case <-scan:
 				for si := range dep.Sets() {
-					fullHeal(si, "periodic scan")
+					fullHeal(si, false, "periodic scan")
 				}
 			case <-formatCheck.C:
 				for si := range dep.checkFormats(ctx) {
-					fullHeal(si, "drive lost its format (wiped or replaced)")
+					fullHeal(si, false, "drive lost its format (wiped or replaced)")
 				}
+				recoverLeftOut()
 			}
 		}
 	}()
