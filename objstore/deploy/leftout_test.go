@@ -140,7 +140,7 @@ func leftOutScenario(t *testing.T, c leftOutCase) {
 		t.Fatalf("no log line naming the drive and the reason (%s):\n%s", want, logs)
 	}
 	h := f.d.SetHealth()
-	if len(h) != 1 || h[0].Online != 3 || len(h[0].LeftOut) != 1 || h[0].LeftOut[0] != bad {
+	if len(h) != 1 || h[0].Usable != 3 || len(h[0].LeftOut) != 1 || h[0].LeftOut[0] != bad {
 		t.Fatalf("set health: %+v", h)
 	}
 	f.checkAll("with a drive left out")
@@ -167,7 +167,7 @@ func leftOutScenario(t *testing.T, c leftOutCase) {
 			t.Fatalf("the damaged record is not where it was moved: %v", err)
 		}
 	}
-	if h := f.d.SetHealth(); h[0].Online != 4 || len(h[0].LeftOut) != 0 {
+	if h := f.d.SetHealth(); h[0].Usable != 4 || len(h[0].LeftOut) != 0 {
 		t.Fatalf("set health after recovery: %+v", h)
 	}
 	if healed := f.healAll(); healed == 0 {
@@ -242,7 +242,7 @@ func TestLeftOutOnlineHeal(t *testing.T) {
 			t.Fatalf("only %d of %d objects healed: %v", len(seen), len(f.objects), seen)
 		}
 	}
-	if h := f.d.SetHealth(); h[0].Online != 4 {
+	if h := f.d.SetHealth(); h[0].Usable != 4 {
 		t.Fatalf("set health after the online heal: %+v", h)
 	}
 	cancel()

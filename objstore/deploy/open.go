@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/erasureset"
 	"github.com/flashstor/flashstor/objstore/format"
 	"github.com/flashstor/flashstor/objstore/storage"
@@ -122,47 +123,41 @@ func (dep *Deployment) leaveOut(l *format.Layout) {
 func (dep *Deployment) logStart() {
 	for _, h := range dep.SetHealth() {
 		switch {
-		case h.Online < h.ReadQuorum:
+		case h.Usable < h.ReadQuorum:
 			dep.log.Error("erasure set below read quorum: its objects answer 503 until drives come back",
-				"set", h.Set, "usable", h.Online, "drives", h.Drives, "read_quorum", h.ReadQuorum)
-		case h.Online < h.WriteQuorum:
+				"set", h.Set, "usable", h.Usable, "drives", h.Drives, "read_quorum", h.ReadQuorum)
+		case h.Usable < h.WriteQuorum:
 			dep.log.Error("erasure set below write quorum: it serves reads, writes answer 503",
-				"set", h.Set, "usable", h.Online, "drives", h.Drives, "write_quorum", h.WriteQuorum)
-		case h.Online < h.Drives:
-			dep.log.Warn("erasure set degraded", "set", h.Set, "usable", h.Online, "drives", h.Drives)
+				"set", h.Set, "usable", h.Usable, "drives", h.Drives, "write_quorum", h.WriteQuorum)
+		case h.Usable < h.Drives:
+			dep.log.Warn("erasure set degraded", "set", h.Set, "usable", h.Usable, "drives", h.Drives)
 		}
 	}
 }
 
-// SetHealth is how many drives of one erasure set are usable, beside its quorums.
-type SetHealth struct {
-	Set, Drives, Online     int
-	ReadQuorum, WriteQuorum int
-	// LeftOut are the set's drives left out of the start and not yet brought back.
-	LeftOut []string
-}
+var _ objstore.HealthReporter = (*Deployment)(nil)
 
 // SetHealth reports each set's drives: usable (not left out, and online for health
 // tracking) against its read and write quorums.
-func (dep *Deployment) SetHealth() []SetHealth {
-	out := make([]SetHealth, len(dep.Sets()))
+func (dep *Deployment) SetHealth() []objstore.SetHealth {
+	out := make([]objstore.SetHealth, len(dep.Sets()))
 	for si, s := range dep.Sets() {
 		k, m := s.Geometry()
-		h := SetHealth{Set: si, Drives: len(s.Drives()), ReadQuorum: k, WriteQuorum: erasureset.WriteQuorum(k, m)}
+		h := objstore.SetHealth{Set: si, Drives: len(s.Drives()), ReadQuorum: k, WriteQuorum: erasureset.WriteQuorum(k, m)}
 		for _, d := range s.Drives() {
 			switch d := d.(type) {
 			case *slot:
 				if d.Online() {
-					h.Online++
+					h.Usable++
 				} else if d.LeftOut() != "" {
 					h.LeftOut = append(h.LeftOut, d.path)
 				}
 			case *health.Drive:
 				if d.Online() {
-					h.Online++
+					h.Usable++
 				}
 			default:
-				h.Online++
+				h.Usable++
 			}
 		}
 		out[si] = h
