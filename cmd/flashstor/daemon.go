@@ -93,14 +93,30 @@ func registerCollectors(m *metrics.Metrics, srv *s3frontend.Server, dep *deploy.
 			return err
 		}
 	}
+	// Every position of every set: a left-out drive's slot stands there, not the drive.
 	drives := func() []collect.Drive {
-		out := make([]collect.Drive, len(dep.Drives))
-		for i, d := range dep.Drives {
-			out[i] = d
+		var out []collect.Drive
+		for _, s := range dep.Sets() {
+			for _, d := range s.Drives() {
+				if cd, ok := d.(collect.Drive); ok {
+					out = append(out, cd)
+				}
+			}
 		}
 		return out
 	}
 	if err := m.Register(collect.Drives(drives)); err != nil {
+		return err
+	}
+	sets := func() []collect.Set {
+		hs := dep.SetHealth()
+		out := make([]collect.Set, len(hs))
+		for i, h := range hs {
+			out[i] = collect.Set{Index: h.Set, Drives: h.Drives, Usable: h.Usable, ReadQuorum: h.ReadQuorum, WriteQuorum: h.WriteQuorum}
+		}
+		return out
+	}
+	if err := m.Register(collect.Sets(sets)); err != nil {
 		return err
 	}
 	if alog != nil {
