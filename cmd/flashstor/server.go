@@ -183,7 +183,12 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func printWelcome(w io.Writer, cfg serverConfig, addr, user, secret string, dep *deploy.Deployment) {
 	info := dep.StorageInfo(context.Background())
 	fmt.Fprintf(w, "Flashstor %s: %d drives, %d erasure set(s) of %d+%d\n",
-		version, len(dep.Drives), info.ErasureSets, info.DataShards, info.Parity)
+		version, len(info.Drives), info.ErasureSets, info.DataShards, info.Parity)
+	for _, h := range dep.SetHealth() {
+		for _, d := range h.LeftOut {
+			fmt.Fprintf(w, "  Left out:     %s (set %d; see the log for why): healing brings it back when it can\n", d, h.Set)
+		}
+	}
 	scheme := "http"
 	if cfg.certsDir != "" {
 		scheme = "https"

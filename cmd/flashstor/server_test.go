@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,6 +36,14 @@ func startServerOn(t *testing.T, dir string, extra ...string) string {
 // startServerLogged is startServerOn that also returns the server's log.
 func startServerLogged(t *testing.T, dir string, extra ...string) (string, *lockedBuffer) {
 	t.Helper()
+	endpoint, logs, _ := startStoppable(t, dir, extra...)
+	return endpoint, logs
+}
+
+// startStoppable is startServerLogged that also returns a function that stops the server
+// (as SIGTERM does) and checks that it stopped cleanly; the test's end calls it too.
+func startStoppable(t *testing.T, dir string, extra ...string) (string, *lockedBuffer, func()) {
+	t.Helper()
 	logs := &lockedBuffer{}
 	t.Setenv("FLASHSTORE_ROOT_USER", "testadmin")
 	t.Setenv("FLASHSTORE_ROOT_PASSWORD", "test-secret-123")
@@ -47,27 +56,31 @@ func startServerLogged(t *testing.T, dir string, extra ...string) (string, *lock
 		done <- run(ctx, args, pw, logs)
 		pw.Close()
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("server: %v", err)
+				}
+			case <-time.After(time.Minute):
+				t.Error("server did not stop within a minute of its context ending")
 			}
-		case <-time.After(time.Minute):
-			t.Error("server did not stop within a minute of its context ending")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	endpoint := regexp.MustCompile(`S3 endpoint:\s+(https?://\S+)`)
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		if m := endpoint.FindStringSubmatch(sc.Text()); m != nil {
 			go io.Copy(io.Discard, pr)
-			return m[1], logs
+			return m[1], logs, stop
 		}
 	}
-	t.Fatalf("the server printed no endpoint (%v)", <-done)
-	return "", nil
+	t.Fatalf("the server printed no endpoint (%v)\n%s", <-done, logs)
+	return "", nil, nil
 }
 
 func TestServerServesS3(t *testing.T) {
