@@ -54,12 +54,15 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 			}
 		}()
 	}
+	// A drive formatted by this start that is not empty lost its record but kept data of
+	// unknown state: its set is healed deeply, every shard verified.
 	fresh := make(map[int]bool)
 	for _, pos := range dep.Layout.Fresh {
-		fresh[pos[0]] = true
+		vols, err := dep.Layout.Sets[pos[0]][pos[1]].ListVolumes(ctx)
+		fresh[pos[0]] = fresh[pos[0]] || err != nil || len(vols) > 0
 	}
-	for si := range fresh {
-		fullHeal(si, false, "replaced drive")
+	for si, deep := range fresh {
+		fullHeal(si, deep, "drive formatted by this start")
 	}
 	recoverLeftOut := func() {
 		back, _ := dep.RecoverLeftOut(ctx)

@@ -313,3 +313,38 @@ func eaccesScenario(t *testing.T, dir string) {
 	}
 	f.checkAll("after the drive came back")
 }
+
+// TestRecordMissingWithData: a drive that lost its format record but kept shards, corrupt
+// ones among them, is formatted again by the start and its set healed deeply: a shallow
+// heal (presence and sizes) would leave the corrupt shards in place.
+func TestRecordMissingWithData(t *testing.T) {
+	f := newFixture(t, 4, 2)
+	f.d.Close()
+	shards, _ := f.files(1)
+	corrupt(t, rand.New(rand.NewPCG(3, 3)), shards)
+	if err := os.Remove(recordOf(f.drives[1])); err != nil {
+		t.Fatal(err)
+	}
+	logs := f.reopen(nil)
+	if len(f.d.Layout.Fresh) != 1 {
+		t.Fatalf("formatted at start: %v", f.d.Layout.Fresh)
+	}
+	c, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.d.RunHealing(c, deploy.HealingOptions{ScanInterval: -1}) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for i := 0; !strings.Contains(logs.String(), `msg="set healed"`); i++ {
+		if i == 6000 { // 2 minutes: catches a heal that never ends; measures nothing
+			t.Fatalf("the set was not healed:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "deep=true") {
+		t.Fatalf("the set was not healed deeply:\n%s", logs)
+	}
+	cancel()
+	<-done
+	if again := f.healAll(); again != 0 {
+		t.Fatalf("a deep heal after the start's heal still healed %d objects", again)
+	}
+}
