@@ -279,7 +279,9 @@ func TestLeftOutEACCES(t *testing.T) {
 	if err := os.Chown(dir, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLeftOutEACCES$", "-test.v", "-test.count=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hung child is killed
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLeftOutEACCES$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), eaccesEnv+"="+dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestLeftOutEACCES") {

@@ -26,28 +26,36 @@ type slot struct {
 type slotState struct {
 	// inner is the health-tracked drive; nil while it cannot be opened.
 	inner *health.Drive
-	// out: calls fail; reason and err say why.
-	out    bool
-	reason format.Reason
-	err    error
+	// out: calls fail with callErr; reason and err say why.
+	out     bool
+	reason  format.Reason
+	err     error
+	callErr error
 }
 
 var _ storage.Drive = (*slot)(nil)
 
 func newSlot(path string, inner *health.Drive, reason format.Reason, err error) *slot {
 	s := &slot{path: path}
-	s.state.Store(&slotState{inner: inner, out: true, reason: reason, err: err})
+	s.store(slotState{inner: inner, out: true, reason: reason, err: err})
 	return s
 }
 
-// store replaces the slot's state.
-func (s *slot) store(st slotState) { s.state.Store(&st) }
+// store replaces the slot's state, with the error its calls fail with while it is out
+// (made once: a degraded set calls the slot on every request).
+func (s *slot) store(st slotState) {
+	st.callErr = nil
+	if st.out || st.inner == nil {
+		st.callErr = fmt.Errorf("%w: %s is left out (%s): %v", storage.ErrDriveOffline, s.path, st.reason, st.err)
+	}
+	s.state.Store(&st)
+}
 
 // drive returns the drive calls go to, or why there is none.
 func (s *slot) drive() (storage.Drive, error) {
 	st := s.state.Load()
-	if st.out || st.inner == nil {
-		return nil, fmt.Errorf("%w: %s is left out (%s): %v", storage.ErrDriveOffline, s.path, st.reason, st.err)
+	if st.callErr != nil {
+		return nil, st.callErr
 	}
 	return st.inner, nil
 }
