@@ -2,6 +2,7 @@ package format
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -18,6 +19,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(v1Record(s))
 	f.Add([]byte(`{"version":2,"sha256":"","body":{}}`))
 	f.Add([]byte(`{"version":1}`))
+	if golden, err := os.ReadFile("testdata/format-v1.json"); err == nil {
+		f.Add(golden)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		got, err := Parse(in)
 		if err != nil {
