@@ -21,6 +21,7 @@ import (
 	"github.com/flashstor/flashstor/objstore/erasureset"
 	"github.com/flashstor/flashstor/objstore/format"
 	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/local"
 	"github.com/flashstor/flashstor/s3frontend"
 )
 
@@ -151,6 +152,11 @@ func dropPrivileges(cfg serverConfig, log *slog.Logger) error {
 		sys := filepath.Join(d, storage.SysVolume)
 		pc.Dirs = append(pc.Dirs, d, sys)
 		pc.Adopt = append(pc.Adopt, sys)
+		// Adopting skips a tree root does not own: on a restart the system folder is the
+		// run user's, but the folders the drive recreated at this start are root's.
+		for _, sub := range local.RecreatedDirs() {
+			pc.Adopt = append(pc.Adopt, filepath.Join(sys, sub))
+		}
 	}
 	if cfg.auditFile != "" {
 		pc.Adopt = append(pc.Adopt, cfg.auditFile)
