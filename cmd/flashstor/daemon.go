@@ -141,14 +141,26 @@ func healReporter(m *metrics.Metrics) func(erasureset.HealResult, error) {
 // dropPrivileges switches to FLASHSTORE_RUN_USER / FLASHSTORE_RUN_GROUP when they are set,
 // once everything that needs root is done. What start-up created as root under the drives'
 // system folders and the audit file become the run user's first; every drive must then be
-// writable by it.
-func dropPrivileges(cfg serverConfig, log *slog.Logger) error {
+// writable by it, except a drive left out because it could not be read (missing, not a
+// directory, unreadable): the deployment starts without it, and healing brings it back
+// once the operator has made it usable, by the run user too.
+func dropPrivileges(cfg serverConfig, dep *deploy.Deployment, log *slog.Logger) error {
 	drives, err := format.Expand(cfg.drives)
 	if err != nil {
 		return err
 	}
+	unreadable := make(map[string]bool)
+	for _, o := range dep.LeftOut() {
+		unreadable[o.Drive] = o.Reason == format.ReasonReadFailed
+	}
 	pc := privsep.FromEnv()
 	for _, d := range drives {
+		if abs, err := filepath.Abs(d); err == nil && unreadable[abs] {
+			if pc.User != "" {
+				log.Warn("left-out drive not checked for the run user: it must be made writable by it to come back", "drive", abs, "user", pc.User)
+			}
+			continue
+		}
 		sys := filepath.Join(d, storage.SysVolume)
 		pc.Dirs = append(pc.Dirs, d, sys)
 		pc.Adopt = append(pc.Adopt, sys)

@@ -147,7 +147,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer unmount()
-	if err := dropPrivileges(cfg, log); err != nil {
+	if err := dropPrivileges(cfg, dep, log); err != nil {
 		ln.Close()
 		return err
 	}

@@ -60,6 +60,17 @@ func (dep *Deployment) RecoverLeftOut(ctx context.Context) ([]Recovered, []Still
 	return back, out
 }
 
+// LeftOut returns the drives left out of the start that are still out, and why.
+func (dep *Deployment) LeftOut() []StillOut {
+	var out []StillOut
+	for _, lo := range dep.leftOut {
+		if st := lo.state.Load(); st.out {
+			out = append(out, StillOut{Drive: lo.path, Set: lo.set, Index: lo.index, Reason: st.reason, Err: st.err})
+		}
+	}
+	return out
+}
+
 // recoverOne opens a left-out drive if it is not open yet and makes it fit for its
 // position; on failure it says why it stays out.
 func (dep *Deployment) recoverOne(ctx context.Context, lo *leftOutDrive, st *slotState) (format.Recovery, format.Reason, error) {
