@@ -35,25 +35,21 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 	}
 	report := opts.Report
 	dep.RunHealers(ctx, report)
-	var wg sync.WaitGroup
-	fullHeal := func(si int, deep bool, why string) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := dep.Sets()[si]
-			dep.log.Info("healing set", "set", si, "reason", why, "deep", deep)
-			err := s.HealAll(ctx, deep, func(r erasureset.HealResult) {
-				if report != nil {
-					report(r, nil)
-				}
-			})
-			if err != nil {
-				dep.log.Warn("set heal incomplete", "set", si, "err", err)
-			} else {
-				dep.log.Info("set healed", "set", si)
+	heals := &fullHeals{running: make(map[int]*healRequest), run: func(si int, deep bool, why string) {
+		s := dep.Sets()[si]
+		dep.log.Info("healing set", "set", si, "reason", why, "deep", deep)
+		err := s.HealAll(ctx, deep, func(r erasureset.HealResult) {
+			if report != nil {
+				report(r, nil)
 			}
-		}()
-	}
+		})
+		if err != nil {
+			dep.log.Warn("set heal incomplete", "set", si, "err", err)
+		} else {
+			dep.log.Info("set healed", "set", si)
+		}
+	}}
+	fullHeal := heals.start
 	// A drive formatted by this start that is not empty lost its record but kept data of
 	// unknown state: its set is healed deeply, every shard verified.
 	fresh := make(map[int]bool)
@@ -103,8 +99,56 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 		}
 	}()
 	<-ctx.Done()
-	wg.Wait()
+	heals.wg.Wait()
 	dep.WaitHealers()
+}
+
+// fullHeals runs the full heals of sets one at a time per set: a heal asked for while one
+// of the same set runs is run once after it (deeply if any request was deep), since two at
+// once would do the same work twice and contend for the same objects.
+type fullHeals struct {
+	run func(si int, deep bool, why string)
+	wg  sync.WaitGroup
+
+	mu sync.Mutex
+	// running has an entry for each set whose heal runs, holding what was asked for
+	// meanwhile. Guarded by mu.
+	running map[int]*healRequest
+}
+
+// healRequest is what was asked for while a set's heal ran.
+type healRequest struct {
+	queued, deep bool
+	why          string
+}
+
+// start runs a full heal of set si, or queues it behind the one that runs.
+func (h *fullHeals) start(si int, deep bool, why string) {
+	h.mu.Lock()
+	if r, ok := h.running[si]; ok {
+		r.queued, r.deep, r.why = true, r.deep || deep, why
+		h.mu.Unlock()
+		return
+	}
+	h.running[si] = &healRequest{}
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for {
+			h.run(si, deep, why)
+			h.mu.Lock()
+			r := h.running[si]
+			if !r.queued {
+				delete(h.running, si)
+				h.mu.Unlock()
+				return
+			}
+			deep, why = r.deep, r.why
+			h.running[si] = &healRequest{}
+			h.mu.Unlock()
+		}
+	}()
 }
 
 // checkFormats formats again, for its position, every drive that lost its format record,
