@@ -59,20 +59,29 @@ func checkObjects(t *testing.T, client *s3.Client, objects map[string][]byte, wh
 	t.Helper()
 	ctx := context.Background()
 	for key, want := range objects {
-		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(reproBucket), Key: aws.String(key)})
-		if err != nil {
-			t.Fatalf("%s: GET %s: %v", when, key, err)
-		}
-		got, err := io.ReadAll(out.Body)
-		out.Body.Close()
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("%s: GET %s: %d bytes that differ from the %d written (%v)", when, key, len(got), len(want), err)
+		if got := getObject(t, client, reproBucket, key); !bytes.Equal(got, want) {
+			t.Fatalf("%s: GET %s: %d bytes that differ from the %d written", when, key, len(got), len(want))
 		}
 	}
 	list, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(reproBucket)})
 	if err != nil || len(list.Contents) != len(objects) {
 		t.Fatalf("%s: listing: %v, %d objects", when, err, len(list.Contents))
 	}
+}
+
+// getObject returns an object's content, read through S3.
+func getObject(t *testing.T, client *s3.Client, bucket, key string) []byte {
+	t.Helper()
+	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("GET %s/%s: %v", bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatalf("GET %s/%s: reading the body: %v", bucket, key, err)
+	}
+	return b
 }
 
 // damageLikeIssue9 wipes drive 2 (the directory stays, empty, as a new disk would) and flips

@@ -365,13 +365,7 @@ func TestServerDropsPrivilegesWithoutADrive(t *testing.T) {
 	if !strings.Contains(c.out.String(), "dropped privileges") || !strings.Contains(c.out.String(), "left-out drive not checked for the run user") {
 		t.Errorf("log:\n%s", c.out.String())
 	}
-	got, err := s3Client(c.endpoint).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("kept"), Key: aws.String("k")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(got.Body)
-	got.Body.Close()
-	if !bytes.Equal(b, body) {
+	if b := getObject(t, s3Client(c.endpoint), "kept", "k"); !bytes.Equal(b, body) {
 		t.Fatalf("GET without d2: %d bytes", len(b))
 	}
 }
