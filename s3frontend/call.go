@@ -9,6 +9,7 @@ import (
 
 	"github.com/flashstor/flashstor/internal/audit"
 	"github.com/flashstor/flashstor/internal/reqid"
+	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/optiming"
 
 	"github.com/flashstor/flashstor/s3frontend/httpserver"
@@ -221,10 +222,40 @@ func (c *call) health() bool {
 	if string(p) == ready && !c.h.layer.Ready(c.context()) {
 		status = 503
 	}
+	c.setHealthHeaders()
 	c.w.Header().Set("Content-Length", "0")
 	c.w.Header().Set("Cache-Control", "no-store")
 	c.w.WriteHeader(status)
 	return true
+}
+
+// setHealthHeaders tells, on a health response, how many erasure sets there are and how
+// many are degraded (a drive missing or left out), read-only (below write quorum) and
+// unavailable (below read quorum), when the layer reports it: a probe that only looks at
+// the status still sees the server up while a set is degraded, and one that reads these
+// sees what to page about.
+func (c *call) setHealthHeaders() {
+	hr, ok := c.h.layer.(objstore.HealthReporter)
+	if !ok {
+		return
+	}
+	var degraded, readOnly, unavailable int
+	sets := hr.SetHealth()
+	for _, s := range sets {
+		switch {
+		case s.Usable < s.ReadQuorum:
+			unavailable++
+		case s.Usable < s.WriteQuorum:
+			readOnly++
+		case s.Usable < s.Drives:
+			degraded++
+		}
+	}
+	hdr := c.w.Header()
+	hdr.Set("X-Flashstor-Sets", strconv.Itoa(len(sets)))
+	hdr.Set("X-Flashstor-Sets-Degraded", strconv.Itoa(degraded))
+	hdr.Set("X-Flashstor-Sets-Read-Only", strconv.Itoa(readOnly))
+	hdr.Set("X-Flashstor-Sets-Unavailable", strconv.Itoa(unavailable))
 }
 
 // fail sends the S3 error response for err. The response must not have started.

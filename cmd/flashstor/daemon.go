@@ -21,6 +21,7 @@ import (
 	"github.com/flashstor/flashstor/objstore/erasureset"
 	"github.com/flashstor/flashstor/objstore/format"
 	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/local"
 	"github.com/flashstor/flashstor/s3frontend"
 )
 
@@ -94,18 +95,30 @@ func registerCollectors(m *metrics.Metrics, cfg serverConfig, srv *s3frontend.Se
 			return err
 		}
 	}
-	var drives []collect.PlacedDrive
-	for s, set := range dep.Layout.Sets {
-		for i, d := range set {
-			hd, ok := d.(collect.Drive)
-			if !ok {
-				return fmt.Errorf("metrics: drive %s of set %d has no health statistics", d, s)
+	// Every position of every set: a left-out drive's slot stands there, not the drive.
+	drives := func() []collect.PlacedDrive {
+		var out []collect.PlacedDrive
+		for s, set := range dep.Sets() {
+			for i, d := range set.Drives() {
+				if cd, ok := d.(collect.Drive); ok {
+					out = append(out, collect.PlacedDrive{Drive: cd, Set: s, Index: i})
+				}
 			}
-			drives = append(drives, collect.PlacedDrive{Drive: hd, Set: s, Index: i})
 		}
+		return out
 	}
-	list := func() []collect.PlacedDrive { return drives } // positions are fixed for the run
-	if err := m.Register(collect.Drives(list, cfg.metricsDrivePaths)); err != nil {
+	if err := m.Register(collect.Drives(drives, cfg.metricsDrivePaths)); err != nil {
+		return err
+	}
+	sets := func() []collect.Set {
+		hs := dep.SetHealth()
+		out := make([]collect.Set, len(hs))
+		for i, h := range hs {
+			out[i] = collect.Set{Index: h.Set, Drives: h.Drives, Usable: h.Usable, ReadQuorum: h.ReadQuorum, WriteQuorum: h.WriteQuorum}
+		}
+		return out
+	}
+	if err := m.Register(collect.Sets(sets)); err != nil {
 		return err
 	}
 	if alog != nil {
@@ -129,17 +142,34 @@ func healReporter(m *metrics.Metrics) func(erasureset.HealResult, error) {
 // dropPrivileges switches to FLASHSTORE_RUN_USER / FLASHSTORE_RUN_GROUP when they are set,
 // once everything that needs root is done. What start-up created as root under the drives'
 // system folders and the audit file become the run user's first; every drive must then be
-// writable by it.
-func dropPrivileges(cfg serverConfig, log *slog.Logger) error {
+// writable by it, except a drive left out because it could not be read (missing, not a
+// directory, unreadable): the deployment starts without it, and healing brings it back
+// once the operator has made it usable, by the run user too.
+func dropPrivileges(cfg serverConfig, dep *deploy.Deployment, log *slog.Logger) error {
 	drives, err := format.Expand(cfg.drives)
 	if err != nil {
 		return err
 	}
+	unreadable := make(map[string]bool)
+	for _, o := range dep.LeftOut() {
+		unreadable[o.Drive] = o.Reason == format.ReasonReadFailed
+	}
 	pc := privsep.FromEnv()
 	for _, d := range drives {
+		if abs, err := filepath.Abs(d); err == nil && unreadable[abs] {
+			if pc.User != "" {
+				log.Warn("left-out drive not checked for the run user: it must be made writable by it to come back", "drive", abs, "user", pc.User)
+			}
+			continue
+		}
 		sys := filepath.Join(d, storage.SysVolume)
 		pc.Dirs = append(pc.Dirs, d, sys)
 		pc.Adopt = append(pc.Adopt, sys)
+		// Adopting skips a tree root does not own: on a restart the system folder is the
+		// run user's, but the folders the drive recreated at this start are root's.
+		for _, sub := range local.RecreatedDirs() {
+			pc.Adopt = append(pc.Adopt, filepath.Join(sys, sub))
+		}
 	}
 	if cfg.auditFile != "" {
 		pc.Adopt = append(pc.Adopt, cfg.auditFile)

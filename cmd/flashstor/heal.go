@@ -12,8 +12,11 @@ import (
 	"github.com/flashstor/flashstor/objstore/erasureset"
 )
 
-// runHeal heals a deployment that no server is running on: every bucket and object of
-// every set, reporting each object it restored.
+// runHeal heals a deployment that no server is running on: it brings back the drives left
+// out of the start that it can (a damaged format record is moved aside and the drive
+// formatted again for its position), then heals every bucket and object of every set,
+// reporting each object it restored. Drives it could not bring back make it fail, after
+// healing the rest.
 func runHeal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("heal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -33,8 +36,20 @@ func runHeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, pos := range dep.Layout.Fresh {
 		fmt.Fprintf(stdout, "formatted replacement drive %s (set %d, position %d)\n", dep.Layout.Sets[pos[0]][pos[1]], pos[0], pos[1])
 	}
-	healed, dangling := 0, 0
+	back, out := dep.RecoverLeftOut(ctx)
+	for _, r := range back {
+		fmt.Fprintf(stdout, "brought back left-out drive %s (set %d, position %d)", r.Drive, r.Set, r.Index)
+		if r.MovedTo != "" {
+			fmt.Fprintf(stdout, ": damaged format record moved to %s, formatted again", r.MovedTo)
+		}
+		fmt.Fprintln(stdout)
+	}
 	var errs []error
+	for _, o := range out {
+		fmt.Fprintf(stdout, "drive %s (set %d, position %d) is still left out (%s): %v\n", o.Drive, o.Set, o.Index, o.Reason, o.Err)
+		errs = append(errs, fmt.Errorf("drive %s is left out (%s): %w", o.Drive, o.Reason, o.Err))
+	}
+	healed, dangling := 0, 0
 	for si, s := range dep.Sets() {
 		err := s.HealAll(ctx, *deep, func(r erasureset.HealResult) {
 			if r.Dangling {

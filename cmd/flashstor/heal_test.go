@@ -14,8 +14,9 @@ import (
 	"github.com/flashstor/flashstor/objstore/deploy"
 )
 
-// TestHealCommand wipes a drive of a stopped deployment and runs "flashstor heal": it must
-// report every object it restored, and a second run must find nothing to do.
+// TestHealCommand removes a drive's directory in a stopped deployment and runs "flashstor
+// heal": it must refuse to bring back a missing directory; once an empty one is there, it
+// must report every object it restored, and a second run must find nothing to do.
 func TestHealCommand(t *testing.T) {
 	dir := t.TempDir()
 	drives := filepath.Join(dir, "d{1...4}")
@@ -40,7 +41,22 @@ func TestHealCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The directory is missing, as an unmounted disk's: heal must not create it on the
+	// file system below, and must say so and fail.
 	var out, errOut bytes.Buffer
+	err = run(c, []string{"heal", drives}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "d3")+" is left out (read_failed)") ||
+		!strings.Contains(out.String(), "is still left out") {
+		t.Fatalf("heal with a drive directory missing: %v\n%s", err, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d3")); err == nil {
+		t.Fatal("heal created the missing drive directory")
+	}
+	// A new, empty disk mounted there: it is formatted for its position and healed.
+	if err := os.Mkdir(filepath.Join(dir, "d3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
 	if err := run(c, []string{"heal", drives}, &out, &errOut); err != nil {
 		t.Fatalf("heal: %v\n%s", err, errOut.String())
 	}

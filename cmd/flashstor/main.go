@@ -2,7 +2,7 @@
 // whose buckets can also be mounted as directories.
 //
 //	flashstor server [flags] DRIVE...   serve S3 (and mount with --mount)
-//	flashstor heal [--deep] DRIVE...    heal every object, offline
+//	flashstor heal [--deep] DRIVE...    bring back left-out drives, heal every object, offline
 //	flashstor version
 //
 // DRIVE is a directory; "{a...b}" ranges expand, as in /srv/disk{1...4}.
@@ -39,7 +39,8 @@ const usage = `usage: flashstor COMMAND [FLAGS] [DRIVE...]
 
 commands:
   server   serve S3 on the drives (and mount them with --mount DIR)
-  heal     restore every missing or corrupt shard and metadata file, offline
+  heal     bring back left-out drives, restore every missing or corrupt shard and
+           metadata file, offline
   version  print the version
 
 "flashstor COMMAND -h" lists a command's flags.

@@ -330,3 +330,42 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestServerDropsPrivilegesWithoutADrive: a drive directory missing at start (an unmounted
+// disk) does not stop a server that drops to a run user: the drive is left out, not checked
+// for the run user, and the server serves what the others hold.
+func TestServerDropsPrivilegesWithoutADrive(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the privilege drop needs root")
+	}
+	drives := runUserDrives(t, 65534)
+	pattern := filepath.Join(drives, "d{1...4}")
+	first := startChild(t, "nobody", "127.0.0.1:0", pattern)
+	if first.endpoint == "" {
+		t.Fatalf("the first start failed:\n%s", first.out.String())
+	}
+	ctx := context.Background()
+	client := s3Client(first.endpoint)
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("left out "), 40_000)
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("kept"), Key: aws.String("k"), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	first.cmd.Process.Signal(syscall.SIGTERM)
+	<-first.exited
+	if err := os.Rename(filepath.Join(drives, "d2"), filepath.Join(drives, "d2.unmounted")); err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, "nobody", "127.0.0.1:0", pattern)
+	if c.endpoint == "" {
+		t.Fatalf("the server did not start without d2:\n%s", c.out.String())
+	}
+	if !strings.Contains(c.out.String(), "dropped privileges") || !strings.Contains(c.out.String(), "left-out drive not checked for the run user") {
+		t.Errorf("log:\n%s", c.out.String())
+	}
+	if b := getObject(t, s3Client(c.endpoint), "kept", "k"); !bytes.Equal(b, body) {
+		t.Fatalf("GET without d2: %d bytes", len(b))
+	}
+}

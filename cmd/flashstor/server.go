@@ -170,7 +170,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer unmount()
-	if err := dropPrivileges(cfg, log); err != nil {
+	if err := dropPrivileges(cfg, dep, log); err != nil {
 		ln.Close()
 		return err
 	}
@@ -218,7 +218,12 @@ func uploadExpiry(cfg serverConfig, m *metrics.Metrics) deploy.UploadExpiryOptio
 func printWelcome(w io.Writer, cfg serverConfig, addr string, root rootCreds, dep *deploy.Deployment) {
 	info := dep.StorageInfo(context.Background())
 	fmt.Fprintf(w, "Flashstor %s: %d drives, %d erasure set(s) of %d+%d\n",
-		version, len(dep.Drives), info.ErasureSets, info.DataShards, info.Parity)
+		version, len(info.Drives), info.ErasureSets, info.DataShards, info.Parity)
+	for _, h := range dep.SetHealth() {
+		for _, d := range h.LeftOut {
+			fmt.Fprintf(w, "  Left out:     %s (set %d; see the log for why): healing brings it back when it can\n", d, h.Set)
+		}
+	}
 	scheme := "http"
 	if cfg.certsDir != "" {
 		scheme = "https"

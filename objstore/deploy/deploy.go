@@ -6,8 +6,8 @@ package deploy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/flashstor/flashstor/erasure"
@@ -52,16 +52,31 @@ type Config struct {
 type Deployment struct {
 	*pool.Pool
 	Layout *format.Layout
-	// Drives are the health-tracked drives, in set order.
+	// Drives are the health-tracked drives opened at start, in the order given; a drive that
+	// could not be opened then is not among them (its slot opens it later, see leftOut).
 	Drives []*health.Drive
-	log    *slog.Logger
+	// leftOut are the positions whose drive was left out of the start, in set order. Each
+	// slot lets calls through once healing has brought its drive back.
+	leftOut []*leftOutDrive
+	// recovering serialises RecoverLeftOut (the background healer and a caller).
+	recovering sync.Mutex
+	cfg        Config
+	log        *slog.Logger
 	// reconnected receives the set of a drive that came back online.
 	reconnected chan int
 	expiry      UploadExpiryOptions
 	now         func() time.Time
 }
 
-// Open opens the deployment cfg describes.
+// leftOutDrive is a position whose drive was left out of the start.
+type leftOutDrive struct {
+	*slot
+	set, index int
+}
+
+// Open opens the deployment cfg describes. Drives that cannot be used are left out, not
+// fatal (see format.Assemble): Open fails only when the drives cannot be told apart as one
+// deployment, or the arguments are wrong.
 func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -76,33 +91,18 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	dep := &Deployment{log: cfg.Log, reconnected: make(chan int, 64), expiry: cfg.UploadExpiry.withDefaults(), now: cfg.Now}
-	seen := make(map[string]bool)
-	drives := make([]storage.Drive, len(paths))
-	for i, p := range paths {
-		d, err := local.Open(p, cfg.DriveOptions)
-		if err != nil {
-			dep.Close()
-			return nil, err
-		}
-		if seen[d.String()] {
-			dep.Close()
-			return nil, fmt.Errorf("drive %s given twice", d)
-		}
-		seen[d.String()] = true
-		var inner storage.Drive = d
-		if cfg.WrapDrive != nil {
-			inner = cfg.WrapDrive(d)
-		}
-		hd := health.Wrap(inner, dep.healthOptions(cfg.Health))
-		dep.Drives = append(dep.Drives, hd)
-		drives[i] = hd
+	dep := &Deployment{cfg: cfg, log: cfg.Log, reconnected: make(chan int, 64), expiry: cfg.UploadExpiry.withDefaults(), now: cfg.Now}
+	drives, err := dep.openDrives(ctx, paths)
+	if err != nil {
+		dep.Close()
+		return nil, err
 	}
 	layout, err := format.Assemble(ctx, drives)
 	if err != nil {
 		dep.Close()
 		return nil, err
 	}
+	dep.leaveOut(layout)
 	locks := &nslock.Map{}
 	sets := make([]*erasureset.Set, len(layout.Sets))
 	for i, ds := range layout.Sets {
@@ -133,6 +133,7 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 		return nil, err
 	}
 	dep.Pool, dep.Layout = p, layout
+	dep.logStart()
 	return dep, nil
 }
 
@@ -161,6 +162,9 @@ func (dep *Deployment) noteReconnect(d *health.Drive) {
 	}
 	for si, s := range dep.Sets() {
 		for _, sd := range s.Drives() {
+			if sl, ok := sd.(*slot); ok && sl.Online() && sl.state.Load().inner == d {
+				sd = d
+			}
 			if sd == storage.Drive(d) {
 				select {
 				case dep.reconnected <- si:
@@ -175,5 +179,8 @@ func (dep *Deployment) noteReconnect(d *health.Drive) {
 func (dep *Deployment) Close() {
 	for _, d := range dep.Drives {
 		d.Close()
+	}
+	for _, lo := range dep.leftOut {
+		lo.Close()
 	}
 }

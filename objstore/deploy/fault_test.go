@@ -30,7 +30,11 @@ type fixture struct {
 const faultBucket = "faults"
 
 func newFixture(t *testing.T, n, parity int) *fixture {
-	dir := t.TempDir()
+	return newFixtureIn(t, t.TempDir(), n, parity)
+}
+
+// newFixtureIn is newFixture with the drives in dir.
+func newFixtureIn(t *testing.T, dir string, n, parity int) *fixture {
 	f := &fixture{t: t, parity: parity, objects: make(map[string][]byte)}
 	for i := 1; i <= n; i++ {
 		f.drives = append(f.drives, filepath.Join(dir, fmt.Sprintf("d%d", i)))

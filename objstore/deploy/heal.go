@@ -22,7 +22,10 @@ type HealingOptions struct {
 // RunHealing heals in the background until ctx is done: the objects reads and writes
 // queue; every set holding a drive this start formatted to replace a missing one; the set
 // of every drive that comes back online, or that lost its format record while running (it
-// is formatted again for its position); and every set, in full, every ScanInterval.
+// is formatted again for its position); the set of every drive left out of the start that
+// RecoverLeftOut brings back (tried at once, then every FormatCheckInterval), deeply, since
+// its shards may be as damaged as its record was; and every set, in full, every
+// ScanInterval.
 func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 	if opts.ScanInterval == 0 {
 		opts.ScanInterval = 6 * time.Hour
@@ -32,32 +35,42 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 	}
 	report := opts.Report
 	dep.RunHealers(ctx, report)
-	var wg sync.WaitGroup
-	fullHeal := func(si int, why string) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := dep.Sets()[si]
-			dep.log.Info("healing set", "set", si, "reason", why)
-			err := s.HealAll(ctx, false, func(r erasureset.HealResult) {
-				if report != nil {
-					report(r, nil)
-				}
-			})
-			if err != nil {
-				dep.log.Warn("set heal incomplete", "set", si, "err", err)
-			} else {
-				dep.log.Info("set healed", "set", si)
+	heals := &fullHeals{running: make(map[int]*healRequest), run: func(si int, deep bool, why string) {
+		s := dep.Sets()[si]
+		dep.log.Info("healing set", "set", si, "reason", why, "deep", deep)
+		err := s.HealAll(ctx, deep, func(r erasureset.HealResult) {
+			if report != nil {
+				report(r, nil)
 			}
-		}()
-	}
+		})
+		if err != nil {
+			dep.log.Warn("set heal incomplete", "set", si, "err", err)
+		} else {
+			dep.log.Info("set healed", "set", si)
+		}
+	}}
+	fullHeal := heals.start
+	// A drive formatted by this start that is not empty lost its record but kept data of
+	// unknown state: its set is healed deeply, every shard verified.
 	fresh := make(map[int]bool)
 	for _, pos := range dep.Layout.Fresh {
-		fresh[pos[0]] = true
+		vols, err := dep.Layout.Sets[pos[0]][pos[1]].ListVolumes(ctx)
+		fresh[pos[0]] = fresh[pos[0]] || err != nil || len(vols) > 0
 	}
-	for si := range fresh {
-		fullHeal(si, "replaced drive")
+	for si, deep := range fresh {
+		fullHeal(si, deep, "drive formatted by this start")
 	}
+	recoverLeftOut := func() {
+		back, _ := dep.RecoverLeftOut(ctx)
+		sets := make(map[int]bool)
+		for _, r := range back {
+			sets[r.Set] = true
+		}
+		for si := range sets {
+			fullHeal(si, true, "left-out drive brought back")
+		}
+	}
+	recoverLeftOut()
 	var scan <-chan time.Time
 	if opts.ScanInterval > 0 {
 		t := time.NewTicker(opts.ScanInterval)
@@ -72,21 +85,70 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 			case <-ctx.Done():
 				return
 			case si := <-dep.reconnected:
-				fullHeal(si, "drive back online")
+				fullHeal(si, false, "drive back online")
 			case <-scan:
 				for si := range dep.Sets() {
-					fullHeal(si, "periodic scan")
+					fullHeal(si, false, "periodic scan")
 				}
 			case <-formatCheck.C:
 				for si := range dep.checkFormats(ctx) {
-					fullHeal(si, "drive lost its format (wiped or replaced)")
+					fullHeal(si, false, "drive lost its format (wiped or replaced)")
 				}
+				recoverLeftOut()
 			}
 		}
 	}()
 	<-ctx.Done()
-	wg.Wait()
+	heals.wg.Wait()
 	dep.WaitHealers()
+}
+
+// fullHeals runs the full heals of sets one at a time per set: a heal asked for while one
+// of the same set runs is run once after it (deeply if any request was deep), since two at
+// once would do the same work twice and contend for the same objects.
+type fullHeals struct {
+	run func(si int, deep bool, why string)
+	wg  sync.WaitGroup
+
+	mu sync.Mutex
+	// running has an entry for each set whose heal runs, holding what was asked for
+	// meanwhile. Guarded by mu.
+	running map[int]*healRequest
+}
+
+// healRequest is what was asked for while a set's heal ran.
+type healRequest struct {
+	queued, deep bool
+	why          string
+}
+
+// start runs a full heal of set si, or queues it behind the one that runs.
+func (h *fullHeals) start(si int, deep bool, why string) {
+	h.mu.Lock()
+	if r, ok := h.running[si]; ok {
+		r.queued, r.deep, r.why = true, r.deep || deep, why
+		h.mu.Unlock()
+		return
+	}
+	h.running[si] = &healRequest{}
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for {
+			h.run(si, deep, why)
+			h.mu.Lock()
+			r := h.running[si]
+			if !r.queued {
+				delete(h.running, si)
+				h.mu.Unlock()
+				return
+			}
+			deep, why = r.deep, r.why
+			h.running[si] = &healRequest{}
+			h.mu.Unlock()
+		}
+	}()
 }
 
 // checkFormats formats again, for its position, every drive that lost its format record,

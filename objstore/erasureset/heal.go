@@ -344,7 +344,13 @@ func (s *Set) HealBucket(ctx context.Context, bucket string) error {
 		for i := range missing {
 			missing[i] = !has[i] && errs[i] == nil
 		}
-		errs := s.eachOf(missing, func(i int, d storage.Drive) error { return d.MakeVolume(ctx, bucket) })
+		errs := s.eachOf(missing, func(i int, d storage.Drive) error {
+			// Created meanwhile (by another heal of this set): there, as wanted.
+			if err := d.MakeVolume(ctx, bucket); !errors.Is(err, storage.ErrVolumeExists) {
+				return err
+			}
+			return nil
+		})
 		return errors.Join(nonNil(errs)...)
 	}
 	if count > 0 {

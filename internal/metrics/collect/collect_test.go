@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -257,5 +258,72 @@ func TestAudit(t *testing.T) {
 	fams = gather(t, m)
 	if got := get(t, fams, "flashstor_audit_records_written_total"); got != float64(st.Accepted) {
 		t.Errorf("written after Close %v, want %d", got, st.Accepted)
+	}
+}
+
+// leftOutDrive is a drive left out of the start, as the deployment's slot reports it.
+type leftOutDrive struct {
+	*health.Drive
+	reason string
+}
+
+func (d leftOutDrive) Online() bool    { return false }
+func (d leftOutDrive) LeftOut() string { return d.reason }
+
+// TestDrivesLeftOut: a left-out drive is named with its reason and counted apart (and as
+// offline); a drive that serves has no left-out series.
+func TestDrivesLeftOut(t *testing.T) {
+	open := func() *health.Drive {
+		d, err := local.Open(t.TempDir(), local.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := health.Wrap(d, health.Options{})
+		t.Cleanup(h.Close)
+		return h
+	}
+	good, out := open(), leftOutDrive{open(), "corrupt_record"}
+	m := metrics.New()
+	placed := []PlacedDrive{{Drive: good, Set: 0, Index: 0}, {Drive: out, Set: 0, Index: 1}}
+	if err := m.Register(Drives(func() []PlacedDrive { return placed }, false)); err != nil {
+		t.Fatal(err)
+	}
+	fams := gather(t, m)
+	if got := get(t, fams, "flashstor_drive_left_out", "set", "0", "index", "1", "reason", "corrupt_record"); got != 1 {
+		t.Errorf("left_out for the left-out drive = %v", got)
+	}
+	if n := len(fams["flashstor_drive_left_out"].GetMetric()); n != 1 {
+		t.Errorf("%d left_out series, want 1", n)
+	}
+	if left, down := get(t, fams, "flashstor_drives_count", "state", "left_out"), get(t, fams, "flashstor_drives_count", "state", "offline"); left != 1 || down != 1 {
+		t.Errorf("drives left out %v offline %v, want 1 and 1", left, down)
+	}
+}
+
+func TestSets(t *testing.T) {
+	m := metrics.New()
+	sets := []Set{
+		{Index: 0, Drives: 4, Usable: 4, ReadQuorum: 2, WriteQuorum: 3},
+		{Index: 1, Drives: 4, Usable: 2, ReadQuorum: 2, WriteQuorum: 3},
+		{Index: 2, Drives: 4, Usable: 1, ReadQuorum: 2, WriteQuorum: 3},
+	}
+	if err := m.Register(Sets(func() []Set { return sets })); err != nil {
+		t.Fatal(err)
+	}
+	fams := gather(t, m)
+	for _, c := range []struct {
+		name                string
+		want0, want1, want2 float64
+	}{
+		{"flashstor_erasure_set_drives_usable", 4, 2, 1},
+		{"flashstor_erasure_set_degraded", 0, 1, 1},
+		{"flashstor_erasure_set_read_quorum_ok", 1, 1, 0},
+		{"flashstor_erasure_set_write_quorum_ok", 1, 0, 0},
+	} {
+		for set, want := range []float64{c.want0, c.want1, c.want2} {
+			if got := get(t, fams, c.name, "set", strconv.Itoa(set)); got != want {
+				t.Errorf("%s{set=%d} = %v, want %v", c.name, set, got, want)
+			}
+		}
 	}
 }

@@ -84,6 +84,10 @@ type Drive interface {
 	Stats() health.Stats
 }
 
+// LeftOuter is a drive that can be left out of a start (its format record could not be
+// used): LeftOut returns the reason, a metric label, or "" while the drive serves.
+type LeftOuter interface{ LeftOut() string }
+
 // PlacedDrive is a drive at its position in the deployment: index Index of erasure set
 // Set.
 type PlacedDrive struct {
@@ -92,8 +96,9 @@ type PlacedDrive struct {
 }
 
 // Drives reports each drive's state, calls, faults, timeouts and time spent (the mean
-// latency is rate(busy_seconds) / rate(calls)), and how many drives are online and
-// offline. list is called at each scrape, so drives may come and go.
+// latency is rate(busy_seconds) / rate(calls)), how many drives are online and offline,
+// and, for drives that implement LeftOuter, which are left out and why (a left-out drive
+// also counts as offline). list is called at each scrape, so drives may come and go.
 //
 // A drive's series are labelled by its position (set and index, from 0), which is what
 // identifies it across restarts and says which drives share a set. Its file system path
@@ -108,7 +113,8 @@ func Drives(list func() []PlacedDrive, withPath bool) prometheus.Collector {
 	return &drivesCollector{
 		list:     list,
 		withPath: withPath,
-		count:    desc("drives", "count", "Drives by state (online, offline).", "state"),
+		leftOut:  desc("drive", "left_out", "1 for a drive left out of the start, with the reason (read_failed, corrupt_record, unknown_version, disagrees_with_quorum, other_deployment); healing brings it back.", append(labels, "reason")...),
+		count:    desc("drives", "count", "Drives by state (online, offline, left_out).", "state"),
 		online:   d("online", "1 if the drive is in use, 0 if it is offline."),
 		calls:    d("calls_total", "Calls made to the drive."),
 		faults:   d("faults_total", "Calls that failed with an I/O error."),
@@ -119,25 +125,31 @@ func Drives(list func() []PlacedDrive, withPath bool) prometheus.Collector {
 }
 
 type drivesCollector struct {
-	list                                                   func() []PlacedDrive
-	withPath                                               bool
-	count, online, calls, faults, timeouts, offlines, busy *prometheus.Desc
+	list                                                            func() []PlacedDrive
+	withPath                                                        bool
+	count, online, calls, faults, timeouts, offlines, busy, leftOut *prometheus.Desc
 }
 
 func (c *drivesCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.count, c.online, c.calls, c.faults, c.timeouts, c.offlines, c.busy} {
+	for _, d := range []*prometheus.Desc{c.count, c.online, c.calls, c.faults, c.timeouts, c.offlines, c.busy, c.leftOut} {
 		ch <- d
 	}
 }
 
 func (c *drivesCollector) Collect(ch chan<- prometheus.Metric) {
-	var up, down float64
+	var up, down, out float64
 	for _, d := range c.list() {
 		labels := []string{strconv.Itoa(d.Set), strconv.Itoa(d.Index)}
 		if c.withPath {
 			labels = append(labels, d.String())
 		}
 		st := d.Stats()
+		if lo, ok := d.Drive.(LeftOuter); ok {
+			if reason := lo.LeftOut(); reason != "" {
+				out++
+				ch <- prometheus.MustNewConstMetric(c.leftOut, gauge, 1, append(labels, reason)...)
+			}
+		}
 		on := 0.0
 		if d.Online() {
 			on, up = 1, up+1
@@ -153,6 +165,55 @@ func (c *drivesCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.count, gauge, up, "online")
 	ch <- prometheus.MustNewConstMetric(c.count, gauge, down, "offline")
+	ch <- prometheus.MustNewConstMetric(c.count, gauge, out, "left_out")
+}
+
+// Set is one erasure set's usable drives beside its quorums (objstore.SetHealth).
+type Set struct {
+	Index, Drives, Usable, ReadQuorum, WriteQuorum int
+}
+
+// Sets reports each erasure set's usable drives, quorums and state: degraded (fewer usable
+// drives than it has), and whether it has its read and its write quorum. list is called at
+// each scrape.
+func Sets(list func() []Set) prometheus.Collector {
+	f := func(name, help string) *prometheus.Desc { return desc("erasure_set", name, help, "set") }
+	return &setsCollector{
+		list:        list,
+		drives:      f("drives", "Drives of the set."),
+		usable:      f("drives_usable", "Drives of the set that serve (not offline, not left out)."),
+		degraded:    f("degraded", "1 if the set has fewer usable drives than drives."),
+		readQuorum:  f("read_quorum_ok", "1 if the set has its read quorum (its objects can be read)."),
+		writeQuorum: f("write_quorum_ok", "1 if the set has its write quorum (it takes writes)."),
+	}
+}
+
+type setsCollector struct {
+	list                                              func() []Set
+	drives, usable, degraded, readQuorum, writeQuorum *prometheus.Desc
+}
+
+func (c *setsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.drives, c.usable, c.degraded, c.readQuorum, c.writeQuorum} {
+		ch <- d
+	}
+}
+
+func (c *setsCollector) Collect(ch chan<- prometheus.Metric) {
+	flag := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	for _, s := range c.list() {
+		set := strconv.Itoa(s.Index)
+		ch <- prometheus.MustNewConstMetric(c.drives, gauge, float64(s.Drives), set)
+		ch <- prometheus.MustNewConstMetric(c.usable, gauge, float64(s.Usable), set)
+		ch <- prometheus.MustNewConstMetric(c.degraded, gauge, flag(s.Usable < s.Drives), set)
+		ch <- prometheus.MustNewConstMetric(c.readQuorum, gauge, flag(s.Usable >= s.ReadQuorum), set)
+		ch <- prometheus.MustNewConstMetric(c.writeQuorum, gauge, flag(s.Usable >= s.WriteQuorum), set)
+	}
 }
 
 // AuditStatser is the audit log (*audit.Log).

@@ -49,6 +49,11 @@ type Drive struct {
 
 var _ storage.Drive = (*Drive)(nil)
 
+// RecreatedDirs returns the folders of the system volume that Open removes and creates anew
+// at every start: a process that drops privileges after opening its drives must hand them
+// to the user it runs as, even when the rest of the drive is that user's already.
+func RecreatedDirs() []string { return []string{tmpDir, trashDir} }
+
 // Open returns the drive rooted at dir, creating dir and its system volume if needed, and
 // clearing what a crash may have left in its staging and trash areas.
 func Open(dir string, opts Options) (*Drive, error) {
@@ -57,7 +62,7 @@ func Open(dir string, opts Options) (*Drive, error) {
 		return nil, fmt.Errorf("drive %s: %w", dir, err)
 	}
 	d := &Drive{root: abs, opts: opts}
-	for _, sub := range []string{tmpDir, trashDir} {
+	for _, sub := range RecreatedDirs() {
 		p := filepath.Join(abs, storage.SysVolume, sub)
 		if err := os.RemoveAll(p); err != nil {
 			return nil, fmt.Errorf("drive %s: clearing %s: %w", abs, sub, mapErr(err))
