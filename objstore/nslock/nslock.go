@@ -175,15 +175,24 @@ func (m *Map) Len() int {
 	return len(m.locks)
 }
 
-// rwlock is a reader/writer lock whose waits can be cancelled. A waiting writer stops new
-// readers from entering, so that a stream of readers cannot starve writers.
+// rwlock is a reader/writer lock whose waits can be cancelled. It is phase-fair: a waiting
+// writer stops new readers from entering, so that a stream of readers cannot starve writers;
+// and when a writer leaves, the readers that waited for it enter before the next writer, so
+// that a stream of writers cannot starve readers either (a reader waits for one writer's
+// hold at most, not for every writer queued).
 type rwlock struct {
 	mu sync.Mutex
 	// readers is the number of readers holding the lock, writer whether a writer does,
-	// writersWaiting how many writers wait; all guarded by mu.
+	// writersWaiting how many writers wait, readersWaiting how many readers wait; all
+	// guarded by mu.
 	readers        int
 	writer         bool
 	writersWaiting int
+	readersWaiting int
+	// readersGranted is how many of the waiting readers may still enter ahead of waiting
+	// writers: set to readersWaiting when a writer leaves; guarded by mu.
+	// INVARIANT: readersGranted <= readersWaiting; no writer enters while it is not 0.
+	readersGranted int
 	// changed is closed and replaced whenever the state changes while waiters is not 0,
 	// waking every waiter to look again; guarded by mu.
 	changed chan struct{}
@@ -203,23 +212,31 @@ func (l *rwlock) lock(ctx context.Context, write bool, timing *optiming.Timing) 
 			timing.AddLockWait(time.Since(waitStart))
 		}
 	}
+	waiting := false // a reader counted in readersWaiting
 	l.mu.Lock()
 	if write {
 		l.writersWaiting++
 	}
 	for {
-		if write && !l.writer && l.readers == 0 {
+		if write && !l.writer && l.readers == 0 && l.readersGranted == 0 {
 			l.writersWaiting--
 			l.writer = true
 			l.mu.Unlock()
 			addWait()
 			return nil
 		}
-		if !write && !l.writer && l.writersWaiting == 0 {
+		if !write && !l.writer && (l.writersWaiting == 0 || waiting && l.readersGranted > 0) {
+			if waiting {
+				l.stopWaitingReader()
+			}
 			l.readers++
 			l.mu.Unlock()
 			addWait()
 			return nil
+		}
+		if !write && !waiting {
+			waiting = true
+			l.readersWaiting++
 		}
 		ch := l.changed
 		l.waiters++
@@ -236,8 +253,10 @@ func (l *rwlock) lock(ctx context.Context, write bool, timing *optiming.Timing) 
 			l.waiters--
 			if write {
 				l.writersWaiting--
-				l.broadcast() // readers held back by this writer may go now
+			} else if waiting {
+				l.stopWaitingReader()
 			}
+			l.broadcast() // readers held back by this writer, or writers by this reader's grant, may go now
 			l.mu.Unlock()
 			addWait()
 			return ctx.Err()
@@ -245,10 +264,22 @@ func (l *rwlock) lock(ctx context.Context, write bool, timing *optiming.Timing) 
 	}
 }
 
+// stopWaitingReader counts a waiting reader out, entering or giving up, and with it one of
+// the grants if any are left; l.mu must be held.
+func (l *rwlock) stopWaitingReader() {
+	l.readersWaiting--
+	if l.readersGranted > 0 {
+		l.readersGranted--
+	}
+	l.readersGranted = min(l.readersGranted, l.readersWaiting)
+}
+
 func (l *rwlock) unlock(write bool) {
 	l.mu.Lock()
 	if write {
 		l.writer = false
+		// The readers that waited for this writer go before the next one.
+		l.readersGranted = l.readersWaiting
 	} else {
 		l.readers--
 	}

@@ -385,3 +385,123 @@ func TestLockHeldTiming(t *testing.T) {
 		t.Errorf("Reset left %v held, %v waited", timing.LockHeld(), timing.LockWait())
 	}
 }
+
+// waitWaiting waits until name's lock has the given numbers of waiting writers and readers.
+func waitWaiting(t *testing.T, m *Map, name string, writers, readers int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w, r := -1, -1
+		m.mu.Lock()
+		if e := m.locks[name]; e != nil {
+			e.lock.mu.Lock()
+			w, r = e.lock.writersWaiting, e.lock.readersWaiting
+			e.lock.mu.Unlock()
+		}
+		m.mu.Unlock()
+		if w == writers && r == readers {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q has %d writers and %d readers waiting, want %d and %d", name, w, r, writers, readers)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestReaderNotStarvedByWriters queues a writer, a reader and another writer behind a
+// writer: when the first writer leaves, the reader that waited for it enters before both
+// queued writers (a stream of writers would otherwise hold readers back for ever), and the
+// writers enter once it leaves.
+func TestReaderNotStarvedByWriters(t *testing.T) {
+	var m Map
+	ctx := context.Background()
+	first, err := m.Lock(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acquire := func(write bool) <-chan Unlock {
+		got := make(chan Unlock, 1)
+		go func() {
+			var u Unlock
+			var err error
+			if write {
+				u, err = m.Lock(ctx, "k")
+			} else {
+				u, err = m.RLock(ctx, "k")
+			}
+			if err != nil {
+				t.Error(err)
+				close(got)
+				return
+			}
+			got <- u
+		}()
+		return got
+	}
+	w1 := acquire(true)
+	waitWaiting(t, &m, "k", 1, 0)
+	r := acquire(false)
+	waitWaiting(t, &m, "k", 1, 1)
+	w2 := acquire(true)
+	waitWaiting(t, &m, "k", 2, 1)
+	first()
+	var ru Unlock
+	select {
+	case ru = <-r:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting reader did not enter after the writer it waited for left")
+	}
+	select {
+	case <-w1:
+		t.Fatal("a queued writer entered while the reader held the lock")
+	case <-w2:
+		t.Fatal("a queued writer entered while the reader held the lock")
+	default:
+	}
+	ru()
+	for range 2 { // the writers enter one after the other, in either order
+		select {
+		case u := <-w1:
+			u()
+		case u := <-w2:
+			u()
+		case <-time.After(10 * time.Second):
+			t.Fatal("a queued writer did not enter after the reader left")
+		}
+	}
+}
+
+// TestCancelledGrantedReader: a waiting reader granted entry that gives up instead does not
+// keep the writers behind it out.
+func TestCancelledGrantedReader(t *testing.T) {
+	var m Map
+	ctx := context.Background()
+	first, _ := m.Lock(ctx, "k")
+	w := make(chan Unlock, 1)
+	go func() {
+		u, err := m.Lock(ctx, "k")
+		if err == nil {
+			w <- u
+		}
+	}()
+	waitWaiting(t, &m, "k", 1, 0)
+	rctx, cancel := context.WithCancel(ctx)
+	rdone := make(chan error, 1)
+	go func() {
+		_, err := m.RLock(rctx, "k")
+		rdone <- err
+	}()
+	waitWaiting(t, &m, "k", 1, 1)
+	cancel()
+	if err := <-rdone; err == nil {
+		t.Fatal("a cancelled reader got the lock")
+	}
+	first()
+	select {
+	case u := <-w:
+		u()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer did not enter after the cancelled reader left")
+	}
+}
