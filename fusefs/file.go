@@ -15,7 +15,9 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// fileNode is a regular file or a symlink: one object. Its content state machine lives in
+// fileNode is a regular file, a symlink or a special file (fifo, socket, device): one
+// object. A special file's object is empty; the kernel opens it itself (pipe, socket or
+// device driver), so Open is never asked for it. Its content state machine lives in
 // content.go, its open handles in handle.go.
 type fileNode struct {
 	fs.Inode
@@ -132,7 +134,7 @@ func newCreatedFile(f *fsys, bucket, key string, mode uint32, who owner) *fileNo
 }
 
 // posixKeys are the metadata names of the POSIX attributes, kept in attrs rather than meta.
-var posixKeys = []string{metaMode, metaUID, metaGID, metaMtime, metaAtime, metaCtime}
+var posixKeys = []string{metaMode, metaUID, metaGID, metaMtime, metaAtime, metaCtime, metaRdev}
 
 // loadInfoLocked takes the attributes and metadata of a committed version.
 func (n *fileNode) loadInfoLocked(info objstore.ObjectInfo) {
