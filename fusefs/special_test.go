@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -154,21 +153,13 @@ func TestSpecialDevicesOpen(t *testing.T) {
 // TestSpecialMknodAsUser runs mknod and mkfifo as another user: a device is EPERM, as on
 // ext4 (the kernel wants CAP_MKNOD); a fifo is made and owned by that user.
 func TestSpecialMknodAsUser(t *testing.T) {
-	_, dir := setup(t, 1)
-	// The test's temporary directory is private (0700): let other users reach the mount.
-	must(t, "chmod", os.Chmod(filepath.Dir(filepath.Dir(dir)), 0o755))
+	_, dir := setupShared(t)
 	shared := filepath.Join(dir, "shared")
 	must(t, "mkdir", os.Mkdir(shared, 0o777))
 	must(t, "chmod shared", os.Chmod(shared, 0o777))
 	const nobody = 65534
-	asNobody := func(args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, requireTool(t, args[0]), args[1:]...)
-		cmd.Dir = "/"
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+	asNobody := func(tool string, args ...string) (string, error) {
+		return asUserErr(nobody, nobody, requireTool(t, tool), args...)
 	}
 	out, err := asNobody("mknod", filepath.Join(shared, "dev"), "c", "1", "3")
 	if err == nil || !strings.Contains(out, "Operation not permitted") {

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sys/unix"
 )
@@ -25,8 +24,7 @@ func TestServerMountSpecialFiles(t *testing.T) {
 	}
 	mnt := t.TempDir()
 	endpoint := startServer(t, "--mount", mnt)
-	client := s3.New(s3.Options{BaseEndpoint: aws.String(endpoint), Region: "us-east-1", UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("testadmin", "test-secret-123", "")})
+	client := s3Client(endpoint)
 	ctx := context.Background()
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("special")}); err != nil {
 		t.Fatal(err)
