@@ -17,13 +17,14 @@ import (
 // TestServerMountSpecialFiles makes a fifo and a device node in the mount of "flashstor
 // server --mount" and reads them back through S3 with aws-sdk-go-v2: small (empty)
 // objects whose x-amz-meta-mode and x-amz-meta-rdev are what s3fs stores for them. An
-// object put through S3 with s3fs's headers for a fifo is a fifo in the mount.
+// object put through S3 with s3fs's headers for a fifo is a fifo in the mount. With
+// --mount-devices, the device node can be opened.
 func TestServerMountSpecialFiles(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting needs root here")
 	}
 	mnt := t.TempDir()
-	endpoint := startServer(t, "--mount", mnt)
+	endpoint := startServer(t, "--mount", mnt, "--mount-devices")
 	client := s3Client(endpoint)
 	ctx := context.Background()
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("special")}); err != nil {
@@ -35,6 +36,10 @@ func TestServerMountSpecialFiles(t *testing.T) {
 	}
 	if err := syscall.Mknod(filepath.Join(dir, "null"), syscall.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil {
 		t.Fatalf("mknod in the mount: %v", err)
+	}
+	// --mount-devices: the node reaches the device (/dev/null).
+	if err := os.WriteFile(filepath.Join(dir, "null"), []byte("gone"), 0); err != nil {
+		t.Fatalf("write to the device node in the mount: %v", err)
 	}
 	itoa := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	want := map[string]map[string]string{
