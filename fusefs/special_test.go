@@ -91,6 +91,7 @@ func TestSpecialFiles(t *testing.T) {
 				must(t, "chown", os.Lchown(p, 1234, 5678))
 				mtime := time.Unix(1_600_000_000, 5000)
 				must(t, "utimens", os.Chtimes(p, mtime, mtime))
+				wantErrno(t, "truncate of "+name, os.Truncate(p, 0), syscall.EINVAL)
 				moved := p + "-moved"
 				must(t, "rename", os.Rename(p, moved))
 				st := statOf(t, moved)
