@@ -24,6 +24,20 @@ func caller(ctx context.Context, def owner) owner {
 	return def
 }
 
+// newOwner returns the owner of an entry the caller creates in d: the caller, but with d's
+// group when d has the set-group-id bit, as on ext4 (so that a shared directory's files
+// stay in its group). sgid tells that d has the bit, which a new subdirectory takes too.
+// (ext4 also drops a set-group-id bit that a caller outside that group asks for on a new
+// file; FUSE does not tell the caller's groups, so the bit is kept.)
+func (d *dirNode) newOwner(ctx context.Context) (who owner, sgid bool) {
+	who = caller(ctx, d.fsys.def)
+	if a, errno := d.loadAttrs(); errno == 0 && a.mode&syscall.S_ISGID != 0 {
+		who.gid = a.gid
+		return who, true
+	}
+	return who, false
+}
+
 // Mkdir creates an explicit directory: a marker object with the mode and owner.
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	prefix := d.loc()
@@ -33,7 +47,10 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	}
 	d.dropHint(name)
 	now := time.Now()
-	who := caller(ctx, d.fsys.def)
+	who, sgid := d.newOwner(ctx)
+	if sgid {
+		mode |= syscall.S_ISGID
+	}
 	a := attrs{mode: syscall.S_IFDIR | mode&0o7777, uid: who.uid, gid: who.gid, mtime: now, atime: now, ctime: now}
 	md := map[string]string{}
 	putPosix(md, a, true)
@@ -109,7 +126,8 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		return nil, nil, 0, syscall.ENAMETOOLONG
 	}
 	d.noteName(name, true)
-	f := newCreatedFile(d.fsys, d.bucket, key, mode, caller(ctx, d.fsys.def))
+	who, _ := d.newOwner(ctx)
+	f := newCreatedFile(d.fsys, d.bucket, key, mode, who)
 	f.getattr(&out.Attr)
 	ino := d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG})
 	h := f.open()
@@ -131,7 +149,7 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint3
 	default:
 		return nil, syscall.EINVAL // as mknod(2) for a type that is no file's
 	}
-	who := caller(ctx, d.fsys.def)
+	who, _ := d.newOwner(ctx)
 	now := time.Now()
 	a := attrs{mode: mode & (syscall.S_IFMT | 0o7777), rdev: dev, uid: who.uid, gid: who.gid, mtime: now, atime: now, ctime: now}
 	return d.putNode(ctx, name, a, "", out)
@@ -202,7 +220,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 // S_IFLNK in its mode.
 func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	now := time.Now()
-	who := caller(ctx, d.fsys.def)
+	who, _ := d.newOwner(ctx)
 	a := attrs{mode: syscall.S_IFLNK | 0o777, uid: who.uid, gid: who.gid, mtime: now, atime: now, ctime: now}
 	return d.putNode(ctx, name, a, target, out)
 }

@@ -16,7 +16,8 @@ import (
 // suites (pjdfstest) check and ext4 keeps, on files, directories and special files, as
 // root and as other users: set-id bits cleared by chown and by a write of a non-root user,
 // set-group-id dropped by chmod of a non-member, ctime moved by every change of the inode,
-// the sticky directory's unlink and rename rules, utimensat's owner rule.
+// the sticky directory's unlink and rename rules, utimensat's owner rule, the group of
+// entries made in a set-group-id directory.
 func TestOwnershipRules(t *testing.T) {
 	l, dir := setupShared(t)
 	const nobody, other = 65534, 12345
@@ -100,6 +101,28 @@ func TestOwnershipRules(t *testing.T) {
 		asUser(t, nobody, nobody, "chmod", "2755", p)
 		if m := modeOf(t, p); m != 0o755 {
 			t.Errorf("chmod 2755 by the owner outside the file's group: mode %o, want 755", m)
+		}
+	})
+
+	t.Run("set-group-id directory", func(t *testing.T) {
+		must(t, "mkdir", os.Mkdir(in("project"), 0o700))
+		setMode(t, "project", 0o777|os.ModeSetgid, 0, 1234)
+		asUser(t, nobody, nobody, "touch", in("project/file"))
+		asUser(t, nobody, nobody, "mkdir", in("project/sub"))
+		asUser(t, nobody, nobody, "mkfifo", in("project/fifo"))
+		asUser(t, nobody, nobody, "ln", "-s", "file", in("project/link"))
+		for _, n := range []string{"file", "sub", "fifo", "link"} {
+			p := in("project/" + n)
+			st := statOf(t, p)
+			if st.Uid != nobody || st.Gid != 1234 {
+				t.Errorf("%s made by nobody in a set-group-id directory: owner %d:%d, want %d:1234", n, st.Uid, st.Gid, nobody)
+			}
+			if n != "link" {
+				modeOf(t, p) // its object stores what it shows
+			}
+		}
+		if m := modeOf(t, in("project/sub")); m&0o2000 == 0 {
+			t.Errorf("a subdirectory of a set-group-id directory: mode %o, want the bit", m)
 		}
 	})
 
