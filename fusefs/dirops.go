@@ -178,6 +178,8 @@ func (d *dirNode) putNode(ctx context.Context, name string, a attrs, body string
 	}
 	d.dropHint(name)
 	md := map[string]string{"content-type": "application/octet-stream"}
+	// A symlink stores no times, as before special files shared this: its object's time is
+	// its mtime, and s3fs reads it the same way.
 	putPosix(md, a, a.mode&syscall.S_IFMT != syscall.S_IFLNK)
 	info, err := d.fsys.layer.PutObject(d.fsys.ctx, d.bucket, key, strings.NewReader(body), int64(len(body)), objstore.PutOptions{
 		Metadata:      md,

@@ -35,6 +35,9 @@ func TestSpecialFiles(t *testing.T) {
 			if st.Mode != syscall.S_IFIFO|0o640 || st.Size != 0 || st.Nlink != 1 {
 				t.Fatalf("stat of the fifo: mode %o size %d nlink %d", st.Mode, st.Size, st.Nlink)
 			}
+			// The kernel's fifo rules, not the mount's: no reader, no non-blocking writer.
+			_, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+			wantErrno(t, "non-blocking open for writing without a reader", err, syscall.ENXIO)
 			data := pattern(200<<10, 7) // more than a pipe holds: the ends must take turns
 			if got := throughFifo(t, p, data); !bytes.Equal(got, data) {
 				t.Fatalf("the fifo passed %d bytes, not the %d written", len(got), len(data))
@@ -67,6 +70,8 @@ func TestSpecialFiles(t *testing.T) {
 				t.Fatalf("stat of the socket: mode %o", st.Mode)
 			}
 			checkSpecialObject(t, l, "sock", st)
+			_, err := os.OpenFile(p, os.O_RDWR, 0)
+			wantErrno(t, "open of a socket", err, syscall.ENXIO)
 		})
 		t.Run("listing", func(t *testing.T) {
 			want := map[string]os.FileMode{"fifo": os.ModeNamedPipe, "null": os.ModeDevice | os.ModeCharDevice,
