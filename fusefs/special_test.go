@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/deploy"
 	"golang.org/x/sys/unix"
 )
 
@@ -189,15 +190,19 @@ func TestSpecialRemount(t *testing.T) {
 		t.Skip("mount tests run as root (direct mount, /dev/fuse)")
 	}
 	drives := filepath.Join(t.TempDir(), "d{1...4}")
-	first := layerAt(t, drives)
+	first, err := deploy.Open(context.Background(), deploy.Config{Drives: []string{drives}, Parity: -1})
+	must(t, "deploy.Open", err)
 	must(t, "MakeBucket", first.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
 	mnt := t.TempDir()
 	srv, err := Mount(mnt, first, Options{})
 	must(t, "mount", err)
-	mounted := true
-	t.Cleanup(func() {
-		if mounted {
+	mounted, closed := true, false
+	t.Cleanup(func() { // should the test fail before it stops them itself
+		if mounted && srv.Unmount() != nil {
 			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+		if !closed {
+			first.Close()
 		}
 	})
 	dir := filepath.Join(mnt, testBucket)
@@ -216,7 +221,8 @@ func TestSpecialRemount(t *testing.T) {
 	}
 	must(t, "unmount", srv.Unmount())
 	mounted = false
-	first.(interface{ Close() }).Close()
+	first.Close()
+	closed = true
 
 	mountAt(t, mnt, layerAt(t, drives), Options{})
 	for _, n := range names {
