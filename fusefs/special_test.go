@@ -44,6 +44,16 @@ func TestSpecialFiles(t *testing.T) {
 				t.Fatalf("the fifo passed %d bytes, not the %d written", len(got), len(data))
 			}
 			checkSpecialObject(t, l, "fifo", st)
+			// Opened for reading and writing (which never blocks), it is its own pipe.
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			must(t, "open the fifo O_RDWR", err)
+			defer f.Close()
+			_, err = f.Write([]byte("loop"))
+			must(t, "write", err)
+			got := make([]byte, 4)
+			if _, err := io.ReadFull(f, got); err != nil || string(got) != "loop" {
+				t.Fatalf("read back through an O_RDWR fifo: %q, %v", got, err)
+			}
 		})
 		t.Run("devices", func(t *testing.T) {
 			chr, blk := filepath.Join(dir, "null"), filepath.Join(dir, "loop")
