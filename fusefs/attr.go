@@ -10,6 +10,7 @@ import (
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // The user metadata under which POSIX attributes persist: the names s3fs uses, so that
@@ -22,6 +23,10 @@ const (
 	metaMtime = "x-amz-meta-mtime" // seconds since the epoch, "sec" or "sec.nanoseconds"
 	metaAtime = "x-amz-meta-atime"
 	metaCtime = "x-amz-meta-ctime"
+	// metaRdev is the device number of a character or block device: decimal, in the
+	// encoding of glibc's dev_t (which for majors below 4096 is the kernel's 32-bit one
+	// that FUSE carries), as s3fs stores st_rdev.
+	metaRdev = "x-amz-meta-rdev"
 	// metaXattr holds the user.* extended attributes (xattr.go).
 	metaXattr = "x-amz-meta-xattr"
 )
@@ -35,10 +40,11 @@ const (
 	blockSize = 1 << 20
 )
 
-// attrs are the POSIX attributes of a file, symlink or directory.
+// attrs are the POSIX attributes of a file, symlink, special file or directory.
 type attrs struct {
 	mode                uint32 // type and permission bits
 	uid, gid            uint32
+	rdev                uint32 // device number of a character or block device, else 0
 	size                uint64
 	mtime, atime, ctime time.Time
 }
@@ -59,10 +65,15 @@ func attrsFromInfo(info objstore.ObjectInfo, isDir bool, def owner) attrs {
 		switch {
 		case isDir:
 			a.mode = syscall.S_IFDIR | m&0o7777
-		case m&syscall.S_IFMT == syscall.S_IFLNK:
+		case m&syscall.S_IFMT == syscall.S_IFLNK || isSpecial(m):
 			a.mode = m
 		default:
 			a.mode = syscall.S_IFREG | m&0o7777
+		}
+	}
+	if isDevice(a.mode) {
+		if v, ok := parseRdev(md[metaRdev]); ok {
+			a.rdev = v
 		}
 	}
 	if v, ok := parseID(md[metaUID]); ok {
@@ -93,11 +104,14 @@ func (a attrs) fill(out *fuse.Attr, nlink uint32) {
 	out.Blksize = blockSize
 	out.Nlink = nlink
 	out.Owner = fuse.Owner{Uid: a.uid, Gid: a.gid}
+	out.Rdev = a.rdev
 	out.SetTimes(&a.atime, &a.mtime, &a.ctime)
 }
 
 // parseMode parses a stored mode: decimal as s3fs writes it, or octal when it starts with
-// "0" (as people write modes by hand). Only type and permission bits are kept.
+// "0" (as people write modes by hand). Only type and permission bits are kept, and only
+// the types a file system has: regular files, directories, symlinks, fifos, sockets and
+// character and block devices.
 func parseMode(s string) (uint32, bool) {
 	if s == "" || len(s) > 12 {
 		return 0, false
@@ -112,10 +126,43 @@ func parseMode(s string) (uint32, bool) {
 	}
 	m := uint32(v) & (syscall.S_IFMT | 0o7777)
 	switch m & syscall.S_IFMT {
-	case 0, syscall.S_IFREG, syscall.S_IFDIR, syscall.S_IFLNK:
+	case 0, syscall.S_IFREG, syscall.S_IFDIR, syscall.S_IFLNK,
+		syscall.S_IFIFO, syscall.S_IFSOCK, syscall.S_IFCHR, syscall.S_IFBLK:
 		return m, true
 	}
-	return 0, false // a device, socket or fifo: not something this mount serves
+	return 0, false
+}
+
+// isDevice reports whether mode is a character or block device's.
+func isDevice(mode uint32) bool {
+	t := mode & syscall.S_IFMT
+	return t == syscall.S_IFCHR || t == syscall.S_IFBLK
+}
+
+// isSpecial reports whether mode is a fifo's, socket's or device's: a file whose object
+// holds no content, and that the kernel opens itself (pipe, socket or device driver).
+func isSpecial(mode uint32) bool {
+	t := mode & syscall.S_IFMT
+	return t == syscall.S_IFIFO || t == syscall.S_IFSOCK || isDevice(mode)
+}
+
+// parseRdev parses a stored device number. s3fs writes glibc's 64-bit dev_t; FUSE carries
+// the kernel's 32-bit encoding, which is the same number for majors below 4096 and minors
+// below 2^20. A number that does not fit (a larger major) is refused, not truncated into
+// another device.
+func parseRdev(s string) (uint32, bool) {
+	if s == "" || len(s) > 20 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	major, minor := unix.Major(v), unix.Minor(v)
+	if major >= 1<<12 || minor >= 1<<20 {
+		return 0, false
+	}
+	return uint32(unix.Mkdev(major, minor)), true
 }
 
 // parseID parses a stored uid or gid.
@@ -184,6 +231,9 @@ func putPosix(md map[string]string, a attrs, times bool) {
 	md[metaMode] = strconv.FormatUint(uint64(a.mode), 10)
 	md[metaUID] = strconv.FormatUint(uint64(a.uid), 10)
 	md[metaGID] = strconv.FormatUint(uint64(a.gid), 10)
+	if isDevice(a.mode) {
+		md[metaRdev] = strconv.FormatUint(uint64(a.rdev), 10)
+	}
 	if times {
 		md[metaMtime] = formatTime(a.mtime)
 		md[metaAtime] = formatTime(a.atime)

@@ -21,9 +21,13 @@ func TestParseMode(t *testing.T) {
 		{"41471", syscall.S_IFLNK | 0o777, true},
 		{"420", 0o644, true},  // permissions only
 		{"0640", 0o640, true}, // octal by hand
-		{"8630", 0, false},    // S_IFCHR: not served
-		{"4480", 0, false},    // S_IFIFO
-		{"-1", 0, false},      // garbage
+		{"8630", syscall.S_IFCHR | 0o666, true},
+		{"4480", syscall.S_IFIFO | 0o600, true},
+		{"49645", syscall.S_IFSOCK | 0o755, true},
+		{"25008", syscall.S_IFBLK | 0o660, true},
+		{"12288", 0, false}, // 0o030000: no file type
+		{"61440", 0, false}, // 0o170000: no file type
+		{"-1", 0, false},    // garbage
 		{"", 0, false},
 		{"99999999999999", 0, false},
 		{"0999", 0, false},
@@ -32,6 +36,30 @@ func TestParseMode(t *testing.T) {
 		got, ok := parseMode(c.in)
 		if got != c.want || ok != c.ok {
 			t.Errorf("parseMode(%q) = %o, %v; want %o, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+func TestParseRdev(t *testing.T) {
+	cases := []struct {
+		in   string
+		want uint32
+		ok   bool
+	}{
+		{"259", 1<<8 | 3, true},          // 1,3 (/dev/null)
+		{"2049", 8<<8 | 1, true},         // 8,1
+		{"1048575", 0xfffff, true},       // 4095,255
+		{"4294967295", 0xffffffff, true}, // major 4095, minor 2^20-1: the largest FUSE carries
+		{"4294967296", 0, false},         // major 4096 (glibc's dev_t): would be another device
+		{"-1", 0, false},
+		{"", 0, false},
+		{"x", 0, false},
+		{"184467440737095516150", 0, false},
+	}
+	for _, c := range cases {
+		got, ok := parseRdev(c.in)
+		if got != c.want || ok != c.ok {
+			t.Errorf("parseRdev(%q) = %#x, %v; want %#x, %v", c.in, got, ok, c.want, c.ok)
 		}
 	}
 }
@@ -65,22 +93,27 @@ func TestParseTime(t *testing.T) {
 // parser: it must never panic, must keep the file type it is told, and what it derives
 // must survive a store and reload.
 func FuzzAttrs(f *testing.F) {
-	f.Add("33188", "1000", "100", "1600000000.5", "", "")
-	f.Add("0640", "-1", "x", "2020-09-13T12:26:40Z", "1.1", "junk")
-	f.Add("41471", "4294967295", "4294967296", "-1", "1.", ".5")
-	f.Fuzz(func(t *testing.T, mode, uid, gid, mtime, atime, ctime string) {
-		md := map[string]string{metaMode: mode, metaUID: uid, metaGID: gid, metaMtime: mtime, metaAtime: atime, metaCtime: ctime}
+	f.Add("33188", "1000", "100", "1600000000.5", "", "", "")
+	f.Add("0640", "-1", "x", "2020-09-13T12:26:40Z", "1.1", "junk", "")
+	f.Add("41471", "4294967295", "4294967296", "-1", "1.", ".5", "")
+	f.Add("8630", "0", "0", "", "", "", "259")
+	f.Add("25008", "0", "0", "", "", "", "4294967296")
+	f.Fuzz(func(t *testing.T, mode, uid, gid, mtime, atime, ctime, rdev string) {
+		md := map[string]string{metaMode: mode, metaUID: uid, metaGID: gid, metaMtime: mtime, metaAtime: atime, metaCtime: ctime, metaRdev: rdev}
 		info := objstore.ObjectInfo{Size: 10, ModTime: time.Unix(1700000000, 0), Metadata: md}
 		for _, dir := range []bool{false, true} {
 			a := attrsFromInfo(info, dir, owner{uid: 1, gid: 2})
 			typ := a.mode & syscall.S_IFMT
-			if dir && typ != syscall.S_IFDIR || !dir && typ != syscall.S_IFREG && typ != syscall.S_IFLNK {
+			if dir && typ != syscall.S_IFDIR || !dir && typ != syscall.S_IFREG && typ != syscall.S_IFLNK && !isSpecial(a.mode) {
 				t.Fatalf("dir %v: mode %o", dir, a.mode)
+			}
+			if a.rdev != 0 && !isDevice(a.mode) {
+				t.Fatalf("mode %o with rdev %#x", a.mode, a.rdev)
 			}
 			stored := map[string]string{}
 			putPosix(stored, a, true)
 			b := attrsFromInfo(objstore.ObjectInfo{Size: 10, Metadata: stored}, dir, owner{})
-			if a.mode != b.mode || a.uid != b.uid || a.gid != b.gid || !a.mtime.Equal(b.mtime) || !a.atime.Equal(b.atime) || !a.ctime.Equal(b.ctime) {
+			if a.mode != b.mode || a.rdev != b.rdev || a.uid != b.uid || a.gid != b.gid || !a.mtime.Equal(b.mtime) || !a.atime.Equal(b.atime) || !a.ctime.Equal(b.ctime) {
 				t.Fatalf("round trip: %+v then %+v", a, b)
 			}
 		}

@@ -24,6 +24,20 @@ func caller(ctx context.Context, def owner) owner {
 	return def
 }
 
+// newOwner returns the owner of an entry the caller creates in d: the caller, but with d's
+// group when d has the set-group-id bit, as on ext4 (so that a shared directory's files
+// stay in its group). sgid tells that d has the bit, which a new subdirectory takes too.
+// (ext4 also drops a set-group-id bit that a caller outside that group asks for on a new
+// file; FUSE does not tell the caller's groups, so the bit is kept.)
+func (d *dirNode) newOwner(ctx context.Context) (who owner, sgid bool) {
+	who = caller(ctx, d.fsys.def)
+	if a, errno := d.loadAttrs(); errno == 0 && a.mode&syscall.S_ISGID != 0 {
+		who.gid = a.gid
+		return who, true
+	}
+	return who, false
+}
+
 // Mkdir creates an explicit directory: a marker object with the mode and owner.
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	prefix := d.loc()
@@ -33,7 +47,10 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	}
 	d.dropHint(name)
 	now := time.Now()
-	who := caller(ctx, d.fsys.def)
+	who, sgid := d.newOwner(ctx)
+	if sgid {
+		mode |= syscall.S_ISGID
+	}
 	a := attrs{mode: syscall.S_IFDIR | mode&0o7777, uid: who.uid, gid: who.gid, mtime: now, atime: now, ctime: now}
 	md := map[string]string{}
 	putPosix(md, a, true)
@@ -109,19 +126,37 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		return nil, nil, 0, syscall.ENAMETOOLONG
 	}
 	d.noteName(name, true)
-	f := newCreatedFile(d.fsys, d.bucket, key, mode, caller(ctx, d.fsys.def))
+	who, _ := d.newOwner(ctx)
+	f := newCreatedFile(d.fsys, d.bucket, key, mode, who)
 	f.getattr(&out.Attr)
 	ino := d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG})
 	h := f.open()
 	return ino, h, fuse.FOPEN_KEEP_CACHE, 0
 }
 
-// Mknod makes regular files only (as mknod(2) with S_IFREG does): devices, fifos and
-// sockets cannot be objects.
+// Mknod makes a regular file (an empty object, as creat and close) or a special file:
+// a fifo, a unix socket (bind(2) makes one) or a character or block device, stored as an
+// empty object whose mode (type bits included) and device number tell what it is, as s3fs
+// stores them. The kernel refuses devices to callers without CAP_MKNOD before asking, as
+// on any file system. Only root's mount can open devices (Options.Devices).
 func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
-		return nil, syscall.EPERM
+	switch mode & syscall.S_IFMT {
+	case 0, syscall.S_IFREG:
+		return d.mknodRegular(ctx, name, mode, out)
+	case syscall.S_IFIFO, syscall.S_IFSOCK:
+		dev = 0
+	case syscall.S_IFCHR, syscall.S_IFBLK:
+	default:
+		return nil, syscall.EINVAL // as mknod(2) for a type that is no file's
 	}
+	who, _ := d.newOwner(ctx)
+	now := time.Now()
+	a := attrs{mode: mode & (syscall.S_IFMT | 0o7777), rdev: dev, uid: who.uid, gid: who.gid, mtime: now, atime: now, ctime: now}
+	return d.putNode(ctx, name, a, "", out)
+}
+
+// mknodRegular makes an empty regular file, committed at once.
+func (d *dirNode) mknodRegular(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	ino, h, _, errno := d.Create(ctx, name, syscall.O_WRONLY, mode, out)
 	if errno != 0 {
 		return nil, errno
@@ -132,6 +167,31 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint3
 	}
 	fh.Release(ctx)
 	return ino, 0
+}
+
+// putNode stores a symlink or special file made through the mount: one put of body (a
+// symlink's target; empty otherwise) with a's attributes, refused if the name exists.
+func (d *dirNode) putNode(ctx context.Context, name string, a attrs, body string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	key := d.loc() + name
+	if len(key) > maxKeyLength {
+		return nil, syscall.ENAMETOOLONG
+	}
+	d.dropHint(name)
+	md := map[string]string{"content-type": "application/octet-stream"}
+	// A symlink stores no times, as before special files shared this: its object's time is
+	// its mtime, and s3fs reads it the same way.
+	putPosix(md, a, a.mode&syscall.S_IFMT != syscall.S_IFLNK)
+	info, err := d.fsys.layer.PutObject(d.fsys.ctx, d.bucket, key, strings.NewReader(body), int64(len(body)), objstore.PutOptions{
+		Metadata:      md,
+		Preconditions: objstore.Preconditions{IfNoneMatch: true},
+	})
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	d.noteName(name, true)
+	f := newFileNode(d.fsys, d.bucket, key, info)
+	f.getattr(&out.Attr)
+	return d.NewInode(ctx, f, fs.StableAttr{Mode: a.mode & syscall.S_IFMT}), 0
 }
 
 // Unlink removes a file or symlink. A file open through the mount stays readable and
@@ -161,27 +221,10 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 // Symlink stores a symlink as s3fs does: an object whose content is the target, with
 // S_IFLNK in its mode.
 func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	key := d.loc() + name
-	if len(key) > maxKeyLength {
-		return nil, syscall.ENAMETOOLONG
-	}
-	d.dropHint(name)
 	now := time.Now()
-	who := caller(ctx, d.fsys.def)
+	who, _ := d.newOwner(ctx)
 	a := attrs{mode: syscall.S_IFLNK | 0o777, uid: who.uid, gid: who.gid, mtime: now, atime: now, ctime: now}
-	md := map[string]string{"content-type": "application/octet-stream"}
-	putPosix(md, a, false)
-	info, err := d.fsys.layer.PutObject(d.fsys.ctx, d.bucket, key, strings.NewReader(target), int64(len(target)), objstore.PutOptions{
-		Metadata:      md,
-		Preconditions: objstore.Preconditions{IfNoneMatch: true},
-	})
-	if err != nil {
-		return nil, toErrno(err)
-	}
-	d.noteName(name, true)
-	f := newFileNode(d.fsys, d.bucket, key, info)
-	f.getattr(&out.Attr)
-	return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFLNK}), 0
+	return d.putNode(ctx, name, a, target, out)
 }
 
 // Link refuses: an object has one key, so there are no hard links (SEMANTICS.md).

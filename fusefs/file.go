@@ -15,7 +15,9 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// fileNode is a regular file or a symlink: one object. Its content state machine lives in
+// fileNode is a regular file, a symlink or a special file (fifo, socket, device): one
+// object. A special file's object is empty; the kernel opens it itself (pipe, socket or
+// device driver), so Open is never asked for it. Its content state machine lives in
 // content.go, its open handles in handle.go.
 type fileNode struct {
 	fs.Inode
@@ -67,6 +69,10 @@ type fileNode struct {
 	target    string
 	targetGen uint64
 	hasTarget bool
+	// ctimeUnsaved tells that attrs.ctime was set by a rename and is not stored: it is
+	// stored with the next metadata update, and a reload of the object keeps it while it is
+	// the later one (rename.go). GUARDED_BY(mu).
+	ctimeUnsaved bool
 	// werr is the error of a failed streamed commit, reported by the next flush, fsync or
 	// write. GUARDED_BY(mu).
 	werr syscall.Errno
@@ -132,12 +138,18 @@ func newCreatedFile(f *fsys, bucket, key string, mode uint32, who owner) *fileNo
 }
 
 // posixKeys are the metadata names of the POSIX attributes, kept in attrs rather than meta.
-var posixKeys = []string{metaMode, metaUID, metaGID, metaMtime, metaAtime, metaCtime}
+var posixKeys = []string{metaMode, metaUID, metaGID, metaMtime, metaAtime, metaCtime, metaRdev}
 
 // loadInfoLocked takes the attributes and metadata of a committed version.
 func (n *fileNode) loadInfoLocked(info objstore.ObjectInfo) {
+	renamed := n.attrs.ctime
 	n.info = info
 	n.attrs = attrsFromInfo(info, false, n.fsys.def)
+	if n.ctimeUnsaved && renamed.After(n.attrs.ctime) {
+		n.attrs.ctime = renamed
+	} else {
+		n.ctimeUnsaved = false
+	}
 	_, n.atimeSet = info.Metadata[metaAtime]
 	n.meta = maps.Clone(info.Metadata)
 	if n.meta == nil {
@@ -271,7 +283,7 @@ func (n *fileNode) storeMetaLocked() syscall.Errno {
 		return toErrno(err)
 	}
 	n.info = info
-	n.metaDirty = false
+	n.metaDirty, n.ctimeUnsaved = false, false
 	return 0
 }
 

@@ -57,6 +57,13 @@ type Options struct {
 	// (default_permissions). Both are on by default when mounting as root, so that a mount
 	// made by root is usable by everyone and permission checks work as on ext4.
 	AllowOther, DefaultPermissions Toggle
+	// Devices lets the device nodes on the mount be opened (the mount option "dev"). Off by
+	// default, as for every FUSE mount (nodev): anyone who can write to a bucket through S3
+	// can store an object that shows as any device (a disk, /dev/mem), and with Devices on
+	// every user of the machine who may open that file reaches the device. Device nodes
+	// can be made, listed, renamed and removed either way; opening one is EACCES without
+	// Devices. Only root can turn it on (Mount fails otherwise).
+	Devices bool
 	// CacheTimeout is how long the kernel may keep entries and attributes without asking
 	// again. Coherence does not depend on it: every change made through S3 invalidates the
 	// kernel's caches at once. Default: 10 minutes.
@@ -100,6 +107,9 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 			}
 		}
 	}
+	if opts.Devices && !root {
+		return nil, errors.New("fusefs: Options.Devices needs a mount made by root")
+	}
 	f, err := newFsys(layer, opts)
 	if err != nil {
 		return nil, err
@@ -127,6 +137,9 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 		// reply (the pipe holds at most 1 MiB, header included), fails for every one and
 		// logs it; measured, the write path is as fast.
 		DisableSplice: true,
+	}
+	if opts.Devices {
+		mo.Options = append(mo.Options, "dev")
 	}
 	if opts.DefaultPermissions.resolve(root) {
 		mo.Options = append(mo.Options, "default_permissions")

@@ -9,15 +9,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flashstor/flashstor/objstore"
 )
 
 // TestPermissions checks the permission contract of a mount made by root: every user can
 // use it (allow_other), mode bits and ownership are enforced (default_permissions), and
 // root writes a read-only file as on ext4.
 func TestPermissions(t *testing.T) {
-	_, dir := setup(t, 1)
-	// The test's temporary directory is private (0700): let other users reach the mount.
-	must(t, "chmod", os.Chmod(filepath.Dir(filepath.Dir(dir)), 0o755))
+	_, dir := setupShared(t)
 	must(t, "write private", os.WriteFile(filepath.Join(dir, "private"), []byte("secret"), 0o600))
 	must(t, "write public", os.WriteFile(filepath.Join(dir, "public"), []byte("hello"), 0o644))
 	must(t, "mkdir shared", os.Mkdir(filepath.Join(dir, "shared"), 0o777))
@@ -44,13 +44,8 @@ func TestPermissions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.script)
-			cmd.Dir = "/"
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-			out, err := cmd.CombinedOutput()
-			if c.fails && (err == nil || !strings.Contains(string(out), "ermission denied") && !strings.Contains(string(out), "not permitted")) {
+			out, err := asUserErr(nobody, nobody, "/bin/sh", "-c", c.script)
+			if c.fails && (err == nil || !strings.Contains(out, "ermission denied") && !strings.Contains(out, "not permitted")) {
 				t.Fatalf("as nobody: %v %s", err, out)
 			}
 			if !c.fails && err != nil {
@@ -61,4 +56,32 @@ func TestPermissions(t *testing.T) {
 	if st := statOf(t, filepath.Join(dir, "shared", "mine")); st.Uid != nobody || st.Gid != nobody {
 		t.Fatalf("a file created by nobody is owned by %d:%d", st.Uid, st.Gid)
 	}
+}
+
+// setupShared is setup on one drive, with the mount reachable by every user: the test's
+// temporary directory is private (0700) otherwise.
+func setupShared(t *testing.T) (objstore.ObjectLayer, string) {
+	t.Helper()
+	l, dir := setup(t, 1)
+	must(t, "chmod", os.Chmod(filepath.Dir(filepath.Dir(dir)), 0o755))
+	return l, dir
+}
+
+// asUser runs a program as uid:gid, from outside the mount, and fails the test if it fails.
+func asUser(t *testing.T, uid, gid uint32, name string, args ...string) {
+	t.Helper()
+	if out, err := asUserErr(uid, gid, name, args...); err != nil {
+		t.Fatalf("%s %v as %d: %v %s", name, args, uid, err, out)
+	}
+}
+
+// asUserErr runs a program as uid:gid (at most a minute), and returns its output.
+func asUserErr(uid, gid uint32, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -109,6 +110,7 @@ func (d *dirNode) renameFile(src *fileNode, srcKey, dstKey string, target *fs.In
 	}
 	if src != nil {
 		src.key = dstKey
+		src.attrs.ctime, src.ctimeUnsaved = time.Now(), true
 	}
 	if replaced != nil && replaced != src {
 		// Lock order: the source's lock, then the replaced file's; they differ.
@@ -181,8 +183,33 @@ func (d *dirNode) renameDir(src *dirNode, srcPrefix, dstPrefix string, target *f
 	}
 	if src != nil {
 		moveTree(src, srcPrefix, dstPrefix)
+		src.touchCtime(time.Now())
 	}
 	return 0
+}
+
+// A rename changes the renamed inode's ctime, as on ext4 (POSIX conformance suites check
+// it). The core's rename keeps the metadata as it was, and a second, durable metadata
+// update after every rename made renames 3-4 times slower (2.5 ms against 6-14 ms a
+// rename of a small file, 4 drives, measured side by side), for rsync and git, which
+// rename every file they write. So a file's new ctime is shown at once and kept in memory
+// (fileNode.ctimeUnsaved), and stored with the file's next metadata update; it is lost if
+// the mount ends first (the stored ctime then shows). A directory's is stored at once, in
+// its marker: a directory rename moves every key below it anyway.
+
+// touchCtime sets the ctime of a directory just renamed to now, in its marker. An implicit
+// directory has no marker, and none is made for this: it keeps showing the mount's start.
+func (d *dirNode) touchCtime(now time.Time) {
+	d.mu.Lock()
+	explicit, a := d.loaded && d.explicit, d.attrs
+	d.mu.Unlock()
+	if !explicit {
+		return
+	}
+	a.ctime = now
+	if errno := d.saveMarker(func(md map[string]string) { putPosix(md, a, true) }, a); errno != 0 {
+		d.fsys.log.Warn("fusefs: storing the ctime of a renamed directory", "bucket", d.bucket, "prefix", d.loc(), "errno", errno)
+	}
 }
 
 // renameKeys renames objects from srcPrefix to dstPrefix, one at a time: concurrent

@@ -25,6 +25,7 @@ var (
 	_ fs.NodeRmdirer   = (*rootNode)(nil)
 	_ fs.NodeCreater   = (*rootNode)(nil)
 	_ fs.NodeSymlinker = (*rootNode)(nil)
+	_ fs.NodeMknoder   = (*rootNode)(nil)
 	_ fs.NodeRenamer   = (*rootNode)(nil)
 	_ fs.NodeStatfser  = (*rootNode)(nil)
 )
@@ -96,6 +97,11 @@ func (r *rootNode) Create(ctx context.Context, name string, flags uint32, mode u
 
 // Symlink refuses: the root holds buckets only.
 func (r *rootNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+// Mknod refuses: no fifo, socket or device can be made among the buckets.
+func (r *rootNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	return nil, syscall.EROFS
 }
 

@@ -30,6 +30,7 @@ func mountIfAsked(ctx context.Context, cfg serverConfig, dep *deploy.Deployment,
 	}
 	srv, err := fusefs.Mount(cfg.mount, dep, fusefs.Options{
 		Log:     log,
+		Devices: cfg.mountDevices,
 		Observe: func(op string) func(time.Duration, bool) { return m.FUSEOp(op).Observe },
 	})
 	if err != nil {

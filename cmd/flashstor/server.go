@@ -34,6 +34,8 @@ type serverConfig struct {
 	parity    int
 	mount     string
 	drives    []string
+	// mountDevices lets device nodes in the mount be opened (fusefs.Options.Devices).
+	mountDevices bool
 	// shutdownGrace bounds how long requests in flight may take to finish at shutdown.
 	shutdownGrace time.Duration
 	// certsDir holds the TLS certificates; empty: plain HTTP.
@@ -59,6 +61,7 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs.StringVar(&cfg.transport, "transport", s3frontend.TransportEpoll, "HTTP transport: epoll or nethttp")
 	fs.IntVar(&cfg.parity, "parity", -1, "parity drives per erasure set for new objects (default: by set size)")
 	fs.StringVar(&cfg.mount, "mount", "", "also mount the buckets at `DIR` (FUSE)")
+	fs.BoolVar(&cfg.mountDevices, "mount-devices", false, "let device nodes in the mount be opened (mount option dev; root only): whoever can write a bucket can then plant a node of any device")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time requests in flight get to finish at shutdown")
 	fs.StringVar(&cfg.certsDir, "certs-dir", "", "serve HTTPS with public.crt and private.key in `DIR` (SNI sub-folders, CAs/); SIGHUP reloads them")
 	fs.StringVar(&cfg.auditFile, "audit-file", "", "append one JSON audit record per request to `FILE`; SIGHUP reopens it (rotation)")
