@@ -27,7 +27,7 @@ func BenchmarkGetUnderOverwriteStorm(b *testing.B) {
 		name    string
 		writers int
 		paced   bool
-	}{{"quiet", 0, false}, {"fast-4writers", 4, false}, {"paced-4writers", 4, true}} {
+	}{{"quiet", 0, false}, {"paced-1writer", 1, true}, {"fast-4writers", 4, false}, {"paced-4writers", 4, true}} {
 		b.Run(storm.name, func(b *testing.B) {
 			l := benchLayer(b, 4, 2, -1)
 			ctx := context.Background()
