@@ -24,6 +24,11 @@ func (p *Pool) MakeBucket(ctx context.Context, bucket string, opts objstore.Make
 	} else if !errors.Is(err, objstore.ErrBucketNotFound) {
 		return err
 	}
+	// A drive that was offline when an earlier bucket of this name was deleted may still
+	// hold its configuration: the new bucket starts without one.
+	if err := p.sets[0].RemoveBucketConfig(ctx, bucket); err != nil {
+		return fmt.Errorf("creating bucket %s: clearing an old configuration: %w", bucket, err)
+	}
 	for i, s := range p.sets {
 		if err := s.MakeBucket(ctx, bucket); err != nil && !errors.Is(err, objstore.ErrBucketExists) {
 			// Leave no set with a bucket the others lack.
