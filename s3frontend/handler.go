@@ -55,7 +55,10 @@ type Config struct {
 // Handler serves the S3 API. It implements httpserver.Handler and is safe for concurrent
 // use.
 type Handler struct {
-	layer    objstore.ObjectLayer
+	layer objstore.ObjectLayer
+	// configs keeps the buckets' configuration documents: the layer itself when it has
+	// the capability, else nil (those operations are NotImplemented).
+	configs  objstore.BucketConfigStore
 	verifier *sigv4.Verifier
 	router   *router.Router
 	region   string
@@ -140,6 +143,7 @@ func New(cfg Config) (*Handler, error) {
 	h.hostID = base64.StdEncoding.EncodeToString(sum[:])
 	owner := sha256.Sum256([]byte("flashstor owner " + firstKey))
 	h.ownerID, h.ownerName = hex.EncodeToString(owner[:]), firstKey
+	h.configs, _ = cfg.Layer.(objstore.BucketConfigStore)
 	h.calls.New = func() any { return &call{h: h} }
 	h.ops = [router.NumOps]func(*call) error{
 		router.OpListBuckets:             (*call).listBuckets,
@@ -162,6 +166,9 @@ func New(cfg Config) (*Handler, error) {
 		router.OpCompleteMultipartUpload: (*call).completeMultipartUpload,
 		router.OpAbortMultipartUpload:    (*call).abortMultipartUpload,
 		router.OpListParts:               (*call).listParts,
+		router.OpGetBucketVersioning:     (*call).getBucketVersioning,
+		router.OpPutBucketVersioning:     (*call).putBucketVersioning,
+		router.OpListObjectVersions:      (*call).listObjectVersions,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

@@ -17,6 +17,9 @@ const defaultContentType = "binary/octet-stream"
 // getObject serves GetObject: the object layer's decoder writes straight into the
 // response, stripe by stripe.
 func (c *call) getObject() error {
+	if err := c.nullVersionOnly(); err != nil {
+		return err
+	}
 	hd, err := c.h.layer.OpenObject(c.readContext(), c.bucket, c.key)
 	if err != nil {
 		return err
@@ -27,6 +30,9 @@ func (c *call) getObject() error {
 
 // headObject serves HeadObject from the object's information alone.
 func (c *call) headObject() error {
+	if err := c.nullVersionOnly(); err != nil {
+		return err
+	}
 	info, err := c.h.layer.StatObject(c.readContext(), c.bucket, c.key)
 	if err != nil {
 		return err

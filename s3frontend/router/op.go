@@ -34,6 +34,9 @@ const (
 	OpCompleteMultipartUpload
 	OpAbortMultipartUpload
 	OpListParts
+	OpGetBucketVersioning
+	OpPutBucketVersioning
+	OpListObjectVersions
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -60,6 +63,9 @@ var opNames = [NumOps]string{
 	OpCompleteMultipartUpload: "CompleteMultipartUpload",
 	OpAbortMultipartUpload:    "AbortMultipartUpload",
 	OpListParts:               "ListParts",
+	OpGetBucketVersioning:     "GetBucketVersioning",
+	OpPutBucketVersioning:     "PutBucketVersioning",
+	OpListObjectVersions:      "ListObjectVersions",
 }
 
 // String returns the S3 name of the operation ("GetObject").
@@ -85,7 +91,8 @@ func (o Op) level() level {
 	case OpListBuckets:
 		return levelService
 	case OpCreateBucket, OpHeadBucket, OpDeleteBucket, OpGetBucketLocation, OpListObjects,
-		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects:
+		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects, OpGetBucketVersioning,
+		OpPutBucketVersioning, OpListObjectVersions:
 		return levelBucket
 	}
 	return levelObject

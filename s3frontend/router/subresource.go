@@ -4,10 +4,10 @@ import "github.com/flashstor/flashstor/s3frontend/httpwire"
 
 // subresources is the set of query parameters present, as bits. Parameters come in three
 // kinds: sub-resources, which select the operation (location, uploads, uploadId,
-// partNumber, delete); arguments, which only some operations accept (prefix, max-keys,
+// partNumber, delete, versioning, versions); arguments, which only some operations accept (prefix, max-keys,
 // response-content-type, ...); and parameters every operation ignores (the presigned-URL
 // authentication, the SDKs' x-id). A parameter of none of these kinds, S3 sub-resources the
-// face does not implement (acl, tagging, versioning, ...) included, makes the request
+// face does not implement (acl, tagging, cors, ...) included, makes the request
 // NotImplemented: an unknown sub-resource must never fall through to another operation.
 type subresources uint64
 
@@ -17,6 +17,8 @@ const (
 	subUploadID
 	subPartNumber
 	subDelete
+	subVersioning
+	subVersions
 
 	subListType
 	subPrefix
@@ -36,6 +38,7 @@ const (
 	subVersionID
 	subMaxBuckets
 	subBucketRegion
+	subVersionIDMarker
 	// subIgnored marks parameters every operation accepts and ignores.
 	subIgnored
 	// subUnsupported marks S3 sub-resources that are known but not implemented.
@@ -43,7 +46,8 @@ const (
 )
 
 // subResourceMask holds the bits that select an operation.
-const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete
+const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete |
+	subVersioning | subVersions
 
 // params classifies every parameter name the face knows, exact case as S3 spells it.
 var params = map[string]subresources{
@@ -69,6 +73,9 @@ var params = map[string]subresources{
 	"versionId":          subVersionID,
 	"max-buckets":        subMaxBuckets,
 	"bucket-region":      subBucketRegion,
+	"versioning":         subVersioning,
+	"versions":           subVersions,
+	"version-id-marker":  subVersionIDMarker,
 
 	"response-content-type":        subResponseHeader,
 	"response-content-language":    subResponseHeader,
@@ -99,8 +106,7 @@ var params = map[string]subresources{
 	"replication": subUnsupported, "requestPayment": subUnsupported,
 	"restore": subUnsupported, "retention": subUnsupported, "select": subUnsupported,
 	"select-type": subUnsupported, "session": subUnsupported, "tagging": subUnsupported,
-	"torrent": subUnsupported, "versioning": subUnsupported, "versions": subUnsupported,
-	"website": subUnsupported, "renameObject": subUnsupported,
+	"torrent": subUnsupported, "website": subUnsupported, "renameObject": subUnsupported,
 	"metadataTable": subUnsupported, "metadataConfiguration": subUnsupported,
 }
 
@@ -131,6 +137,9 @@ var allowed = func() [NumOps]subresources {
 		OpCompleteMultipartUpload: subUploadID,
 		OpAbortMultipartUpload:    subUploadID,
 		OpListParts:               subUploadID | subMaxParts | subPartNumberMarker | subEncodingType,
+		OpGetBucketVersioning:     subVersioning,
+		OpPutBucketVersioning:     subVersioning,
+		OpListObjectVersions:      subVersions | list | subKeyMarker | subVersionIDMarker,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {

@@ -89,6 +89,7 @@ var (
 	MissingContentLength      = def("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
 	NoSuchBucket              = def("NoSuchBucket", http.StatusNotFound, "The specified bucket does not exist")
 	NoSuchKey                 = def("NoSuchKey", http.StatusNotFound, "The specified key does not exist.")
+	NoSuchVersion             = def("NoSuchVersion", http.StatusNotFound, "The specified version does not exist.")
 	NoSuchUpload              = def("NoSuchUpload", http.StatusNotFound, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")
 	NotImplemented            = def("NotImplemented", http.StatusNotImplemented, "A header or query you provided implies functionality that is not implemented.")
 	PreconditionFailed        = def("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")

@@ -88,3 +88,19 @@ func valid(s string) bool {
 	}
 	return true
 }
+
+func FuzzParseVersioning(f *testing.F) {
+	f.Add([]byte(`<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Suspended</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		v, err := ParseVersioning(doc)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		if v.Status != "" && v.Status != "Enabled" && v.Status != "Suspended" || v.MFADelete != "" && v.MFADelete != "Enabled" && v.MFADelete != "Disabled" {
+			t.Fatalf("accepted %+v", v)
+		}
+	})
+}

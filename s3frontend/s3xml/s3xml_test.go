@@ -143,3 +143,26 @@ func TestWriterParseRoundTrip(t *testing.T) {
 		t.Fatalf("%+v %v", parts, err)
 	}
 }
+
+func TestParseVersioning(t *testing.T) {
+	good := map[string]Versioning{
+		`<VersioningConfiguration/>`: {},
+		`<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Suspended</Status></VersioningConfiguration>`: {Status: "Suspended"},
+		`<VersioningConfiguration><Status> Enabled </Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>`:                  {Status: "Enabled", MFADelete: "Disabled"},
+	}
+	for doc, want := range good {
+		if got, err := ParseVersioning([]byte(doc)); err != nil || got != want {
+			t.Errorf("%s: got %+v, %v; want %+v", doc, got, err, want)
+		}
+	}
+	for _, doc := range []string{
+		``, `<Versioning/>`, `<VersioningConfiguration><Status>enabled</Status></VersioningConfiguration>`,
+		`<VersioningConfiguration><Status>Enabled</Status><Status>Enabled</Status></VersioningConfiguration>`,
+		`<VersioningConfiguration><MfaDelete>On</MfaDelete></VersioningConfiguration>`,
+		`<VersioningConfiguration><Status>Enabled</Status>`,
+	} {
+		if _, err := ParseVersioning([]byte(doc)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: %v, want ErrMalformed", doc, err)
+		}
+	}
+}
