@@ -169,6 +169,12 @@ func New(cfg Config) (*Handler, error) {
 		router.OpGetBucketVersioning:     (*call).getBucketVersioning,
 		router.OpPutBucketVersioning:     (*call).putBucketVersioning,
 		router.OpListObjectVersions:      (*call).listObjectVersions,
+		router.OpGetBucketTagging:        (*call).getBucketTagging,
+		router.OpPutBucketTagging:        (*call).putBucketTagging,
+		router.OpDeleteBucketTagging:     (*call).deleteBucketTagging,
+		router.OpGetObjectTagging:        (*call).getObjectTagging,
+		router.OpPutObjectTagging:        (*call).putObjectTagging,
+		router.OpDeleteObjectTagging:     (*call).deleteObjectTagging,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

@@ -31,7 +31,6 @@ var unsupportedHeaders = [...]string{
 	"x-amz-object-lock-mode",
 	"x-amz-object-lock-retain-until-date",
 	"x-amz-object-lock-legal-hold",
-	"x-amz-tagging",
 	"x-amz-grant-full-control",
 	"x-amz-grant-read",
 	"x-amz-grant-read-acp",

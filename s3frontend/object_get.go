@@ -185,6 +185,10 @@ func (c *call) setObjectHeaders(info objstore.ObjectInfo) {
 			hdr.Add(k, v)
 		}
 	}
+	if n := countTags(info.Metadata[mdTagging]); n > 0 {
+		c.scratch = strconv.AppendInt(c.scratch[:0], int64(n), 10)
+		hdr.SetBytes("x-amz-tagging-count", c.scratch)
+	}
 }
 
 // setChecksumHeaders sends the stored checksum when the client asked for it with

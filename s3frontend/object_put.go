@@ -31,6 +31,9 @@ func (c *call) putObject() error {
 	if err != nil {
 		return err
 	}
+	if err := c.addRequestTags(md); err != nil {
+		return err
+	}
 	pre, err := c.writePreconditions()
 	if err != nil {
 		return err
@@ -172,15 +175,27 @@ func (c *call) copyObject() error {
 	default:
 		return s3err.InvalidMetadataDirective
 	}
-	if src.Bucket == c.bucket && src.Key == c.key && !replace {
+	replaceTags := false
+	switch v := c.header("x-amz-tagging-directive"); {
+	case v == nil || httpwire.EqualFold(v, "copy"):
+	case httpwire.EqualFold(v, "replace"):
+		replaceTags = true
+	default:
+		return s3err.InvalidArgument.With("Unknown tagging directive.")
+	}
+	if src.Bucket == c.bucket && src.Key == c.key && !replace && !replaceTags {
 		return s3err.InvalidCopyRequest
 	}
-	var md map[string]string
+	md := map[string]string{}
 	if replace {
 		var err error
 		if md, err = c.requestMetadata(); err != nil {
 			return err
 		}
+	}
+	tags, _, err := c.requestTags()
+	if err != nil {
+		return err
 	}
 	pre, err := c.writePreconditions()
 	if err != nil {
@@ -188,19 +203,29 @@ func (c *call) copyObject() error {
 	}
 	cd := c.copySourceConditions()
 	opts := objstore.CopyOptions{
-		ReplaceMetadata: replace,
+		// The tags are metadata here: replacing either replaces the map, filled in from
+		// the source under its lock with what the request keeps.
+		ReplaceMetadata: replace || replaceTags,
 		Metadata:        md,
 		Preconditions:   pre,
 		SrcCheck: func(info objstore.ObjectInfo) error {
 			if e := cd.check(info.ETag, info.ModTime, true); e != nil {
 				return e
 			}
-			if replace {
-				// The data does not change, so neither does its checksum: it survives a
-				// metadata replacement, as in S3.
-				for _, k := range checksumKeys(info.Metadata) {
-					md[k] = info.Metadata[k]
-				}
+			if !replace {
+				maps.Copy(md, info.Metadata)
+			}
+			// The data does not change, so neither does its checksum: it survives a
+			// metadata replacement, as in S3.
+			for _, k := range checksumKeys(info.Metadata) {
+				md[k] = info.Metadata[k]
+			}
+			delete(md, mdTagging)
+			switch src := info.Metadata[mdTagging]; {
+			case replaceTags && tags != "":
+				md[mdTagging] = tags
+			case !replaceTags && src != "":
+				md[mdTagging] = src
 			}
 			return nil
 		},

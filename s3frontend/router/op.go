@@ -37,6 +37,12 @@ const (
 	OpGetBucketVersioning
 	OpPutBucketVersioning
 	OpListObjectVersions
+	OpGetBucketTagging
+	OpPutBucketTagging
+	OpDeleteBucketTagging
+	OpGetObjectTagging
+	OpPutObjectTagging
+	OpDeleteObjectTagging
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -66,6 +72,12 @@ var opNames = [NumOps]string{
 	OpGetBucketVersioning:     "GetBucketVersioning",
 	OpPutBucketVersioning:     "PutBucketVersioning",
 	OpListObjectVersions:      "ListObjectVersions",
+	OpGetBucketTagging:        "GetBucketTagging",
+	OpPutBucketTagging:        "PutBucketTagging",
+	OpDeleteBucketTagging:     "DeleteBucketTagging",
+	OpGetObjectTagging:        "GetObjectTagging",
+	OpPutObjectTagging:        "PutObjectTagging",
+	OpDeleteObjectTagging:     "DeleteObjectTagging",
 }
 
 // String returns the S3 name of the operation ("GetObject").
@@ -92,7 +104,8 @@ func (o Op) level() level {
 		return levelService
 	case OpCreateBucket, OpHeadBucket, OpDeleteBucket, OpGetBucketLocation, OpListObjects,
 		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects, OpGetBucketVersioning,
-		OpPutBucketVersioning, OpListObjectVersions:
+		OpPutBucketVersioning, OpListObjectVersions, OpGetBucketTagging, OpPutBucketTagging,
+		OpDeleteBucketTagging:
 		return levelBucket
 	}
 	return levelObject

@@ -219,6 +219,8 @@ func decideBucket(m string, sub subresources) Op {
 		return OpListObjectVersions
 	case res == subVersioning:
 		return pick(m, OpGetBucketVersioning, OpPutBucketVersioning, OpNone)
+	case res == subTagging:
+		return pick(m, OpGetBucketTagging, OpPutBucketTagging, OpDeleteBucketTagging)
 	}
 	return OpNone
 }
@@ -262,6 +264,8 @@ func decideObject(m string, sub subresources, copySource bool) Op {
 		}
 	case res == subUploads && m == httpwire.MethodPost:
 		return OpCreateMultipartUpload
+	case res == subTagging:
+		return pick(m, OpGetObjectTagging, OpPutObjectTagging, OpDeleteObjectTagging)
 	case res == subUploadID|subPartNumber && m == httpwire.MethodPut:
 		if copySource {
 			return OpUploadPartCopy

@@ -4,10 +4,10 @@ import "github.com/flashstor/flashstor/s3frontend/httpwire"
 
 // subresources is the set of query parameters present, as bits. Parameters come in three
 // kinds: sub-resources, which select the operation (location, uploads, uploadId,
-// partNumber, delete, versioning, versions); arguments, which only some operations accept (prefix, max-keys,
+// partNumber, delete, versioning, versions, tagging); arguments, which only some operations accept (prefix, max-keys,
 // response-content-type, ...); and parameters every operation ignores (the presigned-URL
 // authentication, the SDKs' x-id). A parameter of none of these kinds, S3 sub-resources the
-// face does not implement (acl, tagging, cors, ...) included, makes the request
+// face does not implement (acl, cors, lifecycle, ...) included, makes the request
 // NotImplemented: an unknown sub-resource must never fall through to another operation.
 type subresources uint64
 
@@ -19,6 +19,7 @@ const (
 	subDelete
 	subVersioning
 	subVersions
+	subTagging
 
 	subListType
 	subPrefix
@@ -47,7 +48,7 @@ const (
 
 // subResourceMask holds the bits that select an operation.
 const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete |
-	subVersioning | subVersions
+	subVersioning | subVersions | subTagging
 
 // params classifies every parameter name the face knows, exact case as S3 spells it.
 var params = map[string]subresources{
@@ -75,6 +76,7 @@ var params = map[string]subresources{
 	"bucket-region":      subBucketRegion,
 	"versioning":         subVersioning,
 	"versions":           subVersions,
+	"tagging":            subTagging,
 	"version-id-marker":  subVersionIDMarker,
 
 	"response-content-type":        subResponseHeader,
@@ -105,7 +107,7 @@ var params = map[string]subresources{
 	"policyStatus": subUnsupported, "publicAccessBlock": subUnsupported,
 	"replication": subUnsupported, "requestPayment": subUnsupported,
 	"restore": subUnsupported, "retention": subUnsupported, "select": subUnsupported,
-	"select-type": subUnsupported, "session": subUnsupported, "tagging": subUnsupported,
+	"select-type": subUnsupported, "session": subUnsupported,
 	"torrent": subUnsupported, "website": subUnsupported, "renameObject": subUnsupported,
 	"metadataTable": subUnsupported, "metadataConfiguration": subUnsupported,
 }
@@ -140,6 +142,12 @@ var allowed = func() [NumOps]subresources {
 		OpGetBucketVersioning:     subVersioning,
 		OpPutBucketVersioning:     subVersioning,
 		OpListObjectVersions:      subVersions | list | subKeyMarker | subVersionIDMarker,
+		OpGetBucketTagging:        subTagging,
+		OpPutBucketTagging:        subTagging,
+		OpDeleteBucketTagging:     subTagging,
+		OpGetObjectTagging:        subTagging | subVersionID,
+		OpPutObjectTagging:        subTagging | subVersionID,
+		OpDeleteObjectTagging:     subTagging | subVersionID,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {

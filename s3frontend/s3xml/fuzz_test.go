@@ -104,3 +104,20 @@ func FuzzParseVersioning(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseTagging(f *testing.F) {
+	f.Add([]byte(`<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>a</Key><Value>b</Value></Tag><Tag><Key>c</Key><Value></Value></Tag></TagSet></Tagging>`))
+	f.Add([]byte(`<Tagging><TagSet/></Tagging>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		tags, err := ParseTagging(doc)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		if len(tags) > MaxTagsParsed {
+			t.Fatalf("%d tags accepted", len(tags))
+		}
+	})
+}

@@ -166,3 +166,26 @@ func TestParseVersioning(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTagging(t *testing.T) {
+	good := map[string][]Tag{
+		`<Tagging><TagSet/></Tagging>`: {},
+		`<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>a b</Key><Value>&lt;</Value></Tag><Tag><Key>c</Key><Value/></Tag></TagSet></Tagging>`: {{"a b", "<"}, {"c", ""}},
+	}
+	for doc, want := range good {
+		if got, err := ParseTagging([]byte(doc)); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: got %v, %v; want %v", doc, got, err, want)
+		}
+	}
+	for _, doc := range []string{
+		``, `<Tagging/>`, `<Tagging><TagSet/><TagSet/></Tagging>`, `<TagSet/>`,
+		`<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>`,
+		`<Tagging><TagSet><Tag><Value>a</Value></Tag></TagSet></Tagging>`,
+		`<Tagging><TagSet><Tag><Key>a</Key><Key>b</Key><Value/></Tag></TagSet></Tagging>`,
+		`<Tagging><TagSet>` + strings.Repeat(`<Tag><Key>a</Key><Value/></Tag>`, MaxTagsParsed+1) + `</TagSet></Tagging>`,
+	} {
+		if _, err := ParseTagging([]byte(doc)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%.80q: %v, want ErrMalformed", doc, err)
+		}
+	}
+}
