@@ -102,3 +102,8 @@ func TestCLIEmptyBucketByVersions(t *testing.T) {
 	}
 	run("s3api", "delete-bucket", "--bucket", bucket)
 }
+
+func readFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return string(b), err
+}

@@ -38,6 +38,10 @@ type Config struct {
 	Log *slog.Logger
 	// Now is the clock for signature times; time.Now when nil (tests inject one).
 	Now func() time.Time
+	// DeploymentID, if set, is the deployment's stable id: with the root access key it
+	// makes the canonical id of the owner of every bucket and object, stable across
+	// restarts and distinct between deployments.
+	DeploymentID string
 	// HostID names this node in x-amz-id-2; the host name when empty.
 	HostID string
 	// MaxXMLBody bounds the request documents read into memory (DeleteObjects,
@@ -142,6 +146,9 @@ func New(cfg Config) (*Handler, error) {
 	sum := sha256.Sum256([]byte("flashstor host " + cfg.HostID))
 	h.hostID = base64.StdEncoding.EncodeToString(sum[:])
 	owner := sha256.Sum256([]byte("flashstor owner " + firstKey))
+	if cfg.DeploymentID != "" {
+		owner = sha256.Sum256([]byte("flashstor owner " + cfg.DeploymentID + "\x00" + firstKey))
+	}
 	h.ownerID, h.ownerName = hex.EncodeToString(owner[:]), firstKey
 	h.configs, _ = cfg.Layer.(objstore.BucketConfigStore)
 	h.calls.New = func() any { return &call{h: h} }
@@ -175,6 +182,10 @@ func New(cfg Config) (*Handler, error) {
 		router.OpGetObjectTagging:        (*call).getObjectTagging,
 		router.OpPutObjectTagging:        (*call).putObjectTagging,
 		router.OpDeleteObjectTagging:     (*call).deleteObjectTagging,
+		router.OpGetBucketACL:            (*call).getBucketACL,
+		router.OpPutBucketACL:            (*call).putBucketACL,
+		router.OpGetObjectACL:            (*call).getObjectACL,
+		router.OpPutObjectACL:            (*call).putObjectACL,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

@@ -22,9 +22,12 @@ func (c *call) getObject() error {
 	}
 	hd, err := c.h.layer.OpenObject(c.readContext(), c.bucket, c.key)
 	if err != nil {
-		return err
+		return c.objectAccess(objstore.ObjectInfo{}, err)
 	}
 	defer hd.Close()
+	if err := c.objectAccess(hd.Info(), nil); err != nil {
+		return err
+	}
 	return c.serveObject(hd.Info(), hd)
 }
 
@@ -34,7 +37,7 @@ func (c *call) headObject() error {
 		return err
 	}
 	info, err := c.h.layer.StatObject(c.readContext(), c.bucket, c.key)
-	if err != nil {
+	if err := c.objectAccess(info, err); err != nil {
 		return err
 	}
 	return c.serveObject(info, nil)

@@ -197,15 +197,20 @@ func (c *call) copyObject() error {
 	if err != nil {
 		return err
 	}
+	canned, err := c.requestACL()
+	if err != nil {
+		return err
+	}
 	pre, err := c.writePreconditions()
 	if err != nil {
 		return err
 	}
 	cd := c.copySourceConditions()
 	opts := objstore.CopyOptions{
-		// The tags are metadata here: replacing either replaces the map, filled in from
-		// the source under its lock with what the request keeps.
-		ReplaceMetadata: replace || replaceTags,
+		// The tags and the ACL are metadata here: the map is always replaced, filled in
+		// from the source under its lock with what the request keeps. A copy's ACL is the
+		// request's (private by default), never the source's, as on S3.
+		ReplaceMetadata: true,
 		Metadata:        md,
 		Preconditions:   pre,
 		SrcCheck: func(info objstore.ObjectInfo) error {
@@ -227,6 +232,7 @@ func (c *call) copyObject() error {
 			case !replaceTags && src != "":
 				md[mdTagging] = src
 			}
+			setRequestACL(md, canned)
 			return nil
 		},
 	}

@@ -175,8 +175,8 @@ func (c *call) readTagging(limit int) ([]s3xml.Tag, error) {
 	return tags, nil
 }
 
-// addRequestTags stores the x-amz-tagging header's tags, if any, in the metadata of a new
-// object.
+// addRequestTags stores the x-amz-tagging header's tags and the x-amz-acl (or grant)
+// headers' ACL, if any, in the metadata of a new object.
 func (c *call) addRequestTags(md map[string]string) error {
 	stored, ok, err := c.requestTags()
 	if err != nil {
@@ -185,5 +185,10 @@ func (c *call) addRequestTags(md map[string]string) error {
 	if ok && stored != "" {
 		md[mdTagging] = stored
 	}
+	canned, err := c.requestACL()
+	if err != nil {
+		return err
+	}
+	setRequestACL(md, canned)
 	return nil
 }

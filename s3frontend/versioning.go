@@ -91,6 +91,9 @@ func (c *call) nullVersionOnly() error {
 	if !ok || string(v) == router.NullVersion {
 		return nil
 	}
+	if c.anonymous {
+		return s3err.AccessDenied // an anonymous client learns nothing of the bucket
+	}
 	if _, err := c.h.layer.GetBucketInfo(c.context(), c.bucket); err != nil {
 		return err
 	}

@@ -145,7 +145,8 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	handler, err := s3frontend.New(s3frontend.Config{
-		Layer: dep, Credentials: map[string]string{root.user: root.secret}, Region: cfg.region, Domain: cfg.domain, Log: log,
+		Layer: dep, DeploymentID: dep.Layout.DeploymentID,
+		Credentials: map[string]string{root.user: root.secret}, Region: cfg.region, Domain: cfg.domain, Log: log,
 		Metrics: m, MetricsToken: cfg.metricsAuth, Audit: alog,
 	})
 	if err != nil {

@@ -43,6 +43,10 @@ const (
 	OpGetObjectTagging
 	OpPutObjectTagging
 	OpDeleteObjectTagging
+	OpGetBucketACL
+	OpPutBucketACL
+	OpGetObjectACL
+	OpPutObjectACL
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -78,6 +82,10 @@ var opNames = [NumOps]string{
 	OpGetObjectTagging:        "GetObjectTagging",
 	OpPutObjectTagging:        "PutObjectTagging",
 	OpDeleteObjectTagging:     "DeleteObjectTagging",
+	OpGetBucketACL:            "GetBucketAcl",
+	OpPutBucketACL:            "PutBucketAcl",
+	OpGetObjectACL:            "GetObjectAcl",
+	OpPutObjectACL:            "PutObjectAcl",
 }
 
 // String returns the S3 name of the operation ("GetObject").
@@ -105,7 +113,7 @@ func (o Op) level() level {
 	case OpCreateBucket, OpHeadBucket, OpDeleteBucket, OpGetBucketLocation, OpListObjects,
 		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects, OpGetBucketVersioning,
 		OpPutBucketVersioning, OpListObjectVersions, OpGetBucketTagging, OpPutBucketTagging,
-		OpDeleteBucketTagging:
+		OpDeleteBucketTagging, OpGetBucketACL, OpPutBucketACL:
 		return levelBucket
 	}
 	return levelObject

@@ -221,6 +221,8 @@ func decideBucket(m string, sub subresources) Op {
 		return pick(m, OpGetBucketVersioning, OpPutBucketVersioning, OpNone)
 	case res == subTagging:
 		return pick(m, OpGetBucketTagging, OpPutBucketTagging, OpDeleteBucketTagging)
+	case res == subACL:
+		return pick(m, OpGetBucketACL, OpPutBucketACL, OpNone)
 	}
 	return OpNone
 }
@@ -266,6 +268,8 @@ func decideObject(m string, sub subresources, copySource bool) Op {
 		return OpCreateMultipartUpload
 	case res == subTagging:
 		return pick(m, OpGetObjectTagging, OpPutObjectTagging, OpDeleteObjectTagging)
+	case res == subACL:
+		return pick(m, OpGetObjectACL, OpPutObjectACL, OpNone)
 	case res == subUploadID|subPartNumber && m == httpwire.MethodPut:
 		if copySource {
 			return OpUploadPartCopy

@@ -77,7 +77,12 @@ func TestRoute(t *testing.T) {
 		{"POST", "h", "/bkt/k", false, OpNone, "", "", "MethodNotAllowed"},
 		{"PATCH", "h", "/bkt/k", false, OpNone, "", "", "MethodNotAllowed"},
 		// Sub-resources that exist in S3 but not here never fall through to another op.
-		{"GET", "h", "/bkt?acl", false, OpNone, "", "", "NotImplemented"},
+		{"GET", "h", "/bkt?acl", false, OpGetBucketACL, "bkt", "", ""},
+		{"PUT", "h", "/bkt?acl", false, OpPutBucketACL, "bkt", "", ""},
+		{"DELETE", "h", "/bkt?acl", false, OpNone, "", "", "MethodNotAllowed"},
+		{"GET", "h", "/bkt/k?acl&versionId=null", false, OpGetObjectACL, "bkt", "k", ""},
+		{"PUT", "h", "/bkt/k?acl", false, OpPutObjectACL, "bkt", "k", ""},
+		{"GET", "h", "/bkt?cors", false, OpNone, "", "", "NotImplemented"},
 		{"GET", "h", "/bkt?policy", false, OpNone, "", "", "NotImplemented"},
 		{"GET", "h", "/bkt/k?attributes", false, OpNone, "", "", "NotImplemented"},
 		{"PUT", "h", "/bkt/k?lifecycle", false, OpNone, "", "", "NotImplemented"},

@@ -4,10 +4,10 @@ import "github.com/flashstor/flashstor/s3frontend/httpwire"
 
 // subresources is the set of query parameters present, as bits. Parameters come in three
 // kinds: sub-resources, which select the operation (location, uploads, uploadId,
-// partNumber, delete, versioning, versions, tagging); arguments, which only some operations accept (prefix, max-keys,
+// partNumber, delete, versioning, versions, tagging, acl); arguments, which only some operations accept (prefix, max-keys,
 // response-content-type, ...); and parameters every operation ignores (the presigned-URL
 // authentication, the SDKs' x-id). A parameter of none of these kinds, S3 sub-resources the
-// face does not implement (acl, cors, lifecycle, ...) included, makes the request
+// face does not implement (cors, lifecycle, policy, ...) included, makes the request
 // NotImplemented: an unknown sub-resource must never fall through to another operation.
 type subresources uint64
 
@@ -20,6 +20,7 @@ const (
 	subVersioning
 	subVersions
 	subTagging
+	subACL
 
 	subListType
 	subPrefix
@@ -48,7 +49,7 @@ const (
 
 // subResourceMask holds the bits that select an operation.
 const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete |
-	subVersioning | subVersions | subTagging
+	subVersioning | subVersions | subTagging | subACL
 
 // params classifies every parameter name the face knows, exact case as S3 spells it.
 var params = map[string]subresources{
@@ -77,6 +78,7 @@ var params = map[string]subresources{
 	"versioning":         subVersioning,
 	"versions":           subVersions,
 	"tagging":            subTagging,
+	"acl":                subACL,
 	"version-id-marker":  subVersionIDMarker,
 
 	"response-content-type":        subResponseHeader,
@@ -98,7 +100,7 @@ var params = map[string]subresources{
 	"x-id":                 subIgnored,
 
 	// S3 sub-resources that exist but are not implemented.
-	"accelerate": subUnsupported, "acl": subUnsupported, "analytics": subUnsupported,
+	"accelerate": subUnsupported, "analytics": subUnsupported,
 	"attributes": subUnsupported, "cors": subUnsupported, "encryption": subUnsupported,
 	"intelligent-tiering": subUnsupported, "inventory": subUnsupported,
 	"legal-hold": subUnsupported, "lifecycle": subUnsupported, "logging": subUnsupported,
@@ -148,6 +150,10 @@ var allowed = func() [NumOps]subresources {
 		OpGetObjectTagging:        subTagging | subVersionID,
 		OpPutObjectTagging:        subTagging | subVersionID,
 		OpDeleteObjectTagging:     subTagging | subVersionID,
+		OpGetBucketACL:            subACL,
+		OpPutBucketACL:            subACL,
+		OpGetObjectACL:            subACL | subVersionID,
+		OpPutObjectACL:            subACL | subVersionID,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {

@@ -65,6 +65,7 @@ func def(code string, status int, msg string) *Error {
 
 // The S3 errors the face sends. Messages are S3's own where S3 has one.
 var (
+	AccessDenied              = def("AccessDenied", http.StatusForbidden, "Access Denied")
 	BadDigest                 = def("BadDigest", http.StatusBadRequest, "The Content-MD5 or checksum value that you specified did not match what the server received.")
 	BucketAlreadyOwnedByYou   = def("BucketAlreadyOwnedByYou", http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it.")
 	BucketNotEmpty            = def("BucketNotEmpty", http.StatusConflict, "The bucket you tried to delete is not empty")

@@ -121,3 +121,27 @@ func FuzzParseTagging(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseACL(f *testing.F) {
+	f.Add([]byte(`<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>abc</ID></Owner><AccessControlList>` +
+		`<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>abc</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>` +
+		`<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>` +
+		`</AccessControlList></AccessControlPolicy>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		acl, err := ParseACL(doc)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		if len(acl.Grants) > MaxGrants {
+			t.Fatalf("%d grants accepted", len(acl.Grants))
+		}
+		for _, g := range acl.Grants {
+			if g.ID == "" && g.URI == "" && g.Email == "" && g.Type != "CanonicalUser" && g.Type != "Group" && g.Type != "AmazonCustomerByEmail" {
+				t.Fatalf("grant %+v accepted", g)
+			}
+		}
+	})
+}

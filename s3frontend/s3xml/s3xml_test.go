@@ -189,3 +189,30 @@ func TestParseTagging(t *testing.T) {
 		}
 	}
 }
+
+func TestParseACL(t *testing.T) {
+	const xsi = `xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"`
+	doc := `<AccessControlPolicy><Owner><ID>o</ID><DisplayName>n</DisplayName></Owner><AccessControlList>` +
+		`<Grant><Grantee ` + xsi + ` xsi:type="CanonicalUser"><ID>o</ID><DisplayName>n</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>` +
+		`<Grant><Grantee ` + xsi + ` xsi:type="Group"><URI>u</URI></Grantee><Permission>READ</Permission></Grant>` +
+		`<Grant><Grantee ` + xsi + ` xsi:type="AmazonCustomerByEmail"><EmailAddress>e@x</EmailAddress></Grantee><Permission>WRITE_ACP</Permission></Grant>` +
+		`</AccessControlList></AccessControlPolicy>`
+	got, err := ParseACL([]byte(doc))
+	want := ACL{OwnerID: "o", Grants: []Grant{{Type: "CanonicalUser", ID: "o", Permission: "FULL_CONTROL"}, {Type: "Group", URI: "u", Permission: "READ"},
+		{Type: "AmazonCustomerByEmail", Email: "e@x", Permission: "WRITE_ACP"}}}
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	for _, bad := range []string{
+		``, `<AccessControlPolicy/>`, `<AccessControlPolicy><AccessControlList/><AccessControlList/></AccessControlPolicy>`,
+		`<AccessControlPolicy><AccessControlList><Grant><Grantee ` + xsi + ` xsi:type="Robot"><ID>o</ID></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>`,
+		`<AccessControlPolicy><AccessControlList><Grant><Grantee ` + xsi + ` xsi:type="Group"><ID>o</ID></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>`,
+		`<AccessControlPolicy><AccessControlList><Grant><Grantee ` + xsi + ` xsi:type="Group"><URI>u</URI></Grantee><Permission>ALL</Permission></Grant></AccessControlList></AccessControlPolicy>`,
+		`<AccessControlPolicy><AccessControlList><Grant><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>`,
+		`<AccessControlPolicy><Owner/><AccessControlList/></AccessControlPolicy>`,
+	} {
+		if _, err := ParseACL([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%.120q: %v, want ErrMalformed", bad, err)
+		}
+	}
+}
