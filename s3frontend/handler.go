@@ -186,6 +186,10 @@ func New(cfg Config) (*Handler, error) {
 		router.OpPutBucketACL:            (*call).putBucketACL,
 		router.OpGetObjectACL:            (*call).getObjectACL,
 		router.OpPutObjectACL:            (*call).putObjectACL,
+		router.OpGetBucketCORS:           (*call).getBucketCORS,
+		router.OpPutBucketCORS:           (*call).putBucketCORS,
+		router.OpDeleteBucketCORS:        (*call).deleteBucketCORS,
+		router.OpPreflightCORS:           (*call).preflightCORS,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

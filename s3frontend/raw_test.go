@@ -114,7 +114,7 @@ func TestRawErrors(t *testing.T) {
 			{"anonymous list", "GET", "/", nil, false, nil, 403, "AccessDenied"},
 			{"anonymous get", "GET", "/raw/obj", nil, false, nil, 403, "AccessDenied"},
 			{"anonymous unknown op", "GET", "/raw?acl", nil, false, nil, 403, "AccessDenied"},
-			{"cors", "GET", "/raw?cors", nil, true, nil, 501, "NotImplemented"},
+			{"website", "GET", "/raw?website", nil, true, nil, 501, "NotImplemented"},
 			{"object tagging without a TagSet", "PUT", "/raw/obj?tagging", []byte("<Tagging/>"), true, nil, 400, "MalformedXML"},
 			{"lifecycle", "GET", "/raw?lifecycle", nil, true, nil, 501, "NotImplemented"},
 			{"policy", "GET", "/raw?policy", nil, true, nil, 501, "NotImplemented"},

@@ -47,6 +47,12 @@ const (
 	OpPutBucketACL
 	OpGetObjectACL
 	OpPutObjectACL
+	OpGetBucketCORS
+	OpPutBucketCORS
+	OpDeleteBucketCORS
+	// OpPreflightCORS is a browser's OPTIONS request before a cross-origin request, on a
+	// bucket or an object.
+	OpPreflightCORS
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -86,6 +92,10 @@ var opNames = [NumOps]string{
 	OpPutBucketACL:            "PutBucketAcl",
 	OpGetObjectACL:            "GetObjectAcl",
 	OpPutObjectACL:            "PutObjectAcl",
+	OpGetBucketCORS:           "GetBucketCors",
+	OpPutBucketCORS:           "PutBucketCors",
+	OpDeleteBucketCORS:        "DeleteBucketCors",
+	OpPreflightCORS:           "PreflightCors",
 }
 
 // String returns the S3 name of the operation ("GetObject").
@@ -103,6 +113,7 @@ const (
 	levelService level = iota
 	levelBucket
 	levelObject
+	levelEither // a bucket, or an object in it
 )
 
 // level reports the resource kind the operation addresses.
@@ -113,8 +124,11 @@ func (o Op) level() level {
 	case OpCreateBucket, OpHeadBucket, OpDeleteBucket, OpGetBucketLocation, OpListObjects,
 		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects, OpGetBucketVersioning,
 		OpPutBucketVersioning, OpListObjectVersions, OpGetBucketTagging, OpPutBucketTagging,
-		OpDeleteBucketTagging, OpGetBucketACL, OpPutBucketACL:
+		OpDeleteBucketTagging, OpGetBucketACL, OpPutBucketACL, OpGetBucketCORS, OpPutBucketCORS,
+		OpDeleteBucketCORS:
 		return levelBucket
+	case OpPreflightCORS:
+		return levelEither
 	}
 	return levelObject
 }

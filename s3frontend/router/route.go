@@ -130,6 +130,8 @@ func decide(req *Request, hasBucket, hasKey bool) (Op, *s3err.Error) {
 	m := req.Method
 	var op Op
 	switch {
+	case m == httpwire.MethodOptions && hasBucket:
+		op = OpPreflightCORS
 	case !hasBucket:
 		if sub&^allowed[OpListBuckets] == 0 && m == httpwire.MethodGet {
 			op = OpListBuckets
@@ -223,6 +225,8 @@ func decideBucket(m string, sub subresources) Op {
 		return pick(m, OpGetBucketTagging, OpPutBucketTagging, OpDeleteBucketTagging)
 	case res == subACL:
 		return pick(m, OpGetBucketACL, OpPutBucketACL, OpNone)
+	case res == subCORS:
+		return pick(m, OpGetBucketCORS, OpPutBucketCORS, OpDeleteBucketCORS)
 	}
 	return OpNone
 }

@@ -4,10 +4,10 @@ import "github.com/flashstor/flashstor/s3frontend/httpwire"
 
 // subresources is the set of query parameters present, as bits. Parameters come in three
 // kinds: sub-resources, which select the operation (location, uploads, uploadId,
-// partNumber, delete, versioning, versions, tagging, acl); arguments, which only some operations accept (prefix, max-keys,
+// partNumber, delete, versioning, versions, tagging, acl, cors); arguments, which only some operations accept (prefix, max-keys,
 // response-content-type, ...); and parameters every operation ignores (the presigned-URL
 // authentication, the SDKs' x-id). A parameter of none of these kinds, S3 sub-resources the
-// face does not implement (cors, lifecycle, policy, ...) included, makes the request
+// face does not implement (lifecycle, policy, website, ...) included, makes the request
 // NotImplemented: an unknown sub-resource must never fall through to another operation.
 type subresources uint64
 
@@ -21,6 +21,7 @@ const (
 	subVersions
 	subTagging
 	subACL
+	subCORS
 
 	subListType
 	subPrefix
@@ -49,7 +50,7 @@ const (
 
 // subResourceMask holds the bits that select an operation.
 const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete |
-	subVersioning | subVersions | subTagging | subACL
+	subVersioning | subVersions | subTagging | subACL | subCORS
 
 // params classifies every parameter name the face knows, exact case as S3 spells it.
 var params = map[string]subresources{
@@ -79,6 +80,7 @@ var params = map[string]subresources{
 	"versions":           subVersions,
 	"tagging":            subTagging,
 	"acl":                subACL,
+	"cors":               subCORS,
 	"version-id-marker":  subVersionIDMarker,
 
 	"response-content-type":        subResponseHeader,
@@ -101,7 +103,7 @@ var params = map[string]subresources{
 
 	// S3 sub-resources that exist but are not implemented.
 	"accelerate": subUnsupported, "analytics": subUnsupported,
-	"attributes": subUnsupported, "cors": subUnsupported, "encryption": subUnsupported,
+	"attributes": subUnsupported, "encryption": subUnsupported,
 	"intelligent-tiering": subUnsupported, "inventory": subUnsupported,
 	"legal-hold": subUnsupported, "lifecycle": subUnsupported, "logging": subUnsupported,
 	"metrics": subUnsupported, "notification": subUnsupported, "object-lock": subUnsupported,
@@ -154,6 +156,9 @@ var allowed = func() [NumOps]subresources {
 		OpPutBucketACL:            subACL,
 		OpGetObjectACL:            subACL | subVersionID,
 		OpPutObjectACL:            subACL | subVersionID,
+		OpGetBucketCORS:           subCORS,
+		OpPutBucketCORS:           subCORS,
+		OpDeleteBucketCORS:        subCORS,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {
@@ -161,6 +166,8 @@ var allowed = func() [NumOps]subresources {
 		all |= a[op]
 	}
 	a[OpNone] = all
+	// A preflight names the URL of the request it precedes, with whatever that carries.
+	a[OpPreflightCORS] = all
 	return a
 }()
 

@@ -92,6 +92,7 @@ var (
 	NoSuchKey                 = def("NoSuchKey", http.StatusNotFound, "The specified key does not exist.")
 	BadRequest                = def("BadRequest", http.StatusBadRequest, "Bad Request")
 	InvalidTag                = def("InvalidTag", http.StatusBadRequest, "The tag provided was not a valid tag.")
+	NoSuchCORSConfiguration   = def("NoSuchCORSConfiguration", http.StatusNotFound, "The CORS configuration does not exist")
 	NoSuchTagSet              = def("NoSuchTagSet", http.StatusNotFound, "The TagSet does not exist")
 	NoSuchVersion             = def("NoSuchVersion", http.StatusNotFound, "The specified version does not exist.")
 	NoSuchUpload              = def("NoSuchUpload", http.StatusNotFound, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")

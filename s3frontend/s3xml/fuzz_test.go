@@ -3,6 +3,7 @@ package s3xml
 import (
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -142,6 +143,28 @@ func FuzzParseACL(f *testing.F) {
 			if g.ID == "" && g.URI == "" && g.Email == "" && g.Type != "CanonicalUser" && g.Type != "Group" && g.Type != "AmazonCustomerByEmail" {
 				t.Fatalf("grant %+v accepted", g)
 			}
+		}
+	})
+}
+
+// FuzzParseCORS also checks that an accepted configuration, written back as S3 returns it,
+// parses to the same rules.
+func FuzzParseCORS(f *testing.F) {
+	f.Add([]byte(`<CORSConfiguration><CORSRule><ID>r</ID><AllowedOrigin>https://*.example.com</AllowedOrigin><AllowedMethod>GET</AllowedMethod>` +
+		`<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>300</MaxAgeSeconds></CORSRule></CORSConfiguration>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		rules, err := ParseCORS(doc)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrInvalidCORS) {
+				t.Fatalf("error %v is neither ErrMalformed nor ErrInvalidCORS", err)
+			}
+			return
+		}
+		var w Writer
+		w.WriteCORS(rules)
+		again, err := ParseCORS(w.B)
+		if err != nil || fmt.Sprint(again) != fmt.Sprint(rules) {
+			t.Fatalf("written back: %v, %v; first %v\n%s", again, err, rules, w.B)
 		}
 	})
 }

@@ -216,3 +216,27 @@ func TestParseACL(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCORS(t *testing.T) {
+	rules, err := ParseCORS([]byte(`<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule>` +
+		`<CORSRule><ID>two</ID><AllowedOrigin>https://a.example</AllowedOrigin><AllowedOrigin>http://*.b</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedMethod>DELETE</AllowedMethod>` +
+		`<AllowedHeader>x-amz-*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>60</MaxAgeSeconds></CORSRule></CORSConfiguration>`))
+	want := []CORSRule{{AllowedMethods: []string{"GET"}, AllowedOrigins: []string{"*"}, MaxAgeSeconds: -1},
+		{ID: "two", AllowedMethods: []string{"PUT", "DELETE"}, AllowedOrigins: []string{"https://a.example", "http://*.b"}, AllowedHeaders: []string{"x-amz-*"}, ExposeHeaders: []string{"ETag"}, MaxAgeSeconds: 60}}
+	if err != nil || fmt.Sprint(rules) != fmt.Sprint(want) {
+		t.Fatalf("got %+v, %v", rules, err)
+	}
+	for doc, wantErr := range map[string]error{
+		`<CORSConfiguration/>`: ErrMalformed,
+		`<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>`:                                                                           ErrMalformed,
+		`<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>`:                                                                             ErrMalformed,
+		`<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><MaxAgeSeconds>-1</MaxAgeSeconds></CORSRule></CORSConfiguration>`:          ErrMalformed,
+		`<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>`:                                         ErrInvalidCORS,
+		`<CORSConfiguration><CORSRule><AllowedOrigin>*.*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>`:                                         ErrInvalidCORS,
+		`<CORSConfiguration>` + strings.Repeat(`<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule>`, MaxCORSRules+1) + `</CORSConfiguration>`: ErrMalformed,
+	} {
+		if _, err := ParseCORS([]byte(doc)); !errors.Is(err, wantErr) {
+			t.Errorf("%.100q: %v, want %v", doc, err, wantErr)
+		}
+	}
+}
