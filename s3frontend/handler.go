@@ -190,6 +190,9 @@ func New(cfg Config) (*Handler, error) {
 		router.OpPutBucketCORS:           (*call).putBucketCORS,
 		router.OpDeleteBucketCORS:        (*call).deleteBucketCORS,
 		router.OpPreflightCORS:           (*call).preflightCORS,
+		router.OpGetBucketLifecycle:      (*call).getBucketLifecycle,
+		router.OpPutBucketLifecycle:      (*call).putBucketLifecycle,
+		router.OpDeleteBucketLifecycle:   (*call).deleteBucketLifecycle,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

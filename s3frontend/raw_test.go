@@ -116,7 +116,7 @@ func TestRawErrors(t *testing.T) {
 			{"anonymous unknown op", "GET", "/raw?acl", nil, false, nil, 403, "AccessDenied"},
 			{"website", "GET", "/raw?website", nil, true, nil, 501, "NotImplemented"},
 			{"object tagging without a TagSet", "PUT", "/raw/obj?tagging", []byte("<Tagging/>"), true, nil, 400, "MalformedXML"},
-			{"lifecycle", "GET", "/raw?lifecycle", nil, true, nil, 501, "NotImplemented"},
+			{"notification", "GET", "/raw?notification", nil, true, nil, 501, "NotImplemented"},
 			{"policy", "GET", "/raw?policy", nil, true, nil, 501, "NotImplemented"},
 			{"unknown parameter", "GET", "/raw/obj?frobnicate=1", nil, true, nil, 501, "NotImplemented"},
 			{"malformed version id", "GET", "/raw/obj?versionId=abc", nil, true, nil, 400, "InvalidArgument"},

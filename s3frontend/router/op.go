@@ -53,6 +53,9 @@ const (
 	// OpPreflightCORS is a browser's OPTIONS request before a cross-origin request, on a
 	// bucket or an object.
 	OpPreflightCORS
+	OpGetBucketLifecycle
+	OpPutBucketLifecycle
+	OpDeleteBucketLifecycle
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -96,6 +99,9 @@ var opNames = [NumOps]string{
 	OpPutBucketCORS:           "PutBucketCors",
 	OpDeleteBucketCORS:        "DeleteBucketCors",
 	OpPreflightCORS:           "PreflightCors",
+	OpGetBucketLifecycle:      "GetBucketLifecycleConfiguration",
+	OpPutBucketLifecycle:      "PutBucketLifecycleConfiguration",
+	OpDeleteBucketLifecycle:   "DeleteBucketLifecycle",
 }
 
 // String returns the S3 name of the operation ("GetObject").
@@ -125,7 +131,7 @@ func (o Op) level() level {
 		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects, OpGetBucketVersioning,
 		OpPutBucketVersioning, OpListObjectVersions, OpGetBucketTagging, OpPutBucketTagging,
 		OpDeleteBucketTagging, OpGetBucketACL, OpPutBucketACL, OpGetBucketCORS, OpPutBucketCORS,
-		OpDeleteBucketCORS:
+		OpDeleteBucketCORS, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle:
 		return levelBucket
 	case OpPreflightCORS:
 		return levelEither

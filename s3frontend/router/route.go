@@ -227,6 +227,8 @@ func decideBucket(m string, sub subresources) Op {
 		return pick(m, OpGetBucketACL, OpPutBucketACL, OpNone)
 	case res == subCORS:
 		return pick(m, OpGetBucketCORS, OpPutBucketCORS, OpDeleteBucketCORS)
+	case res == subLifecycle:
+		return pick(m, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle)
 	}
 	return OpNone
 }

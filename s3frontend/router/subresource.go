@@ -4,10 +4,11 @@ import "github.com/flashstor/flashstor/s3frontend/httpwire"
 
 // subresources is the set of query parameters present, as bits. Parameters come in three
 // kinds: sub-resources, which select the operation (location, uploads, uploadId,
-// partNumber, delete, versioning, versions, tagging, acl, cors); arguments, which only some operations accept (prefix, max-keys,
+// partNumber, delete, versioning, versions, tagging, acl, cors, lifecycle); arguments,
+// which only some operations accept (prefix, max-keys,
 // response-content-type, ...); and parameters every operation ignores (the presigned-URL
 // authentication, the SDKs' x-id). A parameter of none of these kinds, S3 sub-resources the
-// face does not implement (lifecycle, policy, website, ...) included, makes the request
+// face does not implement (policy, website, attributes, ...) included, makes the request
 // NotImplemented: an unknown sub-resource must never fall through to another operation.
 type subresources uint64
 
@@ -22,6 +23,7 @@ const (
 	subTagging
 	subACL
 	subCORS
+	subLifecycle
 
 	subListType
 	subPrefix
@@ -50,7 +52,7 @@ const (
 
 // subResourceMask holds the bits that select an operation.
 const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete |
-	subVersioning | subVersions | subTagging | subACL | subCORS
+	subVersioning | subVersions | subTagging | subACL | subCORS | subLifecycle
 
 // params classifies every parameter name the face knows, exact case as S3 spells it.
 var params = map[string]subresources{
@@ -81,6 +83,7 @@ var params = map[string]subresources{
 	"tagging":            subTagging,
 	"acl":                subACL,
 	"cors":               subCORS,
+	"lifecycle":          subLifecycle,
 	"version-id-marker":  subVersionIDMarker,
 
 	"response-content-type":        subResponseHeader,
@@ -105,7 +108,7 @@ var params = map[string]subresources{
 	"accelerate": subUnsupported, "analytics": subUnsupported,
 	"attributes": subUnsupported, "encryption": subUnsupported,
 	"intelligent-tiering": subUnsupported, "inventory": subUnsupported,
-	"legal-hold": subUnsupported, "lifecycle": subUnsupported, "logging": subUnsupported,
+	"legal-hold": subUnsupported, "logging": subUnsupported,
 	"metrics": subUnsupported, "notification": subUnsupported, "object-lock": subUnsupported,
 	"ownershipControls": subUnsupported, "policy": subUnsupported,
 	"policyStatus": subUnsupported, "publicAccessBlock": subUnsupported,
@@ -159,6 +162,9 @@ var allowed = func() [NumOps]subresources {
 		OpGetBucketCORS:           subCORS,
 		OpPutBucketCORS:           subCORS,
 		OpDeleteBucketCORS:        subCORS,
+		OpGetBucketLifecycle:      subLifecycle,
+		OpPutBucketLifecycle:      subLifecycle,
+		OpDeleteBucketLifecycle:   subLifecycle,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -165,6 +166,33 @@ func FuzzParseCORS(f *testing.F) {
 		again, err := ParseCORS(w.B)
 		if err != nil || fmt.Sprint(again) != fmt.Sprint(rules) {
 			t.Fatalf("written back: %v, %v; first %v\n%s", again, err, rules, w.B)
+		}
+	})
+}
+
+func FuzzParseLifecycle(f *testing.F) {
+	f.Add([]byte(`<LifecycleConfiguration><Rule><ID>a</ID><Status>Enabled</Status><Filter><And><Prefix>logs/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag>` +
+		`<ObjectSizeGreaterThan>10</ObjectSizeGreaterThan></And></Filter><Expiration><Days>3</Days></Expiration>` +
+		`<NoncurrentVersionExpiration><NoncurrentDays>2</NoncurrentDays></NoncurrentVersionExpiration></Rule>` +
+		`<Rule><Status>Disabled</Status><Prefix>tmp/</Prefix><AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>`))
+	f.Add([]byte(`<LifecycleConfiguration><Rule><Status>Enabled</Status><Filter/><Expiration><Date>2027-01-01T00:00:00Z</Date></Expiration></Rule></LifecycleConfiguration>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		rules, err := ParseLifecycle(doc)
+		if err != nil {
+			var re *RuleError
+			if !errors.Is(err, ErrMalformed) && !errors.As(err, &re) {
+				t.Fatalf("error %v is neither ErrMalformed nor a RuleError", err)
+			}
+			return
+		}
+		if len(rules) == 0 || len(rules) > MaxLifecycleRules {
+			t.Fatalf("%d rules accepted", len(rules))
+		}
+		for _, r := range rules {
+			if r.ExpirationDays == 0 && r.ExpirationDate.IsZero() && !r.ExpiredObjectDeleteMarker && r.NoncurrentDays == 0 && r.AbortMultipartDays == 0 &&
+				!strings.Contains(string(doc), "ExpiredObjectDeleteMarker") {
+				t.Fatalf("rule without an action accepted: %+v", r)
+			}
 		}
 	})
 }

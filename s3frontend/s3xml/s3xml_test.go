@@ -240,3 +240,52 @@ func TestParseCORS(t *testing.T) {
 		}
 	}
 }
+
+func TestParseLifecycle(t *testing.T) {
+	rule := func(body string) string {
+		return `<LifecycleConfiguration><Rule>` + body + `</Rule></LifecycleConfiguration>`
+	}
+	const exp = `<Expiration><Days>1</Days></Expiration>`
+	rules, err := ParseLifecycle([]byte(`<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
+		`<Rule><ID>logs</ID><Status>Enabled</Status><Filter><And><Prefix>logs/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag><ObjectSizeLessThan>100</ObjectSizeLessThan></And></Filter>` +
+		`<Expiration><Date>2027-01-01T00:00:00.000Z</Date></Expiration><NoncurrentVersionExpiration><NoncurrentDays>5</NoncurrentDays><NewerNoncurrentVersions>2</NewerNoncurrentVersions></NoncurrentVersionExpiration></Rule>` +
+		`<Rule><Status>Disabled</Status><Prefix>tmp/</Prefix><AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>` +
+		`</LifecycleConfiguration>`))
+	if err != nil || len(rules) != 2 || rules[0].ID != "logs" || !rules[0].Enabled || rules[0].Prefix != "logs/" || len(rules[0].Tags) != 1 ||
+		rules[0].SizeLessThan != 100 || !rules[0].ExpirationDate.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) || rules[0].NoncurrentDays != 5 ||
+		rules[0].NewerNoncurrentVersions != 2 || rules[1].Enabled || rules[1].Prefix != "tmp/" || rules[1].AbortMultipartDays != 7 {
+		t.Fatalf("got %+v, %v", rules, err)
+	}
+	for doc, want := range map[string]string{
+		`<LifecycleConfiguration/>`:                              "MalformedXML",
+		rule(`<Filter/>` + exp):                                  "MalformedXML",
+		rule(`<Status>On</Status><Filter/>` + exp):               "MalformedXML",
+		rule(`<Status>Enabled</Status>` + exp):                   "MalformedXML",
+		rule(`<Status>Enabled</Status><Prefix/><Filter/>` + exp): "MalformedXML",
+		rule(`<Status>Enabled</Status><Filter><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></Filter>` + exp):                                                                                      "MalformedXML",
+		rule(`<Status>Enabled</Status><Filter><And><Prefix>a</Prefix></And></Filter>` + exp):                                                                                                                  "MalformedXML",
+		rule(`<Status>Enabled</Status><Filter/><Expiration><Days>1</Days><Date>2027-01-01T00:00:00Z</Date></Expiration>`):                                                                                     "MalformedXML",
+		rule(`<Status>Enabled</Status><Filter/>`):                                                                                                                                                             "InvalidRequest",
+		rule(`<Status>Enabled</Status><Filter/><Expiration><Days>0</Days></Expiration>`):                                                                                                                      "InvalidArgument",
+		rule(`<Status>Enabled</Status><Filter/><Expiration><Date>2027-01-01T10:00:00Z</Date></Expiration>`):                                                                                                   "InvalidArgument",
+		rule(`<Status>Enabled</Status><Filter/><Expiration><Date>tomorrow</Date></Expiration>`):                                                                                                               "InvalidArgument",
+		rule(`<Status>Enabled</Status><Filter/><NoncurrentVersionExpiration><NoncurrentDays>-1</NoncurrentDays></NoncurrentVersionExpiration>`):                                                               "InvalidArgument",
+		rule(`<Status>Enabled</Status><Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter><AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload>`): "InvalidRequest",
+		rule(`<Status>Enabled</Status><Filter><And><ObjectSizeGreaterThan>9</ObjectSizeGreaterThan><ObjectSizeLessThan>9</ObjectSizeLessThan></And></Filter>` + exp):                                          "InvalidArgument",
+		rule(`<Status>Enabled</Status><Filter/><Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition>`):                                                                                  "NotImplemented",
+		`<LifecycleConfiguration><Rule><ID>a</ID><Status>Enabled</Status><Filter/>` + exp + `</Rule><Rule><ID>a</ID><Status>Enabled</Status><Filter/>` + exp + `</Rule></LifecycleConfiguration>`:             "InvalidArgument",
+	} {
+		_, err := ParseLifecycle([]byte(doc))
+		var re *RuleError
+		got := "nil"
+		switch {
+		case errors.Is(err, ErrMalformed):
+			got = "MalformedXML"
+		case errors.As(err, &re):
+			got = re.Code
+		}
+		if got != want {
+			t.Errorf("%s: %v, want %s", doc, err, want)
+		}
+	}
+}
