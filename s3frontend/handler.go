@@ -193,6 +193,7 @@ func New(cfg Config) (*Handler, error) {
 		router.OpGetBucketLifecycle:      (*call).getBucketLifecycle,
 		router.OpPutBucketLifecycle:      (*call).putBucketLifecycle,
 		router.OpDeleteBucketLifecycle:   (*call).deleteBucketLifecycle,
+		router.OpGetObjectAttributes:     (*call).getObjectAttributes,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

@@ -56,6 +56,7 @@ const (
 	OpGetBucketLifecycle
 	OpPutBucketLifecycle
 	OpDeleteBucketLifecycle
+	OpGetObjectAttributes
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -102,6 +103,7 @@ var opNames = [NumOps]string{
 	OpGetBucketLifecycle:      "GetBucketLifecycleConfiguration",
 	OpPutBucketLifecycle:      "PutBucketLifecycleConfiguration",
 	OpDeleteBucketLifecycle:   "DeleteBucketLifecycle",
+	OpGetObjectAttributes:     "GetObjectAttributes",
 }
 
 // String returns the S3 name of the operation ("GetObject").

@@ -276,6 +276,8 @@ func decideObject(m string, sub subresources, copySource bool) Op {
 		return pick(m, OpGetObjectTagging, OpPutObjectTagging, OpDeleteObjectTagging)
 	case res == subACL:
 		return pick(m, OpGetObjectACL, OpPutObjectACL, OpNone)
+	case res == subAttributes:
+		return pick(m, OpGetObjectAttributes, OpNone, OpNone)
 	case res == subUploadID|subPartNumber && m == httpwire.MethodPut:
 		if copySource {
 			return OpUploadPartCopy

@@ -4,11 +4,11 @@ import "github.com/flashstor/flashstor/s3frontend/httpwire"
 
 // subresources is the set of query parameters present, as bits. Parameters come in three
 // kinds: sub-resources, which select the operation (location, uploads, uploadId,
-// partNumber, delete, versioning, versions, tagging, acl, cors, lifecycle); arguments,
-// which only some operations accept (prefix, max-keys,
-// response-content-type, ...); and parameters every operation ignores (the presigned-URL
+// partNumber, delete, versioning, versions, tagging, acl, cors, lifecycle, attributes);
+// arguments, which only some operations accept (prefix, max-keys, response-content-type,
+// ...); and parameters every operation ignores (the presigned-URL
 // authentication, the SDKs' x-id). A parameter of none of these kinds, S3 sub-resources the
-// face does not implement (policy, website, attributes, ...) included, makes the request
+// face does not implement (policy, website, select, ...) included, makes the request
 // NotImplemented: an unknown sub-resource must never fall through to another operation.
 type subresources uint64
 
@@ -24,6 +24,7 @@ const (
 	subACL
 	subCORS
 	subLifecycle
+	subAttributes
 
 	subListType
 	subPrefix
@@ -52,7 +53,7 @@ const (
 
 // subResourceMask holds the bits that select an operation.
 const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete |
-	subVersioning | subVersions | subTagging | subACL | subCORS | subLifecycle
+	subVersioning | subVersions | subTagging | subACL | subCORS | subLifecycle | subAttributes
 
 // params classifies every parameter name the face knows, exact case as S3 spells it.
 var params = map[string]subresources{
@@ -84,6 +85,7 @@ var params = map[string]subresources{
 	"acl":                subACL,
 	"cors":               subCORS,
 	"lifecycle":          subLifecycle,
+	"attributes":         subAttributes,
 	"version-id-marker":  subVersionIDMarker,
 
 	"response-content-type":        subResponseHeader,
@@ -106,7 +108,7 @@ var params = map[string]subresources{
 
 	// S3 sub-resources that exist but are not implemented.
 	"accelerate": subUnsupported, "analytics": subUnsupported,
-	"attributes": subUnsupported, "encryption": subUnsupported,
+	"encryption":          subUnsupported,
 	"intelligent-tiering": subUnsupported, "inventory": subUnsupported,
 	"legal-hold": subUnsupported, "logging": subUnsupported,
 	"metrics": subUnsupported, "notification": subUnsupported, "object-lock": subUnsupported,
@@ -165,6 +167,7 @@ var allowed = func() [NumOps]subresources {
 		OpGetBucketLifecycle:      subLifecycle,
 		OpPutBucketLifecycle:      subLifecycle,
 		OpDeleteBucketLifecycle:   subLifecycle,
+		OpGetObjectAttributes:     subAttributes | subVersionID,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {
