@@ -205,9 +205,7 @@ func (c *call) putBucketACL() error {
 	if err := c.setBucketConfig(objstore.BucketConfigACL, canned); err != nil {
 		return err
 	}
-	c.w.Header().Set("Content-Length", "0")
-	c.w.WriteHeader(http.StatusOK)
-	return nil
+	return c.empty()
 }
 
 // getObjectACL serves GetObjectAcl.
@@ -239,9 +237,7 @@ func (c *call) putObjectACL() error {
 	if _, err := c.h.layer.UpdateObjectMetadata(c.context(), c.bucket, c.key, patch); err != nil {
 		return err
 	}
-	c.w.Header().Set("Content-Length", "0")
-	c.w.WriteHeader(http.StatusOK)
-	return nil
+	return c.empty()
 }
 
 // setRequestACL records the canned ACL a new object's request asks for in its metadata.

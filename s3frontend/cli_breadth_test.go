@@ -1,15 +1,12 @@
 package s3frontend_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // awsCLI returns a runner of the aws CLI configured for e (skipping the test where the CLI
@@ -28,15 +25,8 @@ func awsCLI(t *testing.T, e *env) (run func(args ...string) string, try func(arg
 	env, lead := cliTools[0].setup(t, e, dir)
 	try = func(args ...string) (string, string, bool) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, append(append([]string{}, lead...), args...)...)
-		cmd.Env = append(cleanEnv(), env...)
-		cmd.Dir = dir
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		return out.String(), errOut.String(), err == nil
+		out, errOut, err := runTool(bin, dir, env, append(append([]string{}, lead...), args...))
+		return out, errOut, err == nil
 	}
 	run = func(args ...string) string {
 		t.Helper()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,18 +68,12 @@ func (c *call) putBucketCORS() error {
 	if err := c.setBucketConfig(objstore.BucketConfigCORS, string(doc)); err != nil {
 		return err
 	}
-	c.w.Header().Set("Content-Length", "0")
-	c.w.WriteHeader(http.StatusOK)
-	return nil
+	return c.empty()
 }
 
 // deleteBucketCORS serves DeleteBucketCors.
 func (c *call) deleteBucketCORS() error {
-	if err := c.setBucketConfig(objstore.BucketConfigCORS, ""); err != nil {
-		return err
-	}
-	c.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return c.deleteBucketConfig(objstore.BucketConfigCORS)
 }
 
 // preflightCORS answers a preflight OPTIONS request: 200 with the Access-Control-*
@@ -137,7 +132,7 @@ func (c *call) corsActual() {
 // any origin, without credentials), its methods and exposed headers.
 func (c *call) setCORSHeaders(rule *s3xml.CORSRule, origin string) {
 	hdr := c.w.Header()
-	if containsString(rule.AllowedOrigins, "*") {
+	if slices.Contains(rule.AllowedOrigins, "*") {
 		hdr.Set("Access-Control-Allow-Origin", "*")
 	} else {
 		hdr.Set("Access-Control-Allow-Origin", origin)
@@ -155,7 +150,7 @@ func (c *call) setCORSHeaders(rule *s3xml.CORSRule, origin string) {
 func matchCORS(rules []s3xml.CORSRule, origin, method, reqHeaders string) *s3xml.CORSRule {
 	for i := range rules {
 		r := &rules[i]
-		if !containsString(r.AllowedMethods, method) || !anyWildcard(r.AllowedOrigins, origin, false) {
+		if !slices.Contains(r.AllowedMethods, method) || !anyWildcard(r.AllowedOrigins, origin, false) {
 			continue
 		}
 		ok := true
@@ -184,15 +179,6 @@ func anyWildcard(patterns []string, s string, fold bool) bool {
 		}
 		pre, suf, wild := strings.Cut(p, "*")
 		if !wild && p == s || wild && len(s) >= len(pre)+len(suf) && strings.HasPrefix(s, pre) && strings.HasSuffix(s, suf) {
-			return true
-		}
-	}
-	return false
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
 			return true
 		}
 	}

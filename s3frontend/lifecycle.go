@@ -48,9 +48,7 @@ func (c *call) putBucketLifecycle() error {
 	if err := c.setBucketConfig(objstore.BucketConfigLifecycle, string(doc)); err != nil {
 		return err
 	}
-	c.w.Header().Set("Content-Length", "0")
-	c.w.WriteHeader(http.StatusOK)
-	return nil
+	return c.empty()
 }
 
 // ruleErrorStatus is the HTTP status of an S3 error code a document's content earns.
@@ -63,9 +61,5 @@ func ruleErrorStatus(code string) int {
 
 // deleteBucketLifecycle serves DeleteBucketLifecycle.
 func (c *call) deleteBucketLifecycle() error {
-	if err := c.setBucketConfig(objstore.BucketConfigLifecycle, ""); err != nil {
-		return err
-	}
-	c.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return c.deleteBucketConfig(objstore.BucketConfigLifecycle)
 }

@@ -41,9 +41,7 @@ func (c *call) putObjectTagging() error {
 	if _, err := c.h.layer.UpdateObjectMetadata(c.context(), c.bucket, c.key, patch); err != nil {
 		return err
 	}
-	c.w.Header().Set("Content-Length", "0")
-	c.w.WriteHeader(http.StatusOK)
-	return nil
+	return c.empty()
 }
 
 // deleteObjectTagging serves DeleteObjectTagging.
@@ -89,9 +87,5 @@ func (c *call) putBucketTagging() error {
 
 // deleteBucketTagging serves DeleteBucketTagging.
 func (c *call) deleteBucketTagging() error {
-	if err := c.setBucketConfig(objstore.BucketConfigTagging, ""); err != nil {
-		return err
-	}
-	c.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return c.deleteBucketConfig(objstore.BucketConfigTagging)
 }

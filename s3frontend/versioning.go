@@ -37,6 +37,23 @@ func (c *call) setBucketConfig(name, doc string) error {
 	return c.h.configs.SetBucketConfig(c.context(), c.bucket, name, doc)
 }
 
+// deleteBucketConfig serves the DELETE of a bucket sub-resource whose document is name:
+// 204 whether or not there was one, as S3 answers.
+func (c *call) deleteBucketConfig(name string) error {
+	if err := c.setBucketConfig(name, ""); err != nil {
+		return err
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// empty answers 200 with no body.
+func (c *call) empty() error {
+	c.w.Header().Set("Content-Length", "0")
+	c.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
 // getBucketVersioning serves GetBucketVersioning: the stored status, none for a bucket
 // never versioned.
 func (c *call) getBucketVersioning() error {
@@ -78,9 +95,7 @@ func (c *call) putBucketVersioning() error {
 			return err
 		}
 	}
-	c.w.Header().Set("Content-Length", "0")
-	c.w.WriteHeader(http.StatusOK)
-	return nil
+	return c.empty()
 }
 
 // nullVersionOnly checks the request's versionId (already well-formed, the router saw to

@@ -71,11 +71,7 @@ func (s *Set) WriteBucketConfig(ctx context.Context, bucket string, c *meta.Buck
 	errs := s.each(func(i int, d storage.Drive) error {
 		return d.WriteFile(ctx, storage.SysVolume, bucketConfigPath(bucket), b)
 	})
-	if countNil(errs) < WriteQuorum(s.k, s.m) {
-		return reduceErr(errs, objstore.ErrWriteQuorum)
-	}
-	s.markDirty(errs)
-	return nil
+	return s.writeOutcome(errs)
 }
 
 // RemoveBucketConfig removes the bucket's configuration record from every drive that has
@@ -89,6 +85,13 @@ func (s *Set) RemoveBucketConfig(ctx context.Context, bucket string) error {
 		}
 		return err
 	})
+	return s.writeOutcome(errs)
+}
+
+// writeOutcome is the outcome of a write made on every drive: ErrWriteQuorum (or what the
+// drives' errors reduce to) unless a write quorum of drives took it; else nil, with the
+// drives that missed it marked for healing.
+func (s *Set) writeOutcome(errs []error) error {
 	if countNil(errs) < WriteQuorum(s.k, s.m) {
 		return reduceErr(errs, objstore.ErrWriteQuorum)
 	}

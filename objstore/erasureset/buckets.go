@@ -54,11 +54,7 @@ func (s *Set) DeleteBucket(ctx context.Context, bucket string, force bool) error
 		}
 		return err
 	})
-	if countNil(errs) < WriteQuorum(s.k, s.m) {
-		return reduceErr(errs, objstore.ErrWriteQuorum)
-	}
-	s.markDirty(errs)
-	return nil
+	return s.writeOutcome(errs)
 }
 
 // CheckEmpty fails with ErrBucketNotEmpty if any drive holds an object of the bucket that a

@@ -35,17 +35,11 @@ func (p *Pool) BucketConfig(ctx context.Context, bucket string) (map[string]stri
 // MakeBucket and DeleteBucket also take, so a record is never written for a bucket being
 // deleted.
 func (p *Pool) SetBucketConfig(ctx context.Context, bucket, name, doc string) error {
-	if err := checkBucketName(bucket); err != nil {
-		return err
-	}
-	unlock, err := p.locks.Lock(ctx, bucketLock(bucket))
+	unlock, err := p.lockExistingBucket(ctx, bucket)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if _, err := p.sets[0].BucketCreated(ctx, bucket); err != nil {
-		return err
-	}
 	old, err := p.sets[0].ReadBucketConfig(ctx, bucket)
 	if err != nil {
 		return fmt.Errorf("reading bucket %s config: %w", bucket, err)
