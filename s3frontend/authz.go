@@ -84,5 +84,14 @@ func (c *call) objectAccess(info objstore.ObjectInfo, readErr error) error {
 	if !allow(access{anonymous: true, op: c.route.Op, objectACL: info.Metadata[mdACL]}) {
 		return s3err.AccessDenied
 	}
+	for i := 0; i < c.query.Len(); i++ {
+		if hasPrefixFold(c.query.Name(i), "response-") {
+			return errAnonymousOverrides
+		}
+	}
 	return nil
 }
+
+// errAnonymousOverrides answers an anonymous GET with response-* overrides, as S3 does:
+// only a signed request may choose the headers of the response.
+var errAnonymousOverrides = s3err.InvalidRequest.With("Request specific response headers cannot be used for anonymous GET requests.")

@@ -192,6 +192,7 @@ func TestAnonymousAccess(t *testing.T) {
 		check("public-read object", "GET", "/pub/o", 200, "public data")
 		check("public-read object", "HEAD", "/pub/o", 200, "")
 		check("public-read object, versionId=null", "GET", "/pub/o?versionId=null", 200, "public data")
+		check("public-read object, response-content-type", "GET", "/pub/o?response-content-type=text/html", 400, "InvalidRequest")
 		check("public-read object, another version", "GET", "/pub/o?versionId="+otherVersion, 403, "AccessDenied")
 		check("other object", "GET", "/pub/p", 403, "AccessDenied")
 		check("ACL of a public-read object", "GET", "/pub/o?acl", 403, "AccessDenied")
