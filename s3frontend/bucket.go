@@ -89,6 +89,10 @@ func (c *call) createBucket() error {
 	if v := c.header("x-amz-bucket-object-lock-enabled"); v != nil && httpwire.EqualFold(v, "true") {
 		return s3err.NotImplemented.With("Object lock is not implemented.")
 	}
+	canned, err := c.requestACL()
+	if err != nil {
+		return err
+	}
 	doc, err := c.readXMLBody()
 	if err != nil {
 		return err
@@ -102,6 +106,12 @@ func (c *call) createBucket() error {
 	}
 	if err := c.h.layer.MakeBucket(c.context(), c.bucket, objstore.MakeBucketOptions{Location: c.h.region}); err != nil {
 		return err
+	}
+	if canned != "" && canned != aclPrivate {
+		// Not atomic with the creation: a failure leaves the bucket private, the safe side.
+		if err := c.setBucketConfig(objstore.BucketConfigACL, canned); err != nil {
+			return err
+		}
 	}
 	hdr := c.w.Header()
 	hdr.Set("Location", "/"+c.bucket)

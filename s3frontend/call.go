@@ -60,7 +60,13 @@ type call struct {
 	authErr error
 	// tokenRejected marks a request refused for carrying a session token.
 	tokenRejected bool
-	rec           audit.Record
+	// anonymous marks an unauthenticated request let through to its operation, which
+	// must ask objectAccess before it answers with an object.
+	anonymous bool
+	// anonErr is the authentication failure of an anonymous request let through: if
+	// it is refused after all, it counts as the anonymous refusal it is.
+	anonErr error
+	rec     audit.Record
 }
 
 // special marks the requests that are not S3 operations.
@@ -90,6 +96,7 @@ func (c *call) end() {
 	c.out, c.in = observedWriter{}, observedBody{}
 	c.tctx, c.rctx = optiming.Context{}, optiming.Context{}
 	c.special, c.errCode, c.authErr, c.tokenRejected = specialNone, "", nil, false
+	c.anonymous, c.anonErr = false, nil
 	c.sig.r = nil
 	c.rreq = router.Request{}
 	c.route.Bucket, c.route.Key = nil, nil
@@ -163,10 +170,20 @@ func (c *call) serve() {
 		CopySource: c.r.Header("x-amz-copy-source") != nil,
 	}
 	routeErr := h.router.Route(&c.rreq, &c.route)
+	if routeErr == nil && c.route.Op == router.OpPreflightCORS {
+		// Browsers never sign a preflight: the bucket's CORS rules alone decide it.
+		c.runOp()
+		return
+	}
 	authStart := time.Now()
 	auth, err := h.verifier.Verify(&c.sig)
 	c.clock.auth = time.Since(authStart)
-	if err != nil {
+	switch {
+	case err != nil && routeErr == nil && c.anonymousMayTry(err):
+		// An unauthenticated read that the resource's ACL may allow: the handler asks
+		// again once it knows the object.
+		c.anonymous, c.anonErr = true, err
+	case err != nil:
 		// Authentication comes first: an anonymous or forged request learns nothing, not
 		// even whether its operation exists.
 		c.authErr = err
@@ -185,9 +202,17 @@ func (c *call) serve() {
 		c.fail(routeErr)
 		return
 	}
+	c.runOp()
+}
+
+// runOp runs the routed operation and answers its error.
+func (c *call) runOp() {
 	c.bucket, c.key = string(c.route.Bucket), string(c.route.Key)
 	c.clock.opStart = time.Now()
-	err = h.ops[c.route.Op](c)
+	if c.route.Op != router.OpPreflightCORS {
+		c.corsActual()
+	}
+	err := c.h.ops[c.route.Op](c)
 	c.clock.opEnd = time.Now()
 	if err != nil {
 		c.fail(err)
@@ -262,6 +287,9 @@ func (c *call) setHealthHeaders() {
 func (c *call) fail(err error) {
 	e := s3err.From(err)
 	c.errCode = e.Code
+	if c.anonymous && e.Code == s3err.AccessDenied.Code {
+		c.authErr = c.anonErr
+	}
 	switch {
 	case e.Status >= 500 && e.Code == s3err.InternalError.Code:
 		c.h.log.Error("s3: internal error", "op", c.route.Op.String(), "bucket", c.bucket, "key", c.key,

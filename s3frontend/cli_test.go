@@ -143,17 +143,11 @@ func runCLIScenario(t *testing.T, e *env, tool cliTool, bin string, bigSize int6
 	env, lead := tool.setup(t, e, dir)
 	run := func(args ...string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, append(append([]string{}, lead...), args...)...)
-		cmd.Env = append(cleanEnv(), env...)
-		cmd.Dir = dir
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s %s: %v\n%s%s", tool.name, strings.Join(args, " "), err, out.String(), errOut.String())
+		out, errOut, err := runTool(bin, dir, env, append(append([]string{}, lead...), args...))
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s%s", tool.name, strings.Join(args, " "), err, out, errOut)
 		}
-		return out.String()
+		return out
 	}
 	bucket := "cli-" + tool.name
 	small := filepath.Join(dir, "small.txt")
@@ -224,6 +218,20 @@ func runCLIScenario(t *testing.T, e *env, tool cliTool, bin string, bigSize int6
 	run(tool.rm(bucket, "small.txt")...)
 	_, err = sdk.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("small.txt")})
 	wantCode(t, "HeadObject after rm", err, "NotFound")
+}
+
+// runTool runs bin with args in dir, with the clean environment plus env, for at most 3
+// minutes (it is killed then), and returns what it wrote.
+func runTool(bin, dir string, env, args []string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(cleanEnv(), env...)
+	cmd.Dir = dir
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
 }
 
 // cleanEnv returns the environment without the variables that configure the tools (a CA

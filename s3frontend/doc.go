@@ -1,8 +1,9 @@
 // Package s3frontend is the S3 face of Flashstor: the S3 API over the object layer.
 //
 // A Handler (New) serves S3 requests on the httpserver transport: it maps each request once
-// to its operation through the router's dispatch table, verifies its SigV4 signature (no
-// anonymous access: a request without one is AccessDenied), runs the operation against the
+// to its operation through the router's dispatch table, verifies its SigV4 signature (a
+// request without one is AccessDenied unless a public-read ACL opens what it reads; see
+// authz.go), runs the operation against the
 // objstore.ObjectLayer and answers with S3's status codes, headers and XML documents. A
 // Server runs a Handler on the epoll transport or behind net/http.
 //

@@ -38,6 +38,10 @@ type Config struct {
 	Log *slog.Logger
 	// Now is the clock for signature times; time.Now when nil (tests inject one).
 	Now func() time.Time
+	// DeploymentID, if set, is the deployment's stable id: with the root access key it
+	// makes the canonical id of the owner of every bucket and object, stable across
+	// restarts and distinct between deployments.
+	DeploymentID string
 	// HostID names this node in x-amz-id-2; the host name when empty.
 	HostID string
 	// MaxXMLBody bounds the request documents read into memory (DeleteObjects,
@@ -55,7 +59,10 @@ type Config struct {
 // Handler serves the S3 API. It implements httpserver.Handler and is safe for concurrent
 // use.
 type Handler struct {
-	layer    objstore.ObjectLayer
+	layer objstore.ObjectLayer
+	// configs keeps the buckets' configuration documents: the layer itself when it has
+	// the capability, else nil (those operations are NotImplemented).
+	configs  objstore.BucketConfigStore
 	verifier *sigv4.Verifier
 	router   *router.Router
 	region   string
@@ -139,7 +146,11 @@ func New(cfg Config) (*Handler, error) {
 	sum := sha256.Sum256([]byte("flashstor host " + cfg.HostID))
 	h.hostID = base64.StdEncoding.EncodeToString(sum[:])
 	owner := sha256.Sum256([]byte("flashstor owner " + firstKey))
+	if cfg.DeploymentID != "" {
+		owner = sha256.Sum256([]byte("flashstor owner " + cfg.DeploymentID + "\x00" + firstKey))
+	}
 	h.ownerID, h.ownerName = hex.EncodeToString(owner[:]), firstKey
+	h.configs, _ = cfg.Layer.(objstore.BucketConfigStore)
 	h.calls.New = func() any { return &call{h: h} }
 	h.ops = [router.NumOps]func(*call) error{
 		router.OpListBuckets:             (*call).listBuckets,
@@ -162,6 +173,27 @@ func New(cfg Config) (*Handler, error) {
 		router.OpCompleteMultipartUpload: (*call).completeMultipartUpload,
 		router.OpAbortMultipartUpload:    (*call).abortMultipartUpload,
 		router.OpListParts:               (*call).listParts,
+		router.OpGetBucketVersioning:     (*call).getBucketVersioning,
+		router.OpPutBucketVersioning:     (*call).putBucketVersioning,
+		router.OpListObjectVersions:      (*call).listObjectVersions,
+		router.OpGetBucketTagging:        (*call).getBucketTagging,
+		router.OpPutBucketTagging:        (*call).putBucketTagging,
+		router.OpDeleteBucketTagging:     (*call).deleteBucketTagging,
+		router.OpGetObjectTagging:        (*call).getObjectTagging,
+		router.OpPutObjectTagging:        (*call).putObjectTagging,
+		router.OpDeleteObjectTagging:     (*call).deleteObjectTagging,
+		router.OpGetBucketACL:            (*call).getBucketACL,
+		router.OpPutBucketACL:            (*call).putBucketACL,
+		router.OpGetObjectACL:            (*call).getObjectACL,
+		router.OpPutObjectACL:            (*call).putObjectACL,
+		router.OpGetBucketCORS:           (*call).getBucketCORS,
+		router.OpPutBucketCORS:           (*call).putBucketCORS,
+		router.OpDeleteBucketCORS:        (*call).deleteBucketCORS,
+		router.OpPreflightCORS:           (*call).preflightCORS,
+		router.OpGetBucketLifecycle:      (*call).getBucketLifecycle,
+		router.OpPutBucketLifecycle:      (*call).putBucketLifecycle,
+		router.OpDeleteBucketLifecycle:   (*call).deleteBucketLifecycle,
+		router.OpGetObjectAttributes:     (*call).getObjectAttributes,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

@@ -78,11 +78,12 @@ func start(t testing.TB, transport string, mods ...func(*envOptions)) *env {
 	}
 	t.Cleanup(dep.Close)
 	hc := s3frontend.Config{
-		Layer:       dep,
-		Credentials: map[string]string{testAccessKey: testSecretKey},
-		Region:      testRegion,
-		Domain:      o.domain,
-		Log:         log,
+		Layer:        dep,
+		DeploymentID: dep.Layout.DeploymentID,
+		Credentials:  map[string]string{testAccessKey: testSecretKey},
+		Region:       testRegion,
+		Domain:       o.domain,
+		Log:          log,
 	}
 	if o.handler != nil {
 		o.handler(&hc)

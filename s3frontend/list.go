@@ -6,6 +6,7 @@ import (
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/s3frontend/checksum"
+	"github.com/flashstor/flashstor/s3frontend/router"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 	"github.com/flashstor/flashstor/s3frontend/s3xml"
 )
@@ -93,7 +94,7 @@ func (c *call) listObjectsV1() error {
 	if p.urlEncode {
 		x.String("EncodingType", "url")
 	}
-	c.writeEntries(x, &p, res, true)
+	c.writeEntries(x, &p, res, entryContentsOwner)
 	x.Close("ListBucketResult")
 	c.sendXML(http.StatusOK)
 	return nil
@@ -115,7 +116,10 @@ func (c *call) listObjectsV2() error {
 		}
 		marker = string(m)
 	}
-	fetchOwner := string(c.queryValue("fetch-owner")) == "true"
+	kind := entryContents
+	if string(c.queryValue("fetch-owner")) == "true" {
+		kind = entryContentsOwner
+	}
 	res, err := c.list(p, marker)
 	if err != nil {
 		return err
@@ -141,18 +145,35 @@ func (c *call) listObjectsV2() error {
 	if p.urlEncode {
 		x.String("EncodingType", "url")
 	}
-	c.writeEntries(x, &p, res, fetchOwner)
+	c.writeEntries(x, &p, res, kind)
 	x.Close("ListBucketResult")
 	c.sendXML(http.StatusOK)
 	return nil
 }
 
-// writeEntries appends the <Contents> and <CommonPrefixes> of a page.
-func (c *call) writeEntries(x *s3xml.Writer, p *listParams, res objstore.ListResult, owner bool) {
+// entryKind is how writeEntries writes an object of a listing.
+type entryKind uint8
+
+const (
+	entryContents      entryKind = iota // <Contents> without the owner
+	entryContentsOwner                  // <Contents> with the owner
+	entryVersion                        // <Version>: the null version, latest, with the owner
+)
+
+// writeEntries appends the objects (as kind says) and <CommonPrefixes> of a page.
+func (c *call) writeEntries(x *s3xml.Writer, p *listParams, res objstore.ListResult, kind entryKind) {
+	elem := "Contents"
+	if kind == entryVersion {
+		elem = "Version"
+	}
 	for i := range res.Objects {
 		o := &res.Objects[i]
-		x.Open("Contents")
+		x.Open(elem)
 		p.name(x, "Key", o.Key)
+		if kind == entryVersion {
+			x.String("VersionId", router.NullVersion)
+			x.Bool("IsLatest", true)
+		}
 		x.Time("LastModified", o.ModTime)
 		x.ETag("ETag", o.ETag)
 		x.Int("Size", o.Size)
@@ -161,11 +182,11 @@ func (c *call) writeEntries(x *s3xml.Writer, p *listParams, res objstore.ListRes
 			x.String("ChecksumAlgorithm", a.String())
 			x.String("ChecksumType", typ)
 		}
-		if owner {
+		if kind != entryContents {
 			c.writeOwner(x)
 		}
 		x.String("StorageClass", "STANDARD")
-		x.Close("Contents")
+		x.Close(elem)
 	}
 	for _, pre := range res.Prefixes {
 		x.Open("CommonPrefixes")

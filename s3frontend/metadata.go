@@ -31,24 +31,15 @@ var unsupportedHeaders = [...]string{
 	"x-amz-object-lock-mode",
 	"x-amz-object-lock-retain-until-date",
 	"x-amz-object-lock-legal-hold",
-	"x-amz-tagging",
-	"x-amz-grant-full-control",
-	"x-amz-grant-read",
-	"x-amz-grant-read-acp",
-	"x-amz-grant-write-acp",
 }
 
 // checkUnsupported fails with NotImplemented when the request carries a header of a feature
-// the face lacks. x-amz-acl is accepted when it asks for the only ACL there is (private)
-// or bucket-owner-full-control (the same thing with one owner).
+// the face lacks. ACL headers are requestACL's.
 func (c *call) checkUnsupported() error {
 	for _, name := range unsupportedHeaders {
 		if c.header(name) != nil {
 			return s3err.NotImplemented.With("The " + name + " header is not implemented.")
 		}
-	}
-	if v := c.header("x-amz-acl"); v != nil && string(v) != "private" && string(v) != "bucket-owner-full-control" {
-		return s3err.NotImplemented.With("Only the private canned ACL is implemented.")
 	}
 	return nil
 }

@@ -21,6 +21,9 @@ func (c *call) createMultipartUpload() error {
 	if err != nil {
 		return err
 	}
+	if err := c.addRequestTags(md); err != nil {
+		return err
+	}
 	alg, typ, err := c.multipartChecksum()
 	if err != nil {
 		return err

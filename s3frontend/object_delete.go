@@ -6,13 +6,18 @@ import (
 	"net/http"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/s3frontend/router"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 	"github.com/flashstor/flashstor/s3frontend/s3xml"
 	"github.com/flashstor/flashstor/s3frontend/sigv4"
 )
 
-// deleteObject serves DeleteObject: 204 whether or not the key existed, as S3 answers.
+// deleteObject serves DeleteObject: 204 whether or not the key existed, as S3 answers;
+// NoSuchVersion for a version other than the null one.
 func (c *call) deleteObject() error {
+	if err := c.nullVersionOnly(); err != nil {
+		return err
+	}
 	err := c.h.layer.DeleteObject(c.context(), c.bucket, c.key)
 	if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
 		return err
@@ -41,8 +46,10 @@ func (c *call) deleteObjects() error {
 	errs := make([]error, len(req.Objects))
 	for i, o := range req.Objects {
 		switch {
-		case o.VersionID != "" && o.VersionID != "null":
-			errs[i] = s3err.NotImplemented.With("Object versions are not implemented.")
+		case o.VersionID != "" && !router.ValidVersionID([]byte(o.VersionID)):
+			errs[i] = router.InvalidVersionID
+		case o.VersionID != "" && o.VersionID != router.NullVersion:
+			errs[i] = s3err.NoSuchVersion
 		case len(o.Key) > 1024:
 			errs[i] = s3err.KeyTooLong
 		default:
@@ -75,6 +82,9 @@ func (c *call) deleteObjects() error {
 		e := s3err.From(err)
 		x.Open("Error")
 		x.String("Key", o.Key)
+		if o.VersionID != "" {
+			x.String("VersionId", o.VersionID)
+		}
 		x.String("Code", e.Code)
 		x.String("Message", e.Message)
 		x.Close("Error")

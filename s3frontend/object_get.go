@@ -17,18 +17,27 @@ const defaultContentType = "binary/octet-stream"
 // getObject serves GetObject: the object layer's decoder writes straight into the
 // response, stripe by stripe.
 func (c *call) getObject() error {
-	hd, err := c.h.layer.OpenObject(c.readContext(), c.bucket, c.key)
-	if err != nil {
+	if err := c.nullVersionOnly(); err != nil {
 		return err
 	}
+	hd, err := c.h.layer.OpenObject(c.readContext(), c.bucket, c.key)
+	if err != nil {
+		return c.objectAccess(objstore.ObjectInfo{}, err)
+	}
 	defer hd.Close()
+	if err := c.objectAccess(hd.Info(), nil); err != nil {
+		return err
+	}
 	return c.serveObject(hd.Info(), hd)
 }
 
 // headObject serves HeadObject from the object's information alone.
 func (c *call) headObject() error {
+	if err := c.nullVersionOnly(); err != nil {
+		return err
+	}
 	info, err := c.h.layer.StatObject(c.readContext(), c.bucket, c.key)
-	if err != nil {
+	if err := c.objectAccess(info, err); err != nil {
 		return err
 	}
 	return c.serveObject(info, nil)
@@ -178,6 +187,10 @@ func (c *call) setObjectHeaders(info objstore.ObjectInfo) {
 		if strings.HasPrefix(k, "x-amz-meta-") {
 			hdr.Add(k, v)
 		}
+	}
+	if n := countTags(info.Metadata[mdTagging]); n > 0 {
+		c.scratch = strconv.AppendInt(c.scratch[:0], int64(n), 10)
+		hdr.SetBytes("x-amz-tagging-count", c.scratch)
 	}
 }
 

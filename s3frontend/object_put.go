@@ -31,6 +31,9 @@ func (c *call) putObject() error {
 	if err != nil {
 		return err
 	}
+	if err := c.addRequestTags(md); err != nil {
+		return err
+	}
 	pre, err := c.writePreconditions()
 	if err != nil {
 		return err
@@ -172,15 +175,31 @@ func (c *call) copyObject() error {
 	default:
 		return s3err.InvalidMetadataDirective
 	}
-	if src.Bucket == c.bucket && src.Key == c.key && !replace {
+	replaceTags := false
+	switch v := c.header("x-amz-tagging-directive"); {
+	case v == nil || httpwire.EqualFold(v, "copy"):
+	case httpwire.EqualFold(v, "replace"):
+		replaceTags = true
+	default:
+		return s3err.InvalidArgument.With("Unknown tagging directive.")
+	}
+	if src.Bucket == c.bucket && src.Key == c.key && !replace && !replaceTags {
 		return s3err.InvalidCopyRequest
 	}
-	var md map[string]string
+	md := map[string]string{}
 	if replace {
 		var err error
 		if md, err = c.requestMetadata(); err != nil {
 			return err
 		}
+	}
+	tags, _, err := c.requestTags()
+	if err != nil {
+		return err
+	}
+	canned, err := c.requestACL()
+	if err != nil {
+		return err
 	}
 	pre, err := c.writePreconditions()
 	if err != nil {
@@ -188,20 +207,32 @@ func (c *call) copyObject() error {
 	}
 	cd := c.copySourceConditions()
 	opts := objstore.CopyOptions{
-		ReplaceMetadata: replace,
+		// The tags and the ACL are metadata here: the map is always replaced, filled in
+		// from the source under its lock with what the request keeps. A copy's ACL is the
+		// request's (private by default), never the source's, as on S3.
+		ReplaceMetadata: true,
 		Metadata:        md,
 		Preconditions:   pre,
 		SrcCheck: func(info objstore.ObjectInfo) error {
 			if e := cd.check(info.ETag, info.ModTime, true); e != nil {
 				return e
 			}
-			if replace {
-				// The data does not change, so neither does its checksum: it survives a
-				// metadata replacement, as in S3.
-				for _, k := range checksumKeys(info.Metadata) {
-					md[k] = info.Metadata[k]
-				}
+			if !replace {
+				maps.Copy(md, info.Metadata)
 			}
+			// The data does not change, so neither does its checksum: it survives a
+			// metadata replacement, as in S3.
+			for _, k := range checksumKeys(info.Metadata) {
+				md[k] = info.Metadata[k]
+			}
+			delete(md, mdTagging)
+			switch src := info.Metadata[mdTagging]; {
+			case replaceTags && tags != "":
+				md[mdTagging] = tags
+			case !replaceTags && src != "":
+				md[mdTagging] = src
+			}
+			setRequestACL(md, canned)
 			return nil
 		},
 	}

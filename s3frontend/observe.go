@@ -187,7 +187,7 @@ func (c *call) countSecurityEvent(op *metrics.Op) {
 	m := c.h.metrics
 	switch sigv4.FailureOf(c.authErr) {
 	case sigv4.FailMissingAuth:
-		op.AccessDenied() // anonymous: there are no public buckets
+		op.AccessDenied() // anonymous, and refused
 	case sigv4.FailSignatureMismatch, sigv4.FailChunkSignatureMismatch, sigv4.FailContentSHA256Mismatch:
 		m.SignatureFailure(metrics.SigMismatch)
 	case sigv4.FailUnknownAccessKey:

@@ -113,7 +113,7 @@ func TestSDKDelete(t *testing.T) {
 			Objects: []types.ObjectIdentifier{{Key: aws.String("b")}, {Key: aws.String("missing")}, {Key: aws.String("c"), VersionId: aws.String("v123")}},
 		}})
 		mustOK(t, "DeleteObjects", err)
-		if len(out.Deleted) != 2 || len(out.Errors) != 1 || aws.ToString(out.Errors[0].Key) != "c" || aws.ToString(out.Errors[0].Code) != "NotImplemented" {
+		if len(out.Deleted) != 2 || len(out.Errors) != 1 || aws.ToString(out.Errors[0].Key) != "c" || aws.ToString(out.Errors[0].Code) != "InvalidArgument" {
 			t.Fatalf("DeleteObjects: deleted %d, errors %+v", len(out.Deleted), out.Errors)
 		}
 		quiet, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("del"), Delete: &types.Delete{

@@ -49,6 +49,10 @@ type serverConfig struct {
 	// multipartExpiry is the age at which incomplete multipart uploads are removed (0:
 	// never); multipartExpiryInterval the time between two passes of that expiry.
 	multipartExpiry, multipartExpiryInterval time.Duration
+	// lifecycleInterval is the time between two passes of the lifecycle scanner (0: the
+	// buckets' lifecycle rules are not applied); lifecycleDay the length of a lifecycle
+	// day (24h; tests shorten it through FLASHSTORE_LIFECYCLE_DAY).
+	lifecycleInterval, lifecycleDay time.Duration
 }
 
 func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
@@ -70,6 +74,16 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs.BoolVar(&cfg.metricsDrivePaths, "metrics-drive-paths", false, "label drive metrics with the drives' paths too (by default only set and index: a path tells how the machine is laid out)")
 	fs.DurationVar(&cfg.multipartExpiry, "multipart-expiry", 24*time.Hour, "remove incomplete multipart uploads initiated longer ago than this, with their parts (0: never)")
 	fs.DurationVar(&cfg.multipartExpiryInterval, "multipart-expiry-interval", time.Hour, "time between two passes of the multipart upload expiry")
+	fs.DurationVar(&cfg.lifecycleInterval, "lifecycle-interval", time.Hour, "time between two passes applying the buckets' lifecycle rules (0: not applied)")
+	day := 24 * time.Hour
+	if v := os.Getenv("FLASHSTORE_LIFECYCLE_DAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("server: FLASHSTORE_LIFECYCLE_DAY=%q is not a positive duration", v)
+		}
+		day = d
+	}
+	fs.DurationVar(&cfg.lifecycleDay, "lifecycle-day", day, "length of a lifecycle day, for tests (default $FLASHSTORE_LIFECYCLE_DAY or 24h)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: flashstor server [FLAGS] DRIVE...")
 		fs.PrintDefaults()
@@ -79,6 +93,9 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	}
 	if cfg.multipartExpiry < 0 || cfg.multipartExpiryInterval <= 0 {
 		return cfg, errors.New("server: --multipart-expiry must be 0 or more, --multipart-expiry-interval more than 0")
+	}
+	if cfg.lifecycleInterval < 0 || cfg.lifecycleDay <= 0 {
+		return cfg, errors.New("server: --lifecycle-interval must be 0 or more, --lifecycle-day more than 0")
 	}
 	cfg.drives = fs.Args()
 	if len(cfg.drives) == 0 {
@@ -148,9 +165,14 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	handler, err := s3frontend.New(s3frontend.Config{
-		Layer: dep, Credentials: map[string]string{root.user: root.secret}, Region: cfg.region, Domain: cfg.domain, Log: log,
+		Layer: dep, DeploymentID: dep.Layout.DeploymentID,
+		Credentials: map[string]string{root.user: root.secret}, Region: cfg.region, Domain: cfg.domain, Log: log,
 		Metrics: m, MetricsToken: cfg.metricsAuth, Audit: alog,
 	})
+	if err != nil {
+		return err
+	}
+	scanner, err := s3frontend.NewLifecycleScanner(s3frontend.LifecycleConfig{Layer: dep, Day: cfg.lifecycleDay, Log: log})
 	if err != nil {
 		return err
 	}
@@ -184,6 +206,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var background sync.WaitGroup
 	background.Go(func() { dep.RunHealing(bgCtx, deploy.HealingOptions{Report: healReporter(m)}) })
 	background.Go(func() { dep.RunUploadExpiry(bgCtx) })
+	if cfg.lifecycleInterval > 0 {
+		background.Go(func() { scanner.Run(bgCtx, cfg.lifecycleInterval) })
+	}
 	background.Go(func() { reloadOnHangup(bgCtx, hup, certs, alog, log) })
 	defer func() { stopBackground(); background.Wait() }()
 

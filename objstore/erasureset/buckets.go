@@ -42,9 +42,11 @@ func (s *Set) DeleteBucket(ctx context.Context, bucket string, force bool) error
 		}
 	}
 	errs := s.each(func(i int, d storage.Drive) error {
-		// Uploads in progress go with their bucket.
-		if err := d.Delete(ctx, storage.SysVolume, uploadsDir(bucket), true); err != nil && !errors.Is(err, storage.ErrFileNotFound) {
-			return err
+		// Uploads in progress and the configuration record go with their bucket.
+		for _, dir := range [...]string{uploadsDir(bucket), bucketConfigDir(bucket)} {
+			if err := d.Delete(ctx, storage.SysVolume, dir, true); err != nil && !errors.Is(err, storage.ErrFileNotFound) {
+				return err
+			}
 		}
 		err := d.DeleteVolume(ctx, bucket, true)
 		if errors.Is(err, storage.ErrVolumeNotFound) {
@@ -52,11 +54,7 @@ func (s *Set) DeleteBucket(ctx context.Context, bucket string, force bool) error
 		}
 		return err
 	})
-	if countNil(errs) < WriteQuorum(s.k, s.m) {
-		return reduceErr(errs, objstore.ErrWriteQuorum)
-	}
-	s.markDirty(errs)
-	return nil
+	return s.writeOutcome(errs)
 }
 
 // CheckEmpty fails with ErrBucketNotEmpty if any drive holds an object of the bucket that a

@@ -1,5 +1,6 @@
 // Package meta is the on-disk format of Flashstor's object metadata: the file each drive
-// keeps for every object (its "%m" file), and the records of multipart uploads.
+// keeps for every object (its "%m" file), the records of multipart uploads and the
+// configuration record of each bucket.
 //
 // # Object file, format version 1
 //
@@ -29,6 +30,16 @@
 //	parts         uvarint count, then for each: number uvarint, size varint, etag string,
 //	              checksum string
 //	metadata      uvarint count, then key string, value string, sorted by key
+//
+// # Bucket configuration file, format version 1
+//
+// Each drive of the first erasure set keeps one per bucket, in its system volume at
+// buckets/<bucket>/config, framed like the object file with magic "FSTB" and no inline
+// part. Header fields:
+//
+//	updated    time      when the record was written
+//	documents  uvarint count, then name string, document string, sorted by name: the
+//	           bucket's sub-resource documents ("versioning", "tagging", "cors", ...)
 //
 // A reader of version N reads every version up to N; a record of a later version is refused
 // with ErrVersion rather than misread. The header's CRC catches bitrot in the metadata

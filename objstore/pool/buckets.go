@@ -24,6 +24,11 @@ func (p *Pool) MakeBucket(ctx context.Context, bucket string, opts objstore.Make
 	} else if !errors.Is(err, objstore.ErrBucketNotFound) {
 		return err
 	}
+	// A drive that was offline when an earlier bucket of this name was deleted may still
+	// hold its configuration: the new bucket starts without one.
+	if err := p.sets[0].RemoveBucketConfig(ctx, bucket); err != nil {
+		return fmt.Errorf("creating bucket %s: clearing an old configuration: %w", bucket, err)
+	}
 	for i, s := range p.sets {
 		if err := s.MakeBucket(ctx, bucket); err != nil && !errors.Is(err, objstore.ErrBucketExists) {
 			// Leave no set with a bucket the others lack.
@@ -69,19 +74,30 @@ func (p *Pool) ListBuckets(ctx context.Context) ([]objstore.BucketInfo, error) {
 	return out, nil
 }
 
+// lockExistingBucket takes the bucket's lock (which MakeBucket and DeleteBucket take) and
+// checks, under it, that the bucket exists: ErrBucketNotFound, with the lock released.
+func (p *Pool) lockExistingBucket(ctx context.Context, bucket string) (unlock func(), err error) {
+	if err := checkBucketName(bucket); err != nil {
+		return nil, err
+	}
+	unlock, err = p.locks.Lock(ctx, bucketLock(bucket))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.sets[0].BucketCreated(ctx, bucket); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
 // DeleteBucket removes a bucket that holds no object in any set.
 func (p *Pool) DeleteBucket(ctx context.Context, bucket string) error {
-	if err := checkBucketName(bucket); err != nil {
-		return err
-	}
-	unlock, err := p.locks.Lock(ctx, bucketLock(bucket))
+	unlock, err := p.lockExistingBucket(ctx, bucket)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if _, err := p.sets[0].BucketCreated(ctx, bucket); err != nil {
-		return err
-	}
 	for _, s := range p.sets {
 		if err := s.CheckEmpty(ctx, bucket); err != nil {
 			return err

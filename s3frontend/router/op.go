@@ -34,6 +34,29 @@ const (
 	OpCompleteMultipartUpload
 	OpAbortMultipartUpload
 	OpListParts
+	OpGetBucketVersioning
+	OpPutBucketVersioning
+	OpListObjectVersions
+	OpGetBucketTagging
+	OpPutBucketTagging
+	OpDeleteBucketTagging
+	OpGetObjectTagging
+	OpPutObjectTagging
+	OpDeleteObjectTagging
+	OpGetBucketACL
+	OpPutBucketACL
+	OpGetObjectACL
+	OpPutObjectACL
+	OpGetBucketCORS
+	OpPutBucketCORS
+	OpDeleteBucketCORS
+	// OpPreflightCORS is a browser's OPTIONS request before a cross-origin request, on a
+	// bucket or an object.
+	OpPreflightCORS
+	OpGetBucketLifecycle
+	OpPutBucketLifecycle
+	OpDeleteBucketLifecycle
+	OpGetObjectAttributes
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -60,6 +83,27 @@ var opNames = [NumOps]string{
 	OpCompleteMultipartUpload: "CompleteMultipartUpload",
 	OpAbortMultipartUpload:    "AbortMultipartUpload",
 	OpListParts:               "ListParts",
+	OpGetBucketVersioning:     "GetBucketVersioning",
+	OpPutBucketVersioning:     "PutBucketVersioning",
+	OpListObjectVersions:      "ListObjectVersions",
+	OpGetBucketTagging:        "GetBucketTagging",
+	OpPutBucketTagging:        "PutBucketTagging",
+	OpDeleteBucketTagging:     "DeleteBucketTagging",
+	OpGetObjectTagging:        "GetObjectTagging",
+	OpPutObjectTagging:        "PutObjectTagging",
+	OpDeleteObjectTagging:     "DeleteObjectTagging",
+	OpGetBucketACL:            "GetBucketAcl",
+	OpPutBucketACL:            "PutBucketAcl",
+	OpGetObjectACL:            "GetObjectAcl",
+	OpPutObjectACL:            "PutObjectAcl",
+	OpGetBucketCORS:           "GetBucketCors",
+	OpPutBucketCORS:           "PutBucketCors",
+	OpDeleteBucketCORS:        "DeleteBucketCors",
+	OpPreflightCORS:           "PreflightCors",
+	OpGetBucketLifecycle:      "GetBucketLifecycleConfiguration",
+	OpPutBucketLifecycle:      "PutBucketLifecycleConfiguration",
+	OpDeleteBucketLifecycle:   "DeleteBucketLifecycle",
+	OpGetObjectAttributes:     "GetObjectAttributes",
 }
 
 // String returns the S3 name of the operation ("GetObject").
@@ -77,6 +121,7 @@ const (
 	levelService level = iota
 	levelBucket
 	levelObject
+	levelEither // a bucket, or an object in it
 )
 
 // level reports the resource kind the operation addresses.
@@ -85,8 +130,13 @@ func (o Op) level() level {
 	case OpListBuckets:
 		return levelService
 	case OpCreateBucket, OpHeadBucket, OpDeleteBucket, OpGetBucketLocation, OpListObjects,
-		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects:
+		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects, OpGetBucketVersioning,
+		OpPutBucketVersioning, OpListObjectVersions, OpGetBucketTagging, OpPutBucketTagging,
+		OpDeleteBucketTagging, OpGetBucketACL, OpPutBucketACL, OpGetBucketCORS, OpPutBucketCORS,
+		OpDeleteBucketCORS, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle:
 		return levelBucket
+	case OpPreflightCORS:
+		return levelEither
 	}
 	return levelObject
 }

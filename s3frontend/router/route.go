@@ -130,6 +130,8 @@ func decide(req *Request, hasBucket, hasKey bool) (Op, *s3err.Error) {
 	m := req.Method
 	var op Op
 	switch {
+	case m == httpwire.MethodOptions && hasBucket:
+		op = OpPreflightCORS
 	case !hasBucket:
 		if sub&^allowed[OpListBuckets] == 0 && m == httpwire.MethodGet {
 			op = OpListBuckets
@@ -154,12 +156,42 @@ func decide(req *Request, hasBucket, hasKey bool) (Op, *s3err.Error) {
 		}
 	}
 	if sub&subVersionID != 0 {
-		// There are no versions: only the "null" version, the object itself, exists.
-		if v, _ := q.Get("versionId"); string(v) != "null" {
-			return OpNone, s3err.NotImplemented.With("Object versions are not implemented; only versionId=null is accepted.")
+		if v, _ := q.Get("versionId"); !ValidVersionID(v) {
+			return OpNone, InvalidVersionID
+		}
+	}
+	if sub&subVersionIDMarker != 0 {
+		if v, _ := q.Get("version-id-marker"); !ValidVersionID(v) {
+			return OpNone, InvalidVersionID
 		}
 	}
 	return op, nil
+}
+
+// InvalidVersionID is S3's answer to a malformed versionId or version-id-marker.
+var InvalidVersionID = s3err.InvalidArgument.With("Invalid version id specified")
+
+// NullVersion is the version id of an object written while its bucket was not versioned:
+// today every object's only version.
+const NullVersion = "null"
+
+// ValidVersionID reports whether v is a well-formed version id: "null", or 32 to 1024 of
+// the characters S3's version ids use (letters, digits, '.', '_', '-'), which includes
+// S3's own 32-character ids and UUIDs. A well-formed id that names no version is
+// NoSuchVersion, the object layer's answer; a malformed one InvalidArgument.
+func ValidVersionID(v []byte) bool {
+	if string(v) == NullVersion {
+		return true
+	}
+	if len(v) < 32 || len(v) > 1024 {
+		return false
+	}
+	for _, c := range v {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func decideBucket(m string, sub subresources) Op {
@@ -185,6 +217,32 @@ func decideBucket(m string, sub subresources) Op {
 		return OpListMultipartUploads
 	case res == subDelete && m == httpwire.MethodPost:
 		return OpDeleteObjects
+	case res == subVersions && m == httpwire.MethodGet:
+		return OpListObjectVersions
+	case res == subVersioning:
+		return pick(m, OpGetBucketVersioning, OpPutBucketVersioning, OpNone)
+	case res == subTagging:
+		return pick(m, OpGetBucketTagging, OpPutBucketTagging, OpDeleteBucketTagging)
+	case res == subACL:
+		return pick(m, OpGetBucketACL, OpPutBucketACL, OpNone)
+	case res == subCORS:
+		return pick(m, OpGetBucketCORS, OpPutBucketCORS, OpDeleteBucketCORS)
+	case res == subLifecycle:
+		return pick(m, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle)
+	}
+	return OpNone
+}
+
+// pick returns the operation of a sub-resource served by GET, PUT and DELETE (OpNone for
+// a method it lacks).
+func pick(m string, get, put, del Op) Op {
+	switch m {
+	case httpwire.MethodGet:
+		return get
+	case httpwire.MethodPut:
+		return put
+	case httpwire.MethodDelete:
+		return del
 	}
 	return OpNone
 }
@@ -214,6 +272,12 @@ func decideObject(m string, sub subresources, copySource bool) Op {
 		}
 	case res == subUploads && m == httpwire.MethodPost:
 		return OpCreateMultipartUpload
+	case res == subTagging:
+		return pick(m, OpGetObjectTagging, OpPutObjectTagging, OpDeleteObjectTagging)
+	case res == subACL:
+		return pick(m, OpGetObjectACL, OpPutObjectACL, OpNone)
+	case res == subAttributes:
+		return pick(m, OpGetObjectAttributes, OpNone, OpNone)
 	case res == subUploadID|subPartNumber && m == httpwire.MethodPut:
 		if copySource {
 			return OpUploadPartCopy

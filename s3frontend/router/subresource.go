@@ -4,10 +4,11 @@ import "github.com/flashstor/flashstor/s3frontend/httpwire"
 
 // subresources is the set of query parameters present, as bits. Parameters come in three
 // kinds: sub-resources, which select the operation (location, uploads, uploadId,
-// partNumber, delete); arguments, which only some operations accept (prefix, max-keys,
-// response-content-type, ...); and parameters every operation ignores (the presigned-URL
+// partNumber, delete, versioning, versions, tagging, acl, cors, lifecycle, attributes);
+// arguments, which only some operations accept (prefix, max-keys, response-content-type,
+// ...); and parameters every operation ignores (the presigned-URL
 // authentication, the SDKs' x-id). A parameter of none of these kinds, S3 sub-resources the
-// face does not implement (acl, tagging, versioning, ...) included, makes the request
+// face does not implement (policy, website, select, ...) included, makes the request
 // NotImplemented: an unknown sub-resource must never fall through to another operation.
 type subresources uint64
 
@@ -17,6 +18,13 @@ const (
 	subUploadID
 	subPartNumber
 	subDelete
+	subVersioning
+	subVersions
+	subTagging
+	subACL
+	subCORS
+	subLifecycle
+	subAttributes
 
 	subListType
 	subPrefix
@@ -36,6 +44,7 @@ const (
 	subVersionID
 	subMaxBuckets
 	subBucketRegion
+	subVersionIDMarker
 	// subIgnored marks parameters every operation accepts and ignores.
 	subIgnored
 	// subUnsupported marks S3 sub-resources that are known but not implemented.
@@ -43,7 +52,8 @@ const (
 )
 
 // subResourceMask holds the bits that select an operation.
-const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete
+const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete |
+	subVersioning | subVersions | subTagging | subACL | subCORS | subLifecycle | subAttributes
 
 // params classifies every parameter name the face knows, exact case as S3 spells it.
 var params = map[string]subresources{
@@ -69,6 +79,14 @@ var params = map[string]subresources{
 	"versionId":          subVersionID,
 	"max-buckets":        subMaxBuckets,
 	"bucket-region":      subBucketRegion,
+	"versioning":         subVersioning,
+	"versions":           subVersions,
+	"tagging":            subTagging,
+	"acl":                subACL,
+	"cors":               subCORS,
+	"lifecycle":          subLifecycle,
+	"attributes":         subAttributes,
+	"version-id-marker":  subVersionIDMarker,
 
 	"response-content-type":        subResponseHeader,
 	"response-content-language":    subResponseHeader,
@@ -89,18 +107,17 @@ var params = map[string]subresources{
 	"x-id":                 subIgnored,
 
 	// S3 sub-resources that exist but are not implemented.
-	"accelerate": subUnsupported, "acl": subUnsupported, "analytics": subUnsupported,
-	"attributes": subUnsupported, "cors": subUnsupported, "encryption": subUnsupported,
+	"accelerate": subUnsupported, "analytics": subUnsupported,
+	"encryption":          subUnsupported,
 	"intelligent-tiering": subUnsupported, "inventory": subUnsupported,
-	"legal-hold": subUnsupported, "lifecycle": subUnsupported, "logging": subUnsupported,
+	"legal-hold": subUnsupported, "logging": subUnsupported,
 	"metrics": subUnsupported, "notification": subUnsupported, "object-lock": subUnsupported,
 	"ownershipControls": subUnsupported, "policy": subUnsupported,
 	"policyStatus": subUnsupported, "publicAccessBlock": subUnsupported,
 	"replication": subUnsupported, "requestPayment": subUnsupported,
 	"restore": subUnsupported, "retention": subUnsupported, "select": subUnsupported,
-	"select-type": subUnsupported, "session": subUnsupported, "tagging": subUnsupported,
-	"torrent": subUnsupported, "versioning": subUnsupported, "versions": subUnsupported,
-	"website": subUnsupported, "renameObject": subUnsupported,
+	"select-type": subUnsupported, "session": subUnsupported,
+	"torrent": subUnsupported, "website": subUnsupported, "renameObject": subUnsupported,
 	"metadataTable": subUnsupported, "metadataConfiguration": subUnsupported,
 }
 
@@ -131,6 +148,26 @@ var allowed = func() [NumOps]subresources {
 		OpCompleteMultipartUpload: subUploadID,
 		OpAbortMultipartUpload:    subUploadID,
 		OpListParts:               subUploadID | subMaxParts | subPartNumberMarker | subEncodingType,
+		OpGetBucketVersioning:     subVersioning,
+		OpPutBucketVersioning:     subVersioning,
+		OpListObjectVersions:      subVersions | list | subKeyMarker | subVersionIDMarker,
+		OpGetBucketTagging:        subTagging,
+		OpPutBucketTagging:        subTagging,
+		OpDeleteBucketTagging:     subTagging,
+		OpGetObjectTagging:        subTagging | subVersionID,
+		OpPutObjectTagging:        subTagging | subVersionID,
+		OpDeleteObjectTagging:     subTagging | subVersionID,
+		OpGetBucketACL:            subACL,
+		OpPutBucketACL:            subACL,
+		OpGetObjectACL:            subACL | subVersionID,
+		OpPutObjectACL:            subACL | subVersionID,
+		OpGetBucketCORS:           subCORS,
+		OpPutBucketCORS:           subCORS,
+		OpDeleteBucketCORS:        subCORS,
+		OpGetBucketLifecycle:      subLifecycle,
+		OpPutBucketLifecycle:      subLifecycle,
+		OpDeleteBucketLifecycle:   subLifecycle,
+		OpGetObjectAttributes:     subAttributes | subVersionID,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {
@@ -138,6 +175,8 @@ var allowed = func() [NumOps]subresources {
 		all |= a[op]
 	}
 	a[OpNone] = all
+	// A preflight names the URL of the request it precedes, with whatever that carries.
+	a[OpPreflightCORS] = all
 	return a
 }()
 

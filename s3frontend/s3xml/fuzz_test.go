@@ -3,6 +3,8 @@ package s3xml
 import (
 	"encoding/xml"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -87,4 +89,110 @@ func valid(s string) bool {
 		}
 	}
 	return true
+}
+
+func FuzzParseVersioning(f *testing.F) {
+	f.Add([]byte(`<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Suspended</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		v, err := ParseVersioning(doc)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		if v.Status != "" && v.Status != "Enabled" && v.Status != "Suspended" || v.MFADelete != "" && v.MFADelete != "Enabled" && v.MFADelete != "Disabled" {
+			t.Fatalf("accepted %+v", v)
+		}
+	})
+}
+
+func FuzzParseTagging(f *testing.F) {
+	f.Add([]byte(`<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>a</Key><Value>b</Value></Tag><Tag><Key>c</Key><Value></Value></Tag></TagSet></Tagging>`))
+	f.Add([]byte(`<Tagging><TagSet/></Tagging>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		tags, err := ParseTagging(doc)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		if len(tags) > MaxTagsParsed {
+			t.Fatalf("%d tags accepted", len(tags))
+		}
+	})
+}
+
+func FuzzParseACL(f *testing.F) {
+	f.Add([]byte(`<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>abc</ID></Owner><AccessControlList>` +
+		`<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>abc</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>` +
+		`<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>` +
+		`</AccessControlList></AccessControlPolicy>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		acl, err := ParseACL(doc)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		if len(acl.Grants) > MaxGrants {
+			t.Fatalf("%d grants accepted", len(acl.Grants))
+		}
+		for _, g := range acl.Grants {
+			if g.ID == "" && g.URI == "" && g.Email == "" && g.Type != "CanonicalUser" && g.Type != "Group" && g.Type != "AmazonCustomerByEmail" {
+				t.Fatalf("grant %+v accepted", g)
+			}
+		}
+	})
+}
+
+// FuzzParseCORS also checks that an accepted configuration, written back as S3 returns it,
+// parses to the same rules.
+func FuzzParseCORS(f *testing.F) {
+	f.Add([]byte(`<CORSConfiguration><CORSRule><ID>r</ID><AllowedOrigin>https://*.example.com</AllowedOrigin><AllowedMethod>GET</AllowedMethod>` +
+		`<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>300</MaxAgeSeconds></CORSRule></CORSConfiguration>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		rules, err := ParseCORS(doc)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrInvalidCORS) {
+				t.Fatalf("error %v is neither ErrMalformed nor ErrInvalidCORS", err)
+			}
+			return
+		}
+		var w Writer
+		w.WriteCORS(rules)
+		again, err := ParseCORS(w.B)
+		if err != nil || fmt.Sprint(again) != fmt.Sprint(rules) {
+			t.Fatalf("written back: %v, %v; first %v\n%s", again, err, rules, w.B)
+		}
+	})
+}
+
+func FuzzParseLifecycle(f *testing.F) {
+	f.Add([]byte(`<LifecycleConfiguration><Rule><ID>a</ID><Status>Enabled</Status><Filter><And><Prefix>logs/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag>` +
+		`<ObjectSizeGreaterThan>10</ObjectSizeGreaterThan></And></Filter><Expiration><Days>3</Days></Expiration>` +
+		`<NoncurrentVersionExpiration><NoncurrentDays>2</NoncurrentDays></NoncurrentVersionExpiration></Rule>` +
+		`<Rule><Status>Disabled</Status><Prefix>tmp/</Prefix><AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>`))
+	f.Add([]byte(`<LifecycleConfiguration><Rule><Status>Enabled</Status><Filter/><Expiration><Date>2027-01-01T00:00:00Z</Date></Expiration></Rule></LifecycleConfiguration>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		rules, err := ParseLifecycle(doc)
+		if err != nil {
+			var re *RuleError
+			if !errors.Is(err, ErrMalformed) && !errors.As(err, &re) {
+				t.Fatalf("error %v is neither ErrMalformed nor a RuleError", err)
+			}
+			return
+		}
+		if len(rules) == 0 || len(rules) > MaxLifecycleRules {
+			t.Fatalf("%d rules accepted", len(rules))
+		}
+		for _, r := range rules {
+			if r.ExpirationDays == 0 && r.ExpirationDate.IsZero() && !r.ExpiredObjectDeleteMarker && r.NoncurrentDays == 0 && r.AbortMultipartDays == 0 &&
+				!strings.Contains(string(doc), "ExpiredObjectDeleteMarker") {
+				t.Fatalf("rule without an action accepted: %+v", r)
+			}
+		}
+	})
 }

@@ -1,0 +1,100 @@
+package erasureset
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// bucketsRoot is the directory of the system volume that holds the bucket configuration
+// records, one directory per bucket.
+const bucketsRoot = "buckets"
+
+func bucketConfigDir(bucket string) string  { return bucketsRoot + "/" + bucket }
+func bucketConfigPath(bucket string) string { return bucketConfigDir(bucket) + "/config" }
+
+// ReadBucketConfig returns the bucket's configuration record as a read quorum of drives
+// holds it: the newest record that at least k drives hold byte for byte. A bucket whose
+// record most drives lack has none: an empty record, not an error. A drive's unreadable or
+// corrupt copy counts as neither. ErrReadQuorum when no record can be decided.
+func (s *Set) ReadBucketConfig(ctx context.Context, bucket string) (*meta.BucketConfig, error) {
+	raw := make([][]byte, len(s.drives))
+	errs := s.each(func(i int, d storage.Drive) error {
+		b, err := d.ReadFile(ctx, storage.SysVolume, bucketConfigPath(bucket))
+		raw[i] = b
+		return err
+	})
+	missing := 0
+	var best *meta.BucketConfig
+	for i, err := range errs {
+		if errors.Is(err, storage.ErrFileNotFound) {
+			missing++
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		c, err := meta.UnmarshalBucketConfig(raw[i])
+		if err != nil {
+			errs[i] = fmt.Errorf("bucket %s config: %w", bucket, err)
+			continue
+		}
+		same := 0
+		for _, other := range raw {
+			if bytes.Equal(other, raw[i]) {
+				same++
+			}
+		}
+		if same >= s.k && (best == nil || c.Updated.After(best.Updated)) {
+			best = c
+		}
+	}
+	if best != nil {
+		return best, nil
+	}
+	if missing >= s.k {
+		return &meta.BucketConfig{}, nil
+	}
+	return nil, reduceErr(errs, objstore.ErrReadQuorum)
+}
+
+// WriteBucketConfig replaces the bucket's configuration record on every drive, durably; it
+// fails with ErrWriteQuorum unless a write quorum of drives took it. The caller serialises
+// writers of one bucket.
+func (s *Set) WriteBucketConfig(ctx context.Context, bucket string, c *meta.BucketConfig) error {
+	b := c.Marshal()
+	errs := s.each(func(i int, d storage.Drive) error {
+		return d.WriteFile(ctx, storage.SysVolume, bucketConfigPath(bucket), b)
+	})
+	return s.writeOutcome(errs)
+}
+
+// RemoveBucketConfig removes the bucket's configuration record from every drive that has
+// one (a bucket being deleted, or one created where a deleted bucket's record was left
+// behind by an offline drive).
+func (s *Set) RemoveBucketConfig(ctx context.Context, bucket string) error {
+	errs := s.each(func(i int, d storage.Drive) error {
+		err := d.Delete(ctx, storage.SysVolume, bucketConfigDir(bucket), true)
+		if errors.Is(err, storage.ErrFileNotFound) {
+			return nil
+		}
+		return err
+	})
+	return s.writeOutcome(errs)
+}
+
+// writeOutcome is the outcome of a write made on every drive: ErrWriteQuorum (or what the
+// drives' errors reduce to) unless a write quorum of drives took it; else nil, with the
+// drives that missed it marked for healing.
+func (s *Set) writeOutcome(errs []error) error {
+	if countNil(errs) < WriteQuorum(s.k, s.m) {
+		return reduceErr(errs, objstore.ErrWriteQuorum)
+	}
+	s.markDirty(errs)
+	return nil
+}
