@@ -1,0 +1,84 @@
+package lincheck
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// Reporter is the part of testing.TB that Check uses; a test of Check itself passes its
+// own to see the failure without failing.
+type Reporter interface {
+	Helper()
+	Name() string
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+	TempDir() string
+}
+
+// artifactDirer is a Reporter that can keep files after the test (testing.T.ArtifactDir,
+// kept with go test -artifacts).
+type artifactDirer interface {
+	ArtifactDir() string
+}
+
+// Summary describes a checked history.
+type Summary struct {
+	Result porcupine.CheckResult
+	// Ops and Ambiguous count the operations checked and those among them of unknown
+	// outcome; Keys the partitions.
+	Ops, Ambiguous, Keys int
+	// Took is how long the check ran.
+	Took time.Duration
+	// Visualization is the file holding the history's picture, written when the check
+	// did not find the history linearizable; "" otherwise.
+	Visualization string
+}
+
+func (s Summary) String() string {
+	return fmt.Sprintf("%d operations (%d of unknown outcome) on %d keys checked in %v: %s",
+		s.Ops, s.Ambiguous, s.Keys, s.Took.Round(time.Millisecond), s.Result)
+}
+
+// Check checks ops against Model for at most timeout and logs the summary. A history that
+// is not linearizable fails t, with porcupine's picture of it (every key's operations and
+// the longest order the search could build) written to an HTML file in t's artifact
+// directory (or temporary directory) and named in the failure. A check that runs out of
+// time fails t too: it has shown nothing.
+func Check(t Reporter, ops []porcupine.Operation, timeout time.Duration) Summary {
+	t.Helper()
+	s := Summary{Ops: len(ops), Keys: len(partitionByKey(ops))}
+	for _, op := range ops {
+		if op.Return == math.MaxInt64 {
+			s.Ambiguous++
+		}
+	}
+	began := time.Now()
+	res, info := porcupine.CheckOperationsVerbose(Model, ops, timeout)
+	s.Result, s.Took = res, time.Since(began)
+	t.Logf("linearizability: %v", s)
+	switch res {
+	case porcupine.Ok:
+	case porcupine.Illegal:
+		dir := t.TempDir()
+		if a, ok := t.(artifactDirer); ok {
+			dir = a.ArtifactDir()
+		}
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+		s.Visualization = filepath.Join(dir, "linearizability-"+name+".html")
+		if err := porcupine.VisualizePath(Model, info, s.Visualization); err != nil {
+			t.Errorf("history not linearizable; writing its visualization: %v", err)
+			s.Visualization = ""
+			break
+		}
+		t.Errorf("history not linearizable: %d operations on %d keys; see %s (kept with go test -artifacts)",
+			s.Ops, s.Keys, s.Visualization)
+	default:
+		t.Errorf("linearizability check did not finish in %v (%s): nothing shown", timeout, res)
+	}
+	return s
+}
