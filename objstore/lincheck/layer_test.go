@@ -33,43 +33,10 @@ func TestLayerLinearizable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.Close)
-	budget := 20*time.Second + time.Duration(ops)*100*time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), budget+30*time.Second)
-	defer cancel()
-	if err := d.MakeBucket(ctx, "hot", objstore.MakeBucketOptions{}); err != nil {
+	cfg := lincheck.HotKeys(ops)
+	if err := d.MakeBucket(t.Context(), "hot", objstore.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	res := lincheck.Run(ctx, lincheck.Config{
-		Clients:      8,
-		Keys:         []string{"k1", "k2", "dir/k3"},
-		OpsPerClient: ops,
-		Duration:     budget,
-		Seed:         1,
-		SlowShare:    0.1,
-		Pause:        20 * time.Millisecond,
-		AbandonShare: 0.05,
-		AbandonAfter: 10 * time.Millisecond,
-	}, func(int) lincheck.Store { return lincheck.LayerStore(d, "hot") })
-	checkRun(t, res, ops >= 100)
-}
-
-// checkRun fails t if a run had errors, covered too little, or is not linearizable. A run
-// that wrote nothing or read nothing back shows nothing; a long one (full) must also have
-// won conditional writes of both kinds (a short one may by chance not have).
-func checkRun(t *testing.T, res lincheck.Result, full bool) {
-	t.Helper()
-	t.Logf("operations: %s", res.TallyString())
-	for _, err := range res.Errors {
-		t.Error(err)
-	}
-	need := []string{"put ok", "get ok"}
-	if full {
-		need = append(need, "put if-none-match ok", "put if-match ok")
-	}
-	for _, what := range need {
-		if res.Tally[what] == 0 {
-			t.Errorf("no %q in the run", what)
-		}
-	}
-	lincheck.Check(t, res.Ops, 2*time.Minute)
+	res := lincheck.Run(t.Context(), cfg, func(int) lincheck.Store { return lincheck.LayerStore(d, "hot") })
+	res.Check(t, 2*time.Minute, cfg.Need()...)
 }

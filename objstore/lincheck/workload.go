@@ -70,6 +70,34 @@ type Config struct {
 	AbandonAfter time.Duration
 }
 
+// HotKeys is the workload of a single-node check: eight clients, opsPerClient operations
+// each, on three hot keys (one of them in a "directory"), bounded in time; a fifth of the
+// puts sent slowly, one write in twenty abandoned.
+func HotKeys(opsPerClient int) Config {
+	return Config{
+		Clients:      8,
+		Keys:         []string{"k1", "k2", "dir/k3"},
+		OpsPerClient: opsPerClient,
+		Duration:     20*time.Second + time.Duration(opsPerClient)*150*time.Millisecond,
+		Seed:         1,
+		SlowShare:    0.2,
+		Pause:        30 * time.Millisecond,
+		AbandonShare: 0.05,
+		AbandonAfter: 20 * time.Millisecond,
+	}
+}
+
+// Need returns the outcomes a run of c must show to have shown anything (see
+// Result.Check): writes and reads that succeeded, and, in a run long enough to be sure
+// of them (a short one may by chance win none), conditional writes that won.
+func (c Config) Need() []string {
+	need := []string{"put ok", "get ok"}
+	if c.OpsPerClient >= 100 {
+		need = append(need, "put if-none-match ok", "put if-match ok")
+	}
+	return need
+}
+
 // Result is what a workload did.
 type Result struct {
 	// Ops is the recorded history.
@@ -102,10 +130,17 @@ func (r Result) TallyString() string {
 // maxErrors bounds the errors a Result keeps.
 const maxErrors = 20
 
+// runGrace is how long after Config.Duration the operations still in flight may take
+// before their context ends.
+const runGrace = 30 * time.Second
+
 // Run runs the workload, client i through store(i), and returns its history. It returns
-// once every client has stopped: after its operations, after cfg.Duration, or when ctx
-// ends (an operation still in flight then is ambiguous).
+// once every client has stopped: after its operations, or after cfg.Duration (a client
+// makes no new operation then, and those in flight have runGrace more to end), or when
+// ctx ends. An operation whose context ended has an unknown outcome.
 func Run(ctx context.Context, cfg Config, store func(client int) Store) Result {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runGrace)
+	defer cancel()
 	if cfg.Sizes == nil {
 		cfg.Sizes = DefaultSizes
 	}
