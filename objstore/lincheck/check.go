@@ -83,13 +83,17 @@ func Check(t Reporter, ops []porcupine.Operation, timeout time.Duration) Summary
 	return s
 }
 
-// Check fails t for each of the run's errors and for each tally class in need (such as
+// Check logs the run's tally and the operations that got no answer, fails t for each of
+// the run's errors and for each tally class in need (such as
 // "put if-match ok") the run never produced, since a run that never won a conditional
 // write cannot show that conditional writes are right; then it checks the history as
 // the function Check does.
 func (r Result) Check(t Reporter, timeout time.Duration, need ...string) Summary {
 	t.Helper()
 	t.Logf("operations: %s", r.TallyString())
+	for _, err := range r.NoAnswer {
+		t.Logf("no answer: %v", err)
+	}
 	for _, err := range r.Errors {
 		t.Errorf("%v", err)
 	}

@@ -22,7 +22,8 @@ import (
 
 // Store is one client's way to the store under test. Its errors say how an operation
 // ended: objstore.ErrPreconditionFailed (S3: 412) and objstore.ErrObjectNotFound (S3: 404
-// NoSuchKey) are definite answers; any other error leaves the outcome unknown.
+// NoSuchKey) are definite answers; any other error leaves the outcome unknown and fails
+// the run (Result.Errors), unless it wraps ErrNoAnswer.
 type Store interface {
 	// Put stores the size bytes read from body at key, under cond; for IfMatch, etag is
 	// the ETag the client sends.
@@ -32,6 +33,14 @@ type Store interface {
 	// Delete removes the key's object.
 	Delete(ctx context.Context, key string) error
 }
+
+// ErrNoAnswer is wrapped by a Store's error when the client got no answer at all (its
+// connection was reset or closed before a response came). The outcome is then unknown,
+// as for a client that times out; it is tallied and logged but, unlike an answer that is
+// an error, does not fail the run: a client of a real network must expect it (a server
+// that refuses a large body early may close the connection while the client still sends),
+// and the cluster's checks cause it on purpose by killing nodes.
+var ErrNoAnswer = errors.New("no answer")
 
 // SizeClass is a range of body sizes, [Min, Max], drawn with a relative Weight.
 type SizeClass struct {
@@ -108,6 +117,8 @@ type Result struct {
 	// Errors are failures that are not a matter of ordering: a body that is not whole, an
 	// ETag that is not its body's, an error from an operation its client did not abandon.
 	Errors []error
+	// NoAnswer are the first operations that got no answer (ErrNoAnswer).
+	NoAnswer []error
 }
 
 // TallyString renders the tally in a stable order.
@@ -153,7 +164,7 @@ func Run(ctx context.Context, cfg Config, store func(client int) Store) Result {
 		wg.Go(func() { c.run(ctx) })
 	}
 	wg.Wait()
-	return Result{Ops: rec.Operations(), Tally: w.tally, Errors: w.errs}
+	return Result{Ops: rec.Operations(), Tally: w.tally, Errors: w.errs, NoAnswer: w.noAnswer}
 }
 
 // workload is a Run in progress.
@@ -163,13 +174,19 @@ type workload struct {
 	deadline time.Time
 
 	mu sync.Mutex
-	// tally and errs are Result's. GUARDED_BY(mu).
-	tally map[string]int
-	errs  []error
+	// tally, errs and noAnswer are Result's. GUARDED_BY(mu).
+	tally    map[string]int
+	errs     []error
+	noAnswer []error
 }
 
-// count adds an operation to the tally.
+// count adds an operation that ended with out to the tally.
 func (w *workload) count(in Input, out Output) {
+	w.countAs(in, [...]string{Unknown: "unknown", OK: "ok", NotFound: "404", PreconditionFailed: "412"}[out.Status])
+}
+
+// countAs adds an operation that ended as how to the tally.
+func (w *workload) countAs(in Input, how string) {
 	what := "get"
 	switch in.Kind {
 	case Delete:
@@ -177,7 +194,6 @@ func (w *workload) count(in Input, out Output) {
 	case Put:
 		what = [...]string{Always: "put", IfAbsent: "put if-none-match", IfMatch: "put if-match"}[in.Cond]
 	}
-	how := [...]string{Unknown: "unknown", OK: "ok", NotFound: "404", PreconditionFailed: "412"}[out.Status]
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.tally[what+" "+how]++
@@ -189,6 +205,16 @@ func (w *workload) fail(err error) {
 	defer w.mu.Unlock()
 	if len(w.errs) < maxErrors {
 		w.errs = append(w.errs, err)
+	}
+}
+
+// unanswered records an operation that got no answer.
+func (w *workload) unanswered(in Input, err error) {
+	w.countAs(in, "no answer")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.noAnswer) < maxErrors {
+		w.noAnswer = append(w.noAnswer, err)
 	}
 }
 
@@ -307,10 +333,13 @@ func (c *client) end(op Op, in Input, err error, abandoned bool) Output {
 		out.Status = PreconditionFailed
 	case errors.Is(err, objstore.ErrObjectNotFound):
 		out.Status = NotFound
+	case abandoned:
+	case errors.Is(err, ErrNoAnswer):
+		op.Ambiguous()
+		c.w.unanswered(in, fmt.Errorf("client %d: %s: %w", c.id, describe(in, out), err))
+		return out
 	default:
-		if !abandoned {
-			c.w.fail(fmt.Errorf("client %d: %s: %w", c.id, describe(in, out), err))
-		}
+		c.w.fail(fmt.Errorf("client %d: %s: %w", c.id, describe(in, out), err))
 	}
 	if out.Status == Unknown {
 		op.Ambiguous()
@@ -332,6 +361,10 @@ func (c *client) get(ctx context.Context, key string) {
 		op.End(out)
 		c.w.count(in, out)
 		c.seen[key] = 0
+		return
+	case errors.Is(err, ErrNoAnswer):
+		op.Drop()
+		c.w.unanswered(in, fmt.Errorf("client %d: get(%s): %w", c.id, key, err))
 		return
 	case err != nil:
 		op.Drop()
