@@ -1,6 +1,7 @@
 package lincheck_test
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -66,84 +67,86 @@ func TestModel(t *testing.T) {
 		name         string
 		linearizable bool
 		ops          []porcupine.Operation
+		// culprit is the key a rejected history's explanation must name; "" for k.
+		culprit string
 	}{
 		{"read of a value after a later overwrite completed", false, []porcupine.Operation{
 			op(0, 0, 10, put("k", 1), ok),
 			op(1, 20, 30, put("k", 2), ok),
 			op(2, 40, 50, get("k"), read(1)),
-		}},
+		}, ""},
 		{"a completed write lost", false, []porcupine.Operation{
 			op(0, 0, 10, put("k", 1), ok),
 			op(1, 20, 30, get("k"), notFound),
-		}},
+		}, ""},
 		{"two creations both won", false, []porcupine.Operation{
 			op(0, 0, 10, create("k", 1), ok),
 			op(1, 5, 15, create("k", 2), ok),
-		}},
+		}, ""},
 		{"a creation refused on an absent key", false, []porcupine.Operation{
 			op(0, 0, 10, create("k", 1), failed),
-		}},
+		}, ""},
 		{"if-match of the current value refused", false, []porcupine.Operation{
 			op(0, 0, 10, put("k", 1), ok),
 			op(0, 20, 30, replace("k", 2, 1), failed),
-		}},
+		}, ""},
 		{"if-match of a stale value won", false, []porcupine.Operation{
 			op(0, 0, 10, put("k", 1), ok),
 			op(1, 20, 30, put("k", 2), ok),
 			op(0, 40, 50, replace("k", 3, 1), ok),
-		}},
+		}, ""},
 		{"if-match on an absent key answered 412, not 404", false, []porcupine.Operation{
 			op(0, 0, 10, replace("k", 2, 1), failed),
-		}},
+		}, ""},
 		{"a delete that did not delete", false, []porcupine.Operation{
 			op(0, 0, 10, put("k", 1), ok),
 			op(0, 20, 30, del("k"), ok),
 			op(1, 40, 50, get("k"), read(1)),
-		}},
+		}, ""},
 		{"a read of a value never written", false, []porcupine.Operation{
 			op(0, 0, 10, put("k", 1), ok),
 			op(1, 5, 15, get("k"), read(7)),
-		}},
+		}, ""},
 		{"an ambiguous write read back after a newer one", false, []porcupine.Operation{
 			op(0, 0, -1, put("k", 1), unknown),
 			op(1, 10, 20, put("k", 2), ok),
 			op(2, 30, 40, get("k"), read(1)),
 			op(2, 50, 60, get("k"), read(2)),
-		}},
+		}, ""},
 		{"a stale read on one key among good ones", false, []porcupine.Operation{
 			op(0, 0, 10, put("a", 1), ok),
 			op(1, 0, 10, put("b", 2), ok),
 			op(0, 20, 30, put("a", 3), ok),
 			op(1, 40, 50, get("b"), read(2)),
 			op(1, 60, 70, get("a"), read(1)),
-		}},
+		}, "a"},
 		{"reads during a write see the old value, then the new one", true, []porcupine.Operation{
 			op(0, 0, 10, put("k", 1), ok),
 			op(1, 20, 100, put("k", 2), ok),
 			op(2, 30, 40, get("k"), read(1)),
 			op(2, 50, 60, get("k"), read(2)),
 			op(3, 110, 120, get("k"), read(2)),
-		}},
+		}, ""},
 		{"concurrent creations: one wins", true, []porcupine.Operation{
 			op(0, 0, 10, create("k", 1), failed),
 			op(1, 5, 15, create("k", 2), ok),
 			op(2, 20, 30, get("k"), read(2)),
-		}},
+		}, ""},
 		{"an ambiguous write shows later", true, []porcupine.Operation{
 			op(0, 0, -1, put("k", 1), unknown),
 			op(1, 10, 20, get("k"), notFound),
 			op(1, 30, 40, get("k"), read(1)),
-		}},
+		}, ""},
 		{"an ambiguous write never shows", true, []porcupine.Operation{
 			op(0, 0, -1, put("k", 1), unknown),
 			op(1, 10, 20, put("k", 2), ok),
 			op(1, 30, 40, get("k"), read(2)),
-		}},
+		}, ""},
 		{"an ambiguous conditional write that lost", true, []porcupine.Operation{
 			op(0, 0, 10, put("k", 1), ok),
 			op(1, 20, -1, create("k", 2), unknown),
 			op(2, 30, 40, get("k"), read(1)),
-		}},
+		}, ""},
 		{"if-match chains and a delete of nothing", true, []porcupine.Operation{
 			op(0, 0, 10, replace("k", 1, 9), notFound),
 			op(0, 20, 30, create("k", 2), ok),
@@ -153,7 +156,7 @@ func TestModel(t *testing.T) {
 			op(0, 80, 90, del("k"), notFound),
 			op(1, 100, 110, del("k"), ok),
 			op(2, 120, 130, get("k"), notFound),
-		}},
+		}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,6 +180,14 @@ func TestModel(t *testing.T) {
 			}
 			if !strings.Contains(string(html), "<html") {
 				t.Fatalf("%s is not an HTML page", s.Visualization)
+			}
+			text, err := os.ReadFile(s.Explanation)
+			if err != nil {
+				t.Fatal(err)
+			}
+			culprit := cmp.Or(tc.culprit, "k")
+			if !strings.HasPrefix(string(text), fmt.Sprintf("key %q:", culprit)) || strings.Count(string(text), "key ") != 1 {
+				t.Fatalf("the explanation does not name key %q alone:\n%s", culprit, text)
 			}
 		})
 	}
