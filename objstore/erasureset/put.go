@@ -339,6 +339,11 @@ func (s *Set) removeStaged(ctx context.Context, which []bool, dir string) {
 // Below write quorum it restores what each drive held before and fails; above, it removes
 // the data the previous version no longer needs and queues a heal for the drives it missed.
 func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, before *version, shards [][]byte, staged []bool, stagingDir string) error {
+	// Once begun, a commit runs to its end whatever the caller's context does (each drive
+	// call is still bounded by its drive's timeout). Were it cancelled midway, the drive
+	// calls it stopped waiting for would run on unseen by the rollback below, and the write
+	// would show after it had failed, or split the drives so that no version is readable.
+	ctx = context.WithoutCancel(ctx)
 	n := len(s.drives)
 	targets := make([]bool, n)
 	for i := range targets {
