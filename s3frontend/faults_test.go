@@ -62,9 +62,9 @@ func TestDriveFaults(t *testing.T) {
 	}
 }
 
-// trapDrive stops its CommitObject calls while armed: it says so on entered, waits for
-// release, then commits with the context it was given, and reports on finished what came
-// of it: its error, or the panic it recovered from.
+// trapDrive stops its ReadMeta calls while armed: it says so on entered, waits for
+// release, then looks at the context it was given, as a drive's work does (its deadline,
+// whether it is done), and reports on finished a panic it recovered from, or nil.
 type trapDrive struct {
 	storage.Drive
 	armed    *atomic.Bool
@@ -73,31 +73,36 @@ type trapDrive struct {
 	finished chan<- any
 }
 
-func (d trapDrive) CommitObject(ctx context.Context, bucket, key string, meta []byte, srcVolume, srcDir string) (err error) {
+func (d trapDrive) ReadMeta(ctx context.Context, bucket, key string) ([]byte, error) {
 	if !d.armed.Load() {
-		return d.Drive.CommitObject(ctx, bucket, key, meta, srcVolume, srcDir)
+		return d.Drive.ReadMeta(ctx, bucket, key)
 	}
 	d.entered <- struct{}{}
 	<-d.release
-	defer func() {
-		if r := recover(); r != nil {
-			d.finished <- panicked{r}
-			err = fmt.Errorf("commit panicked: %v", r)
-			return
-		}
-		d.finished <- err
+	var r any
+	func() {
+		defer func() { r = recover() }()
+		ctx.Deadline()
+		_ = ctx.Err()
 	}()
-	return d.Drive.CommitObject(ctx, bucket, key, meta, srcVolume, srcDir)
+	if r != nil {
+		d.finished <- panicked{r}
+		return nil, fmt.Errorf("the call's context panicked: %v", r)
+	}
+	d.finished <- nil
+	return d.Drive.ReadMeta(ctx, bucket, key)
 }
 
-// panicked is what a trapDrive reports of a commit that panicked.
+// panicked is what a trapDrive reports of a context that panicked.
 type panicked struct{ value any }
 
-// TestDriveCallOutlivesRequest: a client that goes away while its PUT commits ends the
-// request's context on net/http; the layer stops waiting for the drives, the request ends
-// and its pooled state is reused, while the drive calls run on with the context. They must
-// find it whole: the server once handed them a context inside its pooled state, zeroed at
-// the end of the request, and the first drive call to look at it crashed the server.
+// TestDriveCallOutlivesRequest: a client that goes away while its PUT reads the key's
+// current version (under the key's lock, before the commit) ends the request's context
+// on net/http; the layer stops waiting for the drives, the request ends and its pooled
+// state is reused, while the drive calls run on with the context. They must find it
+// whole: the server once handed them a context inside its pooled state, zeroed at the
+// end of the request, and the first drive call to look at it crashed the server (met by
+// a commit; commits now run to their end whatever the context, so a read stands in).
 func TestDriveCallOutlivesRequest(t *testing.T) {
 	var armed atomic.Bool
 	entered := make(chan struct{}, 4)
