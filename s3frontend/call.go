@@ -48,13 +48,15 @@ type call struct {
 	body bodyWriter
 
 	// What observe records: the request's clock, the observed body and response writer
-	// the handlers use, the object layer's timing (through tctx), the outcome.
-	clock   clock
-	in      observedBody
-	out     observedWriter
-	timing  optiming.Timing
-	tctx    optiming.Context // context()'s, over the request's context
-	rctx    optiming.Context // readContext()'s, over context.Background()
+	// the handlers use, the object layer's timing (through the contexts), the outcome.
+	clock  clock
+	in     observedBody
+	out    observedWriter
+	timing optiming.Timing
+	// rctx is readContext()'s, over context.Background(). It is set on first use and
+	// never reset: a drive call the layer abandoned (timed out) may still hold it after the
+	// request ended, and must find it valid and unchanged.
+	rctx    optiming.Context
 	special special
 	errCode string
 	authErr error
@@ -94,7 +96,6 @@ func (c *call) begin(w httpserver.ResponseWriter, r *httpserver.Request) {
 func (c *call) end() {
 	c.w, c.r, c.ctx = nil, nil, nil
 	c.out, c.in = observedWriter{}, observedBody{}
-	c.tctx, c.rctx = optiming.Context{}, optiming.Context{}
 	c.special, c.errCode, c.authErr, c.tokenRejected = specialNone, "", nil, false
 	c.anonymous, c.anonErr = false, nil
 	c.sig.r = nil
@@ -123,11 +124,14 @@ func (c *call) readContext() context.Context {
 }
 
 // context returns the request's context, created on first use; it carries the call's
-// timing.
+// timing. It is allocated for each request, not kept in the pooled call: when the request's
+// context ends (net/http ends it when the client goes away), the layer stops waiting for
+// its drive calls but they run on, holding the context, after the request has ended and
+// its call has been reset and reused. A context must stay valid as long as anything holds
+// it; a pooled one was zeroed under them (a nil pointer dereference that ended the server).
 func (c *call) context() context.Context {
 	if c.ctx == nil {
-		c.tctx = optiming.Context{Context: c.r.Context(), Timing: &c.timing}
-		c.ctx = &c.tctx
+		c.ctx = &optiming.Context{Context: c.r.Context(), Timing: &c.timing}
 	}
 	return c.ctx
 }

@@ -25,6 +25,9 @@ func (s *Set) DeleteObject(ctx context.Context, bucket, key string) error {
 	if err != nil {
 		return err
 	}
+	// Once begun, the deletion runs to its end whatever the caller's context does, as a
+	// commit does (see commit): a drive call left running would delete after the restore.
+	ctx = context.WithoutCancel(ctx)
 	errs := s.each(func(i int, d storage.Drive) error {
 		if before.raw[i] == nil && errors.Is(before.errs[i], storage.ErrFileNotFound) {
 			return nil // nothing there

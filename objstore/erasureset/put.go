@@ -347,6 +347,11 @@ func (s *Set) removeStaged(ctx context.Context, which []bool, dir string) {
 // heal for the drives it missed. The caller removes the data of the version it replaced
 // (removeReplaced), after releasing the key's lock.
 func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, before *version, shards [][]byte, staged []bool, stagingDir string) error {
+	// Once begun, a commit runs to its end whatever the caller's context does (each drive
+	// call is still bounded by its drive's timeout). Were it cancelled midway, the drive
+	// calls it stopped waiting for would run on unseen by the rollback below, and the write
+	// would show after it had failed, or split the drives so that no version is readable.
+	ctx = context.WithoutCancel(ctx)
 	n := len(s.drives)
 	targets := make([]bool, n)
 	for i := range targets {
