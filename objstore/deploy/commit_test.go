@@ -63,7 +63,7 @@ func TestNothingStagedLeftBehind(t *testing.T) {
 		t.Fatalf("conditional create after another writer's commit: %v, want ErrPreconditionFailed", err)
 	}
 
-	checkStagingEmpty(t, dir, "a lost conditional create")
+	checkStagingEmpty(t, dir, 4, "a lost conditional create")
 
 	// A client that goes away halfway through its body.
 	pr, pw = io.Pipe()
@@ -80,7 +80,7 @@ func TestNothingStagedLeftBehind(t *testing.T) {
 		t.Fatal("a put whose body failed succeeded")
 	}
 
-	checkStagingEmpty(t, dir, "a client gone mid-body")
+	checkStagingEmpty(t, dir, 4, "a client gone mid-body")
 
 	// A part that arrives after its upload was completed.
 	id, err := d.NewMultipartUpload(c, b, "parts", objstore.PutOptions{})
@@ -111,7 +111,7 @@ func TestNothingStagedLeftBehind(t *testing.T) {
 		t.Fatalf("part of a completed upload: %v, want ErrNoSuchUpload", err)
 	}
 
-	checkStagingEmpty(t, dir, "a part of a completed upload")
+	checkStagingEmpty(t, dir, 4, "a part of a completed upload")
 
 	// Eight writers of one key at once: each succeeds, and the key holds one of them whole.
 	var wg sync.WaitGroup
@@ -140,7 +140,7 @@ func TestNothingStagedLeftBehind(t *testing.T) {
 		t.Fatalf("the contended key holds %d bytes that are none of its writers' bodies", len(got))
 	}
 
-	checkStagingEmpty(t, dir, "eight writers of one key")
+	checkStagingEmpty(t, dir, 4, "eight writers of one key")
 
 	// A bucket removed while a write to it was arriving.
 	if err := d.MakeBucket(c, "doomed", objstore.MakeBucketOptions{}); err != nil {
@@ -166,13 +166,14 @@ func TestNothingStagedLeftBehind(t *testing.T) {
 		t.Fatalf("put into a bucket deleted meanwhile: %v, want ErrBucketNotFound", err)
 	}
 
-	checkStagingEmpty(t, dir, "a put into a bucket deleted meanwhile")
+	checkStagingEmpty(t, dir, 4, "a put into a bucket deleted meanwhile")
 }
 
-// checkStagingEmpty fails the test if a drive's staging area holds anything after what.
-func checkStagingEmpty(t *testing.T, dir, after string) {
+// checkStagingEmpty fails the test if the staging area of a drive dir/d1..dir/dN holds
+// anything after what.
+func checkStagingEmpty(t *testing.T, dir string, drives int, after string) {
 	t.Helper()
-	for i := 1; i <= 4; i++ {
+	for i := 1; i <= drives; i++ {
 		tmp := filepath.Join(dir, fmt.Sprintf("d%d", i), storage.SysVolume, "tmp")
 		entries, err := os.ReadDir(tmp)
 		if err != nil && !os.IsNotExist(err) {
@@ -279,9 +280,84 @@ func TestHealDoesNotBlockKey(t *testing.T) {
 		case key == "deleted" && len(o.res.Healed) != 0:
 			t.Fatalf("heal of a key deleted meanwhile healed drives %v", o.res.Healed)
 		}
-		checkStagingEmpty(t, dir, "the heal of "+key)
+		checkStagingEmpty(t, dir, 4, "the heal of "+key)
 	}
 	if got := readAll(t, c, d, b, "kept"); !bytes.Equal(got, content) {
 		t.Fatal("the healed object reads back wrong")
 	}
+}
+
+// TestRenameAcrossSetsDoesNotBlock stops a rename between two erasure sets in the middle of
+// its copy and meanwhile reads both keys and overwrites the source: nothing waits for the
+// copy, and the rename, released, sees that its source changed, copies it again and moves
+// the new content.
+func TestRenameAcrossSetsDoesNotBlock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("32 drives in -short")
+	}
+	dir := t.TempDir()
+	g := &gate{}
+	d, err := deploy.Open(context.Background(), deploy.Config{
+		Drives:    []string{filepath.Join(dir, "d{1...32}")},
+		Parity:    2,
+		WrapDrive: func(sd storage.Drive) storage.Drive { return gatedDrive{Drive: sd, g: g} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const b = "rename"
+	if err := d.MakeBucket(c, b, objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	src, dst := "src", ""
+	for i := range 100 {
+		if k := fmt.Sprintf("dst-%d", i); d.SetIndex(k) != d.SetIndex(src) {
+			dst = k
+			break
+		}
+	}
+	if dst == "" {
+		t.Fatal("no key of the other set among 100")
+	}
+	old, fresh := randomBytes(2<<20+3, 21), randomBytes(1<<20+5, 22)
+	if _, err := d.PutObject(c, b, src, bytes.NewReader(old), int64(len(old)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The first file the rename's copy creates holds it, halfway.
+	entered, release := g.arm("CreateFile")
+	renamed := make(chan error, 1)
+	go func() {
+		_, err := d.RenameObject(c, b, src, dst, objstore.RenameOptions{})
+		renamed <- err
+	}()
+	select {
+	case <-entered:
+	case <-time.After(time.Minute):
+		t.Fatal("the rename did not start copying")
+	}
+	ctx, cancelOps := context.WithTimeout(c, 20*time.Second)
+	defer cancelOps()
+	if got := readAll(t, ctx, d, b, src); !bytes.Equal(got, old) {
+		t.Fatalf("source during the rename: %d bytes, not the object", len(got))
+	}
+	if _, err := d.StatObject(ctx, b, dst); !errors.Is(err, objstore.ErrObjectNotFound) {
+		t.Fatalf("destination during the rename: %v, want ErrObjectNotFound", err)
+	}
+	if _, err := d.PutObject(ctx, b, src, bytes.NewReader(fresh), int64(len(fresh)), objstore.PutOptions{}); err != nil {
+		t.Fatalf("overwriting the source during the rename: %v", err)
+	}
+	close(release)
+	if err := <-renamed; err != nil {
+		t.Fatalf("rename: %v", err)
+	}
+	if got := readAll(t, c, d, b, dst); !bytes.Equal(got, fresh) {
+		t.Fatalf("destination after the rename: %d bytes, not the source's content at the rename's commit", len(got))
+	}
+	if _, err := d.StatObject(c, b, src); !errors.Is(err, objstore.ErrObjectNotFound) {
+		t.Fatalf("source after the rename: %v, want ErrObjectNotFound", err)
+	}
+	checkStagingEmpty(t, dir, 32, "a rename across sets")
 }

@@ -382,3 +382,25 @@ func (s *inlineShard) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// HandleVersion returns the version id of the object version a handle of a set reads, and
+// false for a handle of anything else.
+func HandleVersion(h objstore.ObjectHandle) ([16]byte, bool) {
+	if sh, ok := h.(*handle); ok {
+		return sh.meta.VersionID, true
+	}
+	return [16]byte{}, false
+}
+
+// VersionID returns the id of the key's current version. The caller holds the key's lock
+// when the answer must stay true.
+func (s *Set) VersionID(ctx context.Context, bucket, key string) ([16]byte, error) {
+	if err := checkKey(key); err != nil {
+		return [16]byte{}, err
+	}
+	v, err := s.readVersion(ctx, bucket, key)
+	if err != nil {
+		return [16]byte{}, err
+	}
+	return v.current.VersionID, nil
+}

@@ -2,7 +2,6 @@ package pool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -148,65 +147,5 @@ func (p *Pool) CopyObject(ctx context.Context, src, dst objstore.ObjectRef, opts
 		return objstore.ObjectInfo{}, err
 	}
 	p.publish(ctx, objstore.Event{Type: objstore.EventPut, Bucket: dst.Bucket, Key: dst.Key, Info: info})
-	return info, nil
-}
-
-// RenameObject moves an object within a bucket. Within one set it is the set's atomic,
-// metadata-only rename; across sets the object is copied (keeping its metadata and time)
-// and then the source is deleted, both under the two keys' write locks, so that no reader
-// sees a torn object (for an instant a reader may see both keys).
-func (p *Pool) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions) (objstore.ObjectInfo, error) {
-	if err := checkBucketName(bucket); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	unlock, err := p.lockObject(ctx, bucket, []string{srcKey, dstKey}, nil)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	defer unlock()
-	from, to := p.setFor(srcKey), p.setFor(dstKey)
-	var info objstore.ObjectInfo
-	if from == to {
-		info, err = from.RenameObject(ctx, bucket, srcKey, dstKey, opts)
-	} else {
-		info, err = p.renameAcross(ctx, bucket, srcKey, dstKey, opts)
-	}
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	p.publish(ctx, objstore.Event{Type: objstore.EventRename, Bucket: bucket, Key: srcKey, NewKey: dstKey, Info: info})
-	return info, nil
-}
-
-func (p *Pool) renameAcross(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions) (objstore.ObjectInfo, error) {
-	from, to := p.setFor(srcKey), p.setFor(dstKey)
-	h, err := from.OpenObject(ctx, bucket, srcKey)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	defer h.Close()
-	src := h.Info()
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := h.WriteRange(ctx, pw, 0, src.Size)
-		pw.CloseWithError(err)
-	}()
-	defer pr.Close()
-	info, err := to.PutObject(ctx, bucket, dstKey, pr, src.Size, objstore.PutOptions{
-		Metadata:      src.Metadata,
-		ModTime:       src.ModTime,
-		Preconditions: objstore.Preconditions{IfNoneMatch: opts.NoReplace},
-	}, nil)
-	if errors.Is(err, objstore.ErrPreconditionFailed) {
-		return objstore.ObjectInfo{}, fmt.Errorf("%w: %s/%s", objstore.ErrObjectExists, bucket, dstKey)
-	}
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	if err := from.DeleteObject(ctx, bucket, srcKey); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
-		return objstore.ObjectInfo{}, fmt.Errorf("rename: %s/%s copied to %s but not removed: %w", bucket, srcKey, dstKey, err)
-	}
-	// A multipart object becomes a single-part one in another set; its ETag changes to the
-	// MD5 of its content, which is what it would be if written whole.
 	return info, nil
 }

@@ -1,0 +1,140 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/erasureset"
+	"github.com/flashstor/flashstor/objstore/nslock"
+)
+
+// RenameObject moves an object within a bucket. Within one set it is the set's atomic,
+// metadata-only rename, under both keys' write locks. Across sets the object is copied
+// into the destination's set with no lock held, then, under both keys' write locks, the
+// copy is committed if the source is still the version copied, and the source is deleted:
+// no reader sees a torn object (for an instant a reader may see both keys), and no reader
+// of either key waits for the copy.
+func (p *Pool) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions) (objstore.ObjectInfo, error) {
+	if err := checkBucketName(bucket); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	from, to := p.setFor(srcKey), p.setFor(dstKey)
+	var info objstore.ObjectInfo
+	var err error
+	if from == to {
+		info, err = p.renameWithin(ctx, from, bucket, srcKey, dstKey, opts)
+	} else {
+		info, err = p.renameAcross(ctx, bucket, srcKey, dstKey, opts)
+	}
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	p.publish(ctx, objstore.Event{Type: objstore.EventRename, Bucket: bucket, Key: srcKey, NewKey: dstKey, Info: info})
+	return info, nil
+}
+
+func (p *Pool) renameWithin(ctx context.Context, s *erasureset.Set, bucket, srcKey, dstKey string, opts objstore.RenameOptions) (objstore.ObjectInfo, error) {
+	unlock, err := p.lockObject(ctx, bucket, []string{srcKey, dstKey}, nil)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	defer unlock()
+	return s.RenameObject(ctx, bucket, srcKey, dstKey, opts)
+}
+
+// errSourceChanged is what a rename across sets meets when the source was replaced while
+// it was being copied: the copy is dropped and the rename tried again.
+var errSourceChanged = errors.New("the source changed while it was copied")
+
+// renameTries is how many times a rename across sets copies without a lock before it gives
+// up on a source that keeps changing and copies it under the locks.
+const renameTries = 3
+
+func (p *Pool) renameAcross(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions) (objstore.ObjectInfo, error) {
+	for range renameTries {
+		info, err := p.copyThenRename(ctx, bucket, srcKey, dstKey, opts, false)
+		if !errors.Is(err, errSourceChanged) {
+			return info, err
+		}
+	}
+	return p.copyThenRename(ctx, bucket, srcKey, dstKey, opts, true)
+}
+
+// copyThenRename copies srcKey to dstKey (keeping its metadata and time) and deletes
+// srcKey. With locked, both keys' write locks are held throughout; without, the copy is
+// staged with none and the locks are taken to commit it, which fails with errSourceChanged
+// if the source is no longer the version copied.
+func (p *Pool) copyThenRename(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions, locked bool) (objstore.ObjectInfo, error) {
+	from, to := p.setFor(srcKey), p.setFor(dstKey)
+	lockBoth := func(ctx context.Context) (nslock.Unlock, error) {
+		return p.lockObject(ctx, bucket, []string{srcKey, dstKey}, nil)
+	}
+	var release nslock.Unlock // the locks held once the copy is committed
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	var h objstore.ObjectHandle
+	var err error
+	if locked {
+		if release, err = lockBoth(ctx); err != nil {
+			return objstore.ObjectInfo{}, err
+		}
+		h, err = from.OpenObject(ctx, bucket, srcKey)
+	} else {
+		h, err = p.OpenObject(ctx, bucket, srcKey)
+	}
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	defer h.Close()
+	src := h.Info()
+	copied, _ := erasureset.HandleVersion(h)
+	var commitLock erasureset.CommitLock
+	if !locked {
+		commitLock = func(ctx context.Context) (nslock.Unlock, error) {
+			u, err := lockBoth(ctx)
+			if err != nil {
+				return nil, err
+			}
+			now, err := from.VersionID(ctx, bucket, srcKey)
+			if err == nil && now != copied {
+				err = errSourceChanged
+			}
+			if err != nil {
+				u()
+				return nil, err
+			}
+			// Kept past the commit, for the source's removal.
+			release = u
+			return func() {}, nil
+		}
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := h.WriteRange(ctx, pw, 0, src.Size)
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close()
+	info, err := to.PutObject(ctx, bucket, dstKey, pr, src.Size, objstore.PutOptions{
+		Metadata:      src.Metadata,
+		ModTime:       src.ModTime,
+		Preconditions: objstore.Preconditions{IfNoneMatch: opts.NoReplace},
+	}, commitLock)
+	if errors.Is(err, objstore.ErrPreconditionFailed) {
+		return objstore.ObjectInfo{}, fmt.Errorf("%w: %s/%s", objstore.ErrObjectExists, bucket, dstKey)
+	}
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	if err := from.DeleteObject(ctx, bucket, srcKey); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
+		return objstore.ObjectInfo{}, fmt.Errorf("rename: %s/%s copied to %s but not removed: %w", bucket, srcKey, dstKey, err)
+	}
+	// A multipart object becomes a single-part one in another set; its ETag changes to the
+	// MD5 of its content, which is what it would be if written whole.
+	return info, nil
+}
