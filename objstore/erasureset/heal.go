@@ -252,14 +252,14 @@ func (s *Set) rebuildParts(ctx context.Context, bucket string, v *version, codec
 // caller holds the key's write lock. It returns each drive's outcome.
 func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *version, targets []bool) []error {
 	m := now.current
-	cleanup := context.WithoutCancel(ctx)
+	ctx = context.WithoutCancel(ctx) // a commit runs to its end: see Set.commit
 	if r.inline != nil {
 		errs := s.eachOf(targets, func(i int, d storage.Drive) error {
 			c := copyFor(m, i)
 			c.InlineData = r.inline[i]
 			return d.CommitObject(ctx, bucket, key, c.Marshal(), "", "")
 		})
-		s.removeReplacedOn(cleanup, bucket, now, targets, m.DataDir)
+		s.removeReplacedOn(ctx, bucket, now, targets, m.DataDir)
 		return errs
 	}
 	dataDir := hexID(m.DataDir)
@@ -270,7 +270,7 @@ func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *v
 		}
 		return d.CommitObject(ctx, bucket, key, copyFor(m, i).Marshal(), storage.SysVolume, stagingDir(r.staging))
 	})
-	s.removeReplacedOn(cleanup, bucket, now, targets, m.DataDir)
+	s.removeReplacedOn(ctx, bucket, now, targets, m.DataDir)
 	return errs
 }
 

@@ -93,6 +93,7 @@ func (s *Set) UpdateMetadata(ctx context.Context, bucket, key string, patch objs
 	}
 	maps.Copy(md, patch.Set)
 	vid := newID()
+	ctx = context.WithoutCancel(ctx) // a commit runs to its end: see commit
 	errs := s.eachOf(before.holds, func(i int, d storage.Drive) error {
 		dm := *before.decoded[i]
 		dm.VersionID = vid
@@ -141,6 +142,7 @@ func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, o
 	default:
 		return objstore.ObjectInfo{}, err
 	}
+	ctx = context.WithoutCancel(ctx) // a commit runs to its end: see commit
 	errs := s.eachOf(src.holds, func(i int, d storage.Drive) error {
 		return d.RenameObject(ctx, bucket, srcKey, dstKey)
 	})
