@@ -41,6 +41,7 @@ const (
 // linkGroups finds the live node of a link group, so that a lookup of any of its names
 // returns the node (and inode) the others have. One per mount.
 type linkGroups struct {
+	// mu guards nodes. Lock order: a file node's mu before mu; no core call under mu.
 	mu sync.Mutex
 	// nodes maps a group id to its node. GUARDED_BY(mu).
 	nodes map[string]*fileNode
