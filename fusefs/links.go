@@ -181,7 +181,17 @@ func (n *fileNode) link(key string) syscall.Errno {
 func (n *fileNode) unlinkName(key string) (bool, syscall.Errno) {
 	n.mu.Lock()
 	defer n.unlock()
-	if n.unlinked || !n.dropNameLocked(key) {
+	if n.unlinked || len(n.links) == 0 {
+		return false, 0
+	}
+	if n.c.state == stateStream {
+		// The stream's put goes to the first name, which may be the one going: it ends
+		// first, so that it cannot bring the name back.
+		if errno := n.finishStreamLocked(); errno != 0 {
+			return true, errno
+		}
+	}
+	if !n.dropNameLocked(key) {
 		return false, 0
 	}
 	err := n.fsys.layer.DeleteObject(n.fsys.ctx, n.bucket, key)

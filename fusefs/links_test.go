@@ -3,6 +3,7 @@ package fusefs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -153,4 +154,30 @@ func TestHardLinksRemount(t *testing.T) {
 	sameInode(t, 2, y, x)
 	must(t, "write through y", os.WriteFile(y, []byte("changed after the remount"), 0o644))
 	readIs(t, x, "changed after the remount")
+}
+
+// TestHardLinksUnlinkWhileStreaming unlinks the name a file streams into the core
+// through (a write of several MiB): the stream cannot bring the name back, and the other
+// name gets every byte.
+func TestHardLinksUnlinkWhileStreaming(t *testing.T) {
+	l, dir := setup(t, 1)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	must(t, "write", os.WriteFile(a, []byte("old"), 0o644))
+	must(t, "link", os.Link(a, b))
+	f, err := os.OpenFile(a, os.O_WRONLY|os.O_TRUNC, 0)
+	must(t, "open", err)
+	defer f.Close()
+	data := pattern(3<<20, 7)
+	_, err = f.Write(data)
+	must(t, "write", err)
+	must(t, "unlink a", os.Remove(a))
+	must(t, "close", f.Close())
+	if _, err := l.StatObject(context.Background(), testBucket, "a"); !errors.Is(err, objstore.ErrObjectNotFound) {
+		t.Fatalf("object a after its unlink: %v", err)
+	}
+	objectIs(t, l, "b", data)
+	if got, err := os.ReadFile(b); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("b: %d bytes, %v", len(got), err)
+	}
+	sameInode(t, 1, b)
 }
