@@ -109,9 +109,11 @@ func (n *fileNode) namesLocked() []string {
 }
 
 // setLinksMetaLocked records the file's names in its metadata (to store next), or drops
-// the link metadata when one name is left.
+// the link metadata when one name is left: the file then is in no group, and the map of
+// groups lets go of it.
 func (n *fileNode) setLinksMetaLocked(id string) {
 	if len(n.links) == 0 {
+		n.fsys.groups.drop(id, n)
 		delete(n.meta, metaLinkGroup)
 		delete(n.meta, metaLinks)
 		return

@@ -186,3 +186,29 @@ func TestHardLinksUnlinkWhileStreaming(t *testing.T) {
 	}
 	sameInode(t, 1, b)
 }
+
+// TestHardLinksGroupsReleased checks that a file left with one name is no longer held by
+// the mount's map of link groups (which would keep it in memory for the mount's life).
+func TestHardLinksGroupsReleased(t *testing.T) {
+	l := newLayer(t, 1)
+	must(t, "MakeBucket", l.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
+	mnt, srv := mountServer(t, l, Options{})
+	dir := filepath.Join(mnt, testBucket)
+	must(t, "write", os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o644))
+	must(t, "link", os.Link(filepath.Join(dir, "a"), filepath.Join(dir, "b")))
+	if n := srv.groupCount(); n != 1 {
+		t.Fatalf("%d link groups after a link, want 1", n)
+	}
+	must(t, "unlink", os.Remove(filepath.Join(dir, "b")))
+	if n := srv.groupCount(); n != 0 {
+		t.Fatalf("%d link groups after the unlink of the second name, want 0", n)
+	}
+}
+
+// groupCount returns how many link groups the mount's map holds.
+func (s *Server) groupCount() int {
+	g := &s.fsys.groups
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.nodes)
+}
