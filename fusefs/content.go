@@ -165,6 +165,9 @@ func (n *fileNode) finishStreamLocked() syscall.Errno {
 	}
 	n.committedLocked(s.info)
 	n.c = content{state: stateClean}
+	if errno := n.syncLinksLocked(); errno != 0 {
+		return errno
+	}
 	// Attributes changed while streaming (chmod, utimens) were not in the put's metadata.
 	if n.metaDirty {
 		return n.storeMetaLocked()
@@ -314,6 +317,9 @@ func (n *fileNode) commitLocked() syscall.Errno {
 	n.c.dirty = false
 	if n.c.state == stateBuffer {
 		n.c = content{state: stateClean}
+	}
+	if errno := n.syncLinksLocked(); errno != 0 {
+		return errno
 	}
 	return n.storeMetaLocked()
 }

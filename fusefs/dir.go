@@ -251,7 +251,21 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		existing.getattr(&out.Attr)
 		return existing.EmbeddedInode(), 0
 	}
+	id, names, linked := groupOf(h.info.Metadata, key)
+	if linked {
+		// Another name of a file the mount knows: the same node, so the same inode.
+		if n := d.fsys.groups.get(id); n != nil && n.addName(key) {
+			n.getattr(&out.Attr)
+			return n.EmbeddedInode(), 0
+		}
+	}
 	f := newFileNode(d.fsys, d.bucket, key, h.info)
+	if linked {
+		if n := f.joinLinks(id, names); n != f && n.addName(key) {
+			n.getattr(&out.Attr)
+			return n.EmbeddedInode(), 0
+		}
+	}
 	f.getattr(&out.Attr)
 	return d.NewInode(ctx, f, fs.StableAttr{Mode: f.fileType()}), 0
 }

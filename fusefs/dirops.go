@@ -205,6 +205,12 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	pending := false
 	if f != nil {
+		if done, errno := f.unlinkName(key); done {
+			if errno == 0 {
+				d.noteName(name, false)
+			}
+			return errno
+		}
 		var errno syscall.Errno
 		if pending, errno = f.unlink(); errno != 0 {
 			return errno
@@ -227,9 +233,28 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	return d.putNode(ctx, name, a, target, out)
 }
 
-// Link refuses: an object has one key, so there are no hard links (SEMANTICS.md).
+// Link gives a file another name in the same bucket: a copy of its object that, with
+// the original, carries the group's metadata (links.go). Both names are then one node of
+// the mount, so one inode. Another bucket is EXDEV, as another file system would be.
 func (d *dirNode) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
+	f, ok := target.(*fileNode)
+	if !ok {
+		return nil, syscall.EPERM // a directory (the kernel refuses those first)
+	}
+	if f.bucket != d.bucket {
+		return nil, syscall.EXDEV
+	}
+	key := d.loc() + name
+	if len(key) > maxKeyLength {
+		return nil, syscall.ENAMETOOLONG
+	}
+	d.dropHint(name)
+	if errno := f.link(key); errno != 0 {
+		return nil, errno
+	}
+	d.noteName(name, true)
+	f.getattr(&out.Attr)
+	return f.EmbeddedInode(), 0
 }
 
 func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {

@@ -64,7 +64,10 @@ func TestErrno(t *testing.T) {
 		{"rename a bucket", func() error {
 			return syscall.Rename(filepath.Join(mnt, "other-bucket"), filepath.Join(mnt, "renamed-bucket"))
 		}, syscall.EROFS},
-		{"hard link", func() error { return syscall.Link(in("file"), in("link")) }, syscall.EPERM},
+		{"hard link across buckets", func() error { return syscall.Link(in("file"), filepath.Join(mnt, "other-bucket", "link")) }, syscall.EXDEV},
+		{"hard link to a directory", func() error { return syscall.Link(in("empty"), in("link")) }, syscall.EPERM},
+		{"hard link onto a file", func() error { return syscall.Link(in("file"), in("full/f")) }, syscall.EEXIST},
+		{"hard link to a missing file", func() error { return syscall.Link(in("missing"), in("link")) }, syscall.ENOENT},
 		{"mknod over a file", func() error { return syscall.Mknod(in("file"), syscall.S_IFIFO|0o644, 0) }, syscall.EEXIST},
 		{"mkfifo in a missing dir", func() error { return syscall.Mkfifo(in("nodir/fifo"), 0o644) }, syscall.ENOENT},
 		{"mkfifo below a file", func() error { return syscall.Mkfifo(in("file/fifo"), 0o644) }, syscall.ENOTDIR},

@@ -149,6 +149,11 @@ func (fd *feed) changed(bucket, key string, info objstore.ObjectInfo, metaOnly b
 	}
 	switch n := child.Operations().(type) {
 	case *fileNode:
+		if !marker && n.detach(key, &info) {
+			// One name of a hard-linked file was overwritten: it is a file of its own now,
+			// the others are unchanged but for their link count.
+			return []func(){func() { dir.NotifyEntry(name) }, func() { child.NotifyContent(-1, 0) }}
+		}
 		n.gen.Add(1)
 		if marker || attrsFromInfo(info, false, owner{}).mode&syscall.S_IFMT != n.fileType() {
 			// The name is now a directory, or a file of another type: look it up again.
@@ -180,7 +185,10 @@ func (fd *feed) removed(bucket, key string) []func() {
 	if child := dir.GetChild(name); child != nil {
 		switch n := child.Operations().(type) {
 		case *fileNode:
-			if !marker {
+			if !marker && n.detach(key, nil) {
+				// One name of a hard-linked file went: the others stay.
+				ops = append(ops, func() { dir.NotifyEntry(name) }, func() { child.NotifyContent(-1, 0) })
+			} else if !marker {
 				n.gen.Add(1)
 				n.gone.Store(true)
 				ops = append(ops, func() { dir.NotifyDelete(name, child) })

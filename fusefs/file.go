@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,6 +35,10 @@ type fileNode struct {
 	mu sync.Mutex
 	// key is the object's key. GUARDED_BY(mu); rename changes it.
 	key string
+	// links are the file's other names, keys of the same bucket, when it has hard links:
+	// each is an object holding a copy of key's (links.go). GUARDED_BY(mu).
+	// INVARIANT: no duplicates, key not among them.
+	links []string
 	// attrs are the file's attributes as the mount shows them: size follows the content,
 	// not the committed object, while the file is dirty. GUARDED_BY(mu).
 	attrs attrs
@@ -158,6 +163,12 @@ func (n *fileNode) loadInfoLocked(info objstore.ObjectInfo) {
 	for _, k := range posixKeys {
 		delete(n.meta, k)
 	}
+	if _, _, ok := groupOf(n.meta, n.key); !ok {
+		// Link metadata that does not list this key was copied from another name (an S3
+		// copy): this object is no name of that group.
+		delete(n.meta, metaLinkGroup)
+		delete(n.meta, metaLinks)
+	}
 	n.metaDirty = false
 }
 
@@ -184,7 +195,7 @@ func (n *fileNode) getattr(out *fuse.Attr) {
 }
 
 func (n *fileNode) fillLocked(out *fuse.Attr) {
-	nlink := uint32(1)
+	nlink := uint32(1 + len(n.links))
 	if n.unlinked || n.gone.Load() {
 		nlink = 0
 	}
@@ -283,6 +294,9 @@ func (n *fileNode) storeMetaLocked() syscall.Errno {
 		return toErrno(err)
 	}
 	n.info = info
+	if errno := n.patchLinksLocked(patch); errno != 0 {
+		return errno
+	}
 	n.metaDirty, n.ctimeUnsaved = false, false
 	return 0
 }
@@ -400,6 +414,9 @@ func (n *fileNode) OnForget() {
 		n.dropStageLocked()
 		n.dropReaderLocked()
 	}
+	if id := n.meta[metaLinkGroup]; id != "" {
+		n.fsys.groups.drop(id, n)
+	}
 }
 
 // adopt updates the node with what a lookup found at key, if the node still stands for it:
@@ -407,7 +424,7 @@ func (n *fileNode) OnForget() {
 func (n *fileNode) adopt(key string, info objstore.ObjectInfo) bool {
 	n.mu.Lock()
 	defer n.unlock()
-	if n.key != key || n.unlinked {
+	if (n.key != key && !slices.Contains(n.links, key)) || n.unlinked {
 		return false
 	}
 	if attrsFromInfo(info, false, n.fsys.def).mode&syscall.S_IFMT != n.attrs.mode&syscall.S_IFMT {

@@ -97,6 +97,41 @@ func setupAt(t testing.TB, mnt string) (objstore.ObjectLayer, string) {
 	return l, filepath.Join(mnt, testBucket)
 }
 
+// remountable is setup on 4 drives that can be mounted again: it returns the bucket's
+// directory in the mount and remount, which unmounts, closes the layer and mounts a new
+// layer on the same drives at the same place (so that only what is stored survives). Both
+// mounts are unmounted and the first layer closed when the test ends, even when it fails.
+func remountable(t *testing.T) (dir string, remount func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mount tests run as root (direct mount, /dev/fuse)")
+	}
+	drives := filepath.Join(t.TempDir(), "d{1...4}")
+	first, err := deploy.Open(context.Background(), deploy.Config{Drives: []string{drives}, Parity: -1})
+	must(t, "deploy.Open", err)
+	must(t, "MakeBucket", first.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
+	mnt := t.TempDir()
+	srv, err := Mount(mnt, first, Options{})
+	must(t, "mount", err)
+	mounted, closed := true, false
+	t.Cleanup(func() { // should the test fail before remount stops them
+		if mounted && srv.Unmount() != nil {
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+		if !closed {
+			first.Close()
+		}
+	})
+	return filepath.Join(mnt, testBucket), func() {
+		t.Helper()
+		must(t, "unmount", srv.Unmount())
+		mounted = false
+		first.Close()
+		closed = true
+		mountAt(t, mnt, layerAt(t, drives), Options{})
+	}
+}
+
 // layouts are the drive counts every behaviour test runs on.
 var layouts = []int{1, 4}
 

@@ -272,6 +272,8 @@ type fsys struct {
 	log     *slog.Logger
 	root    *rootNode
 	feed    *feed
+	// groups finds the node of a hard-link group by its id (links.go).
+	groups linkGroups
 	// stagedFiles counts the staging files made, for tests and metrics: sequential writes
 	// must make none.
 	stagedFiles atomic.Int64

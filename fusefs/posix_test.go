@@ -9,8 +9,6 @@ import (
 
 // posixSkipped are the posixtest cases this mount does not pass, and why (SEMANTICS.md).
 var posixSkipped = map[string]string{
-	"Link":             "hard links are refused with EPERM: an object has one key",
-	"LinkUnlinkRename": "hard links are refused with EPERM: an object has one key",
 	"FcntlFlockLocksFile": "locks are the kernel's local POSIX locks, owned by the process: two " +
 		"descriptors of one process do not conflict, as POSIX says (the case expects open file " +
 		"description locks)",

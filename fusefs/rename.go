@@ -108,17 +108,28 @@ func (d *dirNode) renameFile(src *fileNode, srcKey, dstKey string, target *fs.In
 	if err != nil {
 		return toErrno(err)
 	}
+	var errno syscall.Errno
 	if src != nil {
-		src.key = dstKey
 		src.attrs.ctime, src.ctimeUnsaved = time.Now(), true
+		// A file with hard links stores its names' new list at once.
+		errno = src.renameNameLocked(srcKey, dstKey)
 	}
 	if replaced != nil && replaced != src {
-		// Lock order: the source's lock, then the replaced file's; they differ.
+		// Lock order: the source's lock, then the replaced file's; they differ. A
+		// replaced file with other names loses this one only.
 		replaced.mu.Lock()
-		replaced.unlinked = true
-		replaced.mu.Unlock()
+		if replaced.dropNameLocked(dstKey) {
+			replaced.setLinksMetaLocked(replaced.meta[metaLinkGroup])
+			replaced.metaDirty = true
+			if e := replaced.storeMetaLocked(); errno == 0 {
+				errno = e
+			}
+		} else {
+			replaced.unlinked = true
+		}
+		replaced.unlock()
 	}
-	return 0
+	return errno
 }
 
 // renameDir moves every key below srcPrefix to dstPrefix. The destination, if it exists,
@@ -163,6 +174,9 @@ func (d *dirNode) renameDir(src *dirNode, srcPrefix, dstPrefix string, target *f
 			return toErrno(err)
 		}
 	}
+	// linked are the moved names of hard-linked files: their groups' lists of names are
+	// rewritten once every key moved.
+	var linked []objstore.ObjectInfo
 	for marker := ""; ; {
 		page, err := l.ListObjects(ctx, d.bucket, objstore.ListOptions{Prefix: srcPrefix, Marker: marker, MaxKeys: listPage})
 		if err != nil {
@@ -176,10 +190,18 @@ func (d *dirNode) renameDir(src *dirNode, srcPrefix, dstPrefix string, target *f
 		if errno := renameKeys(d.fsys, d.bucket, page.Objects, srcPrefix, dstPrefix); errno != 0 {
 			return errno
 		}
+		for _, o := range page.Objects {
+			if o.Metadata[metaLinkGroup] != "" {
+				linked = append(linked, o)
+			}
+		}
 		if !page.IsTruncated {
 			break
 		}
 		marker = page.NextMarker
+	}
+	if errno := relinkMoved(d.fsys, d.bucket, linked, srcPrefix, dstPrefix); errno != 0 {
+		return errno
 	}
 	if src != nil {
 		moveTree(src, srcPrefix, dstPrefix)
@@ -258,9 +280,7 @@ func moveTree(d *dirNode, from, to string) {
 		switch op := ch.Operations().(type) {
 		case *fileNode:
 			op.mu.Lock()
-			if strings.HasPrefix(op.key, from) {
-				op.key = to + op.key[len(from):]
-			}
+			op.moveNamesLocked(from, to)
 			op.unlock()
 		case *dirNode:
 			moveTree(op, from, to)

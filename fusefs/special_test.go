@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/objstore/deploy"
 	"golang.org/x/sys/unix"
 )
 
@@ -196,26 +195,7 @@ func TestSpecialMknodAsUser(t *testing.T) {
 // TestSpecialRemount makes special files, stops the mount and the object layer, opens the
 // drives again and mounts them at the same place: the files are there as they were.
 func TestSpecialRemount(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mount tests run as root (direct mount, /dev/fuse)")
-	}
-	drives := filepath.Join(t.TempDir(), "d{1...4}")
-	first, err := deploy.Open(context.Background(), deploy.Config{Drives: []string{drives}, Parity: -1})
-	must(t, "deploy.Open", err)
-	must(t, "MakeBucket", first.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
-	mnt := t.TempDir()
-	srv, err := Mount(mnt, first, Options{})
-	must(t, "mount", err)
-	mounted, closed := true, false
-	t.Cleanup(func() { // should the test fail before it stops them itself
-		if mounted && srv.Unmount() != nil {
-			syscall.Unmount(mnt, syscall.MNT_DETACH)
-		}
-		if !closed {
-			first.Close()
-		}
-	})
-	dir := filepath.Join(mnt, testBucket)
+	dir, remount := remountable(t)
 	must(t, "mkdir", os.Mkdir(filepath.Join(dir, "sub"), 0o755))
 	must(t, "mkfifo", syscall.Mkfifo(filepath.Join(dir, "sub", "fifo"), 0o620))
 	must(t, "chown", os.Lchown(filepath.Join(dir, "sub", "fifo"), 42, 43))
@@ -229,12 +209,7 @@ func TestSpecialRemount(t *testing.T) {
 	for _, n := range names {
 		before[n] = statOf(t, filepath.Join(dir, n))
 	}
-	must(t, "unmount", srv.Unmount())
-	mounted = false
-	first.Close()
-	closed = true
-
-	mountAt(t, mnt, layerAt(t, drives), Options{})
+	remount()
 	for _, n := range names {
 		a, b := before[n], statOf(t, filepath.Join(dir, n))
 		if a.Mode != b.Mode || a.Rdev != b.Rdev || a.Uid != b.Uid || a.Gid != b.Gid || a.Mtim != b.Mtim {

@@ -88,6 +88,24 @@ func sameTree(t *testing.T, a, b string, times bool) {
 	must(t, "walk", err)
 }
 
+// tarThrough archives src with tar and extracts it into dst, a new directory in the mount,
+// then archives dst and extracts that into a local directory: check compares src with dst,
+// then with the local copy.
+func tarThrough(t *testing.T, src, dst string, check func(t *testing.T, src, dst string)) {
+	t.Helper()
+	archive := filepath.Join(t.TempDir(), "a.tar")
+	run(t, nil, "tar", "-C", src, "-cf", archive, ".")
+	must(t, "mkdir", os.Mkdir(dst, 0o755))
+	run(t, nil, "tar", "-C", dst, "-xpf", archive)
+	check(t, src, dst)
+
+	back := filepath.Join(t.TempDir(), "b.tar")
+	run(t, nil, "tar", "-C", dst, "-cf", back, ".")
+	out := t.TempDir()
+	run(t, nil, "tar", "-C", out, "-xpf", back)
+	check(t, src, out)
+}
+
 func TestToolsCpMvRm(t *testing.T) {
 	l, dir := setup(t, 4)
 	src := sourceTree(t, "encoding")
