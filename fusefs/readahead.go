@@ -261,10 +261,21 @@ type windowReply struct {
 	s    *readahead
 	w    *window
 	once sync.Once
+	// slices is what Slices returns: data, in an array of the reply's own.
+	slices [1][]byte
 }
 
 func (r *windowReply) Bytes(buf []byte) ([]byte, fuse.Status) { return r.data, fuse.OK }
 func (r *windowReply) Size() int                              { return len(r.data) }
+
+// Slices gives go-fuse the window's bytes to write after the reply's header in one writev,
+// after which it calls Done. Without it, with splice off (as the mount runs), go-fuse takes
+// Bytes and calls Done before it writes them: the window could go back to the pool and be
+// refilled while its bytes were still on their way to the kernel.
+func (r *windowReply) Slices() ([][]byte, fuse.Status) {
+	r.slices[0] = r.data
+	return r.slices[:], fuse.OK
+}
 
 // Done lets go of the window once go-fuse sent the bytes.
 func (r *windowReply) Done() {
