@@ -86,11 +86,18 @@ func TestDriveUnmountedWhileRunning(t *testing.T) {
 	if _, err := os.Stat(bad); err == nil {
 		t.Fatal("the unmounted drive's directory was created again")
 	}
-	if err := os.Rename(bad+".unmounted", bad); err != nil {
-		t.Fatal(err)
+	f.putBack(stop, 1, bad+".unmounted")
+}
+
+// putBack moves the directory from back in place of drive i, waits until the drive serves
+// again and checks it healed (see checkHealed).
+func (f *fixture) putBack(stop func(), i int, from string) {
+	f.t.Helper()
+	if err := os.Rename(from, f.drives[i]); err != nil {
+		f.t.Fatal(err)
 	}
-	waitUntil(t, "the drive serves again", func() bool { return outFor(f.d, bad) == 0 })
-	f.checkHealed(stop, 1)
+	waitUntil(f.t, "the drive serves again", func() bool { return outFor(f.d, f.drives[i]) == 0 })
+	f.checkHealed(stop, i)
 }
 
 // TestForeignDriveWhileRunning puts another deployment's drive in place of one of ours
@@ -128,11 +135,7 @@ func TestForeignDriveWhileRunning(t *testing.T) {
 	if err := os.Rename(bad, foreign); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(bad+".ours", bad); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "our drive serves again", func() bool { return outFor(f.d, bad) == 0 })
-	f.checkHealed(stop, 1)
+	f.putBack(stop, 1, bad+".ours")
 }
 
 // TestRecordCorruptedWhileRunning damages a drive's format record while the server runs:
