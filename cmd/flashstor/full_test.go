@@ -119,7 +119,7 @@ func TestServerFullStore(t *testing.T) {
 }
 
 // fillUp fills the file system of dir with a file in dir, a MiB at a time until ENOSPC
-// (bounded by the free space statfs reports), and returns how to remove it.
+// (bounded by the free space statfs reports, and 64 MiB more for what is freed meanwhile), and returns how to remove it.
 func fillUp(dir string) (undo func() error, err error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
@@ -134,7 +134,7 @@ func fillUp(dir string) (undo func() error, err error) {
 	undo = func() error { return os.Remove(filler) }
 	const chunk = 1 << 20
 	var off int64
-	for i := uint64(0); i <= st.Bavail*uint64(st.Bsize)/chunk+1; i++ {
+	for i := uint64(0); i <= st.Bavail*uint64(st.Bsize)/chunk+64; i++ {
 		if err = unix.Fallocate(int(f.Fd()), 0, off, chunk); err != nil {
 			break
 		}
