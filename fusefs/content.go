@@ -340,7 +340,8 @@ func (n *fileNode) discardLocked() {
 	n.werr = 0
 	n.invalidate = true
 	if !n.committed {
-		n.unlinked = true
+		n.unlinked, n.vanished = true, true
+		n.attrs.size = 0
 		return
 	}
 	n.reload = true

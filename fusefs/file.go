@@ -84,6 +84,10 @@ type fileNode struct {
 	// invalidate tells that changes were discarded: the kernel's page and attribute caches
 	// hold them and must be dropped once mu is released (unlock does). GUARDED_BY(mu).
 	invalidate bool
+	// vanished tells that a file never committed had its changes discarded: it does not
+	// exist, and its directory entry must be dropped once mu is released (unlock does), or
+	// stat would still find it. GUARDED_BY(mu).
+	vanished bool
 }
 
 // unlock releases mu, then has the kernel drop its caches of the file if its changes were
@@ -91,11 +95,16 @@ type fileNode struct {
 // request holds the kernel's page locks while it waits for this one to answer, and a page
 // invalidation waits for those locks.
 func (n *fileNode) unlock() {
-	inval := n.invalidate
-	n.invalidate = false
+	inval, gone := n.invalidate, n.vanished
+	n.invalidate, n.vanished = false, false
 	n.mu.Unlock()
 	if inval {
-		go n.NotifyContent(0, 0)
+		go func() {
+			n.NotifyContent(0, 0)
+			if gone {
+				n.dropEntry()
+			}
+		}()
 	}
 }
 
@@ -103,12 +112,30 @@ func (n *fileNode) unlock() {
 // the kernel's caches are dropped before the request returns, so that the next read
 // already sees the committed content.
 func (n *fileNode) unlockSync() {
-	inval := n.invalidate
-	n.invalidate = false
+	inval, gone := n.invalidate, n.vanished
+	n.invalidate, n.vanished = false, false
 	n.mu.Unlock()
 	if inval {
 		n.NotifyContent(0, 0)
 	}
+	if gone {
+		n.dropEntry()
+	}
+}
+
+// dropEntry removes the name of a file that turned out never to exist from its directory:
+// from the directory's knowledge, its children and the kernel's entry cache; unless the
+// name was given to another file meanwhile.
+func (n *fileNode) dropEntry() {
+	name, parent := n.Parent()
+	if parent == nil || parent.GetChild(name) != n.EmbeddedInode() {
+		return
+	}
+	if d, ok := parent.Operations().(*dirNode); ok {
+		d.noteName(name, false)
+	}
+	parent.RmChild(name)
+	parent.NotifyEntry(name)
 }
 
 var (

@@ -53,11 +53,13 @@ type Deployment struct {
 	*pool.Pool
 	Layout *format.Layout
 	// Drives are the health-tracked drives opened at start, in the order given; a drive that
-	// could not be opened then is not among them (its slot opens it later, see leftOut).
+	// could not be opened then is not among them (its slot opens it later, see positions).
 	Drives []*health.Drive
-	// leftOut are the positions whose drive was left out of the start, in set order. Each
-	// slot lets calls through once healing has brought its drive back.
-	leftOut []*leftOutDrive
+	// positions hold the slot of every drive position, in set order: a slot lets calls
+	// through while its drive serves, and fails them at once while the drive is out (left
+	// out of the start, or taken out while running by the format check) until healing
+	// brings it back.
+	positions []*position
 	// recovering serialises RecoverLeftOut (the background healer and a caller).
 	recovering sync.Mutex
 	cfg        Config
@@ -68,8 +70,8 @@ type Deployment struct {
 	now         func() time.Time
 }
 
-// leftOutDrive is a position whose drive was left out of the start.
-type leftOutDrive struct {
+// position is the slot of one drive position and where it stands.
+type position struct {
 	*slot
 	set, index int
 }
@@ -102,7 +104,7 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 		dep.Close()
 		return nil, err
 	}
-	dep.leaveOut(layout)
+	dep.placeSlots(layout)
 	locks := &nslock.Map{}
 	sets := make([]*erasureset.Set, len(layout.Sets))
 	for i, ds := range layout.Sets {
@@ -180,7 +182,7 @@ func (dep *Deployment) Close() {
 	for _, d := range dep.Drives {
 		d.Close()
 	}
-	for _, lo := range dep.leftOut {
-		lo.Close()
+	for _, p := range dep.positions {
+		p.Close()
 	}
 }

@@ -257,27 +257,48 @@ func TestFaults(t *testing.T) {
 				for _, i := range damaged {
 					fault.damage(f, r, i)
 				}
-				f.checkAll("after damage")
-				f.open(f.drives) // as after a restart: wiped drives are formatted again
-				f.checkAll("after restart")
-				if healed := f.healAll(); healed == 0 {
-					t.Fatal("heal found nothing to do on damaged drives")
-				}
-				if again := f.healAll(); again != 0 {
-					t.Fatalf("a second heal still healed %d objects: the first left damage", again)
-				}
-				// Lose m drives other than the healed ones: only healed copies remain there.
-				others := 0
-				for i := 0; i < lt.drives && others < lt.parity; i++ {
-					if !contains(damaged, i) {
-						f.wipe(i)
-						others++
-					}
-				}
-				f.checkAll("after heal and the loss of other drives")
+				f.checkRepaired(damaged)
 			})
 		}
 	}
+}
+
+// checkRepaired checks a fixture whose damaged drives were damaged: every object reads
+// back exactly, before and after a restart; a heal restores every drive (a second one finds
+// nothing to do); and after it the loss of as many other drives still leaves everything
+// readable.
+func (f *fixture) checkRepaired(damaged []int) {
+	f.t.Helper()
+	f.checkAll("after damage")
+	f.open(f.drives) // as after a restart: wiped drives are formatted again
+	f.checkAll("after restart")
+	if healed := f.healAll(); healed == 0 {
+		f.t.Fatal("heal found nothing to do on damaged drives")
+	}
+	if again := f.healAll(); again != 0 {
+		f.t.Fatalf("a second heal still healed %d objects: the first left damage", again)
+	}
+	// Lose as many drives other than the healed ones: only healed copies remain there.
+	others := 0
+	for i := 0; i < len(f.drives) && others < len(damaged); i++ {
+		if !contains(damaged, i) {
+			f.wipe(i)
+			others++
+		}
+	}
+	f.checkAll("after heal and the loss of other drives")
+}
+
+// TestMetadataHereDataThere corrupts every object's metadata on one drive and its shards on
+// another: each object then has one bad copy of each kind, on different drives.
+func TestMetadataHereDataThere(t *testing.T) {
+	f := newFixture(t, 4, 2)
+	r := rand.New(rand.NewPCG(4, 2))
+	_, metas := f.files(0)
+	shards, _ := f.files(1)
+	corrupt(t, r, metas)
+	corrupt(t, r, shards)
+	f.checkRepaired([]int{0, 1})
 }
 
 func contains(s []int, v int) bool {

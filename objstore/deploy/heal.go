@@ -2,10 +2,13 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/flashstor/flashstor/objstore/erasureset"
+	"github.com/flashstor/flashstor/objstore/format"
+	"github.com/flashstor/flashstor/objstore/storage"
 )
 
 // HealingOptions tune the background healing.
@@ -151,20 +154,41 @@ func (h *fullHeals) start(si int, deep bool, why string) {
 	}()
 }
 
-// checkFormats formats again, for its position, every drive that lost its format record,
-// and returns the sets that had one.
+// checkFormats checks the format record of every drive in service. A drive that lost its
+// record (wiped, or swapped for an empty disk) is formatted again for its position, and its
+// set is returned for a heal. A drive whose directory is gone (a disk unmounted: it is never
+// created again on the file system below), whose record is damaged, or that holds another
+// deployment's or another position's record, is taken out of service at once, loudly (the
+// log, and the left-out metric with its reason): RecoverLeftOut brings it back when it can,
+// and never writes to another deployment's disk.
 func (dep *Deployment) checkFormats(ctx context.Context) map[int]bool {
 	sets := make(map[int]bool)
-	for si, ds := range dep.Layout.Sets {
-		for i, d := range ds {
-			did, err := dep.Layout.Reformat(ctx, si, i)
-			if err != nil && did {
-				dep.log.Warn("formatting a wiped drive", "drive", d.String(), "err", err)
+	for _, p := range dep.positions {
+		st := p.state.Load()
+		if st.out || st.inner == nil {
+			continue
+		}
+		reason, err := format.ReasonReadFailed, checkExists(p.path)
+		if err == nil {
+			reason, err = dep.Layout.Check(ctx, p.set, p.index, st.inner)
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, storage.ErrUnformatted):
+			did, err := dep.Layout.Reformat(ctx, p.set, p.index)
+			switch {
+			case did && err != nil:
+				dep.log.Warn("formatting a wiped drive", "drive", p.path, "err", err)
+			case did:
+				dep.log.Warn("drive lost its format record: formatted again for its position", "drive", p.path)
+				sets[p.set] = true
 			}
-			if did && err == nil {
-				dep.log.Warn("drive lost its format record: formatted again for its position", "drive", d.String())
-				sets[si] = true
-			}
+		case reason == format.ReasonReadFailed && !errors.Is(err, errMissing):
+			// An I/O error reading the record is the health tracking's to judge.
+		default:
+			p.takeOut(reason, err)
+			dep.log.Error("drive taken out of service while running: it is not written to until healing brings it back",
+				"drive", p.path, "set", p.set, "position", p.index, "reason", reason.String(), "err", err)
 		}
 	}
 	return sets

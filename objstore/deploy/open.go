@@ -95,9 +95,12 @@ func (dep *Deployment) openHealth(path string) (*health.Drive, error) {
 	return health.Wrap(inner, dep.healthOptions(dep.cfg.Health)), nil
 }
 
-// leaveOut puts a closed slot at the position of every drive the layout left out, and logs
-// each, loudly: the deployment runs without it until healing brings it back.
-func (dep *Deployment) leaveOut(l *format.Layout) {
+// placeSlots puts a slot at every drive position of the layout, so that a drive can be
+// taken out of service and brought back while the sets run: a slot that lets calls through
+// for a drive that serves, a closed one for every drive the layout left out, each logged
+// loudly (the deployment runs without it until healing brings it back).
+func (dep *Deployment) placeSlots(l *format.Layout) {
+	out := make(map[[2]int]*slot)
 	for _, lo := range l.LeftOut {
 		var s *slot
 		switch d := lo.Drive.(type) {
@@ -109,10 +112,21 @@ func (dep *Deployment) leaveOut(l *format.Layout) {
 		default:
 			s = newSlot(d.String(), nil, lo.Reason, lo.Err)
 		}
-		l.Sets[lo.Set][lo.Index] = s
-		dep.leftOut = append(dep.leftOut, &leftOutDrive{slot: s, set: lo.Set, index: lo.Index})
+		out[[2]int{lo.Set, lo.Index}] = s
 		dep.log.Error("drive left out of this start: the deployment runs without it until healing brings it back",
 			"drive", s.path, "set", lo.Set, "position", lo.Index, "reason", lo.Reason.String(), "err", s.state.Load().err)
+	}
+	for si, ds := range l.Sets {
+		for i, d := range ds {
+			s, ok := out[[2]int{si, i}]
+			if !ok {
+				hd, _ := d.(*health.Drive) // every drive the layout placed was opened with health tracking
+				s = &slot{path: d.String()}
+				s.store(slotState{inner: hd})
+			}
+			l.Sets[si][i] = s
+			dep.positions = append(dep.positions, &position{slot: s, set: si, index: i})
+		}
 	}
 	for _, pos := range l.Migrated {
 		dep.log.Info("format record migrated", "drive", l.Sets[pos[0]][pos[1]].String(), "version", format.Version)

@@ -33,7 +33,7 @@ func (dep *Deployment) RecoverLeftOut(ctx context.Context) ([]Recovered, []Still
 	defer dep.recovering.Unlock()
 	var back []Recovered
 	var out []StillOut
-	for _, lo := range dep.leftOut {
+	for _, lo := range dep.positions {
 		st := lo.state.Load()
 		if !st.out {
 			continue
@@ -63,7 +63,7 @@ func (dep *Deployment) RecoverLeftOut(ctx context.Context) ([]Recovered, []Still
 // LeftOut returns the drives left out of the start that are still out, and why.
 func (dep *Deployment) LeftOut() []StillOut {
 	var out []StillOut
-	for _, lo := range dep.leftOut {
+	for _, lo := range dep.positions {
 		if st := lo.state.Load(); st.out {
 			out = append(out, StillOut{Drive: lo.path, Set: lo.set, Index: lo.index, Reason: st.reason, Err: st.err})
 		}
@@ -73,11 +73,12 @@ func (dep *Deployment) LeftOut() []StillOut {
 
 // recoverOne opens a left-out drive if it is not open yet and makes it fit for its
 // position; on failure it says why it stays out.
-func (dep *Deployment) recoverOne(ctx context.Context, lo *leftOutDrive, st *slotState) (format.Recovery, format.Reason, error) {
+func (dep *Deployment) recoverOne(ctx context.Context, lo *position, st *slotState) (format.Recovery, format.Reason, error) {
+	// A drive root that is gone (a disk unmounted while running) is never created again.
+	if err := checkExists(lo.path); err != nil {
+		return format.Recovery{}, format.ReasonReadFailed, err
+	}
 	if st.inner == nil {
-		if err := checkExists(lo.path); err != nil {
-			return format.Recovery{}, format.ReasonReadFailed, err
-		}
 		hd, err := dep.openHealth(lo.path)
 		if err != nil {
 			return format.Recovery{}, format.ReasonReadFailed, err

@@ -51,6 +51,13 @@ func (s *slot) store(st slotState) {
 	s.state.Store(&st)
 }
 
+// takeOut puts the slot out of service: its calls fail at once, for the reason given.
+func (s *slot) takeOut(reason format.Reason, err error) {
+	cur := *s.state.Load()
+	cur.out, cur.reason, cur.err = true, reason, err
+	s.store(cur)
+}
+
 // drive returns the drive calls go to, or why there is none.
 func (s *slot) drive() (storage.Drive, error) {
 	st := s.state.Load()

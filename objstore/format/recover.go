@@ -34,6 +34,36 @@ func (l *Layout) Reformat(ctx context.Context, set, index int) (bool, error) {
 	return true, write(ctx, d, l.Format, l.Format.Sets[set][index])
 }
 
+// Check reads the record of the drive serving position (set, index) while the server runs
+// and says whether it may go on serving there: nil for the position's own record (of any
+// version this binary reads); storage.ErrUnformatted, wrapped, for a drive without one (wiped
+// or swapped for an empty disk: Reformat it); otherwise the reason to take it out of service
+// and the error: a record damaged or of an unknown version, another deployment's
+// (ErrForeign: a disk of another deployment put in its place, never written to) or another
+// position's (ErrWrongPosition). A read error other than a missing record is returned with
+// ReasonReadFailed; the caller decides whether that is the drive's health or its record.
+func (l *Layout) Check(ctx context.Context, set, index int, d storage.Drive) (Reason, error) {
+	b, err := d.ReadFormat(ctx)
+	switch {
+	case errors.Is(err, storage.ErrUnformatted):
+		return 0, err
+	case err != nil:
+		return ReasonReadFailed, fmt.Errorf("reading the format record of %s: %w", d, err)
+	}
+	f, err := Parse(b)
+	switch {
+	case errors.Is(err, ErrUnknownVersion):
+		return ReasonUnknownVersion, fmt.Errorf("format record of %s: %w", d, err)
+	case err != nil:
+		return ReasonCorrupt, fmt.Errorf("format record of %s: %w", d, err)
+	case f.DeploymentID != l.DeploymentID:
+		return ReasonForeign, fmt.Errorf("%w: %s holds deployment %s, not %s", ErrForeign, d, f.DeploymentID, l.DeploymentID)
+	case f.agreement() != l.Format.agreement() || f.DriveID != l.Format.Sets[set][index]:
+		return ReasonDisagrees, fmt.Errorf("%w: %s holds drive %s, not the record of set %d position %d", ErrWrongPosition, d, f.DriveID, set, index)
+	}
+	return 0, nil
+}
+
 // Recovery is what Recover did to bring a left-out drive back.
 type Recovery struct {
 	// Formatted: the drive had no usable record and now has the one of its position; it

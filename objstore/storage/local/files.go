@@ -36,7 +36,7 @@ func (d *Drive) CreateFile(ctx context.Context, volume, p string, size int64, r 
 // writeNew writes r to the new file full, creating its parents, and syncs it; on any error
 // the partial file is removed.
 func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Reader) (err error) {
-	if err := mkdirAll(filepath.Dir(full), !d.isStaging(full)); err != nil {
+	if err := mkdirAll(d.root, filepath.Dir(full), !d.isStaging(full)); err != nil {
 		return mapErr(err)
 	}
 	f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, dataFilePerm)
@@ -179,7 +179,7 @@ func (d *Drive) replaceFile(ctx context.Context, full string, data []byte) error
 	if err := d.writeNew(ctx, tmp, int64(len(data)), bytes.NewReader(data)); err != nil {
 		return err
 	}
-	if err := renameDurable(tmp, full, true); err != nil {
+	if err := renameDurable(d.root, tmp, full, true); err != nil {
 		os.Remove(tmp)
 		return mapErr(err)
 	}
@@ -199,7 +199,7 @@ func (d *Drive) RenameFile(ctx context.Context, srcVolume, srcPath, dstVolume, d
 	if srcPath == "" || dstPath == "" {
 		return fmt.Errorf("%w: cannot rename a volume", storage.ErrInvalidPath)
 	}
-	if err := renameDurable(src, dst, d.isStaging(src)); err != nil {
+	if err := renameDurable(d.root, src, dst, d.isStaging(src)); err != nil {
 		return fmt.Errorf("rename %s/%s to %s/%s on %s: %w", srcVolume, srcPath, dstVolume, dstPath, d.root, mapErr(err))
 	}
 	return nil

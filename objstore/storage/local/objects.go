@@ -94,7 +94,7 @@ func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, s
 		if err := d.failpoint("commit:rename-data"); err != nil {
 			return err
 		}
-		if err := renameDurable(src, newData, d.isStaging(src)); err != nil {
+		if err := renameDurable(d.root, src, newData, d.isStaging(src)); err != nil {
 			return mapErr(err)
 		}
 	}
@@ -108,7 +108,7 @@ func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, s
 	if err := d.failpoint("commit:rename-meta"); err != nil {
 		return err
 	}
-	if err := renameDurable(tmp, metaPath, true); err != nil {
+	if err := renameDurable(d.root, tmp, metaPath, true); err != nil {
 		os.Remove(tmp)
 		return mapErr(err)
 	}
@@ -151,7 +151,7 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("rename %s/%s on %s: %w", bucket, srcKey, d.root, d.objectErr(bucket, err))
 	}
-	if err := renameDurable(src, dst, false); err != nil {
+	if err := renameDurable(d.root, src, dst, false); err != nil {
 		return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, d.objectErr(bucket, err))
 	}
 	removeEmptyParents(filepath.Dir(src), d.root+"/"+bucket)

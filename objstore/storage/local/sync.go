@@ -28,27 +28,32 @@ func syncDir(dir string) error {
 // directory it creates, so that a file renamed into dir afterwards is reachable after a
 // crash; staging directories need not be durable (a rename moves them into place and the
 // destination is synced then). A parent removed concurrently (removeEmptyParents for another
-// key) is created again, a bounded number of times.
-func mkdirAll(dir string, durable bool) error {
+// key) is created again, a bounded number of times. The drive's root is never created: when
+// it is gone (its disk unmounted while running), creating it would put the drive's data on
+// the file system below, so that fails with ENODEV, a drive fault.
+func mkdirAll(root, dir string, durable bool) error {
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
-		if err = mkdirOnce(dir, durable); !errors.Is(err, fs.ErrNotExist) {
+		if err = mkdirOnce(root, dir, durable); !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
 	return err
 }
 
-func mkdirOnce(dir string, durable bool) error {
+func mkdirOnce(root, dir string, durable bool) error {
 	if fi, err := os.Stat(dir); err == nil {
 		if !fi.IsDir() {
 			return &fs.PathError{Op: "mkdir", Path: dir, Err: unix.ENOTDIR}
 		}
 		return nil
 	}
+	if len(dir) <= len(root) {
+		return &fs.PathError{Op: "mkdir", Path: dir, Err: unix.ENODEV}
+	}
 	parent := filepath.Dir(dir)
 	if parent != dir {
-		if err := mkdirOnce(parent, durable); err != nil {
+		if err := mkdirOnce(root, parent, durable); err != nil {
 			return err
 		}
 	}
@@ -70,8 +75,8 @@ func mkdirOnce(dir string, durable bool) error {
 // unless src is a staging path (staged), whose disappearance after a crash does not matter.
 // A concurrent removal of an emptied parent directory (removeEmptyParents on another key) can
 // delete dst's parent between the mkdir and the rename; the rename is then retried a few
-// times.
-func renameDurable(src, dst string, staged bool) error {
+// times. root is the drive's, never created (see mkdirAll).
+func renameDurable(root, src, dst string, staged bool) error {
 	if fi, err := os.Lstat(src); err == nil && fi.IsDir() {
 		if err := syncDir(src); err != nil {
 			return err
@@ -80,7 +85,7 @@ func renameDurable(src, dst string, staged bool) error {
 	dstDir := filepath.Dir(dst)
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
-		if err = mkdirAll(dstDir, true); err != nil {
+		if err = mkdirAll(root, dstDir, true); err != nil {
 			return err
 		}
 		if err = os.Rename(src, dst); !errors.Is(err, fs.ErrNotExist) {
