@@ -17,7 +17,6 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/meta"
-	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -179,13 +178,11 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 			sum = v
 		}
 	}
-	if lock != nil {
-		unlock, err := lock(ctx)
-		if err != nil {
-			return objstore.PartInfo{}, err
-		}
-		defer unlock()
+	unlock, err := lock.take(ctx)
+	if err != nil {
+		return objstore.PartInfo{}, err
 	}
+	defer unlock()
 	// The upload may have been completed or aborted while the part arrived: moving the part
 	// in then would bring back a piece of it.
 	_, holds, err := s.readUpload(ctx, bucket, key, uploadID)
@@ -358,11 +355,9 @@ func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID
 		}
 		return nil
 	})
-	unlock := nslock.Unlock(func() {})
-	if lock != nil {
-		if unlock, err = lock(ctx); err != nil {
-			return objstore.ObjectInfo{}, err
-		}
+	unlock, err := lock.take(ctx)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
 	}
 	before, err := s.commitUpload(ctx, bucket, key, m, opts.Preconditions, ready, dir+"/data")
 	unlock()

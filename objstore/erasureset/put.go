@@ -24,6 +24,15 @@ import (
 // is staged, just before the commit, so that no lock is held while a client's body arrives.
 type CommitLock func(ctx context.Context) (nslock.Unlock, error)
 
+// take calls the lock, if there is one; a nil CommitLock means that the caller holds the
+// locks already, and its release does nothing.
+func (l CommitLock) take(ctx context.Context) (nslock.Unlock, error) {
+	if l == nil {
+		return func() {}, nil
+	}
+	return l(ctx)
+}
+
 // PutObject stores an object. It stages the object's data first (encoded into the drives'
 // staging areas, or into memory for an inline object) without any lock, then calls lock and,
 // holding what it took, reads the current version, tests the preconditions against it and
@@ -34,12 +43,10 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	unlock := nslock.Unlock(func() {})
-	if lock != nil {
-		if unlock, err = lock(ctx); err != nil {
-			st.discard(ctx)
-			return objstore.ObjectInfo{}, err
-		}
+	unlock, err := lock.take(ctx)
+	if err != nil {
+		st.discard(ctx)
+		return objstore.ObjectInfo{}, err
 	}
 	before, err := st.commit(ctx)
 	unlock()
