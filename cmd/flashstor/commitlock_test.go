@@ -56,7 +56,7 @@ func TestWritersDoNotBlockOtherFace(t *testing.T) {
 		}
 		c, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		if got := s3Get(t, c, client, "from-mount"); !bytes.Equal(got, old) {
+		if got := getObjectCtx(t, c, client, "live", "from-mount"); !bytes.Equal(got, old) {
 			t.Fatalf("S3 GET while the mount writes: %d bytes, not the old %d", len(got), len(old))
 		}
 		head, err := client.HeadObject(c, &s3.HeadObjectInput{Bucket: aws.String("live"), Key: aws.String("from-mount")})
@@ -69,7 +69,7 @@ func TestWritersDoNotBlockOtherFace(t *testing.T) {
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if got := s3Get(t, c, client, "from-mount"); !bytes.Equal(got, fresh) {
+		if got := getObjectCtx(t, c, client, "live", "from-mount"); !bytes.Equal(got, fresh) {
 			t.Fatalf("S3 GET after the mount's close: %d bytes, not the new %d", len(got), len(fresh))
 		}
 	})
@@ -121,21 +121,6 @@ func TestWritersDoNotBlockOtherFace(t *testing.T) {
 			t.Fatalf("read on the mount after the upload: %d bytes (%v), want the new %d", len(got), err, len(fresh))
 		}
 	})
-}
-
-// s3Get returns the whole content of an object of the bucket "live".
-func s3Get(t *testing.T, ctx context.Context, client *s3.Client, key string) []byte {
-	t.Helper()
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("live"), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GET %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", key, err)
-	}
-	return b
 }
 
 // signedPipePut returns a PUT of size bytes read from body, signed for the test server's

@@ -72,7 +72,13 @@ func checkObjects(t *testing.T, client *s3.Client, objects map[string][]byte, wh
 // getObject returns an object's content, read through S3.
 func getObject(t *testing.T, client *s3.Client, bucket, key string) []byte {
 	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	return getObjectCtx(t, context.Background(), client, bucket, key)
+}
+
+// getObjectCtx is getObject within ctx (a deadline, for a GET that must not wait).
+func getObjectCtx(t *testing.T, ctx context.Context, client *s3.Client, bucket, key string) []byte {
+	t.Helper()
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		t.Fatalf("GET %s/%s: %v", bucket, key, err)
 	}
