@@ -1,0 +1,36 @@
+package policy
+
+import (
+	"errors"
+	"testing"
+)
+
+// FuzzParse: any input is parsed or refused with an *Error, never a panic, and a parsed
+// policy can be decided against a request.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		stmt(`{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*","Condition":{"StringLike":{"s3:prefix":"${aws:username}/*"}}}`),
+		stmt(`{"Effect":"Deny","Principal":"*","NotAction":["s3:Get*"],"NotResource":"arn:aws:s3:::b/p/?","Condition":{"ForAllValues:NumericLessThan":{"s3:max-keys":5},"IpAddressIfExists":{"aws:SourceIp":"10.0.0.0/8"}}}`),
+		`{"Statement":{"Effect":"Allow","Principal":{"AWS":["123456789012"]},"Action":"*","Resource":"*","Condition":{"Null":{"a:b":true},"DateLessThan":{"aws:CurrentTime":"2026-01-01"}}}}`,
+		`{"Version":"2008-10-17","Id":"x","Statement":[]}`, `[]`, `{`, ``,
+	} {
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, doc []byte, bucket bool) {
+		kind := Identity
+		if bucket {
+			kind = Bucket
+		}
+		p, err := Parse(doc, kind, MaxBucketSize)
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is not a *policy.Error", err)
+			}
+			return
+		}
+		ctx := Values{"aws:username": {"a*?"}, "s3:prefix": {"x"}, "aws:sourceip": {"10.0.0.1"}, "s3:max-keys": {"3"}, "aws:currenttime": {"2025-01-01T00:00:00Z"}}
+		p.Decide(&Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", Principal: "*", Context: ctx})
+		_ = p.CheckBucketResources("b")
+	})
+}
