@@ -88,7 +88,8 @@ func (v *Verifier) verifyHeader(r Request, s *scratch, h []byte) (Auth, error) {
 	if err := parsePayloadMode(payload, &a); err != nil {
 		return a, err
 	}
-	if err := v.lookupKey(s, cs.accessKey, cs.date, &a.key); err != nil {
+	a.Service = v.service(cs.service)
+	if err := v.lookupKey(s, cs.accessKey, cs.date, a.Service, &a.key); err != nil {
 		return a, err
 	}
 	if now := v.now(); t.Sub(now) > MaxSkew || now.Sub(t) > MaxSkew {

@@ -164,7 +164,7 @@ func (b *Body) setupChunked(v *Verifier, r Request, a *Auth) error {
 		c.mac, c.key, c.prev, c.chunk = newMAC(), a.key, a.signature, sha256.New()
 		scope := append([]byte(nil), a.amzDate[:]...)
 		scope = append(scope, '\n')
-		scope = v.appendScope(scope, a.amzDate[:8])
+		scope = v.appendScope(scope, a.amzDate[:8], a.Service)
 		c.scope = append(scope, '\n')
 	}
 	b.chunked = c

@@ -96,7 +96,8 @@ func (v *Verifier) verifyPresigned(r Request, s *scratch) (Auth, error) {
 			return a, err
 		}
 	}
-	if err := v.lookupKey(s, cs.accessKey, cs.date, &a.key); err != nil {
+	a.Service = v.service(cs.service)
+	if err := v.lookupKey(s, cs.accessKey, cs.date, a.Service, &a.key); err != nil {
 		return a, err
 	}
 	now := v.now()

@@ -84,6 +84,9 @@ type Config struct {
 	Credentials CredentialStore
 	// Now is the clock; time.Now when nil. Tests inject a fixed clock.
 	Now func() time.Time
+	// Services are the services besides S3 whose requests this endpoint takes ("iam",
+	// "sts"): a credential scoped to one of them verifies, and Auth.Service tells which.
+	Services []string
 	// KeyCacheSize bounds the derived signing-key cache (entries per generation; up to
 	// twice as many are held). 0 means DefaultKeyCacheSize; a negative value disables it.
 	KeyCacheSize int
@@ -92,7 +95,9 @@ type Config struct {
 // Verifier checks SigV4 signatures of S3 requests. It is safe for concurrent use.
 type Verifier struct {
 	region string
-	creds  CredentialStore
+	// services are the accepted scope services: Service first, then Config.Services.
+	services []string
+	creds    CredentialStore
 	now    func() time.Time
 	cache  *keyCache // nil when disabled
 	pool   sync.Pool // of *scratch: per-verification buffers and hash states
@@ -117,6 +122,7 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, errors.New("sigv4: Config.Credentials is required")
 	}
 	v := &Verifier{region: cfg.Region, creds: cfg.Credentials, now: cfg.Now}
+	v.services = append([]string{Service}, cfg.Services...)
 	if v.region == "" {
 		v.region = DefaultRegion
 	}
@@ -148,6 +154,9 @@ type Auth struct {
 	AccessKey     []byte
 	SecurityToken []byte // x-amz-security-token or X-Amz-Security-Token; empty if none
 	Presigned     bool
+	// Service is the service the credential is scoped to: Service ("s3") or one of
+	// Config.Services.
+	Service string
 	Time          time.Time // the request's signing time
 	Payload       Payload
 
@@ -267,7 +276,7 @@ func (v *Verifier) checkScope(cs credentialScope, presigned bool) *Error {
 		}
 		return newErrorMsg(FailWrongRegion, "The authorization header is malformed; "+msg, extra)
 	}
-	if string(cs.service) != Service {
+	if v.service(cs.service) == "" {
 		return credentialMalformed(presigned, "incorrect service "+quote(cs.service)+". This endpoint belongs to \"s3\".")
 	}
 	if string(cs.terminal) != "aws4_request" {
@@ -276,29 +285,41 @@ func (v *Verifier) checkScope(cs credentialScope, presigned bool) *Error {
 	return nil
 }
 
-// lookupKey finds the secret of the access key and the signing key for the scope date.
-func (v *Verifier) lookupKey(s *scratch, accessKey, date []byte, out *[sha256.Size]byte) *Error {
+// service returns the accepted service named name (the constant string, so that Auth
+// holds no view of the request), "" when the endpoint does not serve it.
+func (v *Verifier) service(name []byte) string {
+	for _, s := range v.services {
+		if string(name) == s {
+			return s
+		}
+	}
+	return ""
+}
+
+// lookupKey finds the secret of the access key and the signing key for the scope date
+// and service.
+func (v *Verifier) lookupKey(s *scratch, accessKey, date []byte, service string, out *[sha256.Size]byte) *Error {
 	secret, ok := v.creds.Lookup(accessKey)
 	if !ok {
 		return newError(FailUnknownAccessKey, [2]string{"AWSAccessKeyId", string(accessKey)})
 	}
-	v.signingKey(s, secret, date, out)
+	v.signingKey(s, secret, date, service, out)
 	return nil
 }
 
 // signingKey returns the derived key for secret on date, through the cache when enabled.
-func (v *Verifier) signingKey(s *scratch, secret string, date []byte, out *[sha256.Size]byte) {
+func (v *Verifier) signingKey(s *scratch, secret string, date []byte, service string, out *[sha256.Size]byte) {
 	if v.cache == nil {
-		*out = s.mac.deriveKey(secret, date, v.region, Service)
+		*out = s.mac.deriveKey(secret, date, v.region, service)
 		return
 	}
-	k := keyCacheKey{secret: secret, region: v.region, service: Service}
+	k := keyCacheKey{secret: secret, region: v.region, service: service}
 	copy(k.date[:], date)
 	if key, ok := v.cache.get(k); ok {
 		*out = key
 		return
 	}
-	*out = s.mac.deriveKey(secret, date, v.region, Service)
+	*out = s.mac.deriveKey(secret, date, v.region, service)
 	v.cache.put(k, *out)
 }
 
@@ -382,7 +403,7 @@ func (v *Verifier) checkSignature(s *scratch, a *Auth, scopeDate, sent []byte) *
 	sts = append(sts, '\n')
 	sts = append(sts, a.amzDate[:]...)
 	sts = append(sts, '\n')
-	sts = v.appendScope(sts, scopeDate)
+	sts = v.appendScope(sts, scopeDate, a.Service)
 	sts = append(sts, '\n')
 	sts = hex.AppendEncode(sts, s.hashed[:])
 	s.tmp = sts
@@ -395,12 +416,14 @@ func (v *Verifier) checkSignature(s *scratch, a *Auth, scopeDate, sent []byte) *
 	return nil
 }
 
-// appendScope appends "YYYYMMDD/region/s3/aws4_request".
-func (v *Verifier) appendScope(dst, date []byte) []byte {
+// appendScope appends "YYYYMMDD/region/service/aws4_request".
+func (v *Verifier) appendScope(dst, date []byte, service string) []byte {
 	dst = append(dst, date...)
 	dst = append(dst, '/')
 	dst = append(dst, v.region...)
-	dst = append(dst, "/"+Service+"/aws4_request"...)
+	dst = append(dst, '/')
+	dst = append(dst, service...)
+	dst = append(dst, "/aws4_request"...)
 	return dst
 }
 
