@@ -98,9 +98,9 @@ type Verifier struct {
 	// services are the accepted scope services: Service first, then Config.Services.
 	services []string
 	creds    CredentialStore
-	now    func() time.Time
-	cache  *keyCache // nil when disabled
-	pool   sync.Pool // of *scratch: per-verification buffers and hash states
+	now      func() time.Time
+	cache    *keyCache // nil when disabled
+	pool     sync.Pool // of *scratch: per-verification buffers and hash states
 }
 
 // scratch is the reusable working memory of one verification.
@@ -157,8 +157,8 @@ type Auth struct {
 	// Service is the service the credential is scoped to: Service ("s3") or one of
 	// Config.Services.
 	Service string
-	Time          time.Time // the request's signing time
-	Payload       Payload
+	Time    time.Time // the request's signing time
+	Payload Payload
 
 	payloadHash [sha256.Size]byte // PayloadSHA256 only
 	signature   [sha256.Size]byte // the request signature: the seed of a chunk chain
