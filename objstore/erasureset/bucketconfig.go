@@ -23,9 +23,19 @@ func bucketConfigPath(bucket string) string { return bucketConfigDir(bucket) + "
 // record most drives lack has none: an empty record, not an error. A drive's unreadable or
 // corrupt copy counts as neither. ErrReadQuorum when no record can be decided.
 func (s *Set) ReadBucketConfig(ctx context.Context, bucket string) (*meta.BucketConfig, error) {
+	c, err := s.readConfigRecord(ctx, bucketConfigPath(bucket))
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s config: %w", bucket, err)
+	}
+	return c, nil
+}
+
+// readConfigRecord reads a configuration record of the system volume as ReadBucketConfig
+// tells.
+func (s *Set) readConfigRecord(ctx context.Context, path string) (*meta.BucketConfig, error) {
 	raw := make([][]byte, len(s.drives))
 	errs := s.each(func(i int, d storage.Drive) error {
-		b, err := d.ReadFile(ctx, storage.SysVolume, bucketConfigPath(bucket))
+		b, err := d.ReadFile(ctx, storage.SysVolume, path)
 		raw[i] = b
 		return err
 	})
@@ -41,7 +51,7 @@ func (s *Set) ReadBucketConfig(ctx context.Context, bucket string) (*meta.Bucket
 		}
 		c, err := meta.UnmarshalBucketConfig(raw[i])
 		if err != nil {
-			errs[i] = fmt.Errorf("bucket %s config: %w", bucket, err)
+			errs[i] = err
 			continue
 		}
 		same := 0
