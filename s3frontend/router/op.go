@@ -57,6 +57,10 @@ const (
 	OpPutBucketLifecycle
 	OpDeleteBucketLifecycle
 	OpGetObjectAttributes
+	OpGetBucketPolicy
+	OpPutBucketPolicy
+	OpDeleteBucketPolicy
+	OpGetBucketPolicyStatus
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -104,6 +108,10 @@ var opNames = [NumOps]string{
 	OpPutBucketLifecycle:      "PutBucketLifecycleConfiguration",
 	OpDeleteBucketLifecycle:   "DeleteBucketLifecycle",
 	OpGetObjectAttributes:     "GetObjectAttributes",
+	OpGetBucketPolicy:         "GetBucketPolicy",
+	OpPutBucketPolicy:         "PutBucketPolicy",
+	OpDeleteBucketPolicy:      "DeleteBucketPolicy",
+	OpGetBucketPolicyStatus:   "GetBucketPolicyStatus",
 }
 
 // String returns the S3 name of the operation ("GetObject").
@@ -133,7 +141,8 @@ func (o Op) level() level {
 		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects, OpGetBucketVersioning,
 		OpPutBucketVersioning, OpListObjectVersions, OpGetBucketTagging, OpPutBucketTagging,
 		OpDeleteBucketTagging, OpGetBucketACL, OpPutBucketACL, OpGetBucketCORS, OpPutBucketCORS,
-		OpDeleteBucketCORS, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle:
+		OpDeleteBucketCORS, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle,
+		OpGetBucketPolicy, OpPutBucketPolicy, OpDeleteBucketPolicy, OpGetBucketPolicyStatus:
 		return levelBucket
 	case OpPreflightCORS:
 		return levelEither

@@ -229,6 +229,10 @@ func decideBucket(m string, sub subresources) Op {
 		return pick(m, OpGetBucketCORS, OpPutBucketCORS, OpDeleteBucketCORS)
 	case res == subLifecycle:
 		return pick(m, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle)
+	case res == subPolicy:
+		return pick(m, OpGetBucketPolicy, OpPutBucketPolicy, OpDeleteBucketPolicy)
+	case res == subPolicyStatus:
+		return pick(m, OpGetBucketPolicyStatus, OpNone, OpNone)
 	}
 	return OpNone
 }

@@ -25,6 +25,8 @@ const (
 	subCORS
 	subLifecycle
 	subAttributes
+	subPolicy
+	subPolicyStatus
 
 	subListType
 	subPrefix
@@ -53,7 +55,7 @@ const (
 
 // subResourceMask holds the bits that select an operation.
 const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete |
-	subVersioning | subVersions | subTagging | subACL | subCORS | subLifecycle | subAttributes
+	subVersioning | subVersions | subTagging | subACL | subCORS | subLifecycle | subAttributes | subPolicy | subPolicyStatus
 
 // params classifies every parameter name the face knows, exact case as S3 spells it.
 var params = map[string]subresources{
@@ -86,6 +88,8 @@ var params = map[string]subresources{
 	"cors":               subCORS,
 	"lifecycle":          subLifecycle,
 	"attributes":         subAttributes,
+	"policy":             subPolicy,
+	"policyStatus":       subPolicyStatus,
 	"version-id-marker":  subVersionIDMarker,
 
 	"response-content-type":        subResponseHeader,
@@ -112,8 +116,7 @@ var params = map[string]subresources{
 	"intelligent-tiering": subUnsupported, "inventory": subUnsupported,
 	"legal-hold": subUnsupported, "logging": subUnsupported,
 	"metrics": subUnsupported, "notification": subUnsupported, "object-lock": subUnsupported,
-	"ownershipControls": subUnsupported, "policy": subUnsupported,
-	"policyStatus": subUnsupported, "publicAccessBlock": subUnsupported,
+	"ownershipControls": subUnsupported, "publicAccessBlock": subUnsupported,
 	"replication": subUnsupported, "requestPayment": subUnsupported,
 	"restore": subUnsupported, "retention": subUnsupported, "select": subUnsupported,
 	"select-type": subUnsupported, "session": subUnsupported,
@@ -168,6 +171,10 @@ var allowed = func() [NumOps]subresources {
 		OpPutBucketLifecycle:      subLifecycle,
 		OpDeleteBucketLifecycle:   subLifecycle,
 		OpGetObjectAttributes:     subAttributes | subVersionID,
+		OpGetBucketPolicy:         subPolicy,
+		OpPutBucketPolicy:         subPolicy,
+		OpDeleteBucketPolicy:      subPolicy,
+		OpGetBucketPolicyStatus:   subPolicyStatus,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {

@@ -82,7 +82,16 @@ func (v *Verifier) verifyHeader(r Request, s *scratch, h []byte) (Auth, error) {
 		return a, headerMalformed("Invalid credential date. Date is not the same as X-Amz-Date.")
 	}
 	var payload []byte
-	if payload, ok, s.vals = firstHeader(r, s.vals, "x-amz-content-sha256"); !ok {
+	payload, ok, s.vals = firstHeader(r, s.vals, "x-amz-content-sha256")
+	if ph, isPH := r.(PayloadHasher); isPH && string(cs.service) != Service {
+		if sum, have := ph.PayloadSHA256(); have {
+			if ok && !bytes.Equal(payload, sum) {
+				return a, newError(FailContentSHA256Mismatch)
+			}
+			payload, ok = sum, true
+		}
+	}
+	if !ok {
 		return a, newError(FailMissingContentSHA256)
 	}
 	if err := parsePayloadMode(payload, &a); err != nil {

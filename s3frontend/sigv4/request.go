@@ -25,6 +25,15 @@ type Request interface {
 	AppendHeaderNames(dst [][]byte) [][]byte
 }
 
+// PayloadHasher is an optional capability of a Request: the hex SHA-256 of a body the
+// caller has already read whole. IAM and STS clients sign a form body without sending
+// x-amz-content-sha256, as their services require of nothing but S3; for a credential
+// scoped to one of those, the verifier takes the hash from here (and, when the header is
+// sent too, requires the two to agree).
+type PayloadHasher interface {
+	PayloadSHA256() (hexSum []byte, ok bool)
+}
+
 // Field is one header field line: name and value as received.
 type Field struct {
 	Name, Value []byte

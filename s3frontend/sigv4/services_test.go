@@ -52,3 +52,47 @@ func TestOtherServices(t *testing.T) {
 		wantFailure(t, err, FailHeaderMalformed, "AuthorizationHeaderMalformed")
 	}
 }
+
+// hashed is a Fields whose body the caller hashed (PayloadHasher).
+type hashed struct {
+	*Fields
+	sum string
+}
+
+func (h hashed) PayloadSHA256() ([]byte, bool) { return []byte(h.sum), true }
+
+// TestFormWithoutContentSHA: the aws CLI and boto3 sign an IAM form without
+// x-amz-content-sha256; the body's hash comes from the caller, and a body that is not
+// the one signed fails the signature.
+func TestFormWithoutContentSHA(t *testing.T) {
+	now := docTime.Add(3 * time.Hour)
+	body := "Action=CreateUser&UserName=alice&Version=2010-05-08"
+	sum := sha256.Sum256([]byte(body))
+	payload := hex.EncodeToString(sum[:])
+	r, err := http.NewRequest("POST", "https://s3.example.test/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	if err := v4.NewSigner().SignHTTP(context.Background(), docCreds, r, payload, "iam", "us-east-1", now); err != nil {
+		t.Fatal(err)
+	}
+	f := fieldsFromHTTP(r)
+	f.setHeader("Content-Length", "51")
+	v, err := New(Config{Credentials: StaticCredentials{docAccessKey: docSecret}, Now: func() time.Time { return now }, Services: []string{"iam"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(f); err == nil {
+		t.Fatal("verified without any payload hash")
+	}
+	if _, err := v.Verify(hashed{f, payload}); err != nil {
+		t.Fatalf("with the caller's hash: %v", err)
+	}
+	other := sha256.Sum256([]byte(body + "&Path=/x/"))
+	_, err = v.Verify(hashed{f, hex.EncodeToString(other[:])})
+	wantFailure(t, err, FailSignatureMismatch, "SignatureDoesNotMatch")
+	f.setHeader("X-Amz-Content-Sha256", hex.EncodeToString(other[:]))
+	_, err = v.Verify(hashed{f, payload})
+	wantFailure(t, err, FailContentSHA256Mismatch, "XAmzContentSHA256Mismatch")
+}
