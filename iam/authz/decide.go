@@ -194,7 +194,7 @@ func (a *Authorizer) bucketPolicy(ctx context.Context, gen *generation, bucket s
 
 // DecideDirect decides an action on any resource (the IAM and STS APIs) for c from its
 // identity and session policies, without the cache.
-func (a *Authorizer) DecideDirect(c *Caller, action, resource string, ctx policy.Context) policy.Decision {
+func (c *Caller) DecideDirect(action, resource string, ctx policy.Context) policy.Decision {
 	if c.Root {
 		return policy.Allowed
 	}

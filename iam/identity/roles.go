@@ -26,7 +26,7 @@ func (m *Manager) CreateRole(ctx context.Context, name, path, trust, description
 	if maxSession < 3600 || maxSession > 43200 {
 		return Role{}, newErr(ErrValidation, "The requested MaxSessionDuration is out of range: 3600 to 43200 seconds.")
 	}
-	if _, err := policy.Parse([]byte(trust), policy.Bucket, 2048); err != nil {
+	if _, err := policy.Parse([]byte(trust), policy.Trust, 2048); err != nil {
 		return Role{}, newErr(ErrMalformedPolicy, "%s", err.(*policy.Error).Message)
 	}
 	var r Role

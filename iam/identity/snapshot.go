@@ -166,7 +166,7 @@ func buildSnapshot(epoch uint64, account string, st *state, secrets map[string]s
 		}
 	}
 	for name, r := range st.Roles {
-		trust, err := policy.Parse([]byte(r.Trust), policy.Bucket, 0)
+		trust, err := policy.Parse([]byte(r.Trust), policy.Trust, 0)
 		if err != nil {
 			continue
 		}

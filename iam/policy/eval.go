@@ -26,7 +26,7 @@ func (p *Policy) Decide(r *Request) Decision {
 
 // Matches reports whether the statement of p applies to r.
 func (s *Statement) Matches(p *Policy, r *Request) bool {
-	if p.kind == Bucket && !s.principalMatches(r) {
+	if p.kind != Identity && !s.principalMatches(r) {
 		return false
 	}
 	if !s.ActionMatches(r.Action) {
@@ -57,6 +57,9 @@ func (s *Statement) ActionMatches(action string) bool {
 }
 
 func (s *Statement) resourceMatches(r *Request, vars bool) bool {
+	if len(s.Resources) == 0 {
+		return true // a trust policy's statement without Resource: the role itself
+	}
 	hit := false
 	for _, pat := range s.Resources {
 		if vars {

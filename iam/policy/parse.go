@@ -195,9 +195,9 @@ func parseStatement(m map[string]any, p *Policy) (Statement, error) {
 		return st, malformed("Missing required field Effect")
 	case !haveAction:
 		return st, malformed("Missing required field Action")
-	case !haveResource:
+	case !haveResource && p.kind != Trust:
 		return st, malformed("Missing required field Resource")
-	case p.kind == Bucket && !havePrincipal:
+	case p.kind != Identity && !havePrincipal:
 		return st, malformed("Missing required field Principal")
 	}
 	if p.Version == Version2012 {

@@ -91,3 +91,21 @@ func TestParseAccepts(t *testing.T) {
 		t.Fatal("a resource of bucket b passed as one of bucket other")
 	}
 }
+
+func TestTrustPolicy(t *testing.T) {
+	p, err := Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/alice"},"Action":"sts:AssumeRole"}]}`), Trust, MaxManagedSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Request{Action: "sts:AssumeRole", Resource: "arn:aws:iam::000000000000:role/r", Principal: "arn:aws:iam::000000000000:user/alice"}
+	if d := p.Decide(r); d != Allowed {
+		t.Fatalf("alice: %v", d)
+	}
+	r.Principal = "arn:aws:iam::000000000000:user/bob"
+	if d := p.Decide(r); d != NoMatch {
+		t.Fatalf("bob: %v", d)
+	}
+	if _, err := Parse([]byte(`{"Statement":[{"Effect":"Allow","Action":"sts:AssumeRole"}]}`), Trust, 0); err == nil {
+		t.Fatal("a trust policy without Principal parsed")
+	}
+}

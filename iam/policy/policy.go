@@ -14,6 +14,9 @@ const (
 	Identity Kind = iota
 	// Bucket is an S3 bucket policy: every statement names its Principal or NotPrincipal.
 	Bucket
+	// Trust is a role's trust policy: a resource policy (Principal required) whose
+	// resource is the role itself, so Resource may be left out.
+	Trust
 )
 
 // The size limits AWS applies: a managed policy (or a role's trust policy) is at most

@@ -32,7 +32,7 @@ type Shape struct {
 
 // Coverage tells how statement s of p covers the requests of sh.
 func (s *Statement) Coverage(p *Policy, sh *Shape) Coverage {
-	if p.kind == Bucket && !s.principalMatches(&Request{Principal: sh.Principal, AltPrincipals: sh.AltPrincipals, PrincipalAccount: sh.PrincipalAccount}) {
+	if p.kind != Identity && !s.principalMatches(&Request{Principal: sh.Principal, AltPrincipals: sh.AltPrincipals, PrincipalAccount: sh.PrincipalAccount}) {
 		return Never
 	}
 	if !s.ActionMatches(sh.Action) {
@@ -40,6 +40,9 @@ func (s *Statement) Coverage(p *Policy, sh *Shape) Coverage {
 	}
 	vars := s.vars && p.Version == Version2012
 	c := Never
+	if len(s.Resources) == 0 {
+		c = Always
+	}
 	for _, pat := range s.Resources {
 		pc := patternCoverage(pat, sh, vars)
 		c = max(c, pc)
