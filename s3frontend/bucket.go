@@ -107,6 +107,7 @@ func (c *call) createBucket() error {
 	if err := c.h.layer.MakeBucket(c.context(), c.bucket, objstore.MakeBucketOptions{Location: c.h.region}); err != nil {
 		return err
 	}
+	c.h.authz.Invalidate() // a cached "no policy" of an earlier bucket of that name
 	if canned != "" && canned != aclPrivate {
 		// Not atomic with the creation: a failure leaves the bucket private, the safe side.
 		if err := c.setBucketConfig(objstore.BucketConfigACL, canned); err != nil {
@@ -135,6 +136,7 @@ func (c *call) deleteBucket() error {
 	if err := c.h.layer.DeleteBucket(c.context(), c.bucket); err != nil {
 		return err
 	}
+	c.h.authz.Invalidate() // its policy went with it
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -3,10 +3,12 @@ package s3frontend
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"time"
 	"unsafe"
 
+	"github.com/flashstor/flashstor/iam/authz"
 	"github.com/flashstor/flashstor/internal/audit"
 	"github.com/flashstor/flashstor/internal/reqid"
 	"github.com/flashstor/flashstor/objstore"
@@ -68,7 +70,21 @@ type call struct {
 	// anonErr is the authentication failure of an anonymous request let through: if
 	// it is refused after all, it counts as the anonymous refusal it is.
 	anonErr error
-	rec     audit.Record
+	// caller is who the request runs as, resolved after its signature; authq and pctx
+	// are the authorisation question and its condition keys, reused between requests.
+	caller *authz.Caller
+	authq  authz.Query
+	pctx   requestContext
+	// aclOnly: no policy allowed the object read; the object's ACL decides. needTags: a
+	// statement asked for s3:ExistingObjectTag, decided again once the object is read.
+	// policyAllowed and policyDenied record the policies' answer (policyDenied counts
+	// in the security metrics).
+	aclOnly, needTags, policyAllowed, policyDenied bool
+	// tokenExpired marks a refused session token that had expired.
+	tokenExpired bool
+	// queryBody is the IAM or STS form, read before the signature is verified.
+	queryBody []byte
+	rec       audit.Record
 }
 
 // special marks the requests that are not S3 operations.
@@ -98,6 +114,9 @@ func (c *call) end() {
 	c.out, c.in = observedWriter{}, observedBody{}
 	c.special, c.errCode, c.authErr, c.tokenRejected = specialNone, "", nil, false
 	c.anonymous, c.anonErr = false, nil
+	c.caller, c.authq, c.pctx = nil, authz.Query{}, requestContext{c: c}
+	c.aclOnly, c.needTags, c.policyAllowed, c.policyDenied, c.tokenExpired = false, false, false, false, false
+	c.queryBody, c.sig.payloadSum = nil, nil
 	c.sig.r = nil
 	c.rreq = router.Request{}
 	c.route.Bucket, c.route.Key = nil, nil
@@ -179,31 +198,58 @@ func (c *call) serve() {
 		c.runOp()
 		return
 	}
+	if c.isQueryAPI() {
+		if err := c.readQueryBody(); err != nil {
+			c.fail(err)
+			return
+		}
+	}
 	authStart := time.Now()
 	auth, err := h.verifier.Verify(&c.sig)
-	c.clock.auth = time.Since(authStart)
 	switch {
-	case err != nil && routeErr == nil && c.anonymousMayTry(err):
-		// An unauthenticated read that the resource's ACL may allow: the handler asks
-		// again once it knows the object.
+	case err != nil && routeErr == nil && sigv4.FailureOf(err) == sigv4.FailMissingAuth && c.h.configs != nil:
+		// Unauthenticated: the bucket's policy and ACLs decide, below.
 		c.anonymous, c.anonErr = true, err
 	case err != nil:
 		// Authentication comes first: an anonymous or forged request learns nothing, not
 		// even whether its operation exists.
+		c.clock.auth = time.Since(authStart)
 		c.authErr = err
 		c.fail(err)
 		return
 	}
 	c.auth = auth
-	if len(auth.SecurityToken) > 0 {
-		// Session tokens come from an STS this server does not have: none is valid.
-		c.tokenRejected = true
-		c.authErr = s3err.InvalidToken
-		c.fail(s3err.InvalidToken)
+	c.caller, err = h.authz.Resolve(auth.AccessKey, auth.SecurityToken)
+	if err != nil {
+		c.clock.auth = time.Since(authStart)
+		c.tokenRejected, c.tokenExpired = true, errors.Is(err, authz.ErrExpiredToken)
+		e := s3err.InvalidToken
+		if c.tokenExpired {
+			e = s3err.ExpiredToken
+		}
+		c.authErr = e
+		c.fail(e)
+		return
+	}
+	if auth.Service != "" && auth.Service != sigv4.Service {
+		c.clock.auth = time.Since(authStart)
+		c.serveQuery()
 		return
 	}
 	if routeErr != nil {
+		c.clock.auth = time.Since(authStart)
+		if c.anonymous {
+			c.fail(c.anonErr)
+			return
+		}
 		c.fail(routeErr)
+		return
+	}
+	c.bucket, c.key = string(c.route.Bucket), string(c.route.Key)
+	err = c.authorize()
+	c.clock.auth = time.Since(authStart)
+	if err != nil {
+		c.fail(err)
 		return
 	}
 	c.runOp()
@@ -211,7 +257,9 @@ func (c *call) serve() {
 
 // runOp runs the routed operation and answers its error.
 func (c *call) runOp() {
-	c.bucket, c.key = string(c.route.Bucket), string(c.route.Key)
+	if c.bucket == "" {
+		c.bucket, c.key = string(c.route.Bucket), string(c.route.Key)
+	}
 	c.clock.opStart = time.Now()
 	if c.route.Op != router.OpPreflightCORS {
 		c.corsActual()
@@ -384,7 +432,14 @@ func (c *call) setHeader(name string, v []byte) { c.w.Header().SetBytes(name, v)
 // sigRequest is the sigv4.Request view of the transport's request.
 type sigRequest struct {
 	r *httpserver.Request
+	// payloadSum is the hex SHA-256 of an IAM or STS form read before verification.
+	payloadSum []byte
 }
+
+var _ sigv4.PayloadHasher = (*sigRequest)(nil)
+
+// PayloadSHA256 implements sigv4.PayloadHasher.
+func (s *sigRequest) PayloadSHA256() ([]byte, bool) { return s.payloadSum, s.payloadSum != nil }
 
 var _ sigv4.Request = (*sigRequest)(nil)
 

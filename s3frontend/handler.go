@@ -9,8 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/flashstor/flashstor/iam/authz"
+	"github.com/flashstor/flashstor/iam/iamapi"
+	"github.com/flashstor/flashstor/iam/identity"
+	"github.com/flashstor/flashstor/iam/sts"
 	"github.com/flashstor/flashstor/internal/audit"
 	"github.com/flashstor/flashstor/internal/metrics"
 	"github.com/flashstor/flashstor/internal/reqid"
@@ -54,6 +59,15 @@ type Config struct {
 	MetricsToken string
 	// Audit, if set, receives one record per request.
 	Audit *audit.Log
+	// Identities, if set, are the IAM users, groups, policies and roles whose keys sign
+	// requests besides the root keys of Credentials.
+	Identities *identity.Manager
+	// Issuer, if set, checks STS session tokens (X-Amz-Security-Token); without it every
+	// session token is InvalidToken.
+	Issuer *sts.Issuer
+	// QueryAPI, if set, serves the IAM and STS query APIs at this endpoint: POSTs to "/"
+	// signed for the "iam" or "sts" service.
+	QueryAPI *iamapi.API
 }
 
 // Handler serves the S3 API. It implements httpserver.Handler and is safe for concurrent
@@ -79,6 +93,12 @@ type Handler struct {
 	audit                        *audit.Log
 	opMetrics                    [router.NumOps]*metrics.Op
 	healthMetrics, scrapeMetrics *metrics.Op
+	// authz decides every request (iam/authz); query serves IAM and STS (nil: not here).
+	authz *authz.Authorizer
+	query *iamapi.API
+	// secure tells that the handler is served over TLS (aws:SecureTransport); set by
+	// NewServer.
+	secure atomic.Bool
 	// ownerID and ownerName describe the (single) owner of every bucket and object.
 	ownerID, ownerName string
 	// calls recycles per-request state.
@@ -117,7 +137,14 @@ func New(cfg Config) (*Handler, error) {
 			firstKey = k
 		}
 	}
-	v, err := sigv4.New(sigv4.Config{Region: cfg.Region, Credentials: creds, Now: cfg.Now})
+	h := &Handler{}
+	h.configs, _ = cfg.Layer.(objstore.BucketConfigStore)
+	h.authz = authz.New(authz.Config{Root: creds, Identities: cfg.Identities, Issuer: cfg.Issuer, Buckets: h, Now: cfg.Now})
+	var services []string
+	if cfg.QueryAPI != nil {
+		services = []string{"iam", "sts"}
+	}
+	v, err := sigv4.New(sigv4.Config{Region: cfg.Region, Credentials: h.authz, Now: cfg.Now, Services: services})
 	if err != nil {
 		return nil, err
 	}
@@ -125,18 +152,9 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3frontend: %w", err)
 	}
-	h := &Handler{
-		layer:        cfg.Layer,
-		verifier:     v,
-		router:       router.New(cfg.Domain),
-		region:       cfg.Region,
-		log:          cfg.Log,
-		maxXML:       cfg.MaxXMLBody,
-		ids:          ids,
-		metrics:      cfg.Metrics,
-		metricsToken: cfg.MetricsToken,
-		audit:        cfg.Audit,
-	}
+	h.layer, h.verifier, h.router, h.region, h.log = cfg.Layer, v, router.New(cfg.Domain), cfg.Region, cfg.Log
+	h.maxXML, h.ids, h.metrics, h.metricsToken, h.audit = cfg.MaxXMLBody, ids, cfg.Metrics, cfg.MetricsToken, cfg.Audit
+	h.query = cfg.QueryAPI
 	if m := cfg.Metrics; m != nil {
 		for op := range router.NumOps {
 			h.opMetrics[op] = m.Op(op.String())
@@ -150,8 +168,11 @@ func New(cfg Config) (*Handler, error) {
 		owner = sha256.Sum256([]byte("flashstor owner " + cfg.DeploymentID + "\x00" + firstKey))
 	}
 	h.ownerID, h.ownerName = hex.EncodeToString(owner[:]), firstKey
-	h.configs, _ = cfg.Layer.(objstore.BucketConfigStore)
-	h.calls.New = func() any { return &call{h: h} }
+	h.calls.New = func() any {
+		c := &call{h: h}
+		c.pctx.c = c
+		return c
+	}
 	h.ops = [router.NumOps]func(*call) error{
 		router.OpListBuckets:             (*call).listBuckets,
 		router.OpCreateBucket:            (*call).createBucket,
@@ -194,6 +215,10 @@ func New(cfg Config) (*Handler, error) {
 		router.OpPutBucketLifecycle:      (*call).putBucketLifecycle,
 		router.OpDeleteBucketLifecycle:   (*call).deleteBucketLifecycle,
 		router.OpGetObjectAttributes:     (*call).getObjectAttributes,
+		router.OpGetBucketPolicy:         (*call).getBucketPolicy,
+		router.OpPutBucketPolicy:         (*call).putBucketPolicy,
+		router.OpDeleteBucketPolicy:      (*call).deleteBucketPolicy,
+		router.OpGetBucketPolicyStatus:   (*call).getBucketPolicyStatus,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

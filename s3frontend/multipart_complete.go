@@ -142,6 +142,9 @@ func (c *call) uploadPartCopy() error {
 	if !ok {
 		return s3err.InvalidCopySource
 	}
+	if err := c.mayReadSource(src.Bucket, src.Key); err != nil {
+		return err
+	}
 	if _, err := c.uploadInfo(id); err != nil {
 		return err
 	}

@@ -52,6 +52,8 @@ func (c *call) deleteObjects() error {
 			errs[i] = s3err.NoSuchVersion
 		case len(o.Key) > 1024:
 			errs[i] = s3err.KeyTooLong
+		case !c.mayDelete(o.Key):
+			errs[i] = s3err.AccessDenied
 		default:
 			keys = append(keys, o.Key)
 			idx = append(idx, i)

@@ -167,6 +167,9 @@ func (c *call) copyObject() error {
 	if !ok {
 		return s3err.InvalidCopySource
 	}
+	if err := c.mayReadSource(src.Bucket, src.Key); err != nil {
+		return err
+	}
 	replace := false
 	switch v := c.header("x-amz-metadata-directive"); {
 	case v == nil || httpwire.EqualFold(v, "copy"):

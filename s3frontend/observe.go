@@ -182,6 +182,9 @@ func (c *call) opName() string {
 // countSecurityEvent counts a request refused for its credentials.
 func (c *call) countSecurityEvent(op *metrics.Op) {
 	if c.authErr == nil {
+		if c.policyDenied {
+			op.AccessDenied()
+		}
 		return
 	}
 	m := c.h.metrics
@@ -201,7 +204,7 @@ func (c *call) countSecurityEvent(op *metrics.Op) {
 		m.SignatureFailure(metrics.SigMalformed)
 	case 0:
 		if c.tokenRejected {
-			m.TokenRejected(false)
+			m.TokenRejected(c.tokenExpired)
 		}
 	}
 }

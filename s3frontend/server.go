@@ -53,6 +53,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, errors.New("s3frontend: ServerConfig.Handler is required")
 	}
 	s := &Server{transport: cfg.Transport}
+	if h, ok := cfg.Handler.(*Handler); ok && cfg.TLS != nil {
+		h.secure.Store(true) // aws:SecureTransport
+	}
 	switch cfg.Transport {
 	case "", TransportEpoll:
 		s.transport = TransportEpoll

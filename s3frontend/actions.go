@@ -1,0 +1,61 @@
+package s3frontend
+
+import "github.com/flashstor/flashstor/s3frontend/router"
+
+// opAction is the IAM action an operation needs and whether its resource is the object
+// ("arn:aws:s3:::bucket/key") rather than the bucket.
+type opAction struct {
+	action string
+	object bool
+}
+
+// opActions is the action of every operation, as AWS documents them for S3. Operations
+// that need two (CopyObject, UploadPartCopy: s3:GetObject on the source too) are asked
+// the second in their handler; DeleteObjects asks s3:DeleteObject of each key.
+var opActions = [router.NumOps]opAction{
+	router.OpListBuckets:             {"s3:ListAllMyBuckets", false},
+	router.OpCreateBucket:            {"s3:CreateBucket", false},
+	router.OpHeadBucket:              {"s3:ListBucket", false},
+	router.OpDeleteBucket:            {"s3:DeleteBucket", false},
+	router.OpGetBucketLocation:       {"s3:GetBucketLocation", false},
+	router.OpListObjects:             {"s3:ListBucket", false},
+	router.OpListObjectsV2:           {"s3:ListBucket", false},
+	router.OpListMultipartUploads:    {"s3:ListBucketMultipartUploads", false},
+	router.OpDeleteObjects:           {"", false},
+	router.OpPutObject:               {"s3:PutObject", true},
+	router.OpCopyObject:              {"s3:PutObject", true},
+	router.OpGetObject:               {"s3:GetObject", true},
+	router.OpHeadObject:              {"s3:GetObject", true},
+	router.OpDeleteObject:            {"s3:DeleteObject", true},
+	router.OpCreateMultipartUpload:   {"s3:PutObject", true},
+	router.OpUploadPart:              {"s3:PutObject", true},
+	router.OpUploadPartCopy:          {"s3:PutObject", true},
+	router.OpCompleteMultipartUpload: {"s3:PutObject", true},
+	router.OpAbortMultipartUpload:    {"s3:AbortMultipartUpload", true},
+	router.OpListParts:               {"s3:ListMultipartUploadParts", true},
+	router.OpGetBucketVersioning:     {"s3:GetBucketVersioning", false},
+	router.OpPutBucketVersioning:     {"s3:PutBucketVersioning", false},
+	router.OpListObjectVersions:      {"s3:ListBucketVersions", false},
+	router.OpGetBucketTagging:        {"s3:GetBucketTagging", false},
+	router.OpPutBucketTagging:        {"s3:PutBucketTagging", false},
+	router.OpDeleteBucketTagging:     {"s3:PutBucketTagging", false},
+	router.OpGetObjectTagging:        {"s3:GetObjectTagging", true},
+	router.OpPutObjectTagging:        {"s3:PutObjectTagging", true},
+	router.OpDeleteObjectTagging:     {"s3:DeleteObjectTagging", true},
+	router.OpGetBucketACL:            {"s3:GetBucketAcl", false},
+	router.OpPutBucketACL:            {"s3:PutBucketAcl", false},
+	router.OpGetObjectACL:            {"s3:GetObjectAcl", true},
+	router.OpPutObjectACL:            {"s3:PutObjectAcl", true},
+	router.OpGetBucketCORS:           {"s3:GetBucketCORS", false},
+	router.OpPutBucketCORS:           {"s3:PutBucketCORS", false},
+	router.OpDeleteBucketCORS:        {"s3:PutBucketCORS", false},
+	router.OpPreflightCORS:           {"", false},
+	router.OpGetBucketLifecycle:      {"s3:GetLifecycleConfiguration", false},
+	router.OpPutBucketLifecycle:      {"s3:PutLifecycleConfiguration", false},
+	router.OpDeleteBucketLifecycle:   {"s3:PutLifecycleConfiguration", false},
+	router.OpGetObjectAttributes:     {"s3:GetObjectAttributes", true},
+	router.OpGetBucketPolicy:         {"s3:GetBucketPolicy", false},
+	router.OpPutBucketPolicy:         {"s3:PutBucketPolicy", false},
+	router.OpDeleteBucketPolicy:      {"s3:DeleteBucketPolicy", false},
+	router.OpGetBucketPolicyStatus:   {"s3:GetBucketPolicyStatus", false},
+}
