@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flashstor/flashstor/iam/iamapi"
+	"github.com/flashstor/flashstor/iam/identity"
+	"github.com/flashstor/flashstor/iam/sts"
 	"github.com/flashstor/flashstor/internal/metrics"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/s3frontend"
@@ -164,10 +169,22 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer alog.Close() // after the server stopped: every record of the last requests is written
 	}
 
+	ids, err := identity.Open(ctx, identity.Config{
+		Store: identity.NewObjectStore(dep, "iam"), RootSecret: root.secret,
+		PreviousRootSecret: os.Getenv("FLASHSTORE_PREVIOUS_ROOT_PASSWORD"), Account: accountID(dep.Layout.DeploymentID),
+	})
+	if errors.Is(err, identity.ErrSealKey) {
+		return errors.New("the IAM identities were sealed under another root password: start once with the old one in FLASHSTORE_PREVIOUS_ROOT_PASSWORD to reseal them under the new one")
+	}
+	if err != nil {
+		return err
+	}
+	issuer := sts.NewIssuer(root.secret)
 	handler, err := s3frontend.New(s3frontend.Config{
 		Layer: dep, DeploymentID: dep.Layout.DeploymentID,
 		Credentials: map[string]string{root.user: root.secret}, Region: cfg.region, Domain: cfg.domain, Log: log,
 		Metrics: m, MetricsToken: cfg.metricsAuth, Audit: alog,
+		Identities: ids, Issuer: issuer, QueryAPI: iamapi.New(ids, issuer, nil),
 	})
 	if err != nil {
 		return err
@@ -275,4 +292,11 @@ func printWelcome(w io.Writer, cfg serverConfig, addr string, root rootCreds, de
 	}
 	fmt.Fprintf(w, "  Try:          AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s://%s s3 mb s3://demo\n", root.user, secretVar, scheme, addr)
 	fmt.Fprintln(w, "  Stop with Ctrl-C (SIGINT) or SIGTERM: requests in flight finish, the mount is unmounted.")
+}
+
+// accountID is the deployment's 12-digit account id, the one of every IAM ARN: stable
+// across restarts, distinct between deployments.
+func accountID(deploymentID string) string {
+	sum := sha256.Sum256([]byte("flashstor account " + deploymentID))
+	return fmt.Sprintf("%012d", binary.BigEndian.Uint64(sum[:8])%1_000_000_000_000)
 }

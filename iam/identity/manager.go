@@ -84,7 +84,10 @@ func Open(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	reseal := false
 	opener := sealer
-	if m.st.SealCheck != sealer.check {
+	if m.st.SealCheck != sealer.check && !m.st.hasKeys() {
+		// Nothing sealed: the new root secret takes over at once.
+		reseal = true
+	} else if m.st.SealCheck != sealer.check {
 		if cfg.PreviousRootSecret == "" {
 			return nil, ErrSealKey
 		}

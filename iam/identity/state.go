@@ -121,6 +121,16 @@ func decodeState(doc []byte) (*state, error) {
 	return &st, nil
 }
 
+// hasKeys reports whether any user has an access key (a sealed secret).
+func (s *state) hasKeys() bool {
+	for _, u := range s.Users {
+		if len(u.Keys) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // clone deep-copies the state through its encoding, which is what a change starts from.
 // Secrets are not in the encoding: the Manager keeps them beside it.
 func (s *state) clone() *state {
