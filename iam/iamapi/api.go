@@ -138,13 +138,11 @@ func resultResponse(ns, action, requestID string, result any) Response {
 	b.WriteString(xml.Header)
 	b.WriteString("<" + action + "Response xmlns=\"" + ns + "\">")
 	if result != nil {
-		inner, err := xml.Marshal(result)
-		if err != nil {
+		var inner bytes.Buffer
+		if err := xml.NewEncoder(&inner).EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
 			return errorResponse(ns, requestID, err)
 		}
-		b.WriteString("<" + action + "Result>")
-		b.Write(inner)
-		b.WriteString("</" + action + "Result>")
+		b.Write(inner.Bytes())
 	}
 	b.WriteString("<ResponseMetadata><RequestId>")
 	xml.EscapeText(&b, []byte(requestID))
