@@ -39,6 +39,7 @@ const usage = `usage: flashstor COMMAND [FLAGS] [DRIVE...]
 
 commands:
   server   serve S3 on the drives (and mount them with --mount DIR)
+  admin    administer IAM users, groups and policies of a running server
   heal     bring back left-out drives, restore every missing or corrupt shard and
            metadata file, offline
   version  print the version
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServer(ctx, args[1:], stdout, stderr)
 	case "heal":
 		return runHeal(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "flashstor", version)
 		return nil
