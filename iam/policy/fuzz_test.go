@@ -32,5 +32,39 @@ func FuzzParse(f *testing.F) {
 		ctx := Values{"aws:username": {"a*?"}, "s3:prefix": {"x"}, "aws:sourceip": {"10.0.0.1"}, "s3:max-keys": {"3"}, "aws:currenttime": {"2025-01-01T00:00:00Z"}}
 		p.Decide(&Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", Principal: "*", Context: ctx})
 		_ = p.CheckBucketResources("b")
+		checkCoverage(t, p)
 	})
+}
+
+// checkCoverage checks what the decision cache relies on: a statement that Coverage says
+// covers every request of a shape matches each of them, and one it says covers none
+// matches none.
+func checkCoverage(t *testing.T, p *Policy) {
+	static := Values{"aws:username": {"alice"}}
+	for _, action := range []string{"s3:GetObject", "s3:ListBucket"} {
+		for _, objLevel := range []bool{true, false} {
+			sh := &Shape{Action: action, Principal: "arn:aws:iam::000000000000:user/alice", PrincipalAccount: "000000000000", Static: static}
+			resources := []string{"arn:aws:s3:::b"}
+			if objLevel {
+				sh.Prefix = "arn:aws:s3:::b/"
+				resources = nil
+				for _, k := range []string{"", "k", "alice/x", "home/alice/", "a*b", "p/?", "b/c/d"} {
+					resources = append(resources, sh.Prefix+k)
+				}
+			} else {
+				sh.Exact = "arn:aws:s3:::b"
+			}
+			for i := range p.Statements {
+				s := &p.Statements[i]
+				cov := s.Coverage(p, sh)
+				for _, res := range resources {
+					r := &Request{Action: action, Resource: res, Principal: sh.Principal, PrincipalAccount: sh.PrincipalAccount, Context: static}
+					m := s.Matches(p, r)
+					if cov == Always && !m || cov == Never && m {
+						t.Fatalf("statement %d: Coverage %d but Matches(%s) = %v", i, cov, res, m)
+					}
+				}
+			}
+		}
+	}
 }
