@@ -31,7 +31,7 @@ type iamEnv struct {
 	stsLag atomic.Int64 // nanoseconds
 }
 
-func startIAM(t *testing.T, transport string) *iamEnv {
+func startIAM(t testing.TB, transport string) *iamEnv {
 	ie := &iamEnv{}
 	ie.env = start(t, transport, func(o *envOptions) {
 		o.handler = func(hc *s3frontend.Config) {
@@ -81,18 +81,24 @@ func (e *iamEnv) s3As(key, secret, token string, hc *http.Client) *s3.Client {
 }
 
 // newUser creates a user with an access key and the inline policies docs, through IAM.
-func (e *iamEnv) newUser(t *testing.T, name string, docs ...string) (key, secret string) {
+func (e *iamEnv) newUser(t testing.TB, name string, docs ...string) (key, secret string) {
 	t.Helper()
 	ctx := context.Background()
 	root := e.iam(testAccessKey, testSecretKey, "")
 	_, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)})
-	mustOK(t, "CreateUser "+name, err)
+	if err != nil {
+		t.Fatalf("CreateUser %s: %v", name, err)
+	}
 	for i, d := range docs {
 		_, err := root.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String("p" + string(rune('0'+i))), PolicyDocument: aws.String(d)})
-		mustOK(t, "PutUserPolicy", err)
+		if err != nil {
+			t.Fatalf("PutUserPolicy: %v", err)
+		}
 	}
 	out, err := root.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)})
-	mustOK(t, "CreateAccessKey", err)
+	if err != nil {
+		t.Fatalf("CreateAccessKey: %v", err)
+	}
 	return *out.AccessKey.AccessKeyId, *out.AccessKey.SecretAccessKey
 }
 
