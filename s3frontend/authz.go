@@ -136,10 +136,10 @@ func (c *call) objectAccess(info objstore.ObjectInfo, readErr error) error {
 			if c.mayList() {
 				return readErr
 			}
-			return s3err.AccessDenied
+			return c.denied()
 		}
 		if c.aclOnly || c.needTags {
-			return s3err.AccessDenied
+			return c.denied()
 		}
 		return readErr
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/flashstor/flashstor/iam/iamapi"
 	"github.com/flashstor/flashstor/iam/identity"
 	"github.com/flashstor/flashstor/iam/sts"
+	"github.com/flashstor/flashstor/internal/metrics"
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/s3frontend"
 )
@@ -31,7 +32,10 @@ type iamEnv struct {
 	stsLag atomic.Int64 // nanoseconds
 }
 
-func startIAM(t testing.TB, transport string) *iamEnv {
+func startIAM(t testing.TB, transport string) *iamEnv { return startIAMWith(t, transport, nil) }
+
+// startIAMWith is startIAM with more changes to the handler's configuration.
+func startIAMWith(t testing.TB, transport string, mod func(*s3frontend.Config)) *iamEnv {
 	ie := &iamEnv{}
 	ie.env = start(t, transport, func(o *envOptions) {
 		o.handler = func(hc *s3frontend.Config) {
@@ -43,6 +47,9 @@ func startIAM(t testing.TB, transport string) *iamEnv {
 			issuer := sts.NewIssuer(testSecretKey)
 			hc.Identities, hc.Issuer = ids, issuer
 			hc.QueryAPI = iamapi.New(ids, issuer, func() time.Time { return time.Now().Add(-time.Duration(ie.stsLag.Load())) })
+			if mod != nil {
+				mod(hc)
+			}
 		}
 	})
 	return ie
@@ -391,4 +398,40 @@ func TestSTSCredentials(t *testing.T) {
 	mustOK(t, "DeleteUser", err)
 	_, err = get(sess, "data", "report")
 	wantCode(t, "session of a deleted user", err, "InvalidToken")
+}
+
+// TestIAMDenialsCounted: every refusal by policy counts in the security metrics, and so
+// do refused session tokens, expired apart.
+func TestIAMDenialsCounted(t *testing.T) {
+	e := startIAMWith(t, "epoll", func(hc *s3frontend.Config) { hc.Metrics = metrics.New() })
+	ctx := context.Background()
+	root := e.s3As(testAccessKey, testSecretKey, "", nil)
+	_, err := root.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mtr")})
+	mustOK(t, "CreateBucket", err)
+	key, secret := e.newUser(t, "u", `{"Statement":[{"Effect":"Deny","Action":"s3:PutObject","Resource":"*"},{"Effect":"Allow","Action":"sts:GetSessionToken","Resource":"*"}]}`)
+	u := e.s3As(key, secret, "", nil)
+	for range 3 {
+		wantCode(t, "denied put", put(t, u, "mtr", "k", "v"), "AccessDenied")
+	}
+	_, err = get(u, "mtr", "k")
+	wantCode(t, "get without an allow", err, "AccessDenied")
+	e.stsLag.Store(int64(time.Hour))
+	old, err := e.sts(key, secret, "").GetSessionToken(ctx, &stssdk.GetSessionTokenInput{DurationSeconds: aws.Int32(900)})
+	mustOK(t, "GetSessionToken", err)
+	_, err = get(e.s3As(*old.Credentials.AccessKeyId, *old.Credentials.SecretAccessKey, *old.Credentials.SessionToken, nil), "mtr", "k")
+	wantCode(t, "expired", err, "ExpiredToken")
+	_, fams := scrapeMetrics(t, e.env, "")
+	for _, x := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"flashstor_security_access_denied_total", []string{"operation", "PutObject"}, 3},
+		{"flashstor_security_access_denied_total", []string{"operation", "GetObject"}, 1},
+		{"flashstor_security_token_failures_total", []string{"reason", "expired"}, 1},
+	} {
+		if got, ok := fams.Value(x.name, x.labels...); !ok || got != x.want {
+			t.Errorf("%s%v = %v (present %v), want %v", x.name, x.labels, got, ok, x.want)
+		}
+	}
 }
