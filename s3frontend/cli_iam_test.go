@@ -54,7 +54,9 @@ func TestCLIIAM(t *testing.T) {
 		return out
 	}
 	must(root, "iam", "create-user", "--user-name", "cli-user")
-	var key struct{ AccessKey struct{ AccessKeyId, SecretAccessKey string } }
+	var key struct {
+		AccessKey struct{ AccessKeyId, SecretAccessKey string }
+	}
 	if err := json.Unmarshal([]byte(must(root, "iam", "create-access-key", "--user-name", "cli-user")), &key); err != nil || key.AccessKey.SecretAccessKey == "" {
 		t.Fatalf("create-access-key: %v %+v", err, key)
 	}
@@ -77,7 +79,9 @@ func TestCLIIAM(t *testing.T) {
 	if out, err := aws(user, "s3", "cp", "--only-show-errors", file, "s3://cli/g.txt"); err == nil || !strings.Contains(out, "AccessDenied") {
 		t.Fatalf("the user's write: %v\n%s", err, out)
 	}
-	var tok struct{ Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string } }
+	var tok struct {
+		Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+	}
 	if err := json.Unmarshal([]byte(must(user, "sts", "get-session-token", "--duration-seconds", "900")), &tok); err != nil || tok.Credentials.SessionToken == "" {
 		t.Fatalf("get-session-token: %v %+v", err, tok)
 	}
