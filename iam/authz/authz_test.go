@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,5 +270,41 @@ func BenchmarkDecideHit(b *testing.B) {
 			hits, misses := f.a.Stats()
 			b.ReportMetric(100*float64(hits)/float64(hits+misses), "hit%")
 		})
+	}
+}
+
+// TestConcurrentRevoke: decisions run from many goroutines while the policy is revoked;
+// every decision that starts after the revocation has returned is NoMatch.
+func TestConcurrentRevoke(t *testing.T) {
+	f := newFixture(t)
+	k := f.user("alice", `{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)
+	var revoked atomic.Bool
+	var stale atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				after := revoked.Load()
+				c, err := f.a.Resolve([]byte(k.ID), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				d := f.a.Decide(context.Background(), c, &Query{Action: "s3:GetObject", Bucket: fmt.Sprint("b", (g+i)%3), Key: "k", ObjectLevel: true})
+				if after && d == policy.Allowed {
+					stale.Add(1)
+				}
+			}
+		}()
+	}
+	if err := f.ids.DeleteUserPolicy(context.Background(), "alice", "p0"); err != nil {
+		t.Fatal(err)
+	}
+	revoked.Store(true)
+	wg.Wait()
+	if n := stale.Load(); n > 0 {
+		t.Fatalf("%d decisions started after the revocation still allowed", n)
 	}
 }
