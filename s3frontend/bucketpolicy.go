@@ -38,16 +38,25 @@ func (c *call) putBucketPolicy() error {
 	return nil
 }
 
-// getBucketPolicy serves GetBucketPolicy: the document as put, NoSuchBucketPolicy when
+// storedPolicy returns the bucket's policy document as put: NoSuchBucketPolicy when
 // there is none.
-func (c *call) getBucketPolicy() error {
+func (c *call) storedPolicy() (string, error) {
 	cfg, err := c.bucketConfig()
 	if err != nil {
-		return err
+		return "", err
 	}
 	doc := cfg[objstore.BucketConfigPolicy]
 	if doc == "" {
-		return s3err.NoSuchBucketPolicy.WithExtra("BucketName", c.bucket)
+		return "", s3err.NoSuchBucketPolicy.WithExtra("BucketName", c.bucket)
+	}
+	return doc, nil
+}
+
+// getBucketPolicy serves GetBucketPolicy: the document as put.
+func (c *call) getBucketPolicy() error {
+	doc, err := c.storedPolicy()
+	if err != nil {
+		return err
 	}
 	hdr := c.w.Header()
 	hdr.Set("Content-Type", "application/json")
@@ -69,13 +78,9 @@ func (c *call) deleteBucketPolicy() error {
 // getBucketPolicyStatus serves GetBucketPolicyStatus: public when a statement allows
 // everyone ("*") without a condition, as S3 judges it.
 func (c *call) getBucketPolicyStatus() error {
-	cfg, err := c.bucketConfig()
+	doc, err := c.storedPolicy()
 	if err != nil {
 		return err
-	}
-	doc := cfg[objstore.BucketConfigPolicy]
-	if doc == "" {
-		return s3err.NoSuchBucketPolicy.WithExtra("BucketName", c.bucket)
 	}
 	public := false
 	if p, err := policy.Parse([]byte(doc), policy.Bucket, 0); err == nil {

@@ -31,6 +31,16 @@ func (p *Pool) BucketConfig(ctx context.Context, bucket string) (map[string]stri
 	return c.Docs, nil
 }
 
+// nextRecord returns the record that replaces old with docs, stamped now, or just after
+// old: a clock stepped back must not make the new record lose to the old one.
+func nextRecord(old *meta.BucketConfig, docs map[string]string) *meta.BucketConfig {
+	c := &meta.BucketConfig{Docs: docs, Updated: time.Now().UTC()}
+	if !c.Updated.After(old.Updated) {
+		c.Updated = old.Updated.Add(time.Nanosecond)
+	}
+	return c
+}
+
 // SetBucketConfig implements objstore.BucketConfigStore. It holds the bucket's lock, which
 // MakeBucket and DeleteBucket also take, so a record is never written for a bucket being
 // deleted.
@@ -44,11 +54,7 @@ func (p *Pool) SetBucketConfig(ctx context.Context, bucket, name, doc string) er
 	if err != nil {
 		return fmt.Errorf("reading bucket %s config: %w", bucket, err)
 	}
-	c := &meta.BucketConfig{Docs: maps.Clone(old.Docs), Updated: time.Now().UTC()}
-	if !c.Updated.After(old.Updated) {
-		// A clock stepped back must not make the new record lose to the old one.
-		c.Updated = old.Updated.Add(time.Nanosecond)
-	}
+	c := nextRecord(old, maps.Clone(old.Docs))
 	if doc == "" {
 		delete(c.Docs, name)
 	} else {

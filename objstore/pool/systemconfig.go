@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"time"
 
 	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/objstore/meta"
 )
 
 var _ objstore.SystemConfigStore = (*Pool)(nil)
@@ -37,12 +35,7 @@ func (p *Pool) SetSystemConfig(ctx context.Context, name string, docs map[string
 	if err != nil {
 		return fmt.Errorf("reading system record %s: %w", name, err)
 	}
-	c := &meta.BucketConfig{Docs: maps.Clone(docs), Updated: time.Now().UTC()}
-	if !c.Updated.After(old.Updated) {
-		// A clock stepped back must not make the new record lose to the old one.
-		c.Updated = old.Updated.Add(time.Nanosecond)
-	}
-	if err := p.sets[0].WriteSystemConfig(ctx, name, c); err != nil {
+	if err := p.sets[0].WriteSystemConfig(ctx, name, nextRecord(old, maps.Clone(docs))); err != nil {
 		return fmt.Errorf("writing system record %s: %w", name, err)
 	}
 	return nil

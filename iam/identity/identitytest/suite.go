@@ -135,14 +135,21 @@ func testUsersAndKeys(t *testing.T, f Factory) {
 	}
 }
 
+// userWithKey creates user name at path with one access key.
+func userWithKey(t *testing.T, m *identity.Manager, name, path string) identity.AccessKey {
+	t.Helper()
+	_, err := m.CreateUser(context.Background(), name, path)
+	must(t, err)
+	k, err := m.CreateAccessKey(context.Background(), name)
+	must(t, err)
+	return k
+}
+
 func testReopen(t *testing.T, f Factory) {
 	ctx := context.Background()
 	s, reopen := f(t)
 	m := open(t, s, rootSecret)
-	_, err := m.CreateUser(ctx, "alice", "/team/")
-	must(t, err)
-	k, err := m.CreateAccessKey(ctx, "alice")
-	must(t, err)
+	k := userWithKey(t, m, "alice", "/team/")
 	must(t, m.PutUserPolicy(ctx, "alice", "read", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`))
 	m2 := open(t, reopen(), rootSecret)
 	secret, p, ok := m2.Snapshot().Lookup([]byte(k.ID))
@@ -158,10 +165,7 @@ func testSecretsSealed(t *testing.T, f Factory) {
 	ctx := context.Background()
 	s, _ := f(t)
 	m := open(t, s, rootSecret)
-	_, err := m.CreateUser(ctx, "alice", "")
-	must(t, err)
-	k, err := m.CreateAccessKey(ctx, "alice")
-	must(t, err)
+	k := userWithKey(t, m, "alice", "")
 	doc, _, err := s.Load(ctx)
 	must(t, err)
 	if !bytes.Contains(doc, []byte(k.ID)) {
@@ -176,10 +180,7 @@ func testRootSecretChange(t *testing.T, f Factory) {
 	ctx := context.Background()
 	s, reopen := f(t)
 	m := open(t, s, rootSecret)
-	_, err := m.CreateUser(ctx, "alice", "")
-	must(t, err)
-	k, err := m.CreateAccessKey(ctx, "alice")
-	must(t, err)
+	k := userWithKey(t, m, "alice", "")
 	if _, err := identity.Open(ctx, identity.Config{Store: reopen(), RootSecret: "another"}); !errors.Is(err, identity.ErrSealKey) {
 		t.Fatalf("Open under another root secret: %v, want ErrSealKey", err)
 	}
