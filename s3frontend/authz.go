@@ -68,7 +68,8 @@ func (c *call) denied() error {
 // decide asks the policies about action on bucket (and key, for an object action).
 func (c *call) decide(action, bucket, key string, object bool) policy.Decision {
 	q := &c.authq
-	*q = authz.Query{Action: action, Bucket: bucket, Key: key, ObjectLevel: object, Context: &c.pctx}
+	q.Reset()
+	q.Action, q.Bucket, q.Key, q.ObjectLevel, q.Context = action, bucket, key, object, &c.pctx
 	return c.h.authz.Decide(c.readContext(), c.caller, q)
 }
 

@@ -114,7 +114,8 @@ func (c *call) end() {
 	c.out, c.in = observedWriter{}, observedBody{}
 	c.special, c.errCode, c.authErr, c.tokenRejected = specialNone, "", nil, false
 	c.anonymous, c.anonErr = false, nil
-	c.caller, c.authq, c.pctx = nil, authz.Query{}, requestContext{c: c}
+	c.caller, c.pctx = nil, requestContext{c: c}
+	c.authq.Reset()
 	c.aclOnly, c.needTags, c.policyAllowed, c.policyDenied, c.tokenExpired = false, false, false, false, false
 	c.queryBody, c.sig.payloadSum = nil, nil
 	c.sig.r = nil

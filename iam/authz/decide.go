@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"unsafe"
 
 	"github.com/flashstor/flashstor/iam/policy"
 )
@@ -18,6 +19,17 @@ type Query struct {
 	// Context holds the request's condition keys (aws:SourceIp, s3:prefix...); it is
 	// consulted only when a statement has conditions or request variables. May be nil.
 	Context policy.Context
+
+	// lay and res are Decide's working memory, kept in the Query (which the caller
+	// reuses) so that a decision run per request allocates nothing for them.
+	lay layered
+	res []byte
+}
+
+// Reset clears q for its next question, keeping its working memory.
+func (q *Query) Reset() {
+	res := q.res
+	*q = Query{res: res[:0]}
 }
 
 // part is the compiled decision of one policy set (identity, session or bucket) for one
@@ -68,15 +80,20 @@ func (a *Authorizer) Decide(ctx context.Context, c *Caller, q *Query) policy.Dec
 	if e.fixed {
 		return e.final
 	}
-	r := &policy.Request{Action: q.Action, Principal: c.Principal.ARN, AltPrincipals: c.Principal.AltARNs,
-		PrincipalAccount: c.Principal.Account, Context: layered{static: c.static, req: q.Context}}
-	r.Resource = arnPrefix + q.Bucket
-	if q.ObjectLevel {
-		r.Resource += "/" + q.Key
-	} else if q.Bucket == "" {
-		r.Resource = arnPrefix + "*"
+	q.lay = layered{static: c.static, req: q.Context}
+	q.res = append(q.res[:0], arnPrefix...)
+	switch {
+	case q.ObjectLevel:
+		q.res = append(append(append(q.res, q.Bucket...), '/'), q.Key...)
+	case q.Bucket == "":
+		q.res = append(q.res, '*')
+	default:
+		q.res = append(q.res, q.Bucket...)
 	}
-	return combine(e.identity.decide(r), e.session.decide(r), e.bucket.decide(r), e.hasSession)
+	// The resource views q.res: it lives only as long as this decision.
+	r := policy.Request{Action: q.Action, Resource: unsafe.String(unsafe.SliceData(q.res), len(q.res)),
+		Principal: c.Principal.ARN, AltPrincipals: c.Principal.AltARNs, PrincipalAccount: c.Principal.Account, Context: &q.lay}
+	return combine(e.identity.decide(&r), e.session.decide(&r), e.bucket.decide(&r), e.hasSession)
 }
 
 // combine is AWS's rule for one account: Deny anywhere wins; the bucket policy's Allow
@@ -120,17 +137,17 @@ func (a *Authorizer) compile(ctx context.Context, c *Caller, q *Query) *entry {
 	default:
 		sh.Exact = arnPrefix + q.Bucket
 	}
-	e := &entry{identity: compilePart(c.Principal.Policies, sh)}
+	e := &entry{identity: compilePart(c.Principal.Policies, sh, c.static)}
 	if c.sessionPolicy != nil {
 		e.hasSession = true
-		e.session = compilePart([]*policy.Policy{c.sessionPolicy}, sh)
+		e.session = compilePart([]*policy.Policy{c.sessionPolicy}, sh, c.static)
 	} else {
 		e.session = part{fixed: true}
 	}
 	e.bucket = part{fixed: true}
 	if q.Bucket != "" {
 		if bp := a.bucketPolicy(ctx, c.gen, q.Bucket); bp != nil {
-			e.bucket = compilePart([]*policy.Policy{bp}, sh)
+			e.bucket = compilePart([]*policy.Policy{bp}, sh, c.static)
 		}
 	}
 	if e.identity.fixed && e.session.fixed && e.bucket.fixed {
@@ -140,7 +157,7 @@ func (a *Authorizer) compile(ctx context.Context, c *Caller, q *Query) *entry {
 	return e
 }
 
-func compilePart(pols []*policy.Policy, sh *policy.Shape) part {
+func compilePart(pols []*policy.Policy, sh *policy.Shape, static policy.Values) part {
 	pt := part{fixed: true}
 	for _, p := range pols {
 		for i := range p.Statements {
@@ -157,7 +174,7 @@ func compilePart(pols []*policy.Policy, sh *policy.Shape) part {
 					pt.decision = policy.Allowed
 				}
 			}
-			pt.stmts = append(pt.stmts, bound{p: p, s: s})
+			pt.stmts = append(pt.stmts, bound{p: p, s: s.Bind(p, static)})
 		}
 	}
 	if pt.fixed {
@@ -199,7 +216,7 @@ func (c *Caller) DecideDirect(action, resource string, ctx policy.Context) polic
 		return policy.Allowed
 	}
 	r := &policy.Request{Action: action, Resource: resource, Principal: c.Principal.ARN, AltPrincipals: c.Principal.AltARNs,
-		PrincipalAccount: c.Principal.Account, Context: layered{static: c.static, req: ctx}}
+		PrincipalAccount: c.Principal.Account, Context: &layered{static: c.static, req: ctx}}
 	id := policy.NoMatch
 	for _, p := range c.Principal.Policies {
 		id = policy.Combine(id, p.Decide(r))
@@ -217,7 +234,7 @@ type layered struct {
 	req    policy.Context
 }
 
-func (l layered) Values(key string) ([]string, bool) {
+func (l *layered) Values(key string) ([]string, bool) {
 	if v, ok := l.static[key]; ok {
 		return v, true
 	}

@@ -1,5 +1,7 @@
 package policy
 
+import "strings"
+
 // Coverage is how a statement relates to a request shape: all the requests of the shape,
 // none of them, or some, which only the request itself decides.
 type Coverage uint8
@@ -134,4 +136,30 @@ func closeStars(pattern string, set []bool) {
 			set[p+1] = true
 		}
 	}
+}
+
+// Bind returns a copy of statement s of p whose Resource patterns have the policy
+// variables that static resolves substituted once, so that deciding a request of the
+// shape does not substitute them again.
+func (s *Statement) Bind(p *Policy, static Context) *Statement {
+	b := *s
+	if !s.vars || p.Version != Version2012 {
+		return &b
+	}
+	b.Resources = make([]string, len(s.Resources))
+	vars := false
+	for i, pat := range s.Resources {
+		if exp, ok := expand(pat, static, true); ok && strings.Contains(pat, "${") {
+			pat = exp
+		}
+		b.Resources[i] = pat
+		vars = vars || strings.Contains(pat, "${")
+	}
+	for _, c := range s.Conditions {
+		for _, v := range c.Values {
+			vars = vars || strings.Contains(v, "${")
+		}
+	}
+	b.vars = vars
+	return &b
 }
