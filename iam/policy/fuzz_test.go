@@ -37,8 +37,8 @@ func FuzzParse(f *testing.F) {
 }
 
 // checkCoverage checks what the decision cache relies on: a statement that Coverage says
-// covers every request of a shape matches each of them, and one it says covers none
-// matches none.
+// covers every request of a shape matches each of them, one it says covers none matches
+// none, and the statement bound to the shape's static keys decides as the statement.
 func checkCoverage(t *testing.T, p *Policy) {
 	static := Values{"aws:username": {"alice"}}
 	for _, action := range []string{"s3:GetObject", "s3:ListBucket"} {
@@ -62,6 +62,9 @@ func checkCoverage(t *testing.T, p *Policy) {
 					m := s.Matches(p, r)
 					if cov == Always && !m || cov == Never && m {
 						t.Fatalf("statement %d: Coverage %d but Matches(%s) = %v", i, cov, res, m)
+					}
+					if bm := s.Bind(p, static).Matches(p, r); bm != m {
+						t.Fatalf("statement %d bound: Matches(%s) = %v, unbound %v", i, res, bm, m)
 					}
 				}
 			}
