@@ -172,6 +172,12 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ids, err := identity.Open(ctx, identity.Config{
 		Store: identity.NewObjectStore(dep, "iam"), RootSecret: root.secret,
 		PreviousRootSecret: os.Getenv("FLASHSTORE_PREVIOUS_ROOT_PASSWORD"), Account: accountID(dep.Layout.DeploymentID),
+		// Drives below read quorum at start must not keep the server down: root and the
+		// data serve what they can, IAM users once their record reads again.
+		RetryEvery: 5 * time.Second,
+		OnError: func(err error) {
+			log.Error("IAM identities unreadable: only the root user is known until they read again", "err", err)
+		},
 	})
 	if errors.Is(err, identity.ErrSealKey) {
 		return errors.New("the IAM identities were sealed under another root password: start once with the old one in FLASHSTORE_PREVIOUS_ROOT_PASSWORD to reseal them under the new one")

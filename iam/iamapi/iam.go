@@ -133,6 +133,9 @@ func (a *API) serveIAM(ctx context.Context, r *Request, action string) (any, err
 	if !ok {
 		return nil, errInvalidAction(action)
 	}
+	if err := a.ids.Available(); err != nil {
+		return nil, err
+	}
 	if d := r.Caller.DecideDirect("iam:"+action, a.resource(action, r), r.Context); d != policy.Allowed {
 		return nil, errAccessDenied("iam:" + action + " on resource: " + a.resource(action, r))
 	}

@@ -25,6 +25,9 @@ func credsXML(c sts.Credentials) xmlCreds {
 const maxSessionPolicy = 2048
 
 func (a *API) serveSTS(ctx context.Context, r *Request, action string) (any, error) {
+	if err := a.ids.Available(); err != nil {
+		return nil, err
+	}
 	switch action {
 	case "GetCallerIdentity":
 		p := r.Caller.Principal

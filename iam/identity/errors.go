@@ -23,13 +23,16 @@ func (e *Error) Is(target error) bool {
 
 // The IAM errors, for errors.Is; the errors returned carry a message of their own.
 var (
-	ErrNoSuchEntity      = &Error{Code: "NoSuchEntity", Status: 404}
-	ErrEntityExists      = &Error{Code: "EntityAlreadyExists", Status: 409}
-	ErrMalformedPolicy   = &Error{Code: "MalformedPolicyDocument", Status: 400}
-	ErrLimitExceeded     = &Error{Code: "LimitExceeded", Status: 409}
-	ErrDeleteConflict    = &Error{Code: "DeleteConflict", Status: 409}
-	ErrValidation        = &Error{Code: "ValidationError", Status: 400}
-	ErrInvalidInput      = &Error{Code: "InvalidInput", Status: 400}
+	ErrNoSuchEntity    = &Error{Code: "NoSuchEntity", Status: 404}
+	ErrEntityExists    = &Error{Code: "EntityAlreadyExists", Status: 409}
+	ErrMalformedPolicy = &Error{Code: "MalformedPolicyDocument", Status: 400}
+	ErrLimitExceeded   = &Error{Code: "LimitExceeded", Status: 409}
+	ErrDeleteConflict  = &Error{Code: "DeleteConflict", Status: 409}
+	ErrValidation      = &Error{Code: "ValidationError", Status: 400}
+	ErrInvalidInput    = &Error{Code: "InvalidInput", Status: 400}
+	// ErrUnavailable: the identities could not be read from the store yet.
+	ErrUnavailable = &Error{Code: "ServiceUnavailable", Status: 503,
+		Message: "The identities cannot be read now (the drives that hold them are below read quorum); try again."}
 	errConcurrentChanges = errors.New("identity: the store changed under the update")
 )
 

@@ -25,21 +25,32 @@ type Config struct {
 	Account string
 	// Now is the clock of creation times; time.Now when nil.
 	Now func() time.Time
+	// RetryEvery, if positive, makes Open succeed when the store cannot be read (drives
+	// below read quorum): the Manager starts unavailable (no identities; changes and
+	// lookups fail with ErrUnavailable) and loads again at this interval until it can,
+	// or the context given to Open ends. Zero: Open fails.
+	RetryEvery time.Duration
+	// OnError, if set, is told of each failed load (for the log).
+	OnError func(error)
 }
 
 // Manager keeps the identities and changes them. It is safe for concurrent use; changes
 // are serialised.
 type Manager struct {
-	store   Store
-	sealer  *Sealer
-	account string
-	now     func() time.Time
+	store    Store
+	sealer   *Sealer
+	account  string
+	now      func() time.Time
+	previous string // the previous root secret, to reseal
 
 	// mu serialises changes; st, secrets and rev are what the last change left, GUARDED_BY(mu).
 	mu      sync.Mutex
 	st      *state
 	secrets map[string]string // access key id -> secret
 	rev     uint64
+	// loaded tells that st is the stored document (GUARDED_BY(mu)): until then nothing
+	// may be read or changed.
+	loaded bool
 	// snap is the current read view. INVARIANT: it is built from st and secrets.
 	snap atomic.Pointer[Snapshot]
 	// subs are called after each change is published (GUARDED_BY(mu) to change).
@@ -71,61 +82,127 @@ func Open(ctx context.Context, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{store: cfg.Store, sealer: sealer, account: cfg.Account, now: cfg.Now, secrets: map[string]string{}}
-	doc, rev, err := cfg.Store.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m.rev = rev
-	if doc == nil {
-		m.st = newState(sealer.check)
-	} else if m.st, err = decodeState(doc); err != nil {
-		return nil, err
-	}
-	reseal := false
-	opener := sealer
-	if m.st.SealCheck != sealer.check && !m.st.hasKeys() {
-		// Nothing sealed: the new root secret takes over at once.
-		reseal = true
-	} else if m.st.SealCheck != sealer.check {
-		if cfg.PreviousRootSecret == "" {
-			return nil, ErrSealKey
-		}
-		if opener, err = NewSealer(cfg.PreviousRootSecret); err != nil {
+	m := &Manager{store: cfg.Store, sealer: sealer, account: cfg.Account, now: cfg.Now, previous: cfg.PreviousRootSecret,
+		st: newState(sealer.check), secrets: map[string]string{}}
+	m.snap.Store(buildSnapshot(0, m.account, m.st, m.secrets))
+	err = m.load(ctx)
+	if err == nil || errors.Is(err, ErrSealKey) || cfg.RetryEvery <= 0 {
+		if err != nil {
 			return nil, err
 		}
-		if m.st.SealCheck != opener.check {
-			return nil, ErrSealKey
+		return m, nil
+	}
+	// The store cannot be read now (drives below read quorum): serve without the
+	// identities (their keys are unknown, changes and lookups ErrUnavailable) and keep
+	// trying; never write an empty state over what the store holds.
+	if cfg.OnError != nil {
+		cfg.OnError(err)
+	}
+	go m.retryLoad(ctx, cfg.RetryEvery, cfg.OnError)
+	return m, nil
+}
+
+// retryLoad loads the identities every interval until it succeeds, the root secret is
+// found wrong (which waiting does not mend), or ctx ends.
+func (m *Manager) retryLoad(ctx context.Context, every time.Duration, onError func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := m.load(ctx)
+		if err == nil {
+			return
+		}
+		if onError != nil {
+			onError(err)
+		}
+		if errors.Is(err, ErrSealKey) {
+			return
+		}
+	}
+}
+
+// load reads the document, opens its secrets, publishes it and, when it was sealed under
+// the previous root secret (or nothing is sealed yet under another), reseals it.
+func (m *Manager) load(ctx context.Context) error {
+	reseal, err := m.loadLocked(ctx)
+	if err != nil || !reseal {
+		return err
+	}
+	sealer := m.sealer
+	err = m.update(ctx, func(st *state, secrets map[string]string) error {
+		st.SealCheck = sealer.check
+		for _, u := range st.Users {
+			for i := range u.Keys {
+				k := &u.Keys[i]
+				var err error
+				if k.Sealed, err = sealer.Seal(k.ID, secrets[k.ID]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("identity: resealing under the new root secret: %w", err)
+	}
+	return nil
+}
+
+func (m *Manager) loadLocked(ctx context.Context) (reseal bool, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	doc, rev, err := m.store.Load(ctx)
+	if err != nil {
+		return false, err
+	}
+	st := newState(m.sealer.check)
+	if doc != nil {
+		if st, err = decodeState(doc); err != nil {
+			return false, err
+		}
+	}
+	opener := m.sealer
+	if st.SealCheck != m.sealer.check && !st.hasKeys() {
+		// Nothing sealed: the new root secret takes over at once.
+		reseal = true
+	} else if st.SealCheck != m.sealer.check {
+		if m.previous == "" {
+			return false, ErrSealKey
+		}
+		if opener, err = NewSealer(m.previous); err != nil {
+			return false, err
+		}
+		if st.SealCheck != opener.check {
+			return false, ErrSealKey
 		}
 		reseal = true
 	}
-	for _, u := range m.st.Users {
+	secrets := map[string]string{}
+	for _, u := range st.Users {
 		for _, k := range u.Keys {
 			secret, err := opener.Unseal(k.ID, k.Sealed)
 			if err != nil {
-				return nil, err
+				return false, err
 			}
-			m.secrets[k.ID] = secret
+			secrets[k.ID] = secret
 		}
 	}
-	m.snap.Store(buildSnapshot(0, m.account, m.st, m.secrets))
-	if reseal {
-		if err := m.update(ctx, func(st *state, _ map[string]string) error {
-			st.SealCheck = sealer.check
-			for _, u := range st.Users {
-				for i := range u.Keys {
-					k := &u.Keys[i]
-					if k.Sealed, err = sealer.Seal(k.ID, m.secrets[k.ID]); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("identity: resealing under the new root secret: %w", err)
-		}
+	m.st, m.secrets, m.rev, m.loaded = st, secrets, rev, true
+	m.snap.Store(buildSnapshot(m.snap.Load().Epoch+1, m.account, st, secrets))
+	for _, fn := range m.subs {
+		fn()
 	}
-	return m, nil
+	return reseal, nil
+}
+
+// Available reports ErrUnavailable until the identities have been read from the store.
+func (m *Manager) Available() error {
+	return m.read(func(*state) error { return nil })
 }
 
 // Snapshot returns the current identities.
@@ -146,6 +223,9 @@ func (m *Manager) Subscribe(fn func()) {
 func (m *Manager) update(ctx context.Context, fn func(st *state, secrets map[string]string) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.loaded {
+		return ErrUnavailable
+	}
 	st := m.st.clone()
 	secrets := maps.Clone(m.secrets)
 	if err := fn(st, secrets); err != nil {
@@ -175,6 +255,9 @@ func (m *Manager) update(ctx context.Context, fn func(st *state, secrets map[str
 func (m *Manager) read(fn func(st *state) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.loaded {
+		return ErrUnavailable
+	}
 	return fn(m.st)
 }
 
