@@ -3,6 +3,8 @@ package s3frontend_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -433,5 +436,67 @@ func TestIAMDenialsCounted(t *testing.T) {
 		if got, ok := fams.Value(x.name, x.labels...); !ok || got != x.want {
 			t.Errorf("%s%v = %v (present %v), want %v", x.name, x.labels, got, ok, x.want)
 		}
+	}
+}
+
+// TestIAMHostile: the query API's answers to forms no SDK sends.
+func TestIAMHostile(t *testing.T) {
+	e := startIAM(t, "epoll")
+	ctx := context.Background()
+	send := func(body string, service string, alter func(*http.Request)) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest("POST", e.url+"/", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		if service != "" {
+			sum := sha256.Sum256([]byte(body))
+			if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: testAccessKey, SecretAccessKey: testSecretKey},
+				req, hex.EncodeToString(sum[:]), service, testRegion, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if alter != nil {
+			alter(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	cases := []struct {
+		name, body, service string
+		alter               func(*http.Request)
+		status              int
+		code                string
+	}{
+		{"unknown action", "Action=LaunchRocket&Version=2010-05-08", "iam", nil, 400, "<Code>InvalidAction</Code>"},
+		{"no action", "Version=2010-05-08", "iam", nil, 400, "<Code>InvalidAction</Code>"},
+		{"missing parameter", "Action=CreateUser&Version=2010-05-08", "iam", nil, 400, "<Code>ValidationError</Code>"},
+		{"bad user name", "Action=CreateUser&UserName=a%2Fb&Version=2010-05-08", "iam", nil, 400, "<Code>ValidationError</Code>"},
+		{"sts action at iam", "Action=GetSessionToken&Version=2011-06-15", "iam", nil, 400, "<Code>InvalidAction</Code>"},
+		{"bad duration", "Action=GetSessionToken&DurationSeconds=10&Version=2011-06-15", "sts", nil, 400, "<Code>ValidationError</Code>"},
+		{"form changed after signing", "Action=ListUsers&Version=2010-05-08", "iam", func(r *http.Request) {
+			r.Body = io.NopCloser(strings.NewReader("Action=ListUsers&Version=2010-05-09"))
+		}, 403, "<Code>SignatureDoesNotMatch</Code>"},
+		{"unsigned", "Action=CreateUser&UserName=x&Version=2010-05-08", "", nil, 403, "<Code>AccessDenied</Code>"},
+		{"oversized form", "Action=ListUsers&Version=2010-05-08&Pad=" + strings.Repeat("a", 300<<10), "iam", nil, 400, "<Code>MaxMessageLengthExceeded</Code>"},
+		{"not a form", "Action=%zz", "iam", nil, 400, "<Code>InvalidRequest</Code>"},
+	}
+	for _, c := range cases {
+		status, body := send(c.body, c.service, c.alter)
+		if status != c.status || !strings.Contains(body, c.code) {
+			t.Errorf("%s: %d %s, want %d %s", c.name, status, body, c.status, c.code)
+		}
+	}
+	// Nothing was created by any of them.
+	users, err := e.iam(testAccessKey, testSecretKey, "").ListUsers(ctx, &iam.ListUsersInput{})
+	mustOK(t, "ListUsers", err)
+	if len(users.Users) != 0 {
+		t.Fatalf("users after the hostile forms: %+v", users.Users)
 	}
 }
