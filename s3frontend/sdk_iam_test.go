@@ -250,6 +250,11 @@ func TestIAMErrors(t *testing.T) {
 	if len(g.Users) != 1 || *g.Users[0].UserName != "dave" {
 		t.Fatalf("GetGroup members %+v", g.Users)
 	}
+	me, err := root.GetUser(ctx, &iam.GetUserInput{})
+	mustOK(t, "GetUser of the root user", err)
+	if !strings.HasSuffix(aws.ToString(me.User.Arn), ":root") {
+		t.Fatalf("root's GetUser: %s", aws.ToString(me.User.Arn))
+	}
 	doc, err := root.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String("carol"), PolicyName: aws.String("none")})
 	wantCode(t, "GetUserPolicy of none", err, "NoSuchEntity")
 	_ = doc

@@ -158,6 +158,14 @@ var iamActions = map[string]handler{
 		}{a.user(u)}, nil
 	},
 	"GetUser": func(a *API, ctx context.Context, r *Request) (any, error) {
+		if r.Form.Get("UserName") == "" && r.Caller.Root {
+			// The root user, as IAM answers it: the account id and the root ARN.
+			return struct {
+				UserID string `xml:"User>UserId"`
+				Arn    string `xml:"User>Arn"`
+				Path   string `xml:"User>Path"`
+			}{a.ids.Account(), "arn:aws:iam::" + a.ids.Account() + ":root", "/"}, nil
+		}
 		name, err := targetUser(r)
 		if err != nil {
 			return nil, err
