@@ -147,7 +147,7 @@ func hostileCases() []hostileCase {
 			h := signedWith(t, e, "/hst/obj", testAccessKey, testSecretKey, now(), nil)
 			return strings.TrimSuffix(h, "\r\n") + "X-Amz-Meta-Evil: 1\r\n\r\n"
 		}, 403, "AccessDenied", false},
-		{"session token (no STS here)", func(t *testing.T, e *env) string {
+		{"session token this server did not issue", func(t *testing.T, e *env) string {
 			return signedWith(t, e, "/hst/obj", testAccessKey, testSecretKey, now(), func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "forged") })
 		}, 400, "InvalidToken", false},
 		{"SigV2 Authorization header", plain("GET /hst/obj HTTP/1.1\r\nHost: x\r\nDate: " + time.Now().UTC().Format(http.TimeFormat) + "\r\nAuthorization: AWS " + testAccessKey + ":c2lnbmF0dXJl\r\n\r\n"), 400, "InvalidRequest", false},
