@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	stssdk "github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/flashstor/flashstor/iam/iamapi"
@@ -163,6 +164,24 @@ func TestIAMPrefixUser(t *testing.T) {
 			wantCode(t, "alice lists bob's home", err, "AccessDenied")
 			_, err = alice.ListBuckets(ctx, &s3.ListBucketsInput{})
 			wantCode(t, "alice lists the buckets", err, "AccessDenied")
+
+			// DeleteObjects decides each key: hers goes, bob's stays.
+			mustOK(t, "alice put a second", put(t, alice, "team", "home/alice/g", "g"))
+			del, err := alice.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("team"), Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+				{Key: aws.String("home/alice/g")}, {Key: aws.String("home/bob/x")}}}})
+			mustOK(t, "DeleteObjects", err)
+			if len(del.Deleted) != 1 || aws.ToString(del.Deleted[0].Key) != "home/alice/g" || len(del.Errors) != 1 ||
+				aws.ToString(del.Errors[0].Key) != "home/bob/x" || aws.ToString(del.Errors[0].Code) != "AccessDenied" {
+				t.Fatalf("DeleteObjects: deleted %+v, errors %+v", del.Deleted, del.Errors)
+			}
+			if got, err := get(root, "team", "home/bob/x"); err != nil || got != "bob's" {
+				t.Fatalf("bob's object after alice's DeleteObjects: %q %v", got, err)
+			}
+			// Copies need s3:GetObject on the source.
+			_, err = alice.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("team"), Key: aws.String("home/alice/stolen"), CopySource: aws.String("team/home/bob/x")})
+			wantCode(t, "alice copies bob's object into her home", err, "AccessDenied")
+			_, err = alice.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("team"), Key: aws.String("home/alice/copy"), CopySource: aws.String("team/home/alice/f")})
+			mustOK(t, "alice copies within her home", err)
 
 			// A Deny beats the Allow.
 			rootIAM := e.iam(testAccessKey, testSecretKey, "")
