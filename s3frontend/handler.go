@@ -140,6 +140,13 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{}
 	h.configs, _ = cfg.Layer.(objstore.BucketConfigStore)
 	h.authz = authz.New(authz.Config{Root: creds, Identities: cfg.Identities, Issuer: cfg.Issuer, Buckets: h, Now: cfg.Now})
+	// A bucket made or removed through the other face (the mount) must not find the
+	// cached policy of an earlier bucket of its name.
+	cfg.Layer.Subscribe("", func(e objstore.Event) {
+		if e.Type == objstore.EventBucketCreated || e.Type == objstore.EventBucketDeleted {
+			h.authz.Invalidate()
+		}
+	})
 	var services []string
 	if cfg.QueryAPI != nil {
 		services = []string{"iam", "sts"}

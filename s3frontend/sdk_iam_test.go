@@ -337,6 +337,20 @@ func TestBucketPolicyAnonymous(t *testing.T) {
 			t.Fatalf("PutBucketPolicy %s: %v, want a message with %q", bad.doc, err, bad.want)
 		}
 	}
+	// The bucket removed and made again behind the S3 face's back (as the mount does):
+	// the new bucket has no policy, and the cache does not lend it the old one.
+	mustOK(t, "put for the copy", put(t, root, "site", "public/again", "x"))
+	for _, k := range []string{"public/index.html", "private/key", "public/again"} {
+		mustOK(t, "layer delete", e.layer.DeleteObject(ctx, "site", k))
+	}
+	mustOK(t, "layer DeleteBucket", e.layer.DeleteBucket(ctx, "site"))
+	mustOK(t, "layer MakeBucket", e.layer.MakeBucket(ctx, "site", objstore.MakeBucketOptions{}))
+	mustOK(t, "put into the new bucket", put(t, root, "site", "public/index.html", "new"))
+	if s := status("/site/public/index.html"); s != 403 {
+		t.Fatalf("anonymous read of the new bucket of the same name: %d", s)
+	}
+	_, err = root.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("site"), Policy: aws.String(doc)})
+	mustOK(t, "PutBucketPolicy again", err)
 	_, err = root.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: aws.String("site")})
 	mustOK(t, "DeleteBucketPolicy", err)
 	if s := status("/site/public/index.html"); s != 403 {
