@@ -24,6 +24,9 @@ func (m *Manager) CreateGroup(ctx context.Context, name, path string) (Group, er
 		if st.Groups[name] != nil {
 			return newErr(ErrEntityExists, "Group with name %s already exists.", name)
 		}
+		if err := quota(len(st.Groups), MaxGroups, "Groups"); err != nil {
+			return err
+		}
 		g = Group{Name: name, ID: newID("AGPA", 17), Path: path, Created: m.now().UTC().Truncate(1e9)}
 		st.Groups[name] = &g
 		return nil

@@ -65,7 +65,21 @@ const (
 	MaxGroupInlineSize   = 5120
 	MaxRoleInlineSize    = 10240
 	DefaultSessionMaxAge = 3600
+	// The account's quotas, IAM's defaults: the whole state is one record rewritten on
+	// each change, so they also bound what a change costs.
+	MaxUsers    = 5000
+	MaxGroups   = 300
+	MaxPolicies = 1500
+	MaxRoles    = 1000
 )
+
+// quota refuses the creation of the n+1st entity of a kind with IAM's LimitExceeded.
+func quota(n, max int, kind string) error {
+	if n >= max {
+		return newErr(ErrLimitExceeded, "Cannot exceed quota for %sPerAccount: %d", kind, max)
+	}
+	return nil
+}
 
 // Open loads the identities from cfg.Store, or starts empty.
 func Open(ctx context.Context, cfg Config) (*Manager, error) {

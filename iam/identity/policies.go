@@ -44,6 +44,9 @@ func (m *Manager) CreatePolicy(ctx context.Context, name, path, doc, description
 		if st.Policies[name] != nil {
 			return newErr(ErrEntityExists, "A policy called %s already exists. Duplicate names are not allowed.", name)
 		}
+		if err := quota(len(st.Policies), MaxPolicies, "Policies"); err != nil {
+			return err
+		}
 		now := m.now().UTC().Truncate(1e9)
 		p = ManagedPolicy{Name: name, ID: newID("ANPA", 17), Path: path, Description: description, Document: doc, Created: now, Updated: now}
 		st.Policies[name] = &p

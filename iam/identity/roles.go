@@ -34,6 +34,9 @@ func (m *Manager) CreateRole(ctx context.Context, name, path, trust, description
 		if st.Roles[name] != nil {
 			return newErr(ErrEntityExists, "Role with name %s already exists.", name)
 		}
+		if err := quota(len(st.Roles), MaxRoles, "Roles"); err != nil {
+			return err
+		}
 		r = Role{Name: name, ID: newID("AROA", 17), Path: path, Created: m.now().UTC().Truncate(1e9), Trust: trust,
 			MaxSessionDuration: maxSession, Description: description}
 		st.Roles[name] = &r

@@ -76,6 +76,9 @@ func (m *Manager) CreateUser(ctx context.Context, name, path string) (User, erro
 		if st.Users[name] != nil {
 			return newErr(ErrEntityExists, "User with name %s already exists.", name)
 		}
+		if err := quota(len(st.Users), MaxUsers, "Users"); err != nil {
+			return err
+		}
 		u = User{Name: name, ID: newID("AIDA", 17), Path: path, Created: m.now().UTC().Truncate(1e9)}
 		st.Users[name] = &u
 		return nil

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,6 +33,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"RootSecretChange", testRootSecretChange},
 		{"PoliciesAndGroups", testPoliciesAndGroups},
 		{"Epoch", testEpoch},
+		{"Quota", testQuota},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -254,4 +256,16 @@ func testEpoch(t *testing.T, f Factory) {
 	if m.Snapshot().Epoch != e0+1 || calls != 1 {
 		t.Fatalf("epoch %d (from %d), %d notifications: want one change", m.Snapshot().Epoch, e0, calls)
 	}
+}
+
+func testQuota(t *testing.T, f Factory) {
+	ctx := context.Background()
+	s, _ := f(t)
+	m := open(t, s, rootSecret)
+	for i := range identity.MaxGroups {
+		_, err := m.CreateGroup(ctx, "g"+strconv.Itoa(i), "")
+		must(t, err)
+	}
+	_, err := m.CreateGroup(ctx, "one-too-many", "")
+	wantCode(t, err, identity.ErrLimitExceeded)
 }
