@@ -15,6 +15,7 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/erasureset"
 	"github.com/flashstor/flashstor/objstore/internal/siphash"
+	"github.com/flashstor/flashstor/objstore/journal"
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/nslock"
 )
@@ -39,6 +40,14 @@ type Pool struct {
 	feed   objstore.Feed
 
 	healers sync.WaitGroup
+
+	// journal holds the intents of prefix renames, on the first set's drives.
+	journal *journal.Journal
+	// prefixMu serialises prefix renames and the journal's recovery.
+	prefixMu sync.Mutex
+	// finished holds the ids of journal records whose operation is whole but whose record
+	// could not be removed: they are removed, not run again. Guarded by prefixMu.
+	finished map[string]bool
 }
 
 var _ objstore.ObjectLayer = (*Pool)(nil)
@@ -54,12 +63,19 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	k, m := cfg.Sets[0].Geometry()
+	j, err := journal.New(cfg.Sets[0].Drives(), erasureset.WriteQuorum(k, m), nil)
+	if err != nil {
+		return nil, err
+	}
 	return &Pool{
-		sets:  cfg.Sets,
-		k0:    binary.LittleEndian.Uint64(cfg.PlacementKey[:8]),
-		k1:    binary.LittleEndian.Uint64(cfg.PlacementKey[8:]),
-		locks: cfg.Locks,
-		log:   cfg.Log,
+		journal:  j,
+		finished: make(map[string]bool),
+		sets:     cfg.Sets,
+		k0:       binary.LittleEndian.Uint64(cfg.PlacementKey[:8]),
+		k1:       binary.LittleEndian.Uint64(cfg.PlacementKey[8:]),
+		locks:    cfg.Locks,
+		log:      cfg.Log,
 	}, nil
 }
 
