@@ -303,8 +303,26 @@ func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 }
 
 // storeMetaLocked stores changed attributes and metadata of a clean, committed file with a
-// metadata-only update; for a dirty file they wait for its commit.
+// metadata-only update; for a dirty file they wait for its commit. A file with several
+// names updates them all under an intent of the core's journal.
 func (n *fileNode) storeMetaLocked() syscall.Errno {
+	if !n.metaDirty || n.c.dirty || !n.committed || n.unlinked {
+		return 0
+	}
+	if len(n.links) == 0 {
+		return n.storeMetaUnjournaledLocked()
+	}
+	end, errno := n.beginNamesLocked(n.key, n.namesLocked(), nil)
+	if errno != 0 {
+		return errno
+	}
+	errno = n.storeMetaUnjournaledLocked()
+	end(errno == 0)
+	return errno
+}
+
+// storeMetaUnjournaledLocked is storeMetaLocked within an intent the caller began.
+func (n *fileNode) storeMetaUnjournaledLocked() syscall.Errno {
 	if !n.metaDirty || n.c.dirty || !n.committed || n.unlinked {
 		return 0
 	}

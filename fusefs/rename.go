@@ -97,15 +97,21 @@ func (d *dirNode) renameFile(src *fileNode, srcKey, dstKey string, target *fs.In
 			return syscall.EEXIST
 		}
 	}
+	end := func(bool) {}
 	if src != nil {
 		src.mu.Lock()
 		defer src.unlock()
 		if errno := src.commitLocked(); errno != 0 {
 			return errno
 		}
+		var errno syscall.Errno
+		if end, errno = src.beginRenameLocked(srcKey, dstKey); errno != 0 {
+			return errno
+		}
 	}
 	_, err := d.fsys.layer.RenameObject(d.fsys.ctx, d.bucket, srcKey, dstKey, objstore.RenameOptions{NoReplace: noReplace})
 	if err != nil {
+		end(true) // nothing moved
 		return toErrno(err)
 	}
 	var errno syscall.Errno
@@ -113,6 +119,7 @@ func (d *dirNode) renameFile(src *fileNode, srcKey, dstKey string, target *fs.In
 		src.attrs.ctime, src.ctimeUnsaved = time.Now(), true
 		// A file with hard links stores its names' new list at once.
 		errno = src.renameNameLocked(srcKey, dstKey)
+		end(errno == 0)
 	}
 	if replaced != nil && replaced != src {
 		// Lock order: the source's lock, then the replaced file's; they differ. A

@@ -25,3 +25,32 @@ type RenamePrefixOptions struct {
 	// in every object the list names whose own list is that list.
 	KeyLists []string
 }
+
+// NameSyncer is an object layer that makes the several keys of one file (the names of a
+// file with hard links, each a copy) crash-safe: the caller commits its intent, then
+// writes the keys, then calls done. If a crash (or an error) stops it in between, the next
+// start or heal completes it: every name is then a copy of one of them, content and
+// metadata, so that no two names differ and every name's list of names is true.
+type NameSyncer interface {
+	// BeginNameSync commits the intent s durably. The caller then changes the keys (any
+	// of them, in any order) and calls end: with whole true once they are as s says, or
+	// if it changed none of them, which removes the intent; with false when it stopped part
+	// way, which leaves the intent for the layer to complete (at its next recovery). end's
+	// error means the intent could not be removed: it may be completed again after a
+	// restart, which copies a name onto the others once more.
+	BeginNameSync(ctx context.Context, bucket string, s NameSync) (end func(whole bool) error, err error)
+}
+
+// NameSync is the intent of a change to the names of a file.
+type NameSync struct {
+	// Src is the name whose object every other name becomes a copy of when the intent is
+	// completed; it is one of Names.
+	Src string
+	// Names are the file's names once the change is made; Removed the names it removes.
+	Names, Removed []string
+	// KeyList is the metadata entry that holds the list of Names on every name (as a
+	// URL-escaped JSON array); Meta are entries set with it (a group id). When one name is
+	// left, both are removed from it.
+	KeyList string
+	Meta    map[string]string
+}

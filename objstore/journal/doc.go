@@ -44,16 +44,28 @@
 //	10      n     body: a JSON object (below)
 //	10+n    4     CRC-32C (Castagnoli) of bytes 0 to 10+n, big-endian
 //
-// The body of version 1:
+// The body of version 1 is one of two ops:
 //
 //	{"op": "rename-prefix", "bucket": "...", "src": "a/", "dst": "b/",
 //	 "deleteDst": false, "keyLists": ["x-amz-meta-..."], "created": "RFC 3339 time"}
+//
+//	{"op": "sync-names", "bucket": "...", "src": "k1", "names": ["k1", "k2"],
+//	 "removed": ["k3"], "keyLists": ["x-amz-meta-..."], "meta": {"x-amz-meta-...": "..."},
+//	 "created": "RFC 3339 time"}
 //
 // "rename-prefix" moves every key that starts with src to dst followed by the rest of the
 // key; deleteDst first removes the object whose key is dst (an empty directory's marker
 // being replaced by a source without one); keyLists name metadata entries that hold lists
 // of keys of the bucket (a URL-escaped JSON array of strings), rewritten where they name a
-// moved key. Unknown fields are ignored; an unknown op decodes (ErrUnknownOp from
+// moved key.
+//
+// "sync-names" makes the names of a file with hard links one file again (the mount's
+// commit, link, unlink and rename of such a file): every key of names becomes a copy of
+// src, content and metadata, with the keyLists entries set to the list of names and the
+// meta entries set (both removed instead when one name is left), then the keys of removed
+// that are not in names go. If src is gone, the first of names that exists is copied.
+//
+// Unknown fields are ignored; an unknown op decodes (ErrUnknownOp from
 // Record.Check) and is left in place, neither run nor removed, as is a record of a newer
 // version (ErrNewerVersion): a newer binary will run them. A new version adds fields or ops
 // under a new version number, and Unmarshal keeps reading every older one (golden copies

@@ -7,14 +7,23 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"time"
 )
 
 // Version is the record version this binary writes.
 const Version = 1
 
-// OpRenamePrefix is the op of a directory rename: every key below Src moves below Dst.
-const OpRenamePrefix = "rename-prefix"
+// The ops of version 1.
+const (
+	// OpRenamePrefix is a directory rename: every key below Src moves below Dst.
+	OpRenamePrefix = "rename-prefix"
+	// OpSyncNames makes the names of a file with hard links one file again: every key of
+	// Names becomes a copy of Src, content and metadata, with the list of Names in its
+	// KeyLists entries and Meta set (both removed when one name is left), and the keys of
+	// Removed go.
+	OpSyncNames = "sync-names"
+)
 
 const (
 	magic      = "FSJR"
@@ -35,17 +44,23 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Record is one intent: an operation on several keys of a bucket, to be completed if a
 // crash interrupts it.
 type Record struct {
-	// Op says what the record does (OpRenamePrefix).
+	// Op says what the record does (OpRenamePrefix, OpSyncNames).
 	Op     string `json:"op"`
 	Bucket string `json:"bucket"`
-	// Src and Dst are the prefixes of a rename-prefix, each ending in "/".
+	// Src and Dst are the prefixes of a rename-prefix, each ending in "/"; Src is the key
+	// the names of a sync-names copy.
 	Src string `json:"src"`
-	Dst string `json:"dst"`
+	Dst string `json:"dst,omitempty"`
 	// DeleteDst removes the object at key Dst before the keys move.
 	DeleteDst bool `json:"deleteDst,omitempty"`
 	// KeyLists name metadata entries that hold URL-escaped JSON lists of keys.
-	KeyLists []string  `json:"keyLists,omitempty"`
-	Created  time.Time `json:"created"`
+	KeyLists []string `json:"keyLists,omitempty"`
+	// Names and Removed are the keys a sync-names keeps and removes; Meta the metadata
+	// entries it sets on every name kept.
+	Names   []string          `json:"names,omitempty"`
+	Removed []string          `json:"removed,omitempty"`
+	Meta    map[string]string `json:"meta,omitempty"`
+	Created time.Time         `json:"created"`
 }
 
 // Check reports whether this binary knows how to run r: ErrUnknownOp, or ErrCorrupt for a
@@ -56,6 +71,11 @@ func (r *Record) Check() error {
 		if r.Bucket == "" || !validPrefix(r.Src) || !validPrefix(r.Dst) || r.Src == r.Dst ||
 			len(r.Dst) > len(r.Src) && r.Dst[:len(r.Src)] == r.Src {
 			return fmt.Errorf("%w: rename-prefix %q to %q in %q", ErrCorrupt, r.Src, r.Dst, r.Bucket)
+		}
+		return nil
+	case OpSyncNames:
+		if r.Bucket == "" || r.Src == "" || !slices.Contains(r.Names, r.Src) || slices.Contains(r.Names, "") {
+			return fmt.Errorf("%w: sync-names of %q (%d names) in %q", ErrCorrupt, r.Src, len(r.Names), r.Bucket)
 		}
 		return nil
 	default:

@@ -18,8 +18,24 @@ func sampleRecord() *Record {
 	}
 }
 
+func sampleSync() *Record {
+	return &Record{
+		Op: OpSyncNames, Bucket: "backup", Src: "snap.1/etc/passwd",
+		Names:    []string{"snap.1/etc/passwd", "snap.0/etc/passwd"},
+		Removed:  []string{"snap.2/etc/passwd"},
+		KeyLists: []string{"x-amz-meta-flashstor-links"},
+		Meta:     map[string]string{"x-amz-meta-flashstor-link-group": "0123456789abcdef"},
+		Created:  time.Date(2026, 12, 4, 21, 40, 0, 0, time.UTC),
+	}
+}
+
 func TestRecordRoundTrip(t *testing.T) {
-	r := sampleRecord()
+	for _, r := range []*Record{sampleRecord(), sampleSync()} {
+		testRoundTrip(t, r)
+	}
+}
+
+func testRoundTrip(t *testing.T, r *Record) {
 	got, err := Unmarshal(r.Marshal())
 	if err != nil {
 		t.Fatal(err)
@@ -34,9 +50,14 @@ func TestRecordRoundTrip(t *testing.T) {
 
 // The bytes of every version ever written must keep decoding to the same record.
 func TestRecordGolden(t *testing.T) {
-	path := filepath.Join("testdata", "rename-prefix.v1")
+	for name, r := range map[string]*Record{"rename-prefix.v1": sampleRecord(), "sync-names.v1": sampleSync()} {
+		testGolden(t, filepath.Join("testdata", name), r)
+	}
+}
+
+func testGolden(t *testing.T, path string, want *Record) {
 	if os.Getenv("FLASHSTOR_UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(path, sampleRecord().Marshal(), 0o644); err != nil {
+		if err := os.WriteFile(path, want.Marshal(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -48,8 +69,8 @@ func TestRecordGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, sampleRecord()) {
-		t.Fatalf("golden v1: got %+v, want %+v", got, sampleRecord())
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("golden %s: got %+v, want %+v", path, got, want)
 	}
 }
 
@@ -93,6 +114,9 @@ func TestRecordCheck(t *testing.T) {
 		{"root dst", func(r *Record) { r.Dst = "/" }, ErrCorrupt},
 		{"same", func(r *Record) { r.Dst = r.Src }, ErrCorrupt},
 		{"into itself", func(r *Record) { r.Dst = r.Src + "x/" }, ErrCorrupt},
+		{"sync ok", func(r *Record) { *r = *sampleSync() }, nil},
+		{"sync src not a name", func(r *Record) { *r = *sampleSync(); r.Src = "x" }, ErrCorrupt},
+		{"sync empty name", func(r *Record) { *r = *sampleSync(); r.Names = append(r.Names, "") }, ErrCorrupt},
 	} {
 		r := sampleRecord()
 		c.edit(r)
@@ -106,6 +130,7 @@ func TestRecordCheck(t *testing.T) {
 // fail with ErrCorrupt / ErrNewerVersion; never a panic.
 func FuzzUnmarshal(f *testing.F) {
 	f.Add(sampleRecord().Marshal())
+	f.Add(sampleSync().Marshal())
 	f.Add([]byte("FSJR\x01\x00\x00\x00\x00\x02{}\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Unmarshal(b)

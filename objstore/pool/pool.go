@@ -43,10 +43,15 @@ type Pool struct {
 
 	// journal holds the intents of prefix renames, on the first set's drives.
 	journal *journal.Journal
-	// prefixMu serialises prefix renames and the journal's recovery.
+	// prefixMu serialises prefix renames and the journal's recoveries.
 	prefixMu sync.Mutex
+	// jmu guards active and finished. Lock order: prefixMu before jmu.
+	jmu sync.Mutex
+	// active holds the ids of journal records whose operation runs in this process:
+	// recovery leaves them alone. GUARDED_BY(jmu).
+	active map[string]bool
 	// finished holds the ids of journal records whose operation is whole but whose record
-	// could not be removed: they are removed, not run again. Guarded by prefixMu.
+	// could not be removed: they are removed, not run again. GUARDED_BY(jmu).
 	finished map[string]bool
 }
 
@@ -70,6 +75,7 @@ func New(cfg Config) (*Pool, error) {
 	}
 	return &Pool{
 		journal:  j,
+		active:   make(map[string]bool),
 		finished: make(map[string]bool),
 		sets:     cfg.Sets,
 		k0:       binary.LittleEndian.Uint64(cfg.PlacementKey[:8]),

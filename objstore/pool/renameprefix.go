@@ -45,16 +45,15 @@ func (p *Pool) RenamePrefix(ctx context.Context, bucket, srcPrefix, dstPrefix st
 		}
 	}
 	rec.DeleteDst = dstErr == nil && srcErr != nil
-	id, err := p.journal.Begin(ctx, rec)
+	id, err := p.beginActive(ctx, rec)
 	if err != nil {
 		return err
 	}
 	if err := p.runRecord(ctx, rec); err != nil {
+		p.leaveToRecovery(id)
 		return fmt.Errorf("rename %s/%s to %s (left to complete by the journal): %w", bucket, srcPrefix, dstPrefix, err)
 	}
-	if err := p.journal.Done(ctx, id); err != nil {
-		// The rename is whole; the record must not run again in this process.
-		p.finished[id] = true
+	if err := p.endActive(context.WithoutCancel(ctx), id); err != nil {
 		p.log.Warn("pool: the journal record of a finished rename stays", "id", id, "err", err)
 	}
 	return nil
@@ -86,6 +85,9 @@ func (p *Pool) checkMovedKeys(ctx context.Context, bucket, srcPrefix, dstPrefix 
 
 // runRecord does what rec says, from wherever an earlier run of it stopped.
 func (p *Pool) runRecord(ctx context.Context, rec *journal.Record) error {
+	if rec.Op == journal.OpSyncNames {
+		return p.syncNames(ctx, rec)
+	}
 	if rec.DeleteDst {
 		if err := p.DeleteObject(ctx, rec.Bucket, rec.Dst); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
 			return err
@@ -205,20 +207,32 @@ func (p *Pool) RecoverJournal(ctx context.Context) (completed, undecided int, er
 		errs = append(errs, err)
 	}
 	for _, e := range live {
-		if !p.finished[e.ID] {
+		p.jmu.Lock()
+		active, finished := p.active[e.ID], p.finished[e.ID]
+		p.jmu.Unlock()
+		if active {
+			continue
+		}
+		if !finished {
 			err := p.runRecord(ctx, e.Record)
 			if err != nil && !errors.Is(err, objstore.ErrBucketNotFound) {
-				errs = append(errs, fmt.Errorf("journal record %s (%s %s/%s to %s): %w", e.ID, e.Record.Op, e.Record.Bucket, e.Record.Src, e.Record.Dst, err))
+				errs = append(errs, fmt.Errorf("journal record %s (%s %s/%s): %w", e.ID, e.Record.Op, e.Record.Bucket, e.Record.Src, err))
 				continue
 			}
 			p.log.Info("pool: completed an interrupted operation", "op", e.Record.Op, "bucket", e.Record.Bucket, "src", e.Record.Src, "dst", e.Record.Dst)
 		}
-		if err := p.journal.Done(ctx, e.ID); err != nil {
+		err := p.journal.Done(ctx, e.ID)
+		p.jmu.Lock()
+		if err == nil {
+			delete(p.finished, e.ID)
+		} else {
 			p.finished[e.ID] = true
+		}
+		p.jmu.Unlock()
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		delete(p.finished, e.ID)
 		completed++
 	}
 	return completed, undecided, errors.Join(errs...)
