@@ -1,7 +1,10 @@
 // Package pool is the object layer of Flashstor: a pool of erasure sets behind the one
 // objstore.ObjectLayer interface. It routes each key to its set, takes the namespace locks,
 // merges the sets' listings, moves objects across sets when a rename must, and publishes
-// every change on the change feed before the call that made it returns.
+// every change on the change feed before the call that made it returns. Operations on
+// several keys (a prefix rename, the names of a file with hard links) are made crash-safe
+// by the intent journal (package journal) on the first set's drives: committed before any
+// key changes, completed by RecoverJournal after a crash.
 package pool
 
 import (
