@@ -290,7 +290,10 @@ func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 	_, g := in.GetGID()
 	_, mt := in.GetMTime()
 	_, at := in.GetATime()
-	if m || u || g || mt || at {
+	// A chown that changes nothing (chown(-1, -1), or to the owner it has) still moves the
+	// ctime, as on a local file system: the kernel sends ctime alone.
+	_, ct := in.GetCTime()
+	if m || u || g || mt || at || ct {
 		_, atimeSet := applySetattr(&n.attrs, in, time.Now())
 		n.atimeSet = n.atimeSet || atimeSet
 		n.metaDirty = true

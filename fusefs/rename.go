@@ -34,7 +34,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	}
 	noReplace := flags&renameNoReplace != 0
 	srcKey, dstKey := d.loc()+name, dst.loc()+newName
-	if len(dstKey)+1 > maxKeyLength {
+	if len(dstKey)+1 > maxKeyLength || len(newName) > maxNameLength {
 		return syscall.ENAMETOOLONG
 	}
 	errno := d.rename(ctx, name, dst, newName, srcKey, dstKey, noReplace)
