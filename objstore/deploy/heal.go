@@ -83,7 +83,11 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 	}
 	formatCheck := time.NewTicker(opts.FormatCheckInterval)
 	defer formatCheck.Stop()
+	// The loop is waited for before the heals it starts: a heal started after
+	// heals.wg.Wait began would race with it.
+	loopDone := make(chan struct{})
 	go func() {
+		defer close(loopDone)
 		for {
 			select {
 			case <-ctx.Done():
@@ -104,6 +108,7 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 		}
 	}()
 	<-ctx.Done()
+	<-loopDone
 	heals.wg.Wait()
 	dep.WaitHealers()
 }
