@@ -32,23 +32,9 @@ func TestHardLinksKill9(t *testing.T) {
 	if testing.Short() {
 		rounds = 10
 	}
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	r := rand.New(rand.NewPCG(seed, 13))
-	dir := t.TempDir()
-	mnt := filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv := &chaosServer{t: t, mount: mnt,
-		args: []string{"server", "--address", "127.0.0.1:0", "--mount", mnt, filepath.Join(dir, "d{1...4}")}}
-	t.Cleanup(func() { srv.stop(syscall.SIGTERM) })
-	srv.start()
 	const bucket = "links"
-	if _, err := srv.s3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join(mnt, bucket)
+	srv, root, seed := killableMount(t, bucket)
+	r := rand.New(rand.NewPCG(seed, 13))
 	for _, d := range []string{"a", "b", "c"} {
 		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -118,20 +104,10 @@ func TestHardLinksKill9(t *testing.T) {
 			op = func() error { return os.Remove(filepath.Join(root, k)) }
 			kinds["unlink"]++
 		}
-		done := make(chan error, 1)
-		go func() { done <- op() }()
-		time.Sleep(time.Duration(r.Int64N(int64(maxDelay))))
-		srv.stop(syscall.SIGKILL)
-		var opErr error
-		select {
-		case opErr = <-done:
-		case <-time.After(30 * time.Second):
-			t.Fatal("the change did not return within 30 s of the kill")
-		}
+		opErr := killDuring(t, srv, time.Duration(r.Int64N(int64(maxDelay))), op)
 		if opErr != nil {
 			interrupted++
 		}
-		srv.start()
 		all := append(slices.Clone(before), names...)
 		slices.Sort(all)
 		all = slices.Compact(all)

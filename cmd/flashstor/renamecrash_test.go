@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,23 +30,10 @@ func TestDirRenameKill9(t *testing.T) {
 	if testing.Short() {
 		files, rounds = 150, 3
 	}
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	r := rand.New(rand.NewPCG(seed, 12))
-	dir := t.TempDir()
-	mnt := filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv := &chaosServer{t: t, mount: mnt,
-		args: []string{"server", "--address", "127.0.0.1:0", "--mount", mnt, filepath.Join(dir, "d{1...4}")}}
-	t.Cleanup(func() { srv.stop(syscall.SIGTERM) })
-	srv.start()
-	ctx := context.Background()
 	const bucket = "renames"
-	if _, err := srv.s3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	srv, root, seed := killableMount(t, bucket)
+	r := rand.New(rand.NewPCG(seed, 12))
+	ctx := context.Background()
 	want := map[string][]byte{} // key below the tree's name -> content
 	for i := range files {
 		key := fmt.Sprintf("d%d/f%03d", i%7, i)
@@ -58,7 +46,6 @@ func TestDirRenameKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	root := filepath.Join(mnt, bucket)
 	// A file with two names: a/d0/linked in the tree, outside/linked out of it.
 	if err := os.MkdirAll(filepath.Join(root, "outside"), 0o755); err != nil {
 		t.Fatal(err)
@@ -84,24 +71,68 @@ func TestDirRenameKill9(t *testing.T) {
 	interrupted := 0
 	for round := range rounds {
 		from, to := filepath.Join(root, names[at]), filepath.Join(root, names[1-at])
-		done := make(chan error, 1)
-		go func() { done <- os.Rename(from, to) }()
-		time.Sleep(time.Duration(r.Int64N(int64(full))))
-		srv.stop(syscall.SIGKILL)
-		var err error
-		select {
-		case err = <-done:
-		case <-time.After(30 * time.Second):
-			t.Fatal("the rename did not return within 30 s of the kill")
-		}
+		err := killDuring(t, srv, time.Duration(r.Int64N(int64(full))), func() error { return os.Rename(from, to) })
 		if err != nil {
 			interrupted++
 		}
-		srv.start()
 		at = checkRenamedTree(t, srv, root, bucket, names, want)
 		t.Logf("round %d: rename returned %v; the tree is under %q", round, err, names[at])
 	}
 	t.Logf("%d of %d renames were interrupted by the kill", interrupted, rounds)
+}
+
+// grepLines returns the lines of s that hold one of words.
+func grepLines(s string, words ...string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		for _, w := range words {
+			if strings.Contains(line, w) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// killableMount starts a server child on 4 drives with its buckets mounted, makes bucket,
+// and returns the server, the bucket's directory in the mount and a seed for the test's
+// random choices (logged).
+func killableMount(t *testing.T, bucket string) (srv *chaosServer, root string, seed uint64) {
+	t.Helper()
+	seed = uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv = &chaosServer{t: t, mount: mnt,
+		args: []string{"server", "--address", "127.0.0.1:0", "--mount", mnt, filepath.Join(dir, "d{1...4}")}}
+	t.Cleanup(func() { srv.stop(syscall.SIGTERM) })
+	srv.start()
+	if _, err := srv.s3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return srv, filepath.Join(mnt, bucket), seed
+}
+
+// killDuring runs op, kills the server with SIGKILL after delay, waits for op (which a
+// kill during it fails) and starts the server again. It returns op's error.
+func killDuring(t *testing.T, srv *chaosServer, delay time.Duration, op func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- op() }()
+	time.Sleep(delay)
+	srv.stop(syscall.SIGKILL)
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the operation did not return within 30 s of the kill")
+	}
+	srv.start()
+	return err
 }
 
 // checkRenamedTree checks that the tree is whole under one of names and that nothing is
@@ -131,7 +162,8 @@ func checkRenamedTree(t *testing.T, srv *chaosServer, root, bucket string, names
 		at = 1
 	}
 	if n, other := count(names[at]+"/"), count(names[1-at]+"/"); n != len(want) || other != 0 {
-		t.Fatalf("after the restart: %d keys below %s/ and %d below %s/; want all %d below one name", n, names[at], other, names[1-at], len(want))
+		t.Fatalf("after the restart: %d keys below %s/ and %d below %s/; want all %d below one name; the server's journal log:\n%s",
+			n, names[at], other, names[1-at], len(want), grepLines(srv.output(), "journal", "interrupted operation"))
 	}
 	for k, content := range want {
 		out, err := srv.s3().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(names[at] + "/" + k)})

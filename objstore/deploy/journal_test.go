@@ -158,7 +158,7 @@ func TestRenamePrefix(t *testing.T) {
 // new name, and the journal is empty.
 func TestRenamePrefixRecovered(t *testing.T) {
 	for _, n := range []int{4, 20} {
-		for _, moved := range []int{0, 1, 13, -1} { // -1: every key
+		for _, moved := range []int{0, 1, 13, -1, -2} { // -1: every key; -2: one key on half the drives
 			t.Run(fmt.Sprintf("%d drives, %d moved", n, moved), func(t *testing.T) {
 				ctx := context.Background()
 				drives := []string{filepath.Join(t.TempDir(), fmt.Sprintf("d{1...%d}", n))}
@@ -180,6 +180,28 @@ func TestRenamePrefixRecovered(t *testing.T) {
 				res, err := d.ListObjects(ctx, "bkt", objstore.ListOptions{Prefix: "src/", MaxKeys: 1000})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if moved == -2 {
+					// A crash inside the rename of one object within its set: the drives
+					// that renamed it hold it at the new key, the others at the old (with
+					// more than 4 drives in a set, neither key then has k drives).
+					o := ""
+					for _, c := range res.Objects[3:] {
+						if d.SetIndex(c.Key) == d.SetIndex("dst/"+c.Key[len("src/"):]) {
+							o = c.Key
+							break
+						}
+					}
+					if o == "" {
+						t.Fatal("no key renames within its set")
+					}
+					drives := d.Sets()[d.SetIndex(o)].Drives()
+					for _, dr := range drives[:len(drives)/2] {
+						if err := dr.RenameObject(ctx, "bkt", o, "dst/"+o[len("src/"):]); err != nil {
+							t.Fatal(err)
+						}
+					}
+					moved = 3
 				}
 				for i, o := range res.Objects {
 					if i == moved {

@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/erasureset"
 	"github.com/flashstor/flashstor/objstore/journal"
 	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/storage"
 )
 
 var _ objstore.PrefixRenamer = (*Pool)(nil)
@@ -59,6 +63,74 @@ func (p *Pool) RenamePrefix(ctx context.Context, bucket, srcPrefix, dstPrefix st
 	return nil
 }
 
+// finishDriveRenames completes, drive by drive, the rename of an object within its set
+// that a crash interrupted: the drives that renamed it hold it at dst, the others still at
+// src, so that neither key may be on enough drives to read (k), let alone write. Every
+// drive still holding src renames it to dst (a drive's atomic, metadata-only rename), under
+// both keys' write locks; the object is then whole at dst, and a heal is queued for it.
+// ErrWriteQuorum when fewer than a write quorum of drives hold it at dst after.
+func (p *Pool) finishDriveRenames(ctx context.Context, bucket, src, dst string) error {
+	unlock, err := p.lockObject(ctx, bucket, []string{src, dst}, nil)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	s := p.setFor(src)
+	drives := s.Drives()
+	errs := make([]error, len(drives))
+	var wg sync.WaitGroup
+	for i, d := range drives {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.RenameObject(ctx, bucket, src, dst)
+			if errors.Is(errs[i], storage.ErrFileNotFound) {
+				_, errs[i] = d.ReadMeta(ctx, bucket, dst)
+			}
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		}
+	}
+	s.QueueHeal(bucket, dst)
+	s.QueueHeal(bucket, src)
+	k, m := s.Geometry()
+	if ok < erasureset.WriteQuorum(k, m) {
+		return fmt.Errorf("%w: %s/%s renamed to %s on %d of %d drives: %w", objstore.ErrWriteQuorum, bucket, src, dst, ok, len(drives), errors.Join(errs...))
+	}
+	p.publish(ctx, objstore.Event{Type: objstore.EventRename, Bucket: bucket, Key: src, NewKey: dst})
+	return nil
+}
+
+// healedRetry runs op, which changes keys; ErrObjectNotFound counts as done. If op fails
+// otherwise, the keys are healed and op runs once more. A crash in the middle of a rename
+// within a set leaves the object renamed on some drives only, so that neither key is on a
+// write quorum of drives and the rename's next try fails (ErrWriteQuorum): healing both
+// keys first makes each whole again (or removes a copy too small to read), and the rename
+// then replaces the destination with the source.
+func (p *Pool) healedRetry(ctx context.Context, bucket string, keys []string, op func() error) error {
+	err := op()
+	if err == nil || errors.Is(err, objstore.ErrObjectNotFound) {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	for _, k := range keys {
+		if _, herr := p.setFor(k).HealObject(ctx, bucket, k, false); herr != nil {
+			p.log.Warn("pool: healing a key an interrupted operation left", "bucket", bucket, "key", k, "err", herr)
+		}
+	}
+	if err = op(); errors.Is(err, objstore.ErrObjectNotFound) {
+		return nil
+	}
+	return err
+}
+
 // checkMovedKeys fails with ErrKeyTooLong if a key below srcPrefix would be too long
 // below dstPrefix: a rename that could not finish must not start.
 func (p *Pool) checkMovedKeys(ctx context.Context, bucket, srcPrefix, dstPrefix string) error {
@@ -66,14 +138,25 @@ func (p *Pool) checkMovedKeys(ctx context.Context, bucket, srcPrefix, dstPrefix 
 	if grow <= 0 {
 		return nil
 	}
+	return p.eachObject(ctx, bucket, srcPrefix, func(o objstore.ObjectInfo) error {
+		if err := layout.CheckKey(dstPrefix + o.Key[len(srcPrefix):]); err != nil {
+			return fmt.Errorf("%w: %s below %s: %w", objstore.ErrKeyTooLong, o.Key, dstPrefix, err)
+		}
+		return nil
+	})
+}
+
+// eachObject calls fn for every object below prefix, a page at a time, in key order; an
+// error from fn stops it. Objects fn moves away do not disturb the listing.
+func (p *Pool) eachObject(ctx context.Context, bucket, prefix string, fn func(objstore.ObjectInfo) error) error {
 	for marker := ""; ; {
-		page, err := p.ListObjects(ctx, bucket, objstore.ListOptions{Prefix: srcPrefix, Marker: marker, MaxKeys: renamePage})
+		page, err := p.ListObjects(ctx, bucket, objstore.ListOptions{Prefix: prefix, Marker: marker, MaxKeys: renamePage})
 		if err != nil {
 			return err
 		}
 		for _, o := range page.Objects {
-			if err := layout.CheckKey(dstPrefix + o.Key[len(srcPrefix):]); err != nil {
-				return fmt.Errorf("%w: %s below %s: %w", objstore.ErrKeyTooLong, o.Key, dstPrefix, err)
+			if err := fn(o); err != nil {
+				return err
 			}
 		}
 		if !page.IsTruncated {
@@ -93,26 +176,61 @@ func (p *Pool) runRecord(ctx context.Context, rec *journal.Record) error {
 			return err
 		}
 	}
-	for marker := ""; ; {
-		page, err := p.ListObjects(ctx, rec.Bucket, objstore.ListOptions{Prefix: rec.Src, Marker: marker, MaxKeys: renamePage})
-		if err != nil {
+	err := p.eachObject(ctx, rec.Bucket, rec.Src, func(o objstore.ObjectInfo) error {
+		dst := rec.Dst + o.Key[len(rec.Src):]
+		_, err := p.RenameObject(ctx, rec.Bucket, o.Key, dst, objstore.RenameOptions{})
+		if err == nil || errors.Is(err, objstore.ErrObjectNotFound) || ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if p.SetIndex(o.Key) == p.SetIndex(dst) {
+			return p.finishDriveRenames(ctx, rec.Bucket, o.Key, dst)
+		}
+		return p.healedRetry(ctx, rec.Bucket, []string{o.Key, dst}, func() error {
+			_, err := p.RenameObject(ctx, rec.Bucket, o.Key, dst, objstore.RenameOptions{})
 			return err
-		}
-		for _, o := range page.Objects {
-			_, err := p.RenameObject(ctx, rec.Bucket, o.Key, rec.Dst+o.Key[len(rec.Src):], objstore.RenameOptions{})
-			if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
-				return err
-			}
-		}
-		if !page.IsTruncated {
-			break
-		}
-		marker = page.NextMarker
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.sweepDrives(ctx, rec); err != nil {
+		return err
 	}
 	if len(rec.KeyLists) == 0 {
 		return nil
 	}
 	return p.rewriteKeyLists(ctx, rec)
+}
+
+// sweepDrives finishes the renames of the objects below rec.Src that the listing cannot
+// see: an object whose rename within its set a crash interrupted may be on fewer than k
+// drives under each key, and so listed under neither. Each drive's own walk finds them.
+// (Across sets, the copy is whole before the source is deleted: a source left on a few
+// drives is a leftover the heal removes.)
+func (p *Pool) sweepDrives(ctx context.Context, rec *journal.Record) error {
+	seen := map[string]bool{}
+	for si, s := range p.sets {
+		for _, d := range s.Drives() {
+			// A drive that cannot walk is offline: what it holds is healed when it returns.
+			_ = d.Walk(ctx, rec.Bucket, storage.WalkOptions{Prefix: rec.Src, Recursive: true}, func(e storage.Entry) error {
+				if !e.IsPrefix && p.SetIndex(e.Key) == si {
+					seen[e.Key] = true
+				}
+				return nil
+			})
+		}
+	}
+	keys := slices.Sorted(maps.Keys(seen))
+	for _, k := range keys {
+		dst := rec.Dst + k[len(rec.Src):]
+		if p.SetIndex(dst) != p.SetIndex(k) {
+			continue
+		}
+		if err := p.finishDriveRenames(ctx, rec.Bucket, k, dst); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }
 
 // rewriteKeyLists rewrites the key lists of the objects now below rec.Dst that still name
@@ -127,31 +245,20 @@ func (p *Pool) rewriteKeyLists(ctx context.Context, rec *journal.Record) error {
 		}
 		return out
 	}
-	for marker := ""; ; {
-		page, err := p.ListObjects(ctx, rec.Bucket, objstore.ListOptions{Prefix: rec.Dst, Marker: marker, MaxKeys: renamePage})
-		if err != nil {
-			return err
-		}
-		for _, o := range page.Objects {
-			for _, entry := range rec.KeyLists {
-				old, ok := decodeKeyList(o.Metadata[entry])
-				if !ok {
-					continue
-				}
-				want := moved(old)
-				if slices.Equal(old, want) {
-					continue
-				}
+	return p.eachObject(ctx, rec.Bucket, rec.Dst, func(o objstore.ObjectInfo) error {
+		for _, entry := range rec.KeyLists {
+			old, ok := decodeKeyList(o.Metadata[entry])
+			if !ok {
+				continue
+			}
+			if want := moved(old); !slices.Equal(old, want) {
 				if err := p.storeKeyList(ctx, rec.Bucket, entry, want, moved); err != nil {
 					return err
 				}
 			}
 		}
-		if !page.IsTruncated {
-			return nil
-		}
-		marker = page.NextMarker
-	}
+		return nil
+	})
 }
 
 // storeKeyList stores list under entry in every object it names whose list, moved, is it.

@@ -118,7 +118,11 @@ func (p *Pool) syncNames(ctx context.Context, rec *journal.Record) error {
 					patch.Delete = append(patch.Delete, k)
 				}
 			}
-			if _, err := p.UpdateObjectMetadata(ctx, rec.Bucket, src, patch); err != nil {
+			err := p.healedRetry(ctx, rec.Bucket, []string{src}, func() error {
+				_, err := p.UpdateObjectMetadata(ctx, rec.Bucket, src, patch)
+				return err
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -127,7 +131,7 @@ func (p *Pool) syncNames(ctx context.Context, rec *journal.Record) error {
 		if slices.Contains(rec.Names, k) {
 			continue
 		}
-		if err := p.DeleteObject(ctx, rec.Bucket, k); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
+		if err := p.healedRetry(ctx, rec.Bucket, []string{k}, func() error { return p.DeleteObject(ctx, rec.Bucket, k) }); err != nil {
 			return err
 		}
 	}
