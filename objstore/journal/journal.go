@@ -67,8 +67,8 @@ func countNil(errs []error) int {
 	return n
 }
 
-// newID returns a new record id: the time, then random bytes.
-func (j *Journal) newID() string {
+// NewID returns a new record id: the time, then random bytes.
+func (j *Journal) NewID() string {
 	var r [8]byte
 	rand.Read(r[:]) // never fails (crypto/rand panics instead)
 	return fmt.Sprintf("%016x%s", uint64(j.now().UnixNano()), hex.EncodeToString(r[:]))
@@ -86,21 +86,31 @@ func validID(id string) bool {
 // ErrWriteQuorum (wrapping the drives' errors) when too few drives took it: then nothing
 // of it is left that Pending would complete, and the operation must not start.
 func (j *Journal) Begin(ctx context.Context, r *Record) (string, error) {
+	id := j.NewID()
+	return id, j.Write(ctx, id, r)
+}
+
+// Write is Begin with the id given (from NewID), for a caller that must know the id before
+// the record exists.
+func (j *Journal) Write(ctx context.Context, id string, r *Record) error {
 	if err := r.Check(); err != nil {
-		return "", err
+		return err
+	}
+	if !validID(id) {
+		return fmt.Errorf("journal: invalid record id %q", id)
 	}
 	if r.Created.IsZero() {
 		r.Created = j.now().UTC()
 	}
-	id, b := j.newID(), r.Marshal()
+	b := r.Marshal()
 	errs := j.each(func(_ int, d storage.Drive) error {
 		return d.WriteFile(ctx, storage.SysVolume, dir+"/"+id, b)
 	})
 	if countNil(errs) < j.quorum {
 		j.remove(context.WithoutCancel(ctx), id)
-		return "", fmt.Errorf("%w: journal record: %w", objstore.ErrWriteQuorum, errors.Join(errs...))
+		return fmt.Errorf("%w: journal record: %w", objstore.ErrWriteQuorum, errors.Join(errs...))
 	}
-	return id, nil
+	return nil
 }
 
 // Done removes the record of a finished operation. ErrWriteQuorum when too few drives

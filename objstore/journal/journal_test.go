@@ -75,7 +75,7 @@ func TestPendingQuorum(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ds, fs := drives(t, 4)
 			j, _ := New(ds, 3, nil)
-			id := j.newID()
+			id := j.NewID()
 			for _, i := range c.on {
 				if err := ds[i].WriteFile(ctx, storage.SysVolume, dir+"/"+id, sampleRecord().Marshal()); err != nil {
 					t.Fatal(err)

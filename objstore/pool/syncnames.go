@@ -44,16 +44,20 @@ func (p *Pool) leaveToRecovery(id string) {
 	delete(p.active, id)
 }
 
-// beginActive commits rec to the journal, marked active until endActive.
+// beginActive commits rec to the journal, marked active until endActive. The mark comes
+// first, so that a recovery that lists the record finds it active already; the journal's
+// writes run with no lock held.
 func (p *Pool) beginActive(ctx context.Context, rec *journal.Record) (string, error) {
+	id := p.journal.NewID()
 	p.jmu.Lock()
-	defer p.jmu.Unlock()
-	// Under jmu, so that a recovery listing the record finds it active already.
-	id, err := p.journal.Begin(ctx, rec)
-	if err != nil {
+	p.active[id] = true
+	p.jmu.Unlock()
+	if err := p.journal.Write(ctx, id, rec); err != nil {
+		p.jmu.Lock()
+		delete(p.active, id)
+		p.jmu.Unlock()
 		return "", err
 	}
-	p.active[id] = true
 	return id, nil
 }
 
