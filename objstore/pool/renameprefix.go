@@ -106,31 +106,6 @@ func (p *Pool) finishDriveRenames(ctx context.Context, bucket, src, dst string) 
 	return nil
 }
 
-// healedRetry runs op, which changes keys; ErrObjectNotFound counts as done. If op fails
-// otherwise, the keys are healed and op runs once more. A crash in the middle of a rename
-// within a set leaves the object renamed on some drives only, so that neither key is on a
-// write quorum of drives and the rename's next try fails (ErrWriteQuorum): healing both
-// keys first makes each whole again (or removes a copy too small to read), and the rename
-// then replaces the destination with the source.
-func (p *Pool) healedRetry(ctx context.Context, bucket string, keys []string, op func() error) error {
-	err := op()
-	if err == nil || errors.Is(err, objstore.ErrObjectNotFound) {
-		return nil
-	}
-	if ctx.Err() != nil {
-		return err
-	}
-	for _, k := range keys {
-		if _, herr := p.setFor(k).HealObject(ctx, bucket, k, false); herr != nil {
-			p.log.Warn("pool: healing a key an interrupted operation left", "bucket", bucket, "key", k, "err", herr)
-		}
-	}
-	if err = op(); errors.Is(err, objstore.ErrObjectNotFound) {
-		return nil
-	}
-	return err
-}
-
 // checkMovedKeys fails with ErrKeyTooLong if a key below srcPrefix would be too long
 // below dstPrefix: a rename that could not finish must not start.
 func (p *Pool) checkMovedKeys(ctx context.Context, bucket, srcPrefix, dstPrefix string) error {
@@ -164,42 +139,6 @@ func (p *Pool) eachObject(ctx context.Context, bucket, prefix string, fn func(ob
 		}
 		marker = page.NextMarker
 	}
-}
-
-// runRecord does what rec says, from wherever an earlier run of it stopped.
-func (p *Pool) runRecord(ctx context.Context, rec *journal.Record) error {
-	if rec.Op == journal.OpSyncNames {
-		return p.syncNames(ctx, rec)
-	}
-	if rec.DeleteDst {
-		if err := p.DeleteObject(ctx, rec.Bucket, rec.Dst); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
-			return err
-		}
-	}
-	err := p.eachObject(ctx, rec.Bucket, rec.Src, func(o objstore.ObjectInfo) error {
-		dst := rec.Dst + o.Key[len(rec.Src):]
-		_, err := p.RenameObject(ctx, rec.Bucket, o.Key, dst, objstore.RenameOptions{})
-		if err == nil || errors.Is(err, objstore.ErrObjectNotFound) || ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if p.SetIndex(o.Key) == p.SetIndex(dst) {
-			return p.finishDriveRenames(ctx, rec.Bucket, o.Key, dst)
-		}
-		return p.healedRetry(ctx, rec.Bucket, []string{o.Key, dst}, func() error {
-			_, err := p.RenameObject(ctx, rec.Bucket, o.Key, dst, objstore.RenameOptions{})
-			return err
-		})
-	})
-	if err != nil {
-		return err
-	}
-	if err := p.sweepDrives(ctx, rec); err != nil {
-		return err
-	}
-	if len(rec.KeyLists) == 0 {
-		return nil
-	}
-	return p.rewriteKeyLists(ctx, rec)
 }
 
 // sweepDrives finishes the renames of the objects below rec.Src that the listing cannot
@@ -299,48 +238,4 @@ func decodeKeyList(v string) ([]string, bool) {
 func encodeKeyList(keys []string) string {
 	b, _ := json.Marshal(keys) // a []string always marshals
 	return url.QueryEscape(string(b))
-}
-
-// RecoverJournal completes the operations that the journal holds, interrupted by a crash
-// or an error, and reports how many it completed and how many records it could not yet
-// decide on (drives not answering). The deployment runs it when it opens and while it
-// heals.
-func (p *Pool) RecoverJournal(ctx context.Context) (completed, undecided int, err error) {
-	p.prefixMu.Lock()
-	defer p.prefixMu.Unlock()
-	live, undecided, err := p.journal.Pending(ctx)
-	var errs []error
-	if err != nil {
-		errs = append(errs, err)
-	}
-	for _, e := range live {
-		p.jmu.Lock()
-		active, finished := p.active[e.ID], p.finished[e.ID]
-		p.jmu.Unlock()
-		if active {
-			continue
-		}
-		if !finished {
-			err := p.runRecord(ctx, e.Record)
-			if err != nil && !errors.Is(err, objstore.ErrBucketNotFound) {
-				errs = append(errs, fmt.Errorf("journal record %s (%s %s/%s): %w", e.ID, e.Record.Op, e.Record.Bucket, e.Record.Src, err))
-				continue
-			}
-			p.log.Info("pool: completed an interrupted operation", "op", e.Record.Op, "bucket", e.Record.Bucket, "src", e.Record.Src, "dst", e.Record.Dst)
-		}
-		err := p.journal.Done(ctx, e.ID)
-		p.jmu.Lock()
-		if err == nil {
-			delete(p.finished, e.ID)
-		} else {
-			p.finished[e.ID] = true
-		}
-		p.jmu.Unlock()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		completed++
-	}
-	return completed, undecided, errors.Join(errs...)
 }

@@ -36,44 +36,6 @@ func (p *Pool) BeginNameSync(ctx context.Context, bucket string, s objstore.Name
 	}, nil
 }
 
-// leaveToRecovery unmarks the record of an operation that failed part way: the next
-// RecoverJournal (the heal's, every format check) completes it.
-func (p *Pool) leaveToRecovery(id string) {
-	p.jmu.Lock()
-	defer p.jmu.Unlock()
-	delete(p.active, id)
-}
-
-// beginActive commits rec to the journal, marked active until endActive. The mark comes
-// first, so that a recovery that lists the record finds it active already; the journal's
-// writes run with no lock held.
-func (p *Pool) beginActive(ctx context.Context, rec *journal.Record) (string, error) {
-	id := p.journal.NewID()
-	p.jmu.Lock()
-	p.active[id] = true
-	p.jmu.Unlock()
-	if err := p.journal.Write(ctx, id, rec); err != nil {
-		p.jmu.Lock()
-		delete(p.active, id)
-		p.jmu.Unlock()
-		return "", err
-	}
-	return id, nil
-}
-
-// endActive removes a finished operation's record.
-func (p *Pool) endActive(ctx context.Context, id string) error {
-	err := p.journal.Done(ctx, id)
-	p.jmu.Lock()
-	defer p.jmu.Unlock()
-	delete(p.active, id)
-	if err != nil {
-		// The operation is whole: the record must not run again in this process.
-		p.finished[id] = true
-	}
-	return err
-}
-
 // syncNames makes every name of rec a copy of its source, then removes the removed ones.
 func (p *Pool) syncNames(ctx context.Context, rec *journal.Record) error {
 	src := ""
