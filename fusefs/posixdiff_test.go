@@ -179,6 +179,26 @@ var ruleScenarios = []ruleScenario{
 		},
 		op:    func(d string, _ uint64) syscall.Errno { return errnoOfErr(syscall.Rename(d+"/a/f", d+"/b/g")) },
 		watch: []string{"a", "b", "b/g"}},
+	{name: "rename a directory into another directory",
+		setup: func(t *testing.T, d string, _ uint64) {
+			must(t, "mkdir", os.MkdirAll(d+"/a/moved/sub", 0o755))
+			must(t, "mkdir", os.Mkdir(d+"/b", 0o755))
+			mkfile(t, d+"/a/moved/f", 0o644, 0, 0)
+		},
+		op:    func(d string, _ uint64) syscall.Errno { return errnoOfErr(syscall.Rename(d+"/a/moved", d+"/b/moved")) },
+		watch: []string{"a", "b", "b/moved", "b/moved/f"}},
+	{name: "symlink, mkfifo or mknod",
+		op: func(d string, arg uint64) syscall.Errno {
+			switch arg % 3 {
+			case 0:
+				return errnoOfErr(syscall.Symlink("target", d+"/n"))
+			case 1:
+				return errnoOfErr(syscall.Mkfifo(d+"/n", 0o640))
+			default:
+				return errnoOfErr(syscall.Mknod(d+"/n", syscall.S_IFCHR|0o600, 1<<8|3))
+			}
+		},
+		watch: []string{".", "n"}},
 	{name: "chmod, chown, truncate or write",
 		setup: func(t *testing.T, d string, _ uint64) { mkfile(t, d+"/f", 0o6755, 0, 0) },
 		op: func(d string, arg uint64) syscall.Errno {
