@@ -155,24 +155,34 @@ func (n *fileNode) startStreamLocked() syscall.Errno {
 // finishStreamLocked ends the stream and waits for the put: the content is then clean.
 func (n *fileNode) finishStreamLocked() syscall.Errno {
 	s := n.c.stream
+	// The put commits when its body ends: a file with several names commits its intent
+	// first.
+	end := func(bool) {}
+	if len(n.links) > 0 {
+		var errno syscall.Errno
+		if end, errno = n.beginNamesLocked(n.key, n.namesLocked(), nil); errno != 0 {
+			n.discardLocked() // the stream is aborted: nothing committed
+			return errno
+		}
+	}
 	s.pw.Close()
 	<-s.done
 	if s.err != nil {
 		// What was streamed is lost: the file is the committed object again.
+		end(true)
 		errno := toErrno(s.err)
 		n.discardLocked()
 		return errno
 	}
 	n.committedLocked(s.info)
 	n.c = content{state: stateClean}
-	if errno := n.syncLinksLocked(); errno != 0 {
-		return errno
-	}
+	errno := n.syncLinksLocked()
 	// Attributes changed while streaming (chmod, utimens) were not in the put's metadata.
-	if n.metaDirty {
-		return n.storeMetaLocked()
+	if errno == 0 && n.metaDirty {
+		errno = n.storeMetaUnjournaledLocked()
 	}
-	return 0
+	end(errno == 0)
+	return errno
 }
 
 // abortStreamLocked ends the stream without committing: the previous object stays.
@@ -296,9 +306,18 @@ func (n *fileNode) commitLocked() syscall.Errno {
 	var info objstore.ObjectInfo
 	var err error
 	ctx := n.fsys.ctx
-	switch n.c.state {
-	case stateStream:
+	if n.c.state == stateStream {
 		return n.finishStreamLocked()
+	}
+	// A file with several names commits its intent before the first of them changes.
+	end := func(bool) {}
+	if len(n.links) > 0 {
+		var errno syscall.Errno
+		if end, errno = n.beginNamesLocked(n.key, n.namesLocked(), nil); errno != 0 {
+			return errno
+		}
+	}
+	switch n.c.state {
 	case stateBuffer:
 		md := n.objectMetaLocked()
 		n.metaDirty = false
@@ -310,6 +329,7 @@ func (n *fileNode) commitLocked() syscall.Errno {
 		info, err = n.fsys.layer.PutObject(ctx, n.bucket, n.key, io.NewSectionReader(n.c.stage, 0, size), size, objstore.PutOptions{Metadata: md})
 	}
 	if err != nil {
+		end(true) // no name changed
 		n.metaDirty = true
 		return toErrno(err)
 	}
@@ -318,10 +338,12 @@ func (n *fileNode) commitLocked() syscall.Errno {
 	if n.c.state == stateBuffer {
 		n.c = content{state: stateClean}
 	}
-	if errno := n.syncLinksLocked(); errno != 0 {
-		return errno
+	errno := n.syncLinksLocked()
+	if errno == 0 {
+		errno = n.storeMetaUnjournaledLocked()
 	}
-	return n.storeMetaLocked()
+	end(errno == 0)
+	return errno
 }
 
 // discardLocked drops the content's uncommitted changes: the file is the committed

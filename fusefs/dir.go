@@ -55,6 +55,13 @@ type dirNode struct {
 	complete    bool
 	completeGen uint64
 	names       map[string]struct{}
+	// touched is when the mount last created, removed or renamed an entry in or out of the
+	// directory: its mtime and ctime show it while it is later than the stored ones, as a
+	// local file system moves them. Kept in memory only: storing it in the marker would
+	// add a durable write to every file creation (tar, rsync and cp make thousands), and
+	// an implicit directory has no marker. An explicit change of the times (utimens)
+	// replaces it. GUARDED_BY(mu).
+	touched time.Time
 }
 
 // hint is what a listing or a lookup tells of one entry.
@@ -157,8 +164,23 @@ func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrO
 	if errno != 0 {
 		return errno
 	}
-	a.fill(&out.Attr, 1)
+	d.withTouched(&a).fill(&out.Attr, 1)
 	return 0
+}
+
+// withTouched returns a with the time of the latest entry change as mtime and ctime where
+// it is later.
+func (d *dirNode) withTouched(a *attrs) *attrs {
+	d.mu.Lock()
+	t := d.touched
+	d.mu.Unlock()
+	if t.After(a.mtime) {
+		a.mtime = t
+	}
+	if t.After(a.ctime) {
+		a.ctime = t
+	}
+	return a
 }
 
 // Setattr changes mode, owner or times. They persist in the marker, which is created if
@@ -172,10 +194,17 @@ func (d *dirNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAtt
 	if errno != 0 {
 		return errno
 	}
+	if _, ok := in.GetMTime(); !ok {
+		// The mtime an entry change gave it is kept (and stored now, with the change).
+		d.withTouched(&a)
+	}
 	applySetattr(&a, in, time.Now())
 	if errno := d.saveMarker(func(md map[string]string) { putPosix(md, a, true) }, a); errno != 0 {
 		return errno
 	}
+	d.mu.Lock()
+	d.touched = time.Time{}
+	d.mu.Unlock()
 	a.fill(&out.Attr, 1)
 	return 0
 }
@@ -223,7 +252,7 @@ func (d *dirNode) saveMarker(edit func(map[string]string), a attrs) syscall.Errn
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	prefix := d.loc()
 	key := prefix + name
-	if len(key) > maxKeyLength {
+	if len(key) > maxKeyLength || len(name) > maxNameLength {
 		return nil, syscall.ENAMETOOLONG
 	}
 	if d.knownAbsent(name) {

@@ -4,6 +4,8 @@ package fusefs
 // leaves for the lookups that follow it (readdirplus), and the complete name set of a
 // directory the mount made.
 
+import "time"
+
 // maxCompleteNames bounds the names a complete directory keeps; past it, lookups ask the
 // core again.
 const maxCompleteNames = 100_000
@@ -38,10 +40,12 @@ func (d *dirNode) forgetComplete() {
 }
 
 // noteName records that the mount made name exist (or not) in the directory, and forgets
-// the listing's hint for it.
+// the listing's hint for it. The directory's mtime and ctime move, as on a local file
+// system (see dirNode.touched).
 func (d *dirNode) noteName(name string, present bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.touched = time.Now()
 	delete(d.hints, name)
 	if !d.complete {
 		return

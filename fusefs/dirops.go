@@ -42,7 +42,7 @@ func (d *dirNode) newOwner(ctx context.Context) (who owner, sgid bool) {
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	prefix := d.loc()
 	marker := prefix + name + "/"
-	if len(marker) > maxKeyLength {
+	if len(marker) > maxKeyLength || len(name) > maxNameLength {
 		return nil, syscall.ENAMETOOLONG
 	}
 	d.dropHint(name)
@@ -122,7 +122,7 @@ func hasPendingFiles(n *fs.Inode) bool {
 // close: a file written sequentially then streams there as it is written.
 func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
 	key := d.loc() + name
-	if len(key) > maxKeyLength {
+	if len(key) > maxKeyLength || len(name) > maxNameLength {
 		return nil, nil, 0, syscall.ENAMETOOLONG
 	}
 	d.noteName(name, true)
@@ -173,7 +173,7 @@ func (d *dirNode) mknodRegular(ctx context.Context, name string, mode uint32, ou
 // symlink's target; empty otherwise) with a's attributes, refused if the name exists.
 func (d *dirNode) putNode(ctx context.Context, name string, a attrs, body string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	key := d.loc() + name
-	if len(key) > maxKeyLength {
+	if len(key) > maxKeyLength || len(name) > maxNameLength {
 		return nil, syscall.ENAMETOOLONG
 	}
 	d.dropHint(name)
@@ -245,7 +245,7 @@ func (d *dirNode) Link(ctx context.Context, target fs.InodeEmbedder, name string
 		return nil, syscall.EXDEV
 	}
 	key := d.loc() + name
-	if len(key) > maxKeyLength {
+	if len(key) > maxKeyLength || len(name) > maxNameLength {
 		return nil, syscall.ENAMETOOLONG
 	}
 	d.dropHint(name)

@@ -12,6 +12,10 @@ import (
 // maxKeyLength is the longest object key the core stores, in bytes (S3's limit).
 const maxKeyLength = 1024
 
+// maxNameLength is the longest name of a file or directory, in bytes: a key segment (the
+// core's limit, and NAME_MAX). A longer name is ENAMETOOLONG before anything changes.
+const maxNameLength = 255
+
 // toErrno maps an error of the object layer (or of the local staging file) to the errno a
 // file system returns. Unknown errors are EIO: the caller cannot do better than retry.
 func toErrno(err error) syscall.Errno {

@@ -290,7 +290,10 @@ func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 	_, g := in.GetGID()
 	_, mt := in.GetMTime()
 	_, at := in.GetATime()
-	if m || u || g || mt || at {
+	// A chown that changes nothing (chown(-1, -1), or to the owner it has) still moves the
+	// ctime, as on a local file system: the kernel sends ctime alone.
+	_, ct := in.GetCTime()
+	if m || u || g || mt || at || ct {
 		_, atimeSet := applySetattr(&n.attrs, in, time.Now())
 		n.atimeSet = n.atimeSet || atimeSet
 		n.metaDirty = true
@@ -303,8 +306,26 @@ func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 }
 
 // storeMetaLocked stores changed attributes and metadata of a clean, committed file with a
-// metadata-only update; for a dirty file they wait for its commit.
+// metadata-only update; for a dirty file they wait for its commit. A file with several
+// names updates them all under an intent of the core's journal.
 func (n *fileNode) storeMetaLocked() syscall.Errno {
+	if !n.metaDirty || n.c.dirty || !n.committed || n.unlinked {
+		return 0
+	}
+	if len(n.links) == 0 {
+		return n.storeMetaUnjournaledLocked()
+	}
+	end, errno := n.beginNamesLocked(n.key, n.namesLocked(), nil)
+	if errno != 0 {
+		return errno
+	}
+	errno = n.storeMetaUnjournaledLocked()
+	end(errno == 0)
+	return errno
+}
+
+// storeMetaUnjournaledLocked is storeMetaLocked within an intent the caller began.
+func (n *fileNode) storeMetaUnjournaledLocked() syscall.Errno {
 	if !n.metaDirty || n.c.dirty || !n.committed || n.unlinked {
 		return 0
 	}

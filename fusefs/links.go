@@ -159,6 +159,13 @@ func (n *fileNode) link(key string) syscall.Errno {
 	if len(encodeLinks(names)) > maxLinksMeta {
 		return syscall.EMLINK
 	}
+	if _, err := n.fsys.layer.StatObject(n.fsys.ctx, n.bucket, key); err == nil {
+		return syscall.EEXIST // checked before the intent, which would replace it
+	}
+	end, errno := n.beginGroupLocked(id, n.key, names, nil)
+	if errno != 0 {
+		return errno
+	}
 	md := n.objectMetaLocked()
 	md[metaLinkGroup], md[metaLinks] = id, encodeLinks(names)
 	_, err := n.fsys.layer.CopyObject(n.fsys.ctx, objstore.ObjectRef{Bucket: n.bucket, Key: n.key},
@@ -167,6 +174,7 @@ func (n *fileNode) link(key string) syscall.Errno {
 			Preconditions: objstore.Preconditions{IfNoneMatch: true},
 		})
 	if err != nil {
+		end(true) // no name changed
 		return toErrno(err)
 	}
 	n.links = append(n.links, key)
@@ -174,7 +182,9 @@ func (n *fileNode) link(key string) syscall.Errno {
 	n.attrs.ctime = time.Now() // link(2) changes the file's ctime
 	n.metaDirty = true
 	n.fsys.groups.claim(id, n)
-	return n.storeMetaLocked()
+	errno = n.storeMetaUnjournaledLocked()
+	end(errno == 0)
+	return errno
 }
 
 // unlinkName removes one name of a file that keeps others: its object goes and the names
@@ -193,21 +203,31 @@ func (n *fileNode) unlinkName(key string) (bool, syscall.Errno) {
 			return true, errno
 		}
 	}
+	id := n.info.Metadata[metaLinkGroup]
 	if !n.dropNameLocked(key) {
 		return false, 0
 	}
+	end, errno := n.beginGroupLocked(id, n.key, n.namesLocked(), []string{key})
+	if errno != 0 {
+		n.links = append(n.links, key)
+		return true, errno
+	}
 	err := n.fsys.layer.DeleteObject(n.fsys.ctx, n.bucket, key)
 	if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
+		end(true)
 		n.links = append(n.links, key) // still there: the file keeps the name
 		return true, toErrno(err)
 	}
-	n.setLinksMetaLocked(n.info.Metadata[metaLinkGroup])
+	n.setLinksMetaLocked(id)
 	n.attrs.ctime = time.Now()
 	n.metaDirty = true
-	return true, n.storeMetaLocked()
+	errno = n.storeMetaUnjournaledLocked()
+	end(errno == 0)
+	return true, errno
 }
 
-// renameNameLocked records that the name from is now to, and stores the new list.
+// renameNameLocked records that the name from is now to, and stores the new list (within
+// the intent the rename began: beginRenameLocked).
 func (n *fileNode) renameNameLocked(from, to string) syscall.Errno {
 	if n.key == from {
 		n.key = to
@@ -220,7 +240,58 @@ func (n *fileNode) renameNameLocked(from, to string) syscall.Errno {
 	}
 	n.setLinksMetaLocked(n.meta[metaLinkGroup])
 	n.metaDirty = true
-	return n.storeMetaLocked()
+	return n.storeMetaUnjournaledLocked()
+}
+
+// beginRenameLocked commits, before a name of a file with several names is renamed from
+// from to to, the intent that the names end as the list with to for from. It copies
+// another name, never the one moving.
+func (n *fileNode) beginRenameLocked(from, to string) (func(whole bool), syscall.Errno) {
+	if len(n.links) == 0 {
+		return func(bool) {}, 0
+	}
+	names := n.namesLocked()
+	src := names[0]
+	if src == from {
+		src = names[1]
+	}
+	for i, k := range names {
+		if k == from {
+			names[i] = to
+		}
+	}
+	return n.beginGroupLocked(n.meta[metaLinkGroup], src, names, []string{from})
+}
+
+// beginNamesLocked commits the intent that the file's names end as names (src the one
+// the others copy), within its group.
+func (n *fileNode) beginNamesLocked(src string, names, removed []string) (func(whole bool), syscall.Errno) {
+	return n.beginGroupLocked(n.meta[metaLinkGroup], src, names, removed)
+}
+
+// beginGroupLocked commits, through the core's journal, the intent of a change to the
+// names of a file of group id: names are the names once it is made, each to be a copy of
+// src, and removed the names it removes. A crash before end(true) is followed, at the
+// core's next start, by the completion of the change (every name then a copy of src, with
+// the true list of names), so that no two names differ and every count is true. end(false)
+// leaves it to the core's recovery. Without a journal in the layer, end does nothing.
+func (n *fileNode) beginGroupLocked(id, src string, names, removed []string) (end func(whole bool), errno syscall.Errno) {
+	ns, ok := n.fsys.layer.(objstore.NameSyncer)
+	if !ok {
+		return func(bool) {}, 0
+	}
+	done, err := ns.BeginNameSync(n.fsys.ctx, n.bucket, objstore.NameSync{
+		Src: src, Names: names, Removed: removed, KeyList: metaLinks,
+		Meta: map[string]string{metaLinkGroup: id},
+	})
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	return func(whole bool) {
+		if err := done(whole); err != nil {
+			n.fsys.log.Warn("fusefs: the intent of a change to linked names stays", "bucket", n.bucket, "key", src, "err", err)
+		}
+	}, 0
 }
 
 // joinLinks makes the node of a name just looked up the node of its whole group: the

@@ -34,7 +34,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	}
 	noReplace := flags&renameNoReplace != 0
 	srcKey, dstKey := d.loc()+name, dst.loc()+newName
-	if len(dstKey)+1 > maxKeyLength {
+	if len(dstKey)+1 > maxKeyLength || len(newName) > maxNameLength {
 		return syscall.ENAMETOOLONG
 	}
 	errno := d.rename(ctx, name, dst, newName, srcKey, dstKey, noReplace)
@@ -97,15 +97,21 @@ func (d *dirNode) renameFile(src *fileNode, srcKey, dstKey string, target *fs.In
 			return syscall.EEXIST
 		}
 	}
+	end := func(bool) {}
 	if src != nil {
 		src.mu.Lock()
 		defer src.unlock()
 		if errno := src.commitLocked(); errno != 0 {
 			return errno
 		}
+		var errno syscall.Errno
+		if end, errno = src.beginRenameLocked(srcKey, dstKey); errno != 0 {
+			return errno
+		}
 	}
 	_, err := d.fsys.layer.RenameObject(d.fsys.ctx, d.bucket, srcKey, dstKey, objstore.RenameOptions{NoReplace: noReplace})
 	if err != nil {
+		end(true) // nothing moved
 		return toErrno(err)
 	}
 	var errno syscall.Errno
@@ -113,6 +119,7 @@ func (d *dirNode) renameFile(src *fileNode, srcKey, dstKey string, target *fs.In
 		src.attrs.ctime, src.ctimeUnsaved = time.Now(), true
 		// A file with hard links stores its names' new list at once.
 		errno = src.renameNameLocked(srcKey, dstKey)
+		end(errno == 0)
 	}
 	if replaced != nil && replaced != src {
 		// Lock order: the source's lock, then the replaced file's; they differ. A
@@ -168,9 +175,32 @@ func (d *dirNode) renameDir(src *dirNode, srcPrefix, dstPrefix string, target *f
 			return errno
 		}
 	}
-	if len(res.Objects) == 1 {
+	if pr, ok := l.(objstore.PrefixRenamer); ok {
+		// One crash-safe operation of the core, which also rewrites the lists of names of
+		// the hard-linked files it moves.
+		err = pr.RenamePrefix(ctx, d.bucket, srcPrefix, dstPrefix, objstore.RenamePrefixOptions{KeyLists: []string{metaLinks}})
+		if err != nil {
+			return toErrno(err)
+		}
+	} else if errno := renameKeysOneByOne(d.fsys, d.bucket, srcPrefix, dstPrefix, len(res.Objects) == 1); errno != 0 {
+		return errno
+	}
+	if src != nil {
+		moveTree(src, srcPrefix, dstPrefix)
+		src.touchCtime(time.Now())
+	}
+	return 0
+}
+
+// renameKeysOneByOne is a directory rename through a layer that cannot rename a prefix
+// crash-safely: every key moves on its own (dropDstMarker first removes the marker of the
+// empty directory replaced), then the lists of names of hard-linked files are rewritten.
+// A crash in the middle leaves the tree half under each name.
+func renameKeysOneByOne(f *fsys, bucket, srcPrefix, dstPrefix string, dropDstMarker bool) syscall.Errno {
+	l, ctx := f.layer, f.ctx
+	if dropDstMarker {
 		// An empty explicit destination: its marker goes, the source's (if any) replaces it.
-		if err := l.DeleteObject(ctx, d.bucket, dstPrefix); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
+		if err := l.DeleteObject(ctx, bucket, dstPrefix); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
 			return toErrno(err)
 		}
 	}
@@ -178,7 +208,7 @@ func (d *dirNode) renameDir(src *dirNode, srcPrefix, dstPrefix string, target *f
 	// rewritten once every key moved.
 	var linked []objstore.ObjectInfo
 	for marker := ""; ; {
-		page, err := l.ListObjects(ctx, d.bucket, objstore.ListOptions{Prefix: srcPrefix, Marker: marker, MaxKeys: listPage})
+		page, err := l.ListObjects(ctx, bucket, objstore.ListOptions{Prefix: srcPrefix, Marker: marker, MaxKeys: listPage})
 		if err != nil {
 			return toErrno(err)
 		}
@@ -187,7 +217,7 @@ func (d *dirNode) renameDir(src *dirNode, srcPrefix, dstPrefix string, target *f
 				return syscall.ENAMETOOLONG
 			}
 		}
-		if errno := renameKeys(d.fsys, d.bucket, page.Objects, srcPrefix, dstPrefix); errno != 0 {
+		if errno := renameKeys(f, bucket, page.Objects, srcPrefix, dstPrefix); errno != 0 {
 			return errno
 		}
 		for _, o := range page.Objects {
@@ -200,12 +230,8 @@ func (d *dirNode) renameDir(src *dirNode, srcPrefix, dstPrefix string, target *f
 		}
 		marker = page.NextMarker
 	}
-	if errno := relinkMoved(d.fsys, d.bucket, linked, srcPrefix, dstPrefix); errno != 0 {
+	if errno := relinkMoved(f, bucket, linked, srcPrefix, dstPrefix); errno != 0 {
 		return errno
-	}
-	if src != nil {
-		moveTree(src, srcPrefix, dstPrefix)
-		src.touchCtime(time.Now())
 	}
 	return 0
 }

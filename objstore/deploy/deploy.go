@@ -136,7 +136,18 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	}
 	dep.Pool, dep.Layout = p, layout
 	dep.logStart()
+	dep.recoverJournal(ctx)
 	return dep, nil
+}
+
+// recoverJournal completes the multi-key operations (directory renames) that a crash or
+// an error interrupted, before anyone sees the store. What it cannot decide yet (drives
+// missing) RunHealing tries again.
+func (dep *Deployment) recoverJournal(ctx context.Context) {
+	done, undecided, err := dep.Pool.RecoverJournal(ctx)
+	if done > 0 || undecided > 0 || err != nil {
+		dep.log.Warn("journal recovery", "completed", done, "undecided", undecided, "err", err)
+	}
 }
 
 // healthOptions adds to the configured options the hook that notices a drive coming back.

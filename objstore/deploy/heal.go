@@ -28,7 +28,8 @@ type HealingOptions struct {
 // is formatted again for its position); the set of every drive left out of the start that
 // RecoverLeftOut brings back (tried at once, then every FormatCheckInterval), deeply, since
 // its shards may be as damaged as its record was; and every set, in full, every
-// ScanInterval.
+// ScanInterval. Every FormatCheckInterval it also completes the operations of the journal
+// that an error interrupted or that the start could not decide on.
 func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 	if opts.ScanInterval == 0 {
 		opts.ScanInterval = 6 * time.Hour
@@ -82,7 +83,11 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 	}
 	formatCheck := time.NewTicker(opts.FormatCheckInterval)
 	defer formatCheck.Stop()
+	// The loop is waited for before the heals it starts: a heal started after
+	// heals.wg.Wait began would race with it.
+	loopDone := make(chan struct{})
 	go func() {
+		defer close(loopDone)
 		for {
 			select {
 			case <-ctx.Done():
@@ -98,10 +103,12 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 					fullHeal(si, false, "drive lost its format (wiped or replaced)")
 				}
 				recoverLeftOut()
+				dep.recoverJournal(ctx)
 			}
 		}
 	}()
 	<-ctx.Done()
+	<-loopDone
 	heals.wg.Wait()
 	dep.WaitHealers()
 }

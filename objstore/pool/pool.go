@@ -1,7 +1,10 @@
 // Package pool is the object layer of Flashstor: a pool of erasure sets behind the one
 // objstore.ObjectLayer interface. It routes each key to its set, takes the namespace locks,
 // merges the sets' listings, moves objects across sets when a rename must, and publishes
-// every change on the change feed before the call that made it returns.
+// every change on the change feed before the call that made it returns. Operations on
+// several keys (a prefix rename, the names of a file with hard links) are made crash-safe
+// by the intent journal (package journal) on the first set's drives: committed before any
+// key changes, completed by RecoverJournal after a crash.
 package pool
 
 import (
@@ -15,6 +18,7 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/erasureset"
 	"github.com/flashstor/flashstor/objstore/internal/siphash"
+	"github.com/flashstor/flashstor/objstore/journal"
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/nslock"
 )
@@ -39,6 +43,19 @@ type Pool struct {
 	feed   objstore.Feed
 
 	healers sync.WaitGroup
+
+	// journal holds the intents of prefix renames, on the first set's drives.
+	journal *journal.Journal
+	// prefixMu serialises prefix renames and the journal's recoveries.
+	prefixMu sync.Mutex
+	// jmu guards active and finished. Lock order: prefixMu before jmu.
+	jmu sync.Mutex
+	// active holds the ids of journal records whose operation runs in this process:
+	// recovery leaves them alone. GUARDED_BY(jmu).
+	active map[string]bool
+	// finished holds the ids of journal records whose operation is whole but whose record
+	// could not be removed: they are removed, not run again. GUARDED_BY(jmu).
+	finished map[string]bool
 }
 
 var _ objstore.ObjectLayer = (*Pool)(nil)
@@ -54,12 +71,20 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	k, m := cfg.Sets[0].Geometry()
+	j, err := journal.New(cfg.Sets[0].Drives(), erasureset.WriteQuorum(k, m), nil)
+	if err != nil {
+		return nil, err
+	}
 	return &Pool{
-		sets:  cfg.Sets,
-		k0:    binary.LittleEndian.Uint64(cfg.PlacementKey[:8]),
-		k1:    binary.LittleEndian.Uint64(cfg.PlacementKey[8:]),
-		locks: cfg.Locks,
-		log:   cfg.Log,
+		journal:  j,
+		active:   make(map[string]bool),
+		finished: make(map[string]bool),
+		sets:     cfg.Sets,
+		k0:       binary.LittleEndian.Uint64(cfg.PlacementKey[:8]),
+		k1:       binary.LittleEndian.Uint64(cfg.PlacementKey[8:]),
+		locks:    cfg.Locks,
+		log:      cfg.Log,
 	}, nil
 }
 
