@@ -74,7 +74,7 @@ func TestObjectRejectsDamage(t *testing.T) {
 		}
 	}
 	newer := bytes.Clone(b)
-	newer[4] = formatVersion + 1
+	newer[4] = objectFormatV2 + 1
 	if _, err := Unmarshal(newer); !errors.Is(err, ErrVersion) {
 		t.Fatalf("newer version: %v, want ErrVersion", err)
 	}
@@ -163,6 +163,7 @@ func TestUploadAndPartRoundTrip(t *testing.T) {
 // decodes must re-encode to a record that decodes to the same value.
 func FuzzUnmarshal(f *testing.F) {
 	f.Add(sampleObject().Marshal())
+	f.Add(versioned().Marshal())
 	f.Add((&Upload{Key: "k", Erasure: Erasure{DataShards: 1, BlockSize: 1, Distribution: []uint8{0}}}).Marshal())
 	f.Add((&PartRecord{Part: Part{Number: 1}}).Marshal())
 	like := sampleObject()
