@@ -42,7 +42,7 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 		return res, err
 	}
 	v, err := s.readVersion(ctx, bucket, key)
-	if err == nil && !v.current.Inline {
+	if err == nil && !v.current.Inline && v.current.DataDir != ([16]byte{}) {
 		// Pinned, its data outlives an overwrite while the heal reads it.
 		dir := hexID(v.current.DataDir)
 		s.pins.pin(bucket, dir)
@@ -78,9 +78,13 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 		return nil
 	})
 	var rebuilt *rebuild
-	if m.Inline {
+	switch {
+	case !m.Inline && m.DataDir == ([16]byte{}):
+		// No data to rebuild (a delete marker): the metadata alone.
+		rebuilt = &rebuild{inline: make([][]byte, len(s.drives))}
+	case m.Inline:
 		rebuilt, err = s.rebuildInline(ctx, v, codec, good, targets)
-	} else {
+	default:
 		rebuilt, err = s.rebuildParts(ctx, bucket, v, codec, good, targets)
 	}
 	if err != nil {
@@ -193,6 +197,9 @@ func copyFor(m *meta.Object, i int) *meta.Object {
 	c := *m
 	c.Erasure.Index = int(m.Erasure.Distribution[i])
 	c.InlineData = nil
+	// The inline shards of noncurrent versions are not rebuilt: the drive has none, a
+	// missing shard of each, which its other drives make up for.
+	c.Noncurrent = noncurrentOn(m.Noncurrent, nil, i)
 	return &c
 }
 
@@ -259,7 +266,7 @@ func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *v
 			c.InlineData = r.inline[i]
 			return d.CommitObject(ctx, bucket, key, c.Marshal(), "", "")
 		})
-		s.removeReplacedOn(ctx, bucket, now, targets, m.DataDir)
+		s.removeReplacedOn(ctx, bucket, now, targets, m)
 		return errs
 	}
 	dataDir := hexID(m.DataDir)
@@ -270,7 +277,7 @@ func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *v
 		}
 		return d.CommitObject(ctx, bucket, key, copyFor(m, i).Marshal(), storage.SysVolume, stagingDir(r.staging))
 	})
-	s.removeReplacedOn(ctx, bucket, now, targets, m.DataDir)
+	s.removeReplacedOn(ctx, bucket, now, targets, m)
 	return errs
 }
 
@@ -317,11 +324,18 @@ func (s *Set) healPart(ctx context.Context, bucket, dataDir, staging string, p m
 	return nil
 }
 
-// removeReplacedOn removes the data directories of stale versions on the healed drives.
-func (s *Set) removeReplacedOn(ctx context.Context, bucket string, v *version, targets []bool, keep [16]byte) {
+// removeReplacedOn removes, on the healed drives, the data directories of the stale
+// versions they held that the record keep does not name.
+func (s *Set) removeReplacedOn(ctx context.Context, bucket string, v *version, targets []bool, keep *meta.Object) {
+	kept := keptDirs(keep)
 	for i, m := range v.decoded {
-		if targets[i] && m != nil && m.DataDir != keep && m.DataDir != ([16]byte{}) {
-			s.removeDataDir(ctx, i, bucket, hexID(m.DataDir))
+		if !targets[i] || m == nil {
+			continue
+		}
+		for j := 0; j < versionCount(m); j++ {
+			if dir := versionAt(m, j).DataDir; dir != ([16]byte{}) && !kept(dir) {
+				s.removeDataDir(ctx, i, bucket, hexID(dir))
+			}
 		}
 	}
 }

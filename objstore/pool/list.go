@@ -34,6 +34,9 @@ func (p *Pool) ListObjects(ctx context.Context, bucket string, opts objstore.Lis
 	var lastPrefix string
 	err := p.walk(ctx, bucket, walk, func(e erasureset.Entry) error {
 		key, isPrefix := e.Key, e.IsPrefix
+		if e.DeleteMarker {
+			return nil // a key whose latest version is a delete marker is not listed
+		}
 		if !isPrefix && opts.Delimiter != "" && opts.Delimiter != "/" {
 			if i := strings.Index(key[len(opts.Prefix):], opts.Delimiter); i >= 0 {
 				key, isPrefix = key[:len(opts.Prefix)+i+len(opts.Delimiter)], true
