@@ -62,7 +62,10 @@ type Handler struct {
 	layer objstore.ObjectLayer
 	// configs keeps the buckets' configuration documents: the layer itself when it has
 	// the capability, else nil (those operations are NotImplemented).
-	configs  objstore.BucketConfigStore
+	configs objstore.BucketConfigStore
+	// versions serves the versions of objects: the layer itself when it has the
+	// capability, else nil (only null versions exist then).
+	versions objstore.VersionedLayer
 	verifier *sigv4.Verifier
 	router   *router.Router
 	region   string
@@ -151,6 +154,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h.ownerID, h.ownerName = hex.EncodeToString(owner[:]), firstKey
 	h.configs, _ = cfg.Layer.(objstore.BucketConfigStore)
+	h.versions, _ = cfg.Layer.(objstore.VersionedLayer)
 	h.calls.New = func() any { return &call{h: h} }
 	h.ops = [router.NumOps]func(*call) error{
 		router.OpListBuckets:             (*call).listBuckets,

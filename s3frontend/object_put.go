@@ -51,6 +51,7 @@ func (c *call) putObject() error {
 		return err
 	}
 	c.setETag(info.ETag)
+	c.setVersionHeader(info.Version.VersionID)
 	if capture.sum.Algorithm != checksum.None {
 		hdr := c.w.Header()
 		hdr.Set(capture.sum.Algorithm.HeaderName(), capture.sum.Base64())
@@ -183,7 +184,7 @@ func (c *call) copyObject() error {
 	default:
 		return s3err.InvalidArgument.With("Unknown tagging directive.")
 	}
-	if src.Bucket == c.bucket && src.Key == c.key && !replace && !replaceTags {
+	if src.Bucket == c.bucket && src.Key == c.key && src.VersionID == "" && !replace && !replaceTags {
 		return s3err.InvalidCopyRequest
 	}
 	md := map[string]string{}
@@ -213,6 +214,7 @@ func (c *call) copyObject() error {
 		ReplaceMetadata: true,
 		Metadata:        md,
 		Preconditions:   pre,
+		SrcVersionID:    src.VersionID,
 		SrcCheck: func(info objstore.ObjectInfo) error {
 			if e := cd.check(info.ETag, info.ModTime, true); e != nil {
 				return e
@@ -236,11 +238,18 @@ func (c *call) copyObject() error {
 			return nil
 		},
 	}
+	if src.VersionID != "" && c.h.versions == nil && src.VersionID != router.NullVersion {
+		return s3err.NoSuchVersion
+	}
 	info, err := c.h.layer.CopyObject(c.context(), objstore.ObjectRef{Bucket: src.Bucket, Key: src.Key},
 		objstore.ObjectRef{Bucket: c.bucket, Key: c.key}, opts)
 	if err != nil {
-		return err
+		return c.copySourceErr(err)
 	}
+	if src.VersionID != "" {
+		c.w.Header().Set("x-amz-copy-source-version-id", src.VersionID)
+	}
+	c.setVersionHeader(info.Version.VersionID)
 	x := c.startXML("CopyObjectResult")
 	x.Time("LastModified", info.ModTime)
 	x.ETag("ETag", info.ETag)
