@@ -74,7 +74,7 @@ func TestVersionedBucketMount(t *testing.T) {
 	if !errors.Is(err, syscall.EPERM) {
 		t.Fatalf("overwriting a null version on legal hold: %v, want EPERM", err)
 	}
-	if _, err := vl.SetObjectLock(ctx, testBucket, "held", "null", objstore.ObjectLock{Mode: objstore.RetentionCompliance, RetainUntil: time.Now().Add(time.Hour)}, false); err != nil {
+	if _, err := vl.SetObjectLock(ctx, testBucket, "held", "null", objstore.LockUpdate{Retention: &objstore.ObjectLock{Mode: objstore.RetentionCompliance, RetainUntil: time.Now().Add(time.Hour)}}, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := vl.DeleteVersion(ctx, testBucket, "held", objstore.DeleteOptions{VersionID: "null", BypassGovernance: true}); !errors.Is(err, objstore.ErrObjectLocked) {

@@ -103,6 +103,14 @@ func (l ObjectLock) Locked(now time.Time, bypass bool) bool {
 	return l.Mode == RetentionCompliance || !bypass
 }
 
+// LockUpdate is a change of a version's object lock: what is nil stays as it is.
+type LockUpdate struct {
+	// Retention, if set, replaces the retention by its Mode and RetainUntil ("" mode: none).
+	Retention *ObjectLock
+	// LegalHold, if set, puts the legal hold on or off.
+	LegalHold *bool
+}
+
 // VersionInfo is what ObjectInfo adds for a versioned object.
 type VersionInfo struct {
 	// VersionID is the version's id: NullVersion for the null version.
@@ -169,10 +177,10 @@ type VersionedLayer interface {
 	DeleteVersion(ctx context.Context, bucket, key string, opts DeleteOptions) (DeleteResult, error)
 	// ListObjectVersions lists every version of the bucket's keys.
 	ListObjectVersions(ctx context.Context, bucket string, opts ListVersionsOptions) (ListVersionsResult, error)
-	// SetObjectLock changes a version's retention and legal hold ("" for the latest): a
+	// SetObjectLock changes a version's retention or legal hold ("" for the latest): a
 	// COMPLIANCE retention is never shortened nor removed, a GOVERNANCE one only with
-	// bypass. ErrObjectLocked when refused.
-	SetObjectLock(ctx context.Context, bucket, key, versionID string, lock ObjectLock, bypass bool) (ObjectInfo, error)
+	// bypass. ErrObjectLocked when refused, ErrMethodNotAllowed for a delete marker.
+	SetObjectLock(ctx context.Context, bucket, key, versionID string, update LockUpdate, bypass bool) (ObjectInfo, error)
 	// BucketVersioning returns the bucket's versioning state.
 	BucketVersioning(ctx context.Context, bucket string) (Versioning, error)
 }

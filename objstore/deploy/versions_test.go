@@ -355,7 +355,7 @@ func TestObjectLock(t *testing.T) {
 	if got, err := readVersion(t, d, "gov", gov.Version.VersionID); err != nil || got != "g" {
 		t.Fatalf("locked version under a marker: %q, %v", got, err)
 	}
-	if _, err := d.SetObjectLock(ctx, "vers", "gov", gov.Version.VersionID, objstore.ObjectLock{}, false); !errors.Is(err, objstore.ErrObjectLocked) {
+	if _, err := d.SetObjectLock(ctx, "vers", "gov", gov.Version.VersionID, objstore.LockUpdate{Retention: &objstore.ObjectLock{}}, false); !errors.Is(err, objstore.ErrObjectLocked) {
 		t.Fatalf("removing governance without bypass: %v", err)
 	}
 	if err := del("gov", gov.Version.VersionID, true); err != nil {
@@ -364,7 +364,7 @@ func TestObjectLock(t *testing.T) {
 
 	comp := putString(t, d, "comp", "c", objstore.PutOptions{Lock: objstore.ObjectLock{Mode: objstore.RetentionCompliance, RetainUntil: until}})
 	for _, l := range []objstore.ObjectLock{{}, {Mode: objstore.RetentionGovernance, RetainUntil: until}, {Mode: objstore.RetentionCompliance, RetainUntil: until.Add(-time.Minute)}} {
-		if _, err := d.SetObjectLock(ctx, "vers", "comp", comp.Version.VersionID, l, true); !errors.Is(err, objstore.ErrObjectLocked) {
+		if _, err := d.SetObjectLock(ctx, "vers", "comp", comp.Version.VersionID, objstore.LockUpdate{Retention: &l}, true); !errors.Is(err, objstore.ErrObjectLocked) {
 			t.Fatalf("weakening compliance to %+v: %v", l, err)
 		}
 	}
@@ -372,7 +372,7 @@ func TestObjectLock(t *testing.T) {
 		t.Fatalf("delete under compliance with bypass: %v", err)
 	}
 	longer := objstore.ObjectLock{Mode: objstore.RetentionCompliance, RetainUntil: until.Add(time.Hour)}
-	if info, err := d.SetObjectLock(ctx, "vers", "comp", comp.Version.VersionID, longer, false); err != nil || !info.Version.Lock.RetainUntil.Equal(longer.RetainUntil) {
+	if info, err := d.SetObjectLock(ctx, "vers", "comp", comp.Version.VersionID, objstore.LockUpdate{Retention: &longer}, false); err != nil || !info.Version.Lock.RetainUntil.Equal(longer.RetainUntil) {
 		t.Fatalf("extending compliance: %+v, %v", info.Version.Lock, err)
 	}
 
@@ -380,7 +380,16 @@ func TestObjectLock(t *testing.T) {
 	if err := del("held", held.Version.VersionID, true); !errors.Is(err, objstore.ErrObjectLocked) {
 		t.Fatalf("delete under legal hold: %v", err)
 	}
-	if _, err := d.SetObjectLock(ctx, "vers", "held", held.Version.VersionID, objstore.ObjectLock{}, false); err != nil {
+	// A legal hold and a retention are independent: a retention added, then the hold lifted.
+	short := objstore.ObjectLock{Mode: objstore.RetentionGovernance, RetainUntil: time.Now().Add(-time.Second)}
+	if _, err := d.SetObjectLock(ctx, "vers", "held", held.Version.VersionID, objstore.LockUpdate{Retention: &short}, false); err != nil {
+		t.Fatalf("adding a retention: %v", err)
+	}
+	if err := del("held", held.Version.VersionID, true); !errors.Is(err, objstore.ErrObjectLocked) {
+		t.Fatalf("delete under legal hold after a retention change: %v", err)
+	}
+	off := false
+	if _, err := d.SetObjectLock(ctx, "vers", "held", held.Version.VersionID, objstore.LockUpdate{LegalHold: &off}, false); err != nil {
 		t.Fatalf("lifting the hold: %v", err)
 	}
 	if err := del("held", held.Version.VersionID, false); err != nil {

@@ -326,17 +326,24 @@ func (s *Set) commitRecord(ctx context.Context, bucket, key string, rec *meta.Ob
 	return nil
 }
 
-// SetObjectLock changes a version's retention and legal hold ("" for the latest). A
+// SetObjectLock changes a version's retention or legal hold ("" for the latest). A
 // COMPLIANCE retention in force is never shortened nor removed; a GOVERNANCE one only with
 // bypass. The caller holds the key's write lock.
-func (s *Set) SetObjectLock(ctx context.Context, bucket, key, versionID string, l objstore.ObjectLock, bypass bool) (objstore.ObjectInfo, error) {
+func (s *Set) SetObjectLock(ctx context.Context, bucket, key, versionID string, u objstore.LockUpdate, bypass bool) (objstore.ObjectInfo, error) {
 	before, v, err := s.readNamed(ctx, bucket, key, versionID)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
 	now := time.Now().UTC()
 	old := lockOf(v)
-	if old.Mode != "" && now.Before(old.RetainUntil) {
+	l := old
+	if u.LegalHold != nil {
+		l.LegalHold = *u.LegalHold
+	}
+	if u.Retention != nil {
+		l.Mode, l.RetainUntil = u.Retention.Mode, u.Retention.RetainUntil
+	}
+	if u.Retention != nil && old.Mode != "" && now.Before(old.RetainUntil) {
 		weaker := l.Mode == "" || l.RetainUntil.Before(old.RetainUntil) ||
 			(old.Mode == objstore.RetentionCompliance && l.Mode != objstore.RetentionCompliance)
 		if weaker && (old.Mode == objstore.RetentionCompliance || !bypass) {

@@ -122,7 +122,7 @@ func (p *Pool) publishLatest(ctx context.Context, s *erasureset.Set, bucket, key
 }
 
 // SetObjectLock implements objstore.VersionedLayer, under the key's write lock.
-func (p *Pool) SetObjectLock(ctx context.Context, bucket, key, versionID string, lock objstore.ObjectLock, bypass bool) (objstore.ObjectInfo, error) {
+func (p *Pool) SetObjectLock(ctx context.Context, bucket, key, versionID string, update objstore.LockUpdate, bypass bool) (objstore.ObjectInfo, error) {
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
@@ -131,7 +131,7 @@ func (p *Pool) SetObjectLock(ctx context.Context, bucket, key, versionID string,
 		return objstore.ObjectInfo{}, err
 	}
 	defer unlock()
-	return p.setFor(key).SetObjectLock(ctx, bucket, key, versionID, lock, bypass)
+	return p.setFor(key).SetObjectLock(ctx, bucket, key, versionID, update, bypass)
 }
 
 // ListObjectVersions implements objstore.VersionedLayer: the walk of ListObjects, each key

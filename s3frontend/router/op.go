@@ -57,6 +57,12 @@ const (
 	OpPutBucketLifecycle
 	OpDeleteBucketLifecycle
 	OpGetObjectAttributes
+	OpGetObjectLockConfig
+	OpPutObjectLockConfig
+	OpGetObjectRetention
+	OpPutObjectRetention
+	OpGetObjectLegalHold
+	OpPutObjectLegalHold
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -104,6 +110,12 @@ var opNames = [NumOps]string{
 	OpPutBucketLifecycle:      "PutBucketLifecycleConfiguration",
 	OpDeleteBucketLifecycle:   "DeleteBucketLifecycle",
 	OpGetObjectAttributes:     "GetObjectAttributes",
+	OpGetObjectLockConfig:     "GetObjectLockConfiguration",
+	OpPutObjectLockConfig:     "PutObjectLockConfiguration",
+	OpGetObjectRetention:      "GetObjectRetention",
+	OpPutObjectRetention:      "PutObjectRetention",
+	OpGetObjectLegalHold:      "GetObjectLegalHold",
+	OpPutObjectLegalHold:      "PutObjectLegalHold",
 }
 
 // String returns the S3 name of the operation ("GetObject").
@@ -133,7 +145,8 @@ func (o Op) level() level {
 		OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects, OpGetBucketVersioning,
 		OpPutBucketVersioning, OpListObjectVersions, OpGetBucketTagging, OpPutBucketTagging,
 		OpDeleteBucketTagging, OpGetBucketACL, OpPutBucketACL, OpGetBucketCORS, OpPutBucketCORS,
-		OpDeleteBucketCORS, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle:
+		OpDeleteBucketCORS, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle,
+		OpGetObjectLockConfig, OpPutObjectLockConfig:
 		return levelBucket
 	case OpPreflightCORS:
 		return levelEither

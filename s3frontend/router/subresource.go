@@ -25,6 +25,9 @@ const (
 	subCORS
 	subLifecycle
 	subAttributes
+	subObjectLock
+	subRetention
+	subLegalHold
 
 	subListType
 	subPrefix
@@ -53,7 +56,8 @@ const (
 
 // subResourceMask holds the bits that select an operation.
 const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete |
-	subVersioning | subVersions | subTagging | subACL | subCORS | subLifecycle | subAttributes
+	subVersioning | subVersions | subTagging | subACL | subCORS | subLifecycle | subAttributes |
+	subObjectLock | subRetention | subLegalHold
 
 // params classifies every parameter name the face knows, exact case as S3 spells it.
 var params = map[string]subresources{
@@ -87,6 +91,9 @@ var params = map[string]subresources{
 	"lifecycle":          subLifecycle,
 	"attributes":         subAttributes,
 	"version-id-marker":  subVersionIDMarker,
+	"object-lock":        subObjectLock,
+	"retention":          subRetention,
+	"legal-hold":         subLegalHold,
 
 	"response-content-type":        subResponseHeader,
 	"response-content-language":    subResponseHeader,
@@ -110,12 +117,12 @@ var params = map[string]subresources{
 	"accelerate": subUnsupported, "analytics": subUnsupported,
 	"encryption":          subUnsupported,
 	"intelligent-tiering": subUnsupported, "inventory": subUnsupported,
-	"legal-hold": subUnsupported, "logging": subUnsupported,
-	"metrics": subUnsupported, "notification": subUnsupported, "object-lock": subUnsupported,
+	"logging": subUnsupported,
+	"metrics": subUnsupported, "notification": subUnsupported,
 	"ownershipControls": subUnsupported, "policy": subUnsupported,
 	"policyStatus": subUnsupported, "publicAccessBlock": subUnsupported,
 	"replication": subUnsupported, "requestPayment": subUnsupported,
-	"restore": subUnsupported, "retention": subUnsupported, "select": subUnsupported,
+	"restore": subUnsupported, "select": subUnsupported,
 	"select-type": subUnsupported, "session": subUnsupported,
 	"torrent": subUnsupported, "website": subUnsupported, "renameObject": subUnsupported,
 	"metadataTable": subUnsupported, "metadataConfiguration": subUnsupported,
@@ -168,6 +175,12 @@ var allowed = func() [NumOps]subresources {
 		OpPutBucketLifecycle:      subLifecycle,
 		OpDeleteBucketLifecycle:   subLifecycle,
 		OpGetObjectAttributes:     subAttributes | subVersionID,
+		OpGetObjectLockConfig:     subObjectLock,
+		OpPutObjectLockConfig:     subObjectLock,
+		OpGetObjectRetention:      subRetention | subVersionID,
+		OpPutObjectRetention:      subRetention | subVersionID,
+		OpGetObjectLegalHold:      subLegalHold | subVersionID,
+		OpPutObjectLegalHold:      subLegalHold | subVersionID,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {
