@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 	"github.com/flashstor/flashstor/s3frontend/s3xml"
 )
@@ -86,8 +85,8 @@ func (c *call) createBucket() error {
 	if err := c.checkUnsupported(); err != nil {
 		return err
 	}
-	if v := c.header("x-amz-bucket-object-lock-enabled"); v != nil && httpwire.EqualFold(v, "true") {
-		return s3err.NotImplemented.With("Object lock is not implemented.")
+	if c.wantsObjectLock() && c.h.versions == nil {
+		return s3err.NotImplemented.With("This object layer keeps no versions: no object lock.")
 	}
 	canned, err := c.requestACL()
 	if err != nil {
@@ -106,6 +105,13 @@ func (c *call) createBucket() error {
 	}
 	if err := c.h.layer.MakeBucket(c.context(), c.bucket, objstore.MakeBucketOptions{Location: c.h.region}); err != nil {
 		return err
+	}
+	if c.wantsObjectLock() {
+		// Not atomic with the creation: a failure leaves the bucket without object lock,
+		// and the client an error.
+		if err := c.createLockedBucket(); err != nil {
+			return err
+		}
 	}
 	if canned != "" && canned != aclPrivate {
 		// Not atomic with the creation: a failure leaves the bucket private, the safe side.

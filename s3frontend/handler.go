@@ -198,6 +198,12 @@ func New(cfg Config) (*Handler, error) {
 		router.OpPutBucketLifecycle:      (*call).putBucketLifecycle,
 		router.OpDeleteBucketLifecycle:   (*call).deleteBucketLifecycle,
 		router.OpGetObjectAttributes:     (*call).getObjectAttributes,
+		router.OpGetObjectLockConfig:     (*call).getObjectLockConfig,
+		router.OpPutObjectLockConfig:     (*call).putObjectLockConfig,
+		router.OpGetObjectRetention:      (*call).getObjectRetention,
+		router.OpPutObjectRetention:      (*call).putObjectRetention,
+		router.OpGetObjectLegalHold:      (*call).getObjectLegalHold,
+		router.OpPutObjectLegalHold:      (*call).putObjectLegalHold,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

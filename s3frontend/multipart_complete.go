@@ -63,7 +63,7 @@ func (c *call) completeMultipartUpload() error {
 		return err
 	}
 	info, err := c.h.layer.CompleteMultipartUpload(c.context(), c.bucket, c.key, id, parts,
-		objstore.CompleteOptions{Preconditions: pre, Metadata: md})
+		objstore.CompleteOptions{Preconditions: pre, Metadata: md, Lock: uploadLock(upload)})
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ func (c *call) getObject() error {
 		return err
 	}
 	c.setVersionHeader(hd.Info().Version.VersionID)
+	c.setLockHeaders(hd.Info().Version.Lock)
 	return c.serveObject(hd.Info(), hd)
 }
 
@@ -36,6 +37,7 @@ func (c *call) headObject() error {
 		return err
 	}
 	c.setVersionHeader(info.Version.VersionID)
+	c.setLockHeaders(info.Version.Lock)
 	return c.serveObject(info, nil)
 }
 

@@ -38,12 +38,16 @@ func (c *call) putObject() error {
 	if err != nil {
 		return err
 	}
+	lock, err := c.requestLock()
+	if err != nil {
+		return err
+	}
 	body, err := c.h.verifier.Body(&c.sig, &c.auth, c.r.Body, sigv4.BodyOptions{Compute: checksum.CRC64NVME})
 	if err != nil {
 		return err
 	}
 	capture := &checksumCapture{body: body, md: md}
-	info, err := c.h.layer.PutObject(c.context(), c.bucket, c.key, capture, size, objstore.PutOptions{Metadata: md, Preconditions: pre})
+	info, err := c.h.layer.PutObject(c.context(), c.bucket, c.key, capture, size, objstore.PutOptions{Metadata: md, Preconditions: pre, Lock: lock})
 	if err != nil {
 		return err
 	}
@@ -206,8 +210,13 @@ func (c *call) copyObject() error {
 	if err != nil {
 		return err
 	}
+	lock, err := c.requestLock()
+	if err != nil {
+		return err
+	}
 	cd := c.copySourceConditions()
 	opts := objstore.CopyOptions{
+		Lock: lock,
 		// The tags and the ACL are metadata here: the map is always replaced, filled in
 		// from the source under its lock with what the request keeps. A copy's ACL is the
 		// request's (private by default), never the source's, as on S3.

@@ -396,6 +396,15 @@ func TestObjectLock(t *testing.T) {
 		t.Fatalf("delete once the hold is lifted: %v", err)
 	}
 
+	// The bypass holds for a key's only version too (its record goes with it).
+	only := putString(t, d, "only", "o", objstore.PutOptions{Lock: objstore.ObjectLock{Mode: objstore.RetentionGovernance, RetainUntil: until}})
+	if err := del("only", only.Version.VersionID, false); !errors.Is(err, objstore.ErrObjectLocked) {
+		t.Fatalf("delete of an only version under governance: %v", err)
+	}
+	if err := del("only", only.Version.VersionID, true); err != nil {
+		t.Fatalf("delete of an only version with bypass: %v", err)
+	}
+
 	// An expired retention no longer protects.
 	past := putString(t, d, "past", "p", objstore.PutOptions{Lock: objstore.ObjectLock{Mode: objstore.RetentionCompliance, RetainUntil: time.Now().Add(-time.Second)}})
 	if err := del("past", past.Version.VersionID, false); err != nil {

@@ -15,6 +15,12 @@ import (
 // stale copies of a key no quorum holds are cleaned too, and the key is then reported
 // missing.
 func (s *Set) DeleteObject(ctx context.Context, bucket, key string) error {
+	return s.deleteRecord(ctx, bucket, key, false)
+}
+
+// deleteRecord removes a key's record and every version's data: refused when a version
+// is locked (a GOVERNANCE retention is bypassed with bypass).
+func (s *Set) deleteRecord(ctx context.Context, bucket, key string, bypass bool) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -26,7 +32,7 @@ func (s *Set) DeleteObject(ctx context.Context, bucket, key string) error {
 	if err != nil {
 		return err
 	}
-	if lockedVersion(before.current, time.Now(), false) {
+	if lockedVersion(before.current, time.Now(), bypass) {
 		return fmt.Errorf("%w: %s/%s holds a locked version", objstore.ErrObjectLocked, bucket, key)
 	}
 	// Once begun, the deletion runs to its end whatever the caller's context does, as a

@@ -305,7 +305,7 @@ func (s *Set) DeleteVersion(ctx context.Context, bucket, key string, opts objsto
 		}
 		res = objstore.DeleteResult{VersionID: opts.VersionID, DeleteMarker: v.DeleteMarker}
 		if rec = without(before.current, i); rec == nil {
-			return res, s.DeleteObject(ctx, bucket, key)
+			return res, s.deleteRecord(ctx, bucket, key, opts.BypassGovernance)
 		}
 	}
 	if err := s.commitRecord(ctx, bucket, key, rec, before); err != nil {
