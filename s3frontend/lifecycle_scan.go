@@ -202,6 +202,9 @@ func (s *LifecycleScanner) expire(ctx context.Context, bucket string, r *s3xml.L
 				continue
 			}
 			err := s.cfg.Layer.DeleteObject(ctx, bucket, o.Key)
+			if errors.Is(err, objstore.ErrObjectLocked) {
+				continue // a locked version outlives its rule (S3 leaves it too)
+			}
 			if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
 				return fmt.Errorf("lifecycle: expiring %s/%s: %w", bucket, o.Key, err)
 			}

@@ -104,11 +104,13 @@ func (c *call) putBucketVersioning() error {
 }
 
 // nullVersionOnly checks the request's versionId (already well-formed, the router saw to
-// that): "null" or none addresses the object itself, any other id a version that cannot
-// exist, NoSuchVersion once the bucket is known to exist.
+// that) for the sub-resources served on the latest version only (tagging, ACL,
+// attributes): none, or the latest version's id, addresses the object itself; in a layer
+// without versions "null" is its id. A noncurrent version is NotImplemented there, an id
+// of no version NoSuchVersion once the bucket is known to exist.
 func (c *call) nullVersionOnly() error {
 	v, ok := c.query.Get("versionId")
-	if !ok || string(v) == router.NullVersion {
+	if !ok || c.h.versions == nil && string(v) == router.NullVersion {
 		return nil
 	}
 	if c.anonymous {
@@ -116,6 +118,17 @@ func (c *call) nullVersionOnly() error {
 	}
 	if _, err := c.h.layer.GetBucketInfo(c.context(), c.bucket); err != nil {
 		return err
+	}
+	if c.h.versions != nil {
+		info, err := c.h.versions.StatVersion(c.context(), c.bucket, c.key, string(v))
+		switch {
+		case err == nil && info.Version.IsLatest:
+			return nil
+		case err == nil:
+			return s3err.NotImplemented.With("This operation on a noncurrent version is not implemented.")
+		case !errors.Is(err, objstore.ErrNoSuchVersion):
+			return c.versionErr(err)
+		}
 	}
 	return s3err.NoSuchVersion.WithExtra("Key", c.key).WithExtra("VersionId", string(v))
 }
