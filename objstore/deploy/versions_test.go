@@ -412,8 +412,9 @@ func TestObjectLock(t *testing.T) {
 	}
 }
 
-// TestVersionsTooMany: a key holds at most meta.MaxVersions versions. It writes directly
-// through the set so that the test stays fast.
+// TestVersionsHealAllVersions: a heal restores a drive's record of every version and the
+// data of every version, noncurrent ones included, and a deep heal finds and rebuilds the
+// rotten shards of noncurrent versions.
 func TestVersionsHealAllVersions(t *testing.T) {
 	ctx := context.Background()
 	d, roots := openV(t, 4)
@@ -427,15 +428,41 @@ func TestVersionsHealAllVersions(t *testing.T) {
 	if err := os.Remove(filepath.Join(root, "vers", layout.ObjectPath("k"))); err != nil {
 		t.Fatal(err)
 	}
+	// The drive loses every version's data too, and another drive one shard of the oldest.
+	if err := os.RemoveAll(filepath.Join(root, "vers", layout.DataDir)); err != nil {
+		t.Fatal(err)
+	}
+	// Another drive's shards of every version rot (one byte each).
+	parts, err := filepath.Glob(filepath.Join(roots[2], "vers", layout.DataDir, "*", "*"))
+	if err != nil || len(parts) != 3 {
+		t.Fatalf("part files on drive 2: %v, %v", parts, err)
+	}
+	for _, p := range parts {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	res, err := d.Sets()[0].HealObject(ctx, "vers", "k", true)
-	if err != nil || len(res.Healed) != 1 {
+	if err != nil || !slices.Equal(res.Healed, []int{1, 2}) {
 		t.Fatalf("heal: %+v, %v", res, err)
+	}
+	if n := dataDirs(t, roots[1:2]); n != 3 {
+		t.Fatalf("the healed drive holds %d data directories, want the 3 versions'", n)
 	}
 	b, err := os.ReadFile(filepath.Join(root, "vers", layout.ObjectPath("k")))
 	if err != nil || !bytes.HasPrefix(b, []byte("FSTO\x02")) {
 		t.Fatalf("healed record: %v", err)
 	}
-	// Every version reads with the healed drive's copy among those used.
+	// A second deep heal verifies every shard of every version on every drive: nothing left.
+	if res, err := d.Sets()[0].HealObject(ctx, "vers", "k", true); err != nil || len(res.Healed) != 0 {
+		t.Fatalf("a second deep heal: %+v, %v", res, err)
+	}
+	// Every version reads with the healed drives' copies among those used.
 	for i, id := range ids {
 		if got, err := readVersion(t, d, "k", id); err != nil || got != fmt.Sprint("vers", i) {
 			t.Fatalf("version %d after heal: %q, %v", i, got, err)

@@ -42,11 +42,14 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 		return res, err
 	}
 	v, err := s.readVersion(ctx, bucket, key)
-	if err == nil && !v.current.Inline && v.current.DataDir != ([16]byte{}) {
-		// Pinned, its data outlives an overwrite while the heal reads it.
-		dir := hexID(v.current.DataDir)
-		s.pins.pin(bucket, dir)
-		defer s.unpin(bucket, dir)
+	for j := 0; err == nil && j < versionCount(v.current); j++ {
+		// Pinned, every version's data outlives an overwrite or a delete while the heal
+		// reads it.
+		if m := versionAt(v.current, j); !m.Inline && m.DataDir != ([16]byte{}) {
+			dir := hexID(m.DataDir)
+			s.pins.pin(bucket, dir)
+			defer s.unpin(bucket, dir)
+		}
 	}
 	unlock()
 	if errors.Is(err, objstore.ErrObjectNotFound) {
@@ -60,6 +63,16 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 	if err != nil {
 		return res, err
 	}
+	// The noncurrent versions' data first: the latest's heal below may return early.
+	older, olderErr := s.healNoncurrent(ctx, bucket, key, v, deep)
+	res.Healed = older
+	res, err = s.healLatest(ctx, res, bucket, key, v, codec, deep)
+	return res, errors.Join(err, olderErr)
+}
+
+// healLatest is HealObject's heal of the record and of the latest version's data.
+func (s *Set) healLatest(ctx context.Context, res HealResult, bucket, key string, v *version, codec *erasure.Codec, deep bool) (HealResult, error) {
+	m := v.current
 	targets := s.healTargets(ctx, bucket, v, codec, deep)
 	if countTrue(targets) == 0 {
 		return res, nil
@@ -78,6 +91,7 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 		return nil
 	})
 	var rebuilt *rebuild
+	var err error
 	switch {
 	case !m.Inline && m.DataDir == ([16]byte{}):
 		// No data to rebuild (a delete marker): the metadata alone.
@@ -92,7 +106,7 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 	}
 	defer rebuilt.discard(context.WithoutCancel(ctx), s)
 
-	unlock, err = s.cfg.Locks.Lock(ctx, LockName(bucket, key))
+	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
 	if err != nil {
 		return res, err
 	}
@@ -107,10 +121,11 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 	}
 	errs := rebuilt.commit(ctx, s, bucket, key, now, targets)
 	for i, e := range errs {
-		if targets[i] && e == nil {
+		if targets[i] && e == nil && !slices.Contains(res.Healed, i) {
 			res.Healed = append(res.Healed, i)
 		}
 	}
+	slices.Sort(res.Healed)
 	return res, errors.Join(nonNil(errs)...)
 }
 
