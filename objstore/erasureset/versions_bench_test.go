@@ -3,6 +3,7 @@ package erasureset
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"testing"
@@ -16,7 +17,7 @@ import (
 // manyVersions returns a set of 4 drives (2+2) whose key "k" of bucket "bench-bucket" holds n
 // versions: a real 4 KiB object on top, and n-1 noncurrent versions like it (their data
 // directories are not written: only the record is read here).
-func manyVersions(b *testing.B, n int) *Set {
+func manyVersions(b testing.TB, n int) *Set {
 	b.Helper()
 	var drives []storage.Drive
 	for range 4 {
@@ -116,5 +117,29 @@ func BenchmarkManyVersions(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestTooManyVersions: a key takes versions up to meta.MaxVersions and refuses the next
+// one, delete markers included, leaving its record as it was.
+func TestTooManyVersions(t *testing.T) {
+	ctx := context.Background()
+	s := manyVersions(t, meta.MaxVersions-1)
+	opts := objstore.PutOptions{Versioning: objstore.VersioningEnabled}
+	if _, err := s.PutObject(ctx, "bench-bucket", "k", bytes.NewReader(nil), 0, opts, nil); err != nil {
+		t.Fatalf("version %d: %v", meta.MaxVersions, err)
+	}
+	if _, err := s.PutObject(ctx, "bench-bucket", "k", bytes.NewReader([]byte("x")), 1, opts, nil); !errors.Is(err, objstore.ErrTooManyVersions) {
+		t.Fatalf("version %d: %v, want ErrTooManyVersions", meta.MaxVersions+1, err)
+	}
+	if _, err := s.DeleteVersion(ctx, "bench-bucket", "k", objstore.DeleteOptions{}, objstore.VersioningEnabled); !errors.Is(err, objstore.ErrTooManyVersions) {
+		t.Fatalf("a delete marker beyond the limit: %v, want ErrTooManyVersions", err)
+	}
+	v, err := s.readVersion(ctx, "bench-bucket", "k")
+	if err != nil || versionCount(v.current) != meta.MaxVersions {
+		t.Fatalf("record after refusals: %v versions, %v", versionCount(v.current), err)
+	}
+	if entries, _ := s.drives[0].ListDir(ctx, storage.SysVolume, "tmp"); len(entries) != 0 {
+		t.Fatalf("staging left behind: %v", entries)
 	}
 }
