@@ -156,25 +156,7 @@ func (c *call) listObjectVersions() error {
 	if err != nil {
 		return err
 	}
-	x := c.startXML("ListVersionsResult")
-	x.String("Name", c.bucket)
-	p.name(x, "Prefix", p.prefix)
-	p.name(x, "KeyMarker", keyMarker)
-	x.Bytes("VersionIdMarker", versionMarker)
-	x.Int("MaxKeys", int64(p.maxKeys))
-	if p.delimiter != "" {
-		p.name(x, "Delimiter", p.delimiter)
-	}
-	x.Bool("IsTruncated", res.IsTruncated)
-	if res.IsTruncated {
-		p.name(x, "NextKeyMarker", res.NextKeyMarker)
-		if res.NextVersionIDMarker != "" {
-			x.String("NextVersionIdMarker", res.NextVersionIDMarker)
-		}
-	}
-	if p.urlEncode {
-		x.String("EncodingType", "url")
-	}
+	x := c.startVersionsXML(&p, keyMarker, versionMarker, res.IsTruncated, res.NextKeyMarker, res.NextVersionIDMarker)
 	for i := range res.Versions {
 		o := &res.Versions[i]
 		if o.Version.DeleteMarker {
@@ -207,26 +189,11 @@ func (c *call) listNullVersions(p listParams, keyMarker string, versionMarker []
 	if err != nil {
 		return err
 	}
-	x := c.startXML("ListVersionsResult")
-	x.String("Name", c.bucket)
-	p.name(x, "Prefix", p.prefix)
-	p.name(x, "KeyMarker", keyMarker)
-	x.Bytes("VersionIdMarker", versionMarker)
-	x.Int("MaxKeys", int64(p.maxKeys))
-	if p.delimiter != "" {
-		p.name(x, "Delimiter", p.delimiter)
+	nextVersion := ""
+	if n := len(res.Prefixes); n == 0 || res.Prefixes[n-1] != res.NextMarker {
+		nextVersion = router.NullVersion // the page ended on a version, not a common prefix
 	}
-	x.Bool("IsTruncated", res.IsTruncated)
-	if res.IsTruncated {
-		p.name(x, "NextKeyMarker", res.NextMarker)
-		if n := len(res.Prefixes); n == 0 || res.Prefixes[n-1] != res.NextMarker {
-			// The page ended on a version, not a common prefix.
-			x.String("NextVersionIdMarker", router.NullVersion)
-		}
-	}
-	if p.urlEncode {
-		x.String("EncodingType", "url")
-	}
+	x := c.startVersionsXML(&p, keyMarker, versionMarker, res.IsTruncated, res.NextMarker, nextVersion)
 	c.writeEntries(x, &p, res, entryVersion)
 	x.Close("ListVersionsResult")
 	c.sendXML(http.StatusOK)
@@ -310,4 +277,30 @@ func (c *call) copySourceErr(err error) error {
 		return s3err.InvalidRequest.With("The source of a copy request may not specifically refer to a delete marker by version id.")
 	}
 	return err
+}
+
+// startVersionsXML begins a ListVersionsResult page: what the request asked, whether the
+// page is truncated, and then where the next one starts (nextVersion "" when the page
+// ended on a common prefix).
+func (c *call) startVersionsXML(p *listParams, keyMarker string, versionMarker []byte, truncated bool, nextKey, nextVersion string) *s3xml.Writer {
+	x := c.startXML("ListVersionsResult")
+	x.String("Name", c.bucket)
+	p.name(x, "Prefix", p.prefix)
+	p.name(x, "KeyMarker", keyMarker)
+	x.Bytes("VersionIdMarker", versionMarker)
+	x.Int("MaxKeys", int64(p.maxKeys))
+	if p.delimiter != "" {
+		p.name(x, "Delimiter", p.delimiter)
+	}
+	x.Bool("IsTruncated", truncated)
+	if truncated {
+		p.name(x, "NextKeyMarker", nextKey)
+		if nextVersion != "" {
+			x.String("NextVersionIdMarker", nextVersion)
+		}
+	}
+	if p.urlEncode {
+		x.String("EncodingType", "url")
+	}
+	return x
 }

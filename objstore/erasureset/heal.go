@@ -179,28 +179,7 @@ func (s *Set) healTargets(ctx context.Context, bucket string, v *version, codec 
 			}
 			return nil
 		}
-		for _, p := range m.Parts {
-			f, err := d.OpenFile(ctx, bucket, layout.PartPath(hexID(m.DataDir), p.Number))
-			if err != nil {
-				targets[i] = !storage.IsDriveFault(err)
-				return nil
-			}
-			// A committed shard file of the wrong size was cut short or grown: damage
-			// found without reading it.
-			bad := f.Size() != codec.ShardFileSize(p.Size)
-			rotten := bad
-			if !bad && deep {
-				if err := codec.VerifyShard(ctx, f, p.Size); err != nil {
-					bad, rotten = true, isBitrot(err)
-				}
-			}
-			f.Close()
-			if bad {
-				targets[i] = true
-				damaged[i] = rotten
-				return nil
-			}
-		}
+		targets[i], damaged[i] = checkParts(ctx, d, bucket, m, codec, deep)
 		return nil
 	})
 	s.reportBitrot(countTrue(damaged))

@@ -106,27 +106,34 @@ func (s *Set) partTargets(ctx context.Context, bucket string, m *meta.Object, co
 	targets := make([]bool, len(s.drives))
 	damaged := make([]bool, len(s.drives))
 	s.eachOf(which, func(i int, d storage.Drive) error {
-		for _, p := range m.Parts {
-			f, err := d.OpenFile(ctx, bucket, layout.PartPath(hexID(m.DataDir), p.Number))
-			if err != nil {
-				targets[i] = !storage.IsDriveFault(err)
-				return nil
-			}
-			bad := f.Size() != codec.ShardFileSize(p.Size)
-			rotten := bad
-			if !bad && deep {
-				if err := codec.VerifyShard(ctx, f, p.Size); err != nil {
-					bad, rotten = true, isBitrot(err)
-				}
-			}
-			f.Close()
-			if bad {
-				targets[i], damaged[i] = true, rotten
-				return nil
-			}
-		}
+		targets[i], damaged[i] = checkParts(ctx, d, bucket, m, codec, deep)
 		return nil
 	})
 	s.reportBitrot(countTrue(damaged))
 	return targets
+}
+
+// checkParts checks one drive's shard files of version m: bad when one is missing, of the
+// wrong size (cut short or grown: damage found without reading it) or (deep) failing its
+// checksums, rotten for the damage that is bitrot. A drive fault is neither: the drive is
+// healed when it returns.
+func checkParts(ctx context.Context, d storage.Drive, bucket string, m *meta.Object, codec *erasure.Codec, deep bool) (bad, rotten bool) {
+	for _, p := range m.Parts {
+		f, err := d.OpenFile(ctx, bucket, layout.PartPath(hexID(m.DataDir), p.Number))
+		if err != nil {
+			return !storage.IsDriveFault(err), false
+		}
+		bad = f.Size() != codec.ShardFileSize(p.Size)
+		rotten = bad
+		if !bad && deep {
+			if err := codec.VerifyShard(ctx, f, p.Size); err != nil {
+				bad, rotten = true, isBitrot(err)
+			}
+		}
+		f.Close()
+		if bad {
+			return bad, rotten
+		}
+	}
+	return false, false
 }

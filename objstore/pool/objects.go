@@ -36,30 +36,15 @@ func (p *Pool) commitLock(bucket, key string) erasureset.CommitLock {
 	return func(ctx context.Context) (nslock.Unlock, error) { return p.lockKey(ctx, bucket, key, true) }
 }
 
-// OpenObject opens an object under the key's read lock, held only while opening.
+// OpenObject opens an object's latest version under the key's read lock, held only while
+// opening.
 func (p *Pool) OpenObject(ctx context.Context, bucket, key string) (objstore.ObjectHandle, error) {
-	if err := checkBucketName(bucket); err != nil {
-		return nil, err
-	}
-	unlock, err := p.lockKey(ctx, bucket, key, false)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	return p.setFor(key).OpenObject(ctx, bucket, key)
+	return p.OpenVersion(ctx, bucket, key, "")
 }
 
-// StatObject returns an object's information under the key's read lock.
+// StatObject returns an object's latest version's information under the key's read lock.
 func (p *Pool) StatObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error) {
-	if err := checkBucketName(bucket); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	unlock, err := p.lockKey(ctx, bucket, key, false)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	defer unlock()
-	return p.setFor(key).StatObject(ctx, bucket, key)
+	return p.StatVersion(ctx, bucket, key, "")
 }
 
 // DeleteObject removes an object under the key's write lock. In a versioned bucket it makes

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/erasureset"
-	"github.com/flashstor/flashstor/objstore/storage"
 )
 
 var _ objstore.VersionedLayer = (*Pool)(nil)
@@ -144,12 +142,7 @@ func (p *Pool) ListObjectVersions(ctx context.Context, bucket string, opts objst
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys
 	}
-	walk := storage.WalkOptions{
-		Prefix:     opts.Prefix,
-		StartAfter: opts.KeyMarker,
-		Recursive:  opts.Delimiter != "/",
-		WithMeta:   true,
-	}
+	walk := listWalk(opts.Prefix, opts.Delimiter, opts.KeyMarker)
 	if opts.VersionIDMarker != "" {
 		// The marker's key is listed again, from the version after the marker.
 		walk.StartAfter = before(opts.KeyMarker)
@@ -158,17 +151,12 @@ func (p *Pool) ListObjectVersions(ctx context.Context, bucket string, opts objst
 	var lastPrefix string
 	full := func() bool { return len(res.Versions)+len(res.Prefixes) == maxKeys }
 	err := p.walk(ctx, bucket, walk, func(e erasureset.Entry) error {
-		key, isPrefix := e.Key, e.IsPrefix
-		if key < opts.KeyMarker || (key == opts.KeyMarker && opts.VersionIDMarker == "") {
+		if e.Key < opts.KeyMarker || (e.Key == opts.KeyMarker && opts.VersionIDMarker == "") {
 			return nil
 		}
-		if !isPrefix && opts.Delimiter != "" && opts.Delimiter != "/" {
-			if i := strings.Index(key[len(opts.Prefix):], opts.Delimiter); i >= 0 {
-				key, isPrefix = key[:len(opts.Prefix)+i+len(opts.Delimiter)], true
-				if key == lastPrefix || key <= opts.KeyMarker {
-					return nil
-				}
-			}
+		key, isPrefix, skip := rollUp(e, opts.Prefix, opts.Delimiter, opts.KeyMarker, lastPrefix)
+		if skip {
+			return nil
 		}
 		if isPrefix {
 			if full() {
