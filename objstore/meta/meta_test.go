@@ -27,13 +27,19 @@ func sampleObject() *Object {
 	}
 }
 
-func TestObjectRoundTrip(t *testing.T) {
+// sampleInline is sampleObject with its data inline.
+func sampleInline() *Object {
 	inline := sampleObject()
 	inline.DataDir = [16]byte{}
 	inline.Inline = true
 	inline.Parts = []Part{{Number: 1, Size: 5, ETag: "e"}}
 	inline.Size = 5
 	inline.InlineData = []byte("framed shard bytes")
+	return inline
+}
+
+func TestObjectRoundTrip(t *testing.T) {
+	inline := sampleInline()
 	empty := &Object{Erasure: Erasure{DataShards: 1, BlockSize: 1, Distribution: []uint8{0}}}
 
 	for _, o := range []*Object{sampleObject(), inline, empty} {
