@@ -2,6 +2,7 @@ package s3frontend_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -64,4 +65,66 @@ func TestLifecycleRespectsLock(t *testing.T) {
 	}
 	_, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("holdscan"), Key: aws.String("plain")})
 	wantStatus(t, err, 404)
+}
+
+// TestLifecycleNoncurrent applies NoncurrentVersionExpiration (keeping the newest
+// noncurrent version) and ExpiredObjectDeleteMarker with a clock the test sets.
+func TestLifecycleNoncurrent(t *testing.T) {
+	e := start(t, "epoll")
+	ctx := context.Background()
+	c := e.sdk()
+	mkbucket(t, c, "ncbkt")
+	enableVersioning(t, c, "ncbkt")
+	for i := range 4 {
+		putString(t, c, "ncbkt", "a", fmt.Sprint(i))
+	}
+	putString(t, c, "ncbkt", "b", "b")
+	_, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("ncbkt"), Key: aws.String("b")})
+	mustOK(t, "DeleteObject b", err)
+	m := putString(t, c, "ncbkt", "m", "m")
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("ncbkt"), Key: aws.String("m")})
+	mustOK(t, "DeleteObject m", err)
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("ncbkt"), Key: aws.String("m"), VersionId: m.VersionId})
+	mustOK(t, "DeleteObject m's version", err) // m: a lone delete marker
+	_, err = c.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: aws.String("ncbkt"),
+		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{
+			{ID: aws.String("ncbkt"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("")},
+				Expiration:                  &types.LifecycleExpiration{ExpiredObjectDeleteMarker: aws.Bool(true)},
+				NoncurrentVersionExpiration: &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(1), NewerNoncurrentVersions: aws.Int32(1)}}}}})
+	mustOK(t, "PutBucketLifecycleConfiguration", err)
+	count := func() map[string]int {
+		out, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("ncbkt")})
+		mustOK(t, "ListObjectVersions", err)
+		n := map[string]int{}
+		for _, v := range out.Versions {
+			n[aws.ToString(v.Key)]++
+		}
+		for _, d := range out.DeleteMarkers {
+			n[aws.ToString(d.Key)]++
+		}
+		return n
+	}
+	now := time.Now()
+	sc, err := s3frontend.NewLifecycleScanner(s3frontend.LifecycleConfig{Layer: e.layer, Day: time.Hour, Now: func() time.Time { return now }, Pause: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before a lifecycle day, only the lone marker goes.
+	if expired, _, err := sc.Scan(ctx); err != nil || expired != 1 {
+		t.Fatalf("first pass: expired %d, %v; want 1", expired, err)
+	}
+	if got := fmt.Sprint(count()); got != "map[a:4 b:2]" {
+		t.Fatalf("after the first pass: %s", got)
+	}
+	now = now.Add(2 * time.Hour)
+	if expired, _, err := sc.Scan(ctx); err != nil || expired != 2 {
+		t.Fatalf("second pass: expired %d, %v; want 2", expired, err)
+	}
+	if got := fmt.Sprint(count()); got != "map[a:2 b:2]" {
+		t.Fatalf("after the second pass: %s", got)
+	}
+	body, _ := getBytes(t, c, &s3.GetObjectInput{Bucket: aws.String("ncbkt"), Key: aws.String("a")})
+	if string(body) != "3" {
+		t.Fatalf("latest of a: %q", body)
+	}
 }
