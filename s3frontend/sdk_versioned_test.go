@@ -176,3 +176,32 @@ func TestSDKVersionedMultipart(t *testing.T) {
 		t.Fatalf("assembled object of %d bytes", len(b))
 	}
 }
+
+// TestSDKVersionedTagging: tagging takes the latest version's id and answers it; a
+// noncurrent version's is NotImplemented, a key under a delete marker NoSuchKey.
+func TestSDKVersionedTagging(t *testing.T) {
+	e := start(t, "epoll")
+	ctx := context.Background()
+	c := e.sdk()
+	mkbucket(t, c, "vtags")
+	enableVersioning(t, c, "vtags")
+	old := putString(t, c, "vtags", "k", "1").VersionId
+	cur := putString(t, c, "vtags", "k", "2").VersionId
+	tagging := &types.Tagging{TagSet: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}
+	out, err := c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: cur, Tagging: tagging})
+	mustOK(t, "PutObjectTagging of the latest by id", err)
+	if aws.ToString(out.VersionId) != aws.ToString(cur) {
+		t.Fatalf("PutObjectTagging answered version %q, want %q", aws.ToString(out.VersionId), aws.ToString(cur))
+	}
+	got, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k")})
+	mustOK(t, "GetObjectTagging", err)
+	if len(got.TagSet) != 1 || aws.ToString(got.VersionId) != aws.ToString(cur) {
+		t.Fatalf("GetObjectTagging: %+v, version %q", got.TagSet, aws.ToString(got.VersionId))
+	}
+	_, err = c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: old, Tagging: tagging})
+	wantCode(t, "PutObjectTagging of a noncurrent version", err, "NotImplemented")
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("vtags"), Key: aws.String("k")})
+	mustOK(t, "DeleteObject", err)
+	_, err = c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k")})
+	wantCode(t, "GetObjectTagging under a delete marker", err, "NoSuchKey")
+}
