@@ -31,8 +31,11 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EEXIST
 	case errors.Is(err, objstore.ErrBucketNotEmpty):
 		return syscall.ENOTEMPTY
-	case errors.Is(err, objstore.ErrStorageFull):
+	case errors.Is(err, objstore.ErrStorageFull), errors.Is(err, objstore.ErrTooManyVersions):
 		return syscall.ENOSPC
+	case errors.Is(err, objstore.ErrObjectLocked):
+		// A version under retention or legal hold: S3's AccessDenied, whoever asks.
+		return syscall.EPERM
 	case errors.Is(err, objstore.ErrKeyTooLong), errors.Is(err, objstore.ErrNameTooLong):
 		return syscall.ENAMETOOLONG
 	case errors.Is(err, objstore.ErrInvalidBucketName), errors.Is(err, objstore.ErrInvalidObjectName),

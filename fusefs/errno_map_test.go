@@ -25,6 +25,8 @@ func TestToErrno(t *testing.T) {
 		{objstore.ErrPreconditionFailed, syscall.EEXIST},
 		{objstore.ErrBucketNotEmpty, syscall.ENOTEMPTY},
 		{objstore.ErrStorageFull, syscall.ENOSPC},
+		{objstore.ErrTooManyVersions, syscall.ENOSPC},
+		{objstore.ErrObjectLocked, syscall.EPERM},
 		{objstore.ErrReadQuorum, syscall.EIO},
 		{objstore.ErrWriteQuorum, syscall.EIO},
 		{objstore.ErrKeyTooLong, syscall.ENAMETOOLONG},

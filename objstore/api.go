@@ -113,6 +113,8 @@ type ObjectInfo struct {
 	Metadata map[string]string
 	// Parts are the object's parts (one for a single put).
 	Parts []PartInfo
+	// Version describes the version (its id is NullVersion in an unversioned bucket).
+	Version VersionInfo
 }
 
 // ContentType returns the stored Content-Type, or "" if none.
@@ -128,6 +130,12 @@ type PutOptions struct {
 	Preconditions Preconditions
 	// ModTime, if set, is the modification time to record instead of now (heal, replication).
 	ModTime time.Time
+	// Lock is the new version's object-lock state (S3's lock headers, or the bucket's
+	// default retention, which the S3 face applies).
+	Lock ObjectLock
+	// Versioning is decided by the layer from the bucket's configuration; a caller leaves
+	// it zero.
+	Versioning Versioning
 }
 
 // Preconditions make a write conditional on the object's current state, like S3's
@@ -155,6 +163,9 @@ type CompleteOptions struct {
 	// Metadata, if set, is added to the metadata given when the upload started (for the
 	// final checksum the S3 face computes).
 	Metadata map[string]string
+	// Lock and Versioning are as PutOptions'.
+	Lock       ObjectLock
+	Versioning Versioning
 }
 
 // CopyOptions are the options of CopyObject.
@@ -170,6 +181,10 @@ type CopyOptions struct {
 	Preconditions Preconditions
 	// Range, if Length >= 0, copies only that byte range of the source (UploadPartCopy).
 	Range *Range
+	// SrcVersionID, if set, copies that version of the source.
+	SrcVersionID string
+	// Lock is the new version's object-lock state.
+	Lock ObjectLock
 }
 
 // Range is a byte range of an object.

@@ -11,6 +11,9 @@ const (
 	BucketConfigLifecycle  = "lifecycle"
 	BucketConfigACL        = "acl"
 	BucketConfigPolicy     = "policy"
+	// BucketConfigObjectLock is the bucket's object-lock configuration, present only for
+	// a bucket created with object lock (which the layer keeps versioned).
+	BucketConfigObjectLock = "objectlock"
 )
 
 // BucketConfigStore is an optional capability of an ObjectLayer, discovered by type

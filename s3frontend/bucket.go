@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 	"github.com/flashstor/flashstor/s3frontend/s3xml"
 )
@@ -86,8 +85,8 @@ func (c *call) createBucket() error {
 	if err := c.checkUnsupported(); err != nil {
 		return err
 	}
-	if v := c.header("x-amz-bucket-object-lock-enabled"); v != nil && httpwire.EqualFold(v, "true") {
-		return s3err.NotImplemented.With("Object lock is not implemented.")
+	if c.wantsObjectLock() && c.h.versions == nil {
+		return s3err.NotImplemented.With("This object layer keeps no versions: no object lock.")
 	}
 	canned, err := c.requestACL()
 	if err != nil {
@@ -108,6 +107,13 @@ func (c *call) createBucket() error {
 		return err
 	}
 	c.h.authz.Invalidate() // a cached "no policy" of an earlier bucket of that name
+	if c.wantsObjectLock() {
+		// Not atomic with the creation: a failure leaves the bucket without object lock,
+		// and the client an error.
+		if err := c.createLockedBucket(); err != nil {
+			return err
+		}
+	}
 	if canned != "" && canned != aclPrivate {
 		// Not atomic with the creation: a failure leaves the bucket private, the safe side.
 		if err := c.setBucketConfig(objstore.BucketConfigACL, canned); err != nil {

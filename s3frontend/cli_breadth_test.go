@@ -39,55 +39,66 @@ func awsCLI(t *testing.T, e *env) (run func(args ...string) string, try func(arg
 	return run, try
 }
 
-// TestCLIEmptyBucketByVersions empties a bucket as test-suite teardowns and backup tools
-// do, with the aws CLI: list-object-versions, then delete-objects of every version listed,
-// then delete-bucket; get-bucket-versioning and put-bucket-versioning on the way.
+// TestCLIEmptyBucketByVersions empties a versioned bucket as test-suite teardowns and
+// backup tools do, with the aws CLI: list-object-versions, then delete-objects of every
+// version and delete marker listed, then delete-bucket; get-bucket-versioning and
+// put-bucket-versioning on the way. Until then the bucket is not empty.
 func TestCLIEmptyBucketByVersions(t *testing.T) {
 	e := start(t, "epoll")
 	run, try := awsCLI(t, e)
 	const bucket = "cli-versions"
 	run("s3api", "create-bucket", "--bucket", bucket)
-	seed(t, e, bucket, []string{"a", "b/c", "b/d", "e f"})
+	seed(t, e, bucket, []string{"a", "b/c"}) // null versions, from before versioning
 	if out := run("s3api", "get-bucket-versioning", "--bucket", bucket); strings.TrimSpace(out) != "" {
 		t.Fatalf("get-bucket-versioning of an unversioned bucket: %q", out)
 	}
-	if _, errOut, ok := try("s3api", "put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", "Status=Enabled"); ok || !strings.Contains(errOut, "NotImplemented") {
-		t.Fatalf("put-bucket-versioning Enabled: ok %v, %s", ok, errOut)
+	run("s3api", "put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", "Status=Enabled")
+	if out := run("s3api", "get-bucket-versioning", "--bucket", bucket); !strings.Contains(out, `"Enabled"`) {
+		t.Fatalf("get-bucket-versioning after Enabled: %q", out)
 	}
-	run("s3api", "put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", "Status=Suspended")
-	if out := run("s3api", "get-bucket-versioning", "--bucket", bucket); !strings.Contains(out, `"Suspended"`) {
-		t.Fatalf("get-bucket-versioning after Suspended: %q", out)
+	seed(t, e, bucket, []string{"a", "b/c", "b/d", "e f"})
+	run("s3api", "delete-object", "--bucket", bucket, "--key", "e f")
+	if _, errOut, ok := try("s3api", "delete-bucket", "--bucket", bucket); ok || !strings.Contains(errOut, "BucketNotEmpty") {
+		t.Fatalf("delete-bucket of a bucket holding versions: ok %v, %s", ok, errOut)
 	}
 
-	var listed struct {
-		Versions []struct {
-			Key, VersionId string
-			IsLatest       bool
-		}
+	type entry struct {
+		Key, VersionId string
+		IsLatest       bool
 	}
+	var listed struct{ Versions, DeleteMarkers []entry }
 	out := run("s3api", "list-object-versions", "--bucket", bucket, "--output", "json")
 	if err := json.Unmarshal([]byte(out), &listed); err != nil {
 		t.Fatalf("list-object-versions: %v\n%s", err, out)
 	}
-	if len(listed.Versions) != 4 {
-		t.Fatalf("list-object-versions: %+v", listed.Versions)
+	// a and b/c: a null version and a newer one; b/d and "e f": one version; "e f" under a
+	// delete marker.
+	if len(listed.Versions) != 6 || len(listed.DeleteMarkers) != 1 || listed.DeleteMarkers[0].Key != "e f" || !listed.DeleteMarkers[0].IsLatest {
+		t.Fatalf("list-object-versions: %s", out)
 	}
 	type id struct{ Key, VersionId string }
 	var del struct {
 		Objects []id
 		Quiet   bool
 	}
-	for _, v := range listed.Versions {
-		if v.VersionId != "null" || !v.IsLatest {
-			t.Fatalf("version %+v", v)
+	nulls := 0
+	for _, v := range append(listed.Versions, listed.DeleteMarkers...) {
+		if v.VersionId == "null" {
+			nulls++
+			if v.IsLatest {
+				t.Fatalf("the null version is the latest: %+v", v)
+			}
 		}
 		del.Objects = append(del.Objects, id{v.Key, v.VersionId})
+	}
+	if nulls != 2 {
+		t.Fatalf("%d null versions listed: %s", nulls, out)
 	}
 	doc, _ := json.Marshal(del)
 	file := filepath.Join(t.TempDir(), "delete.json")
 	writeFile(t, file, string(doc))
 	out = run("s3api", "delete-objects", "--bucket", bucket, "--delete", "file://"+file, "--output", "json")
-	if strings.Contains(out, "Errors") || strings.Count(out, `"VersionId": "null"`) != 4 {
+	if strings.Contains(out, "Errors") || strings.Count(out, `"VersionId"`) != 7 || !strings.Contains(out, `"DeleteMarker": true`) {
 		t.Fatalf("delete-objects: %s", out)
 	}
 	run("s3api", "delete-bucket", "--bucket", bucket)

@@ -76,7 +76,10 @@ type Handler struct {
 	layer objstore.ObjectLayer
 	// configs keeps the buckets' configuration documents: the layer itself when it has
 	// the capability, else nil (those operations are NotImplemented).
-	configs  objstore.BucketConfigStore
+	configs objstore.BucketConfigStore
+	// versions serves the versions of objects: the layer itself when it has the
+	// capability, else nil (only null versions exist then).
+	versions objstore.VersionedLayer
 	verifier *sigv4.Verifier
 	router   *router.Router
 	region   string
@@ -180,6 +183,7 @@ func New(cfg Config) (*Handler, error) {
 		c.pctx.c = c
 		return c
 	}
+	h.versions, _ = cfg.Layer.(objstore.VersionedLayer)
 	h.ops = [router.NumOps]func(*call) error{
 		router.OpListBuckets:             (*call).listBuckets,
 		router.OpCreateBucket:            (*call).createBucket,
@@ -226,6 +230,12 @@ func New(cfg Config) (*Handler, error) {
 		router.OpPutBucketPolicy:         (*call).putBucketPolicy,
 		router.OpDeleteBucketPolicy:      (*call).deleteBucketPolicy,
 		router.OpGetBucketPolicyStatus:   (*call).getBucketPolicyStatus,
+		router.OpGetObjectLockConfig:     (*call).getObjectLockConfig,
+		router.OpPutObjectLockConfig:     (*call).putObjectLockConfig,
+		router.OpGetObjectRetention:      (*call).getObjectRetention,
+		router.OpPutObjectRetention:      (*call).putObjectRetention,
+		router.OpGetObjectLegalHold:      (*call).getObjectLegalHold,
+		router.OpPutObjectLegalHold:      (*call).putObjectLegalHold,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

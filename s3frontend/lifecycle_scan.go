@@ -32,9 +32,10 @@ type LifecycleConfig struct {
 }
 
 // LifecycleScanner applies the buckets' lifecycle rules in bounded passes: it expires the
-// current objects an enabled rule's Expiration (Days or Date) has reached, and aborts the
-// multipart uploads an AbortIncompleteMultipartUpload has. Objects have no versions yet,
-// so expiring one deletes it, and the noncurrent-version actions have nothing to act on.
+// current objects an enabled rule's Expiration (Days or Date) has reached (in a versioned
+// bucket: a delete marker), the noncurrent versions its NoncurrentVersionExpiration has,
+// the lone delete markers of ExpiredObjectDeleteMarker, and aborts the multipart uploads
+// an AbortIncompleteMultipartUpload has. A locked version is left.
 type LifecycleScanner struct {
 	cfg     LifecycleConfig
 	configs objstore.BucketConfigStore
@@ -134,6 +135,9 @@ func (s *LifecycleScanner) Scan(ctx context.Context) (expired, aborted int, err 
 			if err := s.expire(ctx, b.Name, r, &p); err != nil {
 				return p.expired, p.aborted, err
 			}
+			if err := s.expireVersions(ctx, b.Name, r, &p); err != nil {
+				return p.expired, p.aborted, err
+			}
 			if err := s.abortUploads(ctx, b.Name, r, &p); err != nil {
 				return p.expired, p.aborted, err
 			}
@@ -147,15 +151,21 @@ func (s *LifecycleScanner) Scan(ctx context.Context) (expired, aborted int, err 
 func (s *LifecycleScanner) expiry(r *s3xml.LifecycleRule, mod time.Time) (time.Time, bool) {
 	switch {
 	case r.ExpirationDays > 0:
-		t := mod.Add(time.Duration(r.ExpirationDays) * s.cfg.Day)
-		if s.cfg.Day == 24*time.Hour {
-			t = t.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-		}
-		return t, true
+		return s.daysAfter(mod, r.ExpirationDays), true
 	case !r.ExpirationDate.IsZero():
 		return r.ExpirationDate, true
 	}
 	return time.Time{}, false
+}
+
+// daysAfter returns the time days lifecycle days after t: with real days rounded up to the
+// next midnight UTC, as S3 does.
+func (s *LifecycleScanner) daysAfter(t time.Time, days int) time.Time {
+	t = t.Add(time.Duration(days) * s.cfg.Day)
+	if s.cfg.Day == 24*time.Hour {
+		t = t.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	}
+	return t
 }
 
 // matches reports whether an object falls under r's filter.
@@ -202,6 +212,9 @@ func (s *LifecycleScanner) expire(ctx context.Context, bucket string, r *s3xml.L
 				continue
 			}
 			err := s.cfg.Layer.DeleteObject(ctx, bucket, o.Key)
+			if errors.Is(err, objstore.ErrObjectLocked) {
+				continue // a locked version outlives its rule (S3 leaves it too)
+			}
 			if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
 				return fmt.Errorf("lifecycle: expiring %s/%s: %w", bucket, o.Key, err)
 			}

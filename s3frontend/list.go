@@ -157,42 +157,52 @@ type entryKind uint8
 const (
 	entryContents      entryKind = iota // <Contents> without the owner
 	entryContentsOwner                  // <Contents> with the owner
-	entryVersion                        // <Version>: the null version, latest, with the owner
+	entryVersion                        // <Version>, with its id and the owner
 )
 
 // writeEntries appends the objects (as kind says) and <CommonPrefixes> of a page.
 func (c *call) writeEntries(x *s3xml.Writer, p *listParams, res objstore.ListResult, kind entryKind) {
-	elem := "Contents"
-	if kind == entryVersion {
-		elem = "Version"
-	}
 	for i := range res.Objects {
-		o := &res.Objects[i]
-		x.Open(elem)
-		p.name(x, "Key", o.Key)
-		if kind == entryVersion {
-			x.String("VersionId", router.NullVersion)
-			x.Bool("IsLatest", true)
-		}
-		x.Time("LastModified", o.ModTime)
-		x.ETag("ETag", o.ETag)
-		x.Int("Size", o.Size)
-		if alg, _, typ := storedChecksum(o.Metadata); alg != "" {
-			a, _ := checksum.AlgorithmForHeader([]byte(alg))
-			x.String("ChecksumAlgorithm", a.String())
-			x.String("ChecksumType", typ)
-		}
-		if kind != entryContents {
-			c.writeOwner(x)
-		}
-		x.String("StorageClass", "STANDARD")
-		x.Close(elem)
+		c.writeObjectEntry(x, p, &res.Objects[i], kind)
 	}
 	for _, pre := range res.Prefixes {
 		x.Open("CommonPrefixes")
 		p.name(x, "Prefix", pre)
 		x.Close("CommonPrefixes")
 	}
+}
+
+// writeObjectEntry appends one object of a listing, as kind says. A version without an
+// id is the null one, and the latest (a layer without versions).
+func (c *call) writeObjectEntry(x *s3xml.Writer, p *listParams, o *objstore.ObjectInfo, kind entryKind) {
+	elem := "Contents"
+	if kind == entryVersion {
+		elem = "Version"
+	}
+	x.Open(elem)
+	p.name(x, "Key", o.Key)
+	if kind == entryVersion {
+		if o.Version.VersionID == "" {
+			x.String("VersionId", router.NullVersion)
+			x.Bool("IsLatest", true)
+		} else {
+			x.String("VersionId", o.Version.VersionID)
+			x.Bool("IsLatest", o.Version.IsLatest)
+		}
+	}
+	x.Time("LastModified", o.ModTime)
+	x.ETag("ETag", o.ETag)
+	x.Int("Size", o.Size)
+	if alg, _, typ := storedChecksum(o.Metadata); alg != "" {
+		a, _ := checksum.AlgorithmForHeader([]byte(alg))
+		x.String("ChecksumAlgorithm", a.String())
+		x.String("ChecksumType", typ)
+	}
+	if kind != entryContents {
+		c.writeOwner(x)
+	}
+	x.String("StorageClass", "STANDARD")
+	x.Close(elem)
 }
 
 // appendURLEncoded appends s percent-encoded as S3 does for encoding-type=url: every byte

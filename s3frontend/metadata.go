@@ -28,9 +28,6 @@ var unsupportedHeaders = [...]string{
 	"x-amz-server-side-encryption",
 	"x-amz-server-side-encryption-customer-algorithm",
 	"x-amz-server-side-encryption-aws-kms-key-id",
-	"x-amz-object-lock-mode",
-	"x-amz-object-lock-retain-until-date",
-	"x-amz-object-lock-legal-hold",
 }
 
 // checkUnsupported fails with NotImplemented when the request carries a header of a feature

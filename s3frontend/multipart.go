@@ -32,6 +32,11 @@ func (c *call) createMultipartUpload() error {
 		md[mdChecksumAlgorithm] = alg.String()
 		md[mdChecksumType] = typ.String()
 	}
+	lock, err := c.requestLock()
+	if err != nil {
+		return err
+	}
+	lockMetadata(md, lock)
 	id, err := c.h.layer.NewMultipartUpload(c.context(), c.bucket, c.key, objstore.PutOptions{Metadata: md})
 	if err != nil {
 		return err

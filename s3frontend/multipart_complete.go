@@ -63,10 +63,11 @@ func (c *call) completeMultipartUpload() error {
 		return err
 	}
 	info, err := c.h.layer.CompleteMultipartUpload(c.context(), c.bucket, c.key, id, parts,
-		objstore.CompleteOptions{Preconditions: pre, Metadata: md})
+		objstore.CompleteOptions{Preconditions: pre, Metadata: md, Lock: uploadLock(upload)})
 	if err != nil {
 		return err
 	}
+	c.setVersionHeader(info.Version.VersionID)
 	x := c.startXML("CompleteMultipartUploadResult")
 	x.String("Location", "/"+c.bucket+"/"+c.key)
 	x.String("Bucket", c.bucket)
@@ -148,11 +149,21 @@ func (c *call) uploadPartCopy() error {
 	if _, err := c.uploadInfo(id); err != nil {
 		return err
 	}
-	hd, err := c.h.layer.OpenObject(c.context(), src.Bucket, src.Key)
+	var hd objstore.ObjectHandle
+	if c.h.versions != nil {
+		hd, err = c.h.versions.OpenVersion(c.context(), src.Bucket, src.Key, src.VersionID)
+	} else if src.VersionID != "" && src.VersionID != router.NullVersion {
+		err = objstore.ErrNoSuchVersion
+	} else {
+		hd, err = c.h.layer.OpenObject(c.context(), src.Bucket, src.Key)
+	}
 	if err != nil {
-		return err
+		return c.copySourceErr(err)
 	}
 	defer hd.Close()
+	if src.VersionID != "" {
+		c.w.Header().Set("x-amz-copy-source-version-id", src.VersionID)
+	}
 	info := hd.Info()
 	cd := c.copySourceConditions()
 	if e := cd.check(info.ETag, info.ModTime, true); e != nil {

@@ -6,24 +6,59 @@ import (
 	"net/http"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/router"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 	"github.com/flashstor/flashstor/s3frontend/s3xml"
 	"github.com/flashstor/flashstor/s3frontend/sigv4"
 )
 
-// deleteObject serves DeleteObject: 204 whether or not the key existed, as S3 answers;
-// NoSuchVersion for a version other than the null one.
+// deleteObject serves DeleteObject: 204 whether or not the key existed, as S3 answers. In
+// a versioned bucket, without a versionId it makes a delete marker; with one it removes
+// that version (NoSuchVersion when there is none, AccessDenied when it is locked).
 func (c *call) deleteObject() error {
-	if err := c.nullVersionOnly(); err != nil {
-		return err
+	if c.h.versions == nil {
+		if err := c.nullVersionOnly(); err != nil {
+			return err
+		}
+		err := c.h.layer.DeleteObject(c.context(), c.bucket, c.key)
+		if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
+			return err
+		}
+		c.w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
-	err := c.h.layer.DeleteObject(c.context(), c.bucket, c.key)
-	if err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
-		return err
+	res, err := c.deleteVersion(c.key, c.versionParam())
+	if err != nil {
+		return c.versionErr(err)
 	}
+	if res.DeleteMarker {
+		c.w.Header().Set("x-amz-delete-marker", "true")
+	}
+	c.setVersionHeader(res.VersionID)
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// deleteVersion deletes key (version id: that version) as DeleteObject does; a missing key
+// of an unversioned bucket is no error.
+func (c *call) deleteVersion(key, id string) (objstore.DeleteResult, error) {
+	res, err := c.h.versions.DeleteVersion(c.context(), c.bucket, key, objstore.DeleteOptions{
+		VersionID:        id,
+		BypassGovernance: c.bypassGovernance(),
+	})
+	if err != nil && errors.Is(err, objstore.ErrObjectNotFound) && !errors.Is(err, objstore.ErrNoSuchVersion) {
+		return objstore.DeleteResult{}, nil
+	}
+	return res, err
+}
+
+// bypassGovernance reports whether the request asks to bypass governance retention
+// (x-amz-bypass-governance-retention: true). Who may is the authorizer's to decide
+// (s3:BypassGovernanceRetention); the credentials this face accepts are the owner's.
+func (c *call) bypassGovernance() bool {
+	v := c.header("x-amz-bypass-governance-retention")
+	return v != nil && httpwire.EqualFold(trimSpace(v), "true")
 }
 
 // deleteObjects serves DeleteObjects (POST ?delete): up to 1000 keys, each reported as
@@ -44,16 +79,19 @@ func (c *call) deleteObjects() error {
 	keys := make([]string, 0, len(req.Objects))
 	idx := make([]int, 0, len(req.Objects)) // keys[j] is req.Objects[idx[j]]
 	errs := make([]error, len(req.Objects))
+	results := make([]objstore.DeleteResult, len(req.Objects))
 	for i, o := range req.Objects {
 		switch {
 		case o.VersionID != "" && !router.ValidVersionID([]byte(o.VersionID)):
 			errs[i] = router.InvalidVersionID
-		case o.VersionID != "" && o.VersionID != router.NullVersion:
+		case o.VersionID != "" && o.VersionID != router.NullVersion && c.h.versions == nil:
 			errs[i] = s3err.NoSuchVersion
 		case len(o.Key) > 1024:
 			errs[i] = s3err.KeyTooLong
 		case !c.mayDelete(o.Key):
 			errs[i] = s3err.AccessDenied
+		case c.h.versions != nil:
+			results[i], errs[i] = c.deleteVersion(o.Key, o.VersionID)
 		default:
 			keys = append(keys, o.Key)
 			idx = append(idx, i)
@@ -67,12 +105,16 @@ func (c *call) deleteObjects() error {
 	x := c.startXML("DeleteResult")
 	for i, o := range req.Objects {
 		err := errs[i]
-		if err == nil || errors.Is(err, objstore.ErrObjectNotFound) {
+		if err == nil || errors.Is(err, objstore.ErrObjectNotFound) && !errors.Is(err, objstore.ErrNoSuchVersion) {
 			if !req.Quiet {
 				x.Open("Deleted")
 				x.String("Key", o.Key)
 				if o.VersionID != "" {
 					x.String("VersionId", o.VersionID)
+				}
+				if r := results[i]; r.DeleteMarker {
+					x.Bool("DeleteMarker", true)
+					x.String("DeleteMarkerVersionId", r.VersionID)
 				}
 				x.Close("Deleted")
 			}

@@ -17,10 +17,7 @@ const defaultContentType = "binary/octet-stream"
 // getObject serves GetObject: the object layer's decoder writes straight into the
 // response, stripe by stripe.
 func (c *call) getObject() error {
-	if err := c.nullVersionOnly(); err != nil {
-		return err
-	}
-	hd, err := c.h.layer.OpenObject(c.readContext(), c.bucket, c.key)
+	hd, err := c.openNamed()
 	if err != nil {
 		return c.objectAccess(objstore.ObjectInfo{}, err)
 	}
@@ -28,18 +25,19 @@ func (c *call) getObject() error {
 	if err := c.objectAccess(hd.Info(), nil); err != nil {
 		return err
 	}
+	c.setVersionHeader(hd.Info().Version.VersionID)
+	c.setLockHeaders(hd.Info().Version.Lock)
 	return c.serveObject(hd.Info(), hd)
 }
 
 // headObject serves HeadObject from the object's information alone.
 func (c *call) headObject() error {
-	if err := c.nullVersionOnly(); err != nil {
-		return err
-	}
-	info, err := c.h.layer.StatObject(c.readContext(), c.bucket, c.key)
+	info, err := c.statNamed()
 	if err := c.objectAccess(info, err); err != nil {
 		return err
 	}
+	c.setVersionHeader(info.Version.VersionID)
+	c.setLockHeaders(info.Version.Lock)
 	return c.serveObject(info, nil)
 }
 

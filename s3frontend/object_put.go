@@ -38,12 +38,16 @@ func (c *call) putObject() error {
 	if err != nil {
 		return err
 	}
+	lock, err := c.requestLock()
+	if err != nil {
+		return err
+	}
 	body, err := c.h.verifier.Body(&c.sig, &c.auth, c.r.Body, sigv4.BodyOptions{Compute: checksum.CRC64NVME})
 	if err != nil {
 		return err
 	}
 	capture := &checksumCapture{body: body, md: md}
-	info, err := c.h.layer.PutObject(c.context(), c.bucket, c.key, capture, size, objstore.PutOptions{Metadata: md, Preconditions: pre})
+	info, err := c.h.layer.PutObject(c.context(), c.bucket, c.key, capture, size, objstore.PutOptions{Metadata: md, Preconditions: pre, Lock: lock})
 	if err != nil {
 		return err
 	}
@@ -51,6 +55,7 @@ func (c *call) putObject() error {
 		return err
 	}
 	c.setETag(info.ETag)
+	c.setVersionHeader(info.Version.VersionID)
 	if capture.sum.Algorithm != checksum.None {
 		hdr := c.w.Header()
 		hdr.Set(capture.sum.Algorithm.HeaderName(), capture.sum.Base64())
@@ -186,7 +191,7 @@ func (c *call) copyObject() error {
 	default:
 		return s3err.InvalidArgument.With("Unknown tagging directive.")
 	}
-	if src.Bucket == c.bucket && src.Key == c.key && !replace && !replaceTags {
+	if src.Bucket == c.bucket && src.Key == c.key && src.VersionID == "" && !replace && !replaceTags {
 		return s3err.InvalidCopyRequest
 	}
 	md := map[string]string{}
@@ -208,14 +213,20 @@ func (c *call) copyObject() error {
 	if err != nil {
 		return err
 	}
+	lock, err := c.requestLock()
+	if err != nil {
+		return err
+	}
 	cd := c.copySourceConditions()
 	opts := objstore.CopyOptions{
+		Lock: lock,
 		// The tags and the ACL are metadata here: the map is always replaced, filled in
 		// from the source under its lock with what the request keeps. A copy's ACL is the
 		// request's (private by default), never the source's, as on S3.
 		ReplaceMetadata: true,
 		Metadata:        md,
 		Preconditions:   pre,
+		SrcVersionID:    src.VersionID,
 		SrcCheck: func(info objstore.ObjectInfo) error {
 			if e := cd.check(info.ETag, info.ModTime, true); e != nil {
 				return e
@@ -239,11 +250,18 @@ func (c *call) copyObject() error {
 			return nil
 		},
 	}
+	if src.VersionID != "" && c.h.versions == nil && src.VersionID != router.NullVersion {
+		return s3err.NoSuchVersion
+	}
 	info, err := c.h.layer.CopyObject(c.context(), objstore.ObjectRef{Bucket: src.Bucket, Key: src.Key},
 		objstore.ObjectRef{Bucket: c.bucket, Key: c.key}, opts)
 	if err != nil {
-		return err
+		return c.copySourceErr(err)
 	}
+	if src.VersionID != "" {
+		c.w.Header().Set("x-amz-copy-source-version-id", src.VersionID)
+	}
+	c.setVersionHeader(info.Version.VersionID)
 	x := c.startXML("CopyObjectResult")
 	x.Time("LastModified", info.ModTime)
 	x.ETag("ETag", info.ETag)

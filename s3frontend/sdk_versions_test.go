@@ -19,8 +19,9 @@ import (
 // A well-formed version id that names no version (S3's own ids are 32 characters).
 const otherVersion = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
 
-// TestSDKBucketVersioning: an unversioned bucket reports no status, Suspended is stored,
-// Enabled is NotImplemented, and a deleted bucket's state goes with it.
+// TestSDKBucketVersioning: an unversioned bucket reports no status, Enabled and Suspended
+// are stored, a document without a status changes nothing (never back to unversioned),
+// and a deleted bucket's state goes with it.
 func TestSDKBucketVersioning(t *testing.T) {
 	eachTransport(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
@@ -40,8 +41,10 @@ func TestSDKBucketVersioning(t *testing.T) {
 				VersioningConfiguration: &types.VersioningConfiguration{Status: st}})
 			return err
 		}
-		wantCode(t, "PutBucketVersioning Enabled", put(types.BucketVersioningStatusEnabled), "NotImplemented")
-		status("")
+		mustOK(t, "PutBucketVersioning Enabled", put(types.BucketVersioningStatusEnabled))
+		status(types.BucketVersioningStatusEnabled)
+		mustOK(t, "PutBucketVersioning without a status", put(""))
+		status(types.BucketVersioningStatusEnabled)
 		mustOK(t, "PutBucketVersioning Suspended", put(types.BucketVersioningStatusSuspended))
 		status(types.BucketVersioningStatusSuspended)
 		putString(t, c, "ver", "k", "v")
@@ -68,7 +71,7 @@ func TestSDKBucketVersioning(t *testing.T) {
 			t.Fatalf("MFA delete: %d %s", r.status, r.err.Code)
 		}
 
-		_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("ver"), Key: aws.String("k")})
+		_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("ver"), Key: aws.String("k"), VersionId: aws.String("null")})
 		mustOK(t, "DeleteObject", err)
 		_, err = c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("ver")})
 		mustOK(t, "DeleteBucket", err)

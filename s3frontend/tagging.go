@@ -19,8 +19,9 @@ func (c *call) getObjectTagging() error {
 	}
 	info, err := c.h.layer.StatObject(c.context(), c.bucket, c.key)
 	if err != nil {
-		return err
+		return c.versionErr(err)
 	}
+	c.setVersionHeader(info.Version.VersionID)
 	return c.writeTagging(info.Metadata[mdTagging])
 }
 
@@ -38,9 +39,11 @@ func (c *call) putObjectTagging() error {
 	if len(tags) > 0 {
 		patch = objstore.MetadataPatch{Set: map[string]string{mdTagging: encodeTags(tags)}}
 	}
-	if _, err := c.h.layer.UpdateObjectMetadata(c.context(), c.bucket, c.key, patch); err != nil {
-		return err
+	info, err := c.h.layer.UpdateObjectMetadata(c.context(), c.bucket, c.key, patch)
+	if err != nil {
+		return c.versionErr(err)
 	}
+	c.setVersionHeader(info.Version.VersionID)
 	return c.empty()
 }
 
@@ -50,9 +53,11 @@ func (c *call) deleteObjectTagging() error {
 		return err
 	}
 	patch := objstore.MetadataPatch{Delete: []string{mdTagging}}
-	if _, err := c.h.layer.UpdateObjectMetadata(c.context(), c.bucket, c.key, patch); err != nil {
-		return err
+	info, err := c.h.layer.UpdateObjectMetadata(c.context(), c.bucket, c.key, patch)
+	if err != nil {
+		return c.versionErr(err)
 	}
+	c.setVersionHeader(info.Version.VersionID)
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -67,8 +67,13 @@ func (s *Set) CollectGarbage(ctx context.Context, bucket string) (int, error) {
 		}
 		referenced := make(map[string]bool)
 		err = d.Walk(ctx, bucket, storage.WalkOptions{Recursive: true, WithMeta: true}, func(e storage.Entry) error {
-			if m, err := meta.UnmarshalHeader(e.Meta); err == nil && m.DataDir != ([16]byte{}) {
-				referenced[hexID(m.DataDir)] = true
+			if m, err := meta.UnmarshalHeader(e.Meta); err == nil {
+				// Every version's data is referenced, the noncurrent ones' too.
+				for j := 0; j < versionCount(m); j++ {
+					if dir := versionAt(m, j).DataDir; dir != ([16]byte{}) {
+						referenced[hexID(dir)] = true
+					}
+				}
 			} else if e.MetaErr != nil || err != nil {
 				return errors.New("unreadable metadata: not collecting on this drive")
 			}

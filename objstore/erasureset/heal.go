@@ -42,11 +42,14 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 		return res, err
 	}
 	v, err := s.readVersion(ctx, bucket, key)
-	if err == nil && !v.current.Inline {
-		// Pinned, its data outlives an overwrite while the heal reads it.
-		dir := hexID(v.current.DataDir)
-		s.pins.pin(bucket, dir)
-		defer s.unpin(bucket, dir)
+	for j := 0; err == nil && j < versionCount(v.current); j++ {
+		// Pinned, every version's data outlives an overwrite or a delete while the heal
+		// reads it.
+		if m := versionAt(v.current, j); !m.Inline && m.DataDir != ([16]byte{}) {
+			dir := hexID(m.DataDir)
+			s.pins.pin(bucket, dir)
+			defer s.unpin(bucket, dir)
+		}
 	}
 	unlock()
 	if errors.Is(err, objstore.ErrObjectNotFound) {
@@ -60,6 +63,16 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 	if err != nil {
 		return res, err
 	}
+	// The noncurrent versions' data first: the latest's heal below may return early.
+	older, olderErr := s.healNoncurrent(ctx, bucket, key, v, deep)
+	res.Healed = older
+	res, err = s.healLatest(ctx, res, bucket, key, v, codec, deep)
+	return res, errors.Join(err, olderErr)
+}
+
+// healLatest is HealObject's heal of the record and of the latest version's data.
+func (s *Set) healLatest(ctx context.Context, res HealResult, bucket, key string, v *version, codec *erasure.Codec, deep bool) (HealResult, error) {
+	m := v.current
 	targets := s.healTargets(ctx, bucket, v, codec, deep)
 	if countTrue(targets) == 0 {
 		return res, nil
@@ -78,9 +91,14 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 		return nil
 	})
 	var rebuilt *rebuild
-	if m.Inline {
+	var err error
+	switch {
+	case !m.Inline && m.DataDir == ([16]byte{}):
+		// No data to rebuild (a delete marker): the metadata alone.
+		rebuilt = &rebuild{inline: make([][]byte, len(s.drives))}
+	case m.Inline:
 		rebuilt, err = s.rebuildInline(ctx, v, codec, good, targets)
-	} else {
+	default:
 		rebuilt, err = s.rebuildParts(ctx, bucket, v, codec, good, targets)
 	}
 	if err != nil {
@@ -88,7 +106,7 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 	}
 	defer rebuilt.discard(context.WithoutCancel(ctx), s)
 
-	unlock, err = s.cfg.Locks.Lock(ctx, LockName(bucket, key))
+	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
 	if err != nil {
 		return res, err
 	}
@@ -103,10 +121,11 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 	}
 	errs := rebuilt.commit(ctx, s, bucket, key, now, targets)
 	for i, e := range errs {
-		if targets[i] && e == nil {
+		if targets[i] && e == nil && !slices.Contains(res.Healed, i) {
 			res.Healed = append(res.Healed, i)
 		}
 	}
+	slices.Sort(res.Healed)
 	return res, errors.Join(nonNil(errs)...)
 }
 
@@ -160,28 +179,7 @@ func (s *Set) healTargets(ctx context.Context, bucket string, v *version, codec 
 			}
 			return nil
 		}
-		for _, p := range m.Parts {
-			f, err := d.OpenFile(ctx, bucket, layout.PartPath(hexID(m.DataDir), p.Number))
-			if err != nil {
-				targets[i] = !storage.IsDriveFault(err)
-				return nil
-			}
-			// A committed shard file of the wrong size was cut short or grown: damage
-			// found without reading it.
-			bad := f.Size() != codec.ShardFileSize(p.Size)
-			rotten := bad
-			if !bad && deep {
-				if err := codec.VerifyShard(ctx, f, p.Size); err != nil {
-					bad, rotten = true, isBitrot(err)
-				}
-			}
-			f.Close()
-			if bad {
-				targets[i] = true
-				damaged[i] = rotten
-				return nil
-			}
-		}
+		targets[i], damaged[i] = checkParts(ctx, d, bucket, m, codec, deep)
 		return nil
 	})
 	s.reportBitrot(countTrue(damaged))
@@ -193,6 +191,9 @@ func copyFor(m *meta.Object, i int) *meta.Object {
 	c := *m
 	c.Erasure.Index = int(m.Erasure.Distribution[i])
 	c.InlineData = nil
+	// The inline shards of noncurrent versions are not rebuilt: the drive has none, a
+	// missing shard of each, which its other drives make up for.
+	c.Noncurrent = noncurrentOn(m.Noncurrent, nil, i)
 	return &c
 }
 
@@ -259,7 +260,7 @@ func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *v
 			c.InlineData = r.inline[i]
 			return d.CommitObject(ctx, bucket, key, c.Marshal(), "", "")
 		})
-		s.removeReplacedOn(ctx, bucket, now, targets, m.DataDir)
+		s.removeReplacedOn(ctx, bucket, now, targets, m)
 		return errs
 	}
 	dataDir := hexID(m.DataDir)
@@ -270,7 +271,7 @@ func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *v
 		}
 		return d.CommitObject(ctx, bucket, key, copyFor(m, i).Marshal(), storage.SysVolume, stagingDir(r.staging))
 	})
-	s.removeReplacedOn(ctx, bucket, now, targets, m.DataDir)
+	s.removeReplacedOn(ctx, bucket, now, targets, m)
 	return errs
 }
 
@@ -317,11 +318,18 @@ func (s *Set) healPart(ctx context.Context, bucket, dataDir, staging string, p m
 	return nil
 }
 
-// removeReplacedOn removes the data directories of stale versions on the healed drives.
-func (s *Set) removeReplacedOn(ctx context.Context, bucket string, v *version, targets []bool, keep [16]byte) {
+// removeReplacedOn removes, on the healed drives, the data directories of the stale
+// versions they held that the record keep does not name.
+func (s *Set) removeReplacedOn(ctx context.Context, bucket string, v *version, targets []bool, keep *meta.Object) {
+	kept := keptDirs(keep)
 	for i, m := range v.decoded {
-		if targets[i] && m != nil && m.DataDir != keep && m.DataDir != ([16]byte{}) {
-			s.removeDataDir(ctx, i, bucket, hexID(m.DataDir))
+		if !targets[i] || m == nil {
+			continue
+		}
+		for j := 0; j < versionCount(m); j++ {
+			if dir := versionAt(m, j).DataDir; dir != ([16]byte{}) && !kept(dir) {
+				s.removeDataDir(ctx, i, bucket, hexID(dir))
+			}
 		}
 	}
 }

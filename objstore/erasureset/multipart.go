@@ -359,13 +359,13 @@ func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	before, err := s.commitUpload(ctx, bucket, key, m, opts.Preconditions, ready, dir+"/data")
+	before, err := s.commitUpload(ctx, bucket, key, m, opts, ready, dir+"/data")
 	unlock()
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
 	cleanup := context.WithoutCancel(ctx)
-	s.removeReplaced(cleanup, bucket, before, m.DataDir)
+	s.removeReplaced(cleanup, bucket, before, m)
 	s.each(func(i int, d storage.Drive) error { return d.Delete(cleanup, storage.SysVolume, dir, true) })
 	return objectInfo(bucket, key, m, nil), nil
 }
@@ -373,13 +373,16 @@ func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID
 // commitUpload makes the assembled upload m the key's current version, its data the
 // directory dataDir on the drives marked in ready; the caller holds the key's write lock.
 // It returns the version it replaced.
-func (s *Set) commitUpload(ctx context.Context, bucket, key string, m *meta.Object, p objstore.Preconditions, ready []bool, dataDir string) (*version, error) {
-	before, err := s.readBefore(ctx, bucket, key, p)
+func (s *Set) commitUpload(ctx context.Context, bucket, key string, m *meta.Object, opts objstore.CompleteOptions, ready []bool, dataDir string) (*version, error) {
+	before, err := s.readBefore(ctx, bucket, key, opts.Preconditions)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
 	m.VersionID, m.ModTime, m.DataDir = newID(), now, newDataDirID(now)
+	if err := newVersion(before.current, m, opts.Versioning, opts.Lock, now); err != nil {
+		return nil, err
+	}
 	if err := s.commit(ctx, bucket, key, m, before, nil, ready, dataDir); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/storage"
@@ -14,6 +15,12 @@ import (
 // stale copies of a key no quorum holds are cleaned too, and the key is then reported
 // missing.
 func (s *Set) DeleteObject(ctx context.Context, bucket, key string) error {
+	return s.deleteRecord(ctx, bucket, key, false)
+}
+
+// deleteRecord removes a key's record and every version's data: refused when a version
+// is locked (a GOVERNANCE retention is bypassed with bypass).
+func (s *Set) deleteRecord(ctx context.Context, bucket, key string, bypass bool) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -24,6 +31,9 @@ func (s *Set) DeleteObject(ctx context.Context, bucket, key string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if lockedVersion(before.current, time.Now(), bypass) {
+		return fmt.Errorf("%w: %s/%s holds a locked version", objstore.ErrObjectLocked, bucket, key)
 	}
 	// Once begun, the deletion runs to its end whatever the caller's context does, as a
 	// commit does (see commit): a drive call left running would delete after the restore.
@@ -45,7 +55,7 @@ func (s *Set) DeleteObject(ctx context.Context, bucket, key string) error {
 		return reduceErr(errs, objstore.ErrWriteQuorum)
 	}
 	s.markDirty(errs)
-	s.removeReplaced(cleanup, bucket, before, [16]byte{})
+	s.removeReplaced(cleanup, bucket, before, nil)
 	return nil
 }
 
@@ -65,7 +75,7 @@ func (s *Set) removeStale(ctx context.Context, bucket, key string, v *version) {
 		return
 	}
 	s.eachOf(stale, func(i int, d storage.Drive) error { return d.DeleteObject(ctx, bucket, key) })
-	s.removeReplaced(context.WithoutCancel(ctx), bucket, v, [16]byte{})
+	s.removeReplaced(context.WithoutCancel(ctx), bucket, v, nil)
 }
 
 // restore puts back, on the drives where an operation succeeded (errs[i] == nil), the
@@ -82,6 +92,9 @@ func (s *Set) UpdateMetadata(ctx context.Context, bucket, key string, patch objs
 	}
 	before, err := s.readVersion(ctx, bucket, key)
 	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	if _, err := pickVersion(before.current, bucket, key, ""); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
 	md := maps.Clone(before.current.Metadata)
@@ -128,6 +141,9 @@ func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, o
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
+	if _, err := pickVersion(src.current, bucket, srcKey, ""); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
 	if srcKey == dstKey {
 		return objectInfo(bucket, dstKey, src.current, nil), nil
 	}
@@ -136,6 +152,9 @@ func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, o
 	case err == nil:
 		if opts.NoReplace {
 			return objstore.ObjectInfo{}, fmt.Errorf("%w: %s/%s", objstore.ErrObjectExists, bucket, dstKey)
+		}
+		if lockedVersion(dst.current, time.Now(), false) {
+			return objstore.ObjectInfo{}, fmt.Errorf("%w: %s/%s holds a locked version", objstore.ErrObjectLocked, bucket, dstKey)
 		}
 	case errors.Is(err, objstore.ErrObjectNotFound):
 	case errors.Is(err, objstore.ErrReadQuorum) && !opts.NoReplace:
@@ -166,7 +185,7 @@ func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, o
 	if countNil(errs) < len(s.drives) {
 		s.QueueHeal(bucket, dstKey)
 	}
-	s.removeReplaced(cleanup, bucket, dst, m.DataDir)
+	s.removeReplaced(cleanup, bucket, dst, m)
 	return objectInfo(bucket, dstKey, m, nil), nil
 }
 

@@ -2,6 +2,7 @@ package erasureset
 
 import (
 	"context"
+	"github.com/flashstor/flashstor/objstore/meta"
 	"sync"
 
 	"github.com/flashstor/flashstor/objstore/layout"
@@ -71,15 +72,40 @@ func (s *Set) removeDataDir(ctx context.Context, drive int, bucket, dataDir stri
 	}
 }
 
-// removeReplaced removes, on every drive, the data directory of the version that drive held
-// before a write, unless the write kept it (keep).
-func (s *Set) removeReplaced(ctx context.Context, bucket string, before *version, keep [16]byte) {
+// removeReplaced removes, on every drive, the data directories of the versions that drive
+// held before a write, but those the write kept: the versions of the record keep (nil for
+// none). A version's data directory is shared by no other key nor version.
+func (s *Set) removeReplaced(ctx context.Context, bucket string, before *version, keep *meta.Object) {
+	if before == nil {
+		return
+	}
+	kept := keptDirs(keep)
 	for i, m := range before.decoded {
-		if m == nil || m.DataDir == ([16]byte{}) || m.DataDir == keep {
+		if m == nil {
 			continue
 		}
-		s.removeDataDir(ctx, i, bucket, hexID(m.DataDir))
+		for j := 0; j < versionCount(m); j++ {
+			if dir := versionAt(m, j).DataDir; dir != ([16]byte{}) && !kept(dir) {
+				s.removeDataDir(ctx, i, bucket, hexID(dir))
+			}
+		}
 	}
+}
+
+// keptDirs returns a test of whether a data directory belongs to a version of record m
+// (nil: none does).
+func keptDirs(m *meta.Object) func([16]byte) bool {
+	switch {
+	case m == nil:
+		return func([16]byte) bool { return false }
+	case len(m.Noncurrent) == 0:
+		return func(d [16]byte) bool { return d == m.DataDir }
+	}
+	set := make(map[[16]byte]bool, versionCount(m))
+	for j := 0; j < versionCount(m); j++ {
+		set[versionAt(m, j).DataDir] = true
+	}
+	return func(d [16]byte) bool { return set[d] }
 }
 
 // isPinned reports whether an open handle reads the data directory.

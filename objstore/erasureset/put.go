@@ -53,7 +53,7 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	s.removeReplaced(context.WithoutCancel(ctx), bucket, before, st.m.DataDir)
+	s.removeReplaced(context.WithoutCancel(ctx), bucket, before, st.m)
 	return objectInfo(bucket, key, st.m, nil), nil
 }
 
@@ -99,7 +99,9 @@ func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, siz
 	h := md5.New()
 	body := &hashingReader{r: r, h: h}
 
-	small, inline, err := s.readInline(body, size)
+	// A versioned bucket's versions are never inline: a key's record would hold the data
+	// of every version (meta's doc).
+	small, inline, err := s.readInline(body, size, opts.Versioning == objstore.Unversioned)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +139,7 @@ func (s *Set) precheck(ctx context.Context, bucket, key string, p objstore.Preco
 	case err != nil && !errors.Is(err, objstore.ErrObjectNotFound):
 		return nil // the commit decides
 	}
-	return checkPreconditions(p, v.current)
+	return checkPreconditions(p, liveOf(v.current))
 }
 
 // readBefore reads the version a write replaces, under the key's write lock. A version that
@@ -150,7 +152,7 @@ func (s *Set) readBefore(ctx context.Context, bucket, key string, p objstore.Pre
 	case err != nil:
 		return nil, err
 	}
-	if err := checkPreconditions(p, before.current); err != nil {
+	if err := checkPreconditions(p, liveOf(before.current)); err != nil {
 		return nil, err
 	}
 	return before, nil
@@ -179,6 +181,10 @@ func (st *stagedPut) commit(ctx context.Context) (*version, error) {
 		// Named at commit: the collector tells a data directory's age from its name, and
 		// a slow upload's staging must not look old once in place.
 		m.DataDir = newDataDirID(now)
+	}
+	if err := newVersion(before.current, m, st.opts.Versioning, st.opts.Lock, now); err != nil {
+		st.discard(ctx)
+		return nil, err
 	}
 	if err := s.commit(ctx, st.bucket, st.key, m, before, st.shards, st.staged, stagingDir(st.stagingID)); err != nil {
 		return nil, err
@@ -213,9 +219,9 @@ func (hr *hashingReader) Read(p []byte) (int, error) {
 // readInline reads the whole body when it is small enough to be stored inline. It returns
 // the bytes read and whether they are the whole object; when they are not (the object is
 // larger, or of unknown size and larger than the limit), they are the first bytes of it.
-func (s *Set) readInline(r io.Reader, size int64) ([]byte, bool, error) {
+func (s *Set) readInline(r io.Reader, size int64, allowed bool) ([]byte, bool, error) {
 	limit := s.cfg.InlineLimit
-	if limit < 0 || size > limit {
+	if limit < 0 || size > limit || !allowed {
 		return nil, false, nil
 	}
 	want := limit + 1
@@ -348,8 +354,11 @@ func (s *Set) removeStaged(ctx context.Context, which []bool, dir string) {
 	})
 }
 
-// commit makes version m visible on every drive that can take it: with inline shards (one
-// per shard index) or with the staged directory stagingDir on the drives marked in staged.
+// commit makes record m visible on every drive that can take it: with inline shards (one
+// per shard index), with the staged directory stagingDir on the drives marked in staged,
+// or (both nil) with no new data, on every drive: a record whose versions' data is in
+// place. Each drive's copy carries its own inline shards of the versions m keeps from
+// before.
 // Below write quorum it restores what each drive held before and fails; above, it queues a
 // heal for the drives it missed. The caller removes the data of the version it replaced
 // (removeReplaced), after releasing the key's lock.
@@ -362,23 +371,35 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 	n := len(s.drives)
 	targets := make([]bool, n)
 	for i := range targets {
-		targets[i] = shards != nil || staged[i]
+		targets[i] = shards != nil || staged == nil || staged[i]
 	}
 	errs := s.eachOf(targets, func(i int, d storage.Drive) error {
 		dm := *m
 		dm.Erasure.Index = int(m.Erasure.Distribution[i])
 		src := ""
-		if shards != nil {
+		switch {
+		case shards != nil:
 			dm.InlineData = shards[dm.Erasure.Index]
-		} else {
+		case staged != nil:
 			src = stagingDir
+		case m.Inline:
+			dm.InlineData = inlineOn(before, i, m.ID) // a version kept, now the latest
 		}
-		return d.CommitObject(ctx, bucket, key, dm.Marshal(), storage.SysVolume, src)
+		dm.Noncurrent = noncurrentOn(m.Noncurrent, before, i)
+		b := dm.Marshal()
+		if meta.HeaderLength(b) == 0 {
+			return fmt.Errorf("%w: a record header of %d bytes", objstore.ErrTooManyVersions, len(b))
+		}
+		return d.CommitObject(ctx, bucket, key, b, storage.SysVolume, src)
 	})
 	cleanup := context.WithoutCancel(ctx)
 	wq := WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards)
 	if countNil(errs) < wq {
-		s.rollback(cleanup, bucket, key, before, errs, m.DataDir)
+		var written [16]byte // the data directory the write brought, if any
+		if staged != nil {
+			written = m.DataDir
+		}
+		s.rollback(cleanup, bucket, key, before, errs, written)
 		if staged != nil {
 			s.removeStaged(cleanup, staged, stagingDir)
 		}

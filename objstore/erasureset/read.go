@@ -19,14 +19,19 @@ import (
 // for the duration of the call only: the handle pins the version's data directory, so that
 // it stays readable after the lock is released, whatever writes come next.
 func (s *Set) OpenObject(ctx context.Context, bucket, key string) (objstore.ObjectHandle, error) {
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
-	v, err := s.readVersion(ctx, bucket, key)
+	return s.OpenVersion(ctx, bucket, key, "")
+}
+
+// OpenVersion opens a version ("" for the latest) for reading, as OpenObject does.
+func (s *Set) OpenVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectHandle, error) {
+	v, m, err := s.readNamed(ctx, bucket, key, versionID)
 	if err != nil {
 		return nil, err
 	}
-	m := v.current
+	pos := 0 // m's position in the record, the same in every copy of it
+	if m != v.current {
+		pos = findVersion(v.current, m.ID)
+	}
 	codec, err := s.codec(m.Erasure.DataShards, m.Erasure.ParityShards, m.Erasure.BlockSize, erasure.BitrotAlgorithm(m.Erasure.Bitrot))
 	if err != nil {
 		return nil, fmt.Errorf("%s/%s: %w", bucket, key, err)
@@ -39,18 +44,19 @@ func (s *Set) OpenObject(ctx context.Context, bucket, key string) (objstore.Obje
 		codec:  codec,
 	}
 	h.info = objectInfo(bucket, key, m, h.partInfoBuf[:0])
+	h.info.Version.IsLatest = pos == 0
 	h.shards = h.shardsBuf[:len(s.drives)]
 	for i := range h.shards {
 		h.shards[i] = -1
 		if v.holds[i] {
-			h.shards[i] = v.decoded[i].Erasure.Index
+			h.shards[i] = versionAt(v.decoded[i], pos).Erasure.Index
 		}
 	}
 	if m.Inline {
 		h.inline = h.inlineBuf[:len(s.drives)]
 		for i, held := range v.holds {
 			if held {
-				h.inline[i] = v.decoded[i].InlineData
+				h.inline[i] = versionAt(v.decoded[i], pos).InlineData
 			}
 		}
 	} else if m.DataDir != ([16]byte{}) {

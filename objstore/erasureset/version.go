@@ -173,8 +173,9 @@ func (v *version) needsHeal() bool {
 	return false
 }
 
-// objectInfo describes an object from its metadata; its Parts are appended to parts (nil,
-// or a caller's buffer for them).
+// objectInfo describes a version of an object from its metadata, as the latest (a caller
+// that knows better sets IsLatest); its Parts are appended to parts (nil, or a caller's
+// buffer for them).
 func objectInfo(bucket, key string, m *meta.Object, parts []objstore.PartInfo) objstore.ObjectInfo {
 	info := objstore.ObjectInfo{
 		Bucket:   bucket,
@@ -183,6 +184,12 @@ func objectInfo(bucket, key string, m *meta.Object, parts []objstore.PartInfo) o
 		ModTime:  m.ModTime,
 		ETag:     m.ETag,
 		Metadata: m.Metadata,
+		Version: objstore.VersionInfo{
+			VersionID:    versionString(m.ID),
+			IsLatest:     true,
+			DeleteMarker: m.DeleteMarker,
+			Lock:         lockOf(m),
+		},
 	}
 	if len(m.Parts) > 0 {
 		info.Parts = slices.Grow(parts[:0], len(m.Parts))
@@ -223,17 +230,8 @@ func etagMatches(list, etag string) bool {
 	return false
 }
 
-// StatObject returns the current version's information.
+// StatObject returns the current version's information: a *objstore.DeleteMarkerError
+// (an ErrObjectNotFound) when the latest version is a delete marker.
 func (s *Set) StatObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error) {
-	if err := checkKey(key); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	v, err := s.readVersion(ctx, bucket, key)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	if v.needsHeal() {
-		s.QueueHeal(bucket, key)
-	}
-	return objectInfo(bucket, key, v.current, nil), nil
+	return s.StatVersion(ctx, bucket, key, "")
 }

@@ -15,8 +15,14 @@ import (
 type Entry struct {
 	Key      string
 	IsPrefix bool
-	// Info describes the object when the walk asked for metadata.
+	// Info describes the object's latest version when the walk asked for metadata.
 	Info objstore.ObjectInfo
+	// Record is the key's metadata record, every version of it (without inline data),
+	// when the walk asked for metadata. Read only.
+	Record *meta.Object
+	// DeleteMarker tells that the latest version is a delete marker: a listing of objects
+	// leaves the key out, one of versions lists it.
+	DeleteMarker bool
 }
 
 var errStopWalk = errors.New("walk stopped")
@@ -78,14 +84,16 @@ func (s *Set) walk(ctx context.Context, bucket string, opts storage.WalkOptions,
 		}
 		out := Entry{Key: key, IsPrefix: entry.IsPrefix}
 		if withMeta && !entry.IsPrefix {
-			info, ok, err := s.entryInfo(ctx, bucket, entry, fromSource)
+			rec, ok, err := s.entryRecord(ctx, bucket, entry, fromSource)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				continue
 			}
-			out.Info = info
+			out.Info = objectInfo(bucket, key, rec, nil)
+			out.Record = rec
+			out.DeleteMarker = rec.DeleteMarker
 		}
 		if err := fn(out); err != nil {
 			return err
@@ -105,22 +113,25 @@ func (s *Set) metaSource() int {
 	return 0
 }
 
-// entryInfo returns an entry's object information from the metadata the walk read, or
-// from a quorum read when that is missing or unusable; ok is false if the object is gone.
-func (s *Set) entryInfo(ctx context.Context, bucket string, e storage.Entry, fromSource bool) (objstore.ObjectInfo, bool, error) {
+// entryRecord returns an entry's metadata record from the metadata the walk read, or from
+// a quorum read when that is missing or unusable; ok is false if the key is gone.
+func (s *Set) entryRecord(ctx context.Context, bucket string, e storage.Entry, fromSource bool) (*meta.Object, bool, error) {
 	if fromSource && e.MetaErr == nil && e.Meta != nil {
 		if m, err := meta.UnmarshalHeader(e.Meta); err == nil {
-			return objectInfo(bucket, e.Key, m, nil), true, nil
+			return m, true, nil
 		}
 	}
-	info, err := s.StatObject(ctx, bucket, e.Key)
+	v, err := s.readVersion(ctx, bucket, e.Key)
 	switch {
 	case err == nil:
-		return info, true, nil
+		if v.needsHeal() {
+			s.QueueHeal(bucket, e.Key)
+		}
+		return v.current, true, nil
 	case errors.Is(err, objstore.ErrObjectNotFound):
-		return objstore.ObjectInfo{}, false, nil
+		return nil, false, nil
 	default:
-		return objstore.ObjectInfo{}, false, err
+		return nil, false, err
 	}
 }
 

@@ -27,13 +27,19 @@ func sampleObject() *Object {
 	}
 }
 
-func TestObjectRoundTrip(t *testing.T) {
+// sampleInline is sampleObject with its data inline.
+func sampleInline() *Object {
 	inline := sampleObject()
 	inline.DataDir = [16]byte{}
 	inline.Inline = true
 	inline.Parts = []Part{{Number: 1, Size: 5, ETag: "e"}}
 	inline.Size = 5
 	inline.InlineData = []byte("framed shard bytes")
+	return inline
+}
+
+func TestObjectRoundTrip(t *testing.T) {
+	inline := sampleInline()
 	empty := &Object{Erasure: Erasure{DataShards: 1, BlockSize: 1, Distribution: []uint8{0}}}
 
 	for _, o := range []*Object{sampleObject(), inline, empty} {
@@ -74,7 +80,7 @@ func TestObjectRejectsDamage(t *testing.T) {
 		}
 	}
 	newer := bytes.Clone(b)
-	newer[4] = formatVersion + 1
+	newer[4] = objectFormatV2 + 1
 	if _, err := Unmarshal(newer); !errors.Is(err, ErrVersion) {
 		t.Fatalf("newer version: %v, want ErrVersion", err)
 	}
@@ -163,6 +169,7 @@ func TestUploadAndPartRoundTrip(t *testing.T) {
 // decodes must re-encode to a record that decodes to the same value.
 func FuzzUnmarshal(f *testing.F) {
 	f.Add(sampleObject().Marshal())
+	f.Add(versioned().Marshal())
 	f.Add((&Upload{Key: "k", Erasure: Erasure{DataShards: 1, BlockSize: 1, Distribution: []uint8{0}}}).Marshal())
 	f.Add((&PartRecord{Part: Part{Number: 1}}).Marshal())
 	like := sampleObject()

@@ -33,7 +33,7 @@ func (u *Upload) Marshal() []byte {
 	h.string(u.Key)
 	h.string(u.UploadID)
 	h.time(u.Initiated)
-	encodeErasure(&h, u.Erasure)
+	encodeErasure(&h, u.Erasure, true)
 	h.stringMap(u.Metadata)
 	return frame(uploadMagic, h.b, 0)
 }
@@ -52,7 +52,7 @@ func UnmarshalUpload(b []byte) (*Upload, error) {
 	u.Key = d.string("key")
 	u.UploadID = d.string("upload id")
 	u.Initiated = d.time("initiated")
-	u.Erasure = decodeErasure(&d, nil)
+	u.Erasure = decodeErasure(&d, nil, true)
 	u.Metadata = d.stringMap("metadata")
 	if err := d.finish(); err != nil {
 		return nil, err

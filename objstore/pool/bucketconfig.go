@@ -64,7 +64,11 @@ func (p *Pool) SetBucketConfig(ctx context.Context, bucket, name, doc string) er
 		c.Docs[name] = doc
 	}
 	if err := p.sets[0].WriteBucketConfig(ctx, bucket, c); err != nil {
+		p.versioning.forget(bucket) // the record may or may not hold the change
 		return fmt.Errorf("writing bucket %s config %s: %w", bucket, name, err)
+	}
+	if name == objstore.BucketConfigVersioning {
+		p.versioning.set(bucket, objstore.ParseVersioning(doc))
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ func (p *Pool) MakeBucket(ctx context.Context, bucket string, opts objstore.Make
 			return fmt.Errorf("creating bucket %s in set %d: %w", bucket, i, err)
 		}
 	}
+	p.versioning.forget(bucket)
 	p.publish(ctx, objstore.Event{Type: objstore.EventBucketCreated, Bucket: bucket})
 	return nil
 }
@@ -112,6 +113,7 @@ func (p *Pool) DeleteBucket(ctx context.Context, bucket string) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	p.versioning.forget(bucket)
 	p.publish(ctx, objstore.Event{Type: objstore.EventBucketDeleted, Bucket: bucket})
 	return nil
 }

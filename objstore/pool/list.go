@@ -24,23 +24,15 @@ func (p *Pool) ListObjects(ctx context.Context, bucket string, opts objstore.Lis
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys
 	}
-	walk := storage.WalkOptions{
-		Prefix:     opts.Prefix,
-		StartAfter: opts.Marker,
-		Recursive:  opts.Delimiter != "/",
-		WithMeta:   true,
-	}
 	var res objstore.ListResult
 	var lastPrefix string
-	err := p.walk(ctx, bucket, walk, func(e erasureset.Entry) error {
-		key, isPrefix := e.Key, e.IsPrefix
-		if !isPrefix && opts.Delimiter != "" && opts.Delimiter != "/" {
-			if i := strings.Index(key[len(opts.Prefix):], opts.Delimiter); i >= 0 {
-				key, isPrefix = key[:len(opts.Prefix)+i+len(opts.Delimiter)], true
-				if key == lastPrefix || key <= opts.Marker {
-					return nil // rolled up already, or listed on an earlier page
-				}
-			}
+	err := p.walk(ctx, bucket, listWalk(opts.Prefix, opts.Delimiter, opts.Marker), func(e erasureset.Entry) error {
+		if e.DeleteMarker {
+			return nil // a key whose latest version is a delete marker is not listed
+		}
+		key, isPrefix, skip := rollUp(e, opts.Prefix, opts.Delimiter, opts.Marker, lastPrefix)
+		if skip {
+			return nil
 		}
 		if len(res.Objects)+len(res.Prefixes) == maxKeys {
 			res.IsTruncated = true
@@ -62,6 +54,33 @@ func (p *Pool) ListObjects(ctx context.Context, bucket string, opts objstore.Lis
 		res.NextMarker = ""
 	}
 	return res, nil
+}
+
+// listWalk returns the walk of a listing: with delimiter "/" the drives list one
+// directory level and report subdirectories as common prefixes, without descending; any
+// other delimiter is rolled up by rollUp from a full walk.
+func listWalk(prefix, delimiter, startAfter string) storage.WalkOptions {
+	return storage.WalkOptions{
+		Prefix:     prefix,
+		StartAfter: startAfter,
+		Recursive:  delimiter != "/",
+		WithMeta:   true,
+	}
+}
+
+// rollUp returns what a walk's entry stands for in a listing: its key, or the common
+// prefix (up to and including the delimiter's first occurrence after prefix) it rolls up
+// into; skip when that prefix was listed just before (lastPrefix) or on an earlier page
+// (it sorts at or before marker).
+func rollUp(e erasureset.Entry, prefix, delimiter, marker, lastPrefix string) (key string, isPrefix, skip bool) {
+	key, isPrefix = e.Key, e.IsPrefix
+	if !isPrefix && delimiter != "" && delimiter != "/" {
+		if i := strings.Index(key[len(prefix):], delimiter); i >= 0 {
+			key, isPrefix = key[:len(prefix)+i+len(delimiter)], true
+			return key, true, key == lastPrefix || key <= marker
+		}
+	}
+	return key, isPrefix, false
 }
 
 // errStop ends a walk early.

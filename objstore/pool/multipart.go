@@ -59,6 +59,11 @@ func (p *Pool) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadI
 		return objstore.ObjectInfo{}, err
 	}
 	defer unlock()
+	mode, err := p.writeVersioning(ctx, bucket)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	opts.Versioning = mode
 	// The bucket's read lock, taken above, covers the commit too.
 	info, err := p.setFor(key).CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts, func(ctx context.Context) (nslock.Unlock, error) {
 		return p.locks.Lock(ctx, erasureset.LockName(bucket, key))

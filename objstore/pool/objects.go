@@ -17,6 +17,11 @@ func (p *Pool) PutObject(ctx context.Context, bucket, key string, r io.Reader, s
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
+	mode, err := p.writeVersioning(ctx, bucket)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	opts.Versioning = mode
 	info, err := p.setFor(key).PutObject(ctx, bucket, key, r, size, opts, p.commitLock(bucket, key))
 	if err != nil {
 		return objstore.ObjectInfo{}, err
@@ -31,35 +36,26 @@ func (p *Pool) commitLock(bucket, key string) erasureset.CommitLock {
 	return func(ctx context.Context) (nslock.Unlock, error) { return p.lockKey(ctx, bucket, key, true) }
 }
 
-// OpenObject opens an object under the key's read lock, held only while opening.
+// OpenObject opens an object's latest version under the key's read lock, held only while
+// opening.
 func (p *Pool) OpenObject(ctx context.Context, bucket, key string) (objstore.ObjectHandle, error) {
-	if err := checkBucketName(bucket); err != nil {
-		return nil, err
-	}
-	unlock, err := p.lockKey(ctx, bucket, key, false)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	return p.setFor(key).OpenObject(ctx, bucket, key)
+	return p.OpenVersion(ctx, bucket, key, "")
 }
 
-// StatObject returns an object's information under the key's read lock.
+// StatObject returns an object's latest version's information under the key's read lock.
 func (p *Pool) StatObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error) {
-	if err := checkBucketName(bucket); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	unlock, err := p.lockKey(ctx, bucket, key, false)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	defer unlock()
-	return p.setFor(key).StatObject(ctx, bucket, key)
+	return p.StatVersion(ctx, bucket, key, "")
 }
 
-// DeleteObject removes an object under the key's write lock.
+// DeleteObject removes an object under the key's write lock. In a versioned bucket it makes
+// a delete marker the latest version, and is ErrObjectNotFound where there is no live
+// object (what the mount's unlink needs).
 func (p *Pool) DeleteObject(ctx context.Context, bucket, key string) error {
 	if err := checkBucketName(bucket); err != nil {
+		return err
+	}
+	mode, err := p.writeVersioning(ctx, bucket)
+	if err != nil {
 		return err
 	}
 	unlock, err := p.lockKey(ctx, bucket, key, true)
@@ -67,7 +63,15 @@ func (p *Pool) DeleteObject(ctx context.Context, bucket, key string) error {
 		return err
 	}
 	defer unlock()
-	if err := p.setFor(key).DeleteObject(ctx, bucket, key); err != nil {
+	s := p.setFor(key)
+	if mode != objstore.Unversioned {
+		if _, err := s.StatObject(ctx, bucket, key); err != nil {
+			return err
+		}
+		if _, err := s.DeleteVersion(ctx, bucket, key, objstore.DeleteOptions{}, mode); err != nil {
+			return err
+		}
+	} else if err := s.DeleteObject(ctx, bucket, key); err != nil {
 		return err
 	}
 	p.publish(ctx, objstore.Event{Type: objstore.EventDelete, Bucket: bucket, Key: key})
@@ -111,7 +115,11 @@ func (p *Pool) CopyObject(ctx context.Context, src, dst objstore.ObjectRef, opts
 	if err := checkBucketName(dst.Bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	h, err := p.OpenObject(ctx, src.Bucket, src.Key)
+	mode, err := p.writeVersioning(ctx, dst.Bucket)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	h, err := p.OpenVersion(ctx, src.Bucket, src.Key, opts.SrcVersionID)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
@@ -142,6 +150,8 @@ func (p *Pool) CopyObject(ctx context.Context, src, dst objstore.ObjectRef, opts
 	info, err = p.setFor(dst.Key).PutObject(ctx, dst.Bucket, dst.Key, pr, length, objstore.PutOptions{
 		Metadata:      md,
 		Preconditions: opts.Preconditions,
+		Lock:          opts.Lock,
+		Versioning:    mode,
 	}, p.commitLock(dst.Bucket, dst.Key))
 	if err != nil {
 		return objstore.ObjectInfo{}, err

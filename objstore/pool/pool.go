@@ -41,6 +41,8 @@ type Pool struct {
 	locks  *nslock.Map
 	log    *slog.Logger
 	feed   objstore.Feed
+	// versioning caches each bucket's versioning state.
+	versioning versioningCache
 
 	healers sync.WaitGroup
 

@@ -21,10 +21,17 @@ func (p *Pool) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, 
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
+	mode, err := p.writeVersioning(ctx, bucket)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
 	from, to := p.setFor(srcKey), p.setFor(dstKey)
 	var info objstore.ObjectInfo
-	var err error
-	if from == to {
+	if mode != objstore.Unversioned {
+		// In a versioned bucket a rename is S3's copy and delete: a new version at the
+		// destination, a delete marker at the source; both keys keep their history.
+		info, err = p.copyThenRename(ctx, bucket, srcKey, dstKey, opts, true, mode)
+	} else if from == to {
 		info, err = p.renameWithin(ctx, from, bucket, srcKey, dstKey, opts)
 	} else {
 		info, err = p.renameAcross(ctx, bucket, srcKey, dstKey, opts)
@@ -55,19 +62,19 @@ const renameTries = 3
 
 func (p *Pool) renameAcross(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions) (objstore.ObjectInfo, error) {
 	for range renameTries {
-		info, err := p.copyThenRename(ctx, bucket, srcKey, dstKey, opts, false)
+		info, err := p.copyThenRename(ctx, bucket, srcKey, dstKey, opts, false, objstore.Unversioned)
 		if !errors.Is(err, errSourceChanged) {
 			return info, err
 		}
 	}
-	return p.copyThenRename(ctx, bucket, srcKey, dstKey, opts, true)
+	return p.copyThenRename(ctx, bucket, srcKey, dstKey, opts, true, objstore.Unversioned)
 }
 
 // copyThenRename copies srcKey to dstKey (keeping its metadata and time) and deletes
 // srcKey. With locked, both keys' write locks are held throughout; without, the copy is
 // staged with none and the locks are taken to commit it, which fails with errSourceChanged
 // if the source is no longer the version copied.
-func (p *Pool) copyThenRename(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions, locked bool) (objstore.ObjectInfo, error) {
+func (p *Pool) copyThenRename(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions, locked bool, mode objstore.Versioning) (objstore.ObjectInfo, error) {
 	from, to := p.setFor(srcKey), p.setFor(dstKey)
 	lockBoth := func(ctx context.Context) (nslock.Unlock, error) {
 		return p.lockObject(ctx, bucket, []string{srcKey, dstKey}, nil)
@@ -124,6 +131,7 @@ func (p *Pool) copyThenRename(ctx context.Context, bucket, srcKey, dstKey string
 		Metadata:      src.Metadata,
 		ModTime:       src.ModTime,
 		Preconditions: objstore.Preconditions{IfNoneMatch: opts.NoReplace},
+		Versioning:    mode,
 	}, commitLock)
 	if errors.Is(err, objstore.ErrPreconditionFailed) {
 		return objstore.ObjectInfo{}, fmt.Errorf("%w: %s/%s", objstore.ErrObjectExists, bucket, dstKey)
@@ -131,7 +139,7 @@ func (p *Pool) copyThenRename(ctx context.Context, bucket, srcKey, dstKey string
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	if err := from.DeleteObject(ctx, bucket, srcKey); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
+	if _, err := from.DeleteVersion(ctx, bucket, srcKey, objstore.DeleteOptions{}, mode); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
 		return objstore.ObjectInfo{}, fmt.Errorf("rename: %s/%s copied to %s but not removed: %w", bucket, srcKey, dstKey, err)
 	}
 	// A multipart object becomes a single-part one in another set; its ETag changes to the

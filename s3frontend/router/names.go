@@ -75,19 +75,24 @@ func isIPv4(name []byte) bool {
 // CopySource is a parsed x-amz-copy-source header.
 type CopySource struct {
 	Bucket, Key string
+	// VersionID is the version named ("" for the latest).
+	VersionID string
 }
 
-// ParseCopySource parses an x-amz-copy-source value: "[/]bucket/key[?versionId=null]",
+// ParseCopySource parses an x-amz-copy-source value: "[/]bucket/key[?versionId=id]",
 // percent-encoded. It fails with false when the value does not name a valid bucket and a
-// key of at most MaxKeyLength bytes, or names a version other than "null".
+// key of at most MaxKeyLength bytes, or a well-formed version id (ValidVersionID).
 func ParseCopySource(v []byte) (CopySource, bool) {
 	raw := v
+	var version string
 	if i := indexByte(raw, '?'); i >= 0 {
 		q := raw[i+1:]
 		raw = raw[:i]
-		if string(q) != "versionId=null" {
+		id, ok := bytesCutPrefix(q, "versionId=")
+		if !ok || !ValidVersionID(id) {
 			return CopySource{}, false
 		}
+		version = string(id)
 	}
 	if len(raw) > 0 && raw[0] == '/' {
 		raw = raw[1:]
@@ -104,5 +109,13 @@ func ParseCopySource(v []byte) (CopySource, bool) {
 	if !ValidBucketName(b) || len(k) > MaxKeyLength {
 		return CopySource{}, false
 	}
-	return CopySource{Bucket: string(b), Key: string(k)}, true
+	return CopySource{Bucket: string(b), Key: string(k), VersionID: version}, true
+}
+
+// bytesCutPrefix returns b without prefix, and whether b began with it.
+func bytesCutPrefix(b []byte, prefix string) ([]byte, bool) {
+	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
+		return b, false
+	}
+	return b[len(prefix):], true
 }

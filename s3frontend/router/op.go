@@ -61,6 +61,12 @@ const (
 	OpPutBucketPolicy
 	OpDeleteBucketPolicy
 	OpGetBucketPolicyStatus
+	OpGetObjectLockConfig
+	OpPutObjectLockConfig
+	OpGetObjectRetention
+	OpPutObjectRetention
+	OpGetObjectLegalHold
+	OpPutObjectLegalHold
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -112,6 +118,12 @@ var opNames = [NumOps]string{
 	OpPutBucketPolicy:         "PutBucketPolicy",
 	OpDeleteBucketPolicy:      "DeleteBucketPolicy",
 	OpGetBucketPolicyStatus:   "GetBucketPolicyStatus",
+	OpGetObjectLockConfig:     "GetObjectLockConfiguration",
+	OpPutObjectLockConfig:     "PutObjectLockConfiguration",
+	OpGetObjectRetention:      "GetObjectRetention",
+	OpPutObjectRetention:      "PutObjectRetention",
+	OpGetObjectLegalHold:      "GetObjectLegalHold",
+	OpPutObjectLegalHold:      "PutObjectLegalHold",
 }
 
 // String returns the S3 name of the operation ("GetObject").
@@ -142,7 +154,8 @@ func (o Op) level() level {
 		OpPutBucketVersioning, OpListObjectVersions, OpGetBucketTagging, OpPutBucketTagging,
 		OpDeleteBucketTagging, OpGetBucketACL, OpPutBucketACL, OpGetBucketCORS, OpPutBucketCORS,
 		OpDeleteBucketCORS, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle,
-		OpGetBucketPolicy, OpPutBucketPolicy, OpDeleteBucketPolicy, OpGetBucketPolicyStatus:
+		OpGetBucketPolicy, OpPutBucketPolicy, OpDeleteBucketPolicy, OpGetBucketPolicyStatus,
+		OpGetObjectLockConfig, OpPutObjectLockConfig:
 		return levelBucket
 	case OpPreflightCORS:
 		return levelEither

@@ -233,6 +233,8 @@ func decideBucket(m string, sub subresources) Op {
 		return pick(m, OpGetBucketPolicy, OpPutBucketPolicy, OpDeleteBucketPolicy)
 	case res == subPolicyStatus:
 		return pick(m, OpGetBucketPolicyStatus, OpNone, OpNone)
+	case res == subObjectLock:
+		return pick(m, OpGetObjectLockConfig, OpPutObjectLockConfig, OpNone)
 	}
 	return OpNone
 }
@@ -282,6 +284,10 @@ func decideObject(m string, sub subresources, copySource bool) Op {
 		return pick(m, OpGetObjectACL, OpPutObjectACL, OpNone)
 	case res == subAttributes:
 		return pick(m, OpGetObjectAttributes, OpNone, OpNone)
+	case res == subRetention:
+		return pick(m, OpGetObjectRetention, OpPutObjectRetention, OpNone)
+	case res == subLegalHold:
+		return pick(m, OpGetObjectLegalHold, OpPutObjectLegalHold, OpNone)
 	case res == subUploadID|subPartNumber && m == httpwire.MethodPut:
 		if copySource {
 			return OpUploadPartCopy

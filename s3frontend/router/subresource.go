@@ -27,6 +27,9 @@ const (
 	subAttributes
 	subPolicy
 	subPolicyStatus
+	subObjectLock
+	subRetention
+	subLegalHold
 
 	subListType
 	subPrefix
@@ -55,7 +58,8 @@ const (
 
 // subResourceMask holds the bits that select an operation.
 const subResourceMask = subLocation | subUploads | subUploadID | subPartNumber | subDelete |
-	subVersioning | subVersions | subTagging | subACL | subCORS | subLifecycle | subAttributes | subPolicy | subPolicyStatus
+	subVersioning | subVersions | subTagging | subACL | subCORS | subLifecycle | subAttributes |
+	subPolicy | subPolicyStatus | subObjectLock | subRetention | subLegalHold
 
 // params classifies every parameter name the face knows, exact case as S3 spells it.
 var params = map[string]subresources{
@@ -91,6 +95,9 @@ var params = map[string]subresources{
 	"policy":             subPolicy,
 	"policyStatus":       subPolicyStatus,
 	"version-id-marker":  subVersionIDMarker,
+	"object-lock":        subObjectLock,
+	"retention":          subRetention,
+	"legal-hold":         subLegalHold,
 
 	"response-content-type":        subResponseHeader,
 	"response-content-language":    subResponseHeader,
@@ -114,11 +121,11 @@ var params = map[string]subresources{
 	"accelerate": subUnsupported, "analytics": subUnsupported,
 	"encryption":          subUnsupported,
 	"intelligent-tiering": subUnsupported, "inventory": subUnsupported,
-	"legal-hold": subUnsupported, "logging": subUnsupported,
-	"metrics": subUnsupported, "notification": subUnsupported, "object-lock": subUnsupported,
+	"logging": subUnsupported,
+	"metrics": subUnsupported, "notification": subUnsupported,
 	"ownershipControls": subUnsupported, "publicAccessBlock": subUnsupported,
 	"replication": subUnsupported, "requestPayment": subUnsupported,
-	"restore": subUnsupported, "retention": subUnsupported, "select": subUnsupported,
+	"restore": subUnsupported, "select": subUnsupported,
 	"select-type": subUnsupported, "session": subUnsupported,
 	"torrent": subUnsupported, "website": subUnsupported, "renameObject": subUnsupported,
 	"metadataTable": subUnsupported, "metadataConfiguration": subUnsupported,
@@ -175,6 +182,12 @@ var allowed = func() [NumOps]subresources {
 		OpPutBucketPolicy:         subPolicy,
 		OpDeleteBucketPolicy:      subPolicy,
 		OpGetBucketPolicyStatus:   subPolicyStatus,
+		OpGetObjectLockConfig:     subObjectLock,
+		OpPutObjectLockConfig:     subObjectLock,
+		OpGetObjectRetention:      subRetention | subVersionID,
+		OpPutObjectRetention:      subRetention | subVersionID,
+		OpGetObjectLegalHold:      subLegalHold | subVersionID,
+		OpPutObjectLegalHold:      subLegalHold | subVersionID,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {

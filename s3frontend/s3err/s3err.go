@@ -81,6 +81,7 @@ var (
 	InvalidPart                  = def("InvalidPart", http.StatusBadRequest, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
 	InvalidPartOrder             = def("InvalidPartOrder", http.StatusBadRequest, "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
 	InvalidRange                 = def("InvalidRange", http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable")
+	InvalidBucketState           = def("InvalidBucketState", http.StatusConflict, "The request is not valid with the current state of the bucket.")
 	InvalidRequest               = def("InvalidRequest", http.StatusBadRequest, "Invalid Request")
 	InvalidToken                 = def("InvalidToken", http.StatusBadRequest, "The provided token is malformed or otherwise invalid.")
 	ExpiredToken                 = def("ExpiredToken", http.StatusBadRequest, "The provided token has expired.")
@@ -99,6 +100,7 @@ var (
 	NoSuchLifecycleConfiguration = def("NoSuchLifecycleConfiguration", http.StatusNotFound, "The lifecycle configuration does not exist")
 	NoSuchTagSet                 = def("NoSuchTagSet", http.StatusNotFound, "The TagSet does not exist")
 	NoSuchVersion                = def("NoSuchVersion", http.StatusNotFound, "The specified version does not exist.")
+	TooManyVersions              = def("TooManyVersions", http.StatusBadRequest, "The object has reached the limit on the number of versions it may have.")
 	NoSuchUpload                 = def("NoSuchUpload", http.StatusNotFound, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")
 	NotImplemented               = def("NotImplemented", http.StatusNotImplemented, "A header or query you provided implies functionality that is not implemented.")
 	PreconditionFailed           = def("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
@@ -186,7 +188,11 @@ var objstoreErrors = []struct {
 	{objstore.ErrBucketExists, BucketAlreadyOwnedByYou},
 	{objstore.ErrBucketNotEmpty, BucketNotEmpty},
 	{objstore.ErrInvalidBucketName, InvalidBucketName},
+	{objstore.ErrNoSuchVersion, NoSuchVersion},
+	{objstore.ErrMethodNotAllowed, MethodNotAllowed},
 	{objstore.ErrObjectNotFound, NoSuchKey},
+	{objstore.ErrObjectLocked, AccessDenied},
+	{objstore.ErrTooManyVersions, TooManyVersions},
 	{objstore.ErrObjectExists, PreconditionFailed},
 	{objstore.ErrKeyTooLong, KeyTooLong},
 	{objstore.ErrNameTooLong, KeySegmentTooLong},

@@ -196,3 +196,28 @@ func FuzzParseLifecycle(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseObjectLock(f *testing.F) {
+	f.Add([]byte(`<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>3</Days></DefaultRetention></Rule></ObjectLockConfiguration>`))
+	f.Add([]byte(`<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>2030-01-02T03:04:05.678Z</RetainUntilDate></Retention>`))
+	f.Add([]byte(`<LegalHold><Status>ON</Status></LegalHold>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if c, err := ParseObjectLockConfig(doc); err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+		} else if c.Mode != "" && (c.Days == 0) == (c.Years == 0) || c.Days < 0 || c.Years < 0 {
+			t.Fatalf("accepted %+v", c)
+		}
+		if r, err := ParseRetention(doc); err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+		} else if (r.Mode == "") != r.Until.IsZero() {
+			t.Fatalf("accepted %+v", r)
+		}
+		if _, err := ParseLegalHold(doc); err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error %v is not ErrMalformed", err)
+		}
+	})
+}

@@ -1,0 +1,227 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/erasureset"
+)
+
+var _ objstore.VersionedLayer = (*Pool)(nil)
+
+// versioningCache keeps each bucket's versioning state, read from its configuration record
+// once, so that a write does not read the record: SetBucketConfig updates it, MakeBucket
+// and DeleteBucket forget it. It is this node's: a cluster's nodes must learn of a change
+// from the store that agrees on bucket settings (DESIGN.md, The cluster).
+type versioningCache struct {
+	mu sync.Mutex
+	// states is guarded by mu.
+	states map[string]objstore.Versioning
+}
+
+func (c *versioningCache) get(bucket string) (objstore.Versioning, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.states[bucket]
+	return v, ok
+}
+
+func (c *versioningCache) set(bucket string, v objstore.Versioning) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.states == nil {
+		c.states = make(map[string]objstore.Versioning)
+	}
+	c.states[bucket] = v
+}
+
+func (c *versioningCache) forget(bucket string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.states, bucket)
+}
+
+// BucketVersioning implements objstore.VersionedLayer.
+func (p *Pool) BucketVersioning(ctx context.Context, bucket string) (objstore.Versioning, error) {
+	if v, ok := p.versioning.get(bucket); ok {
+		return v, nil
+	}
+	docs, err := p.BucketConfig(ctx, bucket)
+	if err != nil {
+		return objstore.Unversioned, err
+	}
+	v := objstore.ParseVersioning(docs[objstore.BucketConfigVersioning])
+	p.versioning.set(bucket, v)
+	return v, nil
+}
+
+// StatVersion implements objstore.VersionedLayer, under the key's read lock.
+func (p *Pool) StatVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectInfo, error) {
+	if err := checkBucketName(bucket); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	unlock, err := p.lockKey(ctx, bucket, key, false)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	defer unlock()
+	return p.setFor(key).StatVersion(ctx, bucket, key, versionID)
+}
+
+// OpenVersion implements objstore.VersionedLayer, under the key's read lock held only while
+// opening.
+func (p *Pool) OpenVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectHandle, error) {
+	if err := checkBucketName(bucket); err != nil {
+		return nil, err
+	}
+	unlock, err := p.lockKey(ctx, bucket, key, false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return p.setFor(key).OpenVersion(ctx, bucket, key, versionID)
+}
+
+// DeleteVersion implements objstore.VersionedLayer, under the key's write lock.
+func (p *Pool) DeleteVersion(ctx context.Context, bucket, key string, opts objstore.DeleteOptions) (objstore.DeleteResult, error) {
+	if err := checkBucketName(bucket); err != nil {
+		return objstore.DeleteResult{}, err
+	}
+	mode, err := p.writeVersioning(ctx, bucket)
+	if err != nil {
+		return objstore.DeleteResult{}, err
+	}
+	unlock, err := p.lockKey(ctx, bucket, key, true)
+	if err != nil {
+		return objstore.DeleteResult{}, err
+	}
+	defer unlock()
+	s := p.setFor(key)
+	res, err := s.DeleteVersion(ctx, bucket, key, opts, mode)
+	if err != nil {
+		return objstore.DeleteResult{}, err
+	}
+	p.publishLatest(ctx, s, bucket, key)
+	return res, nil
+}
+
+// publishLatest tells the change feed what a change of versions left as the key's latest
+// version: an object (a put event) or none (a delete event).
+func (p *Pool) publishLatest(ctx context.Context, s *erasureset.Set, bucket, key string) {
+	info, err := s.StatObject(ctx, bucket, key)
+	if err != nil {
+		p.publish(ctx, objstore.Event{Type: objstore.EventDelete, Bucket: bucket, Key: key})
+		return
+	}
+	p.publish(ctx, objstore.Event{Type: objstore.EventPut, Bucket: bucket, Key: key, Info: info})
+}
+
+// SetObjectLock implements objstore.VersionedLayer, under the key's write lock.
+func (p *Pool) SetObjectLock(ctx context.Context, bucket, key, versionID string, update objstore.LockUpdate, bypass bool) (objstore.ObjectInfo, error) {
+	if err := checkBucketName(bucket); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	unlock, err := p.lockKey(ctx, bucket, key, true)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	defer unlock()
+	return p.setFor(key).SetObjectLock(ctx, bucket, key, versionID, update, bypass)
+}
+
+// ListObjectVersions implements objstore.VersionedLayer: the walk of ListObjects, each key
+// expanded into its versions, newest first.
+func (p *Pool) ListObjectVersions(ctx context.Context, bucket string, opts objstore.ListVersionsOptions) (objstore.ListVersionsResult, error) {
+	if _, err := p.GetBucketInfo(ctx, bucket); err != nil {
+		return objstore.ListVersionsResult{}, err
+	}
+	maxKeys := opts.MaxKeys
+	if maxKeys <= 0 {
+		maxKeys = DefaultMaxKeys
+	}
+	walk := listWalk(opts.Prefix, opts.Delimiter, opts.KeyMarker)
+	if opts.VersionIDMarker != "" {
+		// The marker's key is listed again, from the version after the marker.
+		walk.StartAfter = before(opts.KeyMarker)
+	}
+	var res objstore.ListVersionsResult
+	var lastPrefix string
+	full := func() bool { return len(res.Versions)+len(res.Prefixes) == maxKeys }
+	err := p.walk(ctx, bucket, walk, func(e erasureset.Entry) error {
+		if e.Key < opts.KeyMarker || (e.Key == opts.KeyMarker && opts.VersionIDMarker == "") {
+			return nil
+		}
+		key, isPrefix, skip := rollUp(e, opts.Prefix, opts.Delimiter, opts.KeyMarker, lastPrefix)
+		if skip {
+			return nil
+		}
+		if isPrefix {
+			if full() {
+				res.IsTruncated = true
+				return errStop
+			}
+			res.Prefixes = append(res.Prefixes, key)
+			lastPrefix = key
+			res.NextKeyMarker, res.NextVersionIDMarker = key, ""
+			return nil
+		}
+		if e.Record == nil {
+			return nil
+		}
+		versions := erasureset.Versions(bucket, key, e.Record)
+		if key == opts.KeyMarker {
+			i := 0
+			for i < len(versions) && versions[i].Version.VersionID != opts.VersionIDMarker {
+				i++
+			}
+			if i == len(versions) {
+				return nil // the marker's version is gone: the key was listed up to it
+			}
+			versions = versions[i+1:]
+		}
+		for _, v := range versions {
+			if full() {
+				res.IsTruncated = true
+				return errStop
+			}
+			res.Versions = append(res.Versions, v)
+			res.NextKeyMarker, res.NextVersionIDMarker = key, v.Version.VersionID
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return objstore.ListVersionsResult{}, err
+	}
+	if !res.IsTruncated {
+		res.NextKeyMarker, res.NextVersionIDMarker = "", ""
+	}
+	return res, nil
+}
+
+// before returns a string that sorts before key and after every key shorter than it that
+// sorts before it... as near to it as one byte allows; the walk's keys between it and key
+// are skipped by the caller.
+func before(key string) string {
+	if key == "" {
+		return ""
+	}
+	last := key[len(key)-1]
+	if last == 0 {
+		return key[:len(key)-1]
+	}
+	return key[:len(key)-1] + string([]byte{last - 1})
+}
+
+// writeVersioning is BucketVersioning for a write: a write that cannot learn the bucket's
+// versioning cannot be made without risk to its versions, and fails as a write below
+// quorum does (it is both errors).
+func (p *Pool) writeVersioning(ctx context.Context, bucket string) (objstore.Versioning, error) {
+	mode, err := p.BucketVersioning(ctx, bucket)
+	if errors.Is(err, objstore.ErrReadQuorum) {
+		err = fmt.Errorf("%w: %w", objstore.ErrWriteQuorum, err)
+	}
+	return mode, err
+}
