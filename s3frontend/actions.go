@@ -58,4 +58,27 @@ var opActions = [router.NumOps]opAction{
 	router.OpPutBucketPolicy:         {"s3:PutBucketPolicy", false},
 	router.OpDeleteBucketPolicy:      {"s3:DeleteBucketPolicy", false},
 	router.OpGetBucketPolicyStatus:   {"s3:GetBucketPolicyStatus", false},
+	router.OpGetObjectLockConfig:     {"s3:GetBucketObjectLockConfiguration", false},
+	router.OpPutObjectLockConfig:     {"s3:PutBucketObjectLockConfiguration", false},
+	router.OpGetObjectRetention:      {"s3:GetObjectRetention", true},
+	router.OpPutObjectRetention:      {"s3:PutObjectRetention", true},
+	router.OpGetObjectLegalHold:      {"s3:GetObjectLegalHold", true},
+	router.OpPutObjectLegalHold:      {"s3:PutObjectLegalHold", true},
+}
+
+// versionActions are the actions AWS asks instead when a request names a version
+// (?versionId=): reading or deleting a given version is a permission of its own.
+var versionActions = map[router.Op]string{
+	router.OpGetObject:    "s3:GetObjectVersion",
+	router.OpHeadObject:   "s3:GetObjectVersion",
+	router.OpDeleteObject: "s3:DeleteObjectVersion",
+}
+
+// action returns the IAM action of the routed operation: its versioned form when the
+// request names a version.
+func (c *call) action() string {
+	if a, ok := versionActions[c.route.Op]; ok && c.versionParam() != "" {
+		return a
+	}
+	return opActions[c.route.Op].action
 }

@@ -27,6 +27,7 @@ func (c *call) authorize() error {
 		return nil
 	}
 	act := opActions[c.route.Op]
+	act.action = c.action()
 	if act.action == "" {
 		if c.anonymous {
 			return c.denied() // DeleteObjects: anonymous batches are refused before the body
@@ -73,9 +74,20 @@ func (c *call) decide(action, bucket, key string, object bool) policy.Decision {
 	return c.h.authz.Decide(c.readContext(), c.caller, q)
 }
 
-// mayDelete reports whether DeleteObjects may delete key (s3:DeleteObject of each key).
-func (c *call) mayDelete(key string) bool {
-	return c.caller.Root || c.decide("s3:DeleteObject", c.bucket, key, true) == policy.Allowed
+// mayDelete reports whether DeleteObjects may delete key (s3:DeleteObject of each key;
+// s3:DeleteObjectVersion of each one that names a version).
+func (c *call) mayDelete(key, versionID string) bool {
+	action := "s3:DeleteObject"
+	if versionID != "" {
+		action = "s3:DeleteObjectVersion"
+	}
+	return c.caller.Root || c.decide(action, c.bucket, key, true) == policy.Allowed
+}
+
+// mayBypassGovernance reports whether the caller may lift governance retention of key
+// (s3:BypassGovernanceRetention).
+func (c *call) mayBypassGovernance(key string) bool {
+	return c.caller.Root || c.decide("s3:BypassGovernanceRetention", c.bucket, key, true) == policy.Allowed
 }
 
 // mayReadSource decides the s3:GetObject a copy needs on its source.

@@ -45,7 +45,7 @@ func (c *call) deleteObject() error {
 func (c *call) deleteVersion(key, id string) (objstore.DeleteResult, error) {
 	res, err := c.h.versions.DeleteVersion(c.context(), c.bucket, key, objstore.DeleteOptions{
 		VersionID:        id,
-		BypassGovernance: c.bypassGovernance(),
+		BypassGovernance: c.bypassGovernance(key),
 	})
 	if err != nil && errors.Is(err, objstore.ErrObjectNotFound) && !errors.Is(err, objstore.ErrNoSuchVersion) {
 		return objstore.DeleteResult{}, nil
@@ -53,12 +53,13 @@ func (c *call) deleteVersion(key, id string) (objstore.DeleteResult, error) {
 	return res, err
 }
 
-// bypassGovernance reports whether the request asks to bypass governance retention
-// (x-amz-bypass-governance-retention: true). Who may is the authorizer's to decide
-// (s3:BypassGovernanceRetention); the credentials this face accepts are the owner's.
-func (c *call) bypassGovernance() bool {
+// bypassGovernance reports whether the request asks to bypass governance retention of key
+// (x-amz-bypass-governance-retention: true) and its caller may
+// (s3:BypassGovernanceRetention). A caller that may not is treated as one that did not
+// ask: the retention then refuses the change with AccessDenied, as S3 does.
+func (c *call) bypassGovernance(key string) bool {
 	v := c.header("x-amz-bypass-governance-retention")
-	return v != nil && httpwire.EqualFold(trimSpace(v), "true")
+	return v != nil && httpwire.EqualFold(trimSpace(v), "true") && c.mayBypassGovernance(key)
 }
 
 // deleteObjects serves DeleteObjects (POST ?delete): up to 1000 keys, each reported as
@@ -88,7 +89,7 @@ func (c *call) deleteObjects() error {
 			errs[i] = s3err.NoSuchVersion
 		case len(o.Key) > 1024:
 			errs[i] = s3err.KeyTooLong
-		case !c.mayDelete(o.Key):
+		case !c.mayDelete(o.Key, o.VersionID):
 			errs[i] = s3err.AccessDenied
 		case c.h.versions != nil:
 			results[i], errs[i] = c.deleteVersion(o.Key, o.VersionID)

@@ -277,7 +277,7 @@ func (c *call) putObjectRetention() error {
 		return err
 	}
 	l := objstore.ObjectLock{Mode: objstore.RetentionMode(r.Mode), RetainUntil: r.Until}
-	info, err := c.h.versions.SetObjectLock(c.context(), c.bucket, c.key, c.versionParam(), objstore.LockUpdate{Retention: &l}, c.bypassGovernance())
+	info, err := c.h.versions.SetObjectLock(c.context(), c.bucket, c.key, c.versionParam(), objstore.LockUpdate{Retention: &l}, c.bypassGovernance(c.key))
 	if err != nil {
 		return c.versionErr(err)
 	}
