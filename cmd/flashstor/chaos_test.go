@@ -629,7 +629,7 @@ func (c *chaos) coreView(key string) string {
 			fmt.Fprintf(&b, "\n\t%s: %v", filepath.Base(d), err)
 			continue
 		}
-		fmt.Fprintf(&b, "\n\t%s: version %x mtime %s size %d data %x inline %v", filepath.Base(d), m.VersionID[:4], m.ModTime.Format("15:04:05.000000"), m.Size, m.DataDir[:4], m.Inline)
+		fmt.Fprintf(&b, "\n\t%s: version %x mtime %s size %d data %x inline %v", filepath.Base(d), m.VersionID[:4], m.ModTime.Format("15:04:05.000000"), m.Size, m.DataDir[6:10], m.Inline)
 	}
 	return b.String()
 }

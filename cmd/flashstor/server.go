@@ -211,7 +211,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer stopHangup()
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var background sync.WaitGroup
-	background.Go(func() { dep.RunHealing(bgCtx, deploy.HealingOptions{Report: healReporter(m), FormatCheckInterval: cfg.formatCheckInterval}) })
+	background.Go(func() {
+		dep.RunHealing(bgCtx, deploy.HealingOptions{Report: healReporter(m), FormatCheckInterval: cfg.formatCheckInterval})
+	})
 	background.Go(func() { dep.RunUploadExpiry(bgCtx) })
 	if cfg.lifecycleInterval > 0 {
 		background.Go(func() { scanner.Run(bgCtx, cfg.lifecycleInterval) })
