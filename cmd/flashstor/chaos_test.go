@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/meta"
 	"golang.org/x/sys/unix"
@@ -126,6 +127,9 @@ type chaos struct {
 	mu sync.Mutex
 	// ops, opErrors, faults and faultsSkipped count by kind. Guarded by mu.
 	ops, opErrors, faults, faultsSkipped map[string]int
+	// errKinds counts the failed operations by kind and error (an errno, an S3 error code,
+	// or the error's last words). Guarded by mu.
+	errKinds map[string]int
 	// skipReasons holds the last reason each fault kind could not be applied. Guarded by mu.
 	skipReasons map[string]string
 }
@@ -144,8 +148,26 @@ func (c *chaos) op(kind string, err error) error {
 	c.count(&c.ops, kind)
 	if err != nil && !isNotFound(err) {
 		c.count(&c.opErrors, kind)
+		c.count(&c.errKinds, kind+": "+errorKind(err))
 	}
 	return err
+}
+
+// errorKind names err briefly: its errno, its S3 error code, or its last words.
+func errorKind(err error) string {
+	var errno syscall.Errno
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &errno):
+		return unix.ErrnoName(errno)
+	case errors.As(err, &api):
+		return api.ErrorCode()
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
 }
 
 // isNotFound reports whether err says the object (S3) or file (mount) does not exist.
@@ -563,6 +585,7 @@ func (c *chaos) report(verified, present, lostBytes int) string {
 		}
 	}
 	table("operations", c.ops, c.opErrors)
+	table("failed operations by error", c.errKinds, nil)
 	table("faults injected", c.faults, nil)
 	table("faults not applicable when drawn", c.faultsSkipped, nil)
 	for k, why := range c.skipReasons {
