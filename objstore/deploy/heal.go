@@ -82,7 +82,11 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 	}
 	formatCheck := time.NewTicker(opts.FormatCheckInterval)
 	defer formatCheck.Stop()
+	// The loop starts full heals (heals.wg.Add) until it returns: it must have returned
+	// before heals.wg.Wait, or an Add could race with the Wait.
+	loopDone := make(chan struct{})
 	go func() {
+		defer close(loopDone)
 		for {
 			select {
 			case <-ctx.Done():
@@ -102,6 +106,7 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 		}
 	}()
 	<-ctx.Done()
+	<-loopDone
 	heals.wg.Wait()
 	dep.WaitHealers()
 }
