@@ -39,6 +39,7 @@ import (
 //
 //	go test -run TestChaos -v ./cmd/flashstor/                       # about 60 s
 //	FLASHSTOR_CHAOS_DURATION=10m go test -timeout 30m -run TestChaos -v ./cmd/flashstor/
+//	FLASHSTOR_CHAOS_SEED=N ...                                       # a run's random choices again
 
 const chaosBucket = "chaos"
 
