@@ -203,25 +203,30 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if ch := d.GetChild(name); ch != nil {
 		f, _ = ch.Operations().(*fileNode)
 	}
-	pending := false
-	if f != nil {
+	remove := func(pending bool) syscall.Errno {
+		err := d.fsys.layer.DeleteObject(d.fsys.ctx, d.bucket, key)
+		if err == nil || errors.Is(err, objstore.ErrObjectNotFound) && pending {
+			return 0
+		}
+		return toErrno(err)
+	}
+	var errno syscall.Errno
+	switch {
+	case f == nil:
+		errno = remove(false)
+	default:
 		if done, errno := f.unlinkName(key); done {
 			if errno == 0 {
 				d.noteName(name, false)
 			}
 			return errno
 		}
-		var errno syscall.Errno
-		if pending, errno = f.unlink(); errno != 0 {
-			return errno
-		}
+		errno = f.unlink(remove)
 	}
-	err := d.fsys.layer.DeleteObject(d.fsys.ctx, d.bucket, key)
-	if err == nil || errors.Is(err, objstore.ErrObjectNotFound) && pending {
+	if errno == 0 {
 		d.noteName(name, false)
-		return 0
 	}
-	return toErrno(err)
+	return errno
 }
 
 // Symlink stores a symlink as s3fs does: an object whose content is the target, with

@@ -397,18 +397,23 @@ func (n *fileNode) openLocked() *fileHandle {
 	return &fileHandle{n: n}
 }
 
-// unlink marks the file removed through the mount. Its open descriptors keep working on a
-// private copy: a file streaming into the core is committed and staged first, and a clean
-// one keeps a reader of its version. pending tells that the core never held the file.
-func (n *fileNode) unlink() (pending bool, errno syscall.Errno) {
+// unlink removes the file's name through the mount: remove deletes its object from the
+// core (pending tells it that the core never held the file). Its open descriptors keep
+// working on a private copy: a file streaming into the core is committed and staged
+// first, and a clean one keeps a reader of its version. The file is marked removed before
+// remove runs, and remove runs without mu: the core calls back into the mount (detach)
+// under the key's lock that remove takes. An unlink the core refuses leaves the file and
+// its name as they were (the kernel keeps the name), so the mark is taken back: the writes
+// made through that name afterwards must be committed, not dropped as a removed file's.
+func (n *fileNode) unlink(remove func(pending bool) syscall.Errno) syscall.Errno {
 	n.mu.Lock()
-	defer n.unlock()
-	pending = !n.committed
+	pending, was := !n.committed, n.unlinked
 	if n.opens > 0 {
 		switch n.c.state {
 		case stateStream:
 			if errno := n.toStagedLocked(); errno != 0 {
-				return false, errno
+				n.unlock()
+				return errno
 			}
 		case stateClean:
 			if r, errno := n.readerLocked(); errno == 0 {
@@ -417,7 +422,14 @@ func (n *fileNode) unlink() (pending bool, errno syscall.Errno) {
 		}
 	}
 	n.unlinked = true
-	return pending, 0
+	n.unlock()
+	errno := remove(pending)
+	if errno != 0 && !was {
+		n.mu.Lock()
+		n.unlinked = false
+		n.unlock()
+	}
+	return errno
 }
 
 // Readlink returns a symlink's target: the object's content.

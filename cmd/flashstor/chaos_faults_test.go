@@ -44,13 +44,20 @@ var chaosFaults = []chaosFault{
 		return nil, nil
 	}},
 	{name: "wipe-drive", damage: true, apply: func(c *chaos, dir string, r *rand.Rand) (func() error, error) {
-		if err := os.Rename(dir, dir+".wiped"); err != nil {
+		// A name of its own for each wipe: the removal of the old content may fail (the
+		// server may still be creating files in it) and must not stop the next wipe.
+		gone := fmt.Sprintf("%s.wiped-%d", dir, c.seq.Add(1))
+		if err := os.Rename(dir, gone); err != nil {
 			return nil, err
 		}
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return nil, err
 		}
-		return nil, os.RemoveAll(dir + ".wiped")
+		// The drive is wiped whatever the removal does: the fault counts as applied.
+		if err := os.RemoveAll(gone); err != nil {
+			c.t.Logf("removing the wiped content of %s: %v", dir, err)
+		}
+		return nil, nil
 	}},
 	{name: "unmount-drive", apply: func(c *chaos, dir string, r *rand.Rand) (func() error, error) {
 		if err := os.Rename(dir, dir+".away"); err != nil {

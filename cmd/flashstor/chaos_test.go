@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/meta"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,6 +39,7 @@ import (
 //
 //	go test -run TestChaos -v ./cmd/flashstor/                       # about 60 s
 //	FLASHSTOR_CHAOS_DURATION=10m go test -timeout 30m -run TestChaos -v ./cmd/flashstor/
+//	FLASHSTOR_CHAOS_SEED=N ...                                       # a run's random choices again
 
 const chaosBucket = "chaos"
 
@@ -115,10 +120,17 @@ type chaos struct {
 	// objects are every worker's objects, the workers' own while they run.
 	objects [][]*object
 	seq     atomic.Uint64
+	// sizes and keys are every content written so far, by seed: its size and the key it was
+	// written to, to name the content of a wrong read. Guarded by mu.
+	sizes map[uint64]int
+	keys  map[uint64]string
 
 	mu sync.Mutex
 	// ops, opErrors, faults and faultsSkipped count by kind. Guarded by mu.
 	ops, opErrors, faults, faultsSkipped map[string]int
+	// errKinds counts the failed operations by kind and error (an errno, an S3 error code,
+	// or the error's last words). Guarded by mu.
+	errKinds map[string]int
 	// skipReasons holds the last reason each fault kind could not be applied. Guarded by mu.
 	skipReasons map[string]string
 }
@@ -137,14 +149,47 @@ func (c *chaos) op(kind string, err error) error {
 	c.count(&c.ops, kind)
 	if err != nil && !isNotFound(err) {
 		c.count(&c.opErrors, kind)
+		c.count(&c.errKinds, kind+": "+errorKind(err))
 	}
 	return err
+}
+
+// errorKind names err briefly: its errno, its S3 error code, or its last words.
+func errorKind(err error) string {
+	var errno syscall.Errno
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &errno):
+		return unix.ErrnoName(errno)
+	case errors.As(err, &api):
+		return api.ErrorCode()
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
 }
 
 // isNotFound reports whether err says the object (S3) or file (mount) does not exist.
 func isNotFound(err error) bool {
 	var nsk *types.NoSuchKey
 	return errors.As(err, &nsk) || errors.Is(err, os.ErrNotExist) || err != nil && strings.Contains(err.Error(), "NoSuchKey")
+}
+
+// chaosSeed is FLASHSTOR_CHAOS_SEED if set (to replay a run's random choices: the
+// operations, faults and their timing; not the interleaving of the workers and the
+// server), else the time.
+func chaosSeed(t *testing.T) uint64 {
+	s := os.Getenv("FLASHSTOR_CHAOS_SEED")
+	if s == "" {
+		return uint64(time.Now().UnixNano())
+	}
+	seed, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("FLASHSTOR_CHAOS_SEED: %v", err)
+	}
+	return seed
 }
 
 func chaosDuration(t *testing.T) time.Duration {
@@ -167,7 +212,7 @@ func TestChaos(t *testing.T) {
 		t.Skip("the chaos soak mounts (FUSE, tmpfs) and needs root")
 	}
 	duration := chaosDuration(t)
-	c := &chaos{t: t, seed: uint64(time.Now().UnixNano()), dir: t.TempDir()}
+	c := &chaos{t: t, seed: chaosSeed(t), dir: t.TempDir(), sizes: make(map[uint64]int)}
 	t.Logf("chaos seed %d, %v", c.seed, duration)
 	for i := 1; i <= 4; i++ {
 		c.drives = append(c.drives, filepath.Join(c.dir, fmt.Sprintf("d%d", i)))
@@ -241,6 +286,44 @@ func TestChaos(t *testing.T) {
 	c.verify() // even after failures: the report says what they cost
 }
 
+// newContent returns a new content of size bytes, to be written to key.
+func (c *chaos) newContent(key string, size int) candidate {
+	v := candidate{seed: c.seq.Add(1), size: size}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys == nil {
+		c.keys = make(map[uint64]string)
+	}
+	c.sizes[v.seed], c.keys[v.seed] = size, key
+	return v
+}
+
+// identify names the content got: a content written so far, whole, or the one whose first
+// bytes it has.
+func (c *chaos) identify(got []byte) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var prefix []string
+	for seed, size := range c.sizes {
+		v := candidate{seed: seed, size: size}
+		b := v.bytes()
+		switch {
+		case size == len(got) && bytes.Equal(b, got):
+			return fmt.Sprintf("content %d (%d bytes, written to %s)", seed, size, c.keys[seed])
+		case len(got) >= 4096 && len(b) >= 4096 && bytes.Equal(b[:4096], got[:4096]):
+			same := 0
+			for same < min(len(b), len(got)) && b[same] == got[same] {
+				same++
+			}
+			prefix = append(prefix, fmt.Sprintf("the first %d bytes of content %d (%d bytes, written to %s)", same, seed, size, c.keys[seed]))
+		}
+	}
+	if len(prefix) > 0 {
+		return strings.Join(prefix, "; ")
+	}
+	return "no content written"
+}
+
 // s3Op runs one random S3 operation on one of the worker's objects.
 func (c *chaos) s3Op(ctx context.Context, client *s3.Client, r *rand.Rand, objs []*object) {
 	o := objs[r.IntN(len(objs))]
@@ -248,13 +331,13 @@ func (c *chaos) s3Op(ctx context.Context, client *s3.Client, r *rand.Rand, objs 
 	bucket := aws.String(chaosBucket)
 	switch n := r.IntN(100); {
 	case n < 20:
-		v := candidate{seed: c.seq.Add(1), size: r.IntN(64 << 10)}
+		v := c.newContent(o.key, r.IntN(64<<10))
 		c.put(ctx, client, "s3-put-small", o, v)
 	case n < 30:
-		v := candidate{seed: c.seq.Add(1), size: 1<<20 + r.IntN(4<<20)}
+		v := c.newContent(o.key, 1<<20+r.IntN(4<<20))
 		c.put(ctx, client, "s3-put-large", o, v)
 	case n < 35:
-		v := candidate{seed: c.seq.Add(1), size: 5<<20 + 1 + r.IntN(1<<20)}
+		v := c.newContent(o.key, 5<<20+1+r.IntN(1<<20))
 		err := c.op("s3-multipart", multipartPut(ctx, client, o.key, v.bytes()))
 		c.record(o, v, err)
 	case n < 60:
@@ -323,7 +406,8 @@ func (c *chaos) check(what string, o *object, got []byte, err error, g uint64) {
 		return // a failed read says nothing of the content
 	}
 	if _, ok := o.match(got, !notFound); !ok {
-		c.t.Errorf("%s %s: found %d bytes (not found: %v) matching none of its possible contents %v (seed and size; -1: absent)", what, o.key, len(got), notFound, o.cands)
+		c.t.Errorf("%s %s: found %d bytes (not found: %v) matching none of its possible contents %v (seed and size; -1: absent): %s%s",
+			what, o.key, len(got), notFound, o.cands, c.identify(got), c.coreView(o.key))
 	}
 }
 
@@ -348,7 +432,7 @@ func (c *chaos) mountOp(r *rand.Rand, objs []*object) {
 	path := filepath.Join(c.mount, chaosBucket, o.key)
 	switch n := r.IntN(100); {
 	case n < 35:
-		v := candidate{seed: c.seq.Add(1), size: r.IntN(2 << 20)}
+		v := c.newContent(o.key, r.IntN(2<<20))
 		err := c.op("mount-write", os.WriteFile(path, v.bytes(), 0o644))
 		if err != nil {
 			o.maybe(candidate{seed: v.seed, size: 0}) // the truncation of the open may have been done
@@ -502,6 +586,7 @@ func (c *chaos) report(verified, present, lostBytes int) string {
 		}
 	}
 	table("operations", c.ops, c.opErrors)
+	table("failed operations by error", c.errKinds, nil)
 	table("faults injected", c.faults, nil)
 	table("faults not applicable when drawn", c.faultsSkipped, nil)
 	for k, why := range c.skipReasons {
@@ -536,4 +621,39 @@ func multipartPut(ctx context.Context, client *s3.Client, key string, body []byt
 func deleteObject(ctx context.Context, client *s3.Client, key string) error {
 	_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(chaosBucket), Key: aws.String(key)})
 	return err
+}
+
+// coreView describes what the server holds at key, for a wrong read's message: what an S3
+// GET returns now, and each drive's metadata file.
+func (c *chaos) coreView(key string) string {
+	var b strings.Builder
+	if client := c.srv.s3(); client != nil {
+		out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(chaosBucket), Key: aws.String(key)})
+		if err == nil {
+			got, rerr := io.ReadAll(out.Body)
+			out.Body.Close()
+			if rerr != nil {
+				err = rerr
+			} else {
+				fmt.Fprintf(&b, "\n\tS3 GET now: %d bytes, %s", len(got), c.identify(got))
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(&b, "\n\tS3 GET now: %v", err)
+		}
+	}
+	for _, d := range c.drives {
+		raw, err := os.ReadFile(filepath.Join(d, chaosBucket, key+layout.MetaSuffix))
+		if err != nil {
+			fmt.Fprintf(&b, "\n\t%s: %v", filepath.Base(d), err)
+			continue
+		}
+		m, err := meta.Unmarshal(raw)
+		if err != nil {
+			fmt.Fprintf(&b, "\n\t%s: %v", filepath.Base(d), err)
+			continue
+		}
+		fmt.Fprintf(&b, "\n\t%s: version %x mtime %s size %d data %x inline %v", filepath.Base(d), m.VersionID[:4], m.ModTime.Format("15:04:05.000000"), m.Size, m.DataDir[6:10], m.Inline)
+	}
+	return b.String()
 }

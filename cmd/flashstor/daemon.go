@@ -133,7 +133,9 @@ func healReporter(m *metrics.Metrics) func(erasureset.HealResult, error) {
 		switch {
 		case err != nil:
 			m.Healed(false)
-		case len(r.Healed) > 0 || r.Dangling:
+		case r.Dangling:
+			m.DanglingRemoved()
+		case len(r.Healed) > 0:
 			m.Healed(true)
 		}
 	}

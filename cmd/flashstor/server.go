@@ -58,6 +58,9 @@ type serverConfig struct {
 	// buckets' lifecycle rules are not applied); lifecycleDay the length of a lifecycle
 	// day (24h; tests shorten it through FLASHSTORE_LIFECYCLE_DAY).
 	lifecycleInterval, lifecycleDay time.Duration
+	// formatCheckInterval is how often every drive's format record is checked while
+	// running, to take out of service a drive unmounted, wiped, swapped or damaged.
+	formatCheckInterval time.Duration
 }
 
 func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
@@ -80,6 +83,7 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs.DurationVar(&cfg.multipartExpiry, "multipart-expiry", 24*time.Hour, "remove incomplete multipart uploads initiated longer ago than this, with their parts (0: never)")
 	fs.DurationVar(&cfg.multipartExpiryInterval, "multipart-expiry-interval", time.Hour, "time between two passes of the multipart upload expiry")
 	fs.DurationVar(&cfg.lifecycleInterval, "lifecycle-interval", time.Hour, "time between two passes applying the buckets' lifecycle rules (0: not applied)")
+	fs.DurationVar(&cfg.formatCheckInterval, "format-check-interval", time.Minute, "how often every drive's format record is checked, to notice a drive unmounted, wiped, swapped or damaged while running")
 	day := 24 * time.Hour
 	if v := os.Getenv("FLASHSTORE_LIFECYCLE_DAY"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -98,6 +102,9 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	}
 	if cfg.multipartExpiry < 0 || cfg.multipartExpiryInterval <= 0 {
 		return cfg, errors.New("server: --multipart-expiry must be 0 or more, --multipart-expiry-interval more than 0")
+	}
+	if cfg.formatCheckInterval <= 0 {
+		return cfg, errors.New("server: --format-check-interval must be more than 0")
 	}
 	if cfg.lifecycleInterval < 0 || cfg.lifecycleDay <= 0 {
 		return cfg, errors.New("server: --lifecycle-interval must be 0 or more, --lifecycle-day more than 0")
@@ -227,7 +234,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer stopHangup()
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var background sync.WaitGroup
-	background.Go(func() { dep.RunHealing(bgCtx, deploy.HealingOptions{Report: healReporter(m)}) })
+	background.Go(func() {
+		dep.RunHealing(bgCtx, deploy.HealingOptions{Report: healReporter(m), FormatCheckInterval: cfg.formatCheckInterval})
+	})
 	background.Go(func() { dep.RunUploadExpiry(bgCtx) })
 	if cfg.lifecycleInterval > 0 {
 		background.Go(func() { scanner.Run(bgCtx, cfg.lifecycleInterval) })

@@ -51,7 +51,10 @@ type Metrics struct {
 	fuseOps           *prometheus.CounterVec // operation, result
 	fuseLatency       *prometheus.HistogramVec
 	healed, healFails prometheus.Counter
-	uploadsExpired    prometheus.Counter
+	// healDangling counts objects removed by heal as dangling: on too few drives ever to
+	// be read.
+	healDangling   prometheus.Counter
+	uploadsExpired prometheus.Counter
 
 	mu sync.Mutex
 	// ops and fuse cache the handles returned by Op and FUSEOp. Guarded by mu.
@@ -82,9 +85,10 @@ func New() *Metrics {
 	m.tokenFailures = f.counterVec("security", "token_failures_total", "Requests with a session token that was expired or invalid.", "reason")
 	m.scrapesRefused = f.counter("security", "metrics_scrapes_refused_total", "Requests for /metrics refused for a missing or wrong bearer token.")
 	m.bitrot = f.counter("storage", "bitrot_detected_total", "Shards found corrupt (checksum mismatch) when read or verified.")
-	m.heals = f.counterVec("storage", "heals_total", "Objects healed, by result (healed, failed).", "result")
+	m.heals = f.counterVec("storage", "heals_total", "Objects healed, by result (healed, failed, dangling_removed: copies of an object on too few drives ever to be read, removed).", "result")
 	m.healed = m.heals.WithLabelValues("healed")
 	m.healFails = m.heals.WithLabelValues("failed")
+	m.healDangling = m.heals.WithLabelValues("dangling_removed")
 	m.uploadsExpired = f.counter("storage", "multipart_uploads_expired_total", "Incomplete multipart uploads removed, with their parts, for being older than the expiry age.")
 	m.fuseOps = f.counterVec("fuse", "operations_total", "FUSE operations by operation and result (ok, error).", "operation", "result")
 	m.fuseLatency = f.histogramVec("fuse", "operation_duration_seconds", "FUSE operation latency.", "operation")
@@ -149,6 +153,9 @@ func (m *Metrics) Healed(ok bool) {
 		m.healFails.Inc()
 	}
 }
+
+// DanglingRemoved counts one object heal removed as dangling.
+func (m *Metrics) DanglingRemoved() { m.healDangling.Inc() }
 
 // UploadsExpired counts incomplete multipart uploads removed by the expiry.
 func (m *Metrics) UploadsExpired(n int) { m.uploadsExpired.Add(float64(n)) }

@@ -33,6 +33,7 @@ func TestRecordAndScrape(t *testing.T) {
 	m.Healed(true)
 	m.Healed(false)
 	m.Healed(true)
+	m.DanglingRemoved()
 	m.UploadsExpired(0)
 	m.UploadsExpired(7)
 	read := m.FUSEOp("Read")
@@ -66,6 +67,7 @@ func TestRecordAndScrape(t *testing.T) {
 		{"flashstor_storage_bitrot_detected_total", nil, 3},
 		{"flashstor_storage_heals_total", labels("result", "healed"), 2},
 		{"flashstor_storage_heals_total", labels("result", "failed"), 1},
+		{"flashstor_storage_heals_total", labels("result", "dangling_removed"), 1},
 		{"flashstor_storage_multipart_uploads_expired_total", nil, 7},
 		{"flashstor_fuse_operations_total", labels("operation", "Read", "result", "ok"), 2},
 		{"flashstor_fuse_operations_total", labels("operation", "Read", "result", "error"), 1},

@@ -83,8 +83,8 @@ func (dep *Deployment) RunHealing(ctx context.Context, opts HealingOptions) {
 	}
 	formatCheck := time.NewTicker(opts.FormatCheckInterval)
 	defer formatCheck.Stop()
-	// The loop is waited for before the heals it starts: a heal started after
-	// heals.wg.Wait began would race with it.
+	// The loop starts full heals (heals.wg.Add) until it returns: it must have returned
+	// before heals.wg.Wait, or an Add could race with the Wait.
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)

@@ -52,7 +52,7 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 		}
 	}
 	unlock()
-	if errors.Is(err, objstore.ErrObjectNotFound) {
+	if dangling(v, err) {
 		return s.removeDangling(ctx, bucket, key)
 	}
 	if err != nil {
@@ -130,7 +130,8 @@ func (s *Set) healLatest(ctx context.Context, res HealResult, bucket, key string
 }
 
 // removeDangling removes, under the key's write lock, the copies of a key that no quorum
-// holds (left by a write that failed, or a delete a drive missed).
+// holds or ever can (see dangling): left by a write that failed or was cut off by a crash,
+// or by a delete a drive missed.
 func (s *Set) removeDangling(ctx context.Context, bucket, key string) (HealResult, error) {
 	res := HealResult{Bucket: bucket, Key: key}
 	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
@@ -139,14 +140,61 @@ func (s *Set) removeDangling(ctx context.Context, bucket, key string) (HealResul
 	}
 	defer unlock()
 	v, err := s.readVersion(ctx, bucket, key)
-	if !errors.Is(err, objstore.ErrObjectNotFound) {
-		return res, nil // written meanwhile, or unreadable: not dangling now
+	if !dangling(v, err) {
+		return res, nil // written meanwhile, or undecidable: not dangling now
 	}
-	for _, raw := range v.raw {
-		res.Dangling = res.Dangling || raw != nil
+	var on []string
+	for i, raw := range v.raw {
+		if raw != nil {
+			on = append(on, s.drives[i].String())
+		}
 	}
+	if len(on) == 0 {
+		return res, nil
+	}
+	res.Dangling = true
+	s.log.Warn("removing a dangling object: no version of it is on enough drives ever to be read",
+		"bucket", bucket, "key", key, "drives", on, "err", err)
 	s.removeStale(ctx, bucket, key, v)
 	return res, nil
+}
+
+// dangling reports whether the key's copies, as v read them with readVersion's err, are
+// dangling: no version of it can be read, now or ever. That is so when readVersion found
+// it missing, and also when it found no read quorum but every version some drive holds is
+// positively missing on more drives than its parity: so many drives answered "not found"
+// (or hold another version, or a corrupt record) that even if every drive that did not
+// answer held the version, fewer than its data shards' count of drives would. A drive that
+// is offline or fails its reads is no answer: while drives are merely unreachable, nothing
+// is dangling. (The reference server's rule for dangling objects is the same: not-found
+// answers beyond parity, and no other errors deciding.)
+func dangling(v *version, err error) bool {
+	if errors.Is(err, objstore.ErrObjectNotFound) {
+		return true
+	}
+	if !errors.Is(err, objstore.ErrReadQuorum) || v == nil {
+		return false
+	}
+	seen := 0
+	for _, m := range v.decoded {
+		if m == nil {
+			continue
+		}
+		seen++
+		missing := 0
+		for i, other := range v.decoded {
+			switch {
+			case other != nil && other.VersionID != m.VersionID,
+				other == nil && errors.Is(v.errs[i], storage.ErrFileNotFound),
+				other == nil && (errors.Is(v.errs[i], meta.ErrCorrupt) || errors.Is(v.errs[i], storage.ErrFileCorrupt)):
+				missing++
+			}
+		}
+		if missing <= m.Erasure.ParityShards {
+			return false
+		}
+	}
+	return seen > 0
 }
 
 // unpin releases a pin the set took itself, removing what waited for it.
