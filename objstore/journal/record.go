@@ -11,10 +11,12 @@ import (
 	"time"
 )
 
-// Version is the record version this binary writes.
-const Version = 1
+// Version is the newest record version this binary reads and writes. A record is written
+// in the oldest version that has its op (see Record.version), so that an older binary still
+// runs the ops it knows.
+const Version = 2
 
-// The ops of version 1.
+// The ops of version 1, then those version 2 added.
 const (
 	// OpRenamePrefix is a directory rename: every key below Src moves below Dst.
 	OpRenamePrefix = "rename-prefix"
@@ -23,6 +25,8 @@ const (
 	// KeyLists entries and Meta set (both removed when one name is left), and the keys of
 	// Removed go.
 	OpSyncNames = "sync-names"
+	// OpRenameKey (version 2) is the rename of one object: the key Src becomes Dst.
+	OpRenameKey = "rename-key"
 )
 
 const (
@@ -73,6 +77,11 @@ func (r *Record) Check() error {
 			return fmt.Errorf("%w: rename-prefix %q to %q in %q", ErrCorrupt, r.Src, r.Dst, r.Bucket)
 		}
 		return nil
+	case OpRenameKey:
+		if r.Bucket == "" || r.Src == "" || r.Dst == "" || r.Src == r.Dst {
+			return fmt.Errorf("%w: rename-key %q to %q in %q", ErrCorrupt, r.Src, r.Dst, r.Bucket)
+		}
+		return nil
 	case OpSyncNames:
 		if r.Bucket == "" || r.Src == "" || !slices.Contains(r.Names, r.Src) || slices.Contains(r.Names, "") {
 			return fmt.Errorf("%w: sync-names of %q (%d names) in %q", ErrCorrupt, r.Src, len(r.Names), r.Bucket)
@@ -86,12 +95,20 @@ func (r *Record) Check() error {
 // validPrefix reports whether p names a directory: not empty, ending in "/".
 func validPrefix(p string) bool { return len(p) > 1 && p[len(p)-1] == '/' }
 
-// Marshal encodes r in the current version.
+// version is the oldest record version that has r's op.
+func (r *Record) version() byte {
+	if r.Op == OpRenameKey {
+		return 2
+	}
+	return 1
+}
+
+// Marshal encodes r in the oldest version that has its op.
 func (r *Record) Marshal() []byte {
 	body, _ := json.Marshal(r) // strings, bools and a time always marshal
 	b := make([]byte, headerSize, headerSize+len(body)+4)
 	copy(b, magic)
-	b[4] = Version
+	b[4] = r.version()
 	binary.BigEndian.PutUint32(b[6:], uint32(len(body)))
 	b = append(b, body...)
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
@@ -124,6 +141,9 @@ func Unmarshal(b []byte) (*Record, error) {
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data", ErrCorrupt)
+	}
+	if r.version() > b[4] {
+		return nil, fmt.Errorf("%w: op %q in a version %d record", ErrCorrupt, r.Op, b[4])
 	}
 	return &r, nil
 }
