@@ -186,6 +186,40 @@ func (j *Journal) Pending(ctx context.Context) (live []Entry, undecided int, err
 	return live, undecided, nil
 }
 
+// Holds reports whether some drive holds a record of bucket that names key (Record.Touches),
+// live or not, readable or of a newer version (which may name any key): so that no one
+// takes a key for garbage while an operation that a record describes may still change it.
+// Unlike Pending it removes nothing. With fewer than a write quorum of drives listed it
+// reports true with ErrReadQuorum: a record may hide on the others.
+func (j *Journal) Holds(ctx context.Context, bucket, key string) (bool, error) {
+	lists := make([][]string, len(j.drives))
+	errs := j.each(func(i int, d storage.Drive) error {
+		names, err := d.ListDir(ctx, storage.SysVolume, dir)
+		if errors.Is(err, storage.ErrFileNotFound) {
+			return nil
+		}
+		lists[i] = names
+		return err
+	})
+	if answered := countNil(errs); answered < j.quorum {
+		return true, fmt.Errorf("%w: journal listed on %d of %d drives: %w", objstore.ErrReadQuorum, answered, len(j.drives), errors.Join(errs...))
+	}
+	seen := map[string]bool{}
+	for _, names := range lists {
+		for _, id := range names {
+			if !validID(id) || seen[id] {
+				continue
+			}
+			seen[id] = true
+			rec, _, newer := j.read(ctx, id)
+			if newer || rec != nil && rec.Bucket == bucket && rec.Touches(key) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
 // read returns the record id as the drives hold it, and on how many drives a readable copy
 // of it is; newer reports a copy of a newer version than this binary reads.
 func (j *Journal) read(ctx context.Context, id string) (rec *Record, present int, newer bool) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -51,10 +52,12 @@ type Record struct {
 	// Op says what the record does (OpRenamePrefix, OpSyncNames).
 	Op     string `json:"op"`
 	Bucket string `json:"bucket"`
-	// Src and Dst are the prefixes of a rename-prefix, each ending in "/"; Src is the key
-	// the names of a sync-names copy.
+	// Src and Dst are the prefixes of a rename-prefix, each ending in "/", or the keys of
+	// a rename-key; Src is the key the names of a sync-names copy.
 	Src string `json:"src"`
 	Dst string `json:"dst,omitempty"`
+	// NoReplace (rename-key) makes the rename fail instead of replacing an object at Dst.
+	NoReplace bool `json:"noReplace,omitempty"`
 	// DeleteDst removes the object at key Dst before the keys move.
 	DeleteDst bool `json:"deleteDst,omitempty"`
 	// KeyLists name metadata entries that hold URL-escaped JSON lists of keys.
@@ -89,6 +92,22 @@ func (r *Record) Check() error {
 		return nil
 	default:
 		return fmt.Errorf("%w: %q", ErrUnknownOp, r.Op)
+	}
+}
+
+// Touches reports whether r's operation may change the object at key of r.Bucket: a key
+// it moves, copies, replaces or removes. A record of an op this binary does not know names
+// every key: what it does is unknown.
+func (r *Record) Touches(key string) bool {
+	switch r.Op {
+	case OpRenamePrefix:
+		return strings.HasPrefix(key, r.Src) || strings.HasPrefix(key, r.Dst)
+	case OpSyncNames:
+		return key == r.Src || slices.Contains(r.Names, key) || slices.Contains(r.Removed, key)
+	case OpRenameKey:
+		return key == r.Src || key == r.Dst
+	default:
+		return true
 	}
 }
 
