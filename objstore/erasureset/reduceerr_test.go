@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/meta"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -38,5 +39,25 @@ func TestReduceErr(t *testing.T) {
 				t.Fatalf("reduceErr says %q, want it to contain %q and no %%!", msg, c.has)
 			}
 		})
+	}
+}
+
+// TestPickSplitVersions: every drive answers, but two versions share the drives (a
+// rename cut halfway onto an older object leaves this at the destination), none on k. The
+// error is ErrReadQuorum and says so, with no "%!" of a nil wrapped error.
+func TestPickSplitVersions(t *testing.T) {
+	a := &meta.Object{VersionID: [16]byte{1}, Erasure: meta.Erasure{DataShards: 3, ParityShards: 1}}
+	b := &meta.Object{VersionID: [16]byte{2}, Erasure: meta.Erasure{DataShards: 3, ParityShards: 1}}
+	v := &version{
+		errs:    make([]error, 4),
+		decoded: []*meta.Object{a, a, b, b},
+		holds:   make([]bool, 4),
+	}
+	err := v.pick(3, "bkt", "key")
+	if !errors.Is(err, objstore.ErrReadQuorum) {
+		t.Fatalf("pick = %v, want ErrReadQuorum", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "%!") || !strings.Contains(msg, "2 versions on 4 drives, none on 3") {
+		t.Fatalf("pick says %q", msg)
 	}
 }
