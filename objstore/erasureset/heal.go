@@ -130,7 +130,8 @@ func (s *Set) healLatest(ctx context.Context, res HealResult, bucket, key string
 }
 
 // removeDangling removes, under the key's write lock, the copies of a key that no quorum
-// holds (left by a write that failed, or a delete a drive missed).
+// holds (left by a write that failed, or a delete a drive missed), unless a pending intent
+// of the journal names the key (see IntentCheck).
 func (s *Set) removeDangling(ctx context.Context, bucket, key string) (HealResult, error) {
 	res := HealResult{Bucket: bucket, Key: key}
 	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
@@ -142,9 +143,20 @@ func (s *Set) removeDangling(ctx context.Context, bucket, key string) (HealResul
 	if !errors.Is(err, objstore.ErrObjectNotFound) {
 		return res, nil // written meanwhile, or unreadable: not dangling now
 	}
+	held := false
 	for _, raw := range v.raw {
-		res.Dangling = res.Dangling || raw != nil
+		held = held || raw != nil
 	}
+	if !held {
+		return res, nil
+	}
+	if s.pendingIntent(ctx, bucket, key) {
+		// Too few copies to read, because an interrupted operation (a rename within the
+		// set) moved the others: its recovery completes it from these copies.
+		s.log.Info("heal: leaving a key that a pending journal intent names", "bucket", bucket, "key", key)
+		return res, nil
+	}
+	res.Dangling = true
 	s.removeStale(ctx, bucket, key, v)
 	return res, nil
 }

@@ -77,6 +77,9 @@ type Set struct {
 
 	pins pinSet
 	heal healQueue
+	// intents is the pool's IntentCheck (nil: none), asked before a dangling key's copies
+	// are removed.
+	intents atomic.Pointer[IntentCheck]
 
 	// workers run the per-drive calls of fanOut; waitGroups recycles its WaitGroups (each
 	// *sync.WaitGroup, idle, with a zero count).
