@@ -229,3 +229,74 @@ func openDeploymentCfg(t *testing.T, cfg deploy.Config) *deploy.Deployment {
 	}
 	return d
 }
+
+// TestRenameKeyAcrossRecovered leaves the states a crash leaves in a rename across sets,
+// its intent committed, and reopens: nothing copied yet (the rename completes); the copy
+// committed but the source not removed (the source goes, the copy stays); with NoReplace,
+// a destination that is no copy of the source (the rename is refused, both stay).
+func TestRenameKeyAcrossRecovered(t *testing.T) {
+	for _, state := range []string{"nothing copied", "copy committed", "no-replace refused"} {
+		t.Run(state, func(t *testing.T) {
+			c := context.Background()
+			cfg := deploy.Config{Drives: []string{filepath.Join(t.TempDir(), "d{1...20}")}, Parity: -1}
+			d := openDeploymentCfg(t, cfg)
+			if len(d.Sets()) < 2 {
+				t.Fatalf("%d sets, want several", len(d.Sets()))
+			}
+			if err := d.MakeBucket(c, "bkt", objstore.MakeBucketOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			src, dst := "a/src", ""
+			for i := range 100 {
+				if k := fmt.Sprintf("b/dst%d", i); d.SetIndex(k) != d.SetIndex(src) {
+					dst = k
+					break
+				}
+			}
+			if dst == "" {
+				t.Fatal("no key in another set")
+			}
+			content := randomBytes(150<<10, 8)
+			info, err := d.PutObject(c, "bkt", src, bytes.NewReader(content), int64(len(content)), objstore.PutOptions{Metadata: map[string]string{"x-amz-meta-k": "v"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := randomBytes(5000, 9)
+			switch state {
+			case "copy committed":
+				if _, err := d.PutObject(c, "bkt", dst, bytes.NewReader(content), int64(len(content)), objstore.PutOptions{Metadata: info.Metadata, ModTime: info.ModTime}); err != nil {
+					t.Fatal(err)
+				}
+			case "no-replace refused":
+				if _, err := d.PutObject(c, "bkt", dst, bytes.NewReader(other), int64(len(other)), objstore.PutOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := d.Sets()[0]
+			k, m := s.Geometry()
+			j, err := journal.New(s.Drives(), erasureset.WriteQuorum(k, m), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &journal.Record{Op: journal.OpRenameKey, Bucket: "bkt", Src: src, Dst: dst, NoReplace: state == "no-replace refused"}
+			if _, err := j.Begin(c, rec); err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+			d = openDeploymentCfg(t, cfg)
+			defer d.Close()
+			gotSrc, srcErr := readWhole(c, d, src)
+			gotDst, dstErr := readWhole(c, d, dst)
+			if state == "no-replace refused" {
+				if srcErr != nil || !bytes.Equal(gotSrc, content) || dstErr != nil || !bytes.Equal(gotDst, other) {
+					t.Fatalf("src %d bytes (%v), dst %d bytes (%v): want both as they were", len(gotSrc), srcErr, len(gotDst), dstErr)
+				}
+			} else if !errors.Is(srcErr, objstore.ErrObjectNotFound) || dstErr != nil || !bytes.Equal(gotDst, content) {
+				t.Fatalf("src %d bytes (%v), dst %d bytes (%v): want the object at dst only", len(gotSrc), srcErr, len(gotDst), dstErr)
+			}
+			if live, undecided, err := j.Pending(c); len(live) != 0 || undecided != 0 || err != nil {
+				t.Fatalf("journal after the reopen: %d live, %d undecided, %v", len(live), undecided, err)
+			}
+		})
+	}
+}
