@@ -15,11 +15,10 @@ import (
 
 // BenchmarkRenameKey measures what the rename-key intent adds to the rename of one object
 // within its set (4 KiB, inline: a metadata-only rename), on one set of 4 drives (2+2) and
-// of 16 (12+4), all on the machine's one disk:
-//
-//   - pool: RenameObject as the faces call it, with its intent (commit and removal);
-//   - set: the set's rename alone, no intent (what RenameObject cost before);
-//   - intent: one journal intent alone (Begin + Done on the same drives).
+// of 16 (12+4), all on the machine's one disk. "pool" is RenameObject as the faces call it,
+// with its intent (commit and removal); "set" the set's rename alone, no intent (what
+// RenameObject cost before); "intent" one journal intent alone (Begin + Done on the same
+// drives).
 //
 //	go test -run '^$' -bench BenchmarkRenameKey -benchtime 200x ./objstore/deploy/
 func BenchmarkRenameKey(b *testing.B) {

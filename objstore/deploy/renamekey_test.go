@@ -180,15 +180,8 @@ func TestHealLeavesIntentKeys(t *testing.T) {
 	if _, err := d.PutObject(c, "bkt", renameSrc, bytes.NewReader(content), int64(len(content)), objstore.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	beginIntent(t, d, &journal.Record{Op: journal.OpRenameKey, Bucket: "bkt", Src: renameSrc, Dst: renameDst})
 	s := d.Sets()[0]
-	k, m := s.Geometry()
-	j, err := journal.New(s.Drives(), erasureset.WriteQuorum(k, m), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := j.Begin(c, &journal.Record{Op: journal.OpRenameKey, Bucket: "bkt", Src: renameSrc, Dst: renameDst}); err != nil {
-		t.Fatal(err)
-	}
 	drives := s.Drives()
 	for _, dr := range drives[:len(drives)/2] {
 		if err := dr.RenameObject(c, "bkt", renameSrc, renameDst); err != nil {
@@ -246,16 +239,8 @@ func TestRenameKeyAcrossRecovered(t *testing.T) {
 			if err := d.MakeBucket(c, "bkt", objstore.MakeBucketOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			src, dst := "a/src", ""
-			for i := range 100 {
-				if k := fmt.Sprintf("b/dst%d", i); d.SetIndex(k) != d.SetIndex(src) {
-					dst = k
-					break
-				}
-			}
-			if dst == "" {
-				t.Fatal("no key in another set")
-			}
+			src := "a/src"
+			dst := keyInOtherSet(t, d, src, "b/dst")
 			content := randomBytes(150<<10, 8)
 			info, err := d.PutObject(c, "bkt", src, bytes.NewReader(content), int64(len(content)), objstore.PutOptions{Metadata: map[string]string{"x-amz-meta-k": "v"}})
 			if err != nil {
@@ -272,16 +257,7 @@ func TestRenameKeyAcrossRecovered(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s := d.Sets()[0]
-			k, m := s.Geometry()
-			j, err := journal.New(s.Drives(), erasureset.WriteQuorum(k, m), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := &journal.Record{Op: journal.OpRenameKey, Bucket: "bkt", Src: src, Dst: dst, NoReplace: state == "no-replace refused"}
-			if _, err := j.Begin(c, rec); err != nil {
-				t.Fatal(err)
-			}
+			j := beginIntent(t, d, &journal.Record{Op: journal.OpRenameKey, Bucket: "bkt", Src: src, Dst: dst, NoReplace: state == "no-replace refused"})
 			d.Close()
 			d = openDeploymentCfg(t, cfg)
 			defer d.Close()
@@ -299,4 +275,32 @@ func TestRenameKeyAcrossRecovered(t *testing.T) {
 			}
 		})
 	}
+}
+
+// beginIntent commits rec to d's journal, as an operation does before it starts, and
+// returns the journal.
+func beginIntent(t *testing.T, d *deploy.Deployment, rec *journal.Record) *journal.Journal {
+	t.Helper()
+	s := d.Sets()[0]
+	k, m := s.Geometry()
+	j, err := journal.New(s.Drives(), erasureset.WriteQuorum(k, m), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Begin(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// keyInOtherSet returns a key prefix+N that d places in another set than key.
+func keyInOtherSet(t *testing.T, d *deploy.Deployment, key, prefix string) string {
+	t.Helper()
+	for i := range 100 {
+		if k := fmt.Sprintf("%s%d", prefix, i); d.SetIndex(k) != d.SetIndex(key) {
+			return k
+		}
+	}
+	t.Fatalf("no key %s<N> in another set than %s among 100", prefix, key)
+	return ""
 }
