@@ -312,16 +312,8 @@ func TestRenameAcrossSetsDoesNotBlock(t *testing.T) {
 	if err := d.MakeBucket(c, b, objstore.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	src, dst := "src", ""
-	for i := range 100 {
-		if k := fmt.Sprintf("dst-%d", i); d.SetIndex(k) != d.SetIndex(src) {
-			dst = k
-			break
-		}
-	}
-	if dst == "" {
-		t.Fatal("no key of the other set among 100")
-	}
+	src := "src"
+	dst := keyInOtherSet(t, d, src, "dst-")
 	old, fresh := randomBytes(2<<20+3, 21), randomBytes(1<<20+5, 22)
 	if _, err := d.PutObject(c, b, src, bytes.NewReader(old), int64(len(old)), objstore.PutOptions{}); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 }
 
 func crashChild() int {
+	if os.Getenv("CRASH_OP") == "rename" {
+		return renameCrashChild()
+	}
 	dir, step := os.Getenv("CRASH_DIR"), os.Getenv("CRASH_STEP")
 	after, _ := strconv.Atoi(os.Getenv("CRASH_AFTER"))
 	size, _ := strconv.Atoi(os.Getenv("CRASH_SIZE"))

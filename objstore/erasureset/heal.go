@@ -131,7 +131,8 @@ func (s *Set) healLatest(ctx context.Context, res HealResult, bucket, key string
 
 // removeDangling removes, under the key's write lock, the copies of a key that no quorum
 // holds or ever can (see dangling): left by a write that failed or was cut off by a crash,
-// or by a delete a drive missed.
+// or by a delete a drive missed; unless a pending intent of the journal names the key (see
+// IntentCheck).
 func (s *Set) removeDangling(ctx context.Context, bucket, key string) (HealResult, error) {
 	res := HealResult{Bucket: bucket, Key: key}
 	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
@@ -150,6 +151,12 @@ func (s *Set) removeDangling(ctx context.Context, bucket, key string) (HealResul
 		}
 	}
 	if len(on) == 0 {
+		return res, nil
+	}
+	if s.pendingIntent(ctx, bucket, key) {
+		// Too few copies to read, because an interrupted operation (a rename within the
+		// set) moved the others: its recovery completes it from these copies.
+		s.log.Info("heal: leaving a key that a pending journal intent names", "bucket", bucket, "key", key)
 		return res, nil
 	}
 	res.Dangling = true

@@ -77,6 +77,9 @@ type Set struct {
 
 	pins pinSet
 	heal healQueue
+	// intents is the pool's IntentCheck (nil: none), asked before a dangling key's copies
+	// are removed.
+	intents atomic.Pointer[IntentCheck]
 
 	// workers run the per-drive calls of fanOut; waitGroups recycles its WaitGroups (each
 	// *sync.WaitGroup, idle, with a zero count).
@@ -276,7 +279,12 @@ func reduceErr(errs []error, quorumErr error) error {
 	if full > 0 && full >= len(errs)/2 {
 		return fmt.Errorf("%w: %w", objstore.ErrStorageFull, errors.Join(errs...))
 	}
-	return fmt.Errorf("%w: %w", quorumErr, errors.Join(nonNil(errs)...))
+	if failed := nonNil(errs); len(failed) > 0 {
+		return fmt.Errorf("%w: %w", quorumErr, errors.Join(failed...))
+	}
+	// No drive failed: too few took part (the others were skipped, not holding what the
+	// operation needs). errors.Join of nothing is nil, which %w would print as %!w(<nil>).
+	return fmt.Errorf("%w: %d of %d drives took part", quorumErr, countNil(errs), len(errs))
 }
 
 func nonNil(errs []error) []error {

@@ -148,9 +148,13 @@ func (v *version) pick(defaultK int, bucket, key string) error {
 		return fmt.Errorf("%w: %s", objstore.ErrBucketNotFound, bucket)
 	case absent > n-k:
 		return fmt.Errorf("%w: %s/%s", objstore.ErrObjectNotFound, bucket, key)
-	default:
-		return fmt.Errorf("%w: %s/%s: %w", objstore.ErrReadQuorum, bucket, key, errors.Join(nonNil(v.errs)...))
 	}
+	if failed := nonNil(v.errs); len(failed) > 0 {
+		return fmt.Errorf("%w: %s/%s: %w", objstore.ErrReadQuorum, bucket, key, errors.Join(failed...))
+	}
+	// Every drive answered, but no version is on k of them (versions that differ drive by
+	// drive): errors.Join of no error is nil, which %w would print as %!w(<nil>).
+	return fmt.Errorf("%w: %s/%s: %d versions on %d drives, none on %d", objstore.ErrReadQuorum, bucket, key, len(groups), n-absent, k)
 }
 
 // newer orders versions: later modification time first, then version id, so that every

@@ -34,17 +34,18 @@
 //
 // A drive's copy that cannot be read or decoded counts as absent.
 //
-// # Record format, version 1
+// # Record format, versions 1 and 2
 //
 //	offset  size  field
 //	0       4     magic "FSJR"
-//	4       1     version: 1
+//	4       1     version: 1 or 2
 //	5       1     flags: 0 (reserved)
 //	6       4     body length n, big-endian
 //	10      n     body: a JSON object (below)
 //	10+n    4     CRC-32C (Castagnoli) of bytes 0 to 10+n, big-endian
 //
-// The body of version 1 is one of two ops:
+// A record is written in the oldest version that has its op, so that a binary that knows
+// only version 1 still runs the ops of version 1. The body of version 1 is one of two ops:
 //
 //	{"op": "rename-prefix", "bucket": "...", "src": "a/", "dst": "b/",
 //	 "deleteDst": false, "keyLists": ["x-amz-meta-..."], "created": "RFC 3339 time"}
@@ -64,6 +65,17 @@
 // src, content and metadata, with the keyLists entries set to the list of names and the
 // meta entries set (both removed instead when one name is left), then the keys of removed
 // that are not in names go. If src is gone, the first of names that exists is copied.
+//
+// Version 2 has the same layout and adds one op:
+//
+//	{"op": "rename-key", "bucket": "...", "src": "k1", "dst": "k2", "created": "RFC 3339 time"}
+//
+// "rename-key" is the rename of one object (the mount's rename of a file, the object
+// layer's RenameObject): the object at key src ends up at key dst, replacing what dst held.
+// Within one erasure set the drives rename one by one, so a crash may leave it at src on
+// some drives and at dst on the others (neither on k); recovery renames it on every drive
+// still holding src. Across sets recovery redoes the copy and the removal of src. A
+// version 1 record that names this op is corrupt.
 //
 // Unknown fields are ignored; an unknown op decodes (ErrUnknownOp from
 // Record.Check) and is left in place, neither run nor removed, as is a record of a newer

@@ -139,27 +139,8 @@ func (j *Journal) remove(ctx context.Context, id string) []error {
 // quorum of drives answered, it returns what it found with ErrReadQuorum: live records
 // may hide on the drives that did not answer.
 func (j *Journal) Pending(ctx context.Context) (live []Entry, undecided int, err error) {
-	lists := make([][]string, len(j.drives))
-	errs := j.each(func(i int, d storage.Drive) error {
-		names, err := d.ListDir(ctx, storage.SysVolume, dir)
-		if errors.Is(err, storage.ErrFileNotFound) {
-			return nil
-		}
-		lists[i] = names
-		return err
-	})
+	ids, errs := j.list(ctx)
 	answered := countNil(errs)
-	seen := map[string]bool{}
-	var ids []string
-	for _, names := range lists {
-		for _, name := range names {
-			if validID(name) && !seen[name] {
-				seen[name] = true
-				ids = append(ids, name)
-			}
-		}
-	}
-	sort.Strings(ids)
 	n := len(j.drives)
 	for _, id := range ids {
 		rec, present, newer := j.read(ctx, id)
@@ -184,6 +165,51 @@ func (j *Journal) Pending(ctx context.Context) (live []Entry, undecided int, err
 		return live, undecided, fmt.Errorf("%w: journal listed on %d of %d drives: %w", objstore.ErrReadQuorum, answered, n, errors.Join(errs...))
 	}
 	return live, undecided, nil
+}
+
+// Holds reports whether some drive holds a record of bucket that names key (Record.Touches),
+// live or not, readable or of a newer version (which may name any key): so that no one
+// takes a key for garbage while an operation that a record describes may still change it.
+// Unlike Pending it removes nothing. With fewer than a write quorum of drives listed it
+// reports true with ErrReadQuorum: a record may hide on the others.
+func (j *Journal) Holds(ctx context.Context, bucket, key string) (bool, error) {
+	ids, errs := j.list(ctx)
+	if answered := countNil(errs); answered < j.quorum {
+		return true, fmt.Errorf("%w: journal listed on %d of %d drives: %w", objstore.ErrReadQuorum, answered, len(j.drives), errors.Join(errs...))
+	}
+	for _, id := range ids {
+		rec, _, newer := j.read(ctx, id)
+		if newer || rec != nil && rec.Bucket == bucket && rec.Touches(key) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// list returns the ids of the records any drive lists, oldest first, and each drive's
+// error (nil for a drive with no journal directory).
+func (j *Journal) list(ctx context.Context) ([]string, []error) {
+	lists := make([][]string, len(j.drives))
+	errs := j.each(func(i int, d storage.Drive) error {
+		names, err := d.ListDir(ctx, storage.SysVolume, dir)
+		if errors.Is(err, storage.ErrFileNotFound) {
+			return nil
+		}
+		lists[i] = names
+		return err
+	})
+	seen := map[string]bool{}
+	var ids []string
+	for _, names := range lists {
+		for _, name := range names {
+			if validID(name) && !seen[name] {
+				seen[name] = true
+				ids = append(ids, name)
+			}
+		}
+	}
+	sort.Strings(ids)
+	return ids, errs
 }
 
 // read returns the record id as the drives hold it, and on how many drives a readable copy

@@ -146,3 +146,62 @@ func TestPendingKeepsWhatItCannotRun(t *testing.T) {
 		}
 	}
 }
+
+// Holds finds a record that names a key (of each op), ignores other buckets and keys, sees
+// a record left on a single drive (one Pending would call dead: it still names its keys
+// until removed), and, with too few drives listing, answers true with ErrReadQuorum.
+func TestHolds(t *testing.T) {
+	ctx := context.Background()
+	ds, fs := drives(t, 4)
+	j, err := New(ds, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(bucket, key string, want bool) {
+		t.Helper()
+		if got, err := j.Holds(ctx, bucket, key); got != want || err != nil {
+			t.Fatalf("Holds(%q, %q) = %v, %v; want %v", bucket, key, got, err, want)
+		}
+	}
+	check("home", "docs/report.odt", false) // no journal directory yet
+	id, err := j.Begin(ctx, sampleRenameKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Begin(ctx, sampleRecord()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Begin(ctx, sampleSync()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		bucket, key string
+		want        bool
+	}{
+		{"home", "docs/report.odt", true},
+		{"home", "docs/.~lock.report.odt#", true},
+		{"home", "docs/other", false},
+		{"other", "docs/report.odt", false},
+		{"photos", "2024/trip/a.jpg", true},
+		{"photos", "archive/trip/", true},
+		{"photos", "2024/tripx", false},
+		{"backup", "snap.0/etc/passwd", true},
+		{"backup", "snap.2/etc/passwd", true},
+		{"backup", "snap.3/etc/passwd", false},
+	} {
+		check(c.bucket, c.key, c.want)
+	}
+	// Removed from all drives but one: still named.
+	for _, d := range ds[1:] {
+		if err := d.Delete(ctx, storage.SysVolume, dir+"/"+id, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("home", "docs/report.odt", true)
+	for i := range 2 {
+		fs[i].Fail("ListDir", errInjected)
+	}
+	if got, err := j.Holds(ctx, "home", "docs/other"); !got || !errors.Is(err, objstore.ErrReadQuorum) {
+		t.Fatalf("Holds with 2 of 4 drives listing = %v, %v; want true, ErrReadQuorum", got, err)
+	}
+}

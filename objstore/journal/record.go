@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"strings"
 	"time"
 )
 
-// Version is the record version this binary writes.
-const Version = 1
+// Version is the newest record version this binary reads and writes. A record is written
+// in the oldest version that has its op (see Record.version), so that an older binary still
+// runs the ops it knows.
+const Version = 2
 
-// The ops of version 1.
+// The ops of version 1, then those version 2 added.
 const (
 	// OpRenamePrefix is a directory rename: every key below Src moves below Dst.
 	OpRenamePrefix = "rename-prefix"
@@ -23,6 +26,8 @@ const (
 	// KeyLists entries and Meta set (both removed when one name is left), and the keys of
 	// Removed go.
 	OpSyncNames = "sync-names"
+	// OpRenameKey (version 2) is the rename of one object: the key Src becomes Dst.
+	OpRenameKey = "rename-key"
 )
 
 const (
@@ -47,10 +52,12 @@ type Record struct {
 	// Op says what the record does (OpRenamePrefix, OpSyncNames).
 	Op     string `json:"op"`
 	Bucket string `json:"bucket"`
-	// Src and Dst are the prefixes of a rename-prefix, each ending in "/"; Src is the key
-	// the names of a sync-names copy.
+	// Src and Dst are the prefixes of a rename-prefix, each ending in "/", or the keys of
+	// a rename-key; Src is the key the names of a sync-names copy.
 	Src string `json:"src"`
 	Dst string `json:"dst,omitempty"`
+	// NoReplace (rename-key) makes the rename fail instead of replacing an object at Dst.
+	NoReplace bool `json:"noReplace,omitempty"`
 	// DeleteDst removes the object at key Dst before the keys move.
 	DeleteDst bool `json:"deleteDst,omitempty"`
 	// KeyLists name metadata entries that hold URL-escaped JSON lists of keys.
@@ -73,6 +80,11 @@ func (r *Record) Check() error {
 			return fmt.Errorf("%w: rename-prefix %q to %q in %q", ErrCorrupt, r.Src, r.Dst, r.Bucket)
 		}
 		return nil
+	case OpRenameKey:
+		if r.Bucket == "" || r.Src == "" || r.Dst == "" || r.Src == r.Dst {
+			return fmt.Errorf("%w: rename-key %q to %q in %q", ErrCorrupt, r.Src, r.Dst, r.Bucket)
+		}
+		return nil
 	case OpSyncNames:
 		if r.Bucket == "" || r.Src == "" || !slices.Contains(r.Names, r.Src) || slices.Contains(r.Names, "") {
 			return fmt.Errorf("%w: sync-names of %q (%d names) in %q", ErrCorrupt, r.Src, len(r.Names), r.Bucket)
@@ -83,15 +95,39 @@ func (r *Record) Check() error {
 	}
 }
 
+// Touches reports whether r's operation may change the object at key of r.Bucket: a key
+// it moves, copies, replaces or removes. A record of an op this binary does not know names
+// every key: what it does is unknown.
+func (r *Record) Touches(key string) bool {
+	switch r.Op {
+	case OpRenamePrefix:
+		return strings.HasPrefix(key, r.Src) || strings.HasPrefix(key, r.Dst)
+	case OpSyncNames:
+		return key == r.Src || slices.Contains(r.Names, key) || slices.Contains(r.Removed, key)
+	case OpRenameKey:
+		return key == r.Src || key == r.Dst
+	default:
+		return true
+	}
+}
+
 // validPrefix reports whether p names a directory: not empty, ending in "/".
 func validPrefix(p string) bool { return len(p) > 1 && p[len(p)-1] == '/' }
 
-// Marshal encodes r in the current version.
+// version is the oldest record version that has r's op.
+func (r *Record) version() byte {
+	if r.Op == OpRenameKey {
+		return 2
+	}
+	return 1
+}
+
+// Marshal encodes r in the oldest version that has its op.
 func (r *Record) Marshal() []byte {
 	body, _ := json.Marshal(r) // strings, bools and a time always marshal
 	b := make([]byte, headerSize, headerSize+len(body)+4)
 	copy(b, magic)
-	b[4] = Version
+	b[4] = r.version()
 	binary.BigEndian.PutUint32(b[6:], uint32(len(body)))
 	b = append(b, body...)
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
@@ -124,6 +160,9 @@ func Unmarshal(b []byte) (*Record, error) {
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data", ErrCorrupt)
+	}
+	if r.version() > b[4] {
+		return nil, fmt.Errorf("%w: op %q in a version %d record", ErrCorrupt, r.Op, b[4])
 	}
 	return &r, nil
 }

@@ -2,7 +2,9 @@ package journal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -29,8 +31,15 @@ func sampleSync() *Record {
 	}
 }
 
+func sampleRenameKey() *Record {
+	return &Record{
+		Op: OpRenameKey, Bucket: "home", Src: "docs/report.odt", Dst: "docs/.~lock.report.odt#",
+		Created: time.Date(2026, 12, 4, 22, 40, 0, 0, time.UTC),
+	}
+}
+
 func TestRecordRoundTrip(t *testing.T) {
-	for _, r := range []*Record{sampleRecord(), sampleSync()} {
+	for _, r := range []*Record{sampleRecord(), sampleSync(), sampleRenameKey()} {
 		testRoundTrip(t, r)
 	}
 }
@@ -50,8 +59,30 @@ func testRoundTrip(t *testing.T, r *Record) {
 
 // The bytes of every version ever written must keep decoding to the same record.
 func TestRecordGolden(t *testing.T) {
-	for name, r := range map[string]*Record{"rename-prefix.v1": sampleRecord(), "sync-names.v1": sampleSync()} {
+	for name, r := range map[string]*Record{"rename-prefix.v1": sampleRecord(), "sync-names.v1": sampleSync(), "rename-key.v2": sampleRenameKey()} {
 		testGolden(t, filepath.Join("testdata", name), r)
+	}
+}
+
+// The ops of version 1 are still written as version 1, byte for byte as before, so that a
+// binary that reads only version 1 runs them; rename-key is written as version 2.
+func TestRecordWrittenVersion(t *testing.T) {
+	for name, r := range map[string]*Record{"rename-prefix.v1": sampleRecord(), "sync-names.v1": sampleSync(), "rename-key.v2": sampleRenameKey()} {
+		want, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Marshal(); !bytes.Equal(got, want) {
+			t.Errorf("%s: Marshal wrote version %d, %q; want %q", name, got[4], got, want)
+		}
+	}
+	// A version 1 header on a rename-key body: no binary ever wrote it.
+	b := sampleRenameKey().Marshal()
+	b[4] = 1
+	end := len(b) - 4
+	b = binary.BigEndian.AppendUint32(b[:end], crc32.Checksum(b[:end], castagnoli))
+	if _, err := Unmarshal(b); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("rename-key in a version 1 record: %v, want ErrCorrupt", err)
 	}
 }
 
@@ -115,6 +146,10 @@ func TestRecordCheck(t *testing.T) {
 		{"same", func(r *Record) { r.Dst = r.Src }, ErrCorrupt},
 		{"into itself", func(r *Record) { r.Dst = r.Src + "x/" }, ErrCorrupt},
 		{"sync ok", func(r *Record) { *r = *sampleSync() }, nil},
+		{"rename-key ok", func(r *Record) { *r = *sampleRenameKey() }, nil},
+		{"rename-key to itself", func(r *Record) { *r = *sampleRenameKey(); r.Dst = r.Src }, ErrCorrupt},
+		{"rename-key no dst", func(r *Record) { *r = *sampleRenameKey(); r.Dst = "" }, ErrCorrupt},
+		{"rename-key no bucket", func(r *Record) { *r = *sampleRenameKey(); r.Bucket = "" }, ErrCorrupt},
 		{"sync src not a name", func(r *Record) { *r = *sampleSync(); r.Src = "x" }, ErrCorrupt},
 		{"sync empty name", func(r *Record) { *r = *sampleSync(); r.Names = append(r.Names, "") }, ErrCorrupt},
 	} {
@@ -131,6 +166,7 @@ func TestRecordCheck(t *testing.T) {
 func FuzzUnmarshal(f *testing.F) {
 	f.Add(sampleRecord().Marshal())
 	f.Add(sampleSync().Marshal())
+	f.Add(sampleRenameKey().Marshal())
 	f.Add([]byte("FSJR\x01\x00\x00\x00\x00\x02{}\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Unmarshal(b)

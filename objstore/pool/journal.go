@@ -16,8 +16,11 @@ import (
 
 // runRecord does what rec says, from wherever an earlier run of it stopped.
 func (p *Pool) runRecord(ctx context.Context, rec *journal.Record) error {
-	if rec.Op == journal.OpSyncNames {
+	switch rec.Op {
+	case journal.OpSyncNames:
 		return p.syncNames(ctx, rec)
+	case journal.OpRenameKey:
+		return p.finishRenameKey(ctx, rec)
 	}
 	if rec.DeleteDst {
 		if err := p.DeleteObject(ctx, rec.Bucket, rec.Dst); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
@@ -26,7 +29,7 @@ func (p *Pool) runRecord(ctx context.Context, rec *journal.Record) error {
 	}
 	err := p.eachObject(ctx, rec.Bucket, rec.Src, func(o objstore.ObjectInfo) error {
 		dst := rec.Dst + o.Key[len(rec.Src):]
-		_, err := p.RenameObject(ctx, rec.Bucket, o.Key, dst, objstore.RenameOptions{})
+		_, err := p.renameObject(ctx, rec.Bucket, o.Key, dst, objstore.RenameOptions{}, false)
 		if err == nil || errors.Is(err, objstore.ErrObjectNotFound) || ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -34,7 +37,7 @@ func (p *Pool) runRecord(ctx context.Context, rec *journal.Record) error {
 			return p.finishDriveRenames(ctx, rec.Bucket, o.Key, dst)
 		}
 		return p.healedRetry(ctx, rec.Bucket, []string{o.Key, dst}, func() error {
-			_, err := p.RenameObject(ctx, rec.Bucket, o.Key, dst, objstore.RenameOptions{})
+			_, err := p.renameObject(ctx, rec.Bucket, o.Key, dst, objstore.RenameOptions{}, false)
 			return err
 		})
 	})

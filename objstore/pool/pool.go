@@ -78,7 +78,7 @@ func New(cfg Config) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pool{
+	p := &Pool{
 		journal:  j,
 		active:   make(map[string]bool),
 		finished: make(map[string]bool),
@@ -87,7 +87,11 @@ func New(cfg Config) (*Pool, error) {
 		k1:       binary.LittleEndian.Uint64(cfg.PlacementKey[8:]),
 		locks:    cfg.Locks,
 		log:      cfg.Log,
-	}, nil
+	}
+	for _, s := range p.sets {
+		s.SetIntentCheck(p.intentNames)
+	}
+	return p, nil
 }
 
 // Sets returns the pool's erasure sets.

@@ -8,16 +8,25 @@ import (
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/erasureset"
+	"github.com/flashstor/flashstor/objstore/journal"
 	"github.com/flashstor/flashstor/objstore/nslock"
 )
 
-// RenameObject moves an object within a bucket. Within one set it is the set's atomic,
+// RenameObject moves an object within a bucket. Within one set it is the set's
 // metadata-only rename, under both keys' write locks. Across sets the object is copied
 // into the destination's set with no lock held, then, under both keys' write locks, the
 // copy is committed if the source is still the version copied, and the source is deleted:
 // no reader sees a torn object (for an instant a reader may see both keys), and no reader
-// of either key waits for the copy.
+// of either key waits for the copy. In an unversioned bucket the rename runs under a
+// rename-key intent of the journal (see renameKey), so that a crash never leaves it half
+// done.
 func (p *Pool) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions) (objstore.ObjectInfo, error) {
+	return p.renameObject(ctx, bucket, srcKey, dstKey, opts, true)
+}
+
+// renameObject is RenameObject; journaled says whether an unversioned rename commits its
+// own intent (not when it is a step of a journaled operation already).
+func (p *Pool) renameObject(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions, journaled bool) (objstore.ObjectInfo, error) {
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
@@ -25,16 +34,13 @@ func (p *Pool) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, 
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	from, to := p.setFor(srcKey), p.setFor(dstKey)
 	var info objstore.ObjectInfo
 	if mode != objstore.Unversioned {
 		// In a versioned bucket a rename is S3's copy and delete: a new version at the
 		// destination, a delete marker at the source; both keys keep their history.
 		info, err = p.copyThenRename(ctx, bucket, srcKey, dstKey, opts, true, mode)
-	} else if from == to {
-		info, err = p.renameWithin(ctx, from, bucket, srcKey, dstKey, opts)
 	} else {
-		info, err = p.renameAcross(ctx, bucket, srcKey, dstKey, opts)
+		info, err = p.renameKey(ctx, bucket, srcKey, dstKey, opts, journaled)
 	}
 	if err != nil {
 		return objstore.ObjectInfo{}, err
@@ -43,12 +49,30 @@ func (p *Pool) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, 
 	return info, nil
 }
 
-func (p *Pool) renameWithin(ctx context.Context, s *erasureset.Set, bucket, srcKey, dstKey string, opts objstore.RenameOptions) (objstore.ObjectInfo, error) {
+// renameWithin is the set's rename, under both keys' write locks. With rec, the intent is
+// committed once the locks are held (and, for NoReplace, once the destination is known to
+// be free, so that recovery may replace whatever it finds there) and removed after.
+func (p *Pool) renameWithin(ctx context.Context, s *erasureset.Set, bucket, srcKey, dstKey string, opts objstore.RenameOptions, rec *journal.Record) (objstore.ObjectInfo, error) {
 	unlock, err := p.lockObject(ctx, bucket, []string{srcKey, dstKey}, nil)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
 	defer unlock()
+	if rec != nil {
+		if opts.NoReplace {
+			switch _, err := s.VersionID(ctx, bucket, dstKey); {
+			case err == nil:
+				return objstore.ObjectInfo{}, fmt.Errorf("%w: %s/%s", objstore.ErrObjectExists, bucket, dstKey)
+			case !errors.Is(err, objstore.ErrObjectNotFound):
+				return objstore.ObjectInfo{}, err
+			}
+		}
+		id, err := p.beginActive(ctx, rec)
+		if err != nil {
+			return objstore.ObjectInfo{}, err
+		}
+		defer p.endIntent(ctx, id)
+	}
 	return s.RenameObject(ctx, bucket, srcKey, dstKey, opts)
 }
 

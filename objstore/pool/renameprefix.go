@@ -68,7 +68,8 @@ func (p *Pool) RenamePrefix(ctx context.Context, bucket, srcPrefix, dstPrefix st
 // src, so that neither key may be on enough drives to read (k), let alone write. Every
 // drive still holding src renames it to dst (a drive's atomic, metadata-only rename), under
 // both keys' write locks; the object is then whole at dst, and a heal is queued for it.
-// ErrWriteQuorum when fewer than a write quorum of drives hold it at dst after.
+// ErrWriteQuorum when fewer than a write quorum of drives hold it at dst after;
+// ErrObjectNotFound when every drive says it holds neither key (nothing to finish).
 func (p *Pool) finishDriveRenames(ctx context.Context, bucket, src, dst string) error {
 	unlock, err := p.lockObject(ctx, bucket, []string{src, dst}, nil)
 	if err != nil {
@@ -90,11 +91,17 @@ func (p *Pool) finishDriveRenames(ctx context.Context, bucket, src, dst string) 
 		}()
 	}
 	wg.Wait()
-	ok := 0
+	ok, gone := 0, 0
 	for _, err := range errs {
-		if err == nil {
+		switch {
+		case err == nil:
 			ok++
+		case errors.Is(err, storage.ErrFileNotFound):
+			gone++
 		}
+	}
+	if gone == len(drives) {
+		return fmt.Errorf("%w: %s/%s is at neither key on any drive", objstore.ErrObjectNotFound, bucket, src)
 	}
 	s.QueueHeal(bucket, dst)
 	s.QueueHeal(bucket, src)
@@ -165,7 +172,7 @@ func (p *Pool) sweepDrives(ctx context.Context, rec *journal.Record) error {
 		if p.SetIndex(dst) != p.SetIndex(k) {
 			continue
 		}
-		if err := p.finishDriveRenames(ctx, rec.Bucket, k, dst); err != nil {
+		if err := p.finishDriveRenames(ctx, rec.Bucket, k, dst); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
 			return err
 		}
 	}

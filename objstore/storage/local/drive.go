@@ -32,8 +32,8 @@ const (
 
 // Options tune a local drive. The zero value is what production uses.
 type Options struct {
-	// Failpoint, when set, is called with the name of each step of the commit path before
-	// that step runs; an error stops the operation there, as a crash would. Tests use it to
+	// Failpoint, when set, is called with the name of each step of the commit path (and
+	// "rename:object" before an object's rename) before that step runs; an error stops the operation there, as a crash would. Tests use it to
 	// prove that a write interrupted at any step leaves the old object or the new one.
 	Failpoint func(step string) error
 }

@@ -151,6 +151,9 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("rename %s/%s on %s: %w", bucket, srcKey, d.root, d.objectErr(bucket, err))
 	}
+	if err := d.failpoint("rename:object"); err != nil {
+		return err
+	}
 	if err := renameDurable(d.root, src, dst, false); err != nil {
 		return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, d.objectErr(bucket, err))
 	}
