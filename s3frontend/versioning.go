@@ -37,7 +37,11 @@ func (c *call) setBucketConfig(name, doc string) error {
 	if c.h.configs == nil {
 		return s3err.NotImplemented.With("This object layer keeps no bucket configuration.")
 	}
-	return c.h.configs.SetBucketConfig(c.context(), c.bucket, name, doc)
+	err := c.h.configs.SetBucketConfig(c.context(), c.bucket, name, doc)
+	if name == objstore.BucketConfigLifecycle {
+		c.h.lifecycle.forget(c.bucket) // even on error: the record may hold the change
+	}
+	return err
 }
 
 // deleteBucketConfig serves the DELETE of a bucket sub-resource whose document is name:
