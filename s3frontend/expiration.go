@@ -3,7 +3,7 @@ package s3frontend
 import (
 	"context"
 	"net/http"
-		"sync"
+	"sync"
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
