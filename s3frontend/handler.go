@@ -113,6 +113,8 @@ type Handler struct {
 	// of a lifecycle day.
 	lifecycle    lifecycleCache
 	lifecycleDay time.Duration
+	// now is Config.Now (nil: time.Now): the clock of form upload policies.
+	now func() time.Time
 	// ops is the handler of each operation, indexed by router.Op.
 	ops [router.NumOps]func(*call) error
 }
@@ -173,7 +175,7 @@ func New(cfg Config) (*Handler, error) {
 	h.layer, h.verifier, h.router, h.region, h.log = cfg.Layer, v, router.New(cfg.Domain), cfg.Region, cfg.Log
 	h.maxXML, h.ids, h.metrics, h.metricsToken, h.audit = cfg.MaxXMLBody, ids, cfg.Metrics, cfg.MetricsToken, cfg.Audit
 	h.query = cfg.QueryAPI
-	h.lifecycleDay = cfg.LifecycleDay
+	h.lifecycleDay, h.now = cfg.LifecycleDay, cfg.Now
 	if h.lifecycleDay <= 0 {
 		h.lifecycleDay = 24 * time.Hour
 	}
@@ -248,6 +250,7 @@ func New(cfg Config) (*Handler, error) {
 		router.OpPutObjectRetention:      (*call).putObjectRetention,
 		router.OpGetObjectLegalHold:      (*call).getObjectLegalHold,
 		router.OpPutObjectLegalHold:      (*call).putObjectLegalHold,
+		router.OpPostObject:              (*call).postObject,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {
