@@ -19,19 +19,7 @@ import (
 // corrupt; afterwards the records survive the loss of the parity count of other drives.
 func TestHealConfigRecords(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	var drives []string
-	for i := 1; i <= 4; i++ {
-		drives = append(drives, filepath.Join(dir, fmt.Sprintf("d%d", i)))
-	}
-	open := func() *deploy.Deployment {
-		t.Helper()
-		d, err := deploy.Open(ctx, deploy.Config{Drives: drives, Parity: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	drives, open, wipe := driveSet(t, 4)
 	record := func(drive int, path string) []byte {
 		b, err := os.ReadFile(filepath.Join(drives[drive], ".flashstor.sys", path))
 		if err != nil {
@@ -45,15 +33,6 @@ func TestHealConfigRecords(t *testing.T) {
 			if err := s.HealAll(ctx, false, func(erasureset.HealResult) {}); err != nil {
 				t.Fatalf("HealAll: %v", err)
 			}
-		}
-	}
-	wipe := func(i int) {
-		t.Helper()
-		if err := os.RemoveAll(drives[i]); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Mkdir(drives[i], 0o755); err != nil {
-			t.Fatal(err)
 		}
 	}
 
@@ -114,4 +93,31 @@ func TestHealConfigRecords(t *testing.T) {
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(iam) {
 		t.Errorf("IAM record after losing drives 1 and 4: %v %v, want %v", got, err, iam)
 	}
+}
+
+// driveSet makes n drive directories for a deployment of parity 2; open opens it (each
+// start formats the drives found empty), wipe empties drive i (its contents and format gone).
+func driveSet(t *testing.T, n int) (drives []string, open func() *deploy.Deployment, wipe func(i int)) {
+	dir := t.TempDir()
+	for i := 1; i <= n; i++ {
+		drives = append(drives, filepath.Join(dir, fmt.Sprintf("d%d", i)))
+	}
+	open = func() *deploy.Deployment {
+		t.Helper()
+		d, err := deploy.Open(context.Background(), deploy.Config{Drives: drives, Parity: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	wipe = func(i int) {
+		t.Helper()
+		if err := os.RemoveAll(drives[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(drives[i], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return drives, open, wipe
 }

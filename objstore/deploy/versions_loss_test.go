@@ -2,10 +2,7 @@ package deploy_test
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/flashstor/flashstor/objstore"
@@ -21,28 +18,7 @@ import (
 // for byte, the bucket's versioning record included.
 func TestVersionsSurviveDriveLoss(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	var drives []string
-	for i := 1; i <= 4; i++ {
-		drives = append(drives, filepath.Join(dir, fmt.Sprintf("d%d", i)))
-	}
-	open := func() *deploy.Deployment {
-		t.Helper()
-		d, err := deploy.Open(ctx, deploy.Config{Drives: drives, Parity: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	wipe := func(i int) {
-		t.Helper()
-		if err := os.RemoveAll(drives[i]); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Mkdir(drives[i], 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, open, wipe := driveSet(t, 4)
 	d := open()
 	versionedBucket(t, d, "Enabled")
 	rng := rand.New(rand.NewPCG(7, 7))
