@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,6 +61,21 @@ func TestVersionedBucketMount(t *testing.T) {
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != "one" {
 		t.Fatalf("read after restore: %q, %v", b, err)
+	}
+	// Coherence with S3-side writes of versions: a new version written through the layer
+	// shows at once, and removing it by id brings the previous one back into the mount.
+	three, err := l.PutObject(ctx, testBucket, "f", strings.NewReader("three!"), 6, objstore.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "three!" {
+		t.Fatalf("read after a new version through the layer: %q, %v", b, err)
+	}
+	if _, err := vl.DeleteVersion(ctx, testBucket, "f", objstore.DeleteOptions{VersionID: three.Version.VersionID}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "one" {
+		t.Fatalf("read after removing the latest version by id: %q, %v", b, err)
 	}
 
 	// A suspended bucket writes the null version; on legal hold, it cannot be replaced.

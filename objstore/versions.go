@@ -161,6 +161,15 @@ type ListVersionsResult struct {
 	NextVersionIDMarker string
 }
 
+// VersionMetadataUpdater is an optional capability of a VersionedLayer, discovered by type
+// assertion: UpdateVersionMetadata changes the metadata of one version ("" for the
+// latest) as ObjectLayer.UpdateObjectMetadata does the latest's (data, ETag and
+// modification time unchanged): what S3's tagging and ACLs of a version by id need.
+// ErrNoSuchVersion, *DeleteMarkerError (a delete marker has no metadata to change).
+type VersionMetadataUpdater interface {
+	UpdateVersionMetadata(ctx context.Context, bucket, key, versionID string, patch MetadataPatch) (ObjectInfo, error)
+}
+
 // VersionedLayer is an optional capability of an ObjectLayer, discovered by type
 // assertion: the versions of objects. ObjectLayer's own methods address the latest
 // version; in a versioned bucket its DeleteObject makes a delete marker (ErrObjectNotFound

@@ -210,22 +210,17 @@ func (c *call) putBucketACL() error {
 
 // getObjectACL serves GetObjectAcl.
 func (c *call) getObjectACL() error {
-	if err := c.nullVersionOnly(); err != nil {
-		return err
-	}
-	info, err := c.h.layer.StatObject(c.context(), c.bucket, c.key)
+	info, err := c.statSubresource()
 	if err != nil {
 		return err
 	}
+	c.setVersionHeader(info.Version.VersionID)
 	c.writeACL(info.Metadata[mdACL])
 	return nil
 }
 
 // putObjectACL serves PutObjectAcl, through the layer's metadata update.
 func (c *call) putObjectACL() error {
-	if err := c.nullVersionOnly(); err != nil {
-		return err
-	}
 	canned, err := c.putACL()
 	if err != nil {
 		return err
@@ -234,9 +229,11 @@ func (c *call) putObjectACL() error {
 	if canned != aclPrivate {
 		patch = objstore.MetadataPatch{Set: map[string]string{mdACL: canned}}
 	}
-	if _, err := c.h.layer.UpdateObjectMetadata(c.context(), c.bucket, c.key, patch); err != nil {
+	info, err := c.updateSubresource(patch)
+	if err != nil {
 		return err
 	}
+	c.setVersionHeader(info.Version.VersionID)
 	return c.empty()
 }
 

@@ -64,6 +64,7 @@ var opActions = [router.NumOps]opAction{
 	router.OpPutObjectRetention:      {"s3:PutObjectRetention", true},
 	router.OpGetObjectLegalHold:      {"s3:GetObjectLegalHold", true},
 	router.OpPutObjectLegalHold:      {"s3:PutObjectLegalHold", true},
+	router.OpPostObject:              {"s3:PutObject", true},
 }
 
 // versionActions are the actions AWS asks instead when a request names a version
@@ -72,6 +73,13 @@ var versionActions = map[router.Op]string{
 	router.OpGetObject:    "s3:GetObjectVersion",
 	router.OpHeadObject:   "s3:GetObjectVersion",
 	router.OpDeleteObject: "s3:DeleteObjectVersion",
+
+	router.OpGetObjectTagging:    "s3:GetObjectVersionTagging",
+	router.OpPutObjectTagging:    "s3:PutObjectVersionTagging",
+	router.OpDeleteObjectTagging: "s3:DeleteObjectVersionTagging",
+	router.OpGetObjectACL:        "s3:GetObjectVersionAcl",
+	router.OpPutObjectACL:        "s3:PutObjectVersionAcl",
+	router.OpGetObjectAttributes: "s3:GetObjectVersionAttributes",
 }
 
 // action returns the IAM action of the routed operation: its versioned form when the

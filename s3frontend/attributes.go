@@ -19,9 +19,6 @@ var errInvalidAttribute = s3err.InvalidArgument.With("Invalid attribute name spe
 // attributes listed in x-amz-object-attributes; ObjectParts (for a multipart object) pages
 // by x-amz-part-number-marker and x-amz-max-parts (1000 by default).
 func (c *call) getObjectAttributes() error {
-	if err := c.nullVersionOnly(); err != nil {
-		return err
-	}
 	want := map[string]bool{}
 	for _, f := range c.r.Fields() {
 		if !strings.EqualFold(string(f.Name), "x-amz-object-attributes") {
@@ -57,10 +54,11 @@ func (c *call) getObjectAttributes() error {
 		}
 		marker = n
 	}
-	info, err := c.h.layer.StatObject(c.context(), c.bucket, c.key)
+	info, err := c.statSubresource()
 	if err != nil {
 		return err
 	}
+	c.setVersionHeader(info.Version.VersionID)
 	c.w.Header().Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
 	x := c.startXML("GetObjectAttributesResponse")
 	if want["ETag"] {

@@ -199,6 +199,12 @@ func (c *call) serve() {
 		c.runOp()
 		return
 	}
+	if routeErr == nil && c.route.Op == router.OpPostObject && !c.signed() && c.h.configs != nil {
+		// A browser form signs its policy, not the request: postObject finds who it is
+		// from the form, then authorizes.
+		c.runOp()
+		return
+	}
 	if c.isQueryAPI() {
 		if err := c.readQueryBody(); err != nil {
 			c.fail(err)

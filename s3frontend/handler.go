@@ -43,6 +43,9 @@ type Config struct {
 	Log *slog.Logger
 	// Now is the clock for signature times; time.Now when nil (tests inject one).
 	Now func() time.Time
+	// LifecycleDay is the length of a lifecycle day in the x-amz-expiration of GET and
+	// HEAD: 24h when 0. Set it to the LifecycleScanner's Day.
+	LifecycleDay time.Duration
 	// DeploymentID, if set, is the deployment's stable id: with the root access key it
 	// makes the canonical id of the owner of every bucket and object, stable across
 	// restarts and distinct between deployments.
@@ -106,6 +109,12 @@ type Handler struct {
 	ownerID, ownerName string
 	// calls recycles per-request state.
 	calls sync.Pool
+	// lifecycle caches the buckets' expiring lifecycle rules; lifecycleDay is the length
+	// of a lifecycle day.
+	lifecycle    lifecycleCache
+	lifecycleDay time.Duration
+	// now is Config.Now (nil: time.Now): the clock of form upload policies.
+	now func() time.Time
 	// ops is the handler of each operation, indexed by router.Op.
 	ops [router.NumOps]func(*call) error
 }
@@ -148,6 +157,7 @@ func New(cfg Config) (*Handler, error) {
 	cfg.Layer.Subscribe("", func(e objstore.Event) {
 		if e.Type == objstore.EventBucketCreated || e.Type == objstore.EventBucketDeleted {
 			h.authz.Invalidate()
+			h.lifecycle.forget("")
 		}
 	})
 	var services []string
@@ -165,6 +175,10 @@ func New(cfg Config) (*Handler, error) {
 	h.layer, h.verifier, h.router, h.region, h.log = cfg.Layer, v, router.New(cfg.Domain), cfg.Region, cfg.Log
 	h.maxXML, h.ids, h.metrics, h.metricsToken, h.audit = cfg.MaxXMLBody, ids, cfg.Metrics, cfg.MetricsToken, cfg.Audit
 	h.query = cfg.QueryAPI
+	h.lifecycleDay, h.now = cfg.LifecycleDay, cfg.Now
+	if h.lifecycleDay <= 0 {
+		h.lifecycleDay = 24 * time.Hour
+	}
 	if m := cfg.Metrics; m != nil {
 		for op := range router.NumOps {
 			h.opMetrics[op] = m.Op(op.String())
@@ -236,6 +250,7 @@ func New(cfg Config) (*Handler, error) {
 		router.OpPutObjectRetention:      (*call).putObjectRetention,
 		router.OpGetObjectLegalHold:      (*call).getObjectLegalHold,
 		router.OpPutObjectLegalHold:      (*call).putObjectLegalHold,
+		router.OpPostObject:              (*call).postObject,
 	}
 	for op := router.OpNone + 1; op < router.NumOps; op++ {
 		if h.ops[op] == nil {

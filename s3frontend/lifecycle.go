@@ -10,9 +10,8 @@ import (
 )
 
 // A bucket's lifecycle configuration is its "lifecycle" document, validated and stored as
-// the client sent it, and returned as stored. Nothing applies it yet: objects do not
-// expire by it (incomplete multipart uploads expire by the server's own
-// --multipart-expiry, whatever the configuration says).
+// the client sent it, and returned as stored. The LifecycleScanner applies it and GET and
+// HEAD announce it (x-amz-expiration, expiration.go).
 
 // getBucketLifecycle serves GetBucketLifecycleConfiguration: NoSuchLifecycleConfiguration
 // when there is none.

@@ -147,25 +147,9 @@ func (s *LifecycleScanner) Scan(ctx context.Context) (expired, aborted int, err 
 }
 
 // expiry returns when an object modified at mod expires by r, and whether r expires it at
-// all. With real days the time is rounded up to the next midnight UTC, as S3 does.
+// all (expiryTime with the scanner's day).
 func (s *LifecycleScanner) expiry(r *s3xml.LifecycleRule, mod time.Time) (time.Time, bool) {
-	switch {
-	case r.ExpirationDays > 0:
-		return s.daysAfter(mod, r.ExpirationDays), true
-	case !r.ExpirationDate.IsZero():
-		return r.ExpirationDate, true
-	}
-	return time.Time{}, false
-}
-
-// daysAfter returns the time days lifecycle days after t: with real days rounded up to the
-// next midnight UTC, as S3 does.
-func (s *LifecycleScanner) daysAfter(t time.Time, days int) time.Time {
-	t = t.Add(time.Duration(days) * s.cfg.Day)
-	if s.cfg.Day == 24*time.Hour {
-		t = t.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-	}
-	return t
+	return expiryTime(r, mod, s.cfg.Day)
 }
 
 // matches reports whether an object falls under r's filter.

@@ -78,7 +78,7 @@ func (s *LifecycleScanner) expireVersions(ctx context.Context, bucket string, r 
 			since := cur.newerMod.ModTime
 			cur.newerMod = *v
 			if r.NoncurrentDays == 0 || cur.seen-1 <= r.NewerNoncurrentVersions ||
-				now.Before(s.daysAfter(since, r.NoncurrentDays)) || !v.Version.DeleteMarker && !matches(r, v) {
+				now.Before(daysAfter(since, r.NoncurrentDays, s.cfg.Day)) || !v.Version.DeleteMarker && !matches(r, v) {
 				continue
 			}
 			if err := remove(v); err != nil {

@@ -27,6 +27,7 @@ func (c *call) getObject() error {
 	}
 	c.setVersionHeader(hd.Info().Version.VersionID)
 	c.setLockHeaders(hd.Info().Version.Lock)
+	c.setExpiration(hd.Info())
 	return c.serveObject(hd.Info(), hd)
 }
 
@@ -38,6 +39,7 @@ func (c *call) headObject() error {
 	}
 	c.setVersionHeader(info.Version.VersionID)
 	c.setLockHeaders(info.Version.Lock)
+	c.setExpiration(info)
 	return c.serveObject(info, nil)
 }
 

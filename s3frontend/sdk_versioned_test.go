@@ -177,8 +177,10 @@ func TestSDKVersionedMultipart(t *testing.T) {
 	}
 }
 
-// TestSDKVersionedTagging: tagging takes the latest version's id and answers it; a
-// noncurrent version's is NotImplemented, a key under a delete marker NoSuchKey.
+// TestSDKVersionedTagging: tagging, ACLs and GetObjectAttributes take a version's id,
+// the latest's or a noncurrent one's, and answer it; each version keeps its own tags and
+// ACL; a delete marker's id is MethodNotAllowed, an unknown id NoSuchVersion, a key under
+// a delete marker NoSuchKey.
 func TestSDKVersionedTagging(t *testing.T) {
 	e := start(t, "epoll")
 	ctx := context.Background()
@@ -198,10 +200,74 @@ func TestSDKVersionedTagging(t *testing.T) {
 	if len(got.TagSet) != 1 || aws.ToString(got.VersionId) != aws.ToString(cur) {
 		t.Fatalf("GetObjectTagging: %+v, version %q", got.TagSet, aws.ToString(got.VersionId))
 	}
-	_, err = c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: old, Tagging: tagging})
-	wantCode(t, "PutObjectTagging of a noncurrent version", err, "NotImplemented")
-	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("vtags"), Key: aws.String("k")})
+	oldTags := &types.Tagging{TagSet: []types.Tag{{Key: aws.String("era"), Value: aws.String("old")}}}
+	out, err = c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: old, Tagging: oldTags})
+	mustOK(t, "PutObjectTagging of a noncurrent version", err)
+	if aws.ToString(out.VersionId) != aws.ToString(old) {
+		t.Fatalf("PutObjectTagging of the old version answered %q", aws.ToString(out.VersionId))
+	}
+	tagsOf := func(v *string) []types.Tag {
+		t.Helper()
+		got, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: v})
+		mustOK(t, "GetObjectTagging", err)
+		if v != nil && aws.ToString(got.VersionId) != aws.ToString(v) {
+			t.Fatalf("GetObjectTagging answered version %q, want %q", aws.ToString(got.VersionId), aws.ToString(v))
+		}
+		return got.TagSet
+	}
+	if ts := tagsOf(old); len(ts) != 1 || aws.ToString(ts[0].Value) != "old" {
+		t.Fatalf("old version's tags %+v", ts)
+	}
+	if ts := tagsOf(cur); len(ts) != 1 || aws.ToString(ts[0].Key) != "a" {
+		t.Fatalf("latest version's tags %+v after tagging the old one", ts)
+	}
+	// The old version's data and ETag are untouched.
+	b, gout := getBytes(t, c, &s3.GetObjectInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: old})
+	if string(b) != "1" || aws.ToInt32(gout.TagCount) != 1 {
+		t.Fatalf("old version after tagging: %q, %d tags", b, aws.ToInt32(gout.TagCount))
+	}
+	_, err = c.DeleteObjectTagging(ctx, &s3.DeleteObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: old})
+	mustOK(t, "DeleteObjectTagging of a noncurrent version", err)
+	if ts := tagsOf(old); len(ts) != 0 {
+		t.Fatalf("old version's tags %+v after delete", ts)
+	}
+	if ts := tagsOf(cur); len(ts) != 1 {
+		t.Fatalf("latest version's tags %+v after deleting the old one's", ts)
+	}
+
+	_, err = c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: old, ACL: types.ObjectCannedACLPublicRead})
+	mustOK(t, "PutObjectAcl of a noncurrent version", err)
+	aclOf := func(v *string) int {
+		t.Helper()
+		got, err := c.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: v})
+		mustOK(t, "GetObjectAcl", err)
+		return len(got.Grants)
+	}
+	if n := aclOf(old); n != 2 {
+		t.Fatalf("old version's ACL has %d grants, want 2 (owner, AllUsers READ)", n)
+	}
+	if n := aclOf(cur); n != 1 {
+		t.Fatalf("latest version's ACL has %d grants, want 1 (private)", n)
+	}
+	attrs, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: old,
+		ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesObjectSize, types.ObjectAttributesEtag}})
+	mustOK(t, "GetObjectAttributes of a noncurrent version", err)
+	if aws.ToInt64(attrs.ObjectSize) != 1 || aws.ToString(attrs.VersionId) != aws.ToString(old) {
+		t.Fatalf("attributes of the old version: size %d version %q", aws.ToInt64(attrs.ObjectSize), aws.ToString(attrs.VersionId))
+	}
+	missing := aws.String("0123456789abcdef0123456789abcdef")
+	_, err = c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: missing})
+	wantCode(t, "GetObjectTagging of no version", err, "NoSuchVersion")
+	_, err = c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: missing, Tagging: tagging})
+	wantCode(t, "PutObjectTagging of no version", err, "NoSuchVersion")
+
+	dm, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("vtags"), Key: aws.String("k")})
 	mustOK(t, "DeleteObject", err)
+	_, err = c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k"), VersionId: dm.VersionId, Tagging: tagging})
+	wantCode(t, "PutObjectTagging of a delete marker", err, "MethodNotAllowed")
+	if ts := tagsOf(old); len(ts) != 0 {
+		t.Fatalf("old version's tags %+v under the marker", ts)
+	}
 	_, err = c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("vtags"), Key: aws.String("k")})
 	wantCode(t, "GetObjectTagging under a delete marker", err, "NoSuchKey")
 }

@@ -14,12 +14,9 @@ import (
 
 // getObjectTagging serves GetObjectTagging: an empty TagSet for an object without tags.
 func (c *call) getObjectTagging() error {
-	if err := c.nullVersionOnly(); err != nil {
-		return err
-	}
-	info, err := c.h.layer.StatObject(c.context(), c.bucket, c.key)
+	info, err := c.statSubresource()
 	if err != nil {
-		return c.versionErr(err)
+		return err
 	}
 	c.setVersionHeader(info.Version.VersionID)
 	return c.writeTagging(info.Metadata[mdTagging])
@@ -28,9 +25,6 @@ func (c *call) getObjectTagging() error {
 // putObjectTagging serves PutObjectTagging: the set replaces the object's tags (an empty
 // set removes them).
 func (c *call) putObjectTagging() error {
-	if err := c.nullVersionOnly(); err != nil {
-		return err
-	}
 	tags, err := c.readTagging(maxObjectTags)
 	if err != nil {
 		return err
@@ -39,9 +33,9 @@ func (c *call) putObjectTagging() error {
 	if len(tags) > 0 {
 		patch = objstore.MetadataPatch{Set: map[string]string{mdTagging: encodeTags(tags)}}
 	}
-	info, err := c.h.layer.UpdateObjectMetadata(c.context(), c.bucket, c.key, patch)
+	info, err := c.updateSubresource(patch)
 	if err != nil {
-		return c.versionErr(err)
+		return err
 	}
 	c.setVersionHeader(info.Version.VersionID)
 	return c.empty()
@@ -49,13 +43,10 @@ func (c *call) putObjectTagging() error {
 
 // deleteObjectTagging serves DeleteObjectTagging.
 func (c *call) deleteObjectTagging() error {
-	if err := c.nullVersionOnly(); err != nil {
-		return err
-	}
 	patch := objstore.MetadataPatch{Delete: []string{mdTagging}}
-	info, err := c.h.layer.UpdateObjectMetadata(c.context(), c.bucket, c.key, patch)
+	info, err := c.updateSubresource(patch)
 	if err != nil {
-		return c.versionErr(err)
+		return err
 	}
 	c.setVersionHeader(info.Version.VersionID)
 	c.w.WriteHeader(http.StatusNoContent)

@@ -37,7 +37,11 @@ func (c *call) setBucketConfig(name, doc string) error {
 	if c.h.configs == nil {
 		return s3err.NotImplemented.With("This object layer keeps no bucket configuration.")
 	}
-	return c.h.configs.SetBucketConfig(c.context(), c.bucket, name, doc)
+	err := c.h.configs.SetBucketConfig(c.context(), c.bucket, name, doc)
+	if name == objstore.BucketConfigLifecycle {
+		c.h.lifecycle.forget(c.bucket) // even on error: the record may hold the change
+	}
+	return err
 }
 
 // deleteBucketConfig serves the DELETE of a bucket sub-resource whose document is name:
@@ -104,9 +108,9 @@ func (c *call) putBucketVersioning() error {
 }
 
 // nullVersionOnly checks the request's versionId (already well-formed, the router saw to
-// that) for the sub-resources served on the latest version only (tagging, ACL,
-// attributes): none, or the latest version's id, addresses the object itself; in a layer
-// without versions "null" is its id. A noncurrent version is NotImplemented there, an id
+// that) where only the latest version can be served (a layer without versions, or one
+// that cannot change a given version's metadata): none, or the latest version's id,
+// addresses the object itself; in a layer without versions "null" is its id. A noncurrent version is NotImplemented there, an id
 // of no version NoSuchVersion once the bucket is known to exist.
 func (c *call) nullVersionOnly() error {
 	v, ok := c.query.Get("versionId")
@@ -131,6 +135,42 @@ func (c *call) nullVersionOnly() error {
 		}
 	}
 	return s3err.NoSuchVersion.WithExtra("Key", c.key).WithExtra("VersionId", string(v))
+}
+
+// statSubresource returns the information of the version a sub-resource request
+// (tagging, ACL, attributes) names: the latest without versionId.
+func (c *call) statSubresource() (objstore.ObjectInfo, error) {
+	if c.versionParam() == "" || c.h.versions == nil {
+		if err := c.nullVersionOnly(); err != nil {
+			return objstore.ObjectInfo{}, err
+		}
+		info, err := c.h.layer.StatObject(c.context(), c.bucket, c.key)
+		return info, c.versionErr(err)
+	}
+	if c.anonymous {
+		return objstore.ObjectInfo{}, s3err.AccessDenied // an anonymous client learns nothing of versions
+	}
+	info, err := c.h.versions.StatVersion(c.context(), c.bucket, c.key, c.versionParam())
+	return info, c.versionErr(err)
+}
+
+// updateSubresource changes the metadata of the version a sub-resource request names.
+// A layer that cannot change a given version's (objstore.VersionMetadataUpdater) serves
+// the latest only, as nullVersionOnly says.
+func (c *call) updateSubresource(patch objstore.MetadataPatch) (objstore.ObjectInfo, error) {
+	u, ok := c.h.layer.(objstore.VersionMetadataUpdater)
+	if !ok || c.versionParam() == "" || c.h.versions == nil {
+		if err := c.nullVersionOnly(); err != nil {
+			return objstore.ObjectInfo{}, err
+		}
+		info, err := c.h.layer.UpdateObjectMetadata(c.context(), c.bucket, c.key, patch)
+		return info, c.versionErr(err)
+	}
+	if c.anonymous {
+		return objstore.ObjectInfo{}, s3err.AccessDenied
+	}
+	info, err := u.UpdateVersionMetadata(c.context(), c.bucket, c.key, c.versionParam(), patch)
+	return info, c.versionErr(err)
 }
 
 // listObjectVersions serves ListObjectVersions: every version of every key, each key's

@@ -196,7 +196,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	handler, err := s3frontend.New(s3frontend.Config{
 		Layer: dep, DeploymentID: dep.Layout.DeploymentID,
 		Credentials: map[string]string{root.user: root.secret}, Region: cfg.region, Domain: cfg.domain, Log: log,
-		Metrics: m, MetricsToken: cfg.metricsAuth, Audit: alog,
+		Metrics: m, MetricsToken: cfg.metricsAuth, Audit: alog, LifecycleDay: cfg.lifecycleDay,
 		Identities: ids, Issuer: issuer, QueryAPI: iamapi.New(ids, issuer, nil),
 	})
 	if err != nil {

@@ -33,6 +33,18 @@ func (s *Set) ReadBucketConfig(ctx context.Context, bucket string) (*meta.Bucket
 // readConfigRecord reads a configuration record of the system volume as ReadBucketConfig
 // tells.
 func (s *Set) readConfigRecord(ctx context.Context, path string) (*meta.BucketConfig, error) {
+	c, _, _, errs := s.decideConfigRecord(ctx, path)
+	if c == nil {
+		return nil, errs[0]
+	}
+	return c, nil
+}
+
+// decideConfigRecord reads a configuration record from every drive and decides it as
+// ReadBucketConfig tells; it also returns the decided record's bytes (nil when no drive
+// quorum holds one: an empty record or an error) and each drive's copy (nil: none or
+// unreadable) with its error.
+func (s *Set) decideConfigRecord(ctx context.Context, path string) (*meta.BucketConfig, []byte, [][]byte, []error) {
 	raw := make([][]byte, len(s.drives))
 	errs := s.each(func(i int, d storage.Drive) error {
 		b, err := d.ReadFile(ctx, storage.SysVolume, path)
@@ -41,6 +53,7 @@ func (s *Set) readConfigRecord(ctx context.Context, path string) (*meta.BucketCo
 	})
 	missing := 0
 	var best *meta.BucketConfig
+	var bestRaw []byte
 	for i, err := range errs {
 		if errors.Is(err, storage.ErrFileNotFound) {
 			missing++
@@ -61,16 +74,16 @@ func (s *Set) readConfigRecord(ctx context.Context, path string) (*meta.BucketCo
 			}
 		}
 		if same >= s.k && (best == nil || c.Updated.After(best.Updated)) {
-			best = c
+			best, bestRaw = c, raw[i]
 		}
 	}
 	if best != nil {
-		return best, nil
+		return best, bestRaw, raw, errs
 	}
 	if missing >= s.k {
-		return &meta.BucketConfig{}, nil
+		return &meta.BucketConfig{}, nil, raw, errs
 	}
-	return nil, reduceErr(errs, objstore.ErrReadQuorum)
+	return nil, nil, raw, []error{reduceErr(errs, objstore.ErrReadQuorum)}
 }
 
 // WriteBucketConfig replaces the bucket's configuration record on every drive, durably; it

@@ -422,8 +422,8 @@ func (s *Set) HealBucket(ctx context.Context, bucket string) error {
 	return nil
 }
 
-// HealAll heals every bucket and every object of the set, reporting each object that
-// needed work. With deep, every shard's checksums are verified (every byte is read).
+// HealAll heals the set's configuration records (HealConfigRecords), then every bucket and
+// every object of the set, reporting each object that needed work. With deep, every shard's checksums are verified (every byte is read).
 // When it completes without error, the drives' dirty marks are cleared.
 func (s *Set) HealAll(ctx context.Context, deep bool, report func(HealResult)) error {
 	lists := make([][]string, len(s.drives))
@@ -439,6 +439,11 @@ func (s *Set) HealAll(ctx context.Context, deep bool, report func(HealResult)) e
 	buckets = slices.Compact(buckets)
 
 	var errs []error
+	if n, err := s.HealConfigRecords(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("configuration records: %w", err))
+	} else if n > 0 {
+		s.log.Info("healed configuration records", "copies", n)
+	}
 	for _, b := range buckets {
 		if err := s.HealBucket(ctx, b); err != nil {
 			errs = append(errs, fmt.Errorf("bucket %s: %w", b, err))

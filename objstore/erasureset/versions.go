@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
@@ -360,6 +361,34 @@ func (s *Set) SetObjectLock(ctx context.Context, bucket, key, versionID string, 
 		return objstore.ObjectInfo{}, err
 	}
 	info := objectInfo(bucket, key, versionAt(&rec, i), nil)
+	info.Version.IsLatest = i == 0
+	return info, nil
+}
+
+// UpdateVersionMetadata implements objstore.VersionMetadataUpdater for the set: the record
+// is rewritten with the version's metadata patched. The caller holds the key's write lock.
+func (s *Set) UpdateVersionMetadata(ctx context.Context, bucket, key, versionID string, patch objstore.MetadataPatch) (objstore.ObjectInfo, error) {
+	before, v, err := s.readNamed(ctx, bucket, key, versionID)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	i := findVersion(before.current, v.ID)
+	rec := *before.current
+	rec.Noncurrent = append([]meta.Object(nil), rec.Noncurrent...)
+	m := versionAt(&rec, i)
+	md := maps.Clone(m.Metadata)
+	if md == nil {
+		md = make(map[string]string, len(patch.Set))
+	}
+	for _, k := range patch.Delete {
+		delete(md, k)
+	}
+	maps.Copy(md, patch.Set)
+	m.Metadata = md
+	if err := s.commitRecord(ctx, bucket, key, &rec, before); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	info := objectInfo(bucket, key, m, nil)
 	info.Version.IsLatest = i == 0
 	return info, nil
 }

@@ -10,7 +10,10 @@ import (
 	"github.com/flashstor/flashstor/objstore/erasureset"
 )
 
-var _ objstore.VersionedLayer = (*Pool)(nil)
+var (
+	_ objstore.VersionedLayer         = (*Pool)(nil)
+	_ objstore.VersionMetadataUpdater = (*Pool)(nil)
+)
 
 // versioningCache keeps each bucket's versioning state, read from its configuration record
 // once, so that a write does not read the record: SetBucketConfig updates it, MakeBucket
@@ -130,6 +133,28 @@ func (p *Pool) SetObjectLock(ctx context.Context, bucket, key, versionID string,
 	}
 	defer unlock()
 	return p.setFor(key).SetObjectLock(ctx, bucket, key, versionID, update, bypass)
+}
+
+// UpdateVersionMetadata implements objstore.VersionMetadataUpdater, under the key's write
+// lock. A change of the latest version is published as UpdateObjectMetadata's is; a
+// noncurrent version's is not (the mount shows the latest only).
+func (p *Pool) UpdateVersionMetadata(ctx context.Context, bucket, key, versionID string, patch objstore.MetadataPatch) (objstore.ObjectInfo, error) {
+	if err := checkBucketName(bucket); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	unlock, err := p.lockKey(ctx, bucket, key, true)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	defer unlock()
+	info, err := p.setFor(key).UpdateVersionMetadata(ctx, bucket, key, versionID, patch)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	if info.Version.IsLatest {
+		p.publish(ctx, objstore.Event{Type: objstore.EventMetadata, Bucket: bucket, Key: key, Info: info})
+	}
+	return info, nil
 }
 
 // ListObjectVersions implements objstore.VersionedLayer: the walk of ListObjects, each key

@@ -67,6 +67,8 @@ const (
 	OpPutObjectRetention
 	OpGetObjectLegalHold
 	OpPutObjectLegalHold
+	// OpPostObject is a browser form upload: a multipart/form-data POST to the bucket.
+	OpPostObject
 	// NumOps is the number of operations, for tables indexed by Op.
 	NumOps
 )
@@ -124,6 +126,7 @@ var opNames = [NumOps]string{
 	OpPutObjectRetention:      "PutObjectRetention",
 	OpGetObjectLegalHold:      "GetObjectLegalHold",
 	OpPutObjectLegalHold:      "PutObjectLegalHold",
+	OpPostObject:              "PostObject",
 }
 
 // String returns the S3 name of the operation ("GetObject").

@@ -210,6 +210,8 @@ func decideBucket(m string, sub subresources) Op {
 			return OpHeadBucket
 		case httpwire.MethodDelete:
 			return OpDeleteBucket
+		case httpwire.MethodPost:
+			return OpPostObject
 		}
 	case res == subLocation && m == httpwire.MethodGet:
 		return OpGetBucketLocation

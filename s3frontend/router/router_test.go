@@ -75,6 +75,7 @@ func TestRoute(t *testing.T) {
 		{"GET", "h", "/bkt/k?uploadId=u&max-parts=2&part-number-marker=1", false, OpListParts, "bkt", "k", ""},
 		{"PUT", "h", "/bkt/k?partNumber=1", false, OpNone, "", "", "MethodNotAllowed"},
 		{"POST", "h", "/bkt/k", false, OpNone, "", "", "MethodNotAllowed"},
+		{"POST", "h", "/bkt", false, OpPostObject, "bkt", "", ""},
 		{"PATCH", "h", "/bkt/k", false, OpNone, "", "", "MethodNotAllowed"},
 		// Sub-resources that exist in S3 but not here never fall through to another op.
 		{"GET", "h", "/bkt?acl", false, OpGetBucketACL, "bkt", "", ""},

@@ -188,6 +188,7 @@ var allowed = func() [NumOps]subresources {
 		OpPutObjectRetention:      subRetention | subVersionID,
 		OpGetObjectLegalHold:      subLegalHold | subVersionID,
 		OpPutObjectLegalHold:      subLegalHold | subVersionID,
+		OpPostObject:              0,
 	}
 	var all subresources
 	for op := OpNone + 1; op < NumOps; op++ {
