@@ -9,13 +9,12 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/flashstor/flashstor/erasure"
+	"github.com/flashstor/flashstor/internal/diskbench"
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/storage"
-	"golang.org/x/sys/unix"
 )
 
 // BenchmarkPutPath measures a large put beside its raw limit in the same run (issue 11):
@@ -50,14 +49,8 @@ func benchPutPath(b *testing.B, size, conc int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	shardSize := int(codec.ShardFileSize(int64(size)))
 	content := randomBytes(size, 1)
-	shard := content[:min(shardSize, size)]
-	if shardSize > size {
-		shard = append(bytes.Clone(content), make([]byte, shardSize-size)...)
-	}
-	direct := alignedBuf(shardSize)
-	copy(direct, shard)
+	shards := diskbench.NewShards(content, int(codec.ShardFileSize(int64(size))))
 	rawDirs := make([]string, drives)
 	for i := range rawDirs {
 		rawDirs[i] = filepath.Join(root, fmt.Sprintf("d%d", i+1), storage.SysVolume, "rawbench")
@@ -81,10 +74,8 @@ func benchPutPath(b *testing.B, size, conc int) {
 			}
 		}
 	}
-	raw := func(client int, odirect bool) error {
-		return eachDrive(drives, func(d int) error {
-			return rawWrite(filepath.Join(rawDirs[d], fmt.Sprint(client)), shard, direct, odirect)
-		})
+	raw := func(client int, direct bool) error {
+		return shards.Write(rawDirs, fmt.Sprint(client), direct)
 	}
 	b.ResetTimer()
 	for range b.N {
@@ -120,63 +111,4 @@ func benchLayerAt(b *testing.B, root string, drives, parity int) objstore.Object
 		b.Fatal(err)
 	}
 	return d
-}
-
-// eachDrive runs f for every drive at once and returns the first error.
-func eachDrive(n int, f func(d int) error) error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for d := range n {
-		wg.Go(func() { errs[d] = f(d) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// rawWrite replaces the file at path by a new one holding data, durably: buffered writes of
-// 1 MiB or O_DIRECT writes of 1 MiB from the aligned copy (rounded up to the block size,
-// then truncated back), then fdatasync, as a drive stores a shard file.
-func rawWrite(path string, data, aligned []byte, odirect bool) error {
-	os.Remove(path)
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if odirect {
-		flags |= unix.O_DIRECT
-	}
-	f, err := os.OpenFile(path, flags, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	src := data
-	if odirect {
-		src = aligned
-	}
-	for off := 0; off < len(src); off += 1 << 20 {
-		if _, err := f.Write(src[off:min(off+1<<20, len(src))]); err != nil {
-			return err
-		}
-	}
-	if odirect && len(aligned) != len(data) {
-		if err := f.Truncate(int64(len(data))); err != nil {
-			return err
-		}
-	}
-	return unix.Fdatasync(int(f.Fd()))
-}
-
-// alignedBuf returns a zeroed buffer of n bytes rounded up to 4 KiB, 4 KiB-aligned.
-func alignedBuf(n int) []byte {
-	const align = 4096
-	n = (n + align - 1) &^ (align - 1)
-	b := make([]byte, n+align)
-	off := int(uintptr(unsafe.Pointer(&b[0])) & (align - 1))
-	if off != 0 {
-		off = align - off
-	}
-	return b[off : off+n]
 }
