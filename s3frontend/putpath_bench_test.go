@@ -7,9 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -73,45 +71,31 @@ func benchPutPathS3(b *testing.B, size, conc int) {
 			b.Fatal(err)
 		}
 	}
-	var times [4]time.Duration
-	phase := func(p int, f func(client int) error) {
-		start := time.Now()
-		errs := make([]error, conc)
-		var wg sync.WaitGroup
-		for cl := range conc {
-			wg.Go(func() { errs[cl] = f(cl) })
-		}
-		wg.Wait()
-		times[p] += time.Since(start)
-		for _, err := range errs {
-			if err != nil {
-				b.Fatal(err)
-			}
+	ph := diskbench.NewPhases(conc)
+	run := func(name string, f func(client int) error) {
+		if err := ph.Run(name, f); err != nil {
+			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
 	for range b.N {
-		phase(0, func(cl int) error { return shards.Write(dirs, fmt.Sprint(cl), false) })
-		phase(1, func(cl int) error { return shards.Write(dirs, fmt.Sprint(cl), true) })
-		phase(2, func(cl int) error {
+		run("raw-buf", func(cl int) error { return shards.Write(dirs, fmt.Sprint(cl), false) })
+		run("raw-direct", func(cl int) error { return shards.Write(dirs, fmt.Sprint(cl), true) })
+		run("layer", func(cl int) error {
 			_, err := e.layer.PutObject(ctx, "bench", fmt.Sprint("layer", cl), bytes.NewReader(content), int64(size), objstore.PutOptions{})
 			return err
 		})
-		phase(3, func(cl int) error {
+		run("s3", func(cl int) error {
 			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench"), Key: aws.String(fmt.Sprint("s3", cl)),
 				Body: bytes.NewReader(content), ContentLength: aws.Int64(int64(size))})
 			return err
 		})
 	}
 	b.StopTimer()
-	mbps := func(d time.Duration) float64 {
-		return float64(size) * float64(conc) * float64(b.N) / d.Seconds() / 1e6
+	limit := max(ph.MBps("raw-buf", size, b.N), ph.MBps("raw-direct", size, b.N))
+	for _, name := range []string{"raw-buf", "raw-direct", "layer", "s3"} {
+		b.ReportMetric(ph.MBps(name, size, b.N), name+"-MB/s")
 	}
-	limit := max(mbps(times[0]), mbps(times[1]))
-	b.ReportMetric(mbps(times[0]), "raw-buf-MB/s")
-	b.ReportMetric(mbps(times[1]), "raw-direct-MB/s")
-	b.ReportMetric(mbps(times[2]), "layer-MB/s")
-	b.ReportMetric(mbps(times[3]), "s3-MB/s")
-	b.ReportMetric(mbps(times[2])/limit, "layer/limit")
-	b.ReportMetric(mbps(times[3])/limit, "s3/limit")
+	b.ReportMetric(ph.MBps("layer", size, b.N)/limit, "layer/limit")
+	b.ReportMetric(ph.MBps("s3", size, b.N)/limit, "s3/limit")
 }

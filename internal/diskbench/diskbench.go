@@ -7,6 +7,7 @@ package diskbench
 import (
 	"os"
 	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -84,4 +85,43 @@ func (s *Shards) writeOne(path string, direct bool) error {
 		}
 	}
 	return unix.Fdatasync(int(f.Fd()))
+}
+
+// Phases times the phases of alternating rounds: each phase runs conc clients at once and
+// adds its wall time to its total.
+type Phases struct {
+	conc  int
+	total map[string]time.Duration
+	names []string // in the order first run
+}
+
+// NewPhases returns phases run by conc clients each.
+func NewPhases(conc int) *Phases { return &Phases{conc: conc, total: map[string]time.Duration{}} }
+
+// Run runs f for every client at once, adds the time until the last returns to phase
+// name's total, and returns the first error.
+func (p *Phases) Run(name string, f func(client int) error) error {
+	if _, ok := p.total[name]; !ok {
+		p.names = append(p.names, name)
+	}
+	start := time.Now()
+	errs := make([]error, p.conc)
+	var wg sync.WaitGroup
+	for c := range p.conc {
+		wg.Go(func() { errs[c] = f(c) })
+	}
+	wg.Wait()
+	p.total[name] += time.Since(start)
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MBps returns phase name's throughput over rounds rounds of objects of size bytes, in MB/s
+// of object bytes.
+func (p *Phases) MBps(name string, size, rounds int) float64 {
+	return float64(size) * float64(p.conc) * float64(rounds) / p.total[name].Seconds() / 1e6
 }

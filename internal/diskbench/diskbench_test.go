@@ -2,8 +2,10 @@ package diskbench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 )
 
@@ -29,5 +31,31 @@ func TestWrite(t *testing.T) {
 	}
 	if err := NewShards(seed, 10).Write([]string{fmt.Sprint(t.TempDir(), "/missing")}, "f", false); err == nil {
 		t.Fatal("a write into a missing directory succeeded")
+	}
+}
+
+// TestPhases checks that a phase runs every client once and reports a client's error.
+func TestPhases(t *testing.T) {
+	p := NewPhases(3)
+	var seen [3]atomic.Int32
+	if err := p.Run("a", func(c int) error { seen[c].Add(1); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for c := range seen {
+		if n := seen[c].Load(); n != 1 {
+			t.Errorf("client %d ran %d times", c, n)
+		}
+	}
+	bad := errors.New("bad")
+	if err := p.Run("b", func(c int) error {
+		if c == 2 {
+			return bad
+		}
+		return nil
+	}); !errors.Is(err, bad) {
+		t.Errorf("Run = %v, want %v", err, bad)
+	}
+	if p.MBps("a", 1<<20, 1) <= 0 {
+		t.Error("no throughput for a phase that ran")
 	}
 }

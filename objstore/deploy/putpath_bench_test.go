@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/flashstor/flashstor/erasure"
 	"github.com/flashstor/flashstor/internal/diskbench"
 	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -44,7 +41,7 @@ func BenchmarkPutPath(b *testing.B) {
 func benchPutPath(b *testing.B, size, conc int) {
 	const drives, parity = 4, 2
 	root := b.TempDir()
-	l := benchLayerAt(b, root, drives, parity)
+	l := benchLayerAt(b, root, drives, parity, 0)
 	codec, err := erasure.New(drives-parity, parity, erasure.DefaultBlockSize, erasure.DefaultBitrot)
 	if err != nil {
 		b.Fatal(err)
@@ -58,57 +55,25 @@ func benchPutPath(b *testing.B, size, conc int) {
 			b.Fatal(err)
 		}
 	}
-	var times [3]time.Duration
-	phase := func(p int, f func(client int) error) {
-		start := time.Now()
-		errs := make([]error, conc)
-		var wg sync.WaitGroup
-		for c := range conc {
-			wg.Go(func() { errs[c] = f(c) })
+	ph := diskbench.NewPhases(conc)
+	run := func(name string, f func(client int) error) {
+		if err := ph.Run(name, f); err != nil {
+			b.Fatal(err)
 		}
-		wg.Wait()
-		times[p] += time.Since(start)
-		for _, err := range errs {
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	raw := func(client int, direct bool) error {
-		return shards.Write(rawDirs, fmt.Sprint(client), direct)
 	}
 	b.ResetTimer()
 	for range b.N {
-		phase(0, func(c int) error { return raw(c, false) })
-		phase(1, func(c int) error { return raw(c, true) })
-		phase(2, func(c int) error {
+		run("raw-buf", func(c int) error { return shards.Write(rawDirs, fmt.Sprint(c), false) })
+		run("raw-direct", func(c int) error { return shards.Write(rawDirs, fmt.Sprint(c), true) })
+		run("put", func(c int) error {
 			_, err := l.PutObject(context.Background(), "bench", fmt.Sprint("k", c), bytes.NewReader(content), int64(size), objstore.PutOptions{})
 			return err
 		})
 	}
 	b.StopTimer()
-	mbps := func(d time.Duration) float64 {
-		return float64(size) * float64(conc) * float64(b.N) / d.Seconds() / 1e6
+	limit := max(ph.MBps("raw-buf", size, b.N), ph.MBps("raw-direct", size, b.N))
+	for _, name := range []string{"raw-buf", "raw-direct", "put"} {
+		b.ReportMetric(ph.MBps(name, size, b.N), name+"-MB/s")
 	}
-	b.ReportMetric(mbps(times[0]), "raw-buf-MB/s")
-	b.ReportMetric(mbps(times[1]), "raw-direct-MB/s")
-	b.ReportMetric(mbps(times[2]), "put-MB/s")
-	b.ReportMetric(mbps(times[2])/max(mbps(times[0]), mbps(times[1])), "put/limit")
-}
-
-// benchLayerAt is benchLayer with its drives in root/d1..dN.
-func benchLayerAt(b *testing.B, root string, drives, parity int) objstore.ObjectLayer {
-	b.Helper()
-	d, err := deploy.Open(context.Background(), deploy.Config{
-		Drives: []string{filepath.Join(root, fmt.Sprintf("d{1...%d}", drives))},
-		Parity: parity,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(d.Close)
-	if err := d.MakeBucket(context.Background(), "bench", objstore.MakeBucketOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	return d
+	b.ReportMetric(ph.MBps("put", size, b.N)/limit, "put/limit")
 }
