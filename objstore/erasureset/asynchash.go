@@ -7,9 +7,12 @@ import (
 
 // asyncChunk is the size of the pieces an asyncHash hashes on its goroutine, and
 // asyncChunks how many of them may wait: the writer runs at most that far ahead.
+// The first asyncAfter bytes are hashed inline: for a body of a few MiB the copy and the
+// hand-over cost about what the overlap saves, and under a loaded CPU more.
 const (
 	asyncChunk  = 256 << 10
 	asyncChunks = 4
+	asyncAfter  = 4 << 20
 )
 
 var asyncChunkBufs = sync.Pool{New: func() any { b := make([]byte, 0, asyncChunk); return &b }}
@@ -17,8 +20,8 @@ var asyncChunkBufs = sync.Pool{New: func() any { b := make([]byte, 0, asyncChunk
 // asyncHash computes a hash (the ETag's MD5, which cannot be split) on a goroutine of its
 // own, so that a put's body is hashed while the same goroutine that reads it goes on to
 // encode it: on its reading goroutine MD5 took half of a large put's CPU time and ran
-// before each stripe could be written. Write copies its bytes (the caller reuses them)
-// into chunks; a body shorter than one chunk never starts the goroutine.
+// before each stripe could be written. Past its first asyncAfter bytes (hashed inline),
+// Write copies its bytes (the caller reuses them) into chunks for the goroutine.
 //
 // Write and Sum are called by one goroutine; Sum may be called once, after the last Write.
 // Close ends the goroutine of a hash whose Sum will not be called.
@@ -32,15 +35,23 @@ type asyncHash struct {
 	// goroutine gives it back once the chunk is hashed.
 	slots chan struct{}
 	done  chan struct{} // closed when the goroutine has returned
+	// inline is how many more bytes Write may hash itself; once a Write does not fit,
+	// every later byte goes through the chunks, so the order is kept.
+	inline int
 }
 
 func newAsyncHash(h hash.Hash) *asyncHash {
-	return &asyncHash{h: h, cur: asyncChunkBufs.Get().(*[]byte)}
+	return &asyncHash{h: h, cur: asyncChunkBufs.Get().(*[]byte), inline: asyncAfter}
 }
 
 // Write copies p into the hash's chunks; it never fails.
 func (a *asyncHash) Write(p []byte) (int, error) {
 	n := len(p)
+	if n <= a.inline {
+		a.inline -= n
+		return a.h.Write(p)
+	}
+	a.inline = 0
 	for len(p) > 0 {
 		c := *a.cur
 		m := copy(c[len(c):cap(c)], p)

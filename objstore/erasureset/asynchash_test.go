@@ -12,7 +12,8 @@ import (
 // writes, and that the caller may reuse a written buffer at once.
 func TestAsyncHash(t *testing.T) {
 	sizes := []int{0, 1, asyncChunk - 1, asyncChunk, asyncChunk + 1, asyncChunks * asyncChunk,
-		(asyncChunks+1)*asyncChunk + 7, 5<<20 + 3}
+		(asyncChunks+1)*asyncChunk + 7, asyncAfter - 1, asyncAfter, asyncAfter + 1,
+		asyncAfter + (asyncChunks+2)*asyncChunk + 3, 3*asyncAfter + 5}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, size := range sizes {
 		for _, maxWrite := range []int{1 << 20, 4096, 100_001} {
@@ -42,7 +43,7 @@ func TestAsyncHash(t *testing.T) {
 
 // TestAsyncHashClose checks that a hash given up before its Sum stops its goroutine.
 func TestAsyncHashClose(t *testing.T) {
-	for _, size := range []int{10, 3*asyncChunk + 1, 20 * asyncChunk} {
+	for _, size := range []int{10, 3*asyncChunk + 1, asyncAfter + 20*asyncChunk} {
 		a := newAsyncHash(md5.New())
 		a.Write(make([]byte, size))
 		a.Close()
