@@ -35,8 +35,9 @@ type asyncHash struct {
 	// goroutine gives it back once the chunk is hashed.
 	slots chan struct{}
 	done  chan struct{} // closed when the goroutine has returned
-	// inline is how many more bytes Write may hash itself; once a Write does not fit,
-	// every later byte goes through the chunks, so the order is kept.
+	// inline is how many more bytes Write may hash itself, while no chunk holds bytes
+	// and the goroutine has not started (it owns h then, even for an empty Write); once
+	// a Write does not fit, every later byte goes through the chunks, so the order is kept.
 	inline int
 }
 
@@ -47,7 +48,7 @@ func newAsyncHash(h hash.Hash) *asyncHash {
 // Write copies p into the hash's chunks; it never fails.
 func (a *asyncHash) Write(p []byte) (int, error) {
 	n := len(p)
-	if n <= a.inline {
+	if a.work == nil && len(*a.cur) == 0 && n <= a.inline {
 		a.inline -= n
 		return a.h.Write(p)
 	}
