@@ -24,8 +24,14 @@ import (
 
 func benchLayer(b *testing.B, drives, parity int, inline int64) objstore.ObjectLayer {
 	b.Helper()
+	return benchLayerAt(b, b.TempDir(), drives, parity, inline)
+}
+
+// benchLayerAt is benchLayer with its drives in root/d1..dN.
+func benchLayerAt(b *testing.B, root string, drives, parity int, inline int64) objstore.ObjectLayer {
+	b.Helper()
 	d, err := deploy.Open(context.Background(), deploy.Config{
-		Drives:      []string{filepath.Join(b.TempDir(), fmt.Sprintf("d{1...%d}", drives))},
+		Drives:      []string{filepath.Join(root, fmt.Sprintf("d{1...%d}", drives))},
 		Parity:      parity,
 		InlineLimit: inline,
 	})

@@ -163,7 +163,8 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 	if r == nil {
 		r = eofReader{}
 	}
-	h := md5.New()
+	h := newAsyncHash(md5.New())
+	defer h.Close()
 	staging := stagingDir(newID())
 	name := layout.PartName(number)
 	written, staged, err := s.encodeStaged(ctx, codec, e.Distribution, staging, name, &hashingReader{r: r, h: h}, size)

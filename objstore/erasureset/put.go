@@ -96,7 +96,8 @@ func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, siz
 	if r == nil {
 		r = eofReader{}
 	}
-	h := md5.New()
+	h := newAsyncHash(md5.New())
+	defer h.Close()
 	body := &hashingReader{r: r, h: h}
 
 	// A versioned bucket's versions are never inline: a key's record would hold the data

@@ -69,7 +69,10 @@ func TestRunSmall(t *testing.T) {
 //	FLASHSTOR_BENCH=1 go test -run TestE2EBench -timeout 60m -v ./s3frontend/bench/
 //
 // FLASHSTOR_BENCH_DURATION (a Go duration) sets the time per cell, FLASHSTOR_BENCH_IDLE
-// the number of idle connections, FLASHSTOR_BENCH_OUT a file for the Markdown report.
+// the number of idle connections, FLASHSTOR_BENCH_OUT a file for the Markdown report;
+// FLASHSTOR_BENCH_SIZES (bytes), FLASHSTOR_BENCH_CONC and FLASHSTOR_BENCH_TRANSPORTS,
+// comma-separated, narrow the matrix (the PUT path of issue 11:
+// FLASHSTOR_BENCH_SIZES=1048576,67108864 FLASHSTOR_BENCH_CONC=1,4,8).
 func TestE2EBench(t *testing.T) {
 	if os.Getenv("FLASHSTOR_BENCH") == "" {
 		t.Skip("set FLASHSTOR_BENCH=1 to run the end-to-end benchmark")
@@ -80,6 +83,19 @@ func TestE2EBench(t *testing.T) {
 	}
 	if n, err := strconv.Atoi(os.Getenv("FLASHSTOR_BENCH_IDLE")); err == nil {
 		cfg.IdleConns = n
+	}
+	for _, f := range strings.Split(os.Getenv("FLASHSTOR_BENCH_SIZES"), ",") {
+		if n, err := strconv.ParseInt(f, 10, 64); err == nil && n > 0 {
+			cfg.Sizes = append(cfg.Sizes, n)
+		}
+	}
+	for _, f := range strings.Split(os.Getenv("FLASHSTOR_BENCH_CONC"), ",") {
+		if n, err := strconv.Atoi(f); err == nil && n > 0 {
+			cfg.Concurrency = append(cfg.Concurrency, n)
+		}
+	}
+	if v := os.Getenv("FLASHSTOR_BENCH_TRANSPORTS"); v != "" {
+		cfg.Transports = strings.Split(v, ",")
 	}
 	rep, err := Run(context.Background(), cfg)
 	md := rep.Markdown()

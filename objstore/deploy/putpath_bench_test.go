@@ -1,0 +1,79 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/flashstor/flashstor/erasure"
+	"github.com/flashstor/flashstor/internal/diskbench"
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// BenchmarkPutPath measures a large put beside its raw limit in the same run (issue 11):
+// every iteration is one round of three phases, each with `conc` clients writing one
+// object each at once, so the phases alternate and share the machine's noise:
+//
+//   - raw-buf: per object, one writer per drive writes that drive's shard bytes (the size a
+//     2+2 set writes for the object) to a new file in the drive's directory, buffered,
+//     then fdatasync: the limit with the put's durability, without encoding or metadata;
+//   - raw-direct: the same with O_DIRECT from an aligned buffer, then fdatasync;
+//   - put: PutObject of the object through the object layer (4 drives, 2+2).
+//
+// It reports each phase's object throughput (MB/s of object bytes) and put/limit, the limit
+// being the faster raw phase of the run. Run with
+//
+//	go test -run '^$' -bench PutPath -benchtime 10x ./objstore/deploy/
+func BenchmarkPutPath(b *testing.B) {
+	for _, size := range []int{1 << 20, 64 << 20} {
+		for _, conc := range []int{1, 4, 8} {
+			b.Run(fmt.Sprintf("%s/c%d", human(size), conc), func(b *testing.B) {
+				benchPutPath(b, size, conc)
+			})
+		}
+	}
+}
+
+func benchPutPath(b *testing.B, size, conc int) {
+	const drives, parity = 4, 2
+	root := b.TempDir()
+	l := benchLayerAt(b, root, drives, parity, 0)
+	codec, err := erasure.New(drives-parity, parity, erasure.DefaultBlockSize, erasure.DefaultBitrot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	content := randomBytes(size, 1)
+	shards := diskbench.NewShards(content, int(codec.ShardFileSize(int64(size))))
+	rawDirs := make([]string, drives)
+	for i := range rawDirs {
+		rawDirs[i] = filepath.Join(root, fmt.Sprintf("d%d", i+1), storage.SysVolume, "rawbench")
+		if err := os.MkdirAll(rawDirs[i], 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ph := diskbench.NewPhases(conc)
+	run := func(name string, f func(client int) error) {
+		if err := ph.Run(name, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		run("raw-buf", func(c int) error { return shards.Write(rawDirs, fmt.Sprint(c), false) })
+		run("raw-direct", func(c int) error { return shards.Write(rawDirs, fmt.Sprint(c), true) })
+		run("put", func(c int) error {
+			_, err := l.PutObject(context.Background(), "bench", fmt.Sprint("k", c), bytes.NewReader(content), int64(size), objstore.PutOptions{})
+			return err
+		})
+	}
+	b.StopTimer()
+	limit := max(ph.MBps("raw-buf", size, b.N), ph.MBps("raw-direct", size, b.N))
+	for _, name := range []string{"raw-buf", "raw-direct", "put"} {
+		b.ReportMetric(ph.MBps(name, size, b.N), name+"-MB/s")
+	}
+	b.ReportMetric(ph.MBps("put", size, b.N)/limit, "put/limit")
+}

@@ -1,0 +1,101 @@
+package s3frontend_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/flashstor/flashstor/erasure"
+	"github.com/flashstor/flashstor/internal/diskbench"
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/s3frontend"
+)
+
+// BenchmarkPutPathS3 measures large PUTs end to end beside their limits in the same run
+// (issue 11). Every iteration is one round of four phases, each with `conc` clients writing
+// one object each at once, so that the phases alternate and share the machine's noise:
+//
+//   - raw-buf and raw-direct: the object's shard bytes (what a 2+2 set writes per drive)
+//     written by one writer per drive into 4 directories on the drives' file system,
+//     buffered or with O_DIRECT, then fdatasync (internal/diskbench): the limit;
+//   - layer: PutObject on the server's object layer, called in process;
+//   - s3: PutObject through aws-sdk-go-v2 (its default CRC32 checksum, UNSIGNED-PAYLOAD as
+//     over TLS) to the epoll server on loopback.
+//
+// It reports each phase's object MB/s, s3/limit and layer/limit, the limit being the faster
+// raw phase. Run with
+//
+//	go test -run '^$' -bench PutPathS3 -benchtime 5x ./s3frontend/
+func BenchmarkPutPathS3(b *testing.B) {
+	for _, size := range []int{1 << 20, 64 << 20} {
+		for _, conc := range []int{1, 4, 8} {
+			b.Run(fmt.Sprintf("%dMiB/c%d", size>>20, conc), func(b *testing.B) {
+				benchPutPathS3(b, size, conc)
+			})
+		}
+	}
+}
+
+func benchPutPathS3(b *testing.B, size, conc int) {
+	e := start(b, s3frontend.TransportEpoll)
+	c := e.sdk(func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+	})
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bench")}); err != nil {
+		b.Fatal(err)
+	}
+	content := make([]byte, size)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range content {
+		content[i] = byte(rng.Uint32())
+	}
+	codec, err := erasure.New(2, 2, erasure.DefaultBlockSize, erasure.DefaultBitrot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	shards := diskbench.NewShards(content, int(codec.ShardFileSize(int64(size))))
+	root := b.TempDir()
+	dirs := make([]string, 4)
+	for i := range dirs {
+		dirs[i] = filepath.Join(root, fmt.Sprint("d", i+1))
+		if err := os.Mkdir(dirs[i], 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ph := diskbench.NewPhases(conc)
+	run := func(name string, f func(client int) error) {
+		if err := ph.Run(name, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		run("raw-buf", func(cl int) error { return shards.Write(dirs, fmt.Sprint(cl), false) })
+		run("raw-direct", func(cl int) error { return shards.Write(dirs, fmt.Sprint(cl), true) })
+		run("layer", func(cl int) error {
+			_, err := e.layer.PutObject(ctx, "bench", fmt.Sprint("layer", cl), bytes.NewReader(content), int64(size), objstore.PutOptions{})
+			return err
+		})
+		run("s3", func(cl int) error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench"), Key: aws.String(fmt.Sprint("s3", cl)),
+				Body: bytes.NewReader(content), ContentLength: aws.Int64(int64(size))})
+			return err
+		})
+	}
+	b.StopTimer()
+	limit := max(ph.MBps("raw-buf", size, b.N), ph.MBps("raw-direct", size, b.N))
+	for _, name := range []string{"raw-buf", "raw-direct", "layer", "s3"} {
+		b.ReportMetric(ph.MBps(name, size, b.N), name+"-MB/s")
+	}
+	b.ReportMetric(ph.MBps("layer", size, b.N)/limit, "layer/limit")
+	b.ReportMetric(ph.MBps("s3", size, b.N)/limit, "s3/limit")
+}
