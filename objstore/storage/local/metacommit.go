@@ -1,7 +1,6 @@
 package local
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -91,18 +90,7 @@ func (d *Drive) writeMetaOneCommit(tmp, dst string, data []byte) error {
 	if err := d.failpoint("commit:rename-meta"); err != nil {
 		return err
 	}
-	dstDir := filepath.Dir(dst)
-	for attempt := 0; attempt < 8; attempt++ {
-		if err = mkdirAll(d.root, dstDir, true); err != nil {
-			return mapErr(err)
-		}
-		// A concurrent removal of an emptied parent (removeEmptyParents for another key) can
-		// delete dstDir between the mkdir and the rename: then try again.
-		if err = os.Rename(tmp, dst); !errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-	}
-	if err != nil {
+	if err := renameInto(d.root, tmp, dst); err != nil {
 		return mapErr(err)
 	}
 	ok = true // renamed: tmp is gone, dst must stay
