@@ -45,6 +45,9 @@ type Drive struct {
 	cache dirCache
 	// pathBufs recycles the buffers ReadMeta builds paths in (*[]byte).
 	pathBufs sync.Pool
+	// oneCommit is set when the drive's file system makes a metadata file durable, name
+	// and all, with one journal commit (oneCommitFS); fixed at Open.
+	oneCommit bool
 }
 
 var _ storage.Drive = (*Drive)(nil)
@@ -71,6 +74,7 @@ func Open(dir string, opts Options) (*Drive, error) {
 			return nil, fmt.Errorf("drive %s: %w", abs, mapErr(err))
 		}
 	}
+	d.oneCommit = oneCommitFS(abs)
 	return d, nil
 }
 

@@ -102,6 +102,9 @@ func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, s
 		return err
 	}
 	tmp := d.tmpPath()
+	if d.oneCommit {
+		return d.writeMetaOneCommit(tmp, metaPath, metaBytes)
+	}
 	if err := d.writeNew(ctx, tmp, int64(len(metaBytes)), bytes.NewReader(metaBytes)); err != nil {
 		return err
 	}

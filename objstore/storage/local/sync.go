@@ -73,15 +73,35 @@ func mkdirOnce(root, dir string, durable bool) error {
 // survives a crash: a directory being moved is synced first (its entries were created in
 // the staging area and never synced there), then dst's directory is synced, and src's too
 // unless src is a staging path (staged), whose disappearance after a crash does not matter.
-// A concurrent removal of an emptied parent directory (removeEmptyParents on another key) can
-// delete dst's parent between the mkdir and the rename; the rename is then retried a few
-// times. root is the drive's, never created (see mkdirAll).
+// The rename itself is renameInto's. root is the drive's, never created (see mkdirAll).
 func renameDurable(root, src, dst string, staged bool) error {
 	if fi, err := os.Lstat(src); err == nil && fi.IsDir() {
 		if err := syncDir(src); err != nil {
 			return err
 		}
 	}
+	if err := renameInto(root, src, dst); err != nil {
+		return err
+	}
+	dstDir := filepath.Dir(dst)
+	if err := syncDir(dstDir); err != nil {
+		return err
+	}
+	if srcDir := filepath.Dir(src); srcDir != dstDir && !staged {
+		// A concurrent rename or delete of a sibling may already have removed the emptied
+		// source directory: gone, it holds no stale entry to sync.
+		if err := syncDir(srcDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// renameInto renames src to dst, creating dst's parent directories durably (see mkdirAll).
+// A concurrent removal of an emptied parent directory (removeEmptyParents on another key)
+// can delete dst's parent between the mkdir and the rename; the rename is then retried a
+// few times.
+func renameInto(root, src, dst string) error {
 	dstDir := filepath.Dir(dst)
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
@@ -95,20 +115,7 @@ func renameDurable(root, src, dst string, staged bool) error {
 			break // the source itself is missing: not a race on the destination
 		}
 	}
-	if err != nil {
-		return err
-	}
-	if err := syncDir(dstDir); err != nil {
-		return err
-	}
-	if srcDir := filepath.Dir(src); srcDir != dstDir && !staged {
-		// A concurrent rename or delete of a sibling may already have removed the emptied
-		// source directory: gone, it holds no stale entry to sync.
-		if err := syncDir(srcDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
+	return err
 }
 
 // removeEmptyParents removes dir and its parents while they are empty, stopping at stop
