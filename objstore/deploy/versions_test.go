@@ -469,3 +469,34 @@ func TestVersionsHealAllVersions(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionsHealInlineNoncurrent: a null version stored inline before versioning was
+// turned on, noncurrent since, is rebuilt onto a drive that lost the key's record, so
+// that the drive's shard of it counts again: with the two other drives' records gone
+// after the heal, it still reads from the healed drive and the fourth.
+func TestVersionsHealInlineNoncurrent(t *testing.T) {
+	ctx := context.Background()
+	d, roots := openV(t, 4)
+	versionedBucket(t, d, "")
+	putString(t, d, "k", "the null version, inline", objstore.PutOptions{})
+	must(t, d.SetBucketConfig(ctx, "vers", objstore.BucketConfigVersioning, "Enabled"))
+	latest := putString(t, d, "k", "a newer version", objstore.PutOptions{}).Version.VersionID
+	record := func(i int) string { return filepath.Join(roots[i], "vers", layout.ObjectPath("k")) }
+	if err := os.Remove(record(0)); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := d.Sets()[0].HealObject(ctx, "vers", "k", false); err != nil || !slices.Equal(res.Healed, []int{0}) {
+		t.Fatalf("heal: %+v, %v", res, err)
+	}
+	for _, i := range []int{1, 2} {
+		if err := os.Remove(record(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := readVersion(t, d, "k", "null"); err != nil || got != "the null version, inline" {
+		t.Fatalf("the null version from the healed drive and one other: %q, %v", got, err)
+	}
+	if got, err := readVersion(t, d, "k", latest); err != nil || got != "a newer version" {
+		t.Fatalf("the latest version: %q, %v", got, err)
+	}
+}

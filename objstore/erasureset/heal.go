@@ -241,15 +241,55 @@ func (s *Set) healTargets(ctx context.Context, bucket string, v *version, codec 
 	return targets
 }
 
-// copyFor returns drive i's copy of the current version's metadata.
-func copyFor(m *meta.Object, i int) *meta.Object {
+// copyFor returns drive i's copy of the key's record as now holds it: the current
+// version's metadata and the noncurrent versions, each inline one with drive i's shard of
+// it rebuilt from the other drives' shards.
+func (s *Set) copyFor(ctx context.Context, now *version, i int) *meta.Object {
+	m := now.current
 	c := *m
 	c.Erasure.Index = int(m.Erasure.Distribution[i])
 	c.InlineData = nil
-	// The inline shards of noncurrent versions are not rebuilt: the drive has none, a
-	// missing shard of each, which its other drives make up for.
 	c.Noncurrent = noncurrentOn(m.Noncurrent, nil, i)
+	for j := range c.Noncurrent {
+		if c.Noncurrent[j].Inline {
+			c.Noncurrent[j].InlineData = s.rebuildInlineShard(ctx, now, &m.Noncurrent[j], i)
+		}
+	}
 	return &c
+}
+
+// rebuildInlineShard rebuilds drive target's shard of the inline version m from the
+// shards of it that the other drives of now hold. It returns nil, a missing shard that
+// the other drives make up for, when fewer than m's data shards are at hand or they do
+// not decode: a heal must not fail on an old version it cannot improve.
+func (s *Set) rebuildInlineShard(ctx context.Context, now *version, m *meta.Object, target int) []byte {
+	codec, err := s.codec(m.Erasure.DataShards, m.Erasure.ParityShards, m.Erasure.BlockSize, erasure.BitrotAlgorithm(m.Erasure.Bitrot))
+	if err != nil || len(m.Erasure.Distribution) != len(s.drives) {
+		return nil
+	}
+	readers := make([]io.ReaderAt, codec.TotalShards())
+	writers := make([]io.Writer, codec.TotalShards())
+	held := 0
+	for d := range s.drives {
+		if d == target {
+			continue
+		}
+		if shard := inlineOn(now, d, m.ID); len(shard) > 0 {
+			readers[m.Erasure.Distribution[d]] = bytes.NewReader(shard)
+			held++
+		}
+	}
+	if held < m.Erasure.DataShards {
+		return nil
+	}
+	var buf bytes.Buffer
+	writers[m.Erasure.Distribution[target]] = &buf
+	shardErrs, err := codec.Heal(ctx, readers, writers, m.Size)
+	s.reportBitrot(countReadBitrot(shardErrs, writers))
+	if err != nil {
+		return nil
+	}
+	return buf.Bytes()
 }
 
 // rebuild is a heal's rebuilt copy of one version for its target drives, waiting for its
@@ -311,7 +351,7 @@ func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *v
 	ctx = context.WithoutCancel(ctx) // a commit runs to its end: see Set.commit
 	if r.inline != nil {
 		errs := s.eachOf(targets, func(i int, d storage.Drive) error {
-			c := copyFor(m, i)
+			c := s.copyFor(ctx, now, i)
 			c.InlineData = r.inline[i]
 			return d.CommitObject(ctx, bucket, key, c.Marshal(), "", "")
 		})
@@ -324,7 +364,7 @@ func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *v
 		if err := d.Delete(ctx, bucket, layout.DataDirPath(dataDir), true); err != nil && !errors.Is(err, storage.ErrFileNotFound) {
 			return err
 		}
-		return d.CommitObject(ctx, bucket, key, copyFor(m, i).Marshal(), storage.SysVolume, stagingDir(r.staging))
+		return d.CommitObject(ctx, bucket, key, s.copyFor(ctx, now, i).Marshal(), storage.SysVolume, stagingDir(r.staging))
 	})
 	s.removeReplacedOn(ctx, bucket, now, targets, m)
 	return errs

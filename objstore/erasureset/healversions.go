@@ -17,8 +17,9 @@ import (
 // HealObject does the latest's: read with no lock (the version's data pinned), rebuilt
 // into the staging areas, moved into place under the key's write lock if the version is
 // still in the record. The record itself is HealObject's. It returns the drives that got
-// shards back. Inline noncurrent versions (kept from format 1) are not rebuilt: a drive
-// that lacks one has a missing shard, which the others make up for.
+// shards back. Inline noncurrent versions (kept from format 1) live in the record: a drive
+// whose record HealObject rewrites gets its shard of each rebuilt with it (copyFor); a
+// drive that keeps its record keeps what it has.
 func (s *Set) healNoncurrent(ctx context.Context, bucket, key string, v *version, deep bool) ([]int, error) {
 	var healed []int
 	var errs []error
