@@ -500,3 +500,36 @@ func TestVersionsHealInlineNoncurrent(t *testing.T) {
 		t.Fatalf("the latest version: %q, %v", got, err)
 	}
 }
+
+// TestObjectLockPublished: a lock change of the latest version reaches the change feed
+// (the mount's caches) as a metadata event carrying the new lock; one of a noncurrent
+// version does not (the mount shows the latest only).
+func TestObjectLockPublished(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openV(t, 4)
+	versionedBucket(t, d, "Enabled")
+	old := putString(t, d, "k", "old", objstore.PutOptions{})
+	latest := putString(t, d, "k", "new", objstore.PutOptions{})
+	events := make(chan objstore.Event, 16)
+	cancel := d.Subscribe("vers", func(e objstore.Event) { events <- e })
+	defer cancel()
+	hold := true
+	for _, id := range []string{old.Version.VersionID, latest.Version.VersionID} {
+		if _, err := d.SetObjectLock(ctx, "vers", "k", id, objstore.LockUpdate{LegalHold: &hold}, false); err != nil {
+			t.Fatalf("legal hold on %s: %v", id, err)
+		}
+	}
+	select {
+	case e := <-events:
+		if e.Type != objstore.EventMetadata || e.Key != "k" || e.Info.Version.VersionID != latest.Version.VersionID || !e.Info.Version.Lock.LegalHold {
+			t.Fatalf("event: %v %q %+v", e.Type, e.Key, e.Info.Version)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event for the latest version's legal hold")
+	}
+	select {
+	case e := <-events:
+		t.Fatalf("a second event: %v %+v", e.Type, e.Info.Version)
+	default:
+	}
+}

@@ -132,7 +132,17 @@ func (p *Pool) SetObjectLock(ctx context.Context, bucket, key, versionID string,
 		return objstore.ObjectInfo{}, err
 	}
 	defer unlock()
-	return p.setFor(key).SetObjectLock(ctx, bucket, key, versionID, update, bypass)
+	info, err := p.setFor(key).SetObjectLock(ctx, bucket, key, versionID, update, bypass)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	if info.Version.IsLatest {
+		// The latest version's lock is part of what the mount shows of the file (an
+		// unlink or overwrite of it is EPERM): its caches learn of the change as of any
+		// metadata update.
+		p.publish(ctx, objstore.Event{Type: objstore.EventMetadata, Bucket: bucket, Key: key, Info: info})
+	}
+	return info, nil
 }
 
 // UpdateVersionMetadata implements objstore.VersionMetadataUpdater, under the key's write
