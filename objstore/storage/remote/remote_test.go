@@ -21,7 +21,7 @@ import (
 var secret = []byte("0123456789abcdef-cluster-secret")
 
 // serve starts a handler for one new local drive on loopback and returns its URL.
-func serve(t *testing.T) string {
+func serve(t testing.TB) string {
 	t.Helper()
 	d, err := local.Open(t.TempDir(), local.Options{})
 	if err != nil {
@@ -36,7 +36,7 @@ func serve(t *testing.T) string {
 	return srv.URL
 }
 
-func client(t *testing.T, url, drive string, key []byte) *remote.Client {
+func client(t testing.TB, url, drive string, key []byte) *remote.Client {
 	t.Helper()
 	c, err := remote.New(url, drive, key, remote.Options{CallTimeout: 20 * time.Second})
 	if err != nil {
