@@ -67,9 +67,10 @@
 //
 // # Transport
 //
-// The handler is a net/http http.Handler for now (run by net/http's server, or by the epoll
-// transport's net/http bridge later); the client uses net/http's pooled keep-alive
-// connections. Metadata calls get a deadline of Options.CallTimeout unless the context has
+// The handler is a net/http http.Handler for now, served by net/http's server: the epoll
+// transport (internal/httpserver) validates and discards request trailers, which createfile's
+// abort uses; serving on it needs the transport to hand trailers over (or the abort to move
+// into the body's framing). The client uses net/http's pooled keep-alive connections. Metadata calls get a deadline of Options.CallTimeout unless the context has
 // an earlier one; createfile and walk run as long as their context allows. A node that
 // cannot be reached is storage.ErrDriveOffline at once (dial timeout Options.DialTimeout); a
 // call that passes its deadline is storage.ErrTimeout; the health wrapper (package health)
