@@ -32,7 +32,7 @@ func NewHandler(secret []byte, drives map[string]storage.Drive, log *slog.Logger
 	}
 	return &Handler{
 		drives: drives,
-		auth:   &verifier{secret: append([]byte(nil), secret...), now: time.Now, nonces: map[string]int64{}},
+		auth:   &verifier{secret: append([]byte(nil), secret...), now: time.Now, nonces: map[[16]byte]int64{}},
 		log:    log,
 	}, nil
 }
