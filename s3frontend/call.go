@@ -14,8 +14,8 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/optiming"
 
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/router"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 	"github.com/flashstor/flashstor/s3frontend/s3xml"

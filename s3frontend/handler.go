@@ -20,8 +20,8 @@ import (
 	"github.com/flashstor/flashstor/internal/metrics"
 	"github.com/flashstor/flashstor/internal/reqid"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
 	"github.com/flashstor/flashstor/s3frontend/router"
 	"github.com/flashstor/flashstor/s3frontend/sigv4"
 )

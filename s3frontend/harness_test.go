@@ -17,10 +17,10 @@ import (
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/s3frontend"
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
 )
 
 const (

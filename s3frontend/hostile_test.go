@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/internal/metrics"
 	"github.com/flashstor/flashstor/s3frontend"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 )
 
 // syncBuffer is a bytes.Buffer that a server's logger and the test may use at once.

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/flashstor/flashstor/s3frontend/arena"
+	"github.com/flashstor/flashstor/internal/arena"
 )
 
 // TestArenaLeaks runs the S3 operations on the epoll transport built with -tags arenadebug

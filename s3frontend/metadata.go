@@ -3,8 +3,8 @@ package s3frontend
 import (
 	"strings"
 
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/checksum"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 )
 

@@ -3,8 +3,8 @@ package s3frontend
 import (
 	"net/http"
 
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/internal/metrics"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 )
 

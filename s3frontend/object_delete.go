@@ -5,8 +5,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/router"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 	"github.com/flashstor/flashstor/s3frontend/s3xml"

@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 )
 

@@ -5,9 +5,9 @@ import (
 	"maps"
 	"net/http"
 
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/s3frontend/checksum"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/router"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 	"github.com/flashstor/flashstor/s3frontend/sigv4"

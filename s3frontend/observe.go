@@ -6,8 +6,8 @@ import (
 	"unsafe"
 
 	"github.com/flashstor/flashstor/internal/audit"
+	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/metrics"
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
 	"github.com/flashstor/flashstor/s3frontend/sigv4"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strconv"
 
 	"github.com/flashstor/flashstor/iam/iamapi"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 )
 

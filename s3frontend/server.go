@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/flashstor/flashstor/s3frontend/arena"
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
+	"github.com/flashstor/flashstor/internal/arena"
+	"github.com/flashstor/flashstor/internal/httpserver"
 )
 
 // The transports a Server can run on.

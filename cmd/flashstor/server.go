@@ -17,10 +17,10 @@ import (
 	"github.com/flashstor/flashstor/iam/iamapi"
 	"github.com/flashstor/flashstor/iam/identity"
 	"github.com/flashstor/flashstor/iam/sts"
+	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/metrics"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/s3frontend"
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
 )
 
 // Demo credentials, used only when FLASHSTORE_ROOT_USER and FLASHSTORE_ROOT_PASSWORD are

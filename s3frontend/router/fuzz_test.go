@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/objstore/layout"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 )
 
 // FuzzRoute routes arbitrary requests: routing never panics, and whatever it accepts names

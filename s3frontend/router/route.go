@@ -1,7 +1,7 @@
 package router
 
 import (
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/s3err"
 )
 

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/objstore/layout"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 )
 
 func route(t *testing.T, rt *Router, method, host, target string, copySource bool) (Route, string) {

@@ -1,6 +1,6 @@
 package router
 
-import "github.com/flashstor/flashstor/s3frontend/httpwire"
+import "github.com/flashstor/flashstor/internal/httpwire"
 
 // subresources is the set of query parameters present, as bits. Parameters come in three
 // kinds: sub-resources, which select the operation (location, uploads, uploadId,

@@ -13,10 +13,10 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/layout"
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 	"github.com/flashstor/flashstor/s3frontend/sigv4"
 )
 

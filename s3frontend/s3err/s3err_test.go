@@ -9,9 +9,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 )
 
 func TestFrom(t *testing.T) {

@@ -18,14 +18,14 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/flashstor/flashstor/internal/arena"
 	"github.com/flashstor/flashstor/internal/audit"
+	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/metrics"
 	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/objstore/storage/faulty"
 	"github.com/flashstor/flashstor/objstore/storage/health"
 	"github.com/flashstor/flashstor/objstore/storage/local"
-	"github.com/flashstor/flashstor/s3frontend/arena"
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
 )
 
 // gather scrapes m through its handler on a loopback server and parses the text.

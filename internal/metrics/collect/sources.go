@@ -6,11 +6,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flashstor/flashstor/internal/arena"
 	"github.com/flashstor/flashstor/internal/audit"
+	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/objstore/storage/health"
-	"github.com/flashstor/flashstor/s3frontend/arena"
-	"github.com/flashstor/flashstor/s3frontend/httpserver"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
 )
 
 const (

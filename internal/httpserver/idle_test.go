@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flashstor/flashstor/s3frontend/arena"
+	"github.com/flashstor/flashstor/internal/arena"
 )
 
 // idleHelperEnv, set to "addr n" or "addr n ca.pem", runs the test binary as the idle-client

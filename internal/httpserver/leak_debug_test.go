@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/flashstor/flashstor/s3frontend/arena"
+	"github.com/flashstor/flashstor/internal/arena"
 )
 
 // TestArenaLeakReported proves that, built with -tags arenadebug, a handler that keeps

@@ -4,8 +4,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/flashstor/flashstor/s3frontend/arena"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/arena"
+	"github.com/flashstor/flashstor/internal/httpwire"
 )
 
 // reqState is everything a request needs besides the connection's input buffer. It is

@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"golang.org/x/sys/unix"
 )
 

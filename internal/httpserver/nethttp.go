@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/flashstor/flashstor/s3frontend/arena"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/arena"
+	"github.com/flashstor/flashstor/internal/httpwire"
 )
 
 // NetHTTP runs h behind net/http's server: the returned http.Handler translates each

@@ -3,8 +3,8 @@ package httpserver
 import (
 	"sync/atomic"
 
-	"github.com/flashstor/flashstor/s3frontend/arena"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/arena"
+	"github.com/flashstor/flashstor/internal/httpwire"
 )
 
 // ResponseHeader holds the header fields of a response. Names and values are copied into the

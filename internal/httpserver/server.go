@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flashstor/flashstor/s3frontend/arena"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/arena"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"golang.org/x/sys/unix"
 )
 

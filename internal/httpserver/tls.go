@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"golang.org/x/sys/unix"
 )
 

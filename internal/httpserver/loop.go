@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"golang.org/x/sys/unix"
 )
 

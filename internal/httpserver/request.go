@@ -7,8 +7,8 @@ import (
 	"net/netip"
 	"unsafe"
 
-	"github.com/flashstor/flashstor/s3frontend/arena"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/arena"
+	"github.com/flashstor/flashstor/internal/httpwire"
 )
 
 // Request is one parsed request. Its []byte fields are views valid only until the handler

@@ -56,7 +56,7 @@ package httpserver
 import (
 	"io"
 
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/httpwire"
 )
 
 // Handler serves one request. ServeHTTP1 is called on its own goroutine (it may block on disk

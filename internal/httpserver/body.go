@@ -6,7 +6,7 @@ import (
 	"io"
 	"syscall"
 
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/httpwire"
 )
 
 // directRead is the smallest Read buffer that the body reader fills straight from the socket

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/httpwire"
 )
 
 func TestPipelining(t *testing.T) {

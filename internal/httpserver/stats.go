@@ -3,8 +3,8 @@ package httpserver
 import (
 	"sync/atomic"
 
-	"github.com/flashstor/flashstor/s3frontend/arena"
-	"github.com/flashstor/flashstor/s3frontend/httpwire"
+	"github.com/flashstor/flashstor/internal/arena"
+	"github.com/flashstor/flashstor/internal/httpwire"
 )
 
 // Stats are a server's live counters, safe to read at any time (each field is atomic; a
