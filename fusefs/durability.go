@@ -16,14 +16,14 @@ const (
 	DurableClose Durability = iota
 	// DurableFsync is a local disk's contract: close makes the file visible to S3 and to the
 	// mount at once without waiting for the disk; fsync or fdatasync of a file of the mount,
-	// or the flusher within FlushInterval, makes it (and everything written before) durable.
+	// or the flusher within Options.FlushInterval (1 s by default), makes it (and everything written before) durable.
 	// It needs Options.SyncDrives.
 	DurableFsync
 )
 
-// FlushInterval bounds the unsynced window of DurableFsync: the flusher syncs the drives
-// this often.
-const FlushInterval = time.Second
+// DefaultFlushInterval bounds the unsynced window of DurableFsync: the flusher syncs the
+// drives this often unless Options.FlushInterval says otherwise.
+const DefaultFlushInterval = time.Second
 
 // ParseDurability reads the flag's value: "close" or "fsync".
 func ParseDurability(s string) (Durability, error) {
@@ -53,12 +53,12 @@ func (f *fsys) syncDrives() error {
 	return f.sync(f.ctx)
 }
 
-// flush syncs the drives every FlushInterval until stop is closed, then once more, so that
+// flush syncs the drives every interval until stop is closed, then once more, so that
 // an unmount leaves nothing unsynced. Errors are logged: the next round retries, and an
 // fsync reports its own.
-func (f *fsys) flush(stop <-chan struct{}, done chan<- struct{}) {
+func (f *fsys) flush(interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(FlushInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {

@@ -78,6 +78,9 @@ type Options struct {
 	// SyncDrives makes every write made so far durable on every drive (syncfs of each
 	// drive's file system): fsync's work, and the flusher's, in DurableFsync.
 	SyncDrives func(ctx context.Context) error
+	// FlushInterval bounds DurableFsync's unsynced window: the drives are synced this
+	// often. Default: DefaultFlushInterval.
+	FlushInterval time.Duration
 	// Debug logs every FUSE request and reply.
 	Debug bool
 	// Log receives the mount's warnings. Default: slog.Default().
@@ -338,7 +341,7 @@ func newFsys(layer objstore.ObjectLayer, opts Options) (*fsys, error) {
 		}
 		f.deferSync, f.sync = true, opts.SyncDrives
 		f.stopFlush, f.flushDone = make(chan struct{}), make(chan struct{})
-		go f.flush(f.stopFlush, f.flushDone)
+		go f.flush(cmp.Or(opts.FlushInterval, DefaultFlushInterval), f.stopFlush, f.flushDone)
 	}
 	return f, nil
 }
