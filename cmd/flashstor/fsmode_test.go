@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,7 +23,7 @@ import (
 
 // fsyncModeMount starts a server child on 4 drives mounted with --mount-durability=fsync,
 // makes bucket, and returns the server and the bucket's directory in the mount.
-func fsyncModeMount(t *testing.T, bucket string) (*chaosServer, string) {
+func fsyncModeMount(t *testing.T, bucket string, extra ...string) (*chaosServer, string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the server child mounts (FUSE) and needs root")
@@ -31,7 +34,8 @@ func fsyncModeMount(t *testing.T, bucket string) (*chaosServer, string) {
 		t.Fatal(err)
 	}
 	srv := &chaosServer{t: t, mount: mnt, args: []string{"server", "--address", "127.0.0.1:0",
-		"--mount", mnt, "--mount-durability", "fsync", filepath.Join(dir, "d{1...4}")}}
+		"--mount", mnt, "--mount-durability", "fsync"}}
+	srv.args = append(append(srv.args, extra...), filepath.Join(dir, "d{1...4}"))
 	t.Cleanup(func() { srv.stop(syscall.SIGTERM) })
 	srv.start()
 	if _, err := srv.s3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
@@ -209,3 +213,96 @@ func isOneOf(b []byte, contents [][]byte) bool {
 	return false
 }
 
+// TestFsyncModeSyncsReachTheDisk counts the sync system calls of the server child with
+// strace (the flusher slowed to an hour): closing files in fsync mode makes no syncfs and
+// (nearly) no fdatasync or fsync, where close mode makes at least one per file and drive;
+// an fsync of one file syncs each of the 4 drives' file systems once.
+func TestFsyncModeSyncsReachTheDisk(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Skip("needs strace (Debian package strace; scripts/test.sh installs it)")
+	}
+	srv, root := fsyncModeMount(t, "syncs", "--mount-flush-interval", "1h")
+	const files = 100
+	calls := straceSyncs(t, srv.pid(), func() {
+		for i := range files {
+			if err := os.WriteFile(filepath.Join(root, fmt.Sprintf("f%03d", i)), []byte(fmt.Sprint(i)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	t.Logf("%d files closed: %v", files, calls)
+	if calls["syncfs"] != 0 || calls["fdatasync"]+calls["fsync"] >= files/10 {
+		t.Fatalf("closing %d files in fsync mode made %v: want no syncfs and fewer than %d fdatasync+fsync", files, calls, files/10)
+	}
+	calls = straceSyncs(t, srv.pid(), func() {
+		f, err := os.Create(filepath.Join(root, "synced"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteString("durable"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("one file fsync'd: %v", calls)
+	if calls["syncfs"] != 4 {
+		t.Fatalf("an fsync in fsync mode made %d syncfs calls, want one per drive (4)", calls["syncfs"])
+	}
+}
+
+// straceSyncs runs op with strace attached to every thread of pid and returns how many
+// fsync, fdatasync and syncfs calls the process made meanwhile.
+func straceSyncs(t *testing.T, pid int, op func()) map[string]int {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "strace")
+	cmd := exec.Command("strace", "-f", "-c", "-o", out, "-e", "trace=fsync,fdatasync,syncfs", "-p", strconv.Itoa(pid))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// strace says "Process N attached" once per thread; op runs after the first line and
+	// a pause to let it attach to the others: a thread attached late only undercounts,
+	// which the checks on the fsync (4 syncfs) would catch.
+	attached := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "attached") {
+				once.Do(func() { close(attached) })
+			}
+		}
+	}()
+	select {
+	case <-attached:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("strace did not attach within 10 s")
+	}
+	time.Sleep(200 * time.Millisecond)
+	op()
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		if n, err := strconv.Atoi(f[3]); err == nil && f[len(f)-1] != "total" {
+			calls[f[len(f)-1]] = n
+		}
+	}
+	return calls
+}

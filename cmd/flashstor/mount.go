@@ -32,9 +32,10 @@ func mountIfAsked(ctx context.Context, cfg serverConfig, dep *deploy.Deployment,
 		Log:     log,
 		Devices: cfg.mountDevices,
 		// fsync mode: close commits without the disk, fsync and the flusher sync the drives.
-		Durability: cfg.mountDurability,
-		SyncDrives: dep.SyncDrives,
-		Observe:    func(op string) func(time.Duration, bool) { return m.FUSEOp(op).Observe },
+		Durability:    cfg.mountDurability,
+		SyncDrives:    dep.SyncDrives,
+		FlushInterval: cfg.mountFlushInterval,
+		Observe:       func(op string) func(time.Duration, bool) { return m.FUSEOp(op).Observe },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("--mount %s: %w", cfg.mount, err)

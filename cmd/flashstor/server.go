@@ -44,6 +44,8 @@ type serverConfig struct {
 	mountDevices bool
 	// mountDurability is the mount's durability contract (fusefs.Options.Durability).
 	mountDurability fusefs.Durability
+	// mountFlushInterval bounds the fsync mode's unsynced window (fusefs.Options.FlushInterval).
+	mountFlushInterval time.Duration
 	// shutdownGrace bounds how long requests in flight may take to finish at shutdown.
 	shutdownGrace time.Duration
 	// certsDir holds the TLS certificates; empty: plain HTTP.
@@ -81,6 +83,7 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 		cfg.mountDurability = d
 		return err
 	})
+	fs.DurationVar(&cfg.mountFlushInterval, "mount-flush-interval", fusefs.DefaultFlushInterval, "with --mount-durability=fsync, sync the drives this often: the most a machine crash can lose of what was closed but not fsync'd")
 	fs.BoolVar(&cfg.mountDevices, "mount-devices", false, "let device nodes in the mount be opened (mount option dev; root only): whoever can write a bucket can then plant a node of any device")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time requests in flight get to finish at shutdown")
 	fs.StringVar(&cfg.certsDir, "certs-dir", "", "serve HTTPS with public.crt and private.key in `DIR` (SNI sub-folders, CAs/); SIGHUP reloads them")
