@@ -135,7 +135,7 @@ func (n *fileNode) startStreamLocked() syscall.Errno {
 	bucket, key := n.bucket, n.key
 	go func() {
 		defer close(s.done)
-		s.info, s.err = n.fsys.layer.PutObject(n.fsys.ctx, bucket, key, pr, -1, objstore.PutOptions{Metadata: s.meta, DeferSync: n.fsys.deferSync})
+		s.info, s.err = n.fsys.layer.PutObject(n.fsys.ctx, bucket, key, pr, -1, objstore.PutOptions{Metadata: s.meta})
 		// Unblock a write still waiting on the pipe: it gets the put's error.
 		pr.CloseWithError(cmp.Or(s.err, io.ErrClosedPipe))
 	}()
@@ -321,12 +321,12 @@ func (n *fileNode) commitLocked() syscall.Errno {
 	case stateBuffer:
 		md := n.objectMetaLocked()
 		n.metaDirty = false
-		info, err = n.fsys.layer.PutObject(ctx, n.bucket, n.key, bytes.NewReader(n.c.buf), int64(len(n.c.buf)), objstore.PutOptions{Metadata: md, DeferSync: n.fsys.deferSync})
+		info, err = n.fsys.layer.PutObject(ctx, n.bucket, n.key, bytes.NewReader(n.c.buf), int64(len(n.c.buf)), objstore.PutOptions{Metadata: md})
 	case stateStaged:
 		md := n.objectMetaLocked()
 		n.metaDirty = false
 		size := int64(n.attrs.size)
-		info, err = n.fsys.layer.PutObject(ctx, n.bucket, n.key, io.NewSectionReader(n.c.stage, 0, size), size, objstore.PutOptions{Metadata: md, DeferSync: n.fsys.deferSync})
+		info, err = n.fsys.layer.PutObject(ctx, n.bucket, n.key, io.NewSectionReader(n.c.stage, 0, size), size, objstore.PutOptions{Metadata: md})
 	}
 	if err != nil {
 		end(true) // no name changed

@@ -286,9 +286,9 @@ type fsys struct {
 	// stagedFiles counts the staging files made, for tests and metrics: sequential writes
 	// must make none.
 	stagedFiles atomic.Int64
-	// deferSync is set in DurableFsync: commits skip their syncs (PutOptions.DeferSync),
-	// sync makes them durable, and the flusher runs until stopFlush is closed.
-	deferSync bool
+	// sync is set in DurableFsync, where ctx defers the commits' syncs
+	// (objstore.WithDeferredSync): it makes them durable, and the flusher calls it until
+	// stopFlush is closed.
 	sync      func(ctx context.Context) error
 	stopFlush chan struct{}
 	flushDone chan struct{}
@@ -339,7 +339,9 @@ func newFsys(layer objstore.ObjectLayer, opts Options) (*fsys, error) {
 			os.RemoveAll(staging)
 			return nil, errors.New("fusefs: DurableFsync needs Options.SyncDrives")
 		}
-		f.deferSync, f.sync = true, opts.SyncDrives
+		// Every core call of the mount commits without waiting for the disk.
+		f.ctx = objstore.WithDeferredSync(f.ctx)
+		f.sync = opts.SyncDrives
 		f.stopFlush, f.flushDone = make(chan struct{}), make(chan struct{})
 		go f.flush(cmp.Or(opts.FlushInterval, DefaultFlushInterval), f.stopFlush, f.flushDone)
 	}

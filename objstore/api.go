@@ -136,11 +136,6 @@ type PutOptions struct {
 	// Versioning is decided by the layer from the bucket's configuration; a caller leaves
 	// it zero.
 	Versioning Versioning
-	// DeferSync commits the object without waiting for stable storage (a local disk's
-	// contract, the mount's fsync durability mode): visible at once, atomic as ever, durable
-	// only once the drives' file systems are synced (storage.FileSystemSyncer). Drives that
-	// cannot defer (remote ones) stay durable.
-	DeferSync bool
 }
 
 // Preconditions make a write conditional on the object's current state, like S3's

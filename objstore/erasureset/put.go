@@ -39,9 +39,6 @@ func (l CommitLock) take(ctx context.Context) (nslock.Unlock, error) {
 // commits. A write that loses its precondition at commit removes what it staged. A nil lock
 // means that the caller already holds the key's write lock.
 func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, size int64, opts objstore.PutOptions, lock CommitLock) (objstore.ObjectInfo, error) {
-	if opts.DeferSync {
-		ctx = storage.WithDeferredSync(ctx)
-	}
 	st, err := s.stagePut(ctx, bucket, key, r, size, opts)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
