@@ -21,27 +21,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// fsyncModeMount starts a server child on 4 drives mounted with --mount-durability=fsync,
-// makes bucket, and returns the server and the bucket's directory in the mount.
-func fsyncModeMount(t *testing.T, bucket string, extra ...string) (*chaosServer, string) {
+// fsyncModeMount is killableMount with --mount-durability=fsync and the flags extra.
+func fsyncModeMount(t *testing.T, bucket string, extra ...string) (*chaosServer, string, uint64) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the server child mounts (FUSE) and needs root")
 	}
-	dir := t.TempDir()
-	mnt := filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv := &chaosServer{t: t, mount: mnt, args: []string{"server", "--address", "127.0.0.1:0",
-		"--mount", mnt, "--mount-durability", "fsync"}}
-	srv.args = append(append(srv.args, extra...), filepath.Join(dir, "d{1...4}"))
-	t.Cleanup(func() { srv.stop(syscall.SIGTERM) })
-	srv.start()
-	if _, err := srv.s3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	return srv, filepath.Join(mnt, bucket)
+	return killableMount(t, bucket, append([]string{"--mount-durability", "fsync"}, extra...)...)
 }
 
 // extraction records what a many-small-files extraction through the mount wrote.
@@ -117,9 +103,7 @@ func TestFsyncModeKill9(t *testing.T) {
 		rounds = 2
 	}
 	const bucket = "extract"
-	srv, root := fsyncModeMount(t, bucket)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	srv, root, seed := fsyncModeMount(t, bucket)
 	r := rand.New(rand.NewPCG(seed, 11))
 	x := &extraction{synced: map[string]int{}, closed: map[string]int{}, versions: map[string][][]byte{}}
 	for round := range rounds {
@@ -221,7 +205,7 @@ func TestFsyncModeSyncsReachTheDisk(t *testing.T) {
 	if _, err := exec.LookPath("strace"); err != nil {
 		t.Skip("needs strace (Debian package strace; scripts/test.sh installs it)")
 	}
-	srv, root := fsyncModeMount(t, "syncs", "--mount-flush-interval", "1h")
+	srv, root, _ := fsyncModeMount(t, "syncs", "--mount-flush-interval", "1h")
 	const files = 100
 	calls := straceSyncs(t, srv.pid(), func() {
 		for i := range files {
