@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
@@ -261,8 +262,9 @@ func putTarball(b *testing.B, l objstore.ObjectLayer, path, prefix string) {
 	}
 }
 
-// BenchmarkExtract extracts the Go source tree with tar into the mount, beside a local
-// directory and beside the same files put through the layer, and reports files/s.
+// BenchmarkExtract extracts the Go source tree with tar into the mount (durable close, and
+// a second mount in fsync mode on drives of its own), beside a local directory and beside
+// the same files put through the layer, and reports files/s.
 func BenchmarkExtract(b *testing.B) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		b.Skip("tar is not installed")
@@ -272,6 +274,9 @@ func BenchmarkExtract(b *testing.B) {
 	l := layerAt(b, filepath.Join(base, "d{1...4}"))
 	must(b, "MakeBucket", l.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
 	dir := filepath.Join(mountLayer(b, l, Options{}), testBucket)
+	lf := layerAt(b, filepath.Join(base, "f{1...4}"))
+	must(b, "MakeBucket", lf.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
+	fsyncDir := filepath.Join(mountLayer(b, lf, Options{Durability: DurableFsync, SyncDrives: lf.(*deploy.Deployment).SyncDrives}), testBucket)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		rates := map[string]float64{}
@@ -287,13 +292,15 @@ func BenchmarkExtract(b *testing.B) {
 		}
 		extract("local", filepath.Join(base, fmt.Sprintf("local-%d", i)))
 		extract("mount", filepath.Join(dir, fmt.Sprintf("x-%d", i)))
+		extract("mount-fsync", filepath.Join(fsyncDir, fmt.Sprintf("x-%d", i)))
 		start := time.Now()
 		putTarball(b, l, tarball, fmt.Sprintf("direct-%d/", i))
 		rates["layer"] = float64(files) / time.Since(start).Seconds()
-		for _, name := range []string{"local", "layer", "mount"} {
+		for _, name := range []string{"local", "layer", "mount", "mount-fsync"} {
 			b.ReportMetric(rates[name], name+"-files/s")
 		}
 		b.ReportMetric(100*rates["mount"]/rates["local"], "mount/local-%")
+		b.ReportMetric(100*rates["mount-fsync"]/rates["local"], "mount-fsync/local-%")
 		b.ReportMetric(100*rates["mount"]/rates["layer"], "mount/layer-%")
 		b.ReportMetric(float64(files), "files")
 	}

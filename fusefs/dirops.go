@@ -267,8 +267,13 @@ func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno
 	return 0
 }
 
-// Fsync of a directory has nothing to do: every namespace change is durable in the core
-// before the call that made it returns.
+// Fsync of a directory has nothing to do in DurableClose: every namespace change is durable
+// in the core before the call that made it returns. In DurableFsync the files committed in
+// it (and everywhere) become durable, as fsync of a directory on ext4 makes its entries so.
 func (d *dirNode) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscall.Errno {
+	if err := d.fsys.syncDrives(); err != nil {
+		d.fsys.log.Warn("fusefs: fsync of a directory: syncing the drives", "err", err)
+		return syscall.EIO
+	}
 	return 0
 }

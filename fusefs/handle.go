@@ -153,12 +153,21 @@ func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 }
 
 // Fsync commits the file durably, with write quorum, like Flush; a failed fsync keeps the
-// changes, so that the caller may try again.
+// changes, so that the caller may try again. In DurableFsync the commit skips its syncs,
+// and the drives' file systems are synced after it: this file, and every commit before.
 func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	n := h.n
 	n.mu.Lock()
-	defer n.unlockSync()
-	return n.commitLocked()
+	errno := n.commitLocked()
+	n.unlockSync()
+	if errno != 0 {
+		return errno
+	}
+	if err := n.fsys.syncDrives(); err != nil {
+		n.fsys.log.Warn("fusefs: fsync: syncing the drives", "err", err)
+		return syscall.EIO
+	}
+	return 0
 }
 
 // Release closes the handle; the last one commits anything left (a flush that failed) and

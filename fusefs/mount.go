@@ -72,6 +72,15 @@ type Options struct {
 	// /sys/class/bdi as root): with the default 1024, sequential reads reach the mount as
 	// 1 MiB requests rather than the kernel's 128 KiB. Negative keeps the kernel's value.
 	ReadAheadKB int
+	// Durability chooses when a write survives a crash of the machine (DurableClose by
+	// default; DurableFsync needs SyncDrives).
+	Durability Durability
+	// SyncDrives makes every write made so far durable on every drive (syncfs of each
+	// drive's file system): fsync's work, and the flusher's, in DurableFsync.
+	SyncDrives func(ctx context.Context) error
+	// FlushInterval bounds DurableFsync's unsynced window: the drives are synced this
+	// often. Default: DefaultFlushInterval.
+	FlushInterval time.Duration
 	// Debug logs every FUSE request and reply.
 	Debug bool
 	// Log receives the mount's warnings. Default: slog.Default().
@@ -277,6 +286,12 @@ type fsys struct {
 	// stagedFiles counts the staging files made, for tests and metrics: sequential writes
 	// must make none.
 	stagedFiles atomic.Int64
+	// sync is set in DurableFsync, where ctx defers the commits' syncs
+	// (objstore.WithDeferredSync): it makes them durable, and the flusher calls it until
+	// stopFlush is closed.
+	sync      func(ctx context.Context) error
+	stopFlush chan struct{}
+	flushDone chan struct{}
 }
 
 // originToken identifies a mount's own changes on the change feed.
@@ -318,11 +333,27 @@ func newFsys(layer objstore.ObjectLayer, opts Options) (*fsys, error) {
 		log:     lg,
 	}
 	f.root = &rootNode{fsys: f}
+	if opts.Durability == DurableFsync {
+		if opts.SyncDrives == nil {
+			cancel()
+			os.RemoveAll(staging)
+			return nil, errors.New("fusefs: DurableFsync needs Options.SyncDrives")
+		}
+		// Every core call of the mount commits without waiting for the disk.
+		f.ctx = objstore.WithDeferredSync(f.ctx)
+		f.sync = opts.SyncDrives
+		f.stopFlush, f.flushDone = make(chan struct{}), make(chan struct{})
+		go f.flush(cmp.Or(opts.FlushInterval, DefaultFlushInterval), f.stopFlush, f.flushDone)
+	}
 	return f, nil
 }
 
 // close stops the change feed and removes the staging files.
 func (f *fsys) close() {
+	if f.stopFlush != nil {
+		close(f.stopFlush)
+		<-f.flushDone
+	}
 	if f.feed != nil {
 		f.feed.stop()
 	}

@@ -96,6 +96,16 @@ func (cs *chaosServer) start() {
 	}
 }
 
+// pid returns the running child's process id, 0 while none runs.
+func (cs *chaosServer) pid() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.cmd == nil {
+		return 0
+	}
+	return cs.cmd.Process.Pid
+}
+
 // s3 returns the client of the running child, or nil while none runs.
 func (cs *chaosServer) s3() *s3.Client {
 	cs.mu.Lock()

@@ -31,7 +31,11 @@ func mountIfAsked(ctx context.Context, cfg serverConfig, dep *deploy.Deployment,
 	srv, err := fusefs.Mount(cfg.mount, dep, fusefs.Options{
 		Log:     log,
 		Devices: cfg.mountDevices,
-		Observe: func(op string) func(time.Duration, bool) { return m.FUSEOp(op).Observe },
+		// fsync mode: close commits without the disk, fsync and the flusher sync the drives.
+		Durability:    cfg.mountDurability,
+		SyncDrives:    dep.SyncDrives,
+		FlushInterval: cfg.mountFlushInterval,
+		Observe:       func(op string) func(time.Duration, bool) { return m.FUSEOp(op).Observe },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("--mount %s: %w", cfg.mount, err)

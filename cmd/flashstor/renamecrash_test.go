@@ -95,10 +95,10 @@ func grepLines(s string, words ...string) string {
 	return strings.Join(out, "\n")
 }
 
-// killableMount starts a server child on 4 drives with its buckets mounted, makes bucket,
-// and returns the server, the bucket's directory in the mount and a seed for the test's
-// random choices (logged).
-func killableMount(t *testing.T, bucket string) (srv *chaosServer, root string, seed uint64) {
+// killableMount starts a server child on 4 drives with its buckets mounted (and the server
+// flags extra), makes bucket, and returns the server, the bucket's directory in the mount
+// and a seed for the test's random choices (logged).
+func killableMount(t *testing.T, bucket string, extra ...string) (srv *chaosServer, root string, seed uint64) {
 	t.Helper()
 	seed = uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -107,8 +107,8 @@ func killableMount(t *testing.T, bucket string) (srv *chaosServer, root string, 
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv = &chaosServer{t: t, mount: mnt,
-		args: []string{"server", "--address", "127.0.0.1:0", "--mount", mnt, filepath.Join(dir, "d{1...4}")}}
+	srv = &chaosServer{t: t, mount: mnt, args: []string{"server", "--address", "127.0.0.1:0", "--mount", mnt}}
+	srv.args = append(append(srv.args, extra...), filepath.Join(dir, "d{1...4}"))
 	t.Cleanup(func() { srv.stop(syscall.SIGTERM) })
 	srv.start()
 	if _, err := srv.s3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flashstor/flashstor/fusefs"
 	"github.com/flashstor/flashstor/iam/iamapi"
 	"github.com/flashstor/flashstor/iam/identity"
 	"github.com/flashstor/flashstor/iam/sts"
@@ -41,6 +42,10 @@ type serverConfig struct {
 	drives    []string
 	// mountDevices lets device nodes in the mount be opened (fusefs.Options.Devices).
 	mountDevices bool
+	// mountDurability is the mount's durability contract (fusefs.Options.Durability).
+	mountDurability fusefs.Durability
+	// mountFlushInterval bounds the fsync mode's unsynced window (fusefs.Options.FlushInterval).
+	mountFlushInterval time.Duration
 	// shutdownGrace bounds how long requests in flight may take to finish at shutdown.
 	shutdownGrace time.Duration
 	// certsDir holds the TLS certificates; empty: plain HTTP.
@@ -73,6 +78,12 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs.StringVar(&cfg.transport, "transport", s3frontend.TransportEpoll, "HTTP transport: epoll or nethttp")
 	fs.IntVar(&cfg.parity, "parity", -1, "parity drives per erasure set for new objects (default: by set size)")
 	fs.StringVar(&cfg.mount, "mount", "", "also mount the buckets at `DIR` (FUSE)")
+	fs.Func("mount-durability", "when a file written through the mount survives a machine crash: `close` (close returns once it is on disk, the default) or fsync (a local disk's contract: close makes it visible at once, fsync/fdatasync of a file of the mount makes it durable, and everything is synced within 1 s)", func(s string) error {
+		d, err := fusefs.ParseDurability(s)
+		cfg.mountDurability = d
+		return err
+	})
+	fs.DurationVar(&cfg.mountFlushInterval, "mount-flush-interval", fusefs.DefaultFlushInterval, "with --mount-durability=fsync, sync the drives this often: the most a machine crash can lose of what was closed but not fsync'd")
 	fs.BoolVar(&cfg.mountDevices, "mount-devices", false, "let device nodes in the mount be opened (mount option dev; root only): whoever can write a bucket can then plant a node of any device")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time requests in flight get to finish at shutdown")
 	fs.StringVar(&cfg.certsDir, "certs-dir", "", "serve HTTPS with public.crt and private.key in `DIR` (SNI sub-folders, CAs/); SIGHUP reloads them")

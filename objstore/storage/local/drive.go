@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/flashstor/flashstor/objstore/layout"
@@ -48,9 +49,14 @@ type Drive struct {
 	// oneCommit is set when the drive's file system makes a metadata file durable, name
 	// and all, with one journal commit (oneCommitFS); fixed at Open.
 	oneCommit bool
+	// fsSyncs counts SyncFileSystem's syncfs calls (tests check that fsync reaches the disk).
+	fsSyncs atomic.Int64
 }
 
-var _ storage.Drive = (*Drive)(nil)
+var (
+	_ storage.Drive            = (*Drive)(nil)
+	_ storage.FileSystemSyncer = (*Drive)(nil)
+)
 
 // RecreatedDirs returns the folders of the system volume that Open removes and creates anew
 // at every start: a process that drops privileges after opening its drives must hand them

@@ -21,22 +21,23 @@ const copyBufSize = 1 << 20
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
-// CreateFile writes r to a new file at path and syncs it.
+// CreateFile writes r to a new file at path and syncs it, unless ctx defers the sync
+// (storage.WithDeferredSync).
 func (d *Drive) CreateFile(ctx context.Context, volume, p string, size int64, r io.Reader) error {
 	full, err := d.filePath(volume, p)
 	if err != nil {
 		return err
 	}
-	if err := d.writeNew(ctx, full, size, r); err != nil {
+	if err := d.writeNew(ctx, full, size, r, !storage.DeferredSync(ctx)); err != nil {
 		return fmt.Errorf("create %s/%s on %s: %w", volume, p, d.root, err)
 	}
 	return nil
 }
 
-// writeNew writes r to the new file full, creating its parents, and syncs it; on any error
-// the partial file is removed.
-func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Reader) (err error) {
-	if err := mkdirAll(d.root, filepath.Dir(full), !d.isStaging(full)); err != nil {
+// writeNew writes r to the new file full, creating its parents, and, when durable, syncs it
+// and the parents it creates; on any error the partial file is removed.
+func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Reader, durable bool) (err error) {
+	if err := mkdirAll(d.root, filepath.Dir(full), durable && !d.isStaging(full)); err != nil {
 		return mapErr(err)
 	}
 	f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, dataFilePerm)
@@ -69,6 +70,9 @@ func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Read
 	}
 	if err := d.failpoint("create:sync"); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		return mapErr(&os.PathError{Op: "fdatasync", Path: full, Err: err})
@@ -196,7 +200,7 @@ func (d *Drive) WriteFile(ctx context.Context, volume, p string, data []byte) er
 // replaceFile writes data to a staged file and renames it over full, durably.
 func (d *Drive) replaceFile(ctx context.Context, full string, data []byte) error {
 	tmp := d.tmpPath()
-	if err := d.writeNew(ctx, tmp, int64(len(data)), bytes.NewReader(data)); err != nil {
+	if err := d.writeNew(ctx, tmp, int64(len(data)), bytes.NewReader(data), true); err != nil {
 		return err
 	}
 	if err := renameDurable(d.root, tmp, full, true); err != nil {

@@ -90,7 +90,7 @@ func (d *Drive) writeMetaOneCommit(tmp, dst string, data []byte) error {
 	if err := d.failpoint("commit:rename-meta"); err != nil {
 		return err
 	}
-	if err := renameInto(d.root, tmp, dst); err != nil {
+	if err := renameInto(d.root, tmp, dst, true); err != nil {
 		return mapErr(err)
 	}
 	ok = true // renamed: tmp is gone, dst must stay

@@ -86,6 +86,10 @@ func (d *Drive) CommitObject(ctx context.Context, bucket, key string, metaBytes 
 }
 
 func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, srcVolume, srcDir, newData string) error {
+	// Deferred, the same steps run in the same order without their syncs: a crash of the
+	// process still finds the old version or the new one (the page cache keeps both renames
+	// and the data), and SyncFileSystem makes them durable.
+	durable := !storage.DeferredSync(ctx)
 	if srcDir != "" {
 		src, err := d.filePath(srcVolume, srcDir)
 		if err != nil {
@@ -94,7 +98,7 @@ func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, s
 		if err := d.failpoint("commit:rename-data"); err != nil {
 			return err
 		}
-		if err := renameDurable(d.root, src, newData, d.isStaging(src)); err != nil {
+		if err := d.rename(src, newData, d.isStaging(src), durable); err != nil {
 			return mapErr(err)
 		}
 	}
@@ -102,20 +106,28 @@ func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, s
 		return err
 	}
 	tmp := d.tmpPath()
-	if d.oneCommit {
+	if d.oneCommit && durable {
 		return d.writeMetaOneCommit(tmp, metaPath, metaBytes)
 	}
-	if err := d.writeNew(ctx, tmp, int64(len(metaBytes)), bytes.NewReader(metaBytes)); err != nil {
+	if err := d.writeNew(ctx, tmp, int64(len(metaBytes)), bytes.NewReader(metaBytes), durable); err != nil {
 		return err
 	}
 	if err := d.failpoint("commit:rename-meta"); err != nil {
 		return err
 	}
-	if err := renameDurable(d.root, tmp, metaPath, true); err != nil {
+	if err := d.rename(tmp, metaPath, true, durable); err != nil {
 		os.Remove(tmp)
 		return mapErr(err)
 	}
 	return nil
+}
+
+// rename is renameDurable, or renameInto without any sync when not durable.
+func (d *Drive) rename(src, dst string, staged, durable bool) error {
+	if durable {
+		return renameDurable(d.root, src, dst, staged)
+	}
+	return renameInto(d.root, src, dst, false)
 }
 
 // DeleteObject removes an object's metadata and the directories that leaves empty.

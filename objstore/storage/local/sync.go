@@ -2,6 +2,7 @@ package local
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -80,7 +81,7 @@ func renameDurable(root, src, dst string, staged bool) error {
 			return err
 		}
 	}
-	if err := renameInto(root, src, dst); err != nil {
+	if err := renameInto(root, src, dst, true); err != nil {
 		return err
 	}
 	dstDir := filepath.Dir(dst)
@@ -97,15 +98,16 @@ func renameDurable(root, src, dst string, staged bool) error {
 	return nil
 }
 
-// renameInto renames src to dst, creating dst's parent directories durably (see mkdirAll).
+// renameInto renames src to dst, creating dst's parent directories, durably if durable (see
+// mkdirAll).
 // A concurrent removal of an emptied parent directory (removeEmptyParents on another key)
 // can delete dst's parent between the mkdir and the rename; the rename is then retried a
 // few times.
-func renameInto(root, src, dst string) error {
+func renameInto(root, src, dst string, durable bool) error {
 	dstDir := filepath.Dir(dst)
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
-		if err = mkdirAll(root, dstDir, true); err != nil {
+		if err = mkdirAll(root, dstDir, durable); err != nil {
 			return err
 		}
 		if err = os.Rename(src, dst); !errors.Is(err, fs.ErrNotExist) {
@@ -176,3 +178,23 @@ func openNUL(path []byte, flags int) (int, error) {
 	}
 	return int(fd), nil
 }
+
+// SyncFileSystem makes everything written to the drive durable: syncfs(2) of the file
+// system holding its root, which covers the data, inodes and directory entries of every
+// write made under storage.WithDeferredSync before the call (and whatever else the file
+// system holds: one call per drive, not per object).
+func (d *Drive) SyncFileSystem(ctx context.Context) error {
+	fd, err := unix.Open(d.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return mapErr(&fs.PathError{Op: "open", Path: d.root, Err: err})
+	}
+	defer unix.Close(fd)
+	d.fsSyncs.Add(1)
+	if err := unix.Syncfs(fd); err != nil {
+		return mapErr(&fs.PathError{Op: "syncfs", Path: d.root, Err: err})
+	}
+	return nil
+}
+
+// FileSystemSyncs returns how many times SyncFileSystem has synced the drive's file system.
+func (d *Drive) FileSystemSyncs() int64 { return d.fsSyncs.Load() }
