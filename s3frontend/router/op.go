@@ -158,7 +158,7 @@ func (o Op) level() level {
 		OpDeleteBucketTagging, OpGetBucketACL, OpPutBucketACL, OpGetBucketCORS, OpPutBucketCORS,
 		OpDeleteBucketCORS, OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle,
 		OpGetBucketPolicy, OpPutBucketPolicy, OpDeleteBucketPolicy, OpGetBucketPolicyStatus,
-		OpGetObjectLockConfig, OpPutObjectLockConfig:
+		OpGetObjectLockConfig, OpPutObjectLockConfig, OpPostObject:
 		return levelBucket
 	case OpPreflightCORS:
 		return levelEither
