@@ -89,15 +89,9 @@ func (p *Pool) DeleteObjects(ctx context.Context, bucket string, keys []string) 
 
 // UpdateObjectMetadata changes an object's metadata under the key's write lock.
 func (p *Pool) UpdateObjectMetadata(ctx context.Context, bucket, key string, patch objstore.MetadataPatch) (objstore.ObjectInfo, error) {
-	if err := checkBucketName(bucket); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	unlock, err := p.lockKey(ctx, bucket, key, true)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	defer unlock()
-	info, err := p.setFor(key).UpdateMetadata(ctx, bucket, key, patch)
+	info, err := onKey(ctx, p, bucket, key, true, func(s *erasureset.Set) (objstore.ObjectInfo, error) {
+		return s.UpdateMetadata(ctx, bucket, key, patch)
+	})
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}

@@ -63,29 +63,17 @@ func (p *Pool) BucketVersioning(ctx context.Context, bucket string) (objstore.Ve
 
 // StatVersion implements objstore.VersionedLayer, under the key's read lock.
 func (p *Pool) StatVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectInfo, error) {
-	if err := checkBucketName(bucket); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	unlock, err := p.lockKey(ctx, bucket, key, false)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	defer unlock()
-	return p.setFor(key).StatVersion(ctx, bucket, key, versionID)
+	return onKey(ctx, p, bucket, key, false, func(s *erasureset.Set) (objstore.ObjectInfo, error) {
+		return s.StatVersion(ctx, bucket, key, versionID)
+	})
 }
 
 // OpenVersion implements objstore.VersionedLayer, under the key's read lock held only while
 // opening.
 func (p *Pool) OpenVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectHandle, error) {
-	if err := checkBucketName(bucket); err != nil {
-		return nil, err
-	}
-	unlock, err := p.lockKey(ctx, bucket, key, false)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	return p.setFor(key).OpenVersion(ctx, bucket, key, versionID)
+	return onKey(ctx, p, bucket, key, false, func(s *erasureset.Set) (objstore.ObjectHandle, error) {
+		return s.OpenVersion(ctx, bucket, key, versionID)
+	})
 }
 
 // DeleteVersion implements objstore.VersionedLayer, under the key's write lock.
@@ -123,41 +111,28 @@ func (p *Pool) publishLatest(ctx context.Context, s *erasureset.Set, bucket, key
 }
 
 // SetObjectLock implements objstore.VersionedLayer, under the key's write lock.
+// The latest version's lock is part of what the mount shows of the file (an unlink or
+// overwrite of it is EPERM), so its change is published as a metadata update's is.
 func (p *Pool) SetObjectLock(ctx context.Context, bucket, key, versionID string, update objstore.LockUpdate, bypass bool) (objstore.ObjectInfo, error) {
-	if err := checkBucketName(bucket); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	unlock, err := p.lockKey(ctx, bucket, key, true)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	defer unlock()
-	info, err := p.setFor(key).SetObjectLock(ctx, bucket, key, versionID, update, bypass)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	if info.Version.IsLatest {
-		// The latest version's lock is part of what the mount shows of the file (an
-		// unlink or overwrite of it is EPERM): its caches learn of the change as of any
-		// metadata update.
-		p.publish(ctx, objstore.Event{Type: objstore.EventMetadata, Bucket: bucket, Key: key, Info: info})
-	}
-	return info, nil
+	return p.updateVersion(ctx, bucket, key, func(s *erasureset.Set) (objstore.ObjectInfo, error) {
+		return s.SetObjectLock(ctx, bucket, key, versionID, update, bypass)
+	})
 }
 
 // UpdateVersionMetadata implements objstore.VersionMetadataUpdater, under the key's write
 // lock. A change of the latest version is published as UpdateObjectMetadata's is; a
 // noncurrent version's is not (the mount shows the latest only).
 func (p *Pool) UpdateVersionMetadata(ctx context.Context, bucket, key, versionID string, patch objstore.MetadataPatch) (objstore.ObjectInfo, error) {
-	if err := checkBucketName(bucket); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	unlock, err := p.lockKey(ctx, bucket, key, true)
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	defer unlock()
-	info, err := p.setFor(key).UpdateVersionMetadata(ctx, bucket, key, versionID, patch)
+	return p.updateVersion(ctx, bucket, key, func(s *erasureset.Set) (objstore.ObjectInfo, error) {
+		return s.UpdateVersionMetadata(ctx, bucket, key, versionID, patch)
+	})
+}
+
+// updateVersion runs change, a change of one version's record, on key's set under the
+// key's write lock, and publishes it as a metadata event if the version is the latest; a
+// noncurrent version's change is not published (the mount shows the latest only).
+func (p *Pool) updateVersion(ctx context.Context, bucket, key string, change func(*erasureset.Set) (objstore.ObjectInfo, error)) (objstore.ObjectInfo, error) {
+	info, err := onKey(ctx, p, bucket, key, true, change)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
@@ -165,6 +140,21 @@ func (p *Pool) UpdateVersionMetadata(ctx context.Context, bucket, key, versionID
 		p.publish(ctx, objstore.Event{Type: objstore.EventMetadata, Bucket: bucket, Key: key, Info: info})
 	}
 	return info, nil
+}
+
+// onKey checks the bucket's name and runs fn on key's set under the key's lock, exclusive
+// when write.
+func onKey[T any](ctx context.Context, p *Pool, bucket, key string, write bool, fn func(*erasureset.Set) (T, error)) (T, error) {
+	var zero T
+	if err := checkBucketName(bucket); err != nil {
+		return zero, err
+	}
+	unlock, err := p.lockKey(ctx, bucket, key, write)
+	if err != nil {
+		return zero, err
+	}
+	defer unlock()
+	return fn(p.setFor(key))
 }
 
 // ListObjectVersions implements objstore.VersionedLayer: the walk of ListObjects, each key
