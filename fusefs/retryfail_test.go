@@ -2,20 +2,13 @@ package fusefs
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/storage"
-	"github.com/flashstor/flashstor/objstore/storage/faulty"
-	"github.com/flashstor/flashstor/objstore/storage/health"
 )
 
 // TestRetryAfterFailedFirstCommit: a new file whose first commit fails (two of four drives
@@ -25,24 +18,7 @@ import (
 // unlockSync): were the name still cached, the retry would open the discarded file, which
 // counts as removed, and its close would be acknowledged and dropped.
 func TestRetryAfterFailedFirstCommit(t *testing.T) {
-	var mu sync.Mutex
-	var drives []*faulty.Drive
-	d, err := deploy.Open(context.Background(), deploy.Config{
-		Drives: []string{filepath.Join(t.TempDir(), "d{1...4}")},
-		Parity: 2,
-		Health: health.Options{Timeout: 10 * time.Second, ProbeInterval: time.Hour},
-		WrapDrive: func(sd storage.Drive) storage.Drive {
-			mu.Lock()
-			defer mu.Unlock()
-			f := faulty.Wrap(sd)
-			drives = append(drives, f)
-			return f
-		},
-	})
-	must(t, "deploy.Open", err)
-	t.Cleanup(func() { d.Close() })
-	ctx := context.Background()
-	must(t, "MakeBucket", d.MakeBucket(ctx, testBucket, objstore.MakeBucketOptions{}))
+	d, drives := faultyDeployment(t)
 	dir := filepath.Join(mountLayer(t, d, Options{}), testBucket)
 	for i := range 30 {
 		name := fmt.Sprintf("retry%d", i)

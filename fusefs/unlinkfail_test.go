@@ -26,25 +26,8 @@ import (
 // showed the old object, cut to the new size.) Small files go whole in one put, large ones
 // through the staging file: both are checked.
 func TestFailedUnlinkKeepsFile(t *testing.T) {
-	var mu sync.Mutex
-	var drives []*faulty.Drive
-	d, err := deploy.Open(context.Background(), deploy.Config{
-		Drives: []string{filepath.Join(t.TempDir(), "d{1...4}")},
-		Parity: 2,
-		// Failing deletes must not take the drives offline: the point is the core's answer.
-		Health: health.Options{Timeout: 10 * time.Second, ProbeInterval: time.Hour},
-		WrapDrive: func(sd storage.Drive) storage.Drive {
-			mu.Lock()
-			defer mu.Unlock()
-			f := faulty.Wrap(sd)
-			drives = append(drives, f)
-			return f
-		},
-	})
-	must(t, "deploy.Open", err)
-	t.Cleanup(func() { d.Close() })
+	d, drives := faultyDeployment(t)
 	ctx := context.Background()
-	must(t, "MakeBucket", d.MakeBucket(ctx, testBucket, objstore.MakeBucketOptions{}))
 	dir := filepath.Join(mountLayer(t, d, Options{}), testBucket)
 	for _, size := range []int{100, streamThreshold + 4096} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
@@ -76,4 +59,30 @@ func TestFailedUnlinkKeepsFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// faultyDeployment opens a 2+2 deployment whose drives are wrapped for fault injection,
+// with the test bucket made, and returns it with its drives in order. Failing calls must
+// not take the drives offline (the point is the core's answer), hence the long health
+// timeout and probe interval.
+func faultyDeployment(t *testing.T) (*deploy.Deployment, []*faulty.Drive) {
+	t.Helper()
+	var mu sync.Mutex
+	var drives []*faulty.Drive
+	d, err := deploy.Open(context.Background(), deploy.Config{
+		Drives: []string{filepath.Join(t.TempDir(), "d{1...4}")},
+		Parity: 2,
+		Health: health.Options{Timeout: 10 * time.Second, ProbeInterval: time.Hour},
+		WrapDrive: func(sd storage.Drive) storage.Drive {
+			mu.Lock()
+			defer mu.Unlock()
+			f := faulty.Wrap(sd)
+			drives = append(drives, f)
+			return f
+		},
+	})
+	must(t, "deploy.Open", err)
+	t.Cleanup(func() { d.Close() })
+	must(t, "MakeBucket", d.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
+	return d, drives
 }
