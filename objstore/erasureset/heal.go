@@ -267,29 +267,22 @@ func (s *Set) rebuildInlineShard(ctx context.Context, now *version, m *meta.Obje
 	if err != nil || len(m.Erasure.Distribution) != len(s.drives) {
 		return nil
 	}
-	readers := make([]io.ReaderAt, codec.TotalShards())
-	writers := make([]io.Writer, codec.TotalShards())
-	held := 0
+	shards := make([][]byte, len(s.drives))
+	good := make([]bool, len(s.drives))
 	for d := range s.drives {
-		if d == target {
-			continue
-		}
-		if shard := inlineOn(now, d, m.ID); len(shard) > 0 {
-			readers[m.Erasure.Distribution[d]] = bytes.NewReader(shard)
-			held++
-		}
+		shards[d] = inlineOn(now, d, m.ID)
+		good[d] = d != target && len(shards[d]) > 0
 	}
-	if held < m.Erasure.DataShards {
+	if countTrue(good) < m.Erasure.DataShards {
 		return nil
 	}
-	var buf bytes.Buffer
-	writers[m.Erasure.Distribution[target]] = &buf
-	shardErrs, err := codec.Heal(ctx, readers, writers, m.Size)
-	s.reportBitrot(countReadBitrot(shardErrs, writers))
+	targets := make([]bool, len(s.drives))
+	targets[target] = true
+	rebuilt, err := s.healInline(ctx, codec, m, shards, good, targets)
 	if err != nil {
 		return nil
 	}
-	return buf.Bytes()
+	return rebuilt[target]
 }
 
 // rebuild is a heal's rebuilt copy of one version for its target drives, waiting for its
@@ -304,14 +297,29 @@ type rebuild struct {
 }
 
 func (s *Set) rebuildInline(ctx context.Context, v *version, codec *erasure.Codec, good, targets []bool) (*rebuild, error) {
-	m := v.current
+	shards := make([][]byte, len(s.drives))
+	for i := range shards {
+		if good[i] {
+			shards[i] = v.decoded[i].InlineData
+		}
+	}
+	inline, err := s.healInline(ctx, codec, v.current, shards, good, targets)
+	if err != nil {
+		return nil, err
+	}
+	return &rebuild{inline: inline}, nil
+}
+
+// healInline rebuilds the inline version m's shards of the target drives from drive i's
+// shard shards[i] of each good drive i; out[i] is target drive i's shard.
+func (s *Set) healInline(ctx context.Context, codec *erasure.Codec, m *meta.Object, shards [][]byte, good, targets []bool) (out [][]byte, err error) {
 	readers := make([]io.ReaderAt, codec.TotalShards())
 	writers := make([]io.Writer, codec.TotalShards())
 	bufs := make([]bytes.Buffer, len(s.drives))
 	for i := range s.drives {
 		shard := m.Erasure.Distribution[i]
 		if good[i] {
-			readers[shard] = bytes.NewReader(v.decoded[i].InlineData)
+			readers[shard] = bytes.NewReader(shards[i])
 		}
 		if targets[i] {
 			writers[shard] = &bufs[i]
@@ -322,13 +330,13 @@ func (s *Set) rebuildInline(ctx context.Context, v *version, codec *erasure.Code
 	if err != nil {
 		return nil, err
 	}
-	r := &rebuild{inline: make([][]byte, len(s.drives))}
+	out = make([][]byte, len(s.drives))
 	for i := range bufs {
 		if targets[i] {
-			r.inline[i] = bufs[i].Bytes()
+			out[i] = bufs[i].Bytes()
 		}
 	}
-	return r, nil
+	return out, nil
 }
 
 func (s *Set) rebuildParts(ctx context.Context, bucket string, v *version, codec *erasure.Codec, good, targets []bool) (*rebuild, error) {
