@@ -6,6 +6,7 @@ package diskbench
 
 import (
 	"os"
+	"strconv"
 	"sync"
 	"time"
 	"unsafe"
@@ -124,4 +125,25 @@ func (p *Phases) Run(name string, f func(client int) error) error {
 // of object bytes.
 func (p *Phases) MBps(name string, size, rounds int) float64 {
 	return float64(size) * float64(p.conc) * float64(rounds) / p.total[name].Seconds() / 1e6
+}
+
+// The raw phases: the limit a put is measured against.
+const (
+	RawBuffered = "raw-buf"
+	RawDirect   = "raw-direct"
+)
+
+// RunRaw runs the raw phases of one round: every client writes s into dirs (a file named
+// by the client), buffered (RawBuffered), then with O_DIRECT (RawDirect).
+func (p *Phases) RunRaw(s *Shards, dirs []string) error {
+	if err := p.Run(RawBuffered, func(c int) error { return s.Write(dirs, strconv.Itoa(c), false) }); err != nil {
+		return err
+	}
+	return p.Run(RawDirect, func(c int) error { return s.Write(dirs, strconv.Itoa(c), true) })
+}
+
+// Limit returns the raw limit over rounds rounds of objects of size bytes, in MB/s of
+// object bytes: the faster of the raw phases.
+func (p *Phases) Limit(size, rounds int) float64 {
+	return max(p.MBps(RawBuffered, size, rounds), p.MBps(RawDirect, size, rounds))
 }

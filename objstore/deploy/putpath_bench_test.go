@@ -63,15 +63,16 @@ func benchPutPath(b *testing.B, size, conc int) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		run("raw-buf", func(c int) error { return shards.Write(rawDirs, fmt.Sprint(c), false) })
-		run("raw-direct", func(c int) error { return shards.Write(rawDirs, fmt.Sprint(c), true) })
+		if err := ph.RunRaw(shards, rawDirs); err != nil {
+			b.Fatal(err)
+		}
 		run("put", func(c int) error {
 			_, err := l.PutObject(context.Background(), "bench", fmt.Sprint("k", c), bytes.NewReader(content), int64(size), objstore.PutOptions{})
 			return err
 		})
 	}
 	b.StopTimer()
-	limit := max(ph.MBps("raw-buf", size, b.N), ph.MBps("raw-direct", size, b.N))
+	limit := ph.Limit(size, b.N)
 	for _, name := range []string{"raw-buf", "raw-direct", "put"} {
 		b.ReportMetric(ph.MBps(name, size, b.N), name+"-MB/s")
 	}
