@@ -80,11 +80,15 @@ func ParseBase64(a Algorithm, text []byte) (Value, error) {
 	if len(text) != base64.StdEncoding.EncodedLen(size) {
 		return Value{}, ErrMalformed
 	}
-	var v Value
-	v.Algorithm = a
-	n, err := base64.StdEncoding.Decode(v.raw[:], text)
+	// Text of the right length can still decode to more bytes than size when its
+	// padding is missing (44 characters without '=' decode to 33 bytes), so decode
+	// into room for what a text of the accepted length can hold and check the count after.
+	var scratch [MaxSize + 3]byte
+	n, err := base64.StdEncoding.Decode(scratch[:], text)
 	if err != nil || n != size {
 		return Value{}, ErrMalformed
 	}
+	v := Value{Algorithm: a}
+	copy(v.raw[:], scratch[:n])
 	return v, nil
 }
