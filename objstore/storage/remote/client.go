@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -28,7 +29,12 @@ type Options struct {
 	// DialTimeout bounds connecting to the node: a node that is down is reported offline
 	// after at most this long. Default 2 s.
 	DialTimeout time.Duration
-	// Transport, when set, replaces the client's own pooled transport (TLS, tests).
+	// TLS, when set, is the client's TLS configuration for https nodes: the roots that
+	// node certificates chain to and this node's client certificate
+	// (tlsconf.Store.NodeClientConfig).
+	TLS *tls.Config
+	// Transport, when set, replaces the client's own pooled transport (tests); TLS is then
+	// ignored.
 	Transport http.RoundTripper
 }
 
@@ -66,6 +72,8 @@ func New(base, drive string, secret []byte, opts Options) (*Client, error) {
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
+			TLSClientConfig:     opts.TLS,
+			TLSHandshakeTimeout: opts.DialTimeout,
 		}
 	}
 	return &Client{
