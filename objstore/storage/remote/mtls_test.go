@@ -65,7 +65,7 @@ func TestMutualTLS(t *testing.T) {
 				t.Fatalf("a node with the cluster's certificate: %v", err)
 			}
 			for name, cfg := range map[string]*tls.Config{
-				"no certificate":          {RootCAs: ca.Pool()},
+				"no certificate":           {RootCAs: ca.Pool()},
 				"another CA's certificate": {RootCAs: ca.Pool(), Certificates: []tls.Certificate{other.TLS}},
 			} {
 				peer, err := remote.New(url, "d1", secret, remote.Options{TLS: cfg})
