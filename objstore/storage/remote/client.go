@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,9 +90,10 @@ func (c *Client) do(ctx context.Context, op string, q url.Values, body io.Reader
 		req.Trailer = trailer
 		req.ContentLength = -1
 	}
-	var nonce [16]byte
-	rand.Read(nonce[:])
-	req.Header.Set(authHeader, sign(c.secret, req.Method, req.URL.EscapedPath(), req.URL.RawQuery, time.Now(), hex.EncodeToString(nonce[:])))
+	SignRequest(req, c.secret)
+	if epochs := storage.Epochs(ctx); epochs != nil {
+		req.Header.Set(epochHeader, formatEpochs(epochs))
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, c.transportErr(ctx, op, err)

@@ -36,6 +36,12 @@
 //	renameobject  POST    vol key dkey            -                 -
 //	walk          GET     vol prefix after recursive meta   -       JSON lines, see below
 //
+// A call made under namespace locks of a cluster carries header X-Flashstor-Epoch with the
+// ownership epochs of those locks: "<set>=<epoch>" pairs, canonical decimal, separated by
+// commas, each set once (storage.WithEpochs); the handler puts them into the call's context,
+// so that a fenced drive (package fence) behind it refuses a stale one with "stale-epoch". A
+// malformed header is 400. Nodes without the header are not fenced (one-node deployments).
+//
 // Success is 200. A drive error is 409 with header X-Flashstor-Error naming the storage error
 // (errors.go's codes: "file-not-found", "invalid-path", ...) and the message as body; the
 // client rebuilds an error that errors.Is the same storage sentinel. 400 is a malformed

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/flashstor/flashstor/objstore/storage"
 )
@@ -32,7 +31,7 @@ func NewHandler(secret []byte, drives map[string]storage.Drive, log *slog.Logger
 	}
 	return &Handler{
 		drives: drives,
-		auth:   &verifier{secret: append([]byte(nil), secret...), now: time.Now, nonces: map[[16]byte]int64{}},
+		auth:   newVerifier(secret),
 		log:    log,
 	}, nil
 }
@@ -57,6 +56,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	if h := r.Header.Get(epochHeader); h != "" {
+		epochs, err := parseEpochs(h)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r = r.WithContext(storage.WithEpochs(r.Context(), epochs...))
 	}
 	if err := serve(w, r, d, c.op, q); err != nil {
 		var sent errSent
