@@ -277,4 +277,3 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 func (d *Drive) Walk(ctx context.Context, bucket string, opts storage.WalkOptions, fn func(storage.Entry) error) error {
 	return d.guard(ctx, func() error { return d.inner.Walk(ctx, bucket, opts, fn) })
 }
-
