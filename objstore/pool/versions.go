@@ -85,7 +85,7 @@ func (p *Pool) DeleteVersion(ctx context.Context, bucket, key string, opts objst
 	if err != nil {
 		return objstore.DeleteResult{}, err
 	}
-	unlock, err := p.lockKey(ctx, bucket, key, true)
+	ctx, unlock, err := p.lockKey(ctx, bucket, key, true)
 	if err != nil {
 		return objstore.DeleteResult{}, err
 	}
@@ -149,7 +149,7 @@ func onKey[T any](ctx context.Context, p *Pool, bucket, key string, write bool, 
 	if err := checkBucketName(bucket); err != nil {
 		return zero, err
 	}
-	unlock, err := p.lockKey(ctx, bucket, key, write)
+	ctx, unlock, err := p.lockKey(ctx, bucket, key, write)
 	if err != nil {
 		return zero, err
 	}
