@@ -3,8 +3,8 @@ package owner
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -47,7 +47,7 @@ const (
 	testSetDrives = 4 // 2 data + 2 parity: write quorum 3
 )
 
-func newCluster(t *testing.T, names ...string) *cluster {
+func newCluster(t testing.TB, names ...string) *cluster {
 	t.Helper()
 	c := &cluster{etcd: etcdtest.Start(t)}
 	c.skipAdvance.Store(map[string]bool{})
@@ -87,7 +87,7 @@ func (c *cluster) advance(ctx context.Context, set int, epoch uint64) error {
 	return nil
 }
 
-func (c *cluster) startNode(t *testing.T, name string, names []string) *testNode {
+func (c *cluster) startNode(t testing.TB, name string, names []string) *testNode {
 	t.Helper()
 	tn := &testNode{}
 	tn.srv = httptest.NewUnstartedServer(nil)
@@ -137,7 +137,7 @@ func (c *cluster) startNode(t *testing.T, name string, names []string) *testNode
 }
 
 // waitOwner waits (bounded) until node owns set and returns the epoch.
-func waitOwner(t *testing.T, n *testNode, set int) uint64 {
+func waitOwner(t testing.TB, n *testNode, set int) uint64 {
 	t.Helper()
 	for range 200 {
 		if e, ok := n.Owns(set); ok {
@@ -150,7 +150,7 @@ func waitOwner(t *testing.T, n *testNode, set int) uint64 {
 }
 
 // keyIn returns a key that set holds.
-func keyIn(t *testing.T, p *pool.Pool, set int, prefix string) string {
+func keyIn(t testing.TB, p *pool.Pool, set int, prefix string) string {
 	t.Helper()
 	for i := range 1000 {
 		k := fmt.Sprintf("%s-%d", prefix, i)
@@ -321,5 +321,3 @@ func mustGrant(t *testing.T, l *Locker, name string) context.Context {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
-
-
