@@ -94,12 +94,12 @@ func parseAcquire(q url.Values, sets int) (acquireRequest, error) {
 	if err != nil || set < 0 || set >= sets {
 		return acquireRequest{}, fmt.Errorf("bad set %q", q.Get("set"))
 	}
+	// Compared in milliseconds: a product in nanoseconds could overflow back into range.
 	ms, err := strconv.ParseInt(q.Get("ttl"), 10, 64)
-	ttl := time.Duration(ms) * time.Millisecond
-	if err != nil || ms <= 0 || ttl < MinLockTTL || ttl > MaxLockTTL {
+	if err != nil || ms < MinLockTTL.Milliseconds() || ms > MaxLockTTL.Milliseconds() {
 		return acquireRequest{}, fmt.Errorf("bad ttl %q (ms, %v to %v)", q.Get("ttl"), MinLockTTL, MaxLockTTL)
 	}
-	req := acquireRequest{set: set, ttl: ttl, writes: q["w"], reads: q["r"]}
+	req := acquireRequest{set: set, ttl: time.Duration(ms) * time.Millisecond, writes: q["w"], reads: q["r"]}
 	all := len(req.writes) + len(req.reads)
 	if all == 0 || all > MaxNames {
 		return acquireRequest{}, fmt.Errorf("%d names (1 to %d)", all, MaxNames)

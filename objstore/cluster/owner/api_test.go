@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +156,39 @@ func TestLockAPIRefusesBadRequests(t *testing.T) {
 	if a.Grants() != 0 {
 		t.Fatalf("%d grants after bad requests", a.Grants())
 	}
+}
+
+// FuzzParseAcquire decodes arbitrary acquire queries: what it accepts is within the limits.
+func FuzzParseAcquire(f *testing.F) {
+	f.Add("set=0&ttl=1000&w=a%2Fb&r=%00bucket%2Fa")
+	f.Add("set=1&ttl=600000&r=x")
+	f.Add("set=01&ttl=1e3&w=")
+	f.Add("set=0&ttl=9223372036854775807&w=a")
+	f.Add("set=0&ttl=18446744078709&w=a") // ms whose nanoseconds wrap around into range
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		req, err := parseAcquire(q, 2)
+		if err != nil {
+			return
+		}
+		if req.set < 0 || req.set >= 2 || req.ttl < MinLockTTL || req.ttl > MaxLockTTL {
+			t.Fatalf("accepted set %d ttl %v", req.set, req.ttl)
+		}
+		if ms, _ := strconv.ParseInt(q.Get("ttl"), 10, 64); ms > MaxLockTTL.Milliseconds() {
+			t.Fatalf("accepted ttl %d ms as %v", ms, req.ttl)
+		}
+		if n := len(req.writes) + len(req.reads); n == 0 || n > MaxNames {
+			t.Fatalf("accepted %d names", n)
+		}
+		for _, names := range [][]string{req.writes, req.reads} {
+			for _, name := range names {
+				if name == "" || len(name) > MaxNameLen {
+					t.Fatalf("accepted name of %d bytes", len(name))
+				}
+			}
+		}
+	})
 }
