@@ -91,7 +91,7 @@ func (p *Pool) DeleteObjects(ctx context.Context, bucket string, keys []string) 
 
 // UpdateObjectMetadata changes an object's metadata under the key's write lock.
 func (p *Pool) UpdateObjectMetadata(ctx context.Context, bucket, key string, patch objstore.MetadataPatch) (objstore.ObjectInfo, error) {
-	info, err := onKey(ctx, p, bucket, key, true, func(s *erasureset.Set) (objstore.ObjectInfo, error) {
+	info, err := onKey(ctx, p, bucket, key, true, func(ctx context.Context, s *erasureset.Set) (objstore.ObjectInfo, error) {
 		return s.UpdateMetadata(ctx, bucket, key, patch)
 	})
 	if err != nil {

@@ -119,7 +119,7 @@ func (c *cluster) startNode(t testing.TB, name string, names []string) *testNode
 	for set := range testSets {
 		ds := make([]storage.Drive, testSetDrives)
 		for i, d := range c.drives[set] {
-			ds[i] = d
+			ds[i] = epochChecked{Drive: d, set: set, t: t}
 		}
 		s, err := erasureset.New(erasureset.Config{Index: set, Drives: ds, Parity: testSetDrives / 2, Locks: locker})
 		if err != nil {
@@ -201,6 +201,25 @@ func TestPlacementAndWritesThroughEveryNode(t *testing.T) {
 				t.Fatalf("%s read through the other node: %q", k, got)
 			}
 		}
+	}
+	// The other object operations, every one under its lock's epoch (epochChecked).
+	ctx := context.Background()
+	k0, k1 := keyIn(t, a.pool, 0, "m"), keyIn(t, a.pool, 1, "m")
+	put(t, b.pool, "bkt", k0, "moved")
+	if _, err := b.pool.UpdateObjectMetadata(ctx, "bkt", k0, objstore.MetadataPatch{Set: map[string]string{"x-amz-meta-a": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.pool.StatObject(ctx, "bkt", k0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.pool.RenameObject(ctx, "bkt", k0, k1, objstore.RenameOptions{}); err != nil {
+		t.Fatalf("rename across sets: %v", err)
+	}
+	if got := get(t, b.pool, "bkt", k1); got != "moved" {
+		t.Fatalf("renamed object reads %q", got)
+	}
+	if err := b.pool.DeleteObject(ctx, "bkt", k1); err != nil {
+		t.Fatal(err)
 	}
 	// DeleteBucket takes the bucket's write lock from both owners and sees both sets'
 	// objects.
@@ -321,3 +340,38 @@ func mustGrant(t *testing.T, l *Locker, name string) context.Context {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// epochChecked fails the test when a call that changes what reads serve reaches a drive
+// without an epoch for the drive's set: in a cluster every such call is made under a lock
+// and must carry its grant's epoch, or fencing cannot see it.
+type epochChecked struct {
+	storage.Drive
+	set int
+	t   testing.TB
+}
+
+func (d epochChecked) check(ctx context.Context, call string) {
+	if _, ok := storage.EpochOf(ctx, d.set); !ok {
+		d.t.Errorf("%s reached a drive of set %d without its epoch", call, d.set)
+	}
+}
+
+func (d epochChecked) CommitObject(ctx context.Context, bucket, key string, meta []byte, srcVolume, srcDir string) error {
+	d.check(ctx, "CommitObject "+bucket+"/"+key)
+	return d.Drive.CommitObject(ctx, bucket, key, meta, srcVolume, srcDir)
+}
+
+func (d epochChecked) DeleteObject(ctx context.Context, bucket, key string) error {
+	d.check(ctx, "DeleteObject "+bucket+"/"+key)
+	return d.Drive.DeleteObject(ctx, bucket, key)
+}
+
+func (d epochChecked) RenameObject(ctx context.Context, bucket, srcKey, dstKey string) error {
+	d.check(ctx, "RenameObject "+bucket+"/"+srcKey)
+	return d.Drive.RenameObject(ctx, bucket, srcKey, dstKey)
+}
+
+func (d epochChecked) ReadMeta(ctx context.Context, bucket, key string) ([]byte, error) {
+	d.check(ctx, "ReadMeta "+bucket+"/"+key)
+	return d.Drive.ReadMeta(ctx, bucket, key)
+}
