@@ -19,6 +19,7 @@ import (
 	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/objstore/storage/fence"
 	"github.com/flashstor/flashstor/objstore/storage/local"
+	"github.com/flashstor/flashstor/objstore/storage/remote"
 )
 
 var testSecret = []byte("owner-test-cluster-secret-0123456789")
@@ -30,6 +31,8 @@ type cluster struct {
 	etcd   *etcdtest.Server
 	nodes  []*testNode
 	drives [][]*fence.Drive // by set and position
+	// remoteURL, when set, serves the drives to the nodes over the wire.
+	remoteURL string
 	// skipAdvance, when set for a drive "set/pos", leaves that drive out of fence raises
 	// (offline at the takeover).
 	skipAdvance atomic.Value // map[string]bool
@@ -49,6 +52,13 @@ const (
 
 func newCluster(t testing.TB, names ...string) *cluster {
 	t.Helper()
+	return newClusterVia(t, false, names...)
+}
+
+// newClusterVia is newCluster whose nodes reach the drives through remote drives of one
+// handler (the wire protocol, epochs in X-Flashstor-Epoch) when viaRemote.
+func newClusterVia(t testing.TB, viaRemote bool, names ...string) *cluster {
+	t.Helper()
 	c := &cluster{etcd: etcdtest.Start(t)}
 	c.skipAdvance.Store(map[string]bool{})
 	for set := range testSets {
@@ -61,6 +71,21 @@ func newCluster(t testing.TB, names ...string) *cluster {
 			ds = append(ds, fence.Wrap(d, set))
 		}
 		c.drives = append(c.drives, ds)
+	}
+	if viaRemote {
+		served := map[string]storage.Drive{}
+		for set, ds := range c.drives {
+			for pos, d := range ds {
+				served[fmt.Sprintf("s%dd%d", set, pos)] = d
+			}
+		}
+		h, err := remote.NewHandler(testSecret, served, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		c.remoteURL = srv.URL
 	}
 	for _, name := range names {
 		c.nodes = append(c.nodes, c.startNode(t, name, names))
@@ -119,7 +144,15 @@ func (c *cluster) startNode(t testing.TB, name string, names []string) *testNode
 	for set := range testSets {
 		ds := make([]storage.Drive, testSetDrives)
 		for i, d := range c.drives[set] {
-			ds[i] = epochChecked{Drive: d, set: set, t: t}
+			var drive storage.Drive = d
+			if c.remoteURL != "" {
+				rd, err := remote.New(c.remoteURL, fmt.Sprintf("s%dd%d", set, i), testSecret, remote.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				drive = rd
+			}
+			ds[i] = epochChecked{Drive: drive, set: set, t: t}
 		}
 		s, err := erasureset.New(erasureset.Config{Index: set, Drives: ds, Parity: testSetDrives / 2, Locks: locker})
 		if err != nil {
@@ -268,7 +301,12 @@ func TestFailoverOnLostLease(t *testing.T) {
 // owner took over: the drives refuse it, the write fails with 503's error, and nothing it
 // wrote is served, even though one drive missed the new owner's fence raise.
 func TestStaleOwnerIsFenced(t *testing.T) {
-	c := newCluster(t, "a", "b")
+	t.Run("direct", func(t *testing.T) { testStaleOwnerIsFenced(t, false) })
+	t.Run("remote", func(t *testing.T) { testStaleOwnerIsFenced(t, true) })
+}
+
+func testStaleOwnerIsFenced(t *testing.T, viaRemote bool) {
+	c := newClusterVia(t, viaRemote, "a", "b")
 	a, b := c.nodes[0], c.nodes[1]
 	e1 := waitOwner(t, a, 0)
 	waitOwner(t, b, 1)
