@@ -254,6 +254,28 @@ func TestPlacementAndWritesThroughEveryNode(t *testing.T) {
 	if err := b.pool.DeleteObject(ctx, "bkt", k1); err != nil {
 		t.Fatal(err)
 	}
+	// A multipart upload of set 1's key, its part through a (a remote grant from b), and a
+	// heal, whose locks are routed as well: one drive's copy is removed and rebuilt.
+	id, err := a.pool.NewMultipartUpload(ctx, "bkt", k1, objstore.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := a.pool.PutObjectPart(ctx, "bkt", k1, id, 1, strings.NewReader("one part"), 8, objstore.PartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.CompleteMultipartUpload(ctx, "bkt", k1, id, []objstore.CompletePart{{Number: 1, ETag: part.ETag}}, objstore.CompleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.drives[1][0].Unwrap().DeleteObject(ctx, "bkt", k1); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := a.sets[1].HealObject(ctx, "bkt", k1, true); err != nil || len(res.Healed) != 1 {
+		t.Fatalf("heal: %+v, %v; want one drive healed", res, err)
+	}
+	if got := get(t, a.pool, "bkt", k1); got != "one part" {
+		t.Fatalf("multipart object reads %q", got)
+	}
 	// DeleteBucket takes the bucket's write lock from both owners and sees both sets'
 	// objects.
 	if err := b.pool.DeleteBucket(context.Background(), "bkt"); err == nil {
