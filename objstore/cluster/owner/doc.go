@@ -85,7 +85,10 @@
 //     write fails its quorum and the object core rolls back what it wrote; what it leaves
 //     on a minority of drives (if it crashes before the rollback) is outvoted by reads and
 //     repaired by heal, as any failed write.
-//   - Holder node dies holding a remote grant: released after its TTL.
+//   - Holder node dies holding a remote grant: released after its TTL. So is a grant
+//     whose answer never reached its caller (the caller gave up just as it was granted).
+//   - Owner unreachable when a holder releases: the release call gives up after 5s, and
+//     the TTL frees the lock.
 //   - etcd unreachable: no lease keep-alive, so every owner stops granting after half the
 //     TTL and the cluster refuses writes (503) until etcd is back. Reads of a set also take
 //     locks and stop too.

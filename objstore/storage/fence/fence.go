@@ -12,7 +12,8 @@
 // Ordering: a call admitted under epoch e runs holding the read side of a lock; raising the
 // epoch takes the write side, so once a drive has recorded e2 no call under e1 < e2 starts,
 // and the calls under e1 already running finish before e2 is recorded. Raising is rare (a
-// change of owner), so the common path is one uncontended read lock.
+// change of owner), so the common path is one uncontended read lock. Walk and the reads
+// of an opened file are admitted at their start only: they change nothing.
 //
 // # Record, version 1
 //
@@ -274,6 +275,14 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	return d.guard(ctx, func() error { return d.inner.RenameObject(ctx, bucket, srcKey, dstKey) })
 }
 
+// Walk is admitted at its start and runs without holding the ordering lock: a walk can be
+// long, and its callback may call the drive again, which under a held read lock would
+// deadlock against a raise waiting for the write side. A walk only reads.
 func (d *Drive) Walk(ctx context.Context, bucket string, opts storage.WalkOptions, fn func(storage.Entry) error) error {
-	return d.guard(ctx, func() error { return d.inner.Walk(ctx, bucket, opts, fn) })
+	release, err := d.admit(ctx)
+	if err != nil {
+		return err
+	}
+	release()
+	return d.inner.Walk(ctx, bucket, opts, fn)
 }
