@@ -88,6 +88,9 @@ func newClusterVia(t testing.TB, viaRemote bool, names ...string) *cluster {
 		c.remoteURL = srv.URL
 	}
 	for _, name := range names {
+		if strings.HasPrefix(name, "-") {
+			continue // in the placement, never started
+		}
 		c.nodes = append(c.nodes, c.startNode(t, name, names))
 	}
 	return c
@@ -434,4 +437,21 @@ func (d epochChecked) RenameObject(ctx context.Context, bucket, srcKey, dstKey s
 func (d epochChecked) ReadMeta(ctx context.Context, bucket, key string) ([]byte, error) {
 	d.check(ctx, "ReadMeta "+bucket+"/"+key)
 	return d.Drive.ReadMeta(ctx, bucket, key)
+}
+
+// A set whose preferred node never comes up is taken, after the takeover delay, by another
+// node, which then serves both sets.
+func TestAbsentPreferredNode(t *testing.T) {
+	c := newCluster(t, "-a", "b") // set 0 prefers "-a", which is never started
+	b := c.nodes[0]
+	waitOwner(t, b, 0)
+	waitOwner(t, b, 1)
+	if err := b.pool.MakeBucket(context.Background(), "bkt", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	k := keyIn(t, b.pool, 0, "k")
+	put(t, b.pool, "bkt", k, "served by the stand-in")
+	if got := get(t, b.pool, "bkt", k); got != "served by the stand-in" {
+		t.Fatalf("read %q", got)
+	}
 }
