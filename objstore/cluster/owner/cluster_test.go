@@ -56,7 +56,7 @@ func newCluster(t testing.TB, names ...string) *cluster {
 }
 
 // newClusterVia is newCluster whose nodes reach the drives through remote drives of one
-// handler (the wire protocol, epochs in X-Flashstor-Epoch) when viaRemote.
+// handler (the wire protocol, epochs in the epoch argument) when viaRemote.
 func newClusterVia(t testing.TB, viaRemote bool, names ...string) *cluster {
 	t.Helper()
 	c := &cluster{etcd: etcdtest.Start(t)}

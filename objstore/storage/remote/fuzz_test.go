@@ -101,7 +101,7 @@ func FuzzToken(f *testing.F) {
 	})
 }
 
-// FuzzEpochs decodes arbitrary X-Flashstor-Epoch headers: a header that decodes encodes back
+// FuzzEpochs decodes arbitrary epoch arguments: one that decodes encodes back
 // to itself, without a set twice.
 func FuzzEpochs(f *testing.F) {
 	for _, s := range []string{"0=1", "3=12,5=9", "1=18446744073709551615", "", "=", "1=2,1=3", "-1=4", "+1=2"} {

@@ -57,8 +57,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if h := r.Header.Get(epochHeader); h != "" {
-		epochs, err := parseEpochs(h)
+	if h, ok := q[epochArg]; ok {
+		if len(h) != 1 {
+			http.Error(w, "epoch given more than once", http.StatusBadRequest)
+			return
+		}
+		epochs, err := parseEpochs(h[0])
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

@@ -26,7 +26,7 @@ const (
 	authHeader  = "X-Flashstor-Node"
 	errHeader   = "X-Flashstor-Error"
 	abortHeader = "X-Flashstor-Abort"
-	epochHeader = "X-Flashstor-Epoch"
+	epochArg    = "epoch"
 	maxNonces   = 1 << 20
 )
 
@@ -218,11 +218,11 @@ func (v *verifier) verify(header, method, path, rawQuery string) error {
 	return nil
 }
 
-// maxEpochs bounds the epochs one X-Flashstor-Epoch header may carry (a call holds the
+// maxEpochs bounds the epochs one epoch argument may carry (a call holds the
 // locks of a few sets at most).
 const maxEpochs = 64
 
-// formatEpochs encodes epochs as the X-Flashstor-Epoch header: "<set>=<epoch>" pairs,
+// formatEpochs encodes epochs as the epoch argument: "<set>=<epoch>" pairs,
 // decimal, separated by commas.
 func formatEpochs(epochs []storage.Epoch) string {
 	b := make([]byte, 0, 24*len(epochs))
@@ -241,7 +241,7 @@ func formatEpochs(epochs []storage.Epoch) string {
 // spelling.
 func canonical(n string) bool { return n == "0" || !strings.HasPrefix(n, "0") }
 
-// parseEpochs decodes an X-Flashstor-Epoch header.
+// parseEpochs decodes an epoch argument.
 func parseEpochs(h string) ([]storage.Epoch, error) {
 	var out []storage.Epoch
 	for part := range strings.SplitSeq(h, ",") {
