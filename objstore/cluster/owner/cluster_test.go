@@ -455,3 +455,34 @@ func TestAbsentPreferredNode(t *testing.T) {
 		t.Fatalf("read %q", got)
 	}
 }
+
+// A lease revoked from outside (as etcd does when it expires) ends the owner's terms when
+// its keep-alive learns it; the set goes to the other node, and the node that lost it
+// starts a new session and campaigns again.
+func TestExternalRevoke(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	a, b := c.nodes[0], c.nodes[1]
+	e1 := waitOwner(t, a, 0)
+	a.mu.Lock()
+	old := a.session.Lease()
+	a.mu.Unlock()
+	if _, err := c.etcd.Client(t).Revoke(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	if e2 := waitOwner(t, b, 0); e2 <= e1 {
+		t.Fatalf("epoch %d after %d", e2, e1)
+	}
+	for i := 0; ; i++ {
+		a.mu.Lock()
+		renewed := a.session.Lease() != old
+		a.mu.Unlock()
+		_, owns := a.Owns(0)
+		if renewed && !owns {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("after 10s: new session %v, still owns set 0 %v", renewed, owns)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

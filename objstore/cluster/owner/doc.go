@@ -31,6 +31,8 @@
 // yet have noticed that its lease expired, but the monotonic clock has moved on, so the
 // resumed process refuses to grant before it hears from etcd again. What a paused owner
 // granted before its pause is covered by fencing: the new owner's epoch is on the drives.
+// A lease revoked by someone else (an operator, a test) is learnt at the next keep-alive,
+// within a third of the TTL; fencing covers that window too.
 //
 // # Locks
 //

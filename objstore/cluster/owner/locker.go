@@ -156,6 +156,8 @@ func (n *Node) holdRemote(base, id string) nslock.Unlock {
 			select {
 			case <-stop:
 				return
+			case <-n.ctx.Done():
+				return // the node closed: the owner's TTL frees the grant
 			case <-tick.C:
 				ctx, cancel := context.WithTimeout(n.ctx, n.cfg.LockTTL/3)
 				_, err := n.call(ctx, base, "refresh", q)
