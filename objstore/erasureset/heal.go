@@ -37,7 +37,7 @@ type HealResult struct {
 // (a write that replaced it meanwhile wrote every drive it could; the rebuild is dropped).
 func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (HealResult, error) {
 	res := HealResult{Bucket: bucket, Key: key}
-	unlock, err := s.cfg.Locks.RLock(ctx, LockName(bucket, key))
+	ctx, unlock, err := s.cfg.Locks.Grant(ctx, nil, []string{LockName(bucket, key)})
 	if err != nil {
 		return res, err
 	}
@@ -106,7 +106,7 @@ func (s *Set) healLatest(ctx context.Context, res HealResult, bucket, key string
 	}
 	defer rebuilt.discard(context.WithoutCancel(ctx), s)
 
-	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
+	ctx, unlock, err := s.cfg.Locks.Grant(ctx, []string{LockName(bucket, key)}, nil)
 	if err != nil {
 		return res, err
 	}
@@ -135,7 +135,7 @@ func (s *Set) healLatest(ctx context.Context, res HealResult, bucket, key string
 // IntentCheck).
 func (s *Set) removeDangling(ctx context.Context, bucket, key string) (HealResult, error) {
 	res := HealResult{Bucket: bucket, Key: key}
-	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
+	ctx, unlock, err := s.cfg.Locks.Grant(ctx, []string{LockName(bucket, key)}, nil)
 	if err != nil {
 		return res, err
 	}

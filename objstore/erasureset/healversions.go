@@ -71,7 +71,7 @@ func (s *Set) healVersionData(ctx context.Context, bucket, key string, v *versio
 			return nil, fmt.Errorf("part %d: %w", p.Number, err)
 		}
 	}
-	unlock, err := s.cfg.Locks.Lock(ctx, LockName(bucket, key))
+	ctx, unlock, err := s.cfg.Locks.Grant(ctx, []string{LockName(bucket, key)}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -179,7 +179,7 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 			sum = v
 		}
 	}
-	unlock, err := lock.take(ctx)
+	ctx, unlock, err := lock.take(ctx)
 	if err != nil {
 		return objstore.PartInfo{}, err
 	}
@@ -356,7 +356,7 @@ func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID
 		}
 		return nil
 	})
-	unlock, err := lock.take(ctx)
+	ctx, unlock, err := lock.take(ctx)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}

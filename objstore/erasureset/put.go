@@ -22,13 +22,15 @@ import (
 // CommitLock takes the namespace locks a write needs for its commit (the key's write lock
 // and its bucket's read lock) and returns their release. A set calls it once a write's data
 // is staged, just before the commit, so that no lock is held while a client's body arrives.
-type CommitLock func(ctx context.Context) (nslock.Unlock, error)
+// The context it returns carries what the grant fences (see Locker) and is the one the
+// commit runs with.
+type CommitLock func(ctx context.Context) (context.Context, nslock.Unlock, error)
 
 // take calls the lock, if there is one; a nil CommitLock means that the caller holds the
-// locks already, and its release does nothing.
-func (l CommitLock) take(ctx context.Context) (nslock.Unlock, error) {
+// locks already (and ctx carries their grant), and its release does nothing.
+func (l CommitLock) take(ctx context.Context) (context.Context, nslock.Unlock, error) {
 	if l == nil {
-		return func() {}, nil
+		return ctx, func() {}, nil
 	}
 	return l(ctx)
 }
@@ -43,7 +45,7 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	unlock, err := lock.take(ctx)
+	ctx, unlock, err := lock.take(ctx)
 	if err != nil {
 		st.discard(ctx)
 		return objstore.ObjectInfo{}, err

@@ -40,8 +40,8 @@ type Config struct {
 	// InlineLimit is the largest object kept inside its metadata files (DefaultInlineLimit
 	// if 0; negative: never inline).
 	InlineLimit int64
-	// Locks are the pool's namespace locks, which healing takes.
-	Locks *nslock.Map
+	// Locks are the pool's namespace locks, which healing takes (a new nslock.Map if nil).
+	Locks Locker
 	// Log receives what the set does on its own (healing); slog.Default() if nil.
 	Log *slog.Logger
 	// OnBitrot, if set, is called with how many shards a read or a heal found damaged:

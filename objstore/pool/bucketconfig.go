@@ -45,7 +45,7 @@ func nextRecord(old *meta.BucketConfig, docs map[string]string) *meta.BucketConf
 // MakeBucket and DeleteBucket also take, so a record is never written for a bucket being
 // deleted.
 func (p *Pool) SetBucketConfig(ctx context.Context, bucket, name, doc string) error {
-	unlock, err := p.lockExistingBucket(ctx, bucket)
+	ctx, unlock, err := p.lockExistingBucket(ctx, bucket)
 	if err != nil {
 		return err
 	}

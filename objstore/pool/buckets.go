@@ -14,7 +14,7 @@ func (p *Pool) MakeBucket(ctx context.Context, bucket string, opts objstore.Make
 	if err := layout.CheckBucketName(bucket); err != nil {
 		return fmt.Errorf("%w: %q: %w", objstore.ErrInvalidBucketName, bucket, err)
 	}
-	unlock, err := p.locks.Lock(ctx, bucketLock(bucket))
+	ctx, unlock, err := p.locks.Grant(ctx, []string{bucketLock(bucket)}, nil)
 	if err != nil {
 		return err
 	}
@@ -76,25 +76,26 @@ func (p *Pool) ListBuckets(ctx context.Context) ([]objstore.BucketInfo, error) {
 }
 
 // lockExistingBucket takes the bucket's lock (which MakeBucket and DeleteBucket take) and
-// checks, under it, that the bucket exists: ErrBucketNotFound, with the lock released.
-func (p *Pool) lockExistingBucket(ctx context.Context, bucket string) (unlock func(), err error) {
+// checks, under it, that the bucket exists: ErrBucketNotFound, with the lock released. The
+// context returned carries the grant's fencing.
+func (p *Pool) lockExistingBucket(ctx context.Context, bucket string) (_ context.Context, unlock func(), err error) {
 	if err := checkBucketName(bucket); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	unlock, err = p.locks.Lock(ctx, bucketLock(bucket))
+	ctx, unlock, err = p.locks.Grant(ctx, []string{bucketLock(bucket)}, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := p.sets[0].BucketCreated(ctx, bucket); err != nil {
 		unlock()
-		return nil, err
+		return nil, nil, err
 	}
-	return unlock, nil
+	return ctx, unlock, nil
 }
 
 // DeleteBucket removes a bucket that holds no object in any set.
 func (p *Pool) DeleteBucket(ctx context.Context, bucket string) error {
-	unlock, err := p.lockExistingBucket(ctx, bucket)
+	ctx, unlock, err := p.lockExistingBucket(ctx, bucket)
 	if err != nil {
 		return err
 	}

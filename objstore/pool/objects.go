@@ -33,7 +33,9 @@ func (p *Pool) PutObject(ctx context.Context, bucket, key string, r io.Reader, s
 // commitLock returns the lock a write of key takes for its commit: the bucket's read lock
 // and the key's write lock.
 func (p *Pool) commitLock(bucket, key string) erasureset.CommitLock {
-	return func(ctx context.Context) (nslock.Unlock, error) { return p.lockKey(ctx, bucket, key, true) }
+	return func(ctx context.Context) (context.Context, nslock.Unlock, error) {
+		return p.lockKey(ctx, bucket, key, true)
+	}
 }
 
 // OpenObject opens an object's latest version under the key's read lock, held only while
@@ -58,7 +60,7 @@ func (p *Pool) DeleteObject(ctx context.Context, bucket, key string) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := p.lockKey(ctx, bucket, key, true)
+	ctx, unlock, err := p.lockKey(ctx, bucket, key, true)
 	if err != nil {
 		return err
 	}
@@ -89,7 +91,7 @@ func (p *Pool) DeleteObjects(ctx context.Context, bucket string, keys []string) 
 
 // UpdateObjectMetadata changes an object's metadata under the key's write lock.
 func (p *Pool) UpdateObjectMetadata(ctx context.Context, bucket, key string, patch objstore.MetadataPatch) (objstore.ObjectInfo, error) {
-	info, err := onKey(ctx, p, bucket, key, true, func(s *erasureset.Set) (objstore.ObjectInfo, error) {
+	info, err := onKey(ctx, p, bucket, key, true, func(ctx context.Context, s *erasureset.Set) (objstore.ObjectInfo, error) {
 		return s.UpdateMetadata(ctx, bucket, key, patch)
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/flashstor/flashstor/objstore"
@@ -29,8 +30,9 @@ type Config struct {
 	Sets []*erasureset.Set
 	// PlacementKey keys the hash that places objects on sets (from the deployment's format).
 	PlacementKey [16]byte
-	// Locks are the namespace locks, shared with the sets.
-	Locks *nslock.Map
+	// Locks are the namespace locks, shared with the sets: an nslock.Map on one node, the
+	// owners' routed locks in a cluster (package cluster/owner).
+	Locks erasureset.Locker
 	Log   *slog.Logger
 }
 
@@ -38,7 +40,7 @@ type Config struct {
 type Pool struct {
 	sets   []*erasureset.Set
 	k0, k1 uint64
-	locks  *nslock.Map
+	locks  erasureset.Locker
 	log    *slog.Logger
 	feed   objstore.Feed
 	// versioning caches each bucket's versioning state.
@@ -130,13 +132,46 @@ func (p *Pool) WaitHealers() { p.healers.Wait() }
 func bucketLock(bucket string) string { return "\x00bucket/" + bucket }
 
 // lockKey takes the bucket's read lock and key's write lock (write) or read lock.
-func (p *Pool) lockKey(ctx context.Context, bucket, key string, write bool) (nslock.Unlock, error) {
+// The context returned carries the grant's fencing (erasureset.Locker) and is the one to
+// work with under the locks.
+func (p *Pool) lockKey(ctx context.Context, bucket, key string, write bool) (context.Context, nslock.Unlock, error) {
 	bucketName, keyName := lockNames(bucket, key)
-	names := [2]string{bucketName, keyName}
-	if write {
-		return p.locks.Acquire(ctx, names[1:], names[:1])
+	// One node's map is called directly: through the interface the names would escape to
+	// the heap, one allocation more on every object operation.
+	if m, ok := p.locks.(*nslock.Map); ok {
+		names := [2]string{bucketName, keyName}
+		var unlock nslock.Unlock
+		var err error
+		if write {
+			unlock, err = m.Acquire(ctx, names[1:], names[:1])
+		} else {
+			unlock, err = m.Acquire(ctx, nil, names[:])
+		}
+		return ctx, unlock, err
 	}
-	return p.locks.Acquire(ctx, nil, names[:])
+	names := []string{bucketName, keyName}
+	writes, reads := names[1:], names[:1]
+	if !write {
+		writes, reads = nil, names
+	}
+	return p.locks.Grant(ctx, writes, reads)
+}
+
+// LockSet returns the erasure set whose key a lock name belongs to (a key's, an upload's or
+// a part's lock), or ok false for a bucket's lock: in a cluster, the set's owner grants the
+// lock, and every set's owner grants a bucket's (package cluster/owner).
+func (p *Pool) LockSet(name string) (set int, ok bool) {
+	if strings.HasPrefix(name, "\x00") {
+		return 0, false
+	}
+	// bucket "/" key, then "\x00" upload id and "\x00" part for multipart names: bucket
+	// names hold no "/" and keys no NUL.
+	_, rest, ok := strings.Cut(name, "/")
+	if !ok {
+		return 0, false
+	}
+	key, _, _ := strings.Cut(rest, "\x00")
+	return p.SetIndex(key), true
 }
 
 // lockNames returns bucketLock(bucket) and erasureset.LockName(bucket, key), cut from one
@@ -150,7 +185,7 @@ func lockNames(bucket, key string) (bucketName, keyName string) {
 
 // lockObject takes the bucket's read lock and the write locks of writes and read locks of
 // reads (object keys of bucket).
-func (p *Pool) lockObject(ctx context.Context, bucket string, writes, reads []string) (nslock.Unlock, error) {
+func (p *Pool) lockObject(ctx context.Context, bucket string, writes, reads []string) (context.Context, nslock.Unlock, error) {
 	w := make([]string, len(writes))
 	for i, k := range writes {
 		w[i] = erasureset.LockName(bucket, k)
@@ -160,7 +195,7 @@ func (p *Pool) lockObject(ctx context.Context, bucket string, writes, reads []st
 	for _, k := range reads {
 		r = append(r, erasureset.LockName(bucket, k))
 	}
-	return p.locks.Acquire(ctx, w, r)
+	return p.locks.Grant(ctx, w, r)
 }
 
 // checkBucketName maps a bucket name that S3 would refuse to ErrBucketNotFound for object

@@ -53,7 +53,7 @@ func (p *Pool) renameObject(ctx context.Context, bucket, srcKey, dstKey string, 
 // committed once the locks are held (and, for NoReplace, once the destination is known to
 // be free, so that recovery may replace whatever it finds there) and removed after.
 func (p *Pool) renameWithin(ctx context.Context, s *erasureset.Set, bucket, srcKey, dstKey string, opts objstore.RenameOptions, rec *journal.Record) (objstore.ObjectInfo, error) {
-	unlock, err := p.lockObject(ctx, bucket, []string{srcKey, dstKey}, nil)
+	ctx, unlock, err := p.lockObject(ctx, bucket, []string{srcKey, dstKey}, nil)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
@@ -100,7 +100,7 @@ func (p *Pool) renameAcross(ctx context.Context, bucket, srcKey, dstKey string, 
 // if the source is no longer the version copied.
 func (p *Pool) copyThenRename(ctx context.Context, bucket, srcKey, dstKey string, opts objstore.RenameOptions, locked bool, mode objstore.Versioning) (objstore.ObjectInfo, error) {
 	from, to := p.setFor(srcKey), p.setFor(dstKey)
-	lockBoth := func(ctx context.Context) (nslock.Unlock, error) {
+	lockBoth := func(ctx context.Context) (context.Context, nslock.Unlock, error) {
 		return p.lockObject(ctx, bucket, []string{srcKey, dstKey}, nil)
 	}
 	var release nslock.Unlock // the locks held once the copy is committed
@@ -111,10 +111,14 @@ func (p *Pool) copyThenRename(ctx context.Context, bucket, srcKey, dstKey string
 	}()
 	var h objstore.ObjectHandle
 	var err error
+	// lockedCtx is the context of the locks once held (their grant's fencing), for the
+	// commit and the source's removal.
+	var lockedCtx context.Context
 	if locked {
-		if release, err = lockBoth(ctx); err != nil {
+		if lockedCtx, release, err = lockBoth(ctx); err != nil {
 			return objstore.ObjectInfo{}, err
 		}
+		ctx = lockedCtx
 		h, err = from.OpenObject(ctx, bucket, srcKey)
 	} else {
 		h, err = p.OpenObject(ctx, bucket, srcKey)
@@ -127,10 +131,10 @@ func (p *Pool) copyThenRename(ctx context.Context, bucket, srcKey, dstKey string
 	copied, _ := erasureset.HandleVersion(h)
 	var commitLock erasureset.CommitLock
 	if !locked {
-		commitLock = func(ctx context.Context) (nslock.Unlock, error) {
-			u, err := lockBoth(ctx)
+		commitLock = func(ctx context.Context) (context.Context, nslock.Unlock, error) {
+			ctx, u, err := lockBoth(ctx)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			now, err := from.VersionID(ctx, bucket, srcKey)
 			if err == nil && now != copied {
@@ -138,11 +142,11 @@ func (p *Pool) copyThenRename(ctx context.Context, bucket, srcKey, dstKey string
 			}
 			if err != nil {
 				u()
-				return nil, err
+				return nil, nil, err
 			}
 			// Kept past the commit, for the source's removal.
-			release = u
-			return func() {}, nil
+			release, lockedCtx = u, ctx
+			return ctx, func() {}, nil
 		}
 	}
 	pr, pw := io.Pipe()
@@ -163,7 +167,7 @@ func (p *Pool) copyThenRename(ctx context.Context, bucket, srcKey, dstKey string
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	if _, err := from.DeleteVersion(ctx, bucket, srcKey, objstore.DeleteOptions{}, mode); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
+	if _, err := from.DeleteVersion(lockedCtx, bucket, srcKey, objstore.DeleteOptions{}, mode); err != nil && !errors.Is(err, objstore.ErrObjectNotFound) {
 		return objstore.ObjectInfo{}, fmt.Errorf("rename: %s/%s copied to %s but not removed: %w", bucket, srcKey, dstKey, err)
 	}
 	// A multipart object becomes a single-part one in another set; its ETag changes to the

@@ -83,7 +83,7 @@ func (p *Pool) finishRenameKey(ctx context.Context, rec *journal.Record) error {
 
 // finishCopy is finishRenameKey across sets.
 func (p *Pool) finishCopy(ctx context.Context, bucket, src, dst string, noReplace bool) error {
-	unlock, err := p.lockObject(ctx, bucket, []string{src, dst}, nil)
+	ctx, unlock, err := p.lockObject(ctx, bucket, []string{src, dst}, nil)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func (p *Pool) RenamePrefix(ctx context.Context, bucket, srcPrefix, dstPrefix st
 // ErrWriteQuorum when fewer than a write quorum of drives hold it at dst after;
 // ErrObjectNotFound when every drive says it holds neither key (nothing to finish).
 func (p *Pool) finishDriveRenames(ctx context.Context, bucket, src, dst string) error {
-	unlock, err := p.lockObject(ctx, bucket, []string{src, dst}, nil)
+	ctx, unlock, err := p.lockObject(ctx, bucket, []string{src, dst}, nil)
 	if err != nil {
 		return err
 	}

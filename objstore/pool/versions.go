@@ -63,7 +63,7 @@ func (p *Pool) BucketVersioning(ctx context.Context, bucket string) (objstore.Ve
 
 // StatVersion implements objstore.VersionedLayer, under the key's read lock.
 func (p *Pool) StatVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectInfo, error) {
-	return onKey(ctx, p, bucket, key, false, func(s *erasureset.Set) (objstore.ObjectInfo, error) {
+	return onKey(ctx, p, bucket, key, false, func(ctx context.Context, s *erasureset.Set) (objstore.ObjectInfo, error) {
 		return s.StatVersion(ctx, bucket, key, versionID)
 	})
 }
@@ -71,7 +71,7 @@ func (p *Pool) StatVersion(ctx context.Context, bucket, key, versionID string) (
 // OpenVersion implements objstore.VersionedLayer, under the key's read lock held only while
 // opening.
 func (p *Pool) OpenVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectHandle, error) {
-	return onKey(ctx, p, bucket, key, false, func(s *erasureset.Set) (objstore.ObjectHandle, error) {
+	return onKey(ctx, p, bucket, key, false, func(ctx context.Context, s *erasureset.Set) (objstore.ObjectHandle, error) {
 		return s.OpenVersion(ctx, bucket, key, versionID)
 	})
 }
@@ -85,7 +85,7 @@ func (p *Pool) DeleteVersion(ctx context.Context, bucket, key string, opts objst
 	if err != nil {
 		return objstore.DeleteResult{}, err
 	}
-	unlock, err := p.lockKey(ctx, bucket, key, true)
+	ctx, unlock, err := p.lockKey(ctx, bucket, key, true)
 	if err != nil {
 		return objstore.DeleteResult{}, err
 	}
@@ -114,7 +114,7 @@ func (p *Pool) publishLatest(ctx context.Context, s *erasureset.Set, bucket, key
 // The latest version's lock is part of what the mount shows of the file (an unlink or
 // overwrite of it is EPERM), so its change is published as a metadata update's is.
 func (p *Pool) SetObjectLock(ctx context.Context, bucket, key, versionID string, update objstore.LockUpdate, bypass bool) (objstore.ObjectInfo, error) {
-	return p.updateVersion(ctx, bucket, key, func(s *erasureset.Set) (objstore.ObjectInfo, error) {
+	return p.updateVersion(ctx, bucket, key, func(ctx context.Context, s *erasureset.Set) (objstore.ObjectInfo, error) {
 		return s.SetObjectLock(ctx, bucket, key, versionID, update, bypass)
 	})
 }
@@ -123,7 +123,7 @@ func (p *Pool) SetObjectLock(ctx context.Context, bucket, key, versionID string,
 // lock. A change of the latest version is published as UpdateObjectMetadata's is; a
 // noncurrent version's is not (the mount shows the latest only).
 func (p *Pool) UpdateVersionMetadata(ctx context.Context, bucket, key, versionID string, patch objstore.MetadataPatch) (objstore.ObjectInfo, error) {
-	return p.updateVersion(ctx, bucket, key, func(s *erasureset.Set) (objstore.ObjectInfo, error) {
+	return p.updateVersion(ctx, bucket, key, func(ctx context.Context, s *erasureset.Set) (objstore.ObjectInfo, error) {
 		return s.UpdateVersionMetadata(ctx, bucket, key, versionID, patch)
 	})
 }
@@ -131,7 +131,7 @@ func (p *Pool) UpdateVersionMetadata(ctx context.Context, bucket, key, versionID
 // updateVersion runs change, a change of one version's record, on key's set under the
 // key's write lock, and publishes it as a metadata event if the version is the latest; a
 // noncurrent version's change is not published (the mount shows the latest only).
-func (p *Pool) updateVersion(ctx context.Context, bucket, key string, change func(*erasureset.Set) (objstore.ObjectInfo, error)) (objstore.ObjectInfo, error) {
+func (p *Pool) updateVersion(ctx context.Context, bucket, key string, change func(context.Context, *erasureset.Set) (objstore.ObjectInfo, error)) (objstore.ObjectInfo, error) {
 	info, err := onKey(ctx, p, bucket, key, true, change)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
@@ -143,18 +143,18 @@ func (p *Pool) updateVersion(ctx context.Context, bucket, key string, change fun
 }
 
 // onKey checks the bucket's name and runs fn on key's set under the key's lock, exclusive
-// when write.
-func onKey[T any](ctx context.Context, p *Pool, bucket, key string, write bool, fn func(*erasureset.Set) (T, error)) (T, error) {
+// when write, with the context of the lock's grant (which fences fn's drive calls).
+func onKey[T any](ctx context.Context, p *Pool, bucket, key string, write bool, fn func(context.Context, *erasureset.Set) (T, error)) (T, error) {
 	var zero T
 	if err := checkBucketName(bucket); err != nil {
 		return zero, err
 	}
-	unlock, err := p.lockKey(ctx, bucket, key, write)
+	ctx, unlock, err := p.lockKey(ctx, bucket, key, write)
 	if err != nil {
 		return zero, err
 	}
 	defer unlock()
-	return fn(p.setFor(key))
+	return fn(ctx, p.setFor(key))
 }
 
 // ListObjectVersions implements objstore.VersionedLayer: the walk of ListObjects, each key

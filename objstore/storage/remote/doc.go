@@ -12,7 +12,7 @@
 // storage.Drive methods below. A new incompatible protocol gets a new prefix (v2); a node
 // answers 404 to a version it does not speak. Arguments are URL query parameters (any bytes,
 // percent-encoded): vol, path, key, svol, spath, dvol, dpath, dkey, size, off, len, force,
-// recursive, prefix, after, meta.
+// recursive, prefix, after, meta, and on any call epoch (below).
 //
 //	op            method  arguments               request body      response body
 //	diskinfo      GET                             -                 JSON storage.DiskInfo
@@ -35,6 +35,14 @@
 //	deleteobject  POST    vol key                 -                 -
 //	renameobject  POST    vol key dkey            -                 -
 //	walk          GET     vol prefix after recursive meta   -       JSON lines, see below
+//
+// A call made under namespace locks of a cluster carries argument epoch with the ownership
+// epochs of those locks: "<set>=<epoch>" pairs, canonical decimal, separated by commas, each
+// set once (storage.WithEpochs). It is an argument, not a header, so that the node token's
+// MAC covers it (a stripped epoch would make the call unfenced). The handler puts the
+// epochs into the call's context, so that a fenced drive (package fence) behind it refuses a
+// stale one with "stale-epoch". A malformed or repeated epoch argument is 400. Calls without
+// it are not fenced (one-node deployments, work outside locks).
 //
 // Success is 200. A drive error is 409 with header X-Flashstor-Error naming the storage error
 // (errors.go's codes: "file-not-found", "invalid-path", ...) and the message as body; the

@@ -110,3 +110,20 @@ func FuzzToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEpochs decodes arbitrary epoch arguments: one that decodes encodes back
+// to itself, without a set twice.
+func FuzzEpochs(f *testing.F) {
+	for _, s := range []string{"0=1", "3=12,5=9", "1=18446744073709551615", "", "=", "1=2,1=3", "-1=4", "+1=2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		epochs, err := parseEpochs(h)
+		if err != nil {
+			return
+		}
+		if got := formatEpochs(epochs); got != h {
+			t.Fatalf("%q decodes to %v, which encodes to %q", h, epochs, got)
+		}
+	})
+}

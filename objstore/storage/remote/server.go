@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/httpwire"
@@ -42,7 +41,7 @@ func NewHandler(secret []byte, drives map[string]storage.Drive, log *slog.Logger
 	}
 	return &Handler{
 		drives: drives,
-		auth:   &verifier{secret: append([]byte(nil), secret...), now: time.Now, nonces: map[[16]byte]int64{}},
+		auth:   newVerifier(secret),
 		log:    log,
 	}, nil
 }
@@ -86,8 +85,21 @@ func (h *Handler) ServeHTTP1(w httpserver.ResponseWriter, r *httpserver.Request)
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	ctx := r.Context()
+	if v, ok := q[epochArg]; ok {
+		if len(v) != 1 {
+			httpError(w, http.StatusBadRequest, "epoch given more than once")
+			return
+		}
+		epochs, err := parseEpochs(v[0])
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		ctx = storage.WithEpochs(ctx, epochs...)
+	}
 	body := &signedBody{r: r, mac: bodyMAC(h.auth.secret, nonce)}
-	err = serve(w, r, body, d, c.op, q)
+	err = serve(ctx, w, r, body, d, c.op, q)
 	var unsigned errUnsigned
 	switch {
 	case err == nil:
@@ -155,8 +167,7 @@ func writeBytes(w httpserver.ResponseWriter, b []byte) error {
 
 // serve runs one op. Errors after the status line has been sent (a streamed response) cannot
 // change the status; the client detects them as a short body.
-func serve(w httpserver.ResponseWriter, r *httpserver.Request, body *signedBody, d storage.Drive, op string, q url.Values) error {
-	ctx := r.Context()
+func serve(ctx context.Context, w httpserver.ResponseWriter, r *httpserver.Request, body *signedBody, d storage.Drive, op string, q url.Values) error {
 	vol, path := q.Get("vol"), q.Get("path")
 	switch op {
 	case "diskinfo":

@@ -29,6 +29,7 @@ const (
 	abortHeader = "X-Flashstor-Abort"
 	// bodyMACHeader is the trailer that signs a request body (body.go).
 	bodyMACHeader = "X-Flashstor-Body-Mac"
+	epochArg      = "epoch"
 	maxNonces     = 1 << 20
 )
 
@@ -51,6 +52,7 @@ var codes = []struct {
 	{"file-corrupt", storage.ErrFileCorrupt},
 	{"short-write", storage.ErrShortWrite},
 	{"long-write", storage.ErrLongWrite},
+	{"stale-epoch", storage.ErrStaleEpoch},
 }
 
 // errCode returns the wire name of the storage error err wraps; an error that wraps none is
@@ -223,4 +225,50 @@ func (v *verifier) verify(header, method, path, rawQuery string) (string, error)
 	}
 	v.nonces[nonce] = tok.ms + 2*MaxSkew.Milliseconds()
 	return tok.nonce, nil
+}
+
+// maxEpochs bounds the epochs one epoch argument may carry (a call holds the
+// locks of a few sets at most).
+const maxEpochs = 64
+
+// formatEpochs encodes epochs as the epoch argument: "<set>=<epoch>" pairs,
+// decimal, separated by commas.
+func formatEpochs(epochs []storage.Epoch) string {
+	b := make([]byte, 0, 24*len(epochs))
+	for i, e := range epochs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(e.Set), 10)
+		b = append(b, '=')
+		b = strconv.AppendUint(b, e.Epoch, 10)
+	}
+	return string(b)
+}
+
+// canonical reports whether a decimal number has no leading zero: one header, one
+// spelling.
+func canonical(n string) bool { return n == "0" || !strings.HasPrefix(n, "0") }
+
+// parseEpochs decodes an epoch argument.
+func parseEpochs(h string) ([]storage.Epoch, error) {
+	var out []storage.Epoch
+	for part := range strings.SplitSeq(h, ",") {
+		if len(out) == maxEpochs {
+			return nil, fmt.Errorf("more than %d epochs", maxEpochs)
+		}
+		set, epoch, ok := strings.Cut(part, "=")
+		s, err1 := strconv.ParseUint(set, 10, 31)
+		e, err2 := strconv.ParseUint(epoch, 10, 64)
+		if !ok || err1 != nil || err2 != nil || !canonical(set) || !canonical(epoch) {
+			return nil, fmt.Errorf("bad epoch %q", part)
+		}
+		for _, o := range out {
+			if o.Set == int(s) {
+				return nil, fmt.Errorf("set %d given twice", s)
+			}
+		}
+		out = append(out, storage.Epoch{Set: int(s), Epoch: e})
+	}
+	return out, nil
 }

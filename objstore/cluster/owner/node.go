@@ -1,0 +1,442 @@
+package owner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/nslock"
+	"github.com/flashstor/flashstor/objstore/storage/remote"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// KeyPrefix is the etcd prefix of the sets' elections: set i's is KeyPrefix + "<i>/owner".
+const KeyPrefix = "/flashstor/v1/sets/"
+
+func electionPrefix(set int) string { return KeyPrefix + strconv.Itoa(set) + "/owner" }
+
+// ErrNotOwner means the node asked does not own the set (any more). It wraps
+// objstore.ErrWriteQuorum: the operation did nothing and may be retried (503 SlowDown).
+var ErrNotOwner = fmt.Errorf("%w: not the erasure set's owner", objstore.ErrWriteQuorum)
+
+// ErrNoOwner means no node owns the set now (an election in progress, etcd unreachable).
+var ErrNoOwner = fmt.Errorf("%w: the erasure set has no owner", objstore.ErrWriteQuorum)
+
+// Config describes a node's part in set ownership.
+type Config struct {
+	// Client reaches etcd.
+	Client *clientv3.Client
+	// Node is this node's name, unique in the cluster; Nodes every node's name in one
+	// order shared by all (placement: set i prefers Nodes[i mod len(Nodes)]).
+	Node  string
+	Nodes []string
+	// URL is the base URL ("http://host:port") at which this node serves Handler.
+	URL string
+	// Sets is the number of erasure sets.
+	Sets int
+	// Secret is the cluster secret that signs node tokens (at least 16 bytes).
+	Secret []byte
+	// LeaseTTL is the ownership lease (default 10s; etcd counts whole seconds).
+	LeaseTTL time.Duration
+	// TakeoverDelay is how long a node waits before it campaigns for a set it does not
+	// prefer (default LeaseTTL).
+	TakeoverDelay time.Duration
+	// LockTTL is how long a remote grant lives without a refresh (default 30s).
+	LockTTL time.Duration
+	// Advance raises the fence of set's drives to epoch; it must return nil only once a
+	// write quorum of them recorded it. A new owner grants nothing before it succeeds.
+	Advance func(ctx context.Context, set int, epoch uint64) error
+	// SetOf returns the set whose owner grants lock name, ok false for a bucket-level
+	// name (granted by every set's owner, see the package doc).
+	SetOf func(name string) (set int, ok bool)
+	// HTTP is the client of other nodes' lock APIs (a pooled default if nil).
+	HTTP *http.Client
+	Log  *slog.Logger
+}
+
+// Node is one node's part in set ownership: its campaigns, the locks of the sets it owns,
+// and the routed Locker of its object layer.
+type Node struct {
+	cfg    Config
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	auth   *remote.Verifier
+	// locks holds the namespace locks of each set this node owns, by set.
+	locks []nslock.Map
+
+	mu sync.Mutex
+	// terms holds the current ownership of each set this node owns. GUARDED_BY(mu).
+	terms map[int]*term
+	// grants holds the remote grants by id. GUARDED_BY(mu).
+	grants map[string]*grant
+	// session is the current session and lease its lease (LoseLease). GUARDED_BY(mu).
+	session *concurrency.Session
+	lease   *lease
+
+	owners ownerCache
+}
+
+// term is one ownership of one set by this node.
+type term struct {
+	set   int
+	epoch uint64
+	lease *lease
+	// ended is closed when the term ends; grants check it.
+	ended chan struct{}
+}
+
+// live reports whether the term may still grant: not ended, its lease acknowledged
+// recently enough.
+func (t *term) live() bool {
+	select {
+	case <-t.ended:
+		return false
+	default:
+	}
+	return t.lease.live()
+}
+
+// lease is the node's etcd lease with the time up to which the node may trust it.
+type lease struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	// trustedUntil is half a TTL after the last keep-alive acknowledgement arrived: the
+	// lease cannot have expired at etcd before, as long as a round trip takes less than
+	// half a TTL. GUARDED_BY(mu).
+	trustedUntil time.Time
+	// lost is set once the node knows the lease is gone: no acknowledgement counts after.
+	// GUARDED_BY(mu).
+	lost bool
+}
+
+func (l *lease) live() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Now().Before(l.trustedUntil)
+}
+
+// distrust makes the lease untrusted at once: the node knows it is gone.
+func (l *lease) distrust() {
+	l.mu.Lock()
+	l.trustedUntil, l.lost = time.Time{}, true
+	l.mu.Unlock()
+}
+
+func (l *lease) acked(at time.Time) {
+	l.mu.Lock()
+	if !l.lost {
+		l.trustedUntil = at.Add(l.ttl / 2)
+	}
+	l.mu.Unlock()
+}
+
+// Start starts the node's campaigns. Close stops them.
+func Start(cfg Config) (*Node, error) {
+	switch {
+	case cfg.Client == nil:
+		return nil, errors.New("owner: no etcd client")
+	case cfg.Sets <= 0:
+		return nil, errors.New("owner: no erasure sets")
+	case cfg.Advance == nil || cfg.SetOf == nil:
+		return nil, errors.New("owner: Advance and SetOf are required")
+	case !containsNode(cfg.Nodes, cfg.Node):
+		return nil, fmt.Errorf("owner: node %q is not in the node list", cfg.Node)
+	}
+	auth, err := remote.NewVerifier(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 10 * time.Second
+	}
+	cfg.LeaseTTL = max(cfg.LeaseTTL.Round(time.Second), time.Second)
+	if cfg.TakeoverDelay <= 0 {
+		cfg.TakeoverDelay = cfg.LeaseTTL
+	}
+	if cfg.LockTTL <= 0 {
+		cfg.LockTTL = 30 * time.Second
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg: cfg, ctx: ctx, cancel: cancel, auth: auth,
+		locks:  make([]nslock.Map, cfg.Sets),
+		terms:  make(map[int]*term),
+		grants: make(map[string]*grant),
+	}
+	n.owners.init()
+	n.wg.Add(3)
+	go func() { defer n.wg.Done(); n.run() }()
+	go func() { defer n.wg.Done(); n.reap() }()
+	go func() { defer n.wg.Done(); n.owners.watch(ctx, cfg.Client) }()
+	return n, nil
+}
+
+func containsNode(nodes []string, node string) bool {
+	for _, m := range nodes {
+		if m == node {
+			return true
+		}
+	}
+	return false
+}
+
+// Close ends the node's terms (resigning them, so that others take over at once), releases
+// its grants and stops its goroutines.
+func (n *Node) Close() {
+	n.cancel()
+	n.wg.Wait()
+}
+
+// prefers reports whether set's placement names this node first.
+func (n *Node) prefers(set int) bool { return n.cfg.Nodes[set%len(n.cfg.Nodes)] == n.cfg.Node }
+
+// run keeps a session alive and campaigns under it, starting a new one when it is lost.
+func (n *Node) run() {
+	for n.ctx.Err() == nil {
+		if err := n.serveSession(); err != nil && n.ctx.Err() == nil {
+			n.cfg.Log.Warn("owner: session ended", "node", n.cfg.Node, "err", err)
+		}
+		select {
+		case <-n.ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// serveSession grants a lease, campaigns for every set under it, and returns when the
+// lease is lost or the node closes.
+func (n *Node) serveSession() error {
+	ttl := int64(n.cfg.LeaseTTL / time.Second)
+	sent := time.Now()
+	g, err := n.cfg.Client.Grant(n.ctx, ttl)
+	if err != nil {
+		return fmt.Errorf("granting a lease: %w", err)
+	}
+	l := &lease{ttl: time.Duration(g.TTL) * time.Second}
+	l.acked(sent)
+	sctx, stop := context.WithCancel(n.ctx)
+	defer stop()
+	ka, err := n.cfg.Client.KeepAlive(sctx, g.ID)
+	if err != nil {
+		return fmt.Errorf("keeping the lease alive: %w", err)
+	}
+	s, err := concurrency.NewSession(n.cfg.Client, concurrency.WithLease(g.ID), concurrency.WithContext(sctx))
+	if err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+	n.mu.Lock()
+	n.session, n.lease = s, l
+	n.mu.Unlock()
+	var wg sync.WaitGroup
+	for set := range n.cfg.Sets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.campaign(sctx, s, l, set)
+		}()
+	}
+	// The keep-alive channel closes when the lease is gone (revoked, expired) or the
+	// node closes.
+	for resp := range ka {
+		if resp.TTL <= 0 {
+			break
+		}
+		l.acked(time.Now())
+	}
+	stop()
+	wg.Wait()
+	// Revoke: the elections' keys go at once, so that others take over without waiting
+	// for the TTL (a lease already gone makes this fail, harmlessly).
+	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n.cfg.Client.Revoke(rctx, g.ID)
+	return errors.New("lease lost or node closing")
+}
+
+// campaign wins set's election under s and holds the set until ctx ends.
+func (n *Node) campaign(ctx context.Context, s *concurrency.Session, l *lease, set int) {
+	if !n.prefers(set) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(n.cfg.TakeoverDelay):
+		}
+	}
+	e := concurrency.NewElection(s, electionPrefix(set))
+	val, _ := json.Marshal(ownerInfo{Node: n.cfg.Node, URL: n.cfg.URL})
+	if err := e.Campaign(ctx, string(val)); err != nil {
+		return // ctx ended: the session is gone or the node closes
+	}
+	epoch := uint64(e.Rev())
+	// Raise the fence before the first grant; retried until it reaches a write quorum
+	// or the term ends.
+	for attempt := 0; ; attempt++ {
+		err := n.cfg.Advance(ctx, set, epoch)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.cfg.Log.Warn("owner: raising the fence", "set", set, "epoch", epoch, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, 2*time.Second)):
+		}
+	}
+	t := &term{set: set, epoch: epoch, lease: l, ended: make(chan struct{})}
+	n.mu.Lock()
+	n.terms[set] = t
+	n.mu.Unlock()
+	n.cfg.Log.Info("owner: set owned", "node", n.cfg.Node, "set", set, "epoch", epoch)
+	<-ctx.Done()
+	n.endTerm(t)
+}
+
+// endTerm stops t granting and releases the remote grants made under it.
+func (n *Node) endTerm(t *term) {
+	n.mu.Lock()
+	close(t.ended)
+	if n.terms[t.set] == t {
+		delete(n.terms, t.set)
+	}
+	var gone []*grant
+	for id, g := range n.grants {
+		if g.term == t {
+			gone = append(gone, g)
+			delete(n.grants, id)
+		}
+	}
+	n.mu.Unlock()
+	for _, g := range gone {
+		g.unlock()
+	}
+}
+
+// liveTerm returns the term under which this node may grant set's locks now.
+func (n *Node) liveTerm(set int) (*term, error) {
+	n.mu.Lock()
+	t := n.terms[set]
+	n.mu.Unlock()
+	if t == nil || !t.live() {
+		return nil, fmt.Errorf("%w: node %s, set %d", ErrNotOwner, n.cfg.Node, set)
+	}
+	return t, nil
+}
+
+// Owns returns the epoch of this node's live term of set, if it has one.
+func (n *Node) Owns(set int) (epoch uint64, ok bool) {
+	t, err := n.liveTerm(set)
+	if err != nil {
+		return 0, false
+	}
+	return t.epoch, true
+}
+
+// LoseLease revokes the node's current lease, as etcd does when the lease expires: its
+// terms end and other nodes take its sets over. The node then campaigns again under a new
+// lease. For tests and for an operator's forced hand-over.
+func (n *Node) LoseLease(ctx context.Context) error {
+	n.mu.Lock()
+	s, l := n.session, n.lease
+	n.mu.Unlock()
+	if s == nil {
+		return errors.New("owner: no session")
+	}
+	// Stop granting before the others can take over.
+	l.distrust()
+	_, err := n.cfg.Client.Revoke(ctx, s.Lease())
+	return err
+}
+
+// ownerInfo is the value of an election key.
+type ownerInfo struct {
+	Node  string `json:"node"`
+	URL   string `json:"url"`
+	epoch uint64
+}
+
+// ownerCache remembers each set's owner; a watch on KeyPrefix forgets a set's entry when
+// its election changes.
+type ownerCache struct {
+	mu sync.Mutex
+	// bySet GUARDED_BY(mu).
+	bySet map[int]ownerInfo
+}
+
+func (c *ownerCache) init() { c.bySet = make(map[int]ownerInfo) }
+
+func (c *ownerCache) forget(set int) {
+	c.mu.Lock()
+	delete(c.bySet, set)
+	c.mu.Unlock()
+}
+
+// lookup returns set's owner, from the cache or etcd.
+func (c *ownerCache) lookup(ctx context.Context, cli *clientv3.Client, set int) (ownerInfo, error) {
+	c.mu.Lock()
+	o, ok := c.bySet[set]
+	c.mu.Unlock()
+	if ok {
+		return o, nil
+	}
+	resp, err := cli.Get(ctx, electionPrefix(set)+"/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		return ownerInfo{}, fmt.Errorf("%w: set %d: %w", ErrNoOwner, set, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return ownerInfo{}, fmt.Errorf("%w: set %d", ErrNoOwner, set)
+	}
+	if err := json.Unmarshal(resp.Kvs[0].Value, &o); err != nil {
+		return ownerInfo{}, fmt.Errorf("%w: set %d: bad election value: %w", ErrNoOwner, set, err)
+	}
+	o.epoch = uint64(resp.Kvs[0].CreateRevision)
+	c.mu.Lock()
+	c.bySet[set] = o
+	c.mu.Unlock()
+	return o, nil
+}
+
+// watch forgets the entry of every set whose election changes, until ctx ends.
+func (c *ownerCache) watch(ctx context.Context, cli *clientv3.Client) {
+	for ctx.Err() == nil {
+		for resp := range cli.Watch(clientv3.WithRequireLeader(ctx), KeyPrefix, clientv3.WithPrefix()) {
+			if resp.Err() != nil {
+				break
+			}
+			for _, ev := range resp.Events {
+				rest := strings.TrimPrefix(string(ev.Kv.Key), KeyPrefix)
+				if i := strings.IndexByte(rest, '/'); i > 0 {
+					if set, err := strconv.Atoi(rest[:i]); err == nil {
+						c.forget(set)
+					}
+				}
+			}
+		}
+		// The watch ended (etcd lost, compaction): nothing cached can be trusted.
+		c.mu.Lock()
+		clear(c.bySet)
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
