@@ -26,6 +26,11 @@ var (
 	// shard file longer than its geometry allows.
 	ErrShardCorrupt = errors.New("erasure: shard block checksum mismatch")
 
+	// ErrBufferAbandoned reports that DecodeInto stopped because a read into the caller's
+	// buffer failed in a way that lets it write there later (a drive read that timed out):
+	// the caller must not use that buffer's memory again.
+	ErrBufferAbandoned = errors.New("erasure: a failed read may still write into the buffer")
+
 	// ErrShardTruncated reports a shard file that ends before a block it must hold.
 	ErrShardTruncated = errors.New("erasure: shard file truncated")
 )
