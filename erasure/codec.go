@@ -126,7 +126,7 @@ type stripeBuf struct {
 	// Decoding into the caller's buffer (DecodeInto): dst[i] is where shard i's block of
 	// the stripe being gathered is read in place, for the shards in inPlace, and placed
 	// tells which of those came back intact (their bytes need no copy). tainted tells that
-	// an in-place read failed with a read error: a BlockReaderAt may still write into its
+	// an in-place read failed with ErrBufferAbandoned: it may still write into its
 	// buffers, so this stripeBuf never goes back to the pool.
 	dst     [MaxShards][]byte
 	inPlace uint32

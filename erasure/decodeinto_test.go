@@ -129,9 +129,10 @@ func TestDecodeIntoCorruptBlockInPlace(t *testing.T) {
 	}
 }
 
-// TestDecodeIntoAbandonsBuffer: a BlockReaderAt whose in-place read fails may write into the
-// buffer later, so DecodeInto stops with ErrBufferAbandoned rather than rebuilding the block
-// there; a plain io.ReaderAt that fails makes no such threat, and its block is rebuilt.
+// TestDecodeIntoAbandonsBuffer: a BlockReaderAt whose in-place read fails with
+// ErrBufferAbandoned may write into the buffer later, so DecodeInto stops with that error
+// rather than rebuilding the block there; other read errors, of a BlockReaderAt or a plain
+// io.ReaderAt, make no such threat, and the block is rebuilt.
 func TestDecodeIntoAbandonsBuffer(t *testing.T) {
 	const bs = 1 << 16
 	c := mustNew(t, 2, 2, bs, DefaultBitrot)
@@ -139,16 +140,22 @@ func TestDecodeIntoAbandonsBuffer(t *testing.T) {
 	data := randomBytes(t, int(size), 15)
 	files := encodeObject(t, c, data, size)
 	readers := readersFor(files)
-	readers[0] = &blockReader{r: bytes.NewReader(files[0]), from: c.BlockOffset(1), err: errInjected}
+	abandoned := fmt.Errorf("%w: %w", ErrBufferAbandoned, errInjected)
+	readers[0] = &blockReader{r: bytes.NewReader(files[0]), from: c.BlockOffset(1), err: abandoned}
 	if _, _, err := decodeInto(c, readers, 0, size, size); !errors.Is(err, ErrBufferAbandoned) {
-		t.Fatalf("in-place read error: DecodeInto returned %v, want ErrBufferAbandoned", err)
+		t.Fatalf("abandoned in-place read: DecodeInto returned %v, want ErrBufferAbandoned", err)
 	}
-	readers[0] = brokenReaderAt{r: bytes.NewReader(files[0]), from: c.BlockOffset(1), err: errInjected}
-	got, errs, err := decodeInto(c, readers, 0, size, size)
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("plain reader error: err %v, data equal %v", err, bytes.Equal(got, data))
-	}
-	if !errors.Is(errs[0], errInjected) {
-		t.Errorf("shard 0: error %v, want the injected one", errs[0])
+	for name, r := range map[string]io.ReaderAt{
+		"BlockReaderAt": &blockReader{r: bytes.NewReader(files[0]), from: c.BlockOffset(1), err: errInjected},
+		"ReaderAt":      brokenReaderAt{r: bytes.NewReader(files[0]), from: c.BlockOffset(1), err: errInjected},
+	} {
+		readers[0] = r
+		got, errs, err := decodeInto(c, readers, 0, size, size)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s read error: err %v, data equal %v", name, err, bytes.Equal(got, data))
+		}
+		if !errors.Is(errs[0], errInjected) {
+			t.Errorf("%s: shard 0: error %v, want the injected one", name, errs[0])
+		}
 	}
 }

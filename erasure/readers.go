@@ -24,9 +24,9 @@ type MemoryReaderAt interface {
 // buffer. It returns the bytes read into sum and data together; a short count comes with
 // an error (io.EOF at the end of the file).
 //
-// Unlike io.ReaderAt, after a read error (any error but io.EOF) it may still write into sum
-// and data: a drive read that timed out goes on in the background. The caller must not use
-// their memory again.
+// Unlike io.ReaderAt, after an error wrapping ErrBufferAbandoned it may still write into
+// sum and data (a drive read that timed out goes on in the background): the caller must
+// not use their memory again.
 type BlockReaderAt interface {
 	io.ReaderAt
 	ReadBlockAt(sum, data []byte, off int64) (int, error)
@@ -152,11 +152,7 @@ func (c *Codec) checkBlock(n int, err error, sum, data []byte, off int64) error 
 	return nil
 }
 
-// readFailed reports whether a shard error is a failed read rather than a completed read
-// of bad or short bytes.
-func readFailed(err error) bool {
-	return !errors.Is(err, ErrShardCorrupt) && !errors.Is(err, ErrShardTruncated)
-}
+
 
 // readRound reads and verifies the blocks of the shards in set, in parallel: all but one on
 // the workers, one on the calling goroutine. It returns the shards that came back intact and
@@ -193,10 +189,8 @@ func (g *gatherer) readRound(buf *stripeBuf, set uint32, b int, off int64) (good
 		i := bits.TrailingZeros32(rest)
 		if err := buf.errs[i]; err != nil {
 			buf.errs[i] = nil
-			if buf.inPlace&(1<<i) != 0 && readFailed(err) {
-				if _, ok := g.readers[i].(BlockReaderAt); ok {
-					buf.tainted = true
-				}
+			if errors.Is(err, ErrBufferAbandoned) {
+				buf.tainted = true
 			}
 			g.suspect |= 1 << i
 			if g.errs[i] == nil {
