@@ -152,8 +152,6 @@ func (c *Codec) checkBlock(n int, err error, sum, data []byte, off int64) error 
 	return nil
 }
 
-
-
 // readRound reads and verifies the blocks of the shards in set, in parallel: all but one on
 // the workers, one on the calling goroutine. It returns the shards that came back intact and
 // records the others' errors.
