@@ -124,13 +124,12 @@ type stripeBuf struct {
 	encodeErr   error
 
 	// Decoding into the caller's buffer (DecodeInto): dst[i] is where shard i's block of
-	// the stripe being gathered is read in place, for the shards in inPlace, and placed
-	// tells which of those came back intact (their bytes need no copy). tainted tells that
-	// an in-place read failed with ErrBufferAbandoned: it may still write into its
-	// buffers, so this stripeBuf never goes back to the pool.
+	// the stripe being gathered is read, or rebuilt, in place, for the shards in inPlace
+	// (their bytes need no copy). tainted tells that an in-place read failed with
+	// ErrBufferAbandoned: it may still write into its buffers, so this stripeBuf never
+	// goes back to the pool.
 	dst     [MaxShards][]byte
 	inPlace uint32
-	placed  uint32
 	tainted bool
 }
 
@@ -157,7 +156,7 @@ func (c *Codec) putStripeBuf(s *stripeBuf) {
 	}
 	clear(s.errs)
 	clear(s.dst[:])
-	s.inPlace, s.placed = 0, 0
+	s.inPlace = 0
 	c.sets.Put(s)
 }
 

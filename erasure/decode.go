@@ -30,9 +30,9 @@ func (c *Codec) Decode(ctx context.Context, w io.Writer, readers []io.ReaderAt, 
 }
 
 // DecodeInto is Decode into dst: it decodes len(dst) bytes at offset. The data blocks that
-// lie wholly inside the range are read straight into dst and verified there (no copy) when
-// their shards are intact; the others (rebuilt blocks, the edges of the range) are copied
-// in. Its readers may be BlockReaderAt, which reads a block's checksum and bytes in one
+// lie wholly inside the range are read straight into dst and verified there, or rebuilt
+// there when their shards are not intact (no copy); the blocks at the edges of the range
+// go through the stripe buffer and are copied in. Its readers may be BlockReaderAt, which reads a block's checksum and bytes in one
 // call.
 //
 // An error wrapping ErrBufferAbandoned means that a read into dst failed and may still
@@ -112,10 +112,10 @@ func (d *decoder) want(s int64) uint32 {
 	return (uint32(1)<<(last+1) - 1) &^ (uint32(1)<<first - 1)
 }
 
-// place sets buf up to read stripe s's data blocks that lie wholly inside DecodeInto's range
-// straight into dst. Shards read from memory are copied as before.
+// place sets buf up to read (or rebuild) stripe s's data blocks that lie wholly inside
+// DecodeInto's range straight into dst. Shards read from memory are copied as before.
 func (d *decoder) place(buf *stripeBuf, s int64) {
-	buf.inPlace, buf.placed = 0, 0
+	buf.inPlace = 0
 	if d.dst == nil {
 		return
 	}
@@ -144,7 +144,7 @@ func (d *decoder) emit(buf *stripeBuf, s int64) error {
 	for j := lo / b; j*b < hi; j++ {
 		p := buf.data(j, b)[max(lo-j*b, 0):min(hi-j*b, b)]
 		if d.dst != nil {
-			if buf.placed&(1<<j) == 0 {
+			if buf.inPlace&(1<<j) == 0 {
 				copy(d.dst[d.n:], p)
 			}
 			d.n += int64(len(p))

@@ -247,10 +247,11 @@ func (g *gatherer) gather(ctx context.Context, buf *stripeBuf, s int64, b int, w
 			next |= lowest(tier&^tried&^next, k-bits.OnesCount32(good)-bits.OnesCount32(next))
 		}
 	}
-	buf.placed = buf.inPlace & good
 	for i := range n {
+		// A block read in place that is not intact is rebuilt in place too: reedsolomon
+		// rebuilds into the empty slice's capacity.
 		buf.shards[i] = buf.data(i, b)
-		if buf.placed&(1<<i) != 0 {
+		if buf.inPlace&(1<<i) != 0 {
 			buf.shards[i] = buf.dst[i]
 		}
 		if good&(1<<i) == 0 {
