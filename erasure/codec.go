@@ -122,6 +122,15 @@ type stripeBuf struct {
 	// parityReady.Done and pending.Done, read after pending.Wait.
 	parityReady sync.WaitGroup
 	encodeErr   error
+
+	// Decoding into the caller's buffer (DecodeInto): dst[i] is where shard i's block of
+	// the stripe being gathered is read, or rebuilt, in place, for the shards in inPlace
+	// (their bytes need no copy). tainted tells that an in-place read failed with
+	// ErrBufferAbandoned: it may still write into its buffers, so this stripeBuf never
+	// goes back to the pool.
+	dst     [MaxShards][]byte
+	inPlace uint32
+	tainted bool
 }
 
 func (c *Codec) newStripeBuf() *stripeBuf {
@@ -141,12 +150,21 @@ func (c *Codec) newStripeBuf() *stripeBuf {
 func (c *Codec) getStripeBuf() *stripeBuf { return c.sets.Get().(*stripeBuf) }
 
 func (c *Codec) putStripeBuf(s *stripeBuf) {
+	if s.tainted {
+		// A read that timed out may still write into it: leave it to that read and the GC.
+		return
+	}
 	clear(s.errs)
+	clear(s.dst[:])
+	s.inPlace = 0
 	c.sets.Put(s)
 }
 
 // data returns shard i's block data of b bytes.
 func (s *stripeBuf) data(i, b int) []byte { return s.region[i][bufAlign : bufAlign+b] }
+
+// sum returns shard i's checksum slot, just before its block data.
+func (s *stripeBuf) sum(i, hashSize int) []byte { return s.region[i][bufAlign-hashSize : bufAlign] }
 
 // framed returns shard i's checksum and block of b bytes, as they lie in the shard file.
 func (s *stripeBuf) framed(i, b, hashSize int) []byte {

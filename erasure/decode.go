@@ -22,18 +22,49 @@ import (
 // written to w. While w consumes one stripe, the next one is being read. Decode returns only
 // after every ReadAt it started has returned.
 func (c *Codec) Decode(ctx context.Context, w io.Writer, readers []io.ReaderAt, offset, length, totalSize int64) (n int64, shardErrs []error, err error) {
-	total := c.k + c.m
-	if len(readers) != total {
-		return 0, nil, fmt.Errorf("%w: %d readers for %d shards", ErrInvalidArgument, len(readers), total)
-	}
-	if err := c.checkSize(totalSize); err != nil {
+	if err := c.checkRange(readers, offset, length, totalSize); err != nil {
 		return 0, nil, err
 	}
-	if offset < 0 || length < 0 || offset > totalSize || length > totalSize-offset {
-		return 0, nil, fmt.Errorf("%w: range [%d, +%d) of a %d-byte object", ErrInvalidArgument, offset, length, totalSize)
-	}
 	d := &decoder{c: c, w: w, offset: offset, end: offset + length, size: totalSize}
-	shardErrs = d.errsBuf[:total]
+	return d.run(ctx, readers)
+}
+
+// DecodeInto is Decode into dst: it decodes len(dst) bytes at offset. The data blocks that
+// lie wholly inside the range are read straight into dst and verified there, or rebuilt
+// there when their shards are not intact (no copy); the blocks at the edges of the range
+// go through the stripe buffer and are copied in. Its readers may be BlockReaderAt, which reads a block's checksum and bytes in one
+// call.
+//
+// An error wrapping ErrBufferAbandoned means that a read into dst failed and may still
+// write into it later: the caller must not use dst's memory again (any other error leaves
+// dst to the caller, its contents undefined).
+func (c *Codec) DecodeInto(ctx context.Context, dst []byte, readers []io.ReaderAt, offset, totalSize int64) (n int64, shardErrs []error, err error) {
+	if err := c.checkRange(readers, offset, int64(len(dst)), totalSize); err != nil {
+		return 0, nil, err
+	}
+	d := &decoder{c: c, dst: dst, offset: offset, end: offset + int64(len(dst)), size: totalSize}
+	return d.run(ctx, readers)
+}
+
+// checkRange rejects readers of the wrong count and a range outside the object.
+func (c *Codec) checkRange(readers []io.ReaderAt, offset, length, totalSize int64) error {
+	if len(readers) != c.k+c.m {
+		return fmt.Errorf("%w: %d readers for %d shards", ErrInvalidArgument, len(readers), c.k+c.m)
+	}
+	if err := c.checkSize(totalSize); err != nil {
+		return err
+	}
+	if offset < 0 || length < 0 || offset > totalSize || length > totalSize-offset {
+		return fmt.Errorf("%w: range [%d, +%d) of a %d-byte object", ErrInvalidArgument, offset, length, totalSize)
+	}
+	return nil
+}
+
+// run decodes d's range.
+func (d *decoder) run(ctx context.Context, readers []io.ReaderAt) (n int64, shardErrs []error, err error) {
+	c := d.c
+	offset, length := d.offset, d.end-d.offset
+	shardErrs = d.errsBuf[:c.k+c.m]
 	d.g.init(c, readers, shardErrs)
 	if length == 0 {
 		return 0, shardErrs, nil
@@ -58,8 +89,9 @@ type decoder struct {
 	c           *Codec
 	g           gatherer
 	errsBuf     [MaxShards]error // backs the shardErrs Decode returns
-	w           io.Writer
-	offset, end int64 // the range, in object bytes
+	w           io.Writer        // Decode's destination
+	dst         []byte           // DecodeInto's destination, for the range; nil for Decode
+	offset, end int64            // the range, in object bytes
 	size        int64
 	n           int64 // bytes written to w
 }
@@ -80,12 +112,44 @@ func (d *decoder) want(s int64) uint32 {
 	return (uint32(1)<<(last+1) - 1) &^ (uint32(1)<<first - 1)
 }
 
-// emit writes the range's bytes of stripe s, which gather put into buf, to w.
+// place sets buf up to read (or rebuild) stripe s's data blocks that lie wholly inside
+// DecodeInto's range straight into dst. Shards read from memory are copied as before.
+func (d *decoder) place(buf *stripeBuf, s int64) {
+	buf.inPlace = 0
+	if d.dst == nil {
+		return
+	}
+	b := int64(d.c.BlockSize(d.size, s))
+	for j := range d.c.k {
+		start := s*d.c.blockSize + int64(j)*b
+		if start < d.offset || start+b > d.end || d.g.inMemory&(1<<j) != 0 {
+			continue
+		}
+		buf.dst[j] = d.dst[start-d.offset : start-d.offset+b : start-d.offset+b]
+		buf.inPlace |= 1 << j
+	}
+}
+
+// gather reads stripe s into buf (and, for DecodeInto, the blocks it can into dst).
+func (d *decoder) gather(ctx context.Context, buf *stripeBuf, s int64) error {
+	d.place(buf, s)
+	return d.g.gather(ctx, buf, s, d.c.BlockSize(d.size, s), d.want(s), 0)
+}
+
+// emit writes the range's bytes of stripe s, which gather put into buf, to w (or copies
+// into dst those that gather did not read there).
 func (d *decoder) emit(buf *stripeBuf, s int64) error {
 	b := d.c.BlockSize(d.size, s)
 	lo, hi := d.span(s)
 	for j := lo / b; j*b < hi; j++ {
 		p := buf.data(j, b)[max(lo-j*b, 0):min(hi-j*b, b)]
+		if d.dst != nil {
+			if buf.inPlace&(1<<j) == 0 {
+				copy(d.dst[d.n:], p)
+			}
+			d.n += int64(len(p))
+			continue
+		}
 		m, err := d.w.Write(p)
 		d.n += int64(m)
 		if err == nil && m != len(p) {
@@ -106,7 +170,7 @@ func (d *decoder) sequential(ctx context.Context, first, last int64) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("erasure: decode: %w", err)
 		}
-		if err := d.g.gather(ctx, buf, s, d.c.BlockSize(d.size, s), d.want(s), 0); err != nil {
+		if err := d.gather(ctx, buf, s); err != nil {
 			return err
 		}
 		if err := d.emit(buf, s); err != nil {
@@ -153,7 +217,7 @@ func (d *decoder) pipeline(ctx context.Context, first, last int64) error {
 			if err != nil {
 				err = fmt.Errorf("erasure: decode: %w", err)
 			} else {
-				err = d.g.gather(ctx, buf, s, c.BlockSize(d.size, s), d.want(s), 0)
+				err = d.gather(ctx, buf, s)
 			}
 			ready <- fetched{buf: buf, s: s, err: err}
 			if err != nil {

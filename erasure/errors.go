@@ -26,6 +26,12 @@ var (
 	// shard file longer than its geometry allows.
 	ErrShardCorrupt = errors.New("erasure: shard block checksum mismatch")
 
+	// ErrBufferAbandoned reports that a read failed in a way that lets it write into its
+	// buffer later (a drive read that timed out goes on in the background): a
+	// BlockReaderAt's error says so with it, and DecodeInto, which then stops, returns it
+	// when that buffer was the caller's. The caller must not use that memory again.
+	ErrBufferAbandoned = errors.New("erasure: a failed read may still write into the buffer")
+
 	// ErrShardTruncated reports a shard file that ends before a block it must hold.
 	ErrShardTruncated = errors.New("erasure: shard file truncated")
 )

@@ -77,6 +77,16 @@ func FuzzDecodeCorrupt(f *testing.F) {
 		case err != nil && !bytes.HasPrefix(want, got):
 			t.Fatalf("Decode failed after writing bytes that are not the object's")
 		}
+		// DecodeInto, which reads intact data blocks in place, agrees with Decode.
+		gotInto, _, errInto := decodeInto(c, readers, o, l, int64(size))
+		switch {
+		case (err == nil) != (errInto == nil):
+			t.Fatalf("Decode returned %v, DecodeInto %v", err, errInto)
+		case errInto == nil && !bytes.Equal(gotInto, want):
+			t.Fatalf("DecodeInto [%d,+%d) returned wrong bytes without error", o, l)
+		case errInto != nil && !errors.Is(errInto, ErrReadQuorum):
+			t.Fatalf("DecodeInto: unexpected error %v", errInto)
+		}
 		// Heal every shard into fresh files: when it succeeds they must be the originals.
 		outs := make([]*bytes.Buffer, len(files))
 		writers := make([]io.Writer, len(files))

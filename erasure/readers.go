@@ -18,6 +18,20 @@ type MemoryReaderAt interface {
 	ReadsMemory()
 }
 
+// BlockReaderAt is a shard reader that reads one framed block into two buffers: the
+// checksum into sum and the block's bytes into data, both in one call (one vectored read
+// for a local file), so that DecodeInto can read a data block straight into the caller's
+// buffer. It returns the bytes read into sum and data together; a short count comes with
+// an error (io.EOF at the end of the file).
+//
+// Unlike io.ReaderAt, after an error wrapping ErrBufferAbandoned it may still write into
+// sum and data (a drive read that timed out goes on in the background): the caller must
+// not use their memory again.
+type BlockReaderAt interface {
+	io.ReaderAt
+	ReadBlockAt(sum, data []byte, off int64) (int, error)
+}
+
 // readJob asks shard i's reader goroutine to read and verify its block of one stripe.
 type readJob struct {
 	buf *stripeBuf
@@ -83,9 +97,16 @@ func (g *gatherer) worker(i int, first readJob, jobs <-chan readJob) {
 	}
 }
 
-// readBlock reads shard i's framed block of b bytes at off into buf and verifies it.
+// readBlock reads shard i's framed block of b bytes at off into buf (or, for a shard read in
+// place, its checksum into buf and its bytes into buf.dst[i]) and verifies it.
 func (g *gatherer) readBlock(i int, buf *stripeBuf, b int, off int64) error {
-	if err := g.c.readBlock(g.readers[i], buf.framed(i, b, g.c.hashSize), off); err != nil {
+	var err error
+	if buf.inPlace&(1<<i) != 0 {
+		err = g.c.readBlockInto(g.readers[i], buf.sum(i, g.c.hashSize), buf.dst[i], off)
+	} else {
+		err = g.c.readBlock(g.readers[i], buf.framed(i, b, g.c.hashSize), off)
+	}
+	if err != nil {
 		return fmt.Errorf("shard %d: %w", i, err)
 	}
 	return nil
@@ -93,16 +114,39 @@ func (g *gatherer) readBlock(i int, buf *stripeBuf, b int, off int64) error {
 
 // readBlock reads the framed block f (checksum and block) at off through r and verifies it.
 func (c *Codec) readBlock(r io.ReaderAt, f []byte, off int64) error {
-	hs := c.hashSize
 	n, err := r.ReadAt(f, off)
+	return c.checkBlock(n, err, f[:c.hashSize], f[c.hashSize:], off)
+}
+
+// readBlockInto reads the framed block at off through r, its checksum into sum and its
+// bytes into data, and verifies it: one ReadBlockAt when r is a BlockReaderAt, else two
+// ReadAt calls.
+func (c *Codec) readBlockInto(r io.ReaderAt, sum, data []byte, off int64) error {
+	if br, ok := r.(BlockReaderAt); ok {
+		n, err := br.ReadBlockAt(sum, data, off)
+		return c.checkBlock(n, err, sum, data, off)
+	}
+	n, err := r.ReadAt(sum, off)
+	if n == len(sum) && (err == nil || err == io.EOF) {
+		var m int
+		m, err = r.ReadAt(data, off+int64(len(sum)))
+		n += m
+	}
+	return c.checkBlock(n, err, sum, data, off)
+}
+
+// checkBlock judges a read of n bytes of the framed block at off (checksum sum, bytes data)
+// that returned err, and verifies the checksum.
+func (c *Codec) checkBlock(n int, err error, sum, data []byte, off int64) error {
+	size := len(sum) + len(data)
 	switch {
-	case n < 0 || n > len(f):
-		return fmt.Errorf("erasure: ReadAt returned %d for a %d-byte block", n, len(f))
-	case n < len(f) && (err == nil || err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)):
-		return fmt.Errorf("%w: %d of %d bytes at offset %d", ErrShardTruncated, n, len(f), off)
+	case n < 0 || n > size:
+		return fmt.Errorf("erasure: ReadAt returned %d for a %d-byte block", n, size)
+	case n < size && (err == nil || err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)):
+		return fmt.Errorf("%w: %d of %d bytes at offset %d", ErrShardTruncated, n, size, off)
 	case err != nil && err != io.EOF:
 		return fmt.Errorf("erasure: reading block at offset %d: %w", off, err)
-	case !c.hasher.verify(f[:hs], f[hs:]):
+	case !c.hasher.verify(sum, data):
 		return fmt.Errorf("%w: block at offset %d", ErrShardCorrupt, off)
 	}
 	return nil
@@ -143,6 +187,9 @@ func (g *gatherer) readRound(buf *stripeBuf, set uint32, b int, off int64) (good
 		i := bits.TrailingZeros32(rest)
 		if err := buf.errs[i]; err != nil {
 			buf.errs[i] = nil
+			if errors.Is(err, ErrBufferAbandoned) {
+				buf.tainted = true
+			}
 			g.suspect |= 1 << i
 			if g.errs[i] == nil {
 				g.errs[i] = err
@@ -186,6 +233,9 @@ func (g *gatherer) gather(ctx context.Context, buf *stripeBuf, s int64, b int, w
 		}
 		tried |= next
 		good |= g.readRound(buf, next, b, off)
+		if buf.tainted {
+			return fmt.Errorf("%w: stripe %d", ErrBufferAbandoned, s)
+		}
 		if want&^good == 0 || bits.OnesCount32(good) >= k {
 			break
 		}
@@ -198,7 +248,12 @@ func (g *gatherer) gather(ctx context.Context, buf *stripeBuf, s int64, b int, w
 		}
 	}
 	for i := range n {
+		// A block read in place that is not intact is rebuilt in place too: reedsolomon
+		// rebuilds into the empty slice's capacity.
 		buf.shards[i] = buf.data(i, b)
+		if buf.inPlace&(1<<i) != 0 {
+			buf.shards[i] = buf.dst[i]
+		}
 		if good&(1<<i) == 0 {
 			buf.shards[i] = buf.shards[i][:0]
 		}

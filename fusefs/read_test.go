@@ -2,6 +2,8 @@ package fusefs
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -98,3 +100,58 @@ type sizedReader struct {
 }
 
 func (s *sizedReader) Read(p []byte) (int, error) { return s.r.Read(p[:min(len(p), s.size)]) }
+
+// TestReadsDamagedShards reads a file sequentially through the mount (its readahead, which
+// reads intact data blocks straight into its windows) while one drive's shard file has a
+// corrupt byte in every stripe's block, for each of the 4 drives (2+2) in turn, so that at
+// least two runs damage a data shard; then with one shard file corrupt and another gone.
+// Every byte read is the file's.
+func TestReadsDamagedShards(t *testing.T) {
+	drives := t.TempDir()
+	l := layerAt(t, filepath.Join(drives, "d{1...4}"))
+	must(t, "MakeBucket", l.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
+	dir := filepath.Join(mountLayer(t, l, Options{}), testBucket)
+	data := pattern(2*raWindow+12345, 6)
+	putObject(t, l, "big", data, nil)
+	shardFile := func(drive int) string {
+		files, err := filepath.Glob(filepath.Join(drives, fmt.Sprintf("d%d", drive), testBucket, "*", "*", "part.1"))
+		if err != nil || len(files) != 1 {
+			t.Fatalf("shard files of the object on d%d: %v (%v), want one", drive, files, err)
+		}
+		return files[0]
+	}
+	original := map[int][]byte{}
+	for drive := 1; drive <= 4; drive++ {
+		b, err := os.ReadFile(shardFile(drive))
+		must(t, "read a shard file", err)
+		original[drive] = b
+	}
+	const framed = 16 + 1<<19 // an XXH3 checksum and a 512 KiB block per stripe
+	corrupt := func(drive int) {
+		b := bytes.Clone(original[drive])
+		for off := 16 + 4321; off < len(b); off += framed {
+			b[off] ^= 0x5a
+		}
+		must(t, "corrupt a shard file", os.WriteFile(shardFile(drive), b, 0o644))
+	}
+	check := func(name string) {
+		t.Helper()
+		dropCaches(t)
+		f, err := os.Open(filepath.Join(dir, "big"))
+		must(t, "open", err)
+		defer f.Close()
+		got, err := io.ReadAll(io.LimitReader(&sizedReader{f, 1 << 20}, int64(len(data)+1)))
+		must(t, "read", err)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("%s: the bytes read differ from the file's", name)
+		}
+	}
+	for drive := 1; drive <= 4; drive++ {
+		corrupt(drive)
+		check(fmt.Sprintf("d%d corrupt", drive))
+		must(t, "restore a shard file", os.WriteFile(shardFile(drive), original[drive], 0o644))
+	}
+	corrupt(3)
+	must(t, "remove a shard file", os.Remove(shardFile(4)))
+	check("d3 corrupt, d4's shard file gone")
+}

@@ -2,13 +2,16 @@ package fusefs
 
 import (
 	"context"
+	"errors"
 	"sync"
 
+	"github.com/flashstor/flashstor/objstore"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 // Readahead: once a handle's reads run sequentially, a goroutine of that handle decodes
-// the object ahead of them (the core's whole-stripe fast path, WriteRange), one window
+// the object ahead of them (the core's ReadInto, which reads the drives' intact data blocks
+// straight into the window and verifies them there), one window
 // after another, so that a read request is answered from memory without a copy while the
 // next windows decode beside the kernel's copying.
 const (
@@ -110,10 +113,16 @@ func (s *readahead) fill(off int64) {
 		s.next = w.end
 		s.mu.Unlock()
 
-		_, err := s.r.h.WriteRange(s.ctx, &sliceWriter{buf: (*w.buf)[:w.end-w.off]}, w.off, w.end-w.off)
+		err := s.decode(w)
 
 		s.mu.Lock()
 		w.ready, w.err = true, err
+		if errors.Is(err, objstore.ErrBufferAbandoned) {
+			// A drive read that timed out may still write into the buffer: the pool must
+			// not get it back.
+			w.buf = nil
+			s.held--
+		}
 		s.freeLocked(w)
 		s.changed.Broadcast()
 		s.mu.Unlock()
@@ -123,6 +132,18 @@ func (s *readahead) fill(off int64) {
 		}
 		off = w.end
 	}
+}
+
+// decode fills w's buffer with its range of the object: straight from the drives when the
+// handle can (objstore.BufferReader), else through WriteRange.
+func (s *readahead) decode(w *window) error {
+	buf := (*w.buf)[:w.end-w.off]
+	if br, ok := s.r.h.(objstore.BufferReader); ok {
+		_, err := br.ReadInto(s.ctx, buf, w.off)
+		return err
+	}
+	_, err := s.r.h.WriteRange(s.ctx, &sliceWriter{buf: buf}, w.off, w.end-w.off)
+	return err
 }
 
 // aheadLocked counts the windows that start at or after the furthest read.

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,5 +93,61 @@ func TestReadaheadBounded(t *testing.T) {
 	}
 	if _, ok := s2.read(make([]byte, req), 2*raWindow); ok {
 		t.Fatal("a stopped stream answered a read")
+	}
+}
+
+// abandoningHandle serves an object's bytes by ReadInto, except for the window at bad,
+// whose read fails as a drive read that timed out does (objstore.ErrBufferAbandoned).
+type abandoningHandle struct {
+	objstore.ObjectHandle
+	data []byte
+	bad  int64
+}
+
+func (h *abandoningHandle) ReadInto(ctx context.Context, p []byte, off int64) (int64, error) {
+	if off == h.bad {
+		return 0, fmt.Errorf("reading: %w", objstore.ErrBufferAbandoned)
+	}
+	return int64(copy(p, h.data[off:])), nil
+}
+
+// TestReadaheadDropsAbandonedWindow: a window whose buffer a timed-out drive read may still
+// write into is not answered from, its buffer is given up rather than pooled, and the
+// stream's count of buffers stays true (it goes back to 0 once the stream stops).
+func TestReadaheadDropsAbandonedWindow(t *testing.T) {
+	l := newLayer(t, 4)
+	ctx := context.Background()
+	must(t, "MakeBucket", l.MakeBucket(ctx, testBucket, objstore.MakeBucketOptions{}))
+	data := pattern(3*raWindow, 5)
+	putObject(t, l, "obj", data, nil)
+	inner, err := l.OpenObject(ctx, testBucket, "obj")
+	must(t, "OpenObject", err)
+	r := newSharedReader(&abandoningHandle{ObjectHandle: inner, data: data, bad: raWindow}, 1)
+	defer r.release()
+	s := startReadahead(ctx, r, 0, func() bool { return true })
+	res, ok := s.read(make([]byte, 1<<20), 0)
+	if !ok {
+		t.Fatal("the first window did not answer")
+	}
+	if got, _ := res.Bytes(nil); !bytes.Equal(got, data[:1<<20]) {
+		t.Fatal("the first window's bytes differ")
+	}
+	res.Done()
+	if _, ok := s.read(make([]byte, 1<<20), raWindow); ok {
+		t.Fatal("a read was answered from an abandoned window")
+	}
+	s.stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		held, filling := s.held, s.filling
+		s.mu.Unlock()
+		if held == 0 && !filling {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stopped stream still counts %d buffers (filling %v)", held, filling)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -84,6 +84,18 @@ type ObjectHandle interface {
 	WriteRange(ctx context.Context, w io.Writer, offset, length int64) (int64, error)
 }
 
+// BufferReader is an optional capability of an ObjectHandle: a read whose buffer the
+// caller gives up if the read fails, so that the drives' bytes can be read straight into
+// it and verified there, with no copy through the core's own buffers (the mount's
+// readahead windows use it).
+type BufferReader interface {
+	// ReadInto reads len(p) bytes at off into p; off+len(p) must not pass the object's
+	// end (ErrInvalidRange). After an error wrapping ErrBufferAbandoned a drive read that
+	// timed out may still write into p: the caller must not use p's memory again. After
+	// any other error p holds undefined bytes.
+	ReadInto(ctx context.Context, p []byte, off int64) (int64, error)
+}
+
 // ObjectRef names an object.
 type ObjectRef struct{ Bucket, Key string }
 

@@ -27,6 +27,9 @@ var (
 	// operation did nothing visible and may succeed later (S3: 503 SlowDown).
 	ErrReadQuorum  = errors.New("read quorum not reached")
 	ErrWriteQuorum = errors.New("write quorum not reached")
+	// ErrBufferAbandoned means that a drive read into the caller's buffer timed out and may
+	// still write into it: the caller must not use that memory again (see BufferReader).
+	ErrBufferAbandoned = errors.New("a drive read may still write into the buffer")
 	// ErrStorageFull means the drives are out of space.
 	ErrStorageFull = errors.New("storage full")
 )

@@ -49,7 +49,7 @@ func startServerLogged(t *testing.T, dir string, extra ...string) *runningServer
 
 // startServerAs is startServerLogged with the root credentials user and secret in the
 // environment (both empty: the demo pair).
-func startServerAs(t *testing.T, user, secret, dir string, extra ...string) *runningServer {
+func startServerAs(t testing.TB, user, secret, dir string, extra ...string) *runningServer {
 	t.Helper()
 	srv := &runningServer{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
 	t.Setenv("FLASHSTORE_ROOT_USER", user)

@@ -125,7 +125,10 @@ type handle struct {
 
 type fileKey struct{ drive, part int }
 
-var _ objstore.ObjectHandle = (*handle)(nil)
+var (
+	_ objstore.ObjectHandle = (*handle)(nil)
+	_ objstore.BufferReader = (*handle)(nil)
+)
 
 func (h *handle) Info() objstore.ObjectInfo { return h.info }
 
@@ -170,6 +173,26 @@ func (h *handle) WriteRange(ctx context.Context, w io.Writer, offset, length int
 		length -= n
 	}
 	return written, nil
+}
+
+// ReadInto reads len(p) bytes at off into p, part by part, the intact data blocks straight
+// into p (erasure.Codec.DecodeInto).
+func (h *handle) ReadInto(ctx context.Context, p []byte, off int64) (int64, error) {
+	length := int64(len(p))
+	if off < 0 || off+length > h.meta.Size {
+		return 0, fmt.Errorf("%w: %d bytes at %d of a %d-byte object", objstore.ErrInvalidRange, length, off, h.meta.Size)
+	}
+	var n int64
+	for n < length {
+		part, partOff, partSize := h.locate(off + n)
+		chunk := min(length-n, partSize-partOff)
+		m, err := h.decodeInto(ctx, p[n:n+chunk], part, partOff, partSize)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // ReadAt reads len(p) bytes at off. Reads smaller than a stripe go through a one-stripe
@@ -256,8 +279,25 @@ func (h *handle) decode(ctx context.Context, w io.Writer, part int, off, length,
 	return h.decodeLocked(ctx, w, part, off, length, partSize)
 }
 
+// decodeInto decodes len(p) bytes of one part at off into p.
+func (h *handle) decodeInto(ctx context.Context, p []byte, part int, off, partSize int64) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return 0, errors.New("read of a closed object handle")
+	}
+	n, shardErrs, err := h.codec.DecodeInto(ctx, p, h.shardReaders(part), off, partSize)
+	return n, h.decoded(part, shardErrs, err)
+}
+
 // decodeLocked decodes a range of one part into w; h.mu is held.
 func (h *handle) decodeLocked(ctx context.Context, w io.Writer, part int, off, length, partSize int64) (int64, error) {
+	n, shardErrs, err := h.codec.Decode(ctx, w, h.shardReaders(part), off, length, partSize)
+	return n, h.decoded(part, shardErrs, err)
+}
+
+// shardReaders returns the readers of part's shards, in the handle's scratch; h.mu is held.
+func (h *handle) shardReaders(part int) []io.ReaderAt {
 	readers := h.readers[:h.codec.TotalShards()]
 	clear(readers)
 	for drive, shard := range h.shards {
@@ -271,15 +311,23 @@ func (h *handle) decodeLocked(ctx context.Context, w io.Writer, part int, off, l
 			readers[shard] = &h.lazy[drive]
 		}
 	}
-	n, shardErrs, err := h.codec.Decode(ctx, w, readers, off, length, partSize)
+	return readers
+}
+
+// decoded acts on a decode's outcome and returns its error in the object layer's terms;
+// h.mu is held.
+func (h *handle) decoded(part int, shardErrs []error, err error) error {
 	h.noteShardErrs(part, shardErrs)
-	if err != nil {
-		if errors.Is(err, erasure.ErrReadQuorum) {
-			err = fmt.Errorf("%w: %w", objstore.ErrReadQuorum, err)
-		}
-		return n, fmt.Errorf("reading %s/%s: %w", h.bucket, h.key, err)
+	if err == nil {
+		return nil
 	}
-	return n, nil
+	switch {
+	case errors.Is(err, erasure.ErrReadQuorum):
+		err = fmt.Errorf("%w: %w", objstore.ErrReadQuorum, err)
+	case errors.Is(err, erasure.ErrBufferAbandoned):
+		err = fmt.Errorf("%w: %w", objstore.ErrBufferAbandoned, err)
+	}
+	return fmt.Errorf("reading %s/%s: %w", h.bucket, h.key, err)
 }
 
 // noteShardErrs acts on what a decode of part found wrong with its shards: the first
@@ -330,6 +378,22 @@ func (l *lazyFile) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return f.ReadAt(p, off)
 }
+
+// ReadBlockAt makes lazyFile an erasure.BlockReaderAt: a read that timed out (which may go
+// on writing into sum and data) is ErrBufferAbandoned to the decoder.
+func (l *lazyFile) ReadBlockAt(sum, data []byte, off int64) (int, error) {
+	f, err := l.open()
+	if err != nil {
+		return 0, err
+	}
+	n, err := storage.ReadBlock(f, sum, data, off)
+	if errors.Is(err, storage.ErrTimeout) {
+		err = fmt.Errorf("%w: %w", erasure.ErrBufferAbandoned, err)
+	}
+	return n, err
+}
+
+var _ erasure.BlockReaderAt = (*lazyFile)(nil)
 
 func (l *lazyFile) open() (storage.File, error) {
 	h := l.h

@@ -103,7 +103,7 @@ func put(t *testing.T, l objstore.ObjectLayer, b, k string, content []byte) objs
 	return info
 }
 
-// get reads a whole object through both read paths and checks they agree.
+// get reads a whole object through every read path the handle has and checks they agree.
 func get(t *testing.T, l objstore.ObjectLayer, b, k string) []byte {
 	t.Helper()
 	h, err := l.OpenObject(ctx(t), b, k)
@@ -121,6 +121,26 @@ func get(t *testing.T, l objstore.ObjectLayer, b, k string) []byte {
 	}
 	if !bytes.Equal(viaReadAt, buf.Bytes()) {
 		t.Fatalf("ReadAt and WriteRange of %s disagree", k)
+	}
+	if br, ok := h.(objstore.BufferReader); ok {
+		size := h.Info().Size
+		viaReadInto := make([]byte, size)
+		if n, err := br.ReadInto(ctx(t), viaReadInto, 0); err != nil || n != size {
+			t.Fatalf("ReadInto of %s: %d of %d bytes, %v", k, n, size, err)
+		}
+		if !bytes.Equal(viaReadInto, buf.Bytes()) {
+			t.Fatalf("ReadInto and WriteRange of %s disagree", k)
+		}
+		if size > 2 {
+			// A range that starts and ends inside blocks (and parts, when there are several).
+			p := make([]byte, size-2)
+			if _, err := br.ReadInto(ctx(t), p, 1); err != nil || !bytes.Equal(p, viaReadInto[1:size-1]) {
+				t.Fatalf("ReadInto of %s [1,%d): %v, or other bytes", k, size-1, err)
+			}
+		}
+		if _, err := br.ReadInto(ctx(t), make([]byte, 1), size); !errors.Is(err, objstore.ErrInvalidRange) {
+			t.Fatalf("ReadInto of %s past its end: %v, want ErrInvalidRange", k, err)
+		}
 	}
 	return buf.Bytes()
 }

@@ -62,6 +62,31 @@ type File interface {
 	Size() int64
 }
 
+// BlockReaderAt is an optional capability of a File: it reads len(sum) bytes at off into
+// sum and the len(data) bytes after them into data in one call (one vectored read on a
+// local drive), so that the erasure decoder reads a block's checksum and its bytes each
+// where it belongs, the bytes straight into the reader's buffer. n counts both; a short
+// count comes with an error (io.EOF at the end of the file). After an error wrapping
+// ErrTimeout the read may still be going on and write into sum and data: the caller must
+// not use their memory again.
+type BlockReaderAt interface {
+	ReadBlockAt(sum, data []byte, off int64) (n int, err error)
+}
+
+// ReadBlock reads a block through f as BlockReaderAt does: with one ReadBlockAt when f has
+// it, else with two ReadAt calls.
+func ReadBlock(f io.ReaderAt, sum, data []byte, off int64) (int, error) {
+	if br, ok := f.(BlockReaderAt); ok {
+		return br.ReadBlockAt(sum, data, off)
+	}
+	n, err := f.ReadAt(sum, off)
+	if n < len(sum) || (err != nil && err != io.EOF) {
+		return n, err
+	}
+	m, err := f.ReadAt(data, off+int64(len(sum)))
+	return n + m, err
+}
+
 // WalkOptions select what Walk reports.
 type WalkOptions struct {
 	// Prefix limits the walk to keys that start with it.

@@ -51,7 +51,7 @@ type Drive struct {
 	// workers run the bounded calls.
 	workers *workers.Pool[job]
 	// calls recycles the call records of the calls a GET makes (see bounded).
-	calls struct{ readMeta, openFile, readAt sync.Pool }
+	calls struct{ readMeta, openFile, readAt, readBlock sync.Pool }
 
 	mu sync.Mutex
 	// stop ends the prober and the idle workers; probing tells whether a prober runs.
@@ -300,6 +300,31 @@ type readArgs struct {
 	f   storage.File
 	buf []byte
 	off int64
+}
+
+// blockArgs are the inputs of one bounded ReadBlockAt.
+type blockArgs struct {
+	f         storage.File
+	sum, data []byte
+	off       int64
+}
+
+var _ storage.BlockReaderAt = (*file)(nil)
+
+// ReadBlockAt reads straight into sum and data, with no buffer of its own between: its
+// contract lets a read that timed out go on writing there, which ReadAt's does not.
+func (f *file) ReadBlockAt(sum, data []byte, off int64) (int, error) {
+	n, err := bounded(f.d, context.Background(), &f.d.calls.readBlock, func(_ context.Context, a blockArgs) (int, error) {
+		n, err := storage.ReadBlock(a.f, a.sum, a.data, a.off)
+		if err == io.EOF {
+			err = nil
+		}
+		return n, err
+	}, blockArgs{f.File, sum, data, off})
+	if err == nil && n < len(sum)+len(data) {
+		err = io.EOF
+	}
+	return n, err
 }
 
 func (f *file) ReadAt(p []byte, off int64) (int, error) {

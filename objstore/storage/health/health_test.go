@@ -143,3 +143,55 @@ func TestStalledCallDoesNotHoldUpOthers(t *testing.T) {
 		t.Fatalf("stalled call: %v, want the drive's answer once released", err)
 	}
 }
+
+// stallingFiles opens files whose reads block until release is closed.
+type stallingFiles struct {
+	storage.Drive
+	release chan struct{}
+}
+
+func (d *stallingFiles) OpenFile(ctx context.Context, volume, path string) (storage.File, error) {
+	f, err := d.Drive.OpenFile(ctx, volume, path)
+	if err != nil {
+		return nil, err
+	}
+	return &stallingFile{File: f, release: d.release}, nil
+}
+
+type stallingFile struct {
+	storage.File
+	release chan struct{}
+}
+
+func (f *stallingFile) ReadAt(p []byte, off int64) (int, error) {
+	<-f.release
+	return f.File.ReadAt(p, off)
+}
+
+// A block read that stalls is ErrTimeout, as a ReadAt is: the caller of ReadBlockAt (the
+// erasure decoder, reading into the mount's buffer) learns that the read may go on writing
+// into its buffers, and gives them up.
+func TestStalledBlockReadTimesOut(t *testing.T) {
+	inner := &stallingFiles{Drive: newLocal(t), release: make(chan struct{})}
+	ctx := context.Background()
+	if err := inner.WriteFile(ctx, storage.SysVolume, "tmp/f", []byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	// Long enough for the open on a loaded machine; the read stalls until released.
+	d := health.Wrap(inner, health.Options{Timeout: time.Second, ProbeInterval: time.Hour})
+	t.Cleanup(d.Close)
+	f, err := d.OpenFile(ctx, storage.SysVolume, "tmp/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	br, ok := f.(storage.BlockReaderAt)
+	if !ok {
+		t.Fatal("the health decorator's file has no ReadBlockAt")
+	}
+	_, err = br.ReadBlockAt(make([]byte, 2), make([]byte, 4), 1)
+	close(inner.release)
+	if !errors.Is(err, storage.ErrTimeout) {
+		t.Fatalf("stalled ReadBlockAt: %v, want ErrTimeout", err)
+	}
+}

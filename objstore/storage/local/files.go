@@ -149,6 +149,48 @@ type file struct {
 
 func (f *file) Size() int64 { return f.size }
 
+var _ storage.BlockReaderAt = (*file)(nil)
+
+// ReadBlockAt reads sum and data with one preadv (more only if the kernel returns less).
+func (f *file) ReadBlockAt(sum, data []byte, off int64) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	iov := [2][]byte{sum, data}
+	total := len(sum) + len(data)
+	n := 0
+	var rerr error
+	cerr := rc.Read(func(fd uintptr) bool {
+		for n < total {
+			bufs := iov[:]
+			if n < len(sum) {
+				bufs[0] = sum[n:]
+			} else {
+				bufs = iov[1:]
+				bufs[0] = data[n-len(sum):]
+			}
+			m, err := unix.Preadv(int(fd), bufs, off+int64(n))
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				rerr = &os.PathError{Op: "preadv", Path: f.Name(), Err: err}
+				return true
+			case m == 0:
+				rerr = io.EOF
+				return true
+			}
+			n += m
+		}
+		return true
+	})
+	if rerr == nil {
+		rerr = cerr
+	}
+	return n, rerr
+}
+
 // OpenFile opens a file for reading.
 func (d *Drive) OpenFile(ctx context.Context, volume, p string) (storage.File, error) {
 	full, err := d.filePath(volume, p)

@@ -206,6 +206,17 @@ func testCreateFile(t *testing.T, d storage.Drive) {
 	if _, err := f.ReadAt(part, 1_000_003); err != nil || string(part) != "3456789" || f.Size() != int64(len(data)) {
 		t.Fatalf("ReadAt = %q, %v (size %d)", part, err, f.Size())
 	}
+	// A block read (the drive's own ReadBlockAt when it has one): the checksum and the
+	// bytes after it, then a block cut short by the end of the file.
+	sum, block := make([]byte, 3), make([]byte, 500_000)
+	if n, err := storage.ReadBlock(f, sum, block, 1_000_001); err != nil || n != 500_003 ||
+		string(sum) != "123" || !bytes.Equal(block, data[1_000_004:1_500_004]) {
+		t.Fatalf("ReadBlock = %d, %v, sum %q, block equal %v", n, err, sum, bytes.Equal(block, data[1_000_004:1_500_004]))
+	}
+	if n, err := storage.ReadBlock(f, sum, block, int64(len(data))-10); !errors.Is(err, io.EOF) || n != 10 ||
+		string(sum) != "012" || string(block[:7]) != "3456789" {
+		t.Fatalf("ReadBlock at the end = %d, %v, sum %q, block %q, want 10, EOF", n, err, sum, block[:7])
+	}
 	f.Close()
 
 	must(t, "CreateFile of unknown size", d.CreateFile(c, storage.SysVolume, "tmp/x/u", -1, bytes.NewReader(data[:5])))
