@@ -214,6 +214,11 @@ func (m *Manager) loadLocked(ctx context.Context) (reseal bool, err error) {
 	return reseal, nil
 }
 
+// Reload reads the document again and publishes it (a new epoch, the subscribers told):
+// a shared store calls it when another node saved, so that the change is enforced here
+// at once.
+func (m *Manager) Reload(ctx context.Context) error { return m.load(ctx) }
+
 // Available reports ErrUnavailable until the identities have been read from the store.
 func (m *Manager) Available() error {
 	return m.read(func(*state) error { return nil })

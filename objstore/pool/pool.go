@@ -31,7 +31,10 @@ type Config struct {
 	PlacementKey [16]byte
 	// Locks are the namespace locks, shared with the sets.
 	Locks *nslock.Map
-	Log   *slog.Logger
+	// BucketDocs, if set, keeps the buckets' configuration documents instead of the first
+	// set's drives: a cluster's coordination store, shared by every node. Nil on one node.
+	BucketDocs BucketDocs
+	Log        *slog.Logger
 }
 
 // Pool is the object layer over a pool of erasure sets.
@@ -43,6 +46,8 @@ type Pool struct {
 	feed   objstore.Feed
 	// versioning caches each bucket's versioning state.
 	versioning versioningCache
+	// docs keeps the buckets' documents when set (Config.BucketDocs).
+	docs BucketDocs
 
 	healers sync.WaitGroup
 
@@ -87,6 +92,7 @@ func New(cfg Config) (*Pool, error) {
 		k1:       binary.LittleEndian.Uint64(cfg.PlacementKey[8:]),
 		locks:    cfg.Locks,
 		log:      cfg.Log,
+		docs:     cfg.BucketDocs,
 	}
 	for _, s := range p.sets {
 		s.SetIntentCheck(p.intentNames)

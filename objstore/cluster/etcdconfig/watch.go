@@ -1,0 +1,88 @@
+package etcdconfig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// WatchConfig tells Watch what to report.
+type WatchConfig struct {
+	// OnKey is called with each key that changed (put or deleted) under the prefix, and
+	// the revision of the change.
+	OnKey func(key string, rev int64)
+	// OnReset is called when the changes cannot be told key by key: once the watch has
+	// started (what changed before it is unknown), when it breaks, and once it is whole
+	// again. Everything under the prefix may have changed.
+	OnReset func()
+	// OnError, if set, is told why the watch broke or could not start (for the log).
+	OnError func(error)
+	// Retry is the wait between attempts to watch again; one second when zero.
+	Retry time.Duration
+}
+
+// errWatchClosed: the watch channel closed without a response that says why.
+var errWatchClosed = errors.New("etcdconfig: watch closed")
+
+// watch follows key (with clientv3.WithPrefix in opts, the keys under it) until ctx ends. It starts from the revision of a
+// linearizable read, so no change after that read is missed; a watch that breaks is
+// restarted the same way, with OnReset around the gap (see the package doc).
+func watch(ctx context.Context, c *clientv3.Client, prefix string, cfg WatchConfig, opts ...clientv3.OpOption) {
+	if cfg.Retry <= 0 {
+		cfg.Retry = time.Second
+	}
+	report := func(err error) {
+		if cfg.OnError != nil && ctx.Err() == nil {
+			cfg.OnError(err)
+		}
+	}
+	for ctx.Err() == nil {
+		resp, err := c.Get(ctx, prefix, append(opts, clientv3.WithCountOnly())...)
+		if err != nil {
+			report(fmt.Errorf("etcdconfig: reading %s to watch it: %w", prefix, err))
+			sleep(ctx, cfg.Retry)
+			continue
+		}
+		rev := resp.Header.Revision
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		ch := c.Watch(wctx, prefix, append(opts, clientv3.WithRev(rev+1))...)
+		cfg.OnReset()
+		err = follow(ch, cfg.OnKey)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		report(fmt.Errorf("etcdconfig: watch of %s broke: %w", prefix, err))
+		cfg.OnReset() // drop what the broken watch may have left stale
+		sleep(ctx, cfg.Retry)
+	}
+}
+
+// follow reports the events of ch until it breaks, and returns why.
+func follow(ch clientv3.WatchChan, onKey func(string, int64)) error {
+	for resp := range ch {
+		if err := resp.Err(); err != nil {
+			return err
+		}
+		if resp.Canceled {
+			return errWatchClosed
+		}
+		for _, ev := range resp.Events {
+			onKey(string(ev.Kv.Key), ev.Kv.ModRevision)
+		}
+	}
+	return errWatchClosed
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
