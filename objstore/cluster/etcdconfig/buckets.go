@@ -18,13 +18,14 @@ const bucketsPrefix = "/flashstor/v1/buckets/"
 // Buckets keeps the buckets' configuration documents in etcd, one key per bucket and
 // document name; it is what pool.Config.BucketDocs takes in a cluster.
 type Buckets struct {
-	c       *clientv3.Client
-	timeout time.Duration
+	c *clientv3.Client
+	// Timeout bounds each read and write; DefaultTimeout when zero. Set before use.
+	Timeout time.Duration
 }
 
 // NewBuckets returns the documents kept in c's etcd.
 func NewBuckets(c *clientv3.Client) *Buckets {
-	return &Buckets{c: c, timeout: DefaultTimeout}
+	return &Buckets{c: c, Timeout: DefaultTimeout}
 }
 
 // configPrefix is the prefix of bucket's documents.
@@ -47,7 +48,7 @@ func parseKey(key string) (bucket, name string, err error) {
 // linearizably: ErrReadQuorum when etcd cannot answer, an error naming the key of a
 // damaged value.
 func (b *Buckets) Docs(ctx context.Context, bucket string) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout(b.Timeout))
 	defer cancel()
 	prefix := configPrefix(bucket)
 	resp, err := b.c.Get(ctx, prefix, clientv3.WithPrefix())
@@ -74,7 +75,7 @@ func (b *Buckets) Docs(ctx context.Context, bucket string) (map[string]string, e
 // SetDoc replaces bucket's document name with doc, or removes it when doc is empty; the
 // other documents are other keys, untouched.
 func (b *Buckets) SetDoc(ctx context.Context, bucket, name, doc string) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout(b.Timeout))
 	defer cancel()
 	key := configPrefix(bucket) + name
 	var err error
@@ -91,7 +92,7 @@ func (b *Buckets) SetDoc(ctx context.Context, bucket, name, doc string) error {
 
 // DeleteDocs removes every document of bucket, in one range delete.
 func (b *Buckets) DeleteDocs(ctx context.Context, bucket string) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout(b.Timeout))
 	defer cancel()
 	prefix := configPrefix(bucket)
 	if _, err := b.c.Delete(ctx, prefix, clientv3.WithPrefix()); err != nil {

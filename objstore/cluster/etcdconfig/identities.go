@@ -16,12 +16,21 @@ import (
 // deadline: an unreachable etcd answers 503, not a hang.
 const DefaultTimeout = 5 * time.Second
 
+// timeout returns d, or DefaultTimeout when d is not positive.
+func timeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return DefaultTimeout
+	}
+	return d
+}
+
 // Identities is the identity.Store of a cluster: the sealed document at
 // /flashstor/v1/iam/<name>, its revision the key's mod revision.
 type Identities struct {
-	c       *clientv3.Client
-	key     string
-	timeout time.Duration
+	c   *clientv3.Client
+	key string
+	// Timeout bounds each load and save; DefaultTimeout when zero. Set before use.
+	Timeout time.Duration
 	// seen is the mod revision this process last loaded or saved: Watch does not report
 	// it back as another node's change.
 	seen atomic.Int64
@@ -31,12 +40,12 @@ var _ identity.Store = (*Identities)(nil)
 
 // NewIdentities returns the store of document name in c's etcd.
 func NewIdentities(c *clientv3.Client, name string) *Identities {
-	return &Identities{c: c, key: "/flashstor/v1/iam/" + name, timeout: DefaultTimeout}
+	return &Identities{c: c, key: "/flashstor/v1/iam/" + name, Timeout: DefaultTimeout}
 }
 
 // Load implements identity.Store with a linearizable read.
 func (s *Identities) Load(ctx context.Context) ([]byte, uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout(s.Timeout))
 	defer cancel()
 	resp, err := s.c.Get(ctx, s.key)
 	if err != nil {
@@ -57,7 +66,7 @@ func (s *Identities) Load(ctx context.Context) ([]byte, uint64, error) {
 // Save implements identity.Store: a transaction puts doc only while the key's mod
 // revision is still rev (0: the key does not exist).
 func (s *Identities) Save(ctx context.Context, doc []byte, rev uint64) (uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout(s.Timeout))
 	defer cancel()
 	resp, err := s.c.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(s.key), "=", int64(rev))).

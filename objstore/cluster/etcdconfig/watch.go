@@ -22,10 +22,17 @@ type WatchConfig struct {
 	OnError func(error)
 	// Retry is the wait between attempts to watch again; one second when zero.
 	Retry time.Duration
+	// Heartbeat is how often the watch asks etcd for a progress report; a watch that
+	// hears nothing for three heartbeats (etcd unreachable) is taken as broken. Two
+	// seconds when zero.
+	Heartbeat time.Duration
 }
 
-// errWatchClosed: the watch channel closed without a response that says why.
-var errWatchClosed = errors.New("etcdconfig: watch closed")
+// The breaks of a watch that etcd did not explain.
+var (
+	errWatchClosed = errors.New("etcdconfig: watch closed")
+	errWatchSilent = errors.New("etcdconfig: no word from etcd for three heartbeats")
+)
 
 // watch follows key (with clientv3.WithPrefix in opts, the keys under it) until ctx ends. It starts from the revision of a
 // linearizable read, so no change after that read is missed; a watch that breaks is
@@ -33,6 +40,9 @@ var errWatchClosed = errors.New("etcdconfig: watch closed")
 func watch(ctx context.Context, c *clientv3.Client, prefix string, cfg WatchConfig, opts ...clientv3.OpOption) {
 	if cfg.Retry <= 0 {
 		cfg.Retry = time.Second
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 2 * time.Second
 	}
 	report := func(err error) {
 		if cfg.OnError != nil && ctx.Err() == nil {
@@ -50,7 +60,7 @@ func watch(ctx context.Context, c *clientv3.Client, prefix string, cfg WatchConf
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 		ch := c.Watch(wctx, prefix, append(opts, clientv3.WithRev(rev+1))...)
 		cfg.OnReset()
-		err = follow(ch, cfg.OnKey)
+		err = follow(wctx, c, ch, cfg.OnKey, cfg.Heartbeat)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -61,20 +71,41 @@ func watch(ctx context.Context, c *clientv3.Client, prefix string, cfg WatchConf
 	}
 }
 
-// follow reports the events of ch until it breaks, and returns why.
-func follow(ch clientv3.WatchChan, onKey func(string, int64)) error {
-	for resp := range ch {
-		if err := resp.Err(); err != nil {
-			return err
-		}
-		if resp.Canceled {
-			return errWatchClosed
-		}
-		for _, ev := range resp.Events {
-			onKey(string(ev.Kv.Key), ev.Kv.ModRevision)
+// follow reports the events of ch until it breaks, and returns why. Every heartbeat it
+// asks for a progress report, so that a silent etcd is told from a quiet one.
+func follow(ctx context.Context, c *clientv3.Client, ch clientv3.WatchChan, onKey func(string, int64), heartbeat time.Duration) error {
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	heard := time.Now()
+	for {
+		select {
+		case resp, ok := <-ch:
+			if !ok {
+				return errWatchClosed
+			}
+			if err := resp.Err(); err != nil {
+				return err
+			}
+			if resp.Canceled {
+				return errWatchClosed
+			}
+			heard = time.Now()
+			for _, ev := range resp.Events {
+				onKey(string(ev.Kv.Key), ev.Kv.ModRevision)
+			}
+		case <-tick.C:
+			if time.Since(heard) > 3*heartbeat {
+				return errWatchSilent
+			}
+			// The request may wait for a stream being re-established: bounded, and its
+			// answer (or its lack) is judged above.
+			go func() {
+				rctx, cancel := context.WithTimeout(ctx, heartbeat)
+				defer cancel()
+				c.RequestProgress(rctx)
+			}()
 		}
 	}
-	return errWatchClosed
 }
 
 // sleep waits d or until ctx ends.
