@@ -1,0 +1,98 @@
+package s3frontend_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/flashstor/flashstor/objstore/cluster/etcdconfig"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdtest"
+	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/s3frontend"
+)
+
+// startClusterNode runs a server whose bucket documents live in srv's etcd, over drives
+// in dir that another node may share, its caches fed by the etcd watch.
+func startClusterNode(t *testing.T, srv *etcdtest.Server, dir string) *env {
+	t.Helper()
+	docs := etcdconfig.NewBuckets(srv.Client(t))
+	e := start(t, s3frontend.TransportEpoll, func(o *envOptions) {
+		o.dir = dir
+		o.deploy = func(c *deploy.Config) { c.BucketDocs = docs }
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		docs.Watch(ctx, e.layer.BucketConfigChanged, etcdconfig.WatchConfig{
+			OnError: func(err error) { t.Logf("watch: %v", err) },
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return e
+}
+
+// within polls cond every 10 ms for at most 10 s.
+func within(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("not seen within 10s: %s", what)
+}
+
+// TestClusterBucketConfig: two nodes sharing their bucket documents through etcd.
+// Versioning enabled through A gives B's next PUT a version id, and a bucket policy set
+// (then deleted) through A is enforced by B, though B had cached the bucket's state.
+func TestClusterBucketConfig(t *testing.T) {
+	ctx := context.Background()
+	srv := etcdtest.Start(t)
+	dir := t.TempDir()
+	a, b := startClusterNode(t, srv, dir), startClusterNode(t, srv, dir)
+	ca, cb := a.sdk(), b.sdk()
+	mkbucket(t, ca, "shared")
+
+	putVersion := func(c *s3.Client) string {
+		out, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String("public/k"), Body: stringsReader("v")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.VersionId)
+	}
+	if v := putVersion(cb); v != "" && v != "null" {
+		t.Fatalf("B's PUT into an unversioned bucket has version id %q", v)
+	}
+	status := func() int { s, _ := anonymous(t, http.MethodGet, b.url+"/shared/public/k"); return s }
+	if s := status(); s != http.StatusForbidden {
+		t.Fatalf("anonymous GET on B before any policy: %d", s) // B's decision cache now holds "no policy"
+	}
+
+	_, err := ca.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("shared"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, "B's PUT gets a version id", func() bool { v := putVersion(cb); return v != "" && v != "null" })
+
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/public/*"}]}`
+	if _, err := ca.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("shared"), Policy: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "the policy put on A opens B", func() bool { return status() == http.StatusOK })
+	if _, err := ca.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: aws.String("shared")}); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "the policy deleted on A closes B", func() bool { return status() == http.StatusForbidden })
+	got, err := cb.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("shared")})
+	if err != nil || got.Status != types.BucketVersioningStatusEnabled {
+		t.Fatalf("GetBucketVersioning on B: %v, %v", got, err)
+	}
+}
