@@ -3,6 +3,7 @@ package s3frontend_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,8 +51,9 @@ func within(t *testing.T, what string, cond func() bool) {
 }
 
 // TestClusterBucketConfig: two nodes sharing their bucket documents through etcd.
-// Versioning enabled through A gives B's next PUT a version id, and a bucket policy set
-// (then deleted) through A is enforced by B, though B had cached the bucket's state.
+// Versioning enabled through A gives B's next PUT a version id, a bucket policy set (then
+// deleted) through A is enforced by B, and B sends the expiration of a lifecycle rule put
+// through A, though B had cached each of these settings before.
 func TestClusterBucketConfig(t *testing.T) {
 	ctx := context.Background()
 	srv := etcdtest.Start(t)
@@ -91,6 +93,25 @@ func TestClusterBucketConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	within(t, "the policy deleted on A closes B", func() bool { return status() == http.StatusForbidden })
+	// B's lifecycle cache holds "no rules" once a HEAD has asked.
+	expiration := func() string {
+		out, err := cb.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("shared"), Key: aws.String("public/k")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.Expiration)
+	}
+	if x := expiration(); x != "" {
+		t.Fatalf("x-amz-expiration before any rule: %q", x)
+	}
+	_, err = ca.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: aws.String("shared"),
+		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{{ID: aws.String("public30"),
+			Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("public/")},
+			Expiration: &types.LifecycleExpiration{Days: aws.Int32(30)}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, "the lifecycle rule put on A is sent by B", func() bool { return strings.Contains(expiration(), `rule-id="public30"`) })
 	got, err := cb.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("shared")})
 	if err != nil || got.Status != types.BucketVersioningStatusEnabled {
 		t.Fatalf("GetBucketVersioning on B: %v, %v", got, err)
