@@ -244,8 +244,8 @@ func TestWatchBreak(t *testing.T) {
 	dir := t.TempDir()
 	a := startNode(t, dir, srv.Endpoints, etcdconfig.WatchConfig{})
 	px := startProxy(t, target)
-	// B hears from etcd every 100 ms; C would not notice silence for an hour.
-	b := startNode(t, dir, []string{"http://" + px.ln.Addr().String()}, etcdconfig.WatchConfig{Heartbeat: 100 * time.Millisecond})
+	// B hears from etcd every 200 ms; C would not notice silence for an hour.
+	b := startNode(t, dir, []string{"http://" + px.ln.Addr().String()}, etcdconfig.WatchConfig{Heartbeat: 200 * time.Millisecond})
 	c := startNode(t, dir, []string{"http://" + px.ln.Addr().String()}, etcdconfig.WatchConfig{Heartbeat: time.Hour})
 	if err := a.MakeBucket(ctx, "photos", objstore.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)

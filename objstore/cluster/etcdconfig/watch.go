@@ -58,7 +58,10 @@ func watch(ctx context.Context, c *clientv3.Client, prefix string, cfg WatchConf
 		}
 		rev := resp.Header.Revision
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		ch := c.Watch(wctx, prefix, append(opts, clientv3.WithRev(rev+1))...)
+		// From rev itself, not rev+1: etcd sends no progress report to a watch that starts
+		// past its current revision, and the heartbeat needs them. A change at rev is
+		// reported once more, which costs a cache miss.
+		ch := c.Watch(wctx, prefix, append(opts, clientv3.WithRev(rev))...)
 		cfg.OnReset()
 		err = follow(wctx, c, ch, cfg.OnKey, cfg.Heartbeat)
 		cancel()
