@@ -50,9 +50,16 @@
 //
 // Reads and writes of documents are bounded (Timeout) and fail with
 // objstore.ErrReadQuorum / ErrWriteQuorum (S3: 503 SlowDown): a node does not answer
-// from a copy that it cannot prove current. A cached entry is still served while the
-// watch has not reported a break; a single etcd that is down accepts no change either,
-// and a member cut from its leader cancels the watch (WithRequireLeader), which is a
-// break. Not covered: a client cut from every member while the others still write, until
-// its watch reports the break (no heartbeat yet).
+// from a copy that it cannot prove current. The watch asks etcd for a progress report
+// every heartbeat (WatchConfig.Heartbeat, 2 s by default) and takes three heartbeats of
+// silence for a break: the caches drop everything and the next reads go to etcd, which
+// fail with 503 while it cannot be reached. So a node cut from etcd serves cached
+// settings for at most about three heartbeats after the cut, never longer; a member that
+// loses its leader cancels the watch at once (WithRequireLeader). A write that timed
+// out may still have landed: it fails with ErrWriteQuorum all the same, the pool drops
+// its caches anyway, and the watch reports the change if it did land.
+//
+// A SetBucketConfig on one node that races a DeleteBucket on another can leave a
+// document behind the deleted bucket (each node holds only its own bucket lock until
+// set ownership exists): like any leftover, it is never served and MakeBucket clears it.
 package etcdconfig

@@ -53,3 +53,20 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseKey(f *testing.F) {
+	f.Add("/flashstor/v1/buckets/photos/config/versioning")
+	f.Add("/flashstor/v1/buckets/a/config/b/config/c")
+	f.Fuzz(func(t *testing.T, key string) {
+		bucket, name, err := parseKey(key)
+		if err != nil {
+			if !strings.Contains(err.Error(), "not a bucket document key") {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			return
+		}
+		if configPrefix(bucket)+name != key {
+			t.Fatalf("parseKey(%q) = %q, %q: does not rebuild the key", key, bucket, name)
+		}
+	})
+}
