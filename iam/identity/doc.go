@@ -6,7 +6,7 @@
 // snapshot and tells its subscribers (the decision cache) that the epoch moved on. The
 // Store is the one small interface a deployment implements: on one node the object
 // store's system area (ObjectStore), in a cluster the coordination store
-// (objstore/cluster/etcdconfig.Identities, whose watch calls Reload when another node
+// (package etcdstore, over etcd, whose watch calls Reload when another node
 // saved); identitytest is the conformance suite every implementation passes.
 //
 // Secret access keys are sealed before they reach a Store (AES-256-GCM under a key derived

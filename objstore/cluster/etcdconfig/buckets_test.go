@@ -88,6 +88,18 @@ func TestBucketDocs(t *testing.T) {
 	}
 }
 
+// waitFor polls cond every 10 ms for at most 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("not seen within 10s: %s", what)
+}
+
 // node is one "node" of a cluster in a test: a deployment over drives it may share with
 // others, its bucket documents in etcd, and the watch that feeds its caches.
 type node struct {

@@ -1,17 +1,19 @@
 // Package etcdconfig keeps a cluster's shared settings in etcd: each bucket's
 // configuration documents (objstore.BucketConfigStore's documents: versioning, policy,
-// lifecycle, ...) and the IAM identities' document (an identity.Store), and tells every
+// lifecycle, ...) and single documents changed by compare-and-swap (Document: the IAM
+// identities', which iam/identity/etcdstore adapts to identity.Store), and tells every
 // node's caches at once, through etcd's watch, when another node changed them.
 //
 // # What lives where
 //
 //	/flashstor/v1/buckets/<bucket>/config/<name>   one bucket document (Buckets)
-//	/flashstor/v1/iam/<name>                        the identities' document (Identities)
+//	/flashstor/v1/iam/<name>                        the identities' document (Document)
 //
 // Each value is an envelope {"v":1,"doc":"..."} around the document (see value.go), so
 // that a later format can be told apart and a damaged value is an error that names its
 // key, never a panic. The identities' document is sealed by identity.Manager before it
-// reaches the store: no secret is ever in etcd in the clear.
+// reaches the store: no secret is ever in etcd in the clear. This package imports nothing
+// of IAM (DESIGN.md's layering); IAM's adapter imports it.
 //
 // One key per bucket document: two nodes setting two documents of one bucket at once
 // write two keys and keep each other's documents without a lock. Whether a bucket exists

@@ -1,4 +1,4 @@
-package etcdconfig_test
+package etcdstore_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/flashstor/flashstor/iam/authz"
 	"github.com/flashstor/flashstor/iam/identity"
+	"github.com/flashstor/flashstor/iam/identity/etcdstore"
 	"github.com/flashstor/flashstor/iam/identity/identitytest"
 	"github.com/flashstor/flashstor/iam/policy"
 	"github.com/flashstor/flashstor/objstore/cluster/etcdconfig"
@@ -22,8 +23,8 @@ func TestIdentitiesConformance(t *testing.T) {
 	var n atomic.Int64
 	identitytest.Run(t, func(t *testing.T) (identity.Store, func() identity.Store) {
 		name := fmt.Sprintf("iam-%d", n.Add(1))
-		return etcdconfig.NewIdentities(srv.Client(t), name), func() identity.Store {
-			return etcdconfig.NewIdentities(srv.Client(t), name)
+		return etcdstore.New(srv.Client(t), name), func() identity.Store {
+			return etcdstore.New(srv.Client(t), name)
 		}
 	})
 }
@@ -45,7 +46,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func openWatched(t *testing.T, srv *etcdtest.Server) *identity.Manager {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	store := etcdconfig.NewIdentities(srv.Client(t), "iam")
+	store := etcdstore.New(srv.Client(t), "iam")
 	m, err := identity.Open(ctx, identity.Config{Store: store, RootSecret: "root-secret"})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func openWatched(t *testing.T, srv *etcdtest.Server) *identity.Manager {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		store.Watch(ctx, func() {
+		store.Doc.Watch(ctx, func() {
 			if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
 				t.Errorf("Reload: %v", err)
 			}
