@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -36,18 +35,6 @@ func startClusterNode(t *testing.T, srv *etcdtest.Server, dir string) *env {
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return e
-}
-
-// within polls cond every 10 ms for at most 10 s.
-func within(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("not seen within 10s: %s", what)
 }
 
 // TestClusterBucketConfig: two nodes sharing their bucket documents through etcd.
@@ -82,17 +69,17 @@ func TestClusterBucketConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	within(t, "B's PUT gets a version id", func() bool { v := putVersion(cb); return v != "" && v != "null" })
+	etcdtest.Eventually(t, "B's PUT gets a version id", func() bool { v := putVersion(cb); return v != "" && v != "null" })
 
 	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/public/*"}]}`
 	if _, err := ca.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("shared"), Policy: aws.String(doc)}); err != nil {
 		t.Fatal(err)
 	}
-	within(t, "the policy put on A opens B", func() bool { return status() == http.StatusOK })
+	etcdtest.Eventually(t, "the policy put on A opens B", func() bool { return status() == http.StatusOK })
 	if _, err := ca.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: aws.String("shared")}); err != nil {
 		t.Fatal(err)
 	}
-	within(t, "the policy deleted on A closes B", func() bool { return status() == http.StatusForbidden })
+	etcdtest.Eventually(t, "the policy deleted on A closes B", func() bool { return status() == http.StatusForbidden })
 	// B's lifecycle cache holds "no rules" once a HEAD has asked.
 	expiration := func() string {
 		out, err := cb.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("shared"), Key: aws.String("public/k")})
@@ -111,7 +98,7 @@ func TestClusterBucketConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	within(t, "the lifecycle rule put on A is sent by B", func() bool { return strings.Contains(expiration(), `rule-id="public30"`) })
+	etcdtest.Eventually(t, "the lifecycle rule put on A is sent by B", func() bool { return strings.Contains(expiration(), `rule-id="public30"`) })
 	got, err := cb.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("shared")})
 	if err != nil || got.Status != types.BucketVersioningStatusEnabled {
 		t.Fatalf("GetBucketVersioning on B: %v, %v", got, err)

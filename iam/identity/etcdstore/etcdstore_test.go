@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/flashstor/flashstor/iam/authz"
 	"github.com/flashstor/flashstor/iam/identity"
@@ -27,18 +26,6 @@ func TestIdentitiesConformance(t *testing.T) {
 			return etcdstore.New(srv.Client(t), name)
 		}
 	})
-}
-
-// waitFor polls cond every 10 ms for at most 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("not seen within 10s: %s", what)
 }
 
 // openWatched opens a Manager over the shared document, reloaded by the store's watch
@@ -79,7 +66,7 @@ func TestIdentitiesAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "alice's key on B", func() bool {
+	etcdtest.Eventually(t, "alice's key on B", func() bool {
 		secret, ok := az.Lookup([]byte(key.ID))
 		return ok && secret == key.Secret
 	})
@@ -97,17 +84,17 @@ func TestIdentitiesAcrossNodes(t *testing.T) {
 	if err := a.PutUserPolicy(ctx, "alice", "read", read); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the policy put on A allows on B", func() bool { return decide() == policy.Allowed })
+	etcdtest.Eventually(t, "the policy put on A allows on B", func() bool { return decide() == policy.Allowed })
 	if err := a.DeleteUserPolicy(ctx, "alice", "read"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the policy deleted on A no longer allows on B", func() bool { return decide() != policy.Allowed })
+	etcdtest.Eventually(t, "the policy deleted on A no longer allows on B", func() bool { return decide() != policy.Allowed })
 
 	// B writes from what it has seen: its change keeps A's user.
 	if _, err := b.CreateUser(ctx, "bob", ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bob on A", func() bool { _, err := a.GetUser("bob"); return err == nil })
+	etcdtest.Eventually(t, "bob on A", func() bool { _, err := a.GetUser("bob"); return err == nil })
 	if _, err := b.GetUser("alice"); err != nil {
 		t.Fatalf("B lost alice: %v", err)
 	}

@@ -88,18 +88,6 @@ func TestBucketDocs(t *testing.T) {
 	}
 }
 
-// waitFor polls cond every 10 ms for at most 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("not seen within 10s: %s", what)
-}
-
 // node is one "node" of a cluster in a test: a deployment over drives it may share with
 // others, its bucket documents in etcd, and the watch that feeds its caches.
 type node struct {
@@ -173,7 +161,7 @@ func TestPoolsShareConfig(t *testing.T) {
 	if err := a.SetBucketConfig(ctx, "photos", objstore.BucketConfigVersioning, "Enabled"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "versioning enabled on A seen by B", func() bool {
+	etcdtest.Eventually(t, "versioning enabled on A seen by B", func() bool {
 		v, err := versioning(ctx, b, "photos")
 		return err == nil && v == objstore.VersioningEnabled
 	})
@@ -266,7 +254,7 @@ func TestWatchBreak(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []*node{b, c} {
-		waitFor(t, "versioning enabled, cached", func() bool {
+		etcdtest.Eventually(t, "versioning enabled, cached", func() bool {
 			v, err := versioning(ctx, n, "photos")
 			return err == nil && v == objstore.VersioningEnabled
 		})
@@ -287,13 +275,13 @@ func TestWatchBreak(t *testing.T) {
 	if _, err := srv.Client(t).Compact(ctx, resp.Header.Revision); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "B, cut off, answers 503 instead of its cache", func() bool {
+	etcdtest.Eventually(t, "B, cut off, answers 503 instead of its cache", func() bool {
 		_, err := versioning(ctx, b, "photos")
 		return errors.Is(err, objstore.ErrReadQuorum)
 	})
 	px.setCut(false)
 	for _, n := range []*node{b, c} {
-		waitFor(t, "the change made during the cut", func() bool {
+		etcdtest.Eventually(t, "the change made during the cut", func() bool {
 			v, err := versioning(ctx, n, "photos")
 			return err == nil && v == objstore.VersioningSuspended
 		})
