@@ -145,7 +145,8 @@ func versioning(ctx context.Context, n *node, bucket string) (objstore.Versionin
 }
 
 // TestPoolsShareConfig: two nodes over one etcd; versioning enabled on A is seen by B,
-// and deleting the bucket removes its documents from etcd.
+// deleting the bucket removes its documents from etcd, and a document left behind is
+// neither served nor inherited by a new bucket of the name.
 func TestPoolsShareConfig(t *testing.T) {
 	ctx := context.Background()
 	srv := etcdtest.Start(t)
@@ -173,6 +174,20 @@ func TestPoolsShareConfig(t *testing.T) {
 	}
 	if _, err := versioning(ctx, b, "photos"); !errors.Is(err, objstore.ErrBucketNotFound) {
 		t.Fatalf("B after the delete: %v", err)
+	}
+	// A document left behind a deleted bucket (its DeleteDocs did not reach etcd) is never
+	// served, and a new bucket of the name does not inherit it.
+	if err := a.docs.SetDoc(ctx, "photos", objstore.BucketConfigPolicy, `{"left":"behind"}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.BucketConfig(ctx, "photos"); !errors.Is(err, objstore.ErrBucketNotFound) {
+		t.Fatalf("BucketConfig of a deleted bucket with a leftover document: %v", err)
+	}
+	if err := b.MakeBucket(ctx, "photos", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if docs, err := a.BucketConfig(ctx, "photos"); err != nil || len(docs) != 0 {
+		t.Fatalf("a new bucket where a document was left: %v, %v", docs, err)
 	}
 }
 
