@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -191,77 +190,18 @@ func TestPoolsShareConfig(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to target until cut: then it drops every connection and
-// refuses new ones, as a network partition does, until restored.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool                  // GUARDED_BY(mu)
-	conns  map[net.Conn]struct{} // GUARDED_BY(mu)
-	closed sync.WaitGroup
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.closed.Go(p.accept)
-	t.Cleanup(func() { ln.Close(); p.setCut(true); p.closed.Wait() })
-	return p
-}
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		p.mu.Lock()
-		if err != nil || p.cut {
-			p.mu.Unlock()
-			c.Close()
-			if up != nil {
-				up.Close()
-			}
-			continue
-		}
-		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.closed.Go(func() { io.Copy(up, c); up.Close() })
-		p.closed.Go(func() { io.Copy(c, up); c.Close() })
-	}
-}
-
-func (p *proxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
 // TestWatchBreak: a node cut from etcd stops answering from its caches (503: the read
 // quorum error) once its watch hears nothing, and a node whose watch resumes from a
 // compacted revision falls back to reading etcd; both then see the change made meanwhile.
 func TestWatchBreak(t *testing.T) {
 	ctx := context.Background()
 	srv := etcdtest.Start(t)
-	target := strings.TrimPrefix(srv.Endpoints[0], "http://")
 	dir := t.TempDir()
 	a := startNode(t, dir, srv.Endpoints, etcdconfig.WatchConfig{})
-	px := startProxy(t, target)
+	px := srv.Proxy(t)
 	// B hears from etcd every 200 ms; C would not notice silence for an hour.
-	b := startNode(t, dir, []string{"http://" + px.ln.Addr().String()}, etcdconfig.WatchConfig{Heartbeat: 200 * time.Millisecond})
-	c := startNode(t, dir, []string{"http://" + px.ln.Addr().String()}, etcdconfig.WatchConfig{Heartbeat: time.Hour})
+	b := startNode(t, dir, px.Endpoints, etcdconfig.WatchConfig{Heartbeat: 200 * time.Millisecond})
+	c := startNode(t, dir, px.Endpoints, etcdconfig.WatchConfig{Heartbeat: time.Hour})
 	if err := a.MakeBucket(ctx, "photos", objstore.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +215,7 @@ func TestWatchBreak(t *testing.T) {
 		})
 	}
 
-	px.setCut(true)
+	px.Cut(true)
 	if err := a.SetBucketConfig(ctx, "photos", objstore.BucketConfigVersioning, "Suspended"); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +234,7 @@ func TestWatchBreak(t *testing.T) {
 		_, err := versioning(ctx, b, "photos")
 		return errors.Is(err, objstore.ErrReadQuorum)
 	})
-	px.setCut(false)
+	px.Cut(false)
 	for _, n := range []*node{b, c} {
 		etcdtest.Eventually(t, "the change made during the cut", func() bool {
 			v, err := versioning(ctx, n, "photos")

@@ -61,6 +61,11 @@
 // out may still have landed: it fails with ErrWriteQuorum all the same, the pool drops
 // its caches anyway, and the watch reports the change if it did land.
 //
+// The identities' watch calls identity.Manager.Reload at a break as well; while the
+// document cannot be read the Manager has no identities (their keys are refused, changes
+// fail with ErrUnavailable; the root keys still work), so a key revoked on another node
+// stops working on a cut-off node within the same bound.
+//
 // A SetBucketConfig on one node that races a DeleteBucket on another can leave a
 // document behind the deleted bucket (each node holds only its own bucket lock until
 // set ownership exists): like any leftover, it is never served and MakeBucket clears it.
