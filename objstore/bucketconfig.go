@@ -28,6 +28,8 @@ type BucketConfigStore interface {
 	// SetBucketConfig replaces the bucket's document name with doc, or removes it when doc
 	// is empty; it returns once the change is durable on a write quorum of drives.
 	// Concurrent calls on one bucket are serialised, and each keeps the others' documents.
+	// It publishes EventBucketConfig on the layer's feed, even when it fails (the write
+	// may have landed), so that the caches of bucket settings drop the bucket.
 	// ErrBucketNotFound.
 	SetBucketConfig(ctx context.Context, bucket, name, doc string) error
 }

@@ -21,9 +21,13 @@ const (
 	// EventBucketCreated and EventBucketDeleted: a bucket came or went.
 	EventBucketCreated
 	EventBucketDeleted
+	// EventBucketConfig: a configuration document of Bucket (named Key) changed, here or,
+	// in a cluster, on another node; Bucket "" means any bucket's may have changed. The
+	// caches of bucket settings drop their entries on it.
+	EventBucketConfig
 )
 
-var eventNames = [...]string{"", "put", "delete", "rename", "metadata", "bucket-created", "bucket-deleted"}
+var eventNames = [...]string{"", "put", "delete", "rename", "metadata", "bucket-created", "bucket-deleted", "bucket-config"}
 
 func (t EventType) String() string {
 	if t < 0 || int(t) >= len(eventNames) {

@@ -10,7 +10,9 @@ import (
 )
 
 // A bucket policy is stored as sent (S3 returns the document as it was put), in the
-// bucket's configuration record, and parsed again when the decision cache reads it.
+// bucket's configuration record, and parsed again when the decision cache reads it. The
+// layer's EventBucketConfig, published by every change of a document (on this node or,
+// in a cluster, another), invalidates the decision cache (handler.go).
 
 // putBucketPolicy serves PutBucketPolicy: MalformedPolicy, with what is wrong, for a
 // document S3 would refuse (invalid JSON, unknown elements, a Resource outside the
@@ -33,7 +35,6 @@ func (c *call) putBucketPolicy() error {
 	if err := c.setBucketConfig(objstore.BucketConfigPolicy, string(doc)); err != nil {
 		return err
 	}
-	c.h.authz.Invalidate()
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -71,7 +72,6 @@ func (c *call) deleteBucketPolicy() error {
 	if err := c.deleteBucketConfig(objstore.BucketConfigPolicy); err != nil {
 		return err
 	}
-	c.h.authz.Invalidate()
 	return nil
 }
 

@@ -153,11 +153,17 @@ func New(cfg Config) (*Handler, error) {
 	h.configs, _ = cfg.Layer.(objstore.BucketConfigStore)
 	h.authz = authz.New(authz.Config{Root: creds, Identities: cfg.Identities, Issuer: cfg.Issuer, Buckets: h, Now: cfg.Now})
 	// A bucket made or removed through the other face (the mount) must not find the
-	// cached policy of an earlier bucket of its name.
+	// cached policy of an earlier bucket of its name; a document changed here or, in a
+	// cluster, on another node (the layer's watch of the shared store) must reach the
+	// caches of bucket settings at once.
 	cfg.Layer.Subscribe("", func(e objstore.Event) {
-		if e.Type == objstore.EventBucketCreated || e.Type == objstore.EventBucketDeleted {
+		switch e.Type {
+		case objstore.EventBucketCreated, objstore.EventBucketDeleted:
 			h.authz.Invalidate()
 			h.lifecycle.forget("")
+		case objstore.EventBucketConfig:
+			h.authz.Invalidate()
+			h.lifecycle.forget(e.Bucket)
 		}
 	})
 	var services []string

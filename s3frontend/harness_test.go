@@ -53,6 +53,11 @@ type envOptions struct {
 	wrapDrive func(storage.Drive) storage.Drive
 	// handler, if set, changes the handler's configuration (metrics, audit).
 	handler func(*s3frontend.Config)
+	// dir, if set, holds the drives (two servers may share them); a temporary directory
+	// when empty.
+	dir string
+	// deploy, if set, changes the deployment's configuration.
+	deploy func(*deploy.Config)
 }
 
 // start runs a server for the test; it is shut down when the test ends.
@@ -62,17 +67,24 @@ func start(t testing.TB, transport string, mods ...func(*envOptions)) *env {
 	for _, m := range mods {
 		m(&o)
 	}
-	dir := t.TempDir()
+	dir := o.dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	dep, err := deploy.Open(context.Background(), deploy.Config{
+	dc := deploy.Config{
 		Drives:    []string{filepath.Join(dir, fmt.Sprintf("d{1...%d}", o.drives))},
 		Parity:    -1,
 		Log:       log,
 		WrapDrive: o.wrapDrive,
-	})
+	}
+	if o.deploy != nil {
+		o.deploy(&dc)
+	}
+	dep, err := deploy.Open(context.Background(), dc)
 	if err != nil {
 		t.Fatal(err)
 	}

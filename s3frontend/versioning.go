@@ -37,11 +37,9 @@ func (c *call) setBucketConfig(name, doc string) error {
 	if c.h.configs == nil {
 		return s3err.NotImplemented.With("This object layer keeps no bucket configuration.")
 	}
-	err := c.h.configs.SetBucketConfig(c.context(), c.bucket, name, doc)
-	if name == objstore.BucketConfigLifecycle {
-		c.h.lifecycle.forget(c.bucket) // even on error: the record may hold the change
-	}
-	return err
+	// The layer publishes EventBucketConfig, even on error (the record may hold the
+	// change): the handler's caches drop the bucket there.
+	return c.h.configs.SetBucketConfig(c.context(), c.bucket, name, doc)
 }
 
 // deleteBucketConfig serves the DELETE of a bucket sub-resource whose document is name:

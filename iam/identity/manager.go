@@ -214,6 +214,31 @@ func (m *Manager) loadLocked(ctx context.Context) (reseal bool, err error) {
 	return reseal, nil
 }
 
+// Reload reads the document again and publishes it (a new epoch, the subscribers told):
+// a shared store's watch calls it when another node saved, so that the change is enforced
+// here at once, and when the watch broke. When the document cannot be read, the Manager
+// becomes unavailable (no identities: their keys are unknown, changes fail with
+// ErrUnavailable) until a later Reload succeeds: a node cut from the shared store must
+// not keep honouring a key that another node may have revoked.
+func (m *Manager) Reload(ctx context.Context) error {
+	err := m.load(ctx)
+	if err != nil {
+		m.unload()
+	}
+	return err
+}
+
+// unload forgets the identities and publishes the empty view.
+func (m *Manager) unload() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.st, m.secrets, m.loaded = newState(m.sealer.check), map[string]string{}, false
+	m.snap.Store(buildSnapshot(m.snap.Load().Epoch+1, m.account, m.st, m.secrets))
+	for _, fn := range m.subs {
+		fn()
+	}
+}
+
 // Available reports ErrUnavailable until the identities have been read from the store.
 func (m *Manager) Available() error {
 	return m.read(func(*state) error { return nil })

@@ -45,7 +45,10 @@ type Config struct {
 	// Now is the deployment's clock: it stamps the initiation of multipart uploads and
 	// tells their age to the expiry (time.Now if nil; tests set a clock of their own).
 	Now func() time.Time
-	Log *slog.Logger
+	// BucketDocs, if set, keeps the buckets' configuration documents (a cluster's shared
+	// store, see pool.Config.BucketDocs); nil keeps them on the drives.
+	BucketDocs pool.BucketDocs
+	Log        *slog.Logger
 }
 
 // Deployment is an opened object layer.
@@ -129,7 +132,7 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 			return nil, err
 		}
 	}
-	p, err := pool.New(pool.Config{Sets: sets, PlacementKey: layout.PlacementKey, Locks: locks, Log: cfg.Log})
+	p, err := pool.New(pool.Config{Sets: sets, PlacementKey: layout.PlacementKey, Locks: locks, BucketDocs: cfg.BucketDocs, Log: cfg.Log})
 	if err != nil {
 		dep.Close()
 		return nil, err

@@ -26,7 +26,7 @@ func (p *Pool) MakeBucket(ctx context.Context, bucket string, opts objstore.Make
 	}
 	// A drive that was offline when an earlier bucket of this name was deleted may still
 	// hold its configuration: the new bucket starts without one.
-	if err := p.sets[0].RemoveBucketConfig(ctx, bucket); err != nil {
+	if err := p.clearBucketDocs(ctx, bucket); err != nil {
 		return fmt.Errorf("creating bucket %s: clearing an old configuration: %w", bucket, err)
 	}
 	for i, s := range p.sets {
@@ -113,6 +113,13 @@ func (p *Pool) DeleteBucket(ctx context.Context, bucket string) error {
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
+	}
+	if p.docs != nil {
+		// The bucket is gone from the drives, which decide that it exists: documents
+		// left behind are never served, and MakeBucket of the name removes them.
+		if err := p.docs.DeleteDocs(ctx, bucket); err != nil {
+			p.log.Warn("pool: bucket deleted, its configuration documents left behind", "bucket", bucket, "err", err)
+		}
 	}
 	p.versioning.forget(bucket)
 	p.publish(ctx, objstore.Event{Type: objstore.EventBucketDeleted, Bucket: bucket})

@@ -33,7 +33,10 @@ type Config struct {
 	// Locks are the namespace locks, shared with the sets: an nslock.Map on one node, the
 	// owners' routed locks in a cluster (package cluster/owner).
 	Locks erasureset.Locker
-	Log   *slog.Logger
+	// BucketDocs, if set, keeps the buckets' configuration documents instead of the first
+	// set's drives: a cluster's coordination store, shared by every node. Nil on one node.
+	BucketDocs BucketDocs
+	Log        *slog.Logger
 }
 
 // Pool is the object layer over a pool of erasure sets.
@@ -45,6 +48,8 @@ type Pool struct {
 	feed   objstore.Feed
 	// versioning caches each bucket's versioning state.
 	versioning versioningCache
+	// docs keeps the buckets' documents when set (Config.BucketDocs).
+	docs BucketDocs
 
 	healers sync.WaitGroup
 
@@ -89,6 +94,7 @@ func New(cfg Config) (*Pool, error) {
 		k1:       binary.LittleEndian.Uint64(cfg.PlacementKey[8:]),
 		locks:    cfg.Locks,
 		log:      cfg.Log,
+		docs:     cfg.BucketDocs,
 	}
 	for _, s := range p.sets {
 		s.SetIntentCheck(p.intentNames)

@@ -17,47 +17,70 @@ var (
 
 // versioningCache keeps each bucket's versioning state, read from its configuration record
 // once, so that a write does not read the record: SetBucketConfig updates it, MakeBucket
-// and DeleteBucket forget it. It is this node's: a cluster's nodes must learn of a change
-// from the store that agrees on bucket settings (DESIGN.md, The cluster).
+// and DeleteBucket forget it, and so does BucketConfigChanged, which a cluster's watch of
+// the shared store calls when another node changed a bucket's documents.
 type versioningCache struct {
 	mu sync.Mutex
 	// states is guarded by mu.
 	states map[string]objstore.Versioning
+	// gen counts the forgets: a load that raced one is not kept. GUARDED_BY(mu)
+	gen uint64
 }
 
-func (c *versioningCache) get(bucket string) (objstore.Versioning, bool) {
+// get returns bucket's state, or false and the generation a load must be stored under.
+func (c *versioningCache) get(bucket string) (objstore.Versioning, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.states[bucket]
-	return v, ok
+	return v, c.gen, ok
 }
 
 func (c *versioningCache) set(bucket string, v objstore.Versioning) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.setLocked(bucket, v)
+}
+
+func (c *versioningCache) setLocked(bucket string, v objstore.Versioning) {
 	if c.states == nil {
 		c.states = make(map[string]objstore.Versioning)
 	}
 	c.states[bucket] = v
 }
 
+// load stores v, loaded since get returned gen, unless a forget came in between.
+func (c *versioningCache) load(bucket string, v objstore.Versioning, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.setLocked(bucket, v)
+	}
+}
+
+// forget drops bucket's state ("": every bucket's).
 func (c *versioningCache) forget(bucket string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.states, bucket)
+	c.gen++
+	if bucket == "" {
+		clear(c.states)
+	} else {
+		delete(c.states, bucket)
+	}
 }
 
 // BucketVersioning implements objstore.VersionedLayer.
 func (p *Pool) BucketVersioning(ctx context.Context, bucket string) (objstore.Versioning, error) {
-	if v, ok := p.versioning.get(bucket); ok {
+	v, gen, ok := p.versioning.get(bucket)
+	if ok {
 		return v, nil
 	}
 	docs, err := p.BucketConfig(ctx, bucket)
 	if err != nil {
 		return objstore.Unversioned, err
 	}
-	v := objstore.ParseVersioning(docs[objstore.BucketConfigVersioning])
-	p.versioning.set(bucket, v)
+	v = objstore.ParseVersioning(docs[objstore.BucketConfigVersioning])
+	p.versioning.load(bucket, v, gen)
 	return v, nil
 }
 
