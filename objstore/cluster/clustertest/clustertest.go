@@ -1,0 +1,144 @@
+// Package clustertest starts a whole Flashstor cluster inside one test process: N nodes on
+// loopback, each with its own drives in temporary directories, its own listener serving its
+// drives to the others (remote.Handler), its own embedded etcd member (the first three
+// nodes) or etcd client, and its own object layer over its local drives and the others'
+// remote ones. Nothing is shared between the nodes but the network.
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore/cluster"
+	"github.com/flashstor/flashstor/objstore/deploy"
+)
+
+// Options shape a cluster.
+type Options struct {
+	Nodes, DrivesPerNode int
+	// Parity of the sets; 0 or negative: the default of the set size.
+	Parity int
+	// Deploy is the template of every node's deployment.
+	Deploy deploy.Config
+}
+
+// Node is one running node.
+type Node struct {
+	*cluster.Node
+	// Addr is the node's host:port (its drive handler listens there; etcd one and two
+	// ports above).
+	Addr string
+}
+
+// Cluster is a running cluster.
+type Cluster struct {
+	Nodes []*Node
+	Args  []string
+}
+
+// Secret is the cluster secret of every test cluster.
+var Secret = []byte("clustertest-secret-0123456789")
+
+// Start starts the cluster and stops it when t ends. Every node starts at once, as
+// operators start them; Start returns when all serve, or fails t after a minute.
+func Start(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	if o.Parity <= 0 {
+		o.Parity = -1
+	}
+	c := &Cluster{}
+	lns := make([]net.Listener, o.Nodes)
+	var etcdPorts [][]net.Listener
+	for i := range lns {
+		ln, hold := reserve(t)
+		lns[i] = ln
+		etcdPorts = append(etcdPorts, hold)
+		addr := ln.Addr().String()
+		c.Nodes = append(c.Nodes, &Node{Addr: addr})
+		dir := t.TempDir()
+		for d := 1; d <= o.DrivesPerNode; d++ {
+			c.Args = append(c.Args, fmt.Sprintf("http://%s%s", addr, filepath.Join(dir, fmt.Sprintf("d%d", d))))
+		}
+	}
+	for i, n := range c.Nodes {
+		dc := o.Deploy
+		if dc.Log == nil {
+			dc.Log = slog.New(slog.DiscardHandler)
+		}
+		node, err := cluster.New(cluster.Config{
+			Args: c.Args, Self: n.Addr, Parity: o.Parity, Secret: Secret, Deploy: dc,
+			Log: dc.Log, Version: "clustertest", WaitReport: time.Second,
+		})
+		if err != nil {
+			t.Fatalf("node %s: %v", n.Addr, err)
+		}
+		n.Node = node
+		srv := &http.Server{Handler: node.Handler()}
+		go srv.Serve(lns[i])
+		t.Cleanup(func() { srv.Close() })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	errs := make([]error, len(c.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.Nodes {
+		for _, l := range etcdPorts[i] {
+			l.Close()
+		}
+		wg.Go(func() { errs[i] = n.Start(ctx) })
+	}
+	wg.Wait()
+	t.Cleanup(c.close)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("starting the cluster: %v", err)
+	}
+	return c
+}
+
+// close stops every node at once: one by one, the last ones would wait for an etcd
+// quorum that is gone.
+func (c *Cluster) close() {
+	var wg sync.WaitGroup
+	for _, n := range c.Nodes {
+		wg.Go(n.Close)
+	}
+	wg.Wait()
+}
+
+// reserve returns a listener on a loopback port whose two next ports are free too (held
+// by the returned listeners until the etcd members start), for the embedded etcd.
+func reserve(t testing.TB) (net.Listener, []net.Listener) {
+	t.Helper()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		var hold []net.Listener
+		for _, off := range []int{cluster.EtcdClientOffset, cluster.EtcdPeerOffset} {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+off))
+			if err != nil {
+				break
+			}
+			hold = append(hold, l)
+		}
+		if len(hold) == 2 {
+			return ln, hold
+		}
+		ln.Close()
+		for _, l := range hold {
+			l.Close()
+		}
+	}
+	t.Fatal("clustertest: no loopback port with two free ports above it in 100 tries")
+	return nil, nil
+}

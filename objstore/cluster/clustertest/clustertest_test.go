@@ -1,0 +1,48 @@
+package clustertest_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/cluster/clustertest"
+	"github.com/flashstor/flashstor/objstore/objtest"
+)
+
+func TestWriteOnOneReadOnAnother(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Nodes: 4, DrivesPerNode: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b := c.Nodes[0].Deployment, c.Nodes[3].Deployment
+	if a.Layout.DeploymentID != b.Layout.DeploymentID {
+		t.Fatalf("nodes assembled deployments %s and %s", a.Layout.DeploymentID, b.Layout.DeploymentID)
+	}
+	if err := a.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("flashstor cluster "), 100000)
+	if _, err := a.PutObject(ctx, "bkt", "k", bytes.NewReader(body), int64(len(body)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := b.OpenObject(ctx, "bkt", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(io.NewSectionReader(h, 0, h.Info().Size))
+	h.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read on another node: %d bytes, %v", len(got), err)
+	}
+}
+
+// The object layer conformance suite through one node of a 4-node cluster (4 nodes x 2
+// drives: one set of 8, parity 4, two drives of it on each node), each test on a new
+// cluster.
+func TestConformance(t *testing.T) {
+	objtest.Run(t, func(t *testing.T) objstore.ObjectLayer {
+		return clustertest.Start(t, clustertest.Options{Nodes: 4, DrivesPerNode: 2}).Nodes[1].Deployment
+	})
+}
