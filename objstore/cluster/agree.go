@@ -46,28 +46,26 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// propose returns the agreement this node would write: the deployment its local drives
-// already hold, if one of them holds a record of the same shape (etcd lost or replaced),
-// else a new one.
-func (n *Node) propose(ctx context.Context) *Agreement {
-	a := &Agreement{Version: 1, ArgsHash: n.top.Hash, Parity: n.place.Parity}
-	for _, e := range n.top.Endpoints {
-		a.Args = append(a.Args, e.URL(n.top.Scheme))
-	}
-	a.Positions = n.place.Sets
+// propose returns the agreement this node would write: a new deployment over the list.
+// It refuses when one of its drives already holds a deployment's record: etcd then lost
+// the cluster's format (or is not the cluster's etcd), and a new deployment would disown
+// that drive's data.
+func (n *Node) propose(ctx context.Context) (*Agreement, error) {
 	for _, e := range n.localIdx {
 		b, err := n.local[e].ReadFormat(ctx)
 		if err != nil {
 			continue
 		}
-		f, err := format.Parse(b)
-		if err != nil || len(f.Sets) != len(n.place.Sets) || len(f.Sets[0]) != len(n.place.Sets[0]) {
-			continue
+		if f, err := format.Parse(b); err == nil {
+			return nil, &permanent{fmt.Errorf("etcd holds no cluster format (%s), but drive %s belongs to deployment %s: refusing to create a new deployment over it (is this the cluster's etcd? was its data lost?)",
+				FormatKey, n.local[e], f.DeploymentID)}
 		}
-		a.DeploymentID, a.PlacementKey, a.Sets = f.DeploymentID, f.PlacementKey, f.Sets
-		return a
 	}
-	a.DeploymentID, a.PlacementKey = newID(), newID()
+	a := &Agreement{Version: 1, ArgsHash: n.top.Hash, Parity: n.place.Parity, Positions: n.place.Sets,
+		DeploymentID: newID(), PlacementKey: newID()}
+	for _, e := range n.top.Endpoints {
+		a.Args = append(a.Args, e.URL(n.top.Scheme))
+	}
 	for _, set := range n.place.Sets {
 		ids := make([]string, len(set))
 		for i := range ids {
@@ -75,32 +73,46 @@ func (n *Node) propose(ctx context.Context) *Agreement {
 		}
 		a.Sets = append(a.Sets, ids)
 	}
-	return a
+	return a, nil
 }
 
-// agree writes this node's proposal to etcd unless an agreement is there already, and
-// returns the one etcd holds. It refuses an agreement made for another argument list.
+// agree returns the agreement etcd holds, writing this node's proposal first if there is
+// none (create-if-absent: of nodes proposing at once, one wins and all read its). It
+// refuses an agreement made for another argument list.
 func (n *Node) agree(ctx context.Context, c *clientv3.Client) (*Agreement, error) {
-	prop, err := json.Marshal(n.propose(ctx))
+	got, err := c.Get(ctx, FormatKey)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the cluster format from etcd: %w", err)
 	}
-	resp, err := c.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(FormatKey), "=", 0)).
-		Then(clientv3.OpPut(FormatKey, string(prop))).
-		Else(clientv3.OpGet(FormatKey)).Commit()
-	if err != nil {
-		return nil, fmt.Errorf("agreeing on the format in etcd: %w", err)
-	}
-	raw := prop
-	if !resp.Succeeded {
-		kvs := resp.Responses[0].GetResponseRange().Kvs
-		if len(kvs) != 1 {
-			return nil, errors.New("agreeing on the format in etcd: the key vanished")
-		}
-		raw = kvs[0].Value
+	var raw []byte
+	if len(got.Kvs) == 1 {
+		raw = got.Kvs[0].Value
 	} else {
-		n.log.Info("cluster format written to etcd", "key", FormatKey)
+		a, err := n.propose(ctx)
+		if err != nil {
+			return nil, err
+		}
+		prop, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(FormatKey), "=", 0)).
+			Then(clientv3.OpPut(FormatKey, string(prop))).
+			Else(clientv3.OpGet(FormatKey)).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("agreeing on the format in etcd: %w", err)
+		}
+		raw = prop
+		if !resp.Succeeded {
+			kvs := resp.Responses[0].GetResponseRange().Kvs
+			if len(kvs) != 1 {
+				return nil, errors.New("agreeing on the format in etcd: the key vanished")
+			}
+			raw = kvs[0].Value
+		} else {
+			n.log.Info("cluster format written to etcd", "key", FormatKey, "deployment", a.DeploymentID)
+		}
 	}
 	var a Agreement
 	if err := json.Unmarshal(raw, &a); err != nil || a.Version != 1 {

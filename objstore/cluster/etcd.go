@@ -12,6 +12,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // The embedded etcd's ports, derived from a member's S3 port so that every node computes
@@ -66,8 +68,12 @@ func EtcdClientURLs(t *topology.Topology) ([]string, error) {
 
 // startEtcd starts this node's member of the embedded etcd cluster in dir. It returns once
 // the member listens; it serves once a quorum of members runs (ReadyNotify).
-func startEtcd(t *topology.Topology, self, dir string) (*embed.Etcd, error) {
+func startEtcd(t *topology.Topology, self, dir string, tick time.Duration) (*embed.Etcd, error) {
 	cfg := embed.NewConfig()
+	if tick > 0 {
+		cfg.TickMs = uint(max(1, tick.Milliseconds()))
+		cfg.ElectionMs = 10 * cfg.TickMs
+	}
 	cfg.Dir = dir
 	cfg.Name = self
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
@@ -103,6 +109,12 @@ func newClient(endpoints []string) (*clientv3.Client, error) {
 	c, err := clientv3.New(clientv3.Config{
 		Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
 		DialKeepAliveTime: 5 * time.Second, DialKeepAliveTimeout: 5 * time.Second,
+		// Nodes start in any order: a member not listening yet is retried after 100 ms,
+		// not after gRPC's default first back-off of a second.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 3 * time.Second},
+			MinConnectTimeout: 2 * time.Second,
+		})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd client of %s: %w", strings.Join(endpoints, ","), err)

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
@@ -35,6 +36,7 @@ import (
 	"github.com/flashstor/flashstor/objstore/storage/local"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/namespace"
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
@@ -49,6 +51,9 @@ type Config struct {
 	Parity int
 	// Etcd lists the client URLs of an external etcd; empty: the embedded one.
 	Etcd []string
+	// EtcdNamespace, if set, prefixes every key this node reads and writes in etcd: several
+	// deployments can share one external etcd.
+	EtcdNamespace string
 	// EtcdDir is the embedded member's data directory; empty: etcd in the system volume
 	// of the node's first drive.
 	EtcdDir string
@@ -61,6 +66,13 @@ type Config struct {
 	Deploy deploy.Config
 	// Version is this binary's version, registered with the node.
 	Version string
+	// HardStop makes Close stop the etcd member at once, without handing its leadership
+	// over: for tests that stop a whole cluster at once, where the hand-over only waits for
+	// members that are stopping too.
+	HardStop bool
+	// EtcdTick is the embedded etcd's heartbeat interval (its election timeout is ten
+	// times as long); 0: etcd's default, 100 ms. Tests on loopback shorten it.
+	EtcdTick time.Duration
 	// WaitReport is how often a node waiting for others says what it waits for (5 s).
 	WaitReport time.Duration
 	Log        *slog.Logger
@@ -80,6 +92,7 @@ type Node struct {
 	etcd   *embed.Etcd // nil unless this node runs a member
 	client *clientv3.Client
 	lease  clientv3.LeaseID
+	closeOnce sync.Once
 	// Deployment is the opened object layer, set by Start.
 	Deployment *deploy.Deployment
 }
@@ -150,6 +163,9 @@ func (n *Node) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if ns := n.cfg.EtcdNamespace; ns != "" {
+		c.KV, c.Lease, c.Watcher = namespace.NewKV(c.KV, ns), namespace.NewLease(c.Lease, ns), namespace.NewWatcher(c.Watcher, ns)
+	}
 	n.client = c
 	a, err := retry(ctx, n, "etcd (a quorum of its members: "+fmt.Sprint(endpoints)+")", func(ctx context.Context) (*Agreement, error) {
 		if err := n.register(ctx); err != nil {
@@ -199,7 +215,7 @@ func (n *Node) startMember() error {
 			}
 			dir = filepath.Join(n.top.Endpoints[n.localIdx[0]].Path, storage.SysVolume, "etcd")
 		}
-		e, err := startEtcd(n.top, n.cfg.Self, dir)
+		e, err := startEtcd(n.top, n.cfg.Self, dir, n.cfg.EtcdTick)
 		if err != nil {
 			return err
 		}
@@ -223,13 +239,15 @@ func (n *Node) openDrive(arg string) (storage.Drive, error) {
 }
 
 // Close leaves the cluster: closes the deployment, revokes the membership lease, stops the
-// etcd member.
-func (n *Node) Close() {
+// etcd member. Calls after the first do nothing.
+func (n *Node) Close() { n.closeOnce.Do(n.close) }
+
+func (n *Node) close() {
 	if n.Deployment != nil {
 		n.Deployment.Close()
 	}
 	if n.client != nil {
-		if n.lease != 0 {
+		if n.lease != 0 && !n.cfg.HardStop {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			n.client.Revoke(ctx, n.lease)
 			cancel()
@@ -237,6 +255,9 @@ func (n *Node) Close() {
 		n.client.Close()
 	}
 	if n.etcd != nil {
+		if n.cfg.HardStop {
+			n.etcd.Server.HardStop()
+		}
 		n.etcd.Close()
 	}
 }

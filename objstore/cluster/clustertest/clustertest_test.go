@@ -9,6 +9,7 @@ import (
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/cluster/clustertest"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdtest"
 	"github.com/flashstor/flashstor/objstore/objtest"
 )
 
@@ -40,9 +41,11 @@ func TestWriteOnOneReadOnAnother(t *testing.T) {
 
 // The object layer conformance suite through one node of a 4-node cluster (4 nodes x 2
 // drives: one set of 8, parity 4, two drives of it on each node), each test on a new
-// cluster.
+// cluster; the clusters share one etcd, each under its own namespace, which saves the
+// embedded members' start and stop (TestWriteOnOneReadOnAnother runs those).
 func TestConformance(t *testing.T) {
+	etcd := etcdtest.Start(t)
 	objtest.Run(t, func(t *testing.T) objstore.ObjectLayer {
-		return clustertest.Start(t, clustertest.Options{Nodes: 4, DrivesPerNode: 2}).Nodes[1].Deployment
+		return clustertest.Start(t, clustertest.Options{Nodes: 4, DrivesPerNode: 2, Etcd: etcd.Endpoints}).Nodes[1].Deployment
 	})
 }
