@@ -89,9 +89,9 @@ type Node struct {
 	local    map[int]storage.Drive
 	handler  *remote.Handler
 
-	etcd   *embed.Etcd // nil unless this node runs a member
-	client *clientv3.Client
-	lease  clientv3.LeaseID
+	etcd      *embed.Etcd // nil unless this node runs a member
+	client    *clientv3.Client
+	lease     clientv3.LeaseID
 	closeOnce sync.Once
 	// Deployment is the opened object layer, set by Start.
 	Deployment *deploy.Deployment

@@ -14,8 +14,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
