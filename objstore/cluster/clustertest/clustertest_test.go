@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/cluster"
 	"github.com/flashstor/flashstor/objstore/cluster/clustertest"
 	"github.com/flashstor/flashstor/objstore/cluster/etcdtest"
+	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/objtest"
 )
 
@@ -48,4 +51,44 @@ func TestConformance(t *testing.T) {
 	objtest.Run(t, func(t *testing.T) objstore.ObjectLayer {
 		return clustertest.Start(t, clustertest.Options{Nodes: 4, DrivesPerNode: 2, Etcd: etcd.Endpoints}).Nodes[1].Deployment
 	})
+}
+
+// A node with no drives in the list is a gateway: it joins through the embedded etcd as a
+// client, reaches every drive remotely, and serves the same objects.
+func TestGateway(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Nodes: 3, DrivesPerNode: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	gw, err := cluster.New(cluster.Config{Args: c.Args, Self: "127.0.0.1:1", Parity: -1, Secret: clustertest.Secret,
+		Deploy: deploy.Config{Log: slog.New(slog.DiscardHandler)}, Log: slog.New(slog.DiscardHandler), HardStop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	if !gw.Gateway() {
+		t.Fatal("a node without drives is not a gateway")
+	}
+	if err := gw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Nodes[0].Deployment.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("through the gateway")
+	if _, err := gw.Deployment.PutObject(ctx, "bkt", "k", bytes.NewReader(body), int64(len(body)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.Nodes[2].Deployment.OpenObject(ctx, "bkt", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(io.NewSectionReader(h, 0, h.Info().Size))
+	h.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read on node 3 what the gateway wrote: %q, %v", got, err)
+	}
+	ms, err := gw.Members(ctx)
+	if err != nil || len(ms) != 4 {
+		t.Fatalf("members: %v, %v", ms, err)
+	}
 }
