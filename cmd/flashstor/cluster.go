@@ -46,9 +46,10 @@ type clusterNode struct {
 	served chan error
 }
 
-// ServeHTTP routes the node API to the node's drive handler and the rest to S3.
+// ServeHTTP routes the node API (remote drives) to the node's drive handler and the rest
+// (S3, health, metrics) to the S3 handler.
 func (c *clusterNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/flashstor/") {
+	if strings.HasPrefix(r.URL.Path, remote.Prefix) {
 		c.node.Handler().ServeHTTP(w, r)
 		return
 	}

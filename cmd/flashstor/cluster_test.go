@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,6 +150,12 @@ func TestClusterProcesses(t *testing.T) {
 			}
 		}
 	}
+	// The health endpoints answer on a cluster node's listener too.
+	resp, err := http.Get(endpoints[3] + "/flashstor/health/ready")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("node 4 ready: %v, %v", resp, err)
+	}
+	resp.Body.Close()
 	list3, err := c3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("spread")})
 	if err != nil || len(list3.Contents) != len(bodies) {
 		t.Fatalf("list through node 3: %v, %v", list3, err)
