@@ -25,6 +25,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -116,6 +118,19 @@ func New(cfg Config) (*Node, error) {
 	place, err := top.Place(cfg.Parity)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Remote.Transport == nil {
+		// One pool of connections to the other nodes for all their drives.
+		dial := cfg.Remote.DialTimeout
+		if dial <= 0 {
+			dial = 2 * time.Second
+		}
+		cfg.Remote.Transport = &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: dial, KeepAlive: 15 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		}
 	}
 	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.Self), top: top, place: place, local: make(map[int]storage.Drive)}
 	n.localIdx = top.Local(cfg.Self)
@@ -253,6 +268,9 @@ func (n *Node) close() {
 			cancel()
 		}
 		n.client.Close()
+	}
+	if tr, ok := n.cfg.Remote.Transport.(interface{ CloseIdleConnections() }); ok {
+		tr.CloseIdleConnections()
 	}
 	if n.etcd != nil {
 		if n.cfg.HardStop {
