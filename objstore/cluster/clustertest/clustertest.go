@@ -42,12 +42,15 @@ type Node struct {
 	// Addr is the node's host:port (its drive handler listens there; etcd one and two
 	// ports above).
 	Addr string
+	srv  *http.Server
 }
 
 // Cluster is a running cluster.
 type Cluster struct {
 	Nodes []*Node
 	Args  []string
+	o     Options
+	ns    string // the etcd namespace of a cluster on a shared etcd
 }
 
 // namespaces numbers the clusters that share an etcd, so that each has its own keys.
@@ -81,40 +84,79 @@ func Start(t testing.TB, o Options) *Cluster {
 			c.Args = append(c.Args, fmt.Sprintf("http://%s%s", addr, filepath.Join(dir, fmt.Sprintf("d%d", d))))
 		}
 	}
-	for i, n := range c.Nodes {
-		dc := o.Deploy
-		if dc.Log == nil {
-			dc.Log = slog.New(slog.DiscardHandler)
+	c.o, c.ns = o, ns
+	for i := range c.Nodes {
+		c.Nodes[i].srv = c.serve(t, i, lns[i])
+	}
+	for _, hold := range etcdPorts {
+		for _, l := range hold {
+			l.Close()
 		}
-		node, err := cluster.New(cluster.Config{
-			Args: c.Args, Self: n.Addr, Parity: o.Parity, Secret: Secret, Deploy: dc,
-			Log: dc.Log, Version: "clustertest", WaitReport: time.Second, HardStop: true, EtcdTick: 20 * time.Millisecond,
-			Etcd: o.Etcd, EtcdNamespace: ns,
-		})
-		if err != nil {
-			t.Fatalf("node %s: %v", n.Addr, err)
+	}
+	c.start(t, nil)
+	return c
+}
+
+// serve builds node i and serves its drives on ln.
+func (c *Cluster) serve(t testing.TB, i int, ln net.Listener) *http.Server {
+	t.Helper()
+	n := c.Nodes[i]
+	dc := c.o.Deploy
+	if dc.Log == nil {
+		dc.Log = slog.New(slog.DiscardHandler)
+	}
+	node, err := cluster.New(cluster.Config{
+		Args: c.Args, Self: n.Addr, Parity: c.o.Parity, Secret: Secret, Deploy: dc,
+		Log: dc.Log, Version: "clustertest", WaitReport: time.Second, HardStop: true, EtcdTick: 20 * time.Millisecond,
+		Etcd: c.o.Etcd, EtcdNamespace: c.ns,
+	})
+	if err != nil {
+		t.Fatalf("node %s: %v", n.Addr, err)
+	}
+	n.Node = node
+	srv := &http.Server{Handler: node.Handler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// start starts the nodes (all when which is nil) at once and fails t unless all serve
+// within a minute.
+func (c *Cluster) start(t testing.TB, which []int) {
+	t.Helper()
+	if which == nil {
+		for i := range c.Nodes {
+			which = append(which, i)
 		}
-		n.Node = node
-		srv := &http.Server{Handler: node.Handler()}
-		go srv.Serve(lns[i])
-		t.Cleanup(func() { srv.Close() })
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	errs := make([]error, len(c.Nodes))
+	errs := make([]error, len(which))
 	var wg sync.WaitGroup
-	for i, n := range c.Nodes {
-		for _, l := range etcdPorts[i] {
-			l.Close()
-		}
-		wg.Go(func() { errs[i] = n.Start(ctx) })
+	for j, i := range which {
+		wg.Go(func() { errs[j] = c.Nodes[i].Start(ctx) })
 	}
 	wg.Wait()
 	t.Cleanup(c.close)
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("starting the cluster: %v", err)
 	}
-	return c
+}
+
+// Restart stops every node (as a crash of the whole cluster would: etcd members stop at
+// once) and starts them again on the same addresses and drives.
+func (c *Cluster) Restart(t testing.TB) {
+	t.Helper()
+	c.close()
+	for i, n := range c.Nodes {
+		n.srv.Close()
+		ln, err := net.Listen("tcp", n.Addr)
+		if err != nil {
+			t.Fatalf("listening again on %s: %v", n.Addr, err)
+		}
+		n.srv = c.serve(t, i, ln)
+	}
+	c.start(t, nil)
 }
 
 // close stops every node at once: one by one, the last ones would wait for an etcd

@@ -92,3 +92,34 @@ func TestGateway(t *testing.T) {
 		t.Fatalf("members: %v, %v", ms, err)
 	}
 }
+
+// The whole cluster restarted: the embedded etcd members come back from their data on the
+// nodes' first drives, the nodes agree on the same deployment, the objects are there.
+func TestRestart(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Nodes: 3, DrivesPerNode: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id := c.Nodes[0].Deployment.Layout.DeploymentID
+	if err := c.Nodes[0].Deployment.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("survives a restart "), 50000)
+	if _, err := c.Nodes[1].Deployment.PutObject(ctx, "bkt", "k", bytes.NewReader(body), int64(len(body)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(t)
+	for i, n := range c.Nodes {
+		if got := n.Deployment.Layout.DeploymentID; got != id {
+			t.Fatalf("node %d restarted into deployment %s, was %s", i+1, got, id)
+		}
+	}
+	h, err := c.Nodes[2].Deployment.OpenObject(ctx, "bkt", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(io.NewSectionReader(h, 0, h.Info().Size))
+	h.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("after the restart: %d bytes, %v", len(got), err)
+	}
+}
