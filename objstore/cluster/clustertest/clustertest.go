@@ -143,6 +143,13 @@ func (c *Cluster) start(t testing.TB, which []int) {
 	}
 }
 
+// Stop stops node i as a crash would (its listener closed, its etcd member stopped at once):
+// the others see its drives offline.
+func (c *Cluster) Stop(i int) {
+	c.Nodes[i].srv.Close()
+	c.Nodes[i].Close()
+}
+
 // Restart stops every node (as a crash of the whole cluster would: etcd members stop at
 // once) and starts them again on the same addresses and drives.
 func (c *Cluster) Restart(t testing.TB) {

@@ -123,3 +123,35 @@ func TestRestart(t *testing.T) {
 		t.Fatalf("after the restart: %d bytes, %v", len(got), err)
 	}
 }
+
+// Losing a node costs each set at most its parity: with node 4 of a 4x2 cluster down (2
+// drives of the set of 8, parity 4), node 1 writes and node 2 reads.
+func TestNodeLost(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Nodes: 4, DrivesPerNode: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b := c.Nodes[0].Deployment, c.Nodes[1].Deployment
+	if err := a.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := bytes.Repeat([]byte("before "), 300000)
+	if _, err := a.PutObject(ctx, "bkt", "before", bytes.NewReader(before), int64(len(before)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop(3)
+	after := bytes.Repeat([]byte("after "), 300000)
+	if _, err := a.PutObject(ctx, "bkt", "after", bytes.NewReader(after), int64(len(after)), objstore.PutOptions{}); err != nil {
+		t.Fatalf("PUT with a node down: %v", err)
+	}
+	for key, want := range map[string][]byte{"before": before, "after": after} {
+		h, err := b.OpenObject(ctx, "bkt", key)
+		if err != nil {
+			t.Fatalf("%s with a node down: %v", key, err)
+		}
+		got, err := io.ReadAll(io.NewSectionReader(h, 0, h.Info().Size))
+		h.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s with a node down: %d bytes, %v", key, len(got), err)
+		}
+	}
+}
