@@ -53,7 +53,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, errors.New("s3frontend: ServerConfig.Handler is required")
 	}
 	s := &Server{transport: cfg.Transport}
-	if h, ok := cfg.Handler.(*Handler); ok && cfg.TLS != nil {
+	if h, ok := s3Handler(cfg.Handler).(*Handler); ok && cfg.TLS != nil {
 		h.secure.Store(true) // aws:SecureTransport
 	}
 	switch cfg.Transport {
@@ -84,6 +84,19 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("s3frontend: unknown transport %q (want %q or %q)", cfg.Transport, TransportEpoll, TransportNetHTTP)
 	}
 	return s, nil
+}
+
+// s3Handler finds the S3 handler behind the routers that put other APIs (the node-to-node
+// API) on the same listener.
+func s3Handler(h httpserver.Handler) httpserver.Handler {
+	for range 8 { // routers nest a few deep at most
+		rt, ok := h.(*httpserver.Router)
+		if !ok {
+			break
+		}
+		h = rt.Next()
+	}
+	return h
 }
 
 // Transport returns the transport the server runs on.

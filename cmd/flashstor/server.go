@@ -233,8 +233,10 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// The cluster's wiring passes this node's drive handler here (nil: a single node).
+	routed, serveTLS := withNodeAPI(handler, nil, certs)
 	srv, err := s3frontend.NewServer(s3frontend.ServerConfig{
-		Handler: handler, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serverTLS(certs),
+		Handler: routed, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serveTLS,
 	})
 	if err != nil {
 		return err

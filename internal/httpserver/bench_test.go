@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -364,4 +365,24 @@ func BenchmarkIdleConns(b *testing.B) {
 		}
 		b.ReportMetric(perConn, "B/idle-conn")
 	})
+}
+
+// BenchmarkPutChunked1MiB is BenchmarkPut1MiB with a chunked body (64 KiB chunks) that ends
+// in a trailer field, as the node API's createfile sends it.
+func BenchmarkPutChunked1MiB(b *testing.B) {
+	const size, chunk = 1 << 20, 64 << 10
+	req := []byte("PUT /put HTTP/1.1\r\nHost: bench\r\nTransfer-Encoding: chunked\r\n\r\n")
+	var body []byte
+	for off := 0; off < size; off += chunk {
+		body = append(body, strconv.FormatInt(chunk, 16)+"\r\n"...)
+		body = append(body, bytes.Repeat([]byte{'x'}, chunk)...)
+		body = append(body, "\r\n"...)
+	}
+	body = append(body, "0\r\nX-Flashstor-Body-Mac: "+strings.Repeat("ab", 32)+"\r\n\r\n"...)
+	for _, tr := range benchTransports {
+		b.Run(tr.name+"/c8", func(b *testing.B) {
+			b.SetBytes(size)
+			runClients(b, tr.start(b), 8, req, body)
+		})
+	}
 }

@@ -34,7 +34,9 @@ type body struct {
 
 func (b *body) reset(c *conn, rs *reqState) {
 	h := &rs.head
-	*b = body{c: c, rs: rs, remaining: h.ContentLength, chunked: h.Chunked, expect: h.ExpectContinue}
+	dec := b.dec // keeps the memory of its trailer buffer
+	dec.Reset()
+	*b = body{c: c, rs: rs, remaining: h.ContentLength, chunked: h.Chunked, expect: h.ExpectContinue, dec: dec}
 	if !b.chunked && b.remaining == 0 {
 		b.done, b.expect = true, false
 	}
@@ -64,6 +66,14 @@ func (b *body) Read(p []byte) (int, error) {
 		return b.readChunked(p)
 	}
 	return b.readFixed(p)
+}
+
+// trailer returns a trailer field of a chunked body read to its end (Request.Trailer).
+func (b *body) trailer(name string) []byte {
+	if !b.chunked || !b.done {
+		return nil
+	}
+	return b.dec.Trailer(name)
 }
 
 func (b *body) readFixed(p []byte) (int, error) {

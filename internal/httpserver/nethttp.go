@@ -71,8 +71,10 @@ func (a *netHTTPAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Host = unsafeBytes(r.Host)
 	req.ContentLength = r.ContentLength
 	req.Chunked = len(r.TransferEncoding) > 0
-	st.body = netHTTPBody{r: r.Body, chunked: req.Chunked, done: r.ContentLength == 0 && !req.Chunked}
+	st.body = netHTTPBody{r: r.Body, req: r, chunked: req.Chunked, done: r.ContentLength == 0 && !req.Chunked}
 	req.Body = &st.body
+	req.trailer = &st.body
+	req.tlsNet = r.TLS
 	req.RemoteAddr, _ = netip.ParseAddrPort(r.RemoteAddr)
 	req.Arena = st.arena
 	req.base, req.ctx = r.Context(), r.Context()
@@ -174,6 +176,7 @@ func (w *netHTTPResponse) ReadFrom(src io.Reader) (int64, error) {
 // It also remembers whether the body was read to its end.
 type netHTTPBody struct {
 	r       io.Reader
+	req     *http.Request // for its trailers
 	chunked bool
 	done    bool // io.EOF was returned, or there is no body
 }
@@ -187,6 +190,22 @@ func (b *netHTTPBody) Read(p []byte) (int, error) {
 		err = netHTTPBodyError(err, b.chunked)
 	}
 	return n, err
+}
+
+// trailer returns a trailer field once the body was read to its end, as the epoll
+// transport's body does (net/http fills Request.Trailer at the end of the body).
+func (b *netHTTPBody) trailer(name string) []byte {
+	if !b.done || !b.chunked {
+		return nil
+	}
+	vs, ok := b.req.Trailer[http.CanonicalHeaderKey(name)]
+	switch {
+	case !ok || len(vs) == 0:
+		return nil
+	case vs[0] == "":
+		return []byte{}
+	}
+	return unsafeBytes(vs[0])
 }
 
 // netHTTPBodyError classifies an error of net/http's request body.

@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"iter"
 	"net/netip"
@@ -37,6 +38,9 @@ type Request struct {
 	Arena *arena.Arena
 
 	fields  []Field
+	trailer trailerSource        // the body's trailer fields, once it is read
+	tlsConn *tls.Conn            // epoll transport: the connection's TLS, nil on TCP
+	tlsNet  *tls.ConnectionState // net/http transport: its TLS state, nil on TCP
 	base    context.Context
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -66,6 +70,37 @@ func (r *Request) Values(name string) iter.Seq[[]byte] {
 
 // Fields returns every header field in the order received.
 func (r *Request) Fields() []Field { return r.fields }
+
+// trailerSource is a transport's body, which knows the trailer fields it read.
+type trailerSource interface {
+	trailer(name string) []byte
+}
+
+// Trailer returns the value of the first trailer field named name (case-insensitive) of a
+// chunked body, or nil when there is none. Trailers exist only once Body has returned
+// io.EOF: before that Trailer returns nil, so a handler must read the body to its end
+// before it trusts (or misses) a trailer. The value is a view, as header values are. The
+// epoll transport keeps at most httpwire.MaxTrailerFields fields in
+// httpwire.MaxTrailerBytes; a body whose trailers break those limits or the syntax fails
+// with an *httpwire.Error (400).
+func (r *Request) Trailer(name string) []byte {
+	if r.trailer == nil {
+		return nil
+	}
+	return r.trailer.trailer(name)
+}
+
+// TLS returns the state of the TLS connection the request arrived on (the verified peer
+// certificates among it), or false when it came over plain TCP.
+func (r *Request) TLS() (tls.ConnectionState, bool) {
+	switch {
+	case r.tlsConn != nil:
+		return r.tlsConn.ConnectionState(), true
+	case r.tlsNet != nil:
+		return *r.tlsNet, true
+	}
+	return tls.ConnectionState{}, false
+}
 
 // Proto returns "HTTP/1.0" or "HTTP/1.1".
 func (r *Request) Proto() string {

@@ -52,6 +52,10 @@ func (rs *reqState) startRequest(c *conn) {
 	rs.req.RemoteAddr = c.remote
 	rs.req.Arena = rs.arena
 	rs.req.Body = &rs.body
+	rs.req.trailer = &rs.body
+	if c.tls != nil {
+		rs.req.tlsConn = c.tls.conn
+	}
 	rs.req.started = s.now()
 	rs.body.reset(c, rs)
 	rs.resp.reset(c, rs, &s.stats.BadResponseFields)

@@ -1,6 +1,7 @@
 package httpwire
 
 import (
+	"bytes"
 	"io"
 	"strconv"
 )
@@ -15,6 +16,8 @@ const (
 	maxExcess = 16 << 10
 	// MaxTrailerBytes bounds the whole trailer section.
 	MaxTrailerBytes = 16 << 10
+	// MaxTrailerFields bounds the number of trailer fields.
+	MaxTrailerFields = 32
 	// maxChunkDigits bounds the hex digits of a chunk size, leading zeros included: 15 digits
 	// keep the value below 2^60, so no overflow is possible and no int64 can wrap.
 	maxChunkDigits = 15
@@ -40,7 +43,10 @@ const (
 
 // ChunkedDecoder decodes a chunked request body (RFC 9112 §7.1) incrementally. It copies
 // nothing itself besides chunk data; framing is validated byte by byte so input may be split
-// anywhere. Trailer fields are validated and discarded. The zero value is ready to use.
+// anywhere. Trailer fields are validated and kept (at most MaxTrailerFields fields in
+// MaxTrailerBytes), for Trailer and AppendTrailers once the body is done: a sender may
+// put there what it knows only at the end, such as a digest of the body or the news that
+// its source failed. The zero value is ready to use.
 type ChunkedDecoder struct {
 	state   chunkState
 	left    int64 // data bytes left in the current chunk (csData)
@@ -49,10 +55,67 @@ type ChunkedDecoder struct {
 	lineLen int   // bytes of the current size line, or of the trailer section
 	excess  int64 // framing overhead not yet paid for by data (see maxExcess)
 	last    bool  // the size line being parsed announced the last chunk
+	// trail holds the trailer lines as received, each ending in CRLF, the final blank
+	// line excluded; fields counts the complete ones. Its capacity survives Reset.
+	trail  []byte
+	fields int
 }
 
-// Reset makes d ready for a new body.
-func (d *ChunkedDecoder) Reset() { *d = ChunkedDecoder{} }
+// Reset makes d ready for a new body, keeping the memory of its trailer buffer.
+func (d *ChunkedDecoder) Reset() { *d = ChunkedDecoder{trail: d.trail[:0]} }
+
+// Trailer returns the value of the first trailer field named name (case-insensitive), with
+// surrounding whitespace removed, or nil if there is none or the body is not done. The
+// result is a view into d, valid until d decodes again or is Reset.
+func (d *ChunkedDecoder) Trailer(name string) []byte {
+	if d.state != csDone {
+		return nil
+	}
+	for rest := d.trail; len(rest) > 0; {
+		var f Field
+		f, rest = nextTrailer(rest)
+		if equalFoldBoth(f.Name, name) {
+			return f.Value
+		}
+	}
+	return nil
+}
+
+// AppendTrailers appends every trailer field, in order received, to dst (nothing if the
+// body is not done). The fields are views into d, as Trailer's.
+func (d *ChunkedDecoder) AppendTrailers(dst []Field) []Field {
+	if d.state != csDone {
+		return dst
+	}
+	for rest := d.trail; len(rest) > 0; {
+		var f Field
+		f, rest = nextTrailer(rest)
+		dst = append(dst, f)
+	}
+	return dst
+}
+
+// equalFoldBoth reports whether b and s are equal ignoring ASCII case in both.
+func equalFoldBoth(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		if lower(b[i]) != lower(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// nextTrailer splits the first line of a trailer buffer (validated by trailer: a token, a
+// colon, a value, CRLF).
+func nextTrailer(b []byte) (Field, []byte) {
+	eol := bytes.Index(b, crlf)
+	line := b[:eol]
+	colon := bytes.IndexByte(line, ':')
+	return Field{Name: line[:colon], Value: trimOWS(line[colon+1:])}, b[eol+2:]
+}
 
 // Done reports whether the whole body, trailers included, has been decoded.
 func (d *ChunkedDecoder) Done() bool { return d.state == csDone }
@@ -194,11 +257,13 @@ func (d *ChunkedDecoder) trailer(c byte) error {
 		switch {
 		case c == '\r':
 			d.state = csFinalLF
-		case charClass[c]&cToken != 0:
-			d.state = csTrailerName
-		default:
+			return nil
+		case charClass[c]&cToken == 0:
+			return fail(ReasonTrailer)
+		case d.fields == MaxTrailerFields:
 			return fail(ReasonTrailer)
 		}
+		d.state = csTrailerName
 	case csTrailerName:
 		switch {
 		case c == ':':
@@ -218,12 +283,16 @@ func (d *ChunkedDecoder) trailer(c byte) error {
 			return fail(ReasonLineEnding)
 		}
 		d.state = csTrailerStart
+		d.fields++
 	case csFinalLF:
 		if c != '\n' {
 			return fail(ReasonLineEnding)
 		}
 		d.state = csDone
+		return nil
 	}
+	// Every byte of a trailer line is kept; lineLen bounds them all.
+	d.trail = append(d.trail, c)
 	return nil
 }
 

@@ -15,6 +15,11 @@ var errStuck = errors.New("decoder made no progress")
 // dst of dstSize bytes, as a server refilling its buffer would.
 func decodeAll(in []byte, step, dstSize int) (body []byte, used int, err error) {
 	var d ChunkedDecoder
+	return decodeWith(&d, in, step, dstSize)
+}
+
+// decodeWith is decodeAll with the caller's decoder, to look at its trailers afterwards.
+func decodeWith(d *ChunkedDecoder, in []byte, step, dstSize int) (body []byte, used int, err error) {
 	dst := make([]byte, dstSize)
 	for used < len(in) {
 		end := min(used+step, len(in))
@@ -89,6 +94,41 @@ var chunkedRejects = []struct {
 	{"bare lf trailer", "0\r\nX: a\n\r\n", ReasonTrailer},
 	{"bare lf final", "0\r\n\n", ReasonTrailer},
 	{"huge trailer", "0\r\nX: " + strings.Repeat("v", MaxTrailerBytes) + "\r\n\r\n", ReasonTrailer},
+	{"too many trailers", "0\r\n" + strings.Repeat("X: 1\r\n", MaxTrailerFields+1) + "\r\n", ReasonTrailer},
+	{"trailer without colon", "0\r\nX\r\n\r\n", ReasonTrailer},
+	{"ctl in trailer value", "0\r\nX: a\x01b\r\n\r\n", ReasonTrailer},
+}
+
+func TestChunkedTrailers(t *testing.T) {
+	in := "1\r\nz\r\n0\r\nX-Sum:  ab cd \r\nEmpty:\r\nx-sum: second\r\n" + strings.Repeat("N: v\r\n", MaxTrailerFields-3) + "\r\n"
+	for _, step := range []int{1, 3, len(in)} {
+		var d ChunkedDecoder
+		if _, _, err := decodeWith(&d, []byte(in), step, 64); err != io.EOF {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if got := d.Trailer("x-SUM"); string(got) != "ab cd" {
+			t.Fatalf("step %d: Trailer(x-SUM) = %q, want the first one, trimmed", step, got)
+		}
+		if got := d.Trailer("Empty"); got == nil || len(got) != 0 {
+			t.Fatalf("step %d: empty trailer = %#v, want empty and not nil", step, got)
+		}
+		if d.Trailer("Missing") != nil {
+			t.Fatal("a missing trailer is not nil")
+		}
+		fields := d.AppendTrailers(nil)
+		if len(fields) != MaxTrailerFields || string(fields[2].Name) != "x-sum" || string(fields[2].Value) != "second" {
+			t.Fatalf("step %d: %d fields, third %q", step, len(fields), fields[2])
+		}
+		d.Reset()
+		if d.Trailer("X-Sum") != nil || len(d.AppendTrailers(nil)) != 0 {
+			t.Fatal("trailers survive Reset")
+		}
+	}
+	// Before the end of the body there are none, even once a trailer line was read.
+	var d ChunkedDecoder
+	if _, _, err := d.Decode(make([]byte, 8), []byte("0\r\nX: 1\r\n")); err != nil || d.Trailer("X") != nil {
+		t.Fatalf("trailer before the end: %q %v", d.Trailer("X"), err)
+	}
 }
 
 func TestChunkedRejects(t *testing.T) {

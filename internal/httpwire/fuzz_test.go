@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"slices"
 	"strings"
 	"testing"
@@ -195,18 +196,30 @@ func equalHeaders(a, b headerList) bool {
 }
 
 // FuzzChunked checks the chunked decoder: it never panics, the way input is split does not
-// change the result, and whatever it accepts net/http's chunked reader decodes identically.
+// change the result (trailers included), and whatever it accepts net/http's chunked reader
+// decodes identically, and its trailers are what net/textproto reads from the same bytes.
 func FuzzChunked(f *testing.F) {
 	f.Add([]byte("5\r\nhello\r\n0\r\n\r\n"), uint8(1))
 	f.Add([]byte("3;e=1\r\nabc\r\n0\r\nT: v\r\n\r\n"), uint8(2))
+	f.Add([]byte("1\r\nz\r\n0\r\nX-Flashstor-Abort: gone\r\nX-Sum:\t a \r\n\r\n"), uint8(5))
 	for _, c := range chunkedRejects {
 		f.Add([]byte(c.in), uint8(3))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
-		whole, usedWhole, errWhole := decodeAll(in, len(in)+1, 1<<16)
-		split, usedSplit, errSplit := decodeAll(in, int(step)%16+1, int(step)%7+1)
+		var dWhole, dSplit ChunkedDecoder
+		whole, usedWhole, errWhole := decodeWith(&dWhole, in, len(in)+1, 1<<16)
+		split, usedSplit, errSplit := decodeWith(&dSplit, in, int(step)%16+1, int(step)%7+1)
 		if (errWhole == nil) != (errSplit == nil) || !bytes.Equal(whole, split) || usedWhole != usedSplit {
 			t.Fatalf("split changes the result: %q/%d/%v vs %q/%d/%v", whole, usedWhole, errWhole, split, usedSplit, errSplit)
+		}
+		tw, ts := dWhole.AppendTrailers(nil), dSplit.AppendTrailers(nil)
+		if !slices.EqualFunc(tw, ts, func(a, b Field) bool {
+			return bytes.Equal(a.Name, b.Name) && bytes.Equal(a.Value, b.Value)
+		}) {
+			t.Fatalf("split changes the trailers: %q vs %q", tw, ts)
+		}
+		if errWhole == io.EOF {
+			checkTrailers(t, in[:usedWhole], tw)
 		}
 		if errWhole != io.EOF {
 			var perr *Error
@@ -220,4 +233,37 @@ func FuzzChunked(f *testing.F) {
 			t.Fatalf("net/http: %q %v, ours %q", theirs, err, whole)
 		}
 	})
+}
+
+// checkTrailers compares the trailers the decoder kept with what net/textproto reads from
+// the trailer section of the accepted body enc (after the last chunk's size line).
+func checkTrailers(t *testing.T, enc []byte, got []Field) {
+	t.Helper()
+	if len(got) > MaxTrailerFields {
+		t.Fatalf("%d trailer fields kept, limit %d", len(got), MaxTrailerFields)
+	}
+	// The trailer section starts after the first size line whose value is zero: find it
+	// by decoding again up to the point where the decoder leaves the data.
+	var d ChunkedDecoder
+	off := 0
+	for off < len(enc) && d.state != csTrailerStart {
+		_, n, _ := d.Decode(make([]byte, 1<<16), enc[off:off+1])
+		off += n
+	}
+	hdr, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(enc[off:]))).ReadMIMEHeader()
+	if err != nil {
+		t.Fatalf("net/textproto refuses trailers %q that we accepted: %v", enc[off:], err)
+	}
+	n := 0
+	for _, vs := range hdr {
+		n += len(vs)
+	}
+	if n != len(got) {
+		t.Fatalf("net/textproto reads %d trailer fields, we kept %d (%q)", n, len(got), got)
+	}
+	for _, f := range got {
+		if !slices.Contains(hdr.Values(string(f.Name)), string(f.Value)) {
+			t.Fatalf("trailer %q: %q, net/textproto: %q", f.Name, f.Value, hdr.Values(string(f.Name)))
+		}
+	}
 }

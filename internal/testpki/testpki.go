@@ -57,7 +57,7 @@ func (ca *CA) Pool() *x509.CertPool {
 	return p
 }
 
-// Leaf is a server certificate and its key.
+// Leaf is a certificate and its key.
 type Leaf struct {
 	Serial          int64
 	CertPEM, KeyPEM []byte
@@ -65,8 +65,10 @@ type Leaf struct {
 	TLS tls.Certificate
 }
 
-// Issue signs a server certificate with the given serial number for 127.0.0.1 and names
-// (DNS names; the first, or "127.0.0.1" without names, is the common name).
+// Issue signs a certificate with the given serial number for 127.0.0.1 and names (DNS
+// names; the first, or "127.0.0.1" without names, is the common name), for server and
+// client authentication both, as a cluster node's certificate is (it serves the node API
+// and presents itself to the other nodes).
 func (ca *CA) Issue(tb testing.TB, serial int64, names ...string) Leaf {
 	tb.Helper()
 	key := newKey(tb)
@@ -82,7 +84,7 @@ func (ca *CA) Issue(tb testing.TB, serial int64, names ...string) Leaf {
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {

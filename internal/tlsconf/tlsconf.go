@@ -6,7 +6,8 @@
 //	DIR/public.crt, DIR/private.key          the default certificate (chain) and its key
 //	DIR/DOMAIN/public.crt, DIR/DOMAIN/private.key
 //	                                         one per sub-folder, chosen by SNI
-//	DIR/CAs/*                                 extra trusted roots (PEM), for our own clients
+//	DIR/CAs/*                                 extra trusted roots (PEM), for our own clients;
+//	                                         alone, the roots of the nodes' certificates
 //
 // A sub-folder's certificate answers for the folder's name and for every DNS name in the
 // certificate (wildcards included); any other name gets the default certificate.
@@ -48,6 +49,8 @@ type certSet struct {
 	byName map[string]*tls.Certificate
 	// roots is the system pool plus the certificates in CAs/.
 	roots *x509.CertPool
+	// nodeRoots holds the certificates in CAs/ alone.
+	nodeRoots *x509.CertPool
 }
 
 // Load reads the certificates in dir. A missing, unreadable or malformed file, or a key
@@ -96,6 +99,36 @@ func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 // and those in CAs/, as of the last successful Load or Reload.
 func (s *Store) RootCAs() *x509.CertPool { return s.cur.Load().roots }
 
+// NodeCAs returns the roots that the certificates of the cluster's nodes chain to: the
+// certificates in CAs/ alone, never the system's (a certificate any public CA issued must
+// not open the node API). Put the cluster's CA there on every node.
+func (s *Store) NodeCAs() *x509.CertPool { return s.cur.Load().nodeRoots }
+
+// NodeServerConfig is ServerConfig for a listener that serves S3 and the node API: it also
+// asks every client for a certificate, but neither requires nor verifies one, so S3
+// clients need none; the node API verifies what it got against NodeCAs
+// (remote.Handler.RequireClientCert). crypto/tls still checks that a client holds the key of
+// the certificate it sends.
+func (s *Store) NodeServerConfig() *tls.Config {
+	c := s.ServerConfig()
+	c.ClientAuth = tls.RequestClientCert
+	return c
+}
+
+// NodeClientConfig is the TLS configuration of this node's requests to the other nodes:
+// it presents the default certificate (public.crt, which must then allow client
+// authentication as well as server authentication; the current one after a reload) and
+// trusts NodeCAs as of this call.
+func (s *Store) NodeClientConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		RootCAs:    s.NodeCAs(),
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return s.cur.Load().def, nil
+		},
+	}
+}
+
 // ServerConfig returns a TLS configuration for the S3 endpoint: TLS 1.2 at least (1.3 is
 // chosen whenever the client has it), TLS 1.2 cipher suites limited to ECDHE with AEADs,
 // and the certificates of this store, reloadable. Each call returns a new Config.
@@ -141,7 +174,7 @@ func loadSet(dir string) (*certSet, error) {
 		}
 		addNames(set.byName, c, e.Name())
 	}
-	if set.roots, err = loadRoots(filepath.Join(dir, CAsDir)); err != nil {
+	if set.roots, set.nodeRoots, err = loadRoots(filepath.Join(dir, CAsDir)); err != nil {
 		return nil, err
 	}
 	return set, nil
@@ -181,18 +214,19 @@ func addNames(m map[string]*tls.Certificate, c *tls.Certificate, folder string) 
 }
 
 // loadRoots returns the system roots plus every certificate in the PEM files of dir
-// (which may be missing).
-func loadRoots(dir string) (*x509.CertPool, error) {
+// (which may be missing), and those certificates alone.
+func loadRoots(dir string) (all, own *x509.CertPool, err error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		pool = x509.NewCertPool() // no system roots on this machine: ours only
 	}
+	own = x509.NewCertPool()
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return pool, nil
+		return pool, own, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("tlsconf: read CA directory: %w", err)
+		return nil, nil, fmt.Errorf("tlsconf: read CA directory: %w", err)
 	}
 	for _, e := range entries {
 		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
@@ -201,7 +235,7 @@ func loadRoots(dir string) (*x509.CertPool, error) {
 		path := filepath.Join(dir, e.Name())
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("tlsconf: CA file: %w", err)
+			return nil, nil, fmt.Errorf("tlsconf: CA file: %w", err)
 		}
 		n := 0
 		for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
@@ -210,16 +244,17 @@ func loadRoots(dir string) (*x509.CertPool, error) {
 			}
 			cert, err := x509.ParseCertificate(block.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("tlsconf: CA file %s: certificate %d: %w", path, n+1, err)
+				return nil, nil, fmt.Errorf("tlsconf: CA file %s: certificate %d: %w", path, n+1, err)
 			}
 			pool.AddCert(cert)
+			own.AddCert(cert)
 			n++
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("tlsconf: CA file %s: no PEM certificate in it", path)
+			return nil, nil, fmt.Errorf("tlsconf: CA file %s: no PEM certificate in it", path)
 		}
 	}
-	return pool, nil
+	return pool, own, nil
 }
 
 func exists(path string) bool {

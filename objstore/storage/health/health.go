@@ -1,6 +1,7 @@
 // Package health wraps a drive with health tracking: every call that can block on the
-// drive runs under a timeout; a drive that times out, or fails with I/O errors several times
-// in a row, is marked offline and answers ErrDriveOffline at once, so that one bad drive
+// drive runs under a timeout; a drive that times out or reports itself offline (a remote
+// drive whose node cannot be reached), or fails with I/O errors several times in a row, is
+// marked offline and answers ErrDriveOffline at once, so that one bad drive
 // never hangs a request; a prober brings it back when it answers again.
 package health
 
@@ -198,6 +199,11 @@ func (d *Drive) record(err error, took time.Duration) {
 	switch {
 	case errors.Is(err, storage.ErrTimeout):
 		d.stats.timeouts.Add(1)
+		d.stats.faults.Add(1)
+		d.goOffline()
+	case errors.Is(err, storage.ErrDriveOffline):
+		// The drive says itself that it cannot be reached (a remote drive whose node
+		// refuses connections or credentials): no point in waiting for more faults.
 		d.stats.faults.Add(1)
 		d.goOffline()
 	case errors.Is(err, storage.ErrFaulty):

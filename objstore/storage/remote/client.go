@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -28,7 +29,12 @@ type Options struct {
 	// DialTimeout bounds connecting to the node: a node that is down is reported offline
 	// after at most this long. Default 2 s.
 	DialTimeout time.Duration
-	// Transport, when set, replaces the client's own pooled transport (TLS, tests).
+	// TLS, when set, is the client's TLS configuration for https nodes: the roots that
+	// node certificates chain to and this node's client certificate
+	// (tlsconf.Store.NodeClientConfig).
+	TLS *tls.Config
+	// Transport, when set, replaces the client's own pooled transport (tests); TLS is then
+	// ignored.
 	Transport http.RoundTripper
 }
 
@@ -66,6 +72,8 @@ func New(base, drive string, secret []byte, opts Options) (*Client, error) {
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
+			TLSClientConfig:     opts.TLS,
+			TLSHandshakeTimeout: opts.DialTimeout,
 		}
 	}
 	return &Client{
@@ -81,20 +89,27 @@ func (c *Client) String() string { return c.base + "/" + c.drive }
 
 // do sends one call. For a 200 it returns the response, whose body the caller closes; every
 // other answer is turned into an error.
-func (c *Client) do(ctx context.Context, op string, q url.Values, body io.Reader, trailer http.Header) (*http.Response, error) {
+// A body, when there is one, is sent chunked and signed (see body.go).
+func (c *Client) do(ctx context.Context, op string, q url.Values, body *sentBody) (*http.Response, error) {
 	path := Prefix + url.PathEscape(c.drive) + "/" + op
 	raw := q.Encode()
-	req, err := http.NewRequestWithContext(ctx, ops[op], c.base+path+"?"+raw, body)
+	var r io.Reader
+	if body != nil {
+		r = body
+	}
+	req, err := http.NewRequestWithContext(ctx, ops[op], c.base+path+"?"+raw, r)
 	if err != nil {
 		return nil, fmt.Errorf("remote %s: %s: %w", c, op, err)
 	}
-	if trailer != nil {
-		req.Trailer = trailer
+	var nb [16]byte
+	rand.Read(nb[:])
+	nonce := hex.EncodeToString(nb[:])
+	if body != nil {
+		body.mac = bodyMAC(c.secret, nonce)
+		req.Trailer = body.trailer
 		req.ContentLength = -1
 	}
-	var nonce [16]byte
-	rand.Read(nonce[:])
-	req.Header.Set(authHeader, sign(c.secret, req.Method, req.URL.EscapedPath(), req.URL.RawQuery, time.Now(), hex.EncodeToString(nonce[:])))
+	req.Header.Set(authHeader, sign(c.secret, req.Method, req.URL.EscapedPath(), req.URL.RawQuery, time.Now(), nonce))
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, c.transportErr(ctx, op, err)
@@ -135,11 +150,11 @@ func (c *Client) bounded(ctx context.Context) (context.Context, context.CancelFu
 func (c *Client) simple(ctx context.Context, op string, q url.Values, body []byte) ([]byte, error) {
 	ctx, cancel := c.bounded(ctx)
 	defer cancel()
-	var r io.Reader
+	var sb *sentBody
 	if body != nil {
-		r = bytes.NewReader(body)
+		sb = newSentBody(bytes.NewReader(body))
 	}
-	resp, err := c.do(ctx, op, q, r, nil)
+	resp, err := c.do(ctx, op, q, sb)
 	if err != nil {
 		return nil, err
 	}
@@ -230,40 +245,9 @@ func (c *Client) DeleteVolume(ctx context.Context, volume string, force bool) er
 	return err
 }
 
-// abortingReader passes r through; when r fails it records the error, sets the abort
-// trailer and ends the body normally, so that the handler learns of the failure in-band and
-// removes the partial file before it answers.
-type abortingReader struct {
-	r       io.Reader
-	trailer http.Header
-	err     error
-}
-
-func (a *abortingReader) Read(p []byte) (int, error) {
-	if a.err != nil {
-		return 0, io.EOF
-	}
-	n, err := a.r.Read(p)
-	if err != nil && err != io.EOF {
-		a.err = err
-		msg := strings.Map(func(r rune) rune {
-			if r < ' ' || r > '~' {
-				return '?'
-			}
-			return r
-		}, err.Error())
-		if msg == "" {
-			msg = "error"
-		}
-		a.trailer.Set(abortHeader, msg)
-		return n, io.EOF
-	}
-	return n, err
-}
-
 func (c *Client) CreateFile(ctx context.Context, volume, path string, size int64, r io.Reader) error {
-	ar := &abortingReader{r: r, trailer: http.Header{abortHeader: nil}}
-	resp, err := c.do(ctx, "createfile", vals("vol", volume, "path", path, "size", strconv.FormatInt(size, 10)), ar, ar.trailer)
+	ar := newSentBody(r)
+	resp, err := c.do(ctx, "createfile", vals("vol", volume, "path", path, "size", strconv.FormatInt(size, 10)), ar)
 	if ar.err != nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -309,7 +293,7 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	}
 	ctx, cancel := f.c.bounded(context.Background())
 	defer cancel()
-	resp, err := f.c.do(ctx, "readat", vals("vol", f.vol, "path", f.path, "off", strconv.FormatInt(off, 10), "len", strconv.Itoa(len(p))), nil, nil)
+	resp, err := f.c.do(ctx, "readat", vals("vol", f.vol, "path", f.path, "off", strconv.FormatInt(off, 10), "len", strconv.Itoa(len(p))), nil)
 	if err != nil {
 		return 0, err
 	}
@@ -372,7 +356,7 @@ func (c *Client) Walk(ctx context.Context, bucket string, opts storage.WalkOptio
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the server's walk when fn stops early
 	resp, err := c.do(ctx, "walk", vals("vol", bucket, "prefix", opts.Prefix, "after", opts.StartAfter,
-		"recursive", flag(opts.Recursive), "meta", flag(opts.WithMeta)), nil, nil)
+		"recursive", flag(opts.Recursive), "meta", flag(opts.WithMeta)), nil)
 	if err != nil {
 		return err
 	}

@@ -13,27 +13,22 @@ import (
 
 	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/objstore/storage/health"
-	"github.com/flashstor/flashstor/objstore/storage/local"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 	"github.com/flashstor/flashstor/objstore/storage/storagetest"
 )
 
 var secret = []byte("0123456789abcdef-cluster-secret")
 
-// serve starts a handler for one new local drive on loopback and returns its URL.
-func serve(t testing.TB) string {
+// serve starts a handler for one new local drive on loopback, on the epoll transport, and
+// returns its URL.
+func serve(t testing.TB) string { return serveOn(t, epoll) }
+
+// serveOn is serve on the given transport.
+func serveOn(t testing.TB, transport string) string {
 	t.Helper()
-	d, err := local.Open(t.TempDir(), local.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := remote.NewHandler(secret, map[string]storage.Drive{"d1": d}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	h, _ := newDriveHandler(t)
+	url, _ := startNode(t, h, nodeOpts{transport: transport})
+	return url
 }
 
 func client(t testing.TB, url, drive string, key []byte) *remote.Client {
@@ -45,9 +40,20 @@ func client(t testing.TB, url, drive string, key []byte) *remote.Client {
 	return c
 }
 
+// The handler on the epoll transport, as nodes serve it.
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Drive {
 		return client(t, serve(t), "d1", secret)
+	})
+}
+
+// The same handler behind net/http (--transport nethttp).
+func TestConformanceNetHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the epoll run covers the handler; this adds the net/http adapter")
+	}
+	storagetest.Run(t, func(t *testing.T) storage.Drive {
+		return client(t, serveOn(t, nethttp), "d1", secret)
 	})
 }
 

@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,15 +13,23 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/internal/httpwire"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
-// Handler serves a node's local drives to the other nodes.
+// Handler serves a node's local drives to the other nodes. It is an httpserver.Handler,
+// served by the epoll transport beside S3 (see Router), or by net/http through
+// httpserver.NetHTTP.
 type Handler struct {
 	drives map[string]storage.Drive
 	auth   *verifier
 	log    *slog.Logger
+	// peers, when set, requires a client certificate that chains to it (RequireClientCert).
+	peers *certChecker
 }
+
+var _ httpserver.Handler = (*Handler)(nil)
 
 // NewHandler serves drives, keyed by the name clients address them by, to requests signed
 // with secret (at least 16 bytes).
@@ -37,41 +47,75 @@ func NewHandler(secret []byte, drives map[string]storage.Drive, log *slog.Logger
 	}, nil
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := h.auth.verify(r.Header.Get(authHeader), r.Method, r.URL.EscapedPath(), r.URL.RawQuery); err != nil {
-		h.log.Warn("remote drive: request refused", "remote", r.RemoteAddr, "err", err)
-		w.WriteHeader(http.StatusUnauthorized)
+// RequireClientCert makes the handler refuse (401, empty body) every request that did not
+// arrive over TLS with a client certificate for client authentication that chains to
+// roots: the nodes' CA (tlsconf.Store.NodeCAs), not the system's roots. The TLS server must
+// ask for client certificates (tls.RequestClientCert, as tlsconf.Store.NodeServerConfig
+// does): the handler verifies them itself, so that the S3 clients on the same listener
+// need none. Call it before serving.
+func (h *Handler) RequireClientCert(roots *x509.CertPool) {
+	h.peers = newCertChecker(roots)
+}
+
+// ServeHTTP1 serves one call (see the package comment for the protocol).
+func (h *Handler) ServeHTTP1(w httpserver.ResponseWriter, r *httpserver.Request) {
+	if h.peers != nil {
+		st, ok := r.TLS()
+		if err := h.peers.check(st, ok); err != nil {
+			h.refuse(w, r, err)
+			return
+		}
+	}
+	nonce, err := h.auth.verify(string(r.Header(authHeader)), r.Method, string(r.Path), string(r.RawQuery))
+	if err != nil {
+		h.refuse(w, r, err)
 		return
 	}
-	c, err := parseCall(r.Method, r.URL.Path)
+	c, err := parseCall(r.Method, string(r.Path))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
+		httpError(w, http.StatusNotFound, err.Error())
 		return
 	}
 	d, ok := h.drives[c.drive]
 	if !ok {
-		http.Error(w, "no such drive", http.StatusNotFound)
+		httpError(w, http.StatusNotFound, "no such drive")
 		return
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, err := url.ParseQuery(string(r.RawQuery))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := serve(w, r, d, c.op, q); err != nil {
-		var sent errSent
-		if errors.As(err, &sent) {
-			return
-		}
-		var bad badRequest
-		if errors.As(err, &bad) {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+	body := &signedBody{r: r, mac: bodyMAC(h.auth.secret, nonce)}
+	err = serve(w, r, body, d, c.op, q)
+	var unsigned errUnsigned
+	switch {
+	case err == nil:
+		return
+	case errors.As(err, &unsigned) || body.bad:
+		// The body does not carry the mac of its sender: nothing was written (the drive
+		// saw the failure as its reader's and removed what it had started).
+		h.refuse(w, r, err)
+	case errors.As(err, new(errSent)):
+	case errors.As(err, new(badRequest)), errors.As(err, new(*httpwire.Error)):
+		httpError(w, http.StatusBadRequest, err.Error())
+	default:
 		w.Header().Set(errHeader, errCode(err))
-		w.WriteHeader(http.StatusConflict)
-		io.WriteString(w, err.Error())
+		httpError(w, http.StatusConflict, err.Error())
 	}
+}
+
+// refuse answers a request without valid node credentials: 401 and nothing else.
+func (h *Handler) refuse(w httpserver.ResponseWriter, r *httpserver.Request, err error) {
+	h.log.Warn("remote drive: request refused", "remote", r.RemoteAddr.String(), "err", err)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusUnauthorized)
+}
+
+func httpError(w httpserver.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, msg)
 }
 
 type badRequest struct{ error }
@@ -84,23 +128,26 @@ func num(q url.Values, name string, allowMinus bool) (int64, error) {
 	return n, nil
 }
 
-func small(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxSmallBody+1))
-	if err != nil {
+// small reads a body that is read whole (capped at MaxSmallBody), verified.
+func small(b *signedBody) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(b, MaxSmallBody+1))
+	switch {
+	case b.bad:
+		return nil, err
+	case err != nil:
 		return nil, badRequest{err}
-	}
-	if len(b) > MaxSmallBody {
+	case len(data) > MaxSmallBody:
 		return nil, badRequest{errors.New("body too large")}
 	}
-	return b, nil
+	return data, nil
 }
 
-func writeJSON(w http.ResponseWriter, v any) error {
+func writeJSON(w httpserver.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(v)
 }
 
-func writeBytes(w http.ResponseWriter, b []byte) error {
+func writeBytes(w httpserver.ResponseWriter, b []byte) error {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, err := w.Write(b)
 	return err
@@ -108,7 +155,7 @@ func writeBytes(w http.ResponseWriter, b []byte) error {
 
 // serve runs one op. Errors after the status line has been sent (a streamed response) cannot
 // change the status; the client detects them as a short body.
-func serve(w http.ResponseWriter, r *http.Request, d storage.Drive, op string, q url.Values) error {
+func serve(w httpserver.ResponseWriter, r *httpserver.Request, body *signedBody, d storage.Drive, op string, q url.Values) error {
 	ctx := r.Context()
 	vol, path := q.Get("vol"), q.Get("path")
 	switch op {
@@ -125,7 +172,7 @@ func serve(w http.ResponseWriter, r *http.Request, d storage.Drive, op string, q
 		}
 		return writeBytes(w, b)
 	case "writeformat":
-		b, err := small(r)
+		b, err := small(body)
 		if err != nil {
 			return err
 		}
@@ -147,11 +194,7 @@ func serve(w http.ResponseWriter, r *http.Request, d storage.Drive, op string, q
 	case "deletevolume":
 		return d.DeleteVolume(ctx, vol, q.Get("force") == "1")
 	case "createfile":
-		size, err := num(q, "size", true)
-		if err != nil {
-			return err
-		}
-		return d.CreateFile(ctx, vol, path, size, &abortableBody{r: r})
+		return createFile(ctx, body, d, q)
 	case "openfile":
 		f, err := d.OpenFile(ctx, vol, path)
 		if err != nil {
@@ -161,32 +204,7 @@ func serve(w http.ResponseWriter, r *http.Request, d storage.Drive, op string, q
 		f.Close()
 		return writeBytes(w, strconv.AppendInt(nil, size, 10))
 	case "readat":
-		off, err := num(q, "off", false)
-		if err != nil {
-			return err
-		}
-		n, err := num(q, "len", false)
-		if err != nil {
-			return err
-		}
-		f, err := d.OpenFile(ctx, vol, path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if off >= f.Size() {
-			n = 0
-		} else {
-			n = min(n, f.Size()-off)
-		}
-		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-		// Data directories are immutable once written, so reading by path per call sees
-		// the same bytes an open file would.
-		_, err = io.Copy(w, io.NewSectionReader(f, off, n))
-		if err != nil {
-			return errSent{err}
-		}
-		return nil
+		return readAt(ctx, w, d, q)
 	case "readfile":
 		b, err := d.ReadFile(ctx, vol, path)
 		if err != nil {
@@ -194,7 +212,7 @@ func serve(w http.ResponseWriter, r *http.Request, d storage.Drive, op string, q
 		}
 		return writeBytes(w, b)
 	case "writefile":
-		b, err := small(r)
+		b, err := small(body)
 		if err != nil {
 			return err
 		}
@@ -216,7 +234,7 @@ func serve(w http.ResponseWriter, r *http.Request, d storage.Drive, op string, q
 		}
 		return writeBytes(w, b)
 	case "commit":
-		b, err := small(r)
+		b, err := small(body)
 		if err != nil {
 			return err
 		}
@@ -226,7 +244,7 @@ func serve(w http.ResponseWriter, r *http.Request, d storage.Drive, op string, q
 	case "renameobject":
 		return d.RenameObject(ctx, vol, q.Get("key"), q.Get("dkey"))
 	case "walk":
-		return serveWalk(w, r, d, vol, storage.WalkOptions{
+		return serveWalk(ctx, w, d, vol, storage.WalkOptions{
 			Prefix:     q.Get("prefix"),
 			StartAfter: q.Get("after"),
 			Recursive:  q.Get("recursive") == "1",
@@ -234,6 +252,57 @@ func serve(w http.ResponseWriter, r *http.Request, d storage.Drive, op string, q
 		})
 	}
 	return badRequest{fmt.Errorf("unknown op %q", op)}
+}
+
+// createFile streams the body to the drive through the drive's own fixed buffer. The
+// body's end is where its mac is checked: a body that fails it (or that its sender
+// aborted) is an error of the drive's reader, so the drive removes the partial file. A
+// drive that returned without reading to the end never saw the mac: its file is removed
+// here.
+func createFile(ctx context.Context, body *signedBody, d storage.Drive, q url.Values) error {
+	size, err := num(q, "size", true)
+	if err != nil {
+		return err
+	}
+	vol, path := q.Get("vol"), q.Get("path")
+	if err := d.CreateFile(ctx, vol, path, size, body); err != nil {
+		return err
+	}
+	if !body.verified {
+		d.Delete(ctx, vol, path, false)
+		return errUnsigned{errors.New("the drive stopped reading before the body's mac")}
+	}
+	return nil
+}
+
+// readAt streams up to len bytes from off through the transport's pooled buffer.
+func readAt(ctx context.Context, w httpserver.ResponseWriter, d storage.Drive, q url.Values) error {
+	off, err := num(q, "off", false)
+	if err != nil {
+		return err
+	}
+	n, err := num(q, "len", false)
+	if err != nil {
+		return err
+	}
+	f, err := d.OpenFile(ctx, q.Get("vol"), q.Get("path"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if off >= f.Size() {
+		n = 0
+	} else {
+		n = min(n, f.Size()-off)
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	w.WriteHeader(http.StatusOK)
+	// Data directories are immutable once written, so reading by path per call sees the
+	// same bytes an open file would.
+	if _, err := w.ReadFrom(io.NewSectionReader(f, off, n)); err != nil {
+		return errSent{err}
+	}
+	return nil
 }
 
 // errSent is an error after the response started: nothing more can be said.
@@ -249,10 +318,10 @@ type walkLine struct {
 	End      bool   `json:"end,omitempty"`
 }
 
-func serveWalk(w http.ResponseWriter, r *http.Request, d storage.Drive, vol string, opts storage.WalkOptions) error {
+func serveWalk(ctx context.Context, w httpserver.ResponseWriter, d storage.Drive, vol string, opts storage.WalkOptions) error {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
-	err := d.Walk(r.Context(), vol, opts, func(e storage.Entry) error {
+	err := d.Walk(ctx, vol, opts, func(e storage.Entry) error {
 		l := walkLine{Key: e.Key, IsPrefix: e.IsPrefix, Meta: e.Meta}
 		if e.MetaErr != nil {
 			l.ErrCode, l.ErrMsg = errCode(e.MetaErr), e.MetaErr.Error()
@@ -267,20 +336,4 @@ func serveWalk(w http.ResponseWriter, r *http.Request, d storage.Drive, vol stri
 		return errSent{err}
 	}
 	return nil
-}
-
-// abortableBody is a createfile body: the end of the stream is an error when the client
-// announced, in its trailer, that its own reader failed.
-type abortableBody struct {
-	r *http.Request
-}
-
-func (b *abortableBody) Read(p []byte) (int, error) {
-	n, err := b.r.Body.Read(p)
-	if err == io.EOF {
-		if msg := b.r.Trailer.Get(abortHeader); msg != "" {
-			return n, fmt.Errorf("remote: the sender's reader failed: %s", msg)
-		}
-	}
-	return n, err
 }

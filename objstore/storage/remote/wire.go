@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +27,9 @@ const (
 	authHeader  = "X-Flashstor-Node"
 	errHeader   = "X-Flashstor-Error"
 	abortHeader = "X-Flashstor-Abort"
-	maxNonces   = 1 << 20
+	// bodyMACHeader is the trailer that signs a request body (body.go).
+	bodyMACHeader = "X-Flashstor-Body-Mac"
+	maxNonces     = 1 << 20
 )
 
 // codes names the storage errors on the wire; the order is irrelevant, the names are the
@@ -92,7 +95,8 @@ var ops = map[string]string{ // op -> HTTP method
 	"commit": "PUT", "deleteobject": "POST", "renameobject": "POST", "walk": "GET",
 }
 
-// parseCall decodes a request's method and path.
+// parseCall decodes a request's method and path as sent (percent-encoded: the drive name
+// is decoded here, so an escaped '/' cannot split it).
 func parseCall(method, path string) (call, error) {
 	rest, ok := strings.CutPrefix(path, Prefix)
 	if !ok {
@@ -101,6 +105,10 @@ func parseCall(method, path string) (call, error) {
 	drive, op, ok := strings.Cut(rest, "/")
 	if !ok || drive == "" || strings.Contains(op, "/") {
 		return call{}, errors.New("path is not <drive>/<op>")
+	}
+	drive, err := url.PathUnescape(drive)
+	if err != nil || drive == "" {
+		return call{}, errors.New("bad drive name")
 	}
 	want, ok := ops[op]
 	if !ok {
@@ -181,18 +189,19 @@ type verifier struct {
 	pruned int64
 }
 
-func (v *verifier) verify(header, method, path, rawQuery string) error {
+// verify checks a request's token and returns its nonce, which the body's mac covers.
+func (v *verifier) verify(header, method, path, rawQuery string) (string, error) {
 	tok, err := parseToken(header)
 	if err != nil {
-		return err
+		return "", err
 	}
 	now := v.now().UnixMilli()
 	if d := now - tok.ms; d > MaxSkew.Milliseconds() || d < -MaxSkew.Milliseconds() {
-		return fmt.Errorf("token time off by %d ms", d)
+		return "", fmt.Errorf("token time off by %d ms", d)
 	}
 	want := mac(v.secret, method, path, rawQuery, tok.ts, tok.nonce)
 	if !hmac.Equal([]byte(want), []byte(tok.mac)) {
-		return errors.New("bad token mac")
+		return "", errors.New("bad token mac")
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -207,11 +216,11 @@ func (v *verifier) verify(header, method, path, rawQuery string) error {
 	var nonce [16]byte
 	hex.Decode(nonce[:], []byte(tok.nonce)) // parseToken checked: 32 lower-case hex digits
 	if _, seen := v.nonces[nonce]; seen {
-		return errors.New("token replayed")
+		return "", errors.New("token replayed")
 	}
 	if len(v.nonces) >= maxNonces {
-		return errors.New("replay window full")
+		return "", errors.New("replay window full")
 	}
 	v.nonces[nonce] = tok.ms + 2*MaxSkew.Milliseconds()
-	return nil
+	return tok.nonce, nil
 }
