@@ -7,17 +7,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore/cluster"
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
+	"github.com/flashstor/flashstor/s3frontend"
 )
 
 // isCluster reports whether the drive arguments are a cluster's URL list rather than local
@@ -31,35 +30,28 @@ func isCluster(drives []string) bool {
 	return false
 }
 
-// clusterNode is this process's node of a cluster and the listener it serves on: the node
-// API (remote drives, under /flashstor/) from the start, since the other nodes need it to
-// start, and S3 once the deployment is open (503 before).
-//
-// The listener is served by net/http, not the epoll transport: the remote drive's abort of
-// a streamed write rides on a request trailer, which the epoll transport does not hand
-// over yet.
+// clusterNode is this process's node of a cluster and the server it runs: the node API
+// (remote drives, under remote.Prefix) from the start, since the other nodes need it to
+// start, and S3 on the same listener once the deployment is open (503 before).
 type clusterNode struct {
 	node *cluster.Node
-	srv  *http.Server
+	srv  *s3frontend.Server
 	// s3 is the S3 handler once the deployment is open, nil before.
-	s3     atomic.Pointer[http.Handler]
+	s3     atomic.Pointer[httpserver.Handler]
 	served chan error
 }
 
-// ServeHTTP routes the node API (remote drives) to the node's drive handler and the rest
-// (S3, health, metrics) to the S3 handler.
-func (c *clusterNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, remote.Prefix) {
-		c.node.Handler().ServeHTTP(w, r)
-		return
-	}
+// ServeHTTP1 serves S3 once the deployment is open, 503 before.
+func (c *clusterNode) ServeHTTP1(w httpserver.ResponseWriter, r *httpserver.Request) {
 	h := c.s3.Load()
 	if h == nil {
 		w.Header().Set("Retry-After", "1")
-		http.Error(w, "the cluster node is starting: it waits for the other nodes", http.StatusServiceUnavailable)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(503)
+		w.Write([]byte("the cluster node is starting: it waits for the other nodes\n"))
 		return
 	}
-	(*h).ServeHTTP(w, r)
+	(*h).ServeHTTP1(w, r)
 }
 
 // clusterSecret is the secret that signs node-to-node requests: FLASHSTORE_CLUSTER_SECRET,
@@ -77,7 +69,7 @@ func clusterSecret(root rootCreds) []byte {
 // the deployment. The caller serves S3 with serveS3 and stops with shutdown.
 func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg deploy.Config, log *slog.Logger) (*clusterNode, error) {
 	if cfg.certsDir != "" {
-		return nil, errors.New("server: --certs-dir is not supported for a cluster yet (the node API has no mutual TLS yet)")
+		return nil, errors.New("server: --certs-dir is not supported for a cluster node yet (the node API's mutual TLS is not wired into the cluster start)")
 	}
 	top, err := topology.Parse(cfg.drives)
 	if err != nil {
@@ -107,13 +99,19 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg de
 	if err != nil {
 		return nil, err
 	}
+	c := &clusterNode{node: node, served: make(chan error, 1)}
+	c.srv, err = s3frontend.NewServer(s3frontend.ServerConfig{
+		Handler: httpserver.Route(remote.Prefix, node.Handler(), c), Transport: cfg.transport, HTTP: httpserver.Config{Logger: log},
+	})
+	if err != nil {
+		node.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.address)
 	if err != nil {
 		node.Close()
 		return nil, fmt.Errorf("listening on %s: %w", cfg.address, err)
 	}
-	c := &clusterNode{node: node, served: make(chan error, 1)}
-	c.srv = &http.Server{Handler: c, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { c.served <- c.srv.Serve(ln) }()
 	if err := node.Start(ctx); err != nil {
 		c.shutdown(context.Background())
@@ -123,10 +121,7 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg de
 }
 
 // serveS3 starts answering S3 requests with h.
-func (c *clusterNode) serveS3(h httpserver.Handler) {
-	nh := httpserver.NetHTTP(h)
-	c.s3.Store(&nh)
-}
+func (c *clusterNode) serveS3(h httpserver.Handler) { c.s3.Store(&h) }
 
 // shutdown stops serving, letting requests in flight finish until ctx ends, and leaves the
 // cluster.

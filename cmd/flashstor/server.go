@@ -184,7 +184,6 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var dep *deploy.Deployment
 	var node *clusterNode
 	if isCluster(cfg.drives) {
-		cfg.transport = s3frontend.TransportNetHTTP // the node API's listener (see clusterNode)
 		if node, err = startCluster(ctx, cfg, root, dcfg, log); err != nil {
 			return err
 		}
@@ -233,13 +232,17 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	// The cluster's wiring passes this node's drive handler here (nil: a single node).
-	routed, serveTLS := withNodeAPI(handler, nil, certs)
-	srv, err := s3frontend.NewServer(s3frontend.ServerConfig{
-		Handler: routed, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serveTLS,
-	})
-	if err != nil {
-		return err
+	var srv *s3frontend.Server
+	if node != nil {
+		srv = node.srv // serving the node API already, beside S3 (withNodeAPI's routing)
+	} else {
+		routed, serveTLS := withNodeAPI(handler, nil, certs)
+		srv, err = s3frontend.NewServer(s3frontend.ServerConfig{
+			Handler: routed, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serveTLS,
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if err := registerCollectors(m, cfg, srv, dep, alog); err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore/cluster"
 	"github.com/flashstor/flashstor/objstore/deploy"
 )
@@ -42,7 +42,7 @@ type Node struct {
 	// Addr is the node's host:port (its drive handler listens there; etcd one and two
 	// ports above).
 	Addr string
-	srv  *http.Server
+	srv  *httpserver.Server
 }
 
 // Cluster is a running cluster.
@@ -98,7 +98,7 @@ func Start(t testing.TB, o Options) *Cluster {
 }
 
 // serve builds node i and serves its drives on ln.
-func (c *Cluster) serve(t testing.TB, i int, ln net.Listener) *http.Server {
+func (c *Cluster) serve(t testing.TB, i int, ln net.Listener) *httpserver.Server {
 	t.Helper()
 	n := c.Nodes[i]
 	dc := c.o.Deploy
@@ -114,7 +114,11 @@ func (c *Cluster) serve(t testing.TB, i int, ln net.Listener) *http.Server {
 		t.Fatalf("node %s: %v", n.Addr, err)
 	}
 	n.Node = node
-	srv := &http.Server{Handler: node.Handler()}
+	// The node API on the epoll transport, as the binary serves it.
+	srv, err := httpserver.New(httpserver.Config{Handler: node.Handler(), Logger: dc.Log})
+	if err != nil {
+		t.Fatalf("node %s: %v", n.Addr, err)
+	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return srv
