@@ -169,3 +169,18 @@ func TestClusterProcesses(t *testing.T) {
 		t.Fatalf("node 2's drives hold %d metadata files and %d shards of parts, want %d and 2:\n%s", len(meta), len(parts), 2*len(bodies), out)
 	}
 }
+
+// The offline heal of a cluster's URL list is refused, not taken as local directories
+// named "http:".
+func TestHealRefusesAClusterList(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"heal", "http://127.0.0.{1...4}:9000/data{1...4}"}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "a cluster's nodes heal their sets while they run") {
+		t.Fatalf("got %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("heal created %v", entries)
+	}
+}
