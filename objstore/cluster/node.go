@@ -127,6 +127,8 @@ func New(cfg Config) (*Node, error) {
 		}
 		cfg.Remote.Transport = &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: dial, KeepAlive: 15 * time.Second}).DialContext,
+			TLSClientConfig:     cfg.Remote.TLS,
+			TLSHandshakeTimeout: dial,
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
