@@ -27,6 +27,9 @@ func runHeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() == 0 {
 		return errors.New("heal: no drives given")
 	}
+	if isCluster(fs.Args()) {
+		return errors.New("heal: the offline heal takes local drive directories; a cluster's nodes heal their sets while they run")
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	dep, err := deploy.Open(ctx, deploy.Config{Drives: fs.Args(), Parity: -1, Log: log})
 	if err != nil {

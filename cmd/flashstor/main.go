@@ -5,7 +5,9 @@
 //	flashstor heal [--deep] DRIVE...    bring back left-out drives, heal every object, offline
 //	flashstor version
 //
-// DRIVE is a directory; "{a...b}" ranges expand, as in /srv/disk{1...4}.
+// DRIVE is a directory; "{a...b}" ranges expand, as in /srv/disk{1...4}. Drives given as
+// URLs (http://node{1...4}:9000/data{1...4}, the same list on every node) make the server a
+// node of a cluster (README, "A cluster").
 package main
 
 import (

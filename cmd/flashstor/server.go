@@ -66,6 +66,10 @@ type serverConfig struct {
 	// formatCheckInterval is how often every drive's format record is checked while
 	// running, to take out of service a drive unmounted, wiped, swapped or damaged.
 	formatCheckInterval time.Duration
+	// etcd lists the client URLs of an external etcd for a cluster (comma-separated);
+	// empty: the first nodes of the list run it embedded. etcdDir is the embedded member's
+	// data directory (default: in the system volume of the node's first drive).
+	etcd, etcdDir string
 }
 
 func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
@@ -95,6 +99,8 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs.DurationVar(&cfg.multipartExpiryInterval, "multipart-expiry-interval", time.Hour, "time between two passes of the multipart upload expiry")
 	fs.DurationVar(&cfg.lifecycleInterval, "lifecycle-interval", time.Hour, "time between two passes applying the buckets' lifecycle rules (0: not applied)")
 	fs.DurationVar(&cfg.formatCheckInterval, "format-check-interval", time.Minute, "how often every drive's format record is checked, to notice a drive unmounted, wiped, swapped or damaged while running")
+	fs.StringVar(&cfg.etcd, "etcd", "", "cluster: use the external etcd at `URL,...` instead of the embedded one (the first 1, 3 or 5 nodes of the list run it, on their S3 port + 1 for clients and + 2 for peers)")
+	fs.StringVar(&cfg.etcdDir, "etcd-dir", "", "cluster: the embedded etcd member's data `DIR` (default: .flashstor.sys/etcd on the node's first drive)")
 	day := 24 * time.Hour
 	if v := os.Getenv("FLASHSTORE_LIFECYCLE_DAY"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -105,7 +111,7 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	}
 	fs.DurationVar(&cfg.lifecycleDay, "lifecycle-day", day, "length of a lifecycle day, for tests (default $FLASHSTORE_LIFECYCLE_DAY or 24h)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: flashstor server [FLAGS] DRIVE...")
+		fmt.Fprintln(stderr, "usage: flashstor server [FLAGS] DRIVE...\n       flashstor server [FLAGS] http://HOST:PORT/DRIVE...   (a cluster: the same list on every node)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -171,14 +177,23 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	m := metrics.New()
-	dep, err := deploy.Open(ctx, deploy.Config{
+	dcfg := deploy.Config{
 		Drives: cfg.drives, Parity: cfg.parity, Log: log, OnBitrot: m.BitrotDetected,
 		UploadExpiry: uploadExpiry(cfg, m),
-	})
-	if err != nil {
-		return err
 	}
-	defer dep.Close()
+	var dep *deploy.Deployment
+	var node *clusterNode
+	if isCluster(cfg.drives) {
+		if node, err = startCluster(ctx, cfg, root, dcfg, log); err != nil {
+			return err
+		}
+		dep = node.node.Deployment
+	} else {
+		if dep, err = deploy.Open(ctx, dcfg); err != nil {
+			return err
+		}
+		defer dep.Close()
+	}
 	alog, err := openAudit(cfg, certs, log)
 	if err != nil {
 		return err
@@ -217,29 +232,43 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	// The cluster's wiring passes this node's drive handler here (nil: a single node).
-	routed, serveTLS := withNodeAPI(handler, nil, certs)
-	srv, err := s3frontend.NewServer(s3frontend.ServerConfig{
-		Handler: routed, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serveTLS,
-	})
-	if err != nil {
-		return err
+	var srv *s3frontend.Server
+	if node != nil {
+		srv = node.srv // serving the node API already, beside S3 (withNodeAPI's routing)
+	} else {
+		routed, serveTLS := withNodeAPI(handler, nil, certs)
+		srv, err = s3frontend.NewServer(s3frontend.ServerConfig{
+			Handler: routed, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serveTLS,
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if err := registerCollectors(m, cfg, srv, dep, alog); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.address)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.address, err)
+	var ln net.Listener
+	if node == nil {
+		if ln, err = net.Listen("tcp", cfg.address); err != nil {
+			return fmt.Errorf("listening on %s: %w", cfg.address, err)
+		}
+	} else {
+		// The node listens already: its drives serve the other nodes.
+		defer node.shutdown(context.Background())
+	}
+	closeLn := func() {
+		if ln != nil {
+			ln.Close()
+		}
 	}
 	unmount, err := mountIfAsked(ctx, cfg, dep, m, log)
 	if err != nil {
-		ln.Close()
+		closeLn()
 		return err
 	}
 	defer unmount()
 	if err := dropPrivileges(cfg, dep, log); err != nil {
-		ln.Close()
+		closeLn()
 		return err
 	}
 
@@ -258,8 +287,15 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer func() { stopBackground(); background.Wait() }()
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	printWelcome(stdout, cfg, ln.Addr().String(), root, dep)
+	addr := cfg.address
+	if node == nil {
+		go func() { served <- srv.Serve(ln) }()
+		addr = ln.Addr().String()
+	} else {
+		node.serveS3(handler)
+		served = node.served
+	}
+	printWelcome(stdout, cfg, addr, root, dep)
 
 	select {
 	case err := <-served:
@@ -269,6 +305,12 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	log.Info("shutting down: finishing requests in flight", "grace", cfg.shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
 	defer cancel()
+	if node != nil {
+		if err := node.shutdown(sctx); err != nil {
+			log.Warn("shutdown did not finish in time; closing", "err", err)
+		}
+		return nil
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown did not finish in time; closing", "err", err)
 		srv.Close()

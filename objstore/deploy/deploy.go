@@ -30,6 +30,12 @@ type Config struct {
 	BlockSize   int64
 	Bitrot      erasure.BitrotAlgorithm
 	InlineLimit int64
+	// OpenDrive, if set, opens the drive an argument names instead of opening it as a
+	// local directory: a cluster node opens its own drives and reaches the other nodes'
+	// over the network (package remote). The arguments are then taken as they are: not
+	// made absolute, not checked for existence, never formatted as a new deployment
+	// unless every drive reads unformatted (the cluster formats through etcd first).
+	OpenDrive func(arg string) (storage.Drive, error)
 	// DriveOptions are passed to every local drive (tests set failpoints there).
 	DriveOptions local.Options
 	// WrapDrive, if set, wraps every local drive, inside its health tracking (tests inject

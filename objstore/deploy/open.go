@@ -28,6 +28,16 @@ func (dep *Deployment) openDrives(ctx context.Context, paths []string) ([]storag
 	drives := make([]storage.Drive, len(paths))
 	seen := make(map[string]bool)
 	var missing []int
+	if dep.cfg.OpenDrive != nil {
+		for i, p := range paths {
+			if seen[p] {
+				return nil, fmt.Errorf("drive %s given twice", p)
+			}
+			seen[p] = true
+			drives[i] = dep.open(p)
+		}
+		return drives, nil
+	}
 	for i, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
@@ -82,13 +92,20 @@ func (dep *Deployment) open(path string) storage.Drive {
 	return hd
 }
 
-// openHealth opens one local drive, wrapped as the configuration says, with health tracking.
+// openHealth opens one drive (a local one unless Config.OpenDrive says otherwise), wrapped
+// as the configuration says, with health tracking.
 func (dep *Deployment) openHealth(path string) (*health.Drive, error) {
-	d, err := local.Open(path, dep.cfg.DriveOptions)
+	var d storage.Drive
+	var err error
+	if dep.cfg.OpenDrive != nil {
+		d, err = dep.cfg.OpenDrive(path)
+	} else {
+		d, err = local.Open(path, dep.cfg.DriveOptions)
+	}
 	if err != nil {
 		return nil, err
 	}
-	var inner storage.Drive = d
+	inner := d
 	if dep.cfg.WrapDrive != nil {
 		inner = dep.cfg.WrapDrive(d)
 	}

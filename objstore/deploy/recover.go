@@ -75,7 +75,8 @@ func (dep *Deployment) LeftOut() []StillOut {
 // position; on failure it says why it stays out.
 func (dep *Deployment) recoverOne(ctx context.Context, lo *position, st *slotState) (format.Recovery, format.Reason, error) {
 	// A drive root that is gone (a disk unmounted while running) is never created again.
-	if err := checkExists(lo.path); err != nil {
+	// (An opener of the configuration's checks its own drives.)
+	if err := checkExists(lo.path); dep.cfg.OpenDrive == nil && err != nil {
 		return format.Recovery{}, format.ReasonReadFailed, err
 	}
 	if st.inner == nil {

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/objstore/cluster"
+	"github.com/flashstor/flashstor/objstore/cluster/topology"
+	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/objstore/storage/remote"
+	"github.com/flashstor/flashstor/s3frontend"
+)
+
+// isCluster reports whether the drive arguments are a cluster's URL list rather than local
+// directories.
+func isCluster(drives []string) bool {
+	for _, d := range drives {
+		if strings.Contains(d, "://") {
+			return true
+		}
+	}
+	return false
+}
+
+// clusterNode is this process's node of a cluster and the server it runs: the node API
+// (remote drives, under remote.Prefix) from the start, since the other nodes need it to
+// start, and S3 on the same listener once the deployment is open (503 before).
+type clusterNode struct {
+	node *cluster.Node
+	srv  *s3frontend.Server
+	// s3 is the S3 handler once the deployment is open, nil before.
+	s3     atomic.Pointer[httpserver.Handler]
+	served chan error
+}
+
+// ServeHTTP1 serves S3 once the deployment is open, 503 before.
+func (c *clusterNode) ServeHTTP1(w httpserver.ResponseWriter, r *httpserver.Request) {
+	h := c.s3.Load()
+	if h == nil {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(503)
+		w.Write([]byte("the cluster node is starting: it waits for the other nodes\n"))
+		return
+	}
+	(*h).ServeHTTP1(w, r)
+}
+
+// clusterSecret is the secret that signs node-to-node requests: FLASHSTORE_CLUSTER_SECRET,
+// else one derived from the root credentials (the same on every node, which the nodes need
+// anyway).
+func clusterSecret(root rootCreds) []byte {
+	if s := os.Getenv("FLASHSTORE_CLUSTER_SECRET"); s != "" {
+		return []byte(s)
+	}
+	sum := sha256.Sum256([]byte("flashstor cluster secret\n" + root.user + "\n" + root.secret))
+	return sum[:]
+}
+
+// startCluster listens on the address, serves the node API, joins the cluster and opens
+// the deployment. The caller serves S3 with serveS3 and stops with shutdown.
+func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg deploy.Config, log *slog.Logger) (*clusterNode, error) {
+	if cfg.certsDir != "" {
+		return nil, errors.New("server: --certs-dir is not supported for a cluster node yet (the node API's mutual TLS is not wired into the cluster start)")
+	}
+	top, err := topology.Parse(cfg.drives)
+	if err != nil {
+		return nil, err
+	}
+	ips, err := topology.InterfaceIPs()
+	if err != nil {
+		return nil, err
+	}
+	self, member, err := top.Self(cfg.address, ips, func(h string) ([]net.IP, error) {
+		return net.DefaultResolver.LookupIP(ctx, "ip", h)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !member {
+		log.Info("this node has no drives in the list: it is a gateway", "address", self)
+	}
+	var etcd []string
+	if cfg.etcd != "" {
+		etcd = strings.Split(cfg.etcd, ",")
+	}
+	node, err := cluster.New(cluster.Config{
+		Args: cfg.drives, Self: self, Parity: cfg.parity, Etcd: etcd, EtcdDir: cfg.etcdDir,
+		Secret: clusterSecret(root), Remote: remote.Options{}, Deploy: dcfg, Version: version, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &clusterNode{node: node, served: make(chan error, 1)}
+	c.srv, err = s3frontend.NewServer(s3frontend.ServerConfig{
+		Handler: httpserver.Route(remote.Prefix, node.Handler(), c), Transport: cfg.transport, HTTP: httpserver.Config{Logger: log},
+	})
+	if err != nil {
+		node.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.address)
+	if err != nil {
+		node.Close()
+		return nil, fmt.Errorf("listening on %s: %w", cfg.address, err)
+	}
+	go func() { c.served <- c.srv.Serve(ln) }()
+	if err := node.Start(ctx); err != nil {
+		c.shutdown(context.Background())
+		return nil, err
+	}
+	return c, nil
+}
+
+// serveS3 starts answering S3 requests with h.
+func (c *clusterNode) serveS3(h httpserver.Handler) { c.s3.Store(&h) }
+
+// shutdown stops serving, letting requests in flight finish until ctx ends, and leaves the
+// cluster.
+func (c *clusterNode) shutdown(ctx context.Context) error {
+	err := c.srv.Shutdown(ctx)
+	if err != nil {
+		c.srv.Close()
+	}
+	c.node.Close()
+	return err
+}

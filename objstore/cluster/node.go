@@ -1,0 +1,316 @@
+// Package cluster runs one node of a Flashstor cluster: it reads the argument list every
+// node is given (package topology), serves the node's own drives to the others (package
+// remote's Handler), starts the node's embedded etcd member or reaches an external etcd,
+// registers the node under a lease, agrees with the others on one deployment format through
+// etcd, and opens the deployment over its local drives and the other nodes' remote ones.
+//
+// Start-up, in order (Node.Start):
+//  1. etcd: the first nodes of the list run an embedded member (EtcdMembers, ports
+//     EtcdClientOffset and EtcdPeerOffset above the S3 port); Config.Etcd names an external
+//     cluster instead.
+//  2. membership: /flashstor/v1/nodes/<host:port> under a lease (MemberKey).
+//  3. format agreement: FormatKey is created once (create-if-absent transaction); a node
+//     whose list differs is refused, saying what differs; local drives are formatted for
+//     their position, and a drive of another deployment or position refused.
+//  4. wait until every set has a read quorum of drives holding the agreed format, logging
+//     every Config.WaitReport which drives and nodes it waits for.
+//  5. deploy.Open over all drives in set order.
+//
+// Not yet here: per-set ownership and object locks across nodes (objstore/cluster/owner);
+// until then writers of one key on different nodes are not serialised.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore/cluster/topology"
+	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/local"
+	"github.com/flashstor/flashstor/objstore/storage/remote"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/namespace"
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// Config configures one node.
+type Config struct {
+	// Args is the drive URL list, the same on every node ("{a...b}" ranges expand).
+	Args []string
+	// Self is this node as the list writes it (host:port); a node the list does not name
+	// is a gateway (see topology.Topology.Self for finding it from a listen address).
+	Self string
+	// Parity of the sets; negative: format.DefaultParity of the set size.
+	Parity int
+	// Etcd lists the client URLs of an external etcd; empty: the embedded one.
+	Etcd []string
+	// EtcdNamespace, if set, prefixes every key this node reads and writes in etcd: several
+	// deployments can share one external etcd.
+	EtcdNamespace string
+	// EtcdDir is the embedded member's data directory; empty: etcd in the system volume
+	// of the node's first drive.
+	EtcdDir string
+	// Secret is the cluster secret that signs node-to-node requests (16 bytes or more).
+	Secret []byte
+	// Remote configures the clients of other nodes' drives.
+	Remote remote.Options
+	// Deploy is the template of the deployment (Log, options); Start sets Drives, Parity
+	// and OpenDrive.
+	Deploy deploy.Config
+	// Version is this binary's version, registered with the node.
+	Version string
+	// HardStop makes Close stop the etcd member at once, without handing its leadership
+	// over: for tests that stop a whole cluster at once, where the hand-over only waits for
+	// members that are stopping too.
+	HardStop bool
+	// EtcdTick is the embedded etcd's heartbeat interval (its election timeout is ten
+	// times as long); 0: etcd's default, 100 ms. Tests on loopback shorten it.
+	EtcdTick time.Duration
+	// WaitReport is how often a node waiting for others says what it waits for (5 s).
+	WaitReport time.Duration
+	Log        *slog.Logger
+}
+
+// Node is one node of a cluster.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	top   *topology.Topology
+	place *topology.Placement
+	// localIdx lists this node's drives (indexes into top.Endpoints), local opens them.
+	localIdx []int
+	local    map[int]storage.Drive
+	handler  *remote.Handler
+
+	etcd      *embed.Etcd // nil unless this node runs a member
+	client    *clientv3.Client
+	lease     clientv3.LeaseID
+	closeOnce sync.Once
+	// Deployment is the opened object layer, set by Start.
+	Deployment *deploy.Deployment
+}
+
+// DriveName is the name under which a node serves the drive at index e of the list.
+func DriveName(e int) string { return "e" + strconv.Itoa(e) }
+
+// New reads the list, places the drives, opens this node's own drives and builds the
+// handler that serves them. Serve Handler before Start: the other nodes need it to start.
+func New(cfg Config) (*Node, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.WaitReport <= 0 {
+		cfg.WaitReport = 5 * time.Second
+	}
+	top, err := topology.Parse(cfg.Args)
+	if err != nil {
+		return nil, err
+	}
+	place, err := top.Place(cfg.Parity)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Remote.Transport == nil {
+		// One pool of connections to the other nodes for all their drives.
+		dial := cfg.Remote.DialTimeout
+		if dial <= 0 {
+			dial = 2 * time.Second
+		}
+		cfg.Remote.Transport = &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: dial, KeepAlive: 15 * time.Second}).DialContext,
+			TLSClientConfig:     cfg.Remote.TLS,
+			TLSHandshakeTimeout: dial,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		}
+	}
+	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.Self), top: top, place: place, local: make(map[int]storage.Drive)}
+	n.localIdx = top.Local(cfg.Self)
+	served := make(map[string]storage.Drive)
+	for _, e := range n.localIdx {
+		d, err := local.Open(top.Endpoints[e].Path, cfg.Deploy.DriveOptions)
+		if err != nil {
+			return nil, fmt.Errorf("opening drive %s: %w", top.Endpoints[e].Path, err)
+		}
+		n.local[e] = d
+		served[DriveName(e)] = d
+	}
+	if n.handler, err = remote.NewHandler(cfg.Secret, served, cfg.Log); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Handler serves this node's drives to the other nodes (under remote.Prefix).
+func (n *Node) Handler() *remote.Handler { return n.handler }
+
+// Topology is the parsed list.
+func (n *Node) Topology() *topology.Topology { return n.top }
+
+// Gateway reports whether this node has no drives of its own.
+func (n *Node) Gateway() bool { return len(n.localIdx) == 0 }
+
+// Client is the node's etcd client (set by Start).
+func (n *Node) Client() *clientv3.Client { return n.client }
+
+// Start joins the cluster and opens the deployment (see the package doc). It returns when
+// the node can serve, or when ctx ends.
+func (n *Node) Start(ctx context.Context) error {
+	endpoints := n.cfg.Etcd
+	if len(endpoints) == 0 {
+		var err error
+		if endpoints, err = EtcdClientURLs(n.top); err != nil {
+			return err
+		}
+		if err := n.startMember(); err != nil {
+			return err
+		}
+	}
+	c, err := newClient(endpoints)
+	if err != nil {
+		return err
+	}
+	if ns := n.cfg.EtcdNamespace; ns != "" {
+		c.KV, c.Lease, c.Watcher = namespace.NewKV(c.KV, ns), namespace.NewLease(c.Lease, ns), namespace.NewWatcher(c.Watcher, ns)
+	}
+	n.client = c
+	a, err := retry(ctx, n, "etcd (a quorum of its members: "+fmt.Sprint(endpoints)+")", func(ctx context.Context) (*Agreement, error) {
+		if err := n.register(ctx); err != nil {
+			return nil, err
+		}
+		return n.agree(ctx, c)
+	})
+	if err != nil {
+		return err
+	}
+	if err := n.checkLocal(ctx, a); err != nil {
+		return err
+	}
+	if err := n.waitQuorum(ctx, a); err != nil {
+		return err
+	}
+	dcfg := n.cfg.Deploy
+	dcfg.Drives, dcfg.Parity = nil, a.Parity
+	for _, e := range n.place.Order() {
+		dcfg.Drives = append(dcfg.Drives, a.Args[e])
+	}
+	dcfg.OpenDrive = n.openDrive
+	dcfg.Log = n.log
+	dep, err := deploy.Open(ctx, dcfg)
+	if err != nil {
+		return err
+	}
+	if dep.Layout.DeploymentID != a.DeploymentID {
+		dep.Close()
+		return fmt.Errorf("the drives assembled deployment %s, etcd holds %s", dep.Layout.DeploymentID, a.DeploymentID)
+	}
+	n.Deployment = dep
+	n.log.Info("cluster node serving", "deployment", a.DeploymentID, "nodes", len(n.top.Nodes), "drives", len(n.top.Endpoints), "local_drives", len(n.localIdx))
+	return nil
+}
+
+// startMember starts this node's embedded etcd member if the list makes it one.
+func (n *Node) startMember() error {
+	for _, m := range EtcdMembers(n.top) {
+		if m != n.cfg.Self {
+			continue
+		}
+		dir := n.cfg.EtcdDir
+		if dir == "" {
+			if n.Gateway() {
+				return fmt.Errorf("node %s runs an etcd member but has no drive to keep its data on: give it an etcd data directory", n.cfg.Self)
+			}
+			dir = filepath.Join(n.top.Endpoints[n.localIdx[0]].Path, storage.SysVolume, "etcd")
+		}
+		e, err := startEtcd(n.top, n.cfg.Self, dir, n.cfg.EtcdTick)
+		if err != nil {
+			return err
+		}
+		n.etcd = e
+	}
+	return nil
+}
+
+// openDrive opens the drive of list URL arg: this node's own, or a remote one.
+func (n *Node) openDrive(arg string) (storage.Drive, error) {
+	for e, ep := range n.top.Endpoints {
+		if ep.URL(n.top.Scheme) != arg {
+			continue
+		}
+		if d, ok := n.local[e]; ok {
+			return d, nil
+		}
+		return remote.New(n.top.Scheme+"://"+ep.Node, DriveName(e), n.cfg.Secret, n.cfg.Remote)
+	}
+	return nil, fmt.Errorf("drive %s is not in the list", arg)
+}
+
+// Close leaves the cluster: closes the deployment, revokes the membership lease, stops the
+// etcd member. Calls after the first do nothing.
+func (n *Node) Close() { n.closeOnce.Do(n.close) }
+
+func (n *Node) close() {
+	if n.Deployment != nil {
+		n.Deployment.Close()
+	}
+	if n.client != nil {
+		if n.lease != 0 && !n.cfg.HardStop {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			n.client.Revoke(ctx, n.lease)
+			cancel()
+		}
+		n.client.Close()
+	}
+	if tr, ok := n.cfg.Remote.Transport.(interface{ CloseIdleConnections() }); ok {
+		tr.CloseIdleConnections()
+	}
+	if n.etcd != nil {
+		if n.cfg.HardStop {
+			n.etcd.Server.HardStop()
+		}
+		n.etcd.Close()
+	}
+}
+
+// retry calls f with a per-attempt deadline until it succeeds, fails for good, or ctx
+// ends, logging every WaitReport that it waits for what.
+func retry[T any](ctx context.Context, n *Node, what string, f func(context.Context) (T, error)) (T, error) {
+	last := time.Now()
+	for {
+		actx, cancel := context.WithTimeout(ctx, n.cfg.WaitReport)
+		v, err := f(actx)
+		cancel()
+		var perm *permanent
+		switch {
+		case err == nil:
+			return v, nil
+		case errors.As(err, &perm):
+			return v, perm.err
+		case ctx.Err() != nil:
+			return v, fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), err)
+		}
+		if time.Since(last) >= n.cfg.WaitReport {
+			n.log.Warn("waiting for "+what, "err", err)
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// permanent marks an error that waiting does not cure.
+type permanent struct{ err error }
+
+func (p *permanent) Error() string { return p.err.Error() }
