@@ -2,11 +2,11 @@ package erasureset
 
 import (
 	"context"
-	"github.com/flashstor/flashstor/objstore/meta"
-	"github.com/flashstor/flashstor/objstore/storage"
 	"sync"
 
 	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
 )
 
 // pinSet keeps the data directories that open handles read from. A data directory whose
