@@ -28,6 +28,10 @@ import (
 // being the faster raw phase of the run. Run with
 //
 //	go test -run '^$' -bench PutPath -benchtime 10x ./objstore/deploy/
+//
+// The drives live under $TMPDIR (b.TempDir): point it at the file system to measure. What a
+// put syncs depends on it (local's oneCommitFS: ext4 with a journal makes a put's data and
+// names durable with one journal commit per drive).
 func BenchmarkPutPath(b *testing.B) {
 	for _, size := range []int{1 << 20, 64 << 20} {
 		for _, conc := range []int{1, 4, 8} {

@@ -421,22 +421,6 @@ func (s *Set) healPart(ctx context.Context, bucket, dataDir, staging string, p m
 	return nil
 }
 
-// removeReplacedOn removes, on the healed drives, the data directories of the stale
-// versions they held that the record keep does not name.
-func (s *Set) removeReplacedOn(ctx context.Context, bucket string, v *version, targets []bool, keep *meta.Object) {
-	kept := keptDirs(keep)
-	for i, m := range v.decoded {
-		if !targets[i] || m == nil {
-			continue
-		}
-		for j := 0; j < versionCount(m); j++ {
-			if dir := versionAt(m, j).DataDir; dir != ([16]byte{}) && !kept(dir) {
-				s.removeDataDir(ctx, i, bucket, hexID(dir))
-			}
-		}
-	}
-}
-
 // HealBucket makes every drive agree on whether the bucket exists: created where a quorum
 // has it, removed (if empty) where too few have it to be a bucket.
 func (s *Set) HealBucket(ctx context.Context, bucket string) error {

@@ -2,10 +2,11 @@ package erasureset
 
 import (
 	"context"
-	"github.com/flashstor/flashstor/objstore/meta"
 	"sync"
 
 	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/storage"
 )
 
 // pinSet keeps the data directories that open handles read from. A data directory whose
@@ -76,20 +77,29 @@ func (s *Set) removeDataDir(ctx context.Context, drive int, bucket, dataDir stri
 // held before a write, but those the write kept: the versions of the record keep (nil for
 // none). A version's data directory is shared by no other key nor version.
 func (s *Set) removeReplaced(ctx context.Context, bucket string, before *version, keep *meta.Object) {
-	if before == nil {
+	s.removeReplacedOn(ctx, bucket, before, nil, keep)
+}
+
+// removeReplacedOn is removeReplaced on the drives marked in targets (nil: all), the drives
+// at once: a put returns after it, and a removal (a rename into the trash, then the
+// removal of the files) costs about as much as a drive's commit.
+func (s *Set) removeReplacedOn(ctx context.Context, bucket string, v *version, targets []bool, keep *meta.Object) {
+	if v == nil {
 		return
 	}
 	kept := keptDirs(keep)
-	for i, m := range before.decoded {
-		if m == nil {
-			continue
+	s.each(func(i int, _ storage.Drive) error {
+		if i >= len(v.decoded) || v.decoded[i] == nil || (targets != nil && !targets[i]) {
+			return nil
 		}
+		m := v.decoded[i]
 		for j := 0; j < versionCount(m); j++ {
 			if dir := versionAt(m, j).DataDir; dir != ([16]byte{}) && !kept(dir) {
 				s.removeDataDir(ctx, i, bucket, hexID(dir))
 			}
 		}
-	}
+		return nil
+	})
 }
 
 // keptDirs returns a test of whether a data directory belongs to a version of record m

@@ -122,7 +122,11 @@ func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, siz
 		if small != nil {
 			src = io.MultiReader(bytes.NewReader(small), body)
 		}
-		m.Size, st.staged, err = s.encodeStaged(ctx, codec, m.Erasure.Distribution, stagingDir(st.stagingID), layout.PartName(1), src, size)
+		// The shards need be durable only once the commit names them, and a drive whose
+		// commit makes them durable with its metadata saves their syncs (one journal
+		// commit per drive and object instead of four).
+		sctx := storage.WithSyncAtCommit(ctx)
+		m.Size, st.staged, err = s.encodeStaged(sctx, codec, m.Erasure.Distribution, stagingDir(st.stagingID), layout.PartName(1), src, size)
 	}
 	if err != nil {
 		return nil, err

@@ -28,3 +28,26 @@ func DeferredSync(ctx context.Context) bool {
 type FileSystemSyncer interface {
 	SyncFileSystem(ctx context.Context) error
 }
+
+// syncAtCommitKey marks a context whose new files are staged for an object's commit (see
+// WithSyncAtCommit).
+type syncAtCommitKey struct{}
+
+// WithSyncAtCommit returns a context under which CreateFile writes a file that a later
+// durable CommitObject on the same drive makes part of an object (a put's staged shard).
+// A drive whose commit makes the file's data and every name leading to it durable at once
+// (a local drive on a journaling file system: see local's oneCommitFS) may then write the
+// file's data out without committing anything itself, and leave the one commit of the
+// metadata to cover it. The file is not durable before that commit, which is harmless:
+// until the metadata names it, nothing refers to it. A drive that cannot, or that ignores
+// the mark (a remote drive: the value does not cross the network), syncs the file at
+// once, as CreateFile always does.
+func WithSyncAtCommit(ctx context.Context) context.Context {
+	return context.WithValue(ctx, syncAtCommitKey{}, true)
+}
+
+// SyncAtCommit reports whether ctx carries WithSyncAtCommit's mark.
+func SyncAtCommit(ctx context.Context) bool {
+	v, _ := ctx.Value(syncAtCommitKey{}).(bool)
+	return v
+}

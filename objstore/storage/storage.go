@@ -137,7 +137,8 @@ type Drive interface {
 
 	// CreateFile writes r to a new file at path, creating its parent directories, and
 	// syncs it to stable storage before returning (a local drive skips the sync under
-	// WithDeferredSync, as it does CommitObject's). size is the number of bytes r holds, or -1
+	// WithDeferredSync, as it does CommitObject's, and may leave it to the CommitObject that
+	// names the file under WithSyncAtCommit). size is the number of bytes r holds, or -1
 	// if unknown: a different count is ErrShortWrite or ErrLongWrite. An error from r aborts
 	// the write and is returned wrapped; the partial file is removed.
 	CreateFile(ctx context.Context, volume, path string, size int64, r io.Reader) error

@@ -28,15 +28,44 @@ func (d *Drive) CreateFile(ctx context.Context, volume, p string, size int64, r 
 	if err != nil {
 		return err
 	}
-	if err := d.writeNew(ctx, full, size, r, !storage.DeferredSync(ctx)); err != nil {
+	if err := d.writeNew(ctx, full, size, r, createSync(ctx, d.oneCommit)); err != nil {
 		return fmt.Errorf("create %s/%s on %s: %w", volume, p, d.root, err)
 	}
 	return nil
 }
 
-// writeNew writes r to the new file full, creating its parents, and, when durable, syncs it
-// and the parents it creates; on any error the partial file is removed.
-func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Reader, durable bool) (err error) {
+// createSync returns how CreateFile makes a file durable under ctx, on a drive whose file
+// system does (oneCommit) or does not make a commit's data and names durable at once.
+func createSync(ctx context.Context, oneCommit bool) fileSync {
+	switch {
+	case storage.DeferredSync(ctx):
+		return syncNone
+	case storage.SyncAtCommit(ctx) && oneCommit:
+		return syncWithCommit
+	}
+	return syncNow
+}
+
+// fileSync is how writeNew makes a new file durable.
+type fileSync int
+
+const (
+	// syncNow: the file is durable when writeNew returns (fdatasync; the parents it
+	// creates are synced, unless in the staging area).
+	syncNow fileSync = iota
+	// syncNone: nothing is synced (storage.WithDeferredSync).
+	syncNone
+	// syncWithCommit: the file's data is written out and waited for, nothing is committed;
+	// the journal commit of the durable CommitObject that names the file makes its data
+	// (already on the device) and every name leading to it durable together
+	// (storage.WithSyncAtCommit on a oneCommitFS drive).
+	syncWithCommit
+)
+
+// writeNew writes r to the new file full, creating its parents, and makes it as durable as
+// how says; on any error the partial file is removed.
+func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Reader, how fileSync) (err error) {
+	durable := how == syncNow
 	if err := mkdirAll(d.root, filepath.Dir(full), durable && !d.isStaging(full)); err != nil {
 		return mapErr(err)
 	}
@@ -71,7 +100,18 @@ func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Read
 	if err := d.failpoint("create:sync"); err != nil {
 		return err
 	}
-	if !durable {
+	switch how {
+	case syncNone:
+		return nil
+	case syncWithCommit:
+		// The same wait as writeMetaOneCommit's: the blocks are allocated (fallocate's
+		// unwritten extents converted) and the data reaches the device before this
+		// returns, so the commit's fsync, which flushes the device's cache before its
+		// commit record, finds nothing of the file left to write.
+		const flags = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+		if err := unix.SyncFileRange(int(f.Fd()), 0, 0, flags); err != nil {
+			return mapErr(&os.PathError{Op: "sync_file_range", Path: full, Err: err})
+		}
 		return nil
 	}
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {
@@ -242,7 +282,7 @@ func (d *Drive) WriteFile(ctx context.Context, volume, p string, data []byte) er
 // replaceFile writes data to a staged file and renames it over full, durably.
 func (d *Drive) replaceFile(ctx context.Context, full string, data []byte) error {
 	tmp := d.tmpPath()
-	if err := d.writeNew(ctx, tmp, int64(len(data)), bytes.NewReader(data), true); err != nil {
+	if err := d.writeNew(ctx, tmp, int64(len(data)), bytes.NewReader(data), syncNow); err != nil {
 		return err
 	}
 	if err := renameDurable(d.root, tmp, full, true); err != nil {

@@ -98,7 +98,11 @@ func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, s
 		if err := d.failpoint("commit:rename-data"); err != nil {
 			return err
 		}
-		if err := d.rename(src, newData, d.isStaging(src), durable); err != nil {
+		// On a oneCommitFS drive the rename needs no sync of its own: it is journaled
+		// before the metadata's rename, and the metadata's one commit below makes both
+		// durable, with the staged files' entries (their data was written out by
+		// CreateFile, synced or under storage.WithSyncAtCommit).
+		if err := d.rename(src, newData, d.isStaging(src), durable && !d.oneCommit); err != nil {
 			return mapErr(err)
 		}
 	}
@@ -109,7 +113,11 @@ func (d *Drive) commit(ctx context.Context, metaPath string, metaBytes []byte, s
 	if d.oneCommit && durable {
 		return d.writeMetaOneCommit(tmp, metaPath, metaBytes)
 	}
-	if err := d.writeNew(ctx, tmp, int64(len(metaBytes)), bytes.NewReader(metaBytes), durable); err != nil {
+	how := syncNow
+	if !durable {
+		how = syncNone
+	}
+	if err := d.writeNew(ctx, tmp, int64(len(metaBytes)), bytes.NewReader(metaBytes), how); err != nil {
 		return err
 	}
 	if err := d.failpoint("commit:rename-meta"); err != nil {
