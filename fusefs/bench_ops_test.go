@@ -34,11 +34,11 @@ func opTable(c0, c1 map[string]int, s0, s1 map[string]time.Duration, files int) 
 	return b.String(), total
 }
 
-// BenchmarkExtractOps extracts the tree of BenchmarkExtract into a mount in each
+// BenchmarkTarRequests extracts the tree of BenchmarkExtract into a mount in each
 // durability mode (drives of its own each) and logs where the time goes: every kind of
 // FUSE request the extraction makes, how many per file, and the time the mount spent
 // answering them (the rest of the wall time is tar and the kernel's FUSE round trips).
-func BenchmarkExtractOps(b *testing.B) {
+func BenchmarkTarRequests(b *testing.B) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		b.Skip("tar is not installed")
 	}
