@@ -101,7 +101,7 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg de
 	}
 	c := &clusterNode{node: node, served: make(chan error, 1)}
 	c.srv, err = s3frontend.NewServer(s3frontend.ServerConfig{
-		Handler: httpserver.Route(remote.Prefix, node.Handler(), c), Transport: cfg.transport, HTTP: httpserver.Config{Logger: log},
+		Handler: node.Serve(c), Transport: cfg.transport, HTTP: httpserver.Config{Logger: log},
 	})
 	if err != nil {
 		node.Close()

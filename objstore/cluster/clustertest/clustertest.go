@@ -34,6 +34,9 @@ type Options struct {
 	Etcd []string
 	// Deploy is the template of every node's deployment.
 	Deploy deploy.Config
+	// OwnerLease is every node's set ownership lease (cluster.Config.OwnerLease); 0: 2 s,
+	// so that a stopped node's sets are taken over within seconds.
+	OwnerLease time.Duration
 }
 
 // Node is one running node.
@@ -65,6 +68,9 @@ func Start(t testing.TB, o Options) *Cluster {
 	t.Helper()
 	if o.Parity <= 0 {
 		o.Parity = -1
+	}
+	if o.OwnerLease <= 0 {
+		o.OwnerLease = 2 * time.Second
 	}
 	c := &Cluster{}
 	ns := ""
@@ -108,14 +114,14 @@ func (c *Cluster) serve(t testing.TB, i int, ln net.Listener) *httpserver.Server
 	node, err := cluster.New(cluster.Config{
 		Args: c.Args, Self: n.Addr, Parity: c.o.Parity, Secret: Secret, Deploy: dc,
 		Log: dc.Log, Version: "clustertest", WaitReport: time.Second, HardStop: true, EtcdTick: 20 * time.Millisecond,
-		Etcd: c.o.Etcd, EtcdNamespace: c.ns,
+		Etcd: c.o.Etcd, EtcdNamespace: c.ns, OwnerLease: c.o.OwnerLease,
 	})
 	if err != nil {
 		t.Fatalf("node %s: %v", n.Addr, err)
 	}
 	n.Node = node
-	// The node API on the epoll transport, as the binary serves it.
-	srv, err := httpserver.New(httpserver.Config{Handler: node.Handler(), Logger: dc.Log})
+	// The node API (drives and locks) on the epoll transport, as the binary serves it.
+	srv, err := httpserver.New(httpserver.Config{Handler: node.Serve(nil), Logger: dc.Log})
 	if err != nil {
 		t.Fatalf("node %s: %v", n.Addr, err)
 	}

@@ -36,7 +36,8 @@ type Config struct {
 	// Client reaches etcd.
 	Client *clientv3.Client
 	// Node is this node's name, unique in the cluster; Nodes every node's name in one
-	// order shared by all (placement: set i prefers Nodes[i mod len(Nodes)]).
+	// order shared by all (placement: set i prefers Nodes[i mod len(Nodes)]). A node not
+	// in Nodes (a gateway) campaigns for nothing and only routes its locks.
 	Node  string
 	Nodes []string
 	// URL is the base URL ("http://host:port") at which this node serves Handler.
@@ -149,8 +150,8 @@ func Start(cfg Config) (*Node, error) {
 		return nil, errors.New("owner: no erasure sets")
 	case cfg.Advance == nil || cfg.SetOf == nil:
 		return nil, errors.New("owner: Advance and SetOf are required")
-	case !containsNode(cfg.Nodes, cfg.Node):
-		return nil, fmt.Errorf("owner: node %q is not in the node list", cfg.Node)
+	case cfg.Node == "" || len(cfg.Nodes) == 0:
+		return nil, errors.New("owner: Node and Nodes are required")
 	}
 	auth, err := remote.NewVerifier(cfg.Secret)
 	if err != nil {
@@ -180,8 +181,13 @@ func Start(cfg Config) (*Node, error) {
 		grants: make(map[string]*grant),
 	}
 	n.owners.init()
-	n.wg.Add(3)
-	go func() { defer n.wg.Done(); n.run() }()
+	// A node not in Nodes (a gateway: no drives) owns nothing: it only routes its
+	// requests' locks to the owners.
+	if containsNode(cfg.Nodes, cfg.Node) {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.run() }()
+	}
+	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.reap() }()
 	go func() { defer n.wg.Done(); n.owners.watch(ctx, cfg.Client) }()
 	return n, nil
