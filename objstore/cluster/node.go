@@ -301,6 +301,18 @@ func (n *Node) Start(ctx context.Context) error {
 	n.Deployment = dep
 	n.pool.Store(dep.Pool)
 	n.watchSettings(docs)
+	// A set whose preferred node is down gets its owner after the takeover delay (the
+	// lease): wait that long at most, then serve what has an owner (503 for the rest).
+	lease := n.cfg.OwnerLease
+	if lease <= 0 {
+		lease = 10 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*lease)
+	err = n.owner.Load().WaitOwners(wctx)
+	cancel()
+	if err != nil {
+		n.log.Warn("serving before every erasure set has an owner: writes to the others fail (503) until they have one", "err", err)
+	}
 	n.log.Info("cluster node serving", "deployment", a.DeploymentID, "nodes", len(n.top.Nodes), "drives", len(n.top.Endpoints), "local_drives", len(n.localIdx))
 	return nil
 }

@@ -152,10 +152,12 @@ func TestOwnerFailover(t *testing.T) {
 		}}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	old, ok := c.Nodes[0].Owner().Owns(0)
-	if !ok {
-		t.Fatal("node 0 does not own set 0, its preferred set")
-	}
+	var old uint64
+	etcdtest.Eventually(t, "node 0 owns set 0, its preferred set", func() bool {
+		e, ok := c.Nodes[0].Owner().Owns(0)
+		old = e
+		return ok
+	})
 	via := c.Nodes[2].Deployment
 	if err := via.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)

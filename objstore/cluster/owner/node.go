@@ -446,3 +446,26 @@ func (c *ownerCache) watch(ctx context.Context, cli *clientv3.Client) {
 		}
 	}
 }
+
+// WaitOwners returns once every set has an owner in etcd (a node that won its election;
+// it grants once it has raised its set's fence), or with the error of the last look-up
+// when ctx ends. A node that starts serving waits for it, so that its first requests do
+// not fail for want of an owner while the elections of a starting cluster run.
+func (n *Node) WaitOwners(ctx context.Context) error {
+	for {
+		var err error
+		for set := range n.cfg.Sets {
+			if _, err = n.owners.lookup(ctx, n.cfg.Client, set); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the sets' owners: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
