@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,7 +19,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // clusterPort returns a port free on 127.0.0.1 to 127.0.0.4 with its two next ports (the
@@ -60,7 +64,8 @@ type clusterProcess struct {
 
 // TestClusterProcesses starts four server processes, 127.0.0.1 to 127.0.0.4 on one port,
 // each with two drives and the same list (the first three run the embedded etcd), writes
-// through one node with aws-sdk-go-v2 and reads through the others.
+// through one node with aws-sdk-go-v2 and reads through the others; then sets versioning,
+// a bucket policy and an IAM user through node 1 and sees node 3 enforce them.
 func TestClusterProcesses(t *testing.T) {
 	port := clusterPort(t)
 	dir := t.TempDir()
@@ -168,6 +173,7 @@ func TestClusterProcesses(t *testing.T) {
 		out, _ := exec.Command("find", filepath.Join(dir, "n2")).CombinedOutput()
 		t.Fatalf("node 2's drives hold %d metadata files and %d shards of parts, want %d and 2:\n%s", len(meta), len(parts), 2*len(bodies), out)
 	}
+	checkSettingsAcrossNodes(t, ctx, c1, endpoints[0], endpoints[2])
 }
 
 // The offline heal of a cluster's URL list is refused, not taken as local directories
@@ -183,4 +189,97 @@ func TestHealRefusesAClusterList(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("heal created %v", entries)
 	}
+}
+
+// eventually retries cond every 50 ms for 10 s at most: a setting changed through one node
+// reaches the others through etcd's watch, at once but not synchronously.
+func eventually(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	var err error
+	for range 200 {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+// checkSettingsAcrossNodes sets bucket versioning, a bucket policy and an IAM user through
+// the node at one (c1 its root client) and checks that the node at three enforces them:
+// the settings live in etcd, and each node's caches follow its watch.
+func checkSettingsAcrossNodes(t *testing.T, ctx context.Context, c1 *s3.Client, one, three string) {
+	t.Helper()
+	c3 := s3Client(three)
+	if _, err := c1.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("spread"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a PUT through node 3 after versioning was enabled through node 1", func() error {
+		out, err := c3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("spread"), Key: aws.String("versioned"), Body: strings.NewReader("v")})
+		if err != nil {
+			return err
+		}
+		if v := aws.ToString(out.VersionId); v == "" || v == "null" {
+			return fmt.Errorf("version id %q", v)
+		}
+		return nil
+	})
+
+	anonymous := func() (int, error) {
+		resp, err := http.Get(three + "/spread/obj-1")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := anonymous(); err != nil || code != http.StatusForbidden {
+		t.Fatalf("anonymous GET through node 3 before a policy: %d, %v", code, err)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::spread/obj-1"}]}`
+	if _, err := c1.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("spread"), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "anonymous GET through node 3 of what a policy set through node 1 allows", func() error {
+		if code, err := anonymous(); err != nil || code != http.StatusOK {
+			return fmt.Errorf("%d, %v", code, err)
+		}
+		return nil
+	})
+
+	root := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(one), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("testadmin", "test-secret-123", "")})
+	if _, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("reader")}); err != nil {
+		t.Fatal(err)
+	}
+	read := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::spread/*"}]}`
+	if _, err := root.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("reader"), PolicyName: aws.String("read"), PolicyDocument: aws.String(read)}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := root.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("reader")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := s3Client(three, func(o *s3.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), "")
+	})
+	eventually(t, "a GET through node 3 by a user created through node 1", func() error {
+		out, err := user.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("spread"), Key: aws.String("obj-0")})
+		if err == nil {
+			out.Body.Close()
+		}
+		return err
+	})
+	if _, err := root.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("reader"), AccessKeyId: key.AccessKey.AccessKeyId}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node 3 refusing a key deleted through node 1", func() error {
+		out, err := user.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("spread"), Key: aws.String("obj-0")})
+		if err == nil {
+			out.Body.Close()
+			return errors.New("the deleted key still works")
+		}
+		return nil
+	})
 }
