@@ -5,13 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/flashstor/flashstor/internal/testpki"
-	"github.com/flashstor/flashstor/internal/tlsconf"
+	"github.com/flashstor/flashstor/internal/tlsconf/tlsconftest"
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/cluster/clustertest"
 	"github.com/flashstor/flashstor/objstore/cluster/etcdtest"
@@ -19,32 +17,13 @@ import (
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 )
 
-// certsDir writes a certs directory as an operator gives --certs-dir: a node certificate
-// (for 127.0.0.1, server and client authentication) and the cluster's CA in CAs/.
-func certsDir(t *testing.T, ca *testpki.CA, serial int64) *tlsconf.Store {
-	t.Helper()
-	dir := t.TempDir()
-	ca.Issue(t, serial).Write(t, dir, tlsconf.CertFile, tlsconf.KeyFile)
-	if err := os.MkdirAll(filepath.Join(dir, tlsconf.CAsDir), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, tlsconf.CAsDir, "ca.crt"), ca.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	store, err := tlsconf.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
-}
-
 // TestMutualTLS: a cluster whose node API (drives and locks) runs over mutual TLS writes
 // through one node and reads through another, the locks taken from the owner over TLS;
 // a client without a certificate of the cluster's CA, even holding the cluster secret's
 // tokens, gets 401 from both APIs, and a plain-HTTP client gets no answer at all.
 func TestMutualTLS(t *testing.T) {
 	ca := testpki.NewCA(t, "cluster CA")
-	certs := certsDir(t, ca, 2)
+	certs := tlsconftest.NodeStore(t, ca, 2)
 	etcd := etcdtest.Start(t)
 	c := clustertest.Start(t, clustertest.Options{Nodes: 3, DrivesPerNode: 2, Etcd: etcd.Endpoints,
 		TLS: &clustertest.TLS{Server: certs.NodeServerConfig(), Client: certs.NodeClientConfig(), PeerCAs: certs.NodeCAs()}})

@@ -1,0 +1,32 @@
+// Package tlsconftest lays out certificates directories (--certs-dir) for tests, with
+// certificates of a testpki.CA.
+package tlsconftest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/flashstor/flashstor/internal/testpki"
+	"github.com/flashstor/flashstor/internal/tlsconf"
+)
+
+// NodeStore lays out a new directory as an operator lays out --certs-dir for a cluster
+// node (a certificate of ca with the given serial, for server and client authentication,
+// as public.crt and private.key; ca itself in CAs/) and loads it.
+func NodeStore(tb testing.TB, ca *testpki.CA, serial int64) *tlsconf.Store {
+	tb.Helper()
+	dir := tb.TempDir()
+	ca.Issue(tb, serial).Write(tb, dir, tlsconf.CertFile, tlsconf.KeyFile)
+	if err := os.MkdirAll(filepath.Join(dir, tlsconf.CAsDir), 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, tlsconf.CAsDir, "ca.crt"), ca.PEM, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	store, err := tlsconf.Load(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return store
+}
