@@ -2,8 +2,8 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/flashstor/flashstor/objstore/cluster/etcdconfig"
@@ -47,42 +47,43 @@ func (n *Node) lockSet(name string) (int, bool) {
 
 // advance is owner.Config.Advance: it raises the fence of every drive of set to epoch (a
 // call carrying the epoch admits it, see package fence) and succeeds once a write quorum
-// of them recorded it.
+// of them recorded it, without waiting for the rest: a paused node's drives would hold
+// the takeover for advanceTimeout. The others keep trying in the background, bounded by
+// advanceTimeout, and the first call of the new owner's era raises them anyway.
 func (n *Node) advance(ctx context.Context, set int, epoch uint64) error {
 	a := n.agreed
 	pos := a.Positions[set]
-	ctx = storage.WithEpochs(ctx, storage.Epoch{Set: set, Epoch: epoch})
-	errs := make([]error, len(pos))
-	var wg sync.WaitGroup
-	for i, e := range pos {
-		wg.Go(func() {
+	parity := a.Parity
+	if parity < 0 || parity > len(pos)/2 {
+		parity = len(pos) / 2
+	}
+	need := erasureset.WriteQuorum(len(pos)-parity, parity)
+	ctx = storage.WithEpochs(context.WithoutCancel(ctx), storage.Epoch{Set: set, Epoch: epoch})
+	results := make(chan error, len(pos))
+	for _, e := range pos {
+		go func() {
 			d, err := n.drive(e)
 			if err == nil {
 				dctx, cancel := context.WithTimeout(ctx, advanceTimeout)
 				_, err = d.DiskInfo(dctx)
 				cancel()
 			}
-			errs[i] = err
-		})
+			results <- err
+		}()
 	}
-	wg.Wait()
 	ok := 0
-	var first error
-	for _, err := range errs {
+	var errs []error
+	for range pos {
+		err := <-results
 		if err == nil {
-			ok++
-		} else if first == nil {
-			first = err
+			if ok++; ok == need {
+				return nil
+			}
+			continue
 		}
+		errs = append(errs, err)
 	}
-	parity := a.Parity
-	if parity < 0 || parity > len(pos)/2 {
-		parity = len(pos) / 2
-	}
-	if need := erasureset.WriteQuorum(len(pos)-parity, parity); ok < need {
-		return fmt.Errorf("set %d: epoch %d recorded on %d drives of %d, %d needed: %w", set, epoch, ok, len(pos), need, first)
-	}
-	return nil
+	return fmt.Errorf("set %d: epoch %d recorded on %d drives of %d, %d needed: %w", set, epoch, ok, len(pos), need, errors.Join(errs...))
 }
 
 // drive returns the drive at list index e: this node's own (fenced), or a client of the
