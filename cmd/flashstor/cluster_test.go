@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/flashstor/flashstor/internal/testpki"
+	"github.com/flashstor/flashstor/internal/tlsconf/tlsconftest"
+	"github.com/flashstor/flashstor/objstore/cluster/owner"
+	"github.com/flashstor/flashstor/objstore/storage/remote"
 )
 
 // clusterPort returns a port free on 127.0.0.1 to 127.0.0.4 with its two next ports (the
@@ -73,60 +79,11 @@ func TestClusterProcesses(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		list = append(list, fmt.Sprintf("http://127.0.0.%d:%d%s/n%d/d{1...2}", i, port, dir, i))
 	}
-	procs := make([]*clusterProcess, 4)
-	for i := range procs {
-		args := append([]string{"server", "--address", fmt.Sprintf("127.0.0.%d:%d", i+1, port), "--lifecycle-interval", "0"}, list...)
-		p := &clusterProcess{exited: make(chan struct{})}
-		p.cmd = exec.Command(os.Args[0], "-test.run=^TestChaosChild$")
-		p.cmd.Env = append(os.Environ(), envChaosChild+"="+strings.Join(args, "\n"),
-			"FLASHSTORE_ROOT_USER=testadmin", "FLASHSTORE_ROOT_PASSWORD=test-secret-123")
-		p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { p.cmd.Wait(); close(p.exited) }()
-		procs[i] = p
+	var addrs []string
+	for i := 1; i <= 4; i++ {
+		addrs = append(addrs, fmt.Sprintf("127.0.0.%d:%d", i, port))
 	}
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for i, p := range procs {
-			wg.Go(func() {
-				p.cmd.Process.Signal(syscall.SIGTERM)
-				select {
-				case <-p.exited:
-				case <-time.After(30 * time.Second):
-					t.Errorf("node %d did not stop within 30 s of SIGTERM", i+1)
-					p.cmd.Process.Kill()
-					<-p.exited
-				}
-			})
-		}
-		wg.Wait()
-		if t.Failed() {
-			for i, p := range procs {
-				t.Logf("node %d:\n%s", i+1, p.out.String())
-			}
-		}
-	})
-	endpoint := regexp.MustCompile(`S3 endpoint:\s+(http://\S+)`)
-	endpoints := make([]string, 4)
-	deadline := time.Now().Add(60 * time.Second)
-	for i, p := range procs {
-		for endpoints[i] == "" {
-			if m := endpoint.FindStringSubmatch(p.out.String()); m != nil {
-				endpoints[i] = m[1]
-				break
-			}
-			select {
-			case <-p.exited:
-				t.Fatalf("node %d exited before serving:\n%s", i+1, p.out.String())
-			case <-time.After(50 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("node %d did not serve within 60 s", i+1)
-			}
-		}
-	}
+	endpoints := startClusterProcesses(t, addrs, list)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c1, c3 := s3Client(endpoints[0]), s3Client(endpoints[2])
@@ -282,4 +239,147 @@ func checkSettingsAcrossNodes(t *testing.T, ctx context.Context, c1 *s3.Client, 
 		}
 		return nil
 	})
+}
+
+// startClusterProcesses starts one server process per address with the drive list and
+// the extra flags, stops them (SIGTERM) when t ends, and returns their S3 endpoints once
+// every one serves.
+func startClusterProcesses(t *testing.T, addrs, list []string, extra ...string) []string {
+	t.Helper()
+	procs := make([]*clusterProcess, len(addrs))
+	for i := range procs {
+		args := append([]string{"server", "--address", addrs[i], "--lifecycle-interval", "0"}, extra...)
+		args = append(args, list...)
+		p := &clusterProcess{exited: make(chan struct{})}
+		p.cmd = exec.Command(os.Args[0], "-test.run=^TestChaosChild$")
+		p.cmd.Env = append(os.Environ(), envChaosChild+"="+strings.Join(args, "\n"),
+			"FLASHSTORE_ROOT_USER=testadmin", "FLASHSTORE_ROOT_PASSWORD=test-secret-123")
+		p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { p.cmd.Wait(); close(p.exited) }()
+		procs[i] = p
+	}
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for i, p := range procs {
+			wg.Go(func() {
+				p.cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case <-p.exited:
+				case <-time.After(30 * time.Second):
+					t.Errorf("node %d did not stop within 30 s of SIGTERM", i+1)
+					p.cmd.Process.Kill()
+					<-p.exited
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			for i, p := range procs {
+				t.Logf("node %d:\n%s", i+1, p.out.String())
+			}
+		}
+	})
+	endpoint := regexp.MustCompile(`S3 endpoint:\s+(https?://\S+)`)
+	endpoints := make([]string, len(addrs))
+	deadline := time.Now().Add(60 * time.Second)
+	for i, p := range procs {
+		for endpoints[i] == "" {
+			if m := endpoint.FindStringSubmatch(p.out.String()); m != nil {
+				endpoints[i] = m[1]
+				break
+			}
+			select {
+			case <-p.exited:
+				t.Fatalf("node %d exited before serving:\n%s", i+1, p.out.String())
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d did not serve within 60 s", i+1)
+			}
+		}
+	}
+	return endpoints
+}
+
+// TestClusterProcessesTLS: two server processes on 127.0.0.1 with --certs-dir and an
+// https:// list: S3 over TLS (no client certificate) through each node, the node API
+// (drives, locks) over mutual TLS between them; an http:// list with --certs-dir is
+// refused with a message that says why.
+func TestClusterProcessesTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "cluster CA")
+	certs := tlsconftest.NodeDir(t, ca, 2)
+	port := clusterPort(t) // 127.0.0.1:port runs the etcd member (port+1, port+2)
+	other := port + 3
+	if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", other)); err != nil {
+		t.Skipf("port %d taken: %v", other, err)
+	} else {
+		l.Close()
+	}
+	dir := t.TempDir()
+	addrs := []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", other)}
+	var list []string
+	for i, a := range addrs {
+		list = append(list, fmt.Sprintf("https://%s%s/n%d/d{1...2}", a, dir, i+1))
+	}
+
+	var out, errOut bytes.Buffer
+	plain := []string{"server", "--address", addrs[0], "--certs-dir", certs}
+	for _, l := range list {
+		plain = append(plain, strings.Replace(l, "https://", "http://", 1))
+	}
+	if err := run(context.Background(), plain, &out, &errOut); err == nil || !strings.Contains(err.Error(), "https://") {
+		t.Fatalf("an http:// list with --certs-dir: %v", err)
+	}
+
+	endpoints := startClusterProcesses(t, addrs, list, "--certs-dir", certs)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client := func(endpoint string) *s3.Client {
+		if !strings.HasPrefix(endpoint, "https://") {
+			t.Fatalf("S3 endpoint %s is not https", endpoint)
+		}
+		return s3Client(endpoint, func(o *s3.Options) {
+			o.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
+		})
+	}
+	c1, c2 := client(endpoints[0]), client(endpoints[1])
+	if _, err := c2.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("tls")}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("mutual TLS between nodes "), 40000)
+	if _, err := c2.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tls"), Key: aws.String("k"), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c1.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("tls"), Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(got.Body)
+	got.Body.Close()
+	if err != nil || !bytes.Equal(b, body) {
+		t.Fatalf("GET through node 1: %d bytes, %v", len(b), err)
+	}
+	// The node API wants the cluster CA's client certificate, whatever tokens a request
+	// carries: S3's TLS (no client certificate) does not open it.
+	secret := clusterSecret(rootCreds{user: "testadmin", secret: "test-secret-123"})
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
+	for _, path := range []string{owner.APIPrefix + "release?id=x", remote.Prefix + "e0/diskinfo"} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addrs[0]+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		remote.SignRequest(req, secret)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%s without a client certificate: %s, want 401", path, resp.Status)
+		}
+	}
+	t.Logf("S3 over TLS at %v, node API over mutual TLS", endpoints)
 }

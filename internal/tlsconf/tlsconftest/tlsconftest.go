@@ -11,10 +11,20 @@ import (
 	"github.com/flashstor/flashstor/internal/tlsconf"
 )
 
-// NodeStore lays out a new directory as an operator lays out --certs-dir for a cluster
-// node (a certificate of ca with the given serial, for server and client authentication,
-// as public.crt and private.key; ca itself in CAs/) and loads it.
+// NodeStore loads a new NodeDir.
 func NodeStore(tb testing.TB, ca *testpki.CA, serial int64) *tlsconf.Store {
+	tb.Helper()
+	store, err := tlsconf.Load(NodeDir(tb, ca, serial))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return store
+}
+
+// NodeDir lays out a new directory as an operator lays out --certs-dir for a cluster
+// node: a certificate of ca with the given serial (for 127.0.0.1, server and client
+// authentication) as public.crt and private.key, and ca itself in CAs/.
+func NodeDir(tb testing.TB, ca *testpki.CA, serial int64) string {
 	tb.Helper()
 	dir := tb.TempDir()
 	ca.Issue(tb, serial).Write(tb, dir, tlsconf.CertFile, tlsconf.KeyFile)
@@ -24,9 +34,5 @@ func NodeStore(tb testing.TB, ca *testpki.CA, serial int64) *tlsconf.Store {
 	if err := os.WriteFile(filepath.Join(dir, tlsconf.CAsDir, "ca.crt"), ca.PEM, 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	store, err := tlsconf.Load(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return store
+	return dir
 }
