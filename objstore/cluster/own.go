@@ -16,7 +16,7 @@ import (
 const advanceTimeout = 5 * time.Second
 
 // startOwner starts this node's part in set ownership (package owner) over the agreed
-// layout: its campaigns (none on a gateway), the lock API served by LockHandler, and the
+// layout: its campaigns (none on a gateway), the lock API (served by Serve), and the
 // routed locker the deployment takes its locks through.
 func (n *Node) startOwner(a *Agreement) error {
 	n.agreed = a
