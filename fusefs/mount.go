@@ -292,7 +292,7 @@ type fsys struct {
 	// sync is set in DurableFsync, where ctx defers the commits' syncs
 	// (objstore.WithDeferredSync): it makes them durable, and the flusher calls it until
 	// stopFlush is closed.
-	sync      func(ctx context.Context) error
+	sync func(ctx context.Context) error
 	// behind is the core's write-behind (DurableFsync, unless Options.NoWriteBehind): the
 	// close of a small file hands it to the core's pending table, which commits it in the
 	// background; sync commits every pending put before it syncs the drives.
