@@ -49,8 +49,9 @@ type behind struct {
 	bytes int64
 	puts  int
 
-	// Counters, for metrics and tests.
-	taken, committed, failed atomic.Int64
+	// Counters, for metrics and tests; waiting counts the operations waiting for pending
+	// puts now.
+	taken, committed, failed, waiting atomic.Int64
 }
 
 type behindKey struct{ bucket, key string }
@@ -88,9 +89,26 @@ type behindCommitKey struct{}
 // EnableWriteBehind implements objstore.WriteBehind.
 func (p *Pool) EnableWriteBehind() { p.wb.on.Store(true) }
 
-// WriteBehindCounts returns how many puts the table took, committed and failed to commit.
-func (p *Pool) WriteBehindCounts() (taken, committed, failed int64) {
-	return p.wb.taken.Load(), p.wb.committed.Load(), p.wb.failed.Load()
+// WriteBehindStats describes the write-behind table (objstore.WriteBehind).
+type WriteBehindStats struct {
+	// Taken, Committed and Failed count the puts taken, and the background commits that
+	// succeeded and failed, since the start.
+	Taken, Committed, Failed int64
+	// Pending and Bytes are the puts not yet committed and their memory.
+	Pending int
+	Bytes   int64
+	// Waiting counts the operations waiting now for pending puts to be committed.
+	Waiting int64
+}
+
+// WriteBehindStats returns the write-behind table's counters, for metrics and tests.
+func (p *Pool) WriteBehindStats() WriteBehindStats {
+	b := p.wb
+	b.mu.Lock()
+	pending, bytes := b.puts, b.bytes
+	b.mu.Unlock()
+	return WriteBehindStats{Taken: b.taken.Load(), Committed: b.committed.Load(), Failed: b.failed.Load(),
+		Pending: pending, Bytes: bytes, Waiting: b.waiting.Load()}
 }
 
 // PutBehind implements objstore.WriteBehind.
@@ -148,8 +166,8 @@ func (p *Pool) PutBehind(ctx context.Context, bucket, key string, data []byte, o
 	b.puts++
 	start := !e.running
 	e.running = true
-	b.mu.Unlock()
 	b.taken.Add(1)
+	b.mu.Unlock()
 	if start {
 		go p.commitBehind(k, e)
 	}
@@ -230,7 +248,9 @@ func (b *behind) hold(ctx context.Context, bucket, key string) (release func()) 
 	}
 	b.mu.Unlock()
 	if last != nil {
+		b.waiting.Add(1)
 		<-last.done
+		b.waiting.Add(-1)
 	}
 	return func() {
 		b.mu.Lock()
@@ -290,6 +310,11 @@ func (b *behind) wait(ctx context.Context, match func(behindKey) bool) error {
 		}
 	}
 	b.mu.Unlock()
+	if len(waits) == 0 {
+		return nil
+	}
+	b.waiting.Add(1)
+	defer b.waiting.Add(-1)
 	for _, w := range waits {
 		select {
 		case <-w:

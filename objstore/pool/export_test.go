@@ -1,0 +1,4 @@
+package pool
+
+// BehindCommits is how many background commits run at once.
+const BehindCommits = behindCommits
