@@ -24,8 +24,8 @@ const (
 	// behindMaxPuts caps the number of pending puts (empty files cost little memory, but
 	// each holds a goroutine until committed).
 	behindMaxPuts = 8192
-	// behindCommits is how many pending puts are committed at once.
-	behindCommits = 4
+	// BehindCommits is how many pending puts are committed at once.
+	BehindCommits = 4
 	// behindOverhead is what a pending put costs beyond its data and key.
 	behindOverhead = 512
 )
@@ -79,7 +79,7 @@ type pendingPut struct {
 }
 
 func newBehind() *behind {
-	return &behind{sem: make(chan struct{}, behindCommits), keys: make(map[behindKey]*behindEntry)}
+	return &behind{sem: make(chan struct{}, BehindCommits), keys: make(map[behindKey]*behindEntry)}
 }
 
 // behindCommitKey marks the context of a background commit: its own locks do not wait for
