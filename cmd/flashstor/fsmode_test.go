@@ -91,12 +91,11 @@ func (x *extraction) extract(r *rand.Rand, root string, round, max int) error {
 
 // TestFsyncModeKill9 extracts many small files through a mount in fsync mode and kills the
 // server with SIGKILL at a random point, a few times. After each restart every file whose
-// fsync returned holds its content, and every object is whole: byte for byte one of the
-// contents written to its key. A SIGKILL keeps the page cache (only a power loss drops it),
-// so the unsynced window is kept too: every file whose close returned must also be there,
-// which checks that the commits without syncs still leave the old object or the new one.
-// What a power loss would drop is not tested here: TestFsyncModeSyncsReachTheDisk checks
-// that fsync issues the syncs.
+// fsync returned holds its content (or a later one), and every object is whole: byte for
+// byte one of the contents written to its key. A file only closed may be lost by the kill
+// (its put was pending in the server's memory, the write-behind) or hold an older content:
+// the unsynced window; the test logs how many. What a power loss would drop is not tested
+// here: TestFsyncModeSyncsReachTheDisk checks that fsync issues the syncs.
 func TestFsyncModeKill9(t *testing.T) {
 	rounds, max := 4, 3000
 	if testing.Short() {
@@ -174,18 +173,22 @@ func checkExtraction(t *testing.T, srv *chaosServer, bucket string, x *extractio
 		}
 		token = out.NextContinuationToken
 	}
+	lost, older := 0, 0
 	for key, v := range x.closed {
 		got, err := get(key)
 		if err != nil {
-			t.Fatalf("%s was closed before the kill (page cache kept): GET: %v", key, err)
+			if _, ok := x.synced[key]; ok {
+				t.Fatalf("%s was fsync'd before the kill: GET: %v", key, err)
+			}
+			lost++
+			continue
 		}
 		if !isOneOf(got, x.versions[key][v:]) {
-			t.Fatalf("%s: %d bytes, neither its last closed content (%d bytes) nor a later one", key, len(got), len(x.versions[key][v]))
+			older++ // whole (checked above) but older than its last close: unsynced
 		}
 	}
-	if seen < len(x.closed) {
-		t.Fatalf("%d objects listed, fewer than the %d files closed", seen, len(x.closed))
-	}
+	t.Logf("%d objects listed; of the %d files closed, %d lost and %d older than their last close (not fsync'd: the unsynced window)",
+		seen, len(x.closed), lost, older)
 }
 
 func isOneOf(b []byte, contents [][]byte) bool {
