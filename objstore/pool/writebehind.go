@@ -51,7 +51,7 @@ type behind struct {
 
 	// Counters, for metrics and tests; waiting counts the operations waiting for pending
 	// puts now.
-	taken, committed, failed, waiting atomic.Int64
+	taken, committed, failed, waiting, waited atomic.Int64
 }
 
 type behindKey struct{ bucket, key string }
@@ -97,8 +97,9 @@ type WriteBehindStats struct {
 	// Pending and Bytes are the puts not yet committed and their memory.
 	Pending int
 	Bytes   int64
-	// Waiting counts the operations waiting now for pending puts to be committed.
-	Waiting int64
+	// Waiting counts the operations waiting now for pending puts to be committed, Waited
+	// those that waited since the start.
+	Waiting, Waited int64
 }
 
 // WriteBehindStats returns the write-behind table's counters, for metrics and tests.
@@ -108,7 +109,7 @@ func (p *Pool) WriteBehindStats() WriteBehindStats {
 	pending, bytes := b.puts, b.bytes
 	b.mu.Unlock()
 	return WriteBehindStats{Taken: b.taken.Load(), Committed: b.committed.Load(), Failed: b.failed.Load(),
-		Pending: pending, Bytes: bytes, Waiting: b.waiting.Load()}
+		Pending: pending, Bytes: bytes, Waiting: b.waiting.Load(), Waited: b.waited.Load()}
 }
 
 // PutBehind implements objstore.WriteBehind.
@@ -248,6 +249,7 @@ func (b *behind) hold(ctx context.Context, bucket, key string) (release func()) 
 	}
 	b.mu.Unlock()
 	if last != nil {
+		b.waited.Add(1)
 		b.waiting.Add(1)
 		<-last.done
 		b.waiting.Add(-1)
@@ -313,6 +315,7 @@ func (b *behind) wait(ctx context.Context, match func(behindKey) bool) error {
 	if len(waits) == 0 {
 		return nil
 	}
+	b.waited.Add(1)
 	b.waiting.Add(1)
 	defer b.waiting.Add(-1)
 	for _, w := range waits {
