@@ -127,9 +127,9 @@ func (p *Pool) PutBehind(ctx context.Context, bucket, key string, data []byte, o
 	}
 	// The bucket must exist now (a put into a missing one fails now, not in the
 	// background) and be unversioned (a version id would be known only at the commit).
-	if _, err := p.GetBucketInfo(ctx, bucket); err != nil {
-		return objstore.ObjectInfo{}, false, err
-	}
+	// The versioning cache answers both without a drive read: it is loaded only for an
+	// existing bucket and forgotten when one is made or deleted. A bucket deleted after
+	// this check fails the commit, which the key's FlushKey reports.
 	mode, err := p.writeVersioning(ctx, bucket)
 	if err != nil {
 		return objstore.ObjectInfo{}, false, err
