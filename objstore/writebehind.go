@@ -9,7 +9,8 @@ import "context"
 // a stat, a delete, a rename, a copy, a metadata update, a put through the ordinary path,
 // a listing of a prefix that holds it) waits until that key's pending puts are committed
 // first, and no put of a key is taken while such an operation runs, so that the store
-// never shows an order of events that did not happen.
+// never shows an order of events that did not happen. A taken put's change event is
+// published when it is committed, not when PutBehind returns.
 type WriteBehind interface {
 	// EnableWriteBehind makes the layer check its pending table on every operation; it must
 	// be called before the first PutBehind.
