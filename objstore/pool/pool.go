@@ -68,7 +68,7 @@ type Pool struct {
 
 	// wb is the table of pending puts (objstore.WriteBehind): every operation that locks
 	// a key waits for that key's pending puts first (holdKey).
-	wb *behind
+	wb behind
 }
 
 var _ objstore.ObjectLayer = (*Pool)(nil)
@@ -99,7 +99,6 @@ func New(cfg Config) (*Pool, error) {
 		locks:    cfg.Locks,
 		log:      cfg.Log,
 		docs:     cfg.BucketDocs,
-		wb:       newBehind(),
 	}
 	for _, s := range p.sets {
 		s.SetIntentCheck(p.intentNames)

@@ -36,8 +36,10 @@ var _ objstore.WriteBehind = (*Pool)(nil)
 // hold (behind.mu briefly) before any namespace lock; a background commit takes the
 // namespace locks of its key only, never a hold.
 type behind struct {
-	// on is set by EnableWriteBehind: until then no operation looks at the table.
-	on atomic.Bool
+	// on is set by EnableWriteBehind, after keys and sem: until then no operation looks
+	// at the table. The zero value is a table that is off.
+	on     atomic.Bool
+	enable sync.Once
 	// sem bounds the commits running at once.
 	sem chan struct{}
 
@@ -78,16 +80,20 @@ type pendingPut struct {
 	done chan struct{}
 }
 
-func newBehind() *behind {
-	return &behind{sem: make(chan struct{}, BehindCommits), keys: make(map[behindKey]*behindEntry)}
-}
-
 // behindCommitKey marks the context of a background commit: its own locks do not wait for
 // the table.
 type behindCommitKey struct{}
 
 // EnableWriteBehind implements objstore.WriteBehind.
-func (p *Pool) EnableWriteBehind() { p.wb.on.Store(true) }
+func (p *Pool) EnableWriteBehind() {
+	p.wb.enable.Do(func() {
+		p.wb.mu.Lock()
+		p.wb.sem = make(chan struct{}, BehindCommits)
+		p.wb.keys = make(map[behindKey]*behindEntry)
+		p.wb.mu.Unlock()
+		p.wb.on.Store(true)
+	})
+}
 
 // WriteBehindStats describes the write-behind table (objstore.WriteBehind).
 type WriteBehindStats struct {
@@ -104,7 +110,7 @@ type WriteBehindStats struct {
 
 // WriteBehindStats returns the write-behind table's counters, for metrics and tests.
 func (p *Pool) WriteBehindStats() WriteBehindStats {
-	b := p.wb
+	b := &p.wb
 	b.mu.Lock()
 	pending, bytes := b.puts, b.bytes
 	b.mu.Unlock()
@@ -114,7 +120,7 @@ func (p *Pool) WriteBehindStats() WriteBehindStats {
 
 // PutBehind implements objstore.WriteBehind.
 func (p *Pool) PutBehind(ctx context.Context, bucket, key string, data []byte, opts objstore.PutOptions) (objstore.ObjectInfo, bool, error) {
-	b := p.wb
+	b := &p.wb
 	if !b.on.Load() || len(data) > behindMaxObject || opts.Preconditions != (objstore.Preconditions{}) ||
 		opts.Lock != (objstore.ObjectLock{}) {
 		return objstore.ObjectInfo{}, false, nil
@@ -185,7 +191,7 @@ func checkKeyName(key string) error {
 
 // commitBehind commits e's pending puts in order until its queue is empty.
 func (p *Pool) commitBehind(k behindKey, e *behindEntry) {
-	b := p.wb
+	b := &p.wb
 	for {
 		b.mu.Lock()
 		if len(e.queue) == 0 {
@@ -330,7 +336,7 @@ func (b *behind) wait(ctx context.Context, match func(behindKey) bool) error {
 
 // FlushKey implements objstore.WriteBehind.
 func (p *Pool) FlushKey(ctx context.Context, bucket, key string) error {
-	b := p.wb
+	b := &p.wb
 	if !b.on.Load() {
 		return nil
 	}
