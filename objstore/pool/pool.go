@@ -67,7 +67,7 @@ type Pool struct {
 	finished map[string]bool
 
 	// wb is the table of pending puts (objstore.WriteBehind): every operation that locks
-	// a key waits for that key's pending puts first (holdKey).
+	// a key waits for that key's pending puts first (behind.hold, in lockKey and grant).
 	wb behind
 }
 
@@ -144,6 +144,8 @@ func bucketLock(bucket string) string { return "\x00bucket/" + bucket }
 // lockKey takes the bucket's read lock and key's write lock (write) or read lock.
 // The context returned carries the grant's fencing (erasureset.Locker) and is the one to
 // work with under the locks.
+// Before the locks it waits for key's pending puts (write-behind) and keeps new ones from
+// being taken until the unlock.
 func (p *Pool) lockKey(ctx context.Context, bucket, key string, write bool) (context.Context, nslock.Unlock, error) {
 	release := p.wb.hold(ctx, bucket, key)
 	ctx, unlock, err := p.lockKeyNames(ctx, bucket, key, write)
@@ -166,6 +168,7 @@ func withRelease(unlock nslock.Unlock, err error, release func()) nslock.Unlock 
 	}
 }
 
+// lockKeyNames takes the locks of lockKey.
 func (p *Pool) lockKeyNames(ctx context.Context, bucket, key string, write bool) (context.Context, nslock.Unlock, error) {
 	bucketName, keyName := lockNames(bucket, key)
 	// One node's map is called directly: through the interface the names would escape to
