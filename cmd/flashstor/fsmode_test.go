@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -292,4 +293,78 @@ func straceSyncs(t *testing.T, pid int, op func()) map[string]int {
 		}
 	}
 	return calls
+}
+
+// TestFsyncModeS3SeesClosedFiles: with write-behind, a file closed through the mount is
+// there for a real S3 client at once (GET, HEAD, LIST), whether or not its background
+// commit has run yet; an S3 DELETE right after the close wins over it, as the later
+// write, and so does a rename through the mount right after the close.
+func TestFsyncModeS3SeesClosedFiles(t *testing.T) {
+	const bucket = "seen"
+	srv, root, _ := fsyncModeMount(t, bucket)
+	ctx := context.Background()
+	c := srv.s3()
+	kept := 0
+	for i := range 60 {
+		key := fmt.Sprintf("d/f%02d", i)
+		body := []byte(strings.Repeat(fmt.Sprint(i), 100+i))
+		if err := os.MkdirAll(filepath.Join(root, "d"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, key), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		switch i % 3 {
+		case 0: // GET and HEAD at once
+			out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+			if err != nil {
+				t.Fatalf("GET %s right after its close: %v", key, err)
+			}
+			got, err := io.ReadAll(out.Body)
+			out.Body.Close()
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("GET %s right after its close: %d bytes, %v; want %d", key, len(got), err, len(body))
+			}
+			head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+			if err != nil || aws.ToInt64(head.ContentLength) != int64(len(body)) {
+				t.Fatalf("HEAD %s right after its close: %v", key, err)
+			}
+			kept++
+		case 1: // an S3 DELETE right after the close: the file is gone for both faces
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err == nil {
+				t.Fatalf("HEAD %s after its S3 DELETE succeeded", key)
+			}
+			if _, err := os.Stat(filepath.Join(root, key)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("stat %s through the mount after its S3 DELETE: %v", key, err)
+			}
+		case 2: // a rename through the mount right after the close
+			to := key + ".moved"
+			if err := os.Rename(filepath.Join(root, key), filepath.Join(root, to)); err != nil {
+				t.Fatal(err)
+			}
+			out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(to)})
+			if err != nil {
+				t.Fatalf("GET %s after the rename: %v", to, err)
+			}
+			got, _ := io.ReadAll(out.Body)
+			out.Body.Close()
+			if !bytes.Equal(got, body) {
+				t.Fatalf("GET %s after the rename: %d bytes, want %d", to, len(got), len(body))
+			}
+			if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err == nil {
+				t.Fatalf("HEAD %s after its rename succeeded", key)
+			}
+			kept++
+		}
+	}
+	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("d/f")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Contents) != kept {
+		t.Fatalf("LIST d/f: %d objects, want %d", len(out.Contents), kept)
+	}
 }
