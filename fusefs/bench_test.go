@@ -262,9 +262,11 @@ func putTarball(b *testing.B, l objstore.ObjectLayer, path, prefix string) {
 	}
 }
 
-// BenchmarkExtract extracts the Go source tree with tar into the mount (durable close, and
-// a second mount in fsync mode on drives of its own), beside a local directory and beside
-// the same files put through the layer, and reports files/s.
+// BenchmarkExtract extracts the Go source tree with tar into the mount (durable close, a
+// second mount in fsync mode and a third in fsync mode without write-behind, each on drives
+// of its own), beside a local directory and beside the same files put through the layer,
+// and reports files/s. mount-fsync is until tar ends (its closes returned: the files are
+// visible), mount-fsync-drained until the write-behind has committed every file too.
 func BenchmarkExtract(b *testing.B) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		b.Skip("tar is not installed")
@@ -277,6 +279,13 @@ func BenchmarkExtract(b *testing.B) {
 	lf := layerAt(b, filepath.Join(base, "f{1...4}"))
 	must(b, "MakeBucket", lf.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
 	fsyncDir := filepath.Join(mountLayer(b, lf, Options{Durability: DurableFsync, SyncDrives: lf.(*deploy.Deployment).SyncDrives}), testBucket)
+	// fsync mode without the write-behind: close commits in the foreground (before it).
+	ln := layerAt(b, filepath.Join(base, "n{1...4}"))
+	must(b, "MakeBucket", ln.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
+	noWBDir := filepath.Join(mountLayer(b, ln, Options{Durability: DurableFsync, SyncDrives: ln.(*deploy.Deployment).SyncDrives, NoWriteBehind: true}), testBucket)
+	// FLASHSTOR_BENCH_FSYNC_ONLY=1 leaves out the durable mount and the layer: the fsync
+	// pairs alone, quicker.
+	fsyncOnly := os.Getenv("FLASHSTOR_BENCH_FSYNC_ONLY") != ""
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		rates := map[string]float64{}
@@ -291,16 +300,40 @@ func BenchmarkExtract(b *testing.B) {
 			rates[name] = float64(files) / time.Since(start).Seconds()
 		}
 		extract("local", filepath.Join(base, fmt.Sprintf("local-%d", i)))
-		extract("mount", filepath.Join(dir, fmt.Sprintf("x-%d", i)))
-		extract("mount-fsync", filepath.Join(fsyncDir, fmt.Sprintf("x-%d", i)))
-		start := time.Now()
-		putTarball(b, l, tarball, fmt.Sprintf("direct-%d/", i))
-		rates["layer"] = float64(files) / time.Since(start).Seconds()
-		for _, name := range []string{"local", "layer", "mount", "mount-fsync"} {
+		if !fsyncOnly {
+			extract("mount", filepath.Join(dir, fmt.Sprintf("x-%d", i)))
+		}
+		withWB := func() {
+			start := time.Now()
+			extract("mount-fsync", filepath.Join(fsyncDir, fmt.Sprintf("x-%d", i)))
+			// Until the write-behind has committed every file: the background work, so
+			// that it does not run into the next extraction.
+			must(b, "FlushAll", lf.(*deploy.Deployment).FlushAll(context.Background()))
+			rates["mount-fsync-drained"] = float64(files) / time.Since(start).Seconds()
+		}
+		withoutWB := func() { extract("mount-fsync-nowb", filepath.Join(noWBDir, fmt.Sprintf("x-%d", i))) }
+		if i%2 == 0 { // alternating, so that neither always runs first
+			withWB()
+			withoutWB()
+		} else {
+			withoutWB()
+			withWB()
+		}
+		if !fsyncOnly {
+			start := time.Now()
+			putTarball(b, l, tarball, fmt.Sprintf("direct-%d/", i))
+			rates["layer"] = float64(files) / time.Since(start).Seconds()
+		}
+		b.Logf("run %d: local %.0f, mount-fsync %.0f (drained %.0f), mount-fsync-nowb %.0f files/s (%.1f %% and %.1f %% of local); mount (close) %.0f, layer %.0f; write-behind %+v",
+			i, rates["local"], rates["mount-fsync"], rates["mount-fsync-drained"], rates["mount-fsync-nowb"],
+			100*rates["mount-fsync"]/rates["local"], 100*rates["mount-fsync-nowb"]/rates["local"],
+			rates["mount"], rates["layer"], lf.(*deploy.Deployment).WriteBehindStats())
+		for _, name := range []string{"local", "layer", "mount", "mount-fsync", "mount-fsync-drained", "mount-fsync-nowb"} {
 			b.ReportMetric(rates[name], name+"-files/s")
 		}
 		b.ReportMetric(100*rates["mount"]/rates["local"], "mount/local-%")
 		b.ReportMetric(100*rates["mount-fsync"]/rates["local"], "mount-fsync/local-%")
+		b.ReportMetric(100*rates["mount-fsync-nowb"]/rates["local"], "mount-fsync-nowb/local-%")
 		b.ReportMetric(100*rates["mount"]/rates["layer"], "mount/layer-%")
 		b.ReportMetric(float64(files), "files")
 	}

@@ -321,7 +321,15 @@ func (n *fileNode) commitLocked() syscall.Errno {
 	case stateBuffer:
 		md := n.objectMetaLocked()
 		n.metaDirty = false
-		info, err = n.fsys.layer.PutObject(ctx, n.bucket, n.key, bytes.NewReader(n.c.buf), int64(len(n.c.buf)), objstore.PutOptions{Metadata: md})
+		taken := false
+		if b := n.fsys.behind; b != nil && len(n.links) == 0 {
+			// Write-behind: the core shows the object at once and commits it later; the
+			// buffer is the core's from here (the content is clean below).
+			info, taken, err = b.PutBehind(ctx, n.bucket, n.key, n.c.buf, objstore.PutOptions{Metadata: md})
+		}
+		if !taken && err == nil {
+			info, err = n.fsys.layer.PutObject(ctx, n.bucket, n.key, bytes.NewReader(n.c.buf), int64(len(n.c.buf)), objstore.PutOptions{Metadata: md})
+		}
 	case stateStaged:
 		md := n.objectMetaLocked()
 		n.metaDirty = false

@@ -159,9 +159,18 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	n := h.n
 	n.mu.Lock()
 	errno := n.commitLocked()
+	bucket, key := n.bucket, n.key
 	n.unlockSync()
 	if errno != 0 {
 		return errno
+	}
+	if b := n.fsys.behind; b != nil {
+		// The file's own pending puts, and a failed background commit of it: EIO, as a
+		// local file system reports a writeback error at fsync.
+		if err := b.FlushKey(n.fsys.ctx, bucket, key); err != nil {
+			n.fsys.log.Warn("fusefs: fsync: a background commit of the file failed", "bucket", bucket, "key", key, "err", err)
+			return syscall.EIO
+		}
 	}
 	if err := n.fsys.syncDrives(); err != nil {
 		n.fsys.log.Warn("fusefs: fsync: syncing the drives", "err", err)

@@ -81,6 +81,9 @@ type Options struct {
 	// FlushInterval bounds DurableFsync's unsynced window: the drives are synced this
 	// often. Default: DefaultFlushInterval.
 	FlushInterval time.Duration
+	// NoWriteBehind turns off DurableFsync's write-behind: close then commits a small file
+	// in the foreground (without waiting for the disk), as before write-behind.
+	NoWriteBehind bool
 	// Debug logs every FUSE request and reply.
 	Debug bool
 	// Log receives the mount's warnings. Default: slog.Default().
@@ -289,7 +292,11 @@ type fsys struct {
 	// sync is set in DurableFsync, where ctx defers the commits' syncs
 	// (objstore.WithDeferredSync): it makes them durable, and the flusher calls it until
 	// stopFlush is closed.
-	sync      func(ctx context.Context) error
+	sync func(ctx context.Context) error
+	// behind is the core's write-behind (DurableFsync, unless Options.NoWriteBehind): the
+	// close of a small file hands it to the core's pending table, which commits it in the
+	// background; sync commits every pending put before it syncs the drives.
+	behind    objstore.WriteBehind
 	stopFlush chan struct{}
 	flushDone chan struct{}
 }
@@ -342,6 +349,19 @@ func newFsys(layer objstore.ObjectLayer, opts Options) (*fsys, error) {
 		// Every core call of the mount commits without waiting for the disk.
 		f.ctx = objstore.WithDeferredSync(f.ctx)
 		f.sync = opts.SyncDrives
+		if wb, ok := layer.(objstore.WriteBehind); ok && !opts.NoWriteBehind {
+			wb.EnableWriteBehind()
+			f.behind = wb
+			syncDrives := opts.SyncDrives
+			// The pending puts first: what close returned before the sync is on the drives
+			// when it starts.
+			f.sync = func(ctx context.Context) error {
+				if err := wb.FlushAll(ctx); err != nil {
+					return err
+				}
+				return syncDrives(ctx)
+			}
+		}
 		f.stopFlush, f.flushDone = make(chan struct{}), make(chan struct{})
 		go f.flush(cmp.Or(opts.FlushInterval, DefaultFlushInterval), f.stopFlush, f.flushDone)
 	}

@@ -20,9 +20,11 @@ import (
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/erasureset"
 	"github.com/flashstor/flashstor/objstore/format"
+	"github.com/flashstor/flashstor/objstore/pool"
 	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/objstore/storage/local"
 	"github.com/flashstor/flashstor/s3frontend"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // loadCerts reads --certs-dir, or returns nil without one. A missing, malformed or
@@ -121,8 +123,47 @@ func registerCollectors(m *metrics.Metrics, cfg serverConfig, srv *s3frontend.Se
 	if err := m.Register(collect.Sets(sets)); err != nil {
 		return err
 	}
+	if err := registerWriteBehind(m, dep); err != nil {
+		return err
+	}
 	if alog != nil {
 		return m.Register(collect.Audit(alog))
+	}
+	return nil
+}
+
+// registerWriteBehind exports the counters of the mount's write-behind (fsync mode): puts
+// taken, committed and failed in the background, and what is pending now.
+func registerWriteBehind(m *metrics.Metrics, dep *deploy.Deployment) error {
+	const sub = "writebehind"
+	for _, c := range []struct {
+		result string
+		get    func(pool.WriteBehindStats) int64
+	}{
+		{"taken", func(s pool.WriteBehindStats) int64 { return s.Taken }},
+		{"committed", func(s pool.WriteBehindStats) int64 { return s.Committed }},
+		{"failed", func(s pool.WriteBehindStats) int64 { return s.Failed }},
+	} {
+		f := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: sub, Name: "puts_total",
+			Help:        "Small files the mount's close handed to the write-behind, and their background commits that succeeded or failed.",
+			ConstLabels: prometheus.Labels{"result": c.result}},
+			func() float64 { return float64(c.get(dep.WriteBehindStats())) })
+		if err := m.Register(f); err != nil {
+			return err
+		}
+	}
+	for _, g := range []struct {
+		name, help string
+		get        func(pool.WriteBehindStats) int64
+	}{
+		{"pending", "Puts of the write-behind not yet committed.", func(s pool.WriteBehindStats) int64 { return int64(s.Pending) }},
+		{"pending_bytes", "Memory of the write-behind's pending puts.", func(s pool.WriteBehindStats) int64 { return s.Bytes }},
+	} {
+		f := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: sub, Name: g.name, Help: g.help},
+			func() float64 { return float64(g.get(dep.WriteBehindStats())) })
+		if err := m.Register(f); err != nil {
+			return err
+		}
 	}
 	return nil
 }

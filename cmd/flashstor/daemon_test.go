@@ -310,3 +310,42 @@ func TestServerMetricsDriveLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestServerMetricsWriteBehind: in fsync mode the small files closed through the mount are
+// counted as taken by the write-behind, and as committed once a directory's fsync drained it.
+func TestServerMetricsWriteBehind(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root here")
+	}
+	drives, mnt := t.TempDir(), t.TempDir()
+	endpoint := startServerOn(t, drives, "--mount", mnt, "--mount-durability", "fsync")
+	dir := filepath.Join(mnt, "behind")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), []byte("small"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil { // every pending put committed, then the drives synced
+		t.Fatal(err)
+	}
+	fams := scrapeOpen(t, endpoint)
+	for _, c := range []struct {
+		result string
+		want   float64
+	}{{"taken", 3}, {"committed", 3}, {"failed", 0}} {
+		if n, ok := fams.Value("flashstor_writebehind_puts_total", "result", c.result); !ok || n != c.want {
+			t.Errorf("flashstor_writebehind_puts_total{result=%q} = %v, %v; want %v", c.result, n, ok, c.want)
+		}
+	}
+	if n, ok := fams.Value("flashstor_writebehind_pending"); !ok || n != 0 {
+		t.Errorf("flashstor_writebehind_pending = %v, %v after a directory's fsync; want 0", n, ok)
+	}
+}

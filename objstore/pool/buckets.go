@@ -14,7 +14,7 @@ func (p *Pool) MakeBucket(ctx context.Context, bucket string, opts objstore.Make
 	if err := layout.CheckBucketName(bucket); err != nil {
 		return fmt.Errorf("%w: %q: %w", objstore.ErrInvalidBucketName, bucket, err)
 	}
-	ctx, unlock, err := p.locks.Grant(ctx, []string{bucketLock(bucket)}, nil)
+	ctx, unlock, err := p.grant(ctx, []string{bucketLock(bucket)}, nil)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (p *Pool) lockExistingBucket(ctx context.Context, bucket string) (_ context
 	if err := checkBucketName(bucket); err != nil {
 		return nil, nil, err
 	}
-	ctx, unlock, err = p.locks.Grant(ctx, []string{bucketLock(bucket)}, nil)
+	ctx, unlock, err = p.grant(ctx, []string{bucketLock(bucket)}, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,6 +95,10 @@ func (p *Pool) lockExistingBucket(ctx context.Context, bucket string) (_ context
 
 // DeleteBucket removes a bucket that holds no object in any set.
 func (p *Pool) DeleteBucket(ctx context.Context, bucket string) error {
+	// Pending puts are objects of the bucket: they land first, and make it not empty.
+	if err := p.wb.waitPrefix(ctx, bucket, ""); err != nil {
+		return err
+	}
 	ctx, unlock, err := p.lockExistingBucket(ctx, bucket)
 	if err != nil {
 		return err

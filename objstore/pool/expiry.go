@@ -69,7 +69,7 @@ func (p *Pool) ExpireUploads(ctx context.Context, opts ExpireUploadsOptions) (in
 // expireUpload removes one upload of set s under its write lock and the bucket's read lock,
 // the locks of AbortMultipartUpload.
 func (p *Pool) expireUpload(ctx context.Context, s *erasureset.Set, bucket string, u objstore.UploadInfo) (bool, error) {
-	ctx, unlock, err := p.locks.Grant(ctx,
+	ctx, unlock, err := p.grant(ctx,
 		[]string{erasureset.UploadLockName(bucket, u.Key, u.UploadID)},
 		[]string{bucketLock(bucket)})
 	if err != nil {

@@ -20,6 +20,9 @@ func (p *Pool) ListObjects(ctx context.Context, bucket string, opts objstore.Lis
 	if _, err := p.GetBucketInfo(ctx, bucket); err != nil {
 		return objstore.ListResult{}, err
 	}
+	if err := p.wb.waitPrefix(ctx, bucket, opts.Prefix); err != nil {
+		return objstore.ListResult{}, err
+	}
 	maxKeys := opts.MaxKeys
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys

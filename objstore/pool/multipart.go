@@ -27,7 +27,7 @@ func (p *Pool) PutObjectPart(ctx context.Context, bucket, key, uploadID string, 
 		return objstore.PartInfo{}, err
 	}
 	return p.setFor(key).PutObjectPart(ctx, bucket, key, uploadID, part, r, size, opts, func(ctx context.Context) (context.Context, nslock.Unlock, error) {
-		return p.locks.Grant(ctx,
+		return p.grant(ctx,
 			[]string{erasureset.PartLockName(bucket, key, uploadID, part)},
 			[]string{bucketLock(bucket), erasureset.UploadLockName(bucket, key, uploadID)})
 	})
@@ -38,7 +38,7 @@ func (p *Pool) ListObjectParts(ctx context.Context, bucket, key, uploadID string
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ListPartsResult{}, err
 	}
-	ctx, unlock, err := p.locks.Grant(ctx, nil, []string{bucketLock(bucket), erasureset.UploadLockName(bucket, key, uploadID)})
+	ctx, unlock, err := p.grant(ctx, nil, []string{bucketLock(bucket), erasureset.UploadLockName(bucket, key, uploadID)})
 	if err != nil {
 		return objstore.ListPartsResult{}, err
 	}
@@ -52,7 +52,7 @@ func (p *Pool) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadI
 	if err := checkBucketName(bucket); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	ctx, unlock, err := p.locks.Grant(ctx,
+	ctx, unlock, err := p.grant(ctx,
 		[]string{erasureset.UploadLockName(bucket, key, uploadID)},
 		[]string{bucketLock(bucket)})
 	if err != nil {
@@ -66,7 +66,7 @@ func (p *Pool) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadI
 	opts.Versioning = mode
 	// The bucket's read lock, taken above, covers the commit too.
 	info, err := p.setFor(key).CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts, func(ctx context.Context) (context.Context, nslock.Unlock, error) {
-		return p.locks.Grant(ctx, []string{erasureset.LockName(bucket, key)}, nil)
+		return p.grant(ctx, []string{erasureset.LockName(bucket, key)}, nil)
 	})
 	if err != nil {
 		return objstore.ObjectInfo{}, err
@@ -80,7 +80,7 @@ func (p *Pool) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID s
 	if err := checkBucketName(bucket); err != nil {
 		return err
 	}
-	ctx, unlock, err := p.locks.Grant(ctx,
+	ctx, unlock, err := p.grant(ctx,
 		[]string{erasureset.UploadLockName(bucket, key, uploadID)},
 		[]string{bucketLock(bucket)})
 	if err != nil {

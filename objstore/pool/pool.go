@@ -65,6 +65,10 @@ type Pool struct {
 	// finished holds the ids of journal records whose operation is whole but whose record
 	// could not be removed: they are removed, not run again. GUARDED_BY(jmu).
 	finished map[string]bool
+
+	// wb is the table of pending puts (objstore.WriteBehind): every operation that locks
+	// a key waits for that key's pending puts first (behind.hold, in lockKey and grant).
+	wb behind
 }
 
 var _ objstore.ObjectLayer = (*Pool)(nil)
@@ -140,7 +144,32 @@ func bucketLock(bucket string) string { return "\x00bucket/" + bucket }
 // lockKey takes the bucket's read lock and key's write lock (write) or read lock.
 // The context returned carries the grant's fencing (erasureset.Locker) and is the one to
 // work with under the locks.
+// Before the locks it waits for key's pending puts (write-behind) and keeps new ones from
+// being taken until the unlock.
 func (p *Pool) lockKey(ctx context.Context, bucket, key string, write bool) (context.Context, nslock.Unlock, error) {
+	release := p.wb.hold(ctx, bucket, key)
+	ctx, unlock, err := p.lockKeyNames(ctx, bucket, key, write)
+	return ctx, withRelease(unlock, err, release), err
+}
+
+// withRelease returns unlock followed by release (a write-behind hold), or calls release
+// at once when the locks were not granted.
+func withRelease(unlock nslock.Unlock, err error, release func()) nslock.Unlock {
+	if release == nil {
+		return unlock
+	}
+	if err != nil {
+		release()
+		return unlock
+	}
+	return func() {
+		unlock()
+		release()
+	}
+}
+
+// lockKeyNames takes the locks of lockKey.
+func (p *Pool) lockKeyNames(ctx context.Context, bucket, key string, write bool) (context.Context, nslock.Unlock, error) {
 	bucketName, keyName := lockNames(bucket, key)
 	// One node's map is called directly: through the interface the names would escape to
 	// the heap, one allocation more on every object operation.
@@ -201,7 +230,17 @@ func (p *Pool) lockObject(ctx context.Context, bucket string, writes, reads []st
 	for _, k := range reads {
 		r = append(r, erasureset.LockName(bucket, k))
 	}
-	return p.locks.Grant(ctx, w, r)
+	return p.grant(ctx, w, r)
+}
+
+// grant is p.locks.Grant after the write-behind holds of the keys it locks.
+func (p *Pool) grant(ctx context.Context, writes, reads []string) (context.Context, nslock.Unlock, error) {
+	var release func()
+	if p.wb.on.Load() {
+		release = p.wb.holdNames(ctx, append(writes[:len(writes):len(writes)], reads...))
+	}
+	ctx, unlock, err := p.locks.Grant(ctx, writes, reads)
+	return ctx, withRelease(unlock, err, release), err
 }
 
 // checkBucketName maps a bucket name that S3 would refuse to ErrBucketNotFound for object

@@ -36,6 +36,12 @@ func (p *Pool) RenamePrefix(ctx context.Context, bucket, srcPrefix, dstPrefix st
 	if err := rec.Check(); err != nil {
 		return fmt.Errorf("%w: rename %q to %q", objstore.ErrInvalidObjectName, srcPrefix, dstPrefix)
 	}
+	// The keys below both prefixes move or are replaced: their pending puts land first.
+	for _, prefix := range []string{srcPrefix, dstPrefix} {
+		if err := p.wb.waitPrefix(ctx, bucket, prefix); err != nil {
+			return err
+		}
+	}
 	p.prefixMu.Lock()
 	defer p.prefixMu.Unlock()
 	if err := p.checkMovedKeys(ctx, bucket, srcPrefix, dstPrefix); err != nil {

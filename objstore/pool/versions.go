@@ -186,6 +186,9 @@ func (p *Pool) ListObjectVersions(ctx context.Context, bucket string, opts objst
 	if _, err := p.GetBucketInfo(ctx, bucket); err != nil {
 		return objstore.ListVersionsResult{}, err
 	}
+	if err := p.wb.waitPrefix(ctx, bucket, opts.Prefix); err != nil {
+		return objstore.ListVersionsResult{}, err
+	}
 	maxKeys := opts.MaxKeys
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys
