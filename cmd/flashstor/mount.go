@@ -35,6 +35,10 @@ func mountIfAsked(ctx context.Context, cfg serverConfig, dep *deploy.Deployment,
 		Durability:    cfg.mountDurability,
 		SyncDrives:    dep.SyncDrives,
 		FlushInterval: cfg.mountFlushInterval,
+		// The write-behind table lives in this process: another node's S3 request would not
+		// see a file closed here until its background commit, so a cluster node commits at
+		// close (fsync mode keeps its deferred syncs).
+		NoWriteBehind: isCluster(cfg.drives),
 		Observe:       func(op string) func(time.Duration, bool) { return m.FUSEOp(op).Observe },
 	})
 	if err != nil {
