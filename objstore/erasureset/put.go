@@ -45,11 +45,14 @@ func (s *Set) PutObject(ctx context.Context, bucket, key string, r io.Reader, si
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	ctx, unlock, err := lock.take(ctx)
+	// The grant's context is the commit's; a lock that failed returns none, so what was
+	// staged is discarded under the caller's.
+	granted, unlock, err := lock.take(ctx)
 	if err != nil {
 		st.discard(ctx)
 		return objstore.ObjectInfo{}, err
 	}
+	ctx = granted
 	before, err := st.commit(ctx)
 	unlock()
 	if err != nil {
