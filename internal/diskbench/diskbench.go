@@ -9,21 +9,19 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/flashstor/flashstor/internal/alignbuf"
 )
 
 // chunk is the size of each write, the size a local drive writes a shard file in.
 const chunk = 1 << 20
 
-// align is the alignment O_DIRECT needs of buffers and lengths on the disks we run on.
-const align = 4096
-
 // Shards is one object's shard file content, written to every drive.
 type Shards struct {
 	data    []byte // the shard file's bytes
-	aligned []byte // the same, in an aligned buffer of a length rounded up to align
+	aligned []byte // the same, in an aligned buffer of a length rounded up to alignbuf.Align
 }
 
 // NewShards returns the shard file content of size bytes (its bytes are data's, repeated or
@@ -32,13 +30,7 @@ func NewShards(data []byte, size int) *Shards {
 	s := &Shards{data: make([]byte, size)}
 	for off := 0; off < size && len(data) > 0; off += copy(s.data[off:], data) {
 	}
-	n := (size + align - 1) &^ (align - 1)
-	b := make([]byte, n+align)
-	off := int(uintptr(unsafe.Pointer(&b[0])) & (align - 1))
-	if off != 0 {
-		off = align - off
-	}
-	s.aligned = b[off : off+n]
+	s.aligned = alignbuf.Make(size)
 	copy(s.aligned, s.data)
 	return s
 }
