@@ -81,15 +81,30 @@ func (s *Shards) writeOne(path string, direct bool) error {
 }
 
 // Phases times the phases of alternating rounds: each phase runs conc clients at once and
-// adds its wall time to its total.
+// adds its wall time, and the process's CPU time (user and system) while it ran, to its
+// totals. The CPU time tells what a phase costs the machine, which the wall time on a
+// shared, loaded machine does not: other processes' load slows a CPU-bound phase more than
+// one that waits on the disk.
 type Phases struct {
 	conc  int
 	total map[string]time.Duration
+	cpu   map[string]time.Duration
 	names []string // in the order first run
 }
 
 // NewPhases returns phases run by conc clients each.
-func NewPhases(conc int) *Phases { return &Phases{conc: conc, total: map[string]time.Duration{}} }
+func NewPhases(conc int) *Phases {
+	return &Phases{conc: conc, total: map[string]time.Duration{}, cpu: map[string]time.Duration{}}
+}
+
+// cpuTime returns the process's user plus system CPU time so far (zero if it cannot).
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // Run runs f for every client at once, adds the time until the last returns to phase
 // name's total, and returns the first error.
@@ -97,7 +112,7 @@ func (p *Phases) Run(name string, f func(client int) error) error {
 	if _, ok := p.total[name]; !ok {
 		p.names = append(p.names, name)
 	}
-	start := time.Now()
+	start, startCPU := time.Now(), cpuTime()
 	errs := make([]error, p.conc)
 	var wg sync.WaitGroup
 	for c := range p.conc {
@@ -105,6 +120,7 @@ func (p *Phases) Run(name string, f func(client int) error) error {
 	}
 	wg.Wait()
 	p.total[name] += time.Since(start)
+	p.cpu[name] += cpuTime() - startCPU
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -117,6 +133,13 @@ func (p *Phases) Run(name string, f func(client int) error) error {
 // of object bytes.
 func (p *Phases) MBps(name string, size, rounds int) float64 {
 	return float64(size) * float64(p.conc) * float64(rounds) / p.total[name].Seconds() / 1e6
+}
+
+// CPUPerObject returns phase name's process CPU time per object over rounds rounds, in
+// milliseconds (background work of the runtime, such as the garbage collector, counts
+// toward the phase it runs in).
+func (p *Phases) CPUPerObject(name string, rounds int) float64 {
+	return float64(p.cpu[name].Microseconds()) / 1e3 / float64(p.conc*rounds)
 }
 
 // The raw phases: the limit a put is measured against.
