@@ -109,5 +109,6 @@ func benchPutPathS3(b *testing.B, size, conc int) {
 	}
 	for _, name := range []string{"layer", "s3", "s3-signed"} {
 		b.ReportMetric(ph.MBps(name, size, b.N)/limit, name+"/limit")
+		b.ReportMetric(ph.CPUPerObject(name, b.N), name+"-cpu-ms/obj")
 	}
 }

@@ -9,21 +9,19 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/flashstor/flashstor/internal/alignbuf"
 )
 
 // chunk is the size of each write, the size a local drive writes a shard file in.
 const chunk = 1 << 20
 
-// align is the alignment O_DIRECT needs of buffers and lengths on the disks we run on.
-const align = 4096
-
 // Shards is one object's shard file content, written to every drive.
 type Shards struct {
 	data    []byte // the shard file's bytes
-	aligned []byte // the same, in an aligned buffer of a length rounded up to align
+	aligned []byte // the same, in an aligned buffer of a length rounded up to alignbuf.Align
 }
 
 // NewShards returns the shard file content of size bytes (its bytes are data's, repeated or
@@ -32,13 +30,7 @@ func NewShards(data []byte, size int) *Shards {
 	s := &Shards{data: make([]byte, size)}
 	for off := 0; off < size && len(data) > 0; off += copy(s.data[off:], data) {
 	}
-	n := (size + align - 1) &^ (align - 1)
-	b := make([]byte, n+align)
-	off := int(uintptr(unsafe.Pointer(&b[0])) & (align - 1))
-	if off != 0 {
-		off = align - off
-	}
-	s.aligned = b[off : off+n]
+	s.aligned = alignbuf.Make(size)
 	copy(s.aligned, s.data)
 	return s
 }
@@ -89,15 +81,30 @@ func (s *Shards) writeOne(path string, direct bool) error {
 }
 
 // Phases times the phases of alternating rounds: each phase runs conc clients at once and
-// adds its wall time to its total.
+// adds its wall time, and the process's CPU time (user and system) while it ran, to its
+// totals. The CPU time tells what a phase costs the machine, which the wall time on a
+// shared, loaded machine does not: other processes' load slows a CPU-bound phase more than
+// one that waits on the disk.
 type Phases struct {
 	conc  int
 	total map[string]time.Duration
+	cpu   map[string]time.Duration
 	names []string // in the order first run
 }
 
 // NewPhases returns phases run by conc clients each.
-func NewPhases(conc int) *Phases { return &Phases{conc: conc, total: map[string]time.Duration{}} }
+func NewPhases(conc int) *Phases {
+	return &Phases{conc: conc, total: map[string]time.Duration{}, cpu: map[string]time.Duration{}}
+}
+
+// cpuTime returns the process's user plus system CPU time so far (zero if it cannot).
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // Run runs f for every client at once, adds the time until the last returns to phase
 // name's total, and returns the first error.
@@ -105,7 +112,7 @@ func (p *Phases) Run(name string, f func(client int) error) error {
 	if _, ok := p.total[name]; !ok {
 		p.names = append(p.names, name)
 	}
-	start := time.Now()
+	start, startCPU := time.Now(), cpuTime()
 	errs := make([]error, p.conc)
 	var wg sync.WaitGroup
 	for c := range p.conc {
@@ -113,6 +120,7 @@ func (p *Phases) Run(name string, f func(client int) error) error {
 	}
 	wg.Wait()
 	p.total[name] += time.Since(start)
+	p.cpu[name] += cpuTime() - startCPU
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -125,6 +133,13 @@ func (p *Phases) Run(name string, f func(client int) error) error {
 // of object bytes.
 func (p *Phases) MBps(name string, size, rounds int) float64 {
 	return float64(size) * float64(p.conc) * float64(rounds) / p.total[name].Seconds() / 1e6
+}
+
+// CPUPerObject returns phase name's process CPU time per object over rounds rounds, in
+// milliseconds (background work of the runtime, such as the garbage collector, counts
+// toward the phase it runs in).
+func (p *Phases) CPUPerObject(name string, rounds int) float64 {
+	return float64(p.cpu[name].Microseconds()) / 1e3 / float64(p.conc*rounds)
 }
 
 // The raw phases: the limit a put is measured against.

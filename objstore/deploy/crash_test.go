@@ -68,7 +68,7 @@ func TestCrashDuringPut(t *testing.T) {
 		t.Skip("crash matrix skipped in -short")
 	}
 	steps := []string{"create:sync", "commit:rename-data", "commit:write-meta", "commit:rename-meta"}
-	for _, size := range []int{1000, 2<<20 + 5} {
+	for _, size := range []int{1000, 2<<20 + 5, 9<<20 + 5} { // inline, buffered shards, direct shards
 		for _, step := range steps {
 			for after := 0; after <= 4; after++ {
 				t.Run(fmt.Sprintf("%d/%s/after%d", size, step, after), func(t *testing.T) {

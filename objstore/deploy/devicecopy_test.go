@@ -86,31 +86,37 @@ func copyImage(img, dst string) error {
 // TestPutSurvivesDeviceCopy puts an object over an older one on a journaled ext4 and
 // copies the device at a step of the commit path (after a given number of drives passed
 // it) and once the put has returned; each copy, mounted, must read the old object or the
-// new one, and the copy taken after the put returned must read the new one.
+// new one, and the copy taken after the put returned must read the new one. Objects of
+// 2 MiB have buffered shard files; those of 9 MiB have shard files of more than 4 MiB,
+// written with O_DIRECT but for their unaligned tail.
 func TestPutSurvivesDeviceCopy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loop mounts skipped in -short")
 	}
+	const small, large = 2<<20 + 5, 9<<20 + 5 // not inline; shards buffered, direct
 	for _, c := range []struct {
+		size  int
 		step  string
 		after int
 	}{
-		{"create:sync", 2},
-		{"commit:rename-data", 0},
-		{"commit:rename-data", 3},
-		{"commit:write-meta", 2},
-		{"commit:rename-meta", 1},
-		{"commit:rename-meta", 3},
+		{small, "create:sync", 2},
+		{small, "commit:rename-data", 0},
+		{small, "commit:rename-data", 3},
+		{small, "commit:write-meta", 2},
+		{small, "commit:rename-meta", 1},
+		{small, "commit:rename-meta", 3},
+		{large, "create:sync", 2},
+		{large, "commit:rename-data", 3},
+		{large, "commit:rename-meta", 1},
 	} {
-		t.Run(fmt.Sprintf("%s/after%d", c.step, c.after), func(t *testing.T) {
-			deviceCopyCase(t, c.step, c.after)
+		t.Run(fmt.Sprintf("%d/%s/after%d", c.size, c.step, c.after), func(t *testing.T) {
+			deviceCopyCase(t, c.size, c.step, c.after)
 		})
 	}
 }
 
-func deviceCopyCase(t *testing.T, step string, after int) {
+func deviceCopyCase(t *testing.T, size int, step string, after int) {
 	img, mnt := loopImage(t)
-	const size = 2<<20 + 5 // not inline
 	old, newContent := randomBytes(size+1, 1), randomBytes(size, 2)
 	var (
 		arm     atomic.Bool

@@ -81,4 +81,6 @@ func benchPutPath(b *testing.B, size, conc int) {
 		b.ReportMetric(ph.MBps(name, size, b.N), name+"-MB/s")
 	}
 	b.ReportMetric(ph.MBps("put", size, b.N)/limit, "put/limit")
+	b.ReportMetric(ph.CPUPerObject("put", b.N), "put-cpu-ms/obj")
+	b.ReportMetric(ph.CPUPerObject("raw-buf", b.N), "raw-buf-cpu-ms/obj")
 }

@@ -69,7 +69,13 @@ func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Read
 	if err := mkdirAll(d.root, filepath.Dir(full), durable && !d.isStaging(full)); err != nil {
 		return mapErr(err)
 	}
-	f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, dataFilePerm)
+	var f *os.File
+	direct := false
+	if wantDirect(size) {
+		f, direct, err = openDirect(full)
+	} else {
+		f, err = os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, dataFilePerm)
+	}
 	if err != nil {
 		return mapErr(err)
 	}
@@ -88,9 +94,14 @@ func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Read
 			return mapErr(ferr)
 		}
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	n, err := copyFull(ctx, &writeback{f: f}, r, *bp, size)
+	var n int64
+	if direct {
+		n, err = copyDirect(ctx, f, r, size)
+	} else {
+		bp := copyBufs.Get().(*[]byte)
+		n, err = copyFull(ctx, &writeback{f: f}, r, *bp, size)
+		copyBufs.Put(bp)
+	}
 	if err != nil {
 		return err
 	}
