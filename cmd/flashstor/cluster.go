@@ -13,6 +13,7 @@ import (
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore/cluster"
+	"github.com/flashstor/flashstor/objstore/cluster/feedrelay"
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
@@ -101,7 +102,7 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg de
 	}
 	c := &clusterNode{node: node, served: make(chan error, 1)}
 	c.srv, err = s3frontend.NewServer(s3frontend.ServerConfig{
-		Handler: httpserver.Route(remote.Prefix, node.Handler(), c), Transport: cfg.transport, HTTP: httpserver.Config{Logger: log},
+		Handler: httpserver.Route(remote.Prefix, node.Handler(), httpserver.Route(feedrelay.Prefix, node.Feed(), c)), Transport: cfg.transport, HTTP: httpserver.Config{Logger: log},
 	})
 	if err != nil {
 		node.Close()

@@ -261,6 +261,15 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			ln.Close()
 		}
 	}
+	if node != nil && cfg.mount != "" {
+		// The mount must see the other nodes' changes as it sees this node's.
+		stopReceiving, err := node.node.Feed().Receive(ctx)
+		if err != nil {
+			closeLn()
+			return err
+		}
+		defer stopReceiving()
+	}
 	unmount, err := mountIfAsked(ctx, cfg, dep, m, log)
 	if err != nil {
 		closeLn()

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flashstor/flashstor/objstore/cluster/feedrelay"
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/storage"
@@ -90,6 +91,8 @@ type Node struct {
 	localIdx []int
 	local    map[int]storage.Drive
 	handler  *remote.Handler
+	// feed relays changes between the nodes' mounts (package feedrelay).
+	feed *feedrelay.Relay
 
 	etcd      *embed.Etcd // nil unless this node runs a member
 	client    *clientv3.Client
@@ -148,11 +151,18 @@ func New(cfg Config) (*Node, error) {
 	if n.handler, err = remote.NewHandler(cfg.Secret, served, cfg.Log); err != nil {
 		return nil, err
 	}
+	if n.feed, err = feedrelay.New(feedrelay.Config{Self: cfg.Self, Scheme: top.Scheme, Secret: cfg.Secret, Transport: cfg.Remote.Transport, Log: n.log}); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
 // Handler serves this node's drives to the other nodes (under remote.Prefix).
 func (n *Node) Handler() *remote.Handler { return n.handler }
+
+// Feed is the node's change relay: serve it under feedrelay.Prefix beside Handler, and
+// call its Receive before mounting (see package feedrelay).
+func (n *Node) Feed() *feedrelay.Relay { return n.feed }
 
 // Topology is the parsed list.
 func (n *Node) Topology() *topology.Topology { return n.top }
@@ -214,6 +224,10 @@ func (n *Node) Start(ctx context.Context) error {
 		dep.Close()
 		return fmt.Errorf("the drives assembled deployment %s, etcd holds %s", dep.Layout.DeploymentID, a.DeploymentID)
 	}
+	if err := n.feed.Start(ctx, dep, n.client); err != nil {
+		dep.Close()
+		return err
+	}
 	n.Deployment = dep
 	n.log.Info("cluster node serving", "deployment", a.DeploymentID, "nodes", len(n.top.Nodes), "drives", len(n.top.Endpoints), "local_drives", len(n.localIdx))
 	return nil
@@ -260,6 +274,7 @@ func (n *Node) openDrive(arg string) (storage.Drive, error) {
 func (n *Node) Close() { n.closeOnce.Do(n.close) }
 
 func (n *Node) close() {
+	n.feed.Close()
 	if n.Deployment != nil {
 		n.Deployment.Close()
 	}

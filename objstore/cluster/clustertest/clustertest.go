@@ -20,6 +20,7 @@ import (
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore/cluster"
+	"github.com/flashstor/flashstor/objstore/cluster/feedrelay"
 	"github.com/flashstor/flashstor/objstore/deploy"
 )
 
@@ -115,7 +116,7 @@ func (c *Cluster) serve(t testing.TB, i int, ln net.Listener) *httpserver.Server
 	}
 	n.Node = node
 	// The node API on the epoll transport, as the binary serves it.
-	srv, err := httpserver.New(httpserver.Config{Handler: node.Handler(), Logger: dc.Log})
+	srv, err := httpserver.New(httpserver.Config{Handler: httpserver.Route(feedrelay.Prefix, node.Feed(), node.Handler()), Logger: dc.Log})
 	if err != nil {
 		t.Fatalf("node %s: %v", n.Addr, err)
 	}

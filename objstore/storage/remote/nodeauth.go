@@ -40,3 +40,13 @@ func (v *Verifier) Verify(r *http.Request) error {
 	_, err := v.v.verify(r.Header.Get(authHeader), r.Method, r.URL.EscapedPath(), r.URL.RawQuery)
 	return err
 }
+
+// AuthHeader is the request header that carries the node token.
+const AuthHeader = authHeader
+
+// VerifyToken checks a node token as an httpserver handler sees its request: token is the
+// AuthHeader field, path and rawQuery as sent (not percent-decoded).
+func (v *Verifier) VerifyToken(token, method, path, rawQuery string) error {
+	_, err := v.v.verify(token, method, path, rawQuery)
+	return err
+}
