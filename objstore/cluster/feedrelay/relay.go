@@ -61,6 +61,8 @@ type Stats struct {
 	Late, Back int64
 	// Lost counts events that did not reach a receiver (a failed request, a full queue).
 	Lost int64
+	// TimedOut counts the writes whose wait for the receivers ended at the bound.
+	TimedOut int64
 }
 
 // Relay is a node's end of the cross-node feed: the sender of its changes to the nodes
@@ -80,7 +82,7 @@ type Relay struct {
 	// byName is guarded by mu: the sender of each receiving node.
 	byName map[string]*peer
 
-	sent, batches, received, late, back, lost atomic.Int64
+	sent, batches, received, late, back, lost, timedOut atomic.Int64
 
 	etcd      *clientv3.Client
 	cancelSub func()
@@ -166,7 +168,7 @@ func (r *Relay) Close() {
 // Stats returns the relay's counters.
 func (r *Relay) Stats() Stats {
 	return Stats{Sent: r.sent.Load(), Batches: r.batches.Load(), Received: r.received.Load(),
-		Late: r.late.Load(), Back: r.back.Load(), Lost: r.lost.Load()}
+		Late: r.late.Load(), Back: r.back.Load(), Lost: r.lost.Load(), TimedOut: r.timedOut.Load()}
 }
 
 // Receivers lists the other nodes this relay sends to now.
@@ -211,6 +213,7 @@ func (r *Relay) onEvent(e objstore.Event) {
 			continue
 		case <-timer.C:
 		}
+		r.timedOut.Add(1)
 		for _, rest := range waits[i:] {
 			select {
 			case <-rest.done:
