@@ -62,66 +62,8 @@ type clusterProcess struct {
 // each with two drives and the same list (the first three run the embedded etcd), writes
 // through one node with aws-sdk-go-v2 and reads through the others.
 func TestClusterProcesses(t *testing.T) {
-	port := clusterPort(t)
 	dir := t.TempDir()
-	var list []string
-	for i := 1; i <= 4; i++ {
-		list = append(list, fmt.Sprintf("http://127.0.0.%d:%d%s/n%d/d{1...2}", i, port, dir, i))
-	}
-	procs := make([]*clusterProcess, 4)
-	for i := range procs {
-		args := append([]string{"server", "--address", fmt.Sprintf("127.0.0.%d:%d", i+1, port), "--lifecycle-interval", "0"}, list...)
-		p := &clusterProcess{exited: make(chan struct{})}
-		p.cmd = exec.Command(os.Args[0], "-test.run=^TestChaosChild$")
-		p.cmd.Env = append(os.Environ(), envChaosChild+"="+strings.Join(args, "\n"),
-			"FLASHSTORE_ROOT_USER=testadmin", "FLASHSTORE_ROOT_PASSWORD=test-secret-123")
-		p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { p.cmd.Wait(); close(p.exited) }()
-		procs[i] = p
-	}
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for i, p := range procs {
-			wg.Go(func() {
-				p.cmd.Process.Signal(syscall.SIGTERM)
-				select {
-				case <-p.exited:
-				case <-time.After(30 * time.Second):
-					t.Errorf("node %d did not stop within 30 s of SIGTERM", i+1)
-					p.cmd.Process.Kill()
-					<-p.exited
-				}
-			})
-		}
-		wg.Wait()
-		if t.Failed() {
-			for i, p := range procs {
-				t.Logf("node %d:\n%s", i+1, p.out.String())
-			}
-		}
-	})
-	endpoint := regexp.MustCompile(`S3 endpoint:\s+(http://\S+)`)
-	endpoints := make([]string, 4)
-	deadline := time.Now().Add(60 * time.Second)
-	for i, p := range procs {
-		for endpoints[i] == "" {
-			if m := endpoint.FindStringSubmatch(p.out.String()); m != nil {
-				endpoints[i] = m[1]
-				break
-			}
-			select {
-			case <-p.exited:
-				t.Fatalf("node %d exited before serving:\n%s", i+1, p.out.String())
-			case <-time.After(50 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("node %d did not serve within 60 s", i+1)
-			}
-		}
-	}
+	_, endpoints := startClusterProcesses(t, dir, 4, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c1, c3 := s3Client(endpoints[0]), s3Client(endpoints[2])
@@ -168,6 +110,78 @@ func TestClusterProcesses(t *testing.T) {
 		out, _ := exec.Command("find", filepath.Join(dir, "n2")).CombinedOutput()
 		t.Fatalf("node 2's drives hold %d metadata files and %d shards of parts, want %d and 2:\n%s", len(meta), len(parts), 2*len(bodies), out)
 	}
+}
+
+// startClusterProcesses starts n server processes, 127.0.0.1 to 127.0.0.n on one port, each
+// with two drives under dir/n<i> and the same list, node i with the extra arguments
+// extra(i) (nil: none); it returns them and their S3 endpoints once all serve, and stops
+// them (SIGTERM) when the test ends.
+func startClusterProcesses(t *testing.T, dir string, n int, extra func(i int) []string) ([]*clusterProcess, []string) {
+	t.Helper()
+	port := clusterPort(t)
+	var list []string
+	for i := 1; i <= n; i++ {
+		list = append(list, fmt.Sprintf("http://127.0.0.%d:%d%s/n%d/d{1...2}", i, port, dir, i))
+	}
+	procs := make([]*clusterProcess, n)
+	for i := range procs {
+		args := []string{"server", "--address", fmt.Sprintf("127.0.0.%d:%d", i+1, port), "--lifecycle-interval", "0"}
+		if extra != nil {
+			args = append(args, extra(i)...)
+		}
+		args = append(args, list...)
+		p := &clusterProcess{exited: make(chan struct{})}
+		p.cmd = exec.Command(os.Args[0], "-test.run=^TestChaosChild$")
+		p.cmd.Env = append(os.Environ(), envChaosChild+"="+strings.Join(args, "\n"),
+			"FLASHSTORE_ROOT_USER=testadmin", "FLASHSTORE_ROOT_PASSWORD=test-secret-123")
+		p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { p.cmd.Wait(); close(p.exited) }()
+		procs[i] = p
+	}
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for i, p := range procs {
+			wg.Go(func() {
+				p.cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case <-p.exited:
+				case <-time.After(30 * time.Second):
+					t.Errorf("node %d did not stop within 30 s of SIGTERM", i+1)
+					p.cmd.Process.Kill()
+					<-p.exited
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			for i, p := range procs {
+				t.Logf("node %d:\n%s", i+1, p.out.String())
+			}
+		}
+	})
+	endpoint := regexp.MustCompile(`S3 endpoint:\s+(http://\S+)`)
+	endpoints := make([]string, n)
+	deadline := time.Now().Add(60 * time.Second)
+	for i, p := range procs {
+		for endpoints[i] == "" {
+			if m := endpoint.FindStringSubmatch(p.out.String()); m != nil {
+				endpoints[i] = m[1]
+				break
+			}
+			select {
+			case <-p.exited:
+				t.Fatalf("node %d exited before serving:\n%s", i+1, p.out.String())
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d did not serve within 60 s", i+1)
+			}
+		}
+	}
+	return procs, endpoints
 }
 
 // The offline heal of a cluster's URL list is refused, not taken as local directories

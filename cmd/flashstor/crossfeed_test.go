@@ -8,8 +8,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,4 +160,37 @@ func checkCrossNode(t *testing.T, ctx context.Context, client *s3.Client, mnt st
 	list("DELETE", "k2")
 	del("dir/k2")
 	list("DELETE of the last key of the directory")
+}
+
+// TestCrossNodeProcesses is TestCrossNodeCoherence with real server processes: two nodes,
+// node 2 started with --mount; S3 on node 1.
+func TestCrossNodeProcesses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root here")
+	}
+	dir, mnt := t.TempDir(), t.TempDir()
+	// Registered before the processes' cleanup, so run after it: the mount went with node 2.
+	t.Cleanup(func() {
+		if mounted(t, mnt) {
+			t.Errorf("%s is still mounted after node 2 stopped", mnt)
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+	})
+	procs, endpoints := startClusterProcesses(t, dir, 2, func(i int) []string {
+		if i == 1 {
+			return []string{"--mount", mnt}
+		}
+		return nil
+	})
+	// Node 1 learns from etcd that node 2 (its mount) receives its changes: set-up, polled.
+	learnt := regexp.MustCompile(`receives this node's changes.* receiver=` + regexp.QuoteMeta(strings.TrimPrefix(endpoints[1], "http://")))
+	for i := 0; !learnt.MatchString(procs[0].out.String()); i++ {
+		if i == 3000 {
+			t.Fatalf("node 1 did not learn in 30 s that node 2 receives its changes:\n%s", procs[0].out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	checkCrossNode(t, ctx, s3Client(endpoints[0]), mnt)
 }
