@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/internal/metrics/collect"
 	"github.com/flashstor/flashstor/objstore/cluster"
 	"github.com/flashstor/flashstor/objstore/cluster/feedrelay"
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
@@ -119,6 +120,12 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg de
 		return nil, err
 	}
 	return c, nil
+}
+
+// feedStats reads the node's change relay for the metrics.
+func (c *clusterNode) feedStats() collect.FeedRelayStats {
+	s := c.node.Feed().Stats()
+	return collect.FeedRelayStats{Sent: s.Sent, Batches: s.Batches, Received: s.Received, Late: s.Late, Back: s.Back, Lost: s.Lost, TimedOut: s.TimedOut}
 }
 
 // serveS3 starts answering S3 requests with h.

@@ -20,6 +20,7 @@ import (
 	"github.com/flashstor/flashstor/iam/sts"
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/metrics"
+	"github.com/flashstor/flashstor/internal/metrics/collect"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/s3frontend"
 )
@@ -246,6 +247,11 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := registerCollectors(m, cfg, srv, dep, alog); err != nil {
 		return err
+	}
+	if node != nil {
+		if err := m.Register(collect.FeedRelay(node.feedStats)); err != nil {
+			return err
+		}
 	}
 	var ln net.Listener
 	if node == nil {
