@@ -45,7 +45,7 @@ func (r *recorder) get() []objstore.Event {
 var namespaces atomic.Int64
 
 // newEtcd returns a client of a fresh namespace of a test etcd.
-func newEtcd(t *testing.T) *clientv3.Client {
+func newEtcd(t testing.TB) *clientv3.Client {
 	t.Helper()
 	c := etcdtest.Start(t).Client(t)
 	ns := "/feedrelaytest/" + strconv.FormatInt(namespaces.Add(1), 10)
@@ -59,11 +59,13 @@ type node struct {
 	layer *testLayer
 	addr  string
 	seen  *recorder
-	srv   *httpserver.Server
+	// stopSeeing cancels seen's subscription.
+	stopSeeing func()
+	srv        *httpserver.Server
 }
 
 // startNode serves a relay on a loopback port (through wrap, if set) and starts it.
-func startNode(t *testing.T, c *clientv3.Client, cfg Config, wrap func(httpserver.Handler) httpserver.Handler) *node {
+func startNode(t testing.TB, c *clientv3.Client, cfg Config, wrap func(httpserver.Handler) httpserver.Handler) *node {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -83,7 +85,7 @@ func startNode(t *testing.T, c *clientv3.Client, cfg Config, wrap func(httpserve
 	}
 	go n.srv.Serve(ln)
 	t.Cleanup(func() { n.srv.Close() })
-	n.layer.Subscribe("", n.seen.add)
+	n.stopSeeing = n.layer.Subscribe("", n.seen.add)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := n.relay.Start(ctx, n.layer, c); err != nil {
@@ -94,7 +96,7 @@ func startNode(t *testing.T, c *clientv3.Client, cfg Config, wrap func(httpserve
 }
 
 // receive registers n as a receiver and waits until every sender knows it.
-func (n *node) receive(t *testing.T, senders ...*node) {
+func (n *node) receive(t testing.TB, senders ...*node) {
 	t.Helper()
 	stop, err := n.relay.Receive(context.Background())
 	if err != nil {
@@ -114,7 +116,7 @@ func (n *node) receive(t *testing.T, senders ...*node) {
 }
 
 // waitFor polls cond every 10 ms for up to 20 s (set-up steps, not assertions).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for range 2000 {
 		if cond() {
