@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flashstor/flashstor/objstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -22,34 +23,72 @@ func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 // Receive registers this node as a receiver of the other nodes' changes (a mount calls it
 // before it serves): they send it their changes from when they see the key, a watch's
-// delay after Receive returns. stop unregisters it.
+// delay after Receive returns. Should the registration be lost (its lease expired: the
+// node was cut off from etcd for ReceiverTTL), Receive registers again and, since changes
+// may have been missed meanwhile, has the node's subscribers resync. stop unregisters it.
 func (r *Relay) Receive(ctx context.Context) (stop func(), err error) {
 	if r.etcd == nil {
 		return nil, fmt.Errorf("feedrelay: Receive before Start")
 	}
-	lease, err := r.etcd.Grant(ctx, ReceiverTTL)
-	if err != nil {
-		return nil, fmt.Errorf("feed receiver lease: %w", err)
-	}
-	if _, err := r.etcd.Put(ctx, ReceiverPrefix+r.cfg.Self, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(lease.ID)); err != nil {
-		return nil, fmt.Errorf("registering as a feed receiver: %w", err)
-	}
-	kctx, cancel := context.WithCancel(r.etcd.Ctx())
-	ch, err := r.etcd.KeepAlive(kctx, lease.ID)
+	rctx, cancel := context.WithCancel(r.etcd.Ctx())
+	lease, alive, err := r.register(ctx, rctx)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("feed receiver keep-alive: %w", err)
+		return nil, err
 	}
+	done := make(chan struct{})
 	go func() {
-		for range ch {
+		defer close(done)
+		for {
+			for range alive {
+			}
+			if rctx.Err() != nil {
+				return
+			}
+			r.log.Warn("feed relay: this node's registration as a receiver was lost; registering again")
+			for {
+				select {
+				case <-rctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				actx, acancel := context.WithTimeout(rctx, 5*time.Second)
+				lease, alive, err = r.register(actx, rctx)
+				acancel()
+				if err == nil {
+					break
+				}
+				r.log.Warn("feed relay: registering as a receiver", "err", err)
+			}
+			if box := r.layer.Load(); box != nil {
+				box.l.PublishChange(objstore.WithOrigin(rctx, origin{from: r.cfg.Self}), objstore.Event{Type: objstore.EventResync})
+			}
 		}
 	}()
 	return func() {
 		cancel()
-		rctx, done := context.WithTimeout(context.Background(), 2*time.Second)
-		r.etcd.Revoke(rctx, lease.ID)
-		done()
+		<-done
+		dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		r.etcd.Revoke(dctx, lease)
+		dcancel()
 	}, nil
+}
+
+// register puts this node's receiver key under a new lease, kept alive until keep ends
+// or the lease is lost (alive closes then).
+func (r *Relay) register(ctx, keep context.Context) (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {
+	lease, err := r.etcd.Grant(ctx, ReceiverTTL)
+	if err != nil {
+		return 0, nil, fmt.Errorf("feed receiver lease: %w", err)
+	}
+	if _, err := r.etcd.Put(ctx, ReceiverPrefix+r.cfg.Self, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(lease.ID)); err != nil {
+		return 0, nil, fmt.Errorf("registering as a feed receiver: %w", err)
+	}
+	alive, err := r.etcd.KeepAlive(keep, lease.ID)
+	if err != nil {
+		return 0, nil, fmt.Errorf("feed receiver keep-alive: %w", err)
+	}
+	return lease.ID, alive, nil
 }
 
 // load reads the receivers registered now and returns the revision to watch from.

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // A change published on node A has run through node B's subscribers when A's publish
@@ -180,4 +182,33 @@ func TestDownReceiverResyncs(t *testing.T) {
 		return false
 	})
 	waitFor(t, "B no longer late", func() bool { return a.relay.Stats().Back == 1 })
+}
+
+// A receiver whose registration is lost (its lease revoked, as an expiry would) registers
+// again, and its subscribers resync; the senders drop it and take it back.
+func TestReceiverRegistersAgain(t *testing.T) {
+	c := newEtcd(t)
+	a := startNode(t, c, Config{}, nil)
+	b := startNode(t, c, Config{}, nil)
+	b.receive(t, a)
+	resp, err := c.Get(context.Background(), ReceiverPrefix+b.addr)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("B's receiver key: %v, %v", resp, err)
+	}
+	if _, err := c.Revoke(context.Background(), clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B resynced after registering again", func() bool {
+		for _, e := range b.seen.get() {
+			if e.Type == objstore.EventResync {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, "A sends to B again", func() bool { return slices.Contains(a.relay.Receivers(), b.addr) })
+	a.layer.Publish(context.Background(), put("bkt", "after", "x"))
+	if got := b.seen.get(); got[len(got)-1].Key != "after" {
+		t.Fatalf("B's last event %+v, want the put after it registered again", got[len(got)-1])
+	}
 }
