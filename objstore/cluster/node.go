@@ -15,6 +15,9 @@
 //  4. wait until every set has a read quorum of drives holding the agreed format, logging
 //     every Config.WaitReport which drives and nodes it waits for.
 //  5. deploy.Open over all drives in set order.
+//  6. the change relay (package feedrelay, Node.Feed) subscribes to the deployment's
+//     feed, so that the mounts of other nodes see this node's changes before its calls
+//     return; it is served under feedrelay.Prefix beside the drive handler.
 //
 // Not yet here: per-set ownership and object locks across nodes (objstore/cluster/owner);
 // until then writers of one key on different nodes are not serialised.
