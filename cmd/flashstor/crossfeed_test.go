@@ -20,6 +20,7 @@ import (
 	"github.com/flashstor/flashstor/fusefs"
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/cluster/clustertest"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdtest"
 	"github.com/flashstor/flashstor/s3frontend"
 )
 
@@ -62,12 +63,7 @@ func TestCrossNodeCoherence(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	for i := 0; !slices.Contains(a.Feed().Receivers(), b.Addr); i++ {
-		if i == 2000 {
-			t.Fatal("node A did not learn in 20 s that node B receives its changes")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	etcdtest.Eventually(t, "node A knows that node B receives its changes", func() bool { return slices.Contains(a.Feed().Receivers(), b.Addr) })
 	mnt := t.TempDir()
 	srv, err := fusefs.Mount(mnt, b.Deployment, fusefs.Options{Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -184,12 +180,7 @@ func TestCrossNodeProcesses(t *testing.T) {
 	})
 	// Node 1 learns from etcd that node 2 (its mount) receives its changes: set-up, polled.
 	learnt := regexp.MustCompile(`receives this node's changes.* receiver=` + regexp.QuoteMeta(strings.TrimPrefix(endpoints[1], "http://")))
-	for i := 0; !learnt.MatchString(procs[0].out.String()); i++ {
-		if i == 3000 {
-			t.Fatalf("node 1 did not learn in 30 s that node 2 receives its changes:\n%s", procs[0].out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	etcdtest.Eventually(t, "node 1 logs that node 2 receives its changes", func() bool { return learnt.MatchString(procs[0].out.String()) })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	checkCrossNode(t, ctx, s3Client(endpoints[0]), mnt)

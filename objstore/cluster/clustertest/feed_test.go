@@ -6,10 +6,10 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/cluster/clustertest"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdtest"
 )
 
 // receiving makes node b of c receive the changes of node a (as a mount does) and waits
@@ -24,12 +24,9 @@ func receiving(t testing.TB, c *clustertest.Cluster, a, b int, counted *atomic.I
 	if counted != nil {
 		t.Cleanup(c.Nodes[b].Deployment.Subscribe("", func(objstore.Event) { counted.Add(1) }))
 	}
-	for i := 0; !slices.Contains(c.Nodes[a].Feed().Receivers(), c.Nodes[b].Addr); i++ {
-		if i == 2000 {
-			t.Fatal("node a did not learn in 20 s that node b receives its changes")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	etcdtest.Eventually(t, "node a knows that node b receives its changes", func() bool {
+		return slices.Contains(c.Nodes[a].Feed().Receivers(), c.Nodes[b].Addr)
+	})
 }
 
 // A put on node 0 has run through the subscribers of the receiving nodes 1 and 2 (not of

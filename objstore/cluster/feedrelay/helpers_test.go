@@ -115,16 +115,26 @@ func (n *node) receive(t testing.TB, senders ...*node) {
 	}
 }
 
-// waitFor polls cond every 10 ms for up to 20 s (set-up steps, not assertions).
+// waitFor polls cond (set-up steps and background effects, not the assertions of a wait
+// that must not be needed).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for range 2000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	etcdtest.Eventually(t, what, cond)
+}
+
+// returnsWithinAMinute fails t if f has not returned after a minute (it is left running).
+func returnsWithinAMinute(t *testing.T, what string, f func()) {
+	t.Helper()
+	returned := make(chan struct{})
+	go func() {
+		f()
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(time.Minute):
+		t.Fatalf("%s: still waiting after a minute", what)
 	}
-	t.Fatalf("waited 20 s for: %s", what)
 }
 
 func put(bucket, key, body string) objstore.Event {
