@@ -3,6 +3,7 @@ package feedrelay
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -18,6 +19,12 @@ var _ httpserver.Handler = (*Relay)(nil)
 // ServeHTTP1 receives a batch of another node's changes and runs them through this node's
 // subscribers before it answers (see the package doc for the protocol).
 func (r *Relay) ServeHTTP1(w httpserver.ResponseWriter, req *httpserver.Request) {
+	if r.certs != nil {
+		if err := r.certs.Check(req); err != nil {
+			r.refuse(w, req, err)
+			return
+		}
+	}
 	if err := r.auth.VerifyToken(string(req.Header(remote.AuthHeader)), req.Method, string(req.Path), string(req.RawQuery)); err != nil {
 		r.refuse(w, req, err)
 		return
@@ -72,6 +79,11 @@ func (r *Relay) ServeHTTP1(w httpserver.ResponseWriter, req *httpserver.Request)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 }
+
+// RequireClientCert makes the relay refuse (401, empty body) every request that did not
+// arrive over TLS with a client certificate chaining to roots, as the drive handler's
+// RequireClientCert does (--certs-dir). Call it before serving.
+func (r *Relay) RequireClientCert(roots *x509.CertPool) { r.certs = remote.NewPeerCerts(roots) }
 
 type errString string
 

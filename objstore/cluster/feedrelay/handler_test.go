@@ -20,8 +20,7 @@ import (
 func call(t *testing.T, addr, method, path string, query url.Values, body string, secret []byte) (int, string) {
 	t.Helper()
 	if query == nil {
-		sum := sha256.Sum256([]byte(body))
-		query = url.Values{"from": {"127.0.0.9:1"}, "sum": {hex.EncodeToString(sum[:])}}
+		query = url.Values{"from": {"127.0.0.9:1"}, "sum": {sumHex(body)}}
 	}
 	req, err := http.NewRequest(method, "http://"+addr+path+"?"+query.Encode(), strings.NewReader(body))
 	if err != nil {
@@ -39,11 +38,16 @@ func call(t *testing.T, addr, method, path string, query url.Values, body string
 	return resp.StatusCode, string(b)
 }
 
+// sumHex is the hex SHA-256 of body, as a sender puts it in the query.
+func sumHex(body string) string {
+	h := sha256.Sum256([]byte(body))
+	return hex.EncodeToString(h[:])
+}
+
 func TestHandlerRefusesBadRequests(t *testing.T) {
 	c := newEtcd(t)
 	n := startNode(t, c, Config{}, nil)
 	good := `{"events":[{"t":"delete","b":"bkt","k":"a"}]}`
-	sumOf := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
 	cases := []struct {
 		name         string
 		method, path string
@@ -56,11 +60,11 @@ func TestHandlerRefusesBadRequests(t *testing.T) {
 		{"empty batch", "POST", EventsPath, nil, `{"events":[]}`, testSecret, 200},
 		{"no token", "POST", EventsPath, nil, good, nil, 401},
 		{"other secret", "POST", EventsPath, nil, good, []byte("another-secret-0123456789"), 401},
-		{"body not the signed one", "POST", EventsPath, url.Values{"from": {"x:1"}, "sum": {sumOf("other")}}, good, testSecret, 401},
+		{"body not the signed one", "POST", EventsPath, url.Values{"from": {"x:1"}, "sum": {sumHex("other")}}, good, testSecret, 401},
 		{"no sum", "POST", EventsPath, url.Values{"from": {"x:1"}}, good, testSecret, 400},
 		{"short sum", "POST", EventsPath, url.Values{"from": {"x:1"}, "sum": {"abcd"}}, good, testSecret, 400},
-		{"two sums", "POST", EventsPath, url.Values{"from": {"x:1"}, "sum": {sumOf(good), sumOf(good)}}, good, testSecret, 400},
-		{"no from", "POST", EventsPath, url.Values{"sum": {sumOf(good)}}, good, testSecret, 400},
+		{"two sums", "POST", EventsPath, url.Values{"from": {"x:1"}, "sum": {sumHex(good), sumHex(good)}}, good, testSecret, 400},
+		{"no from", "POST", EventsPath, url.Values{"sum": {sumHex(good)}}, good, testSecret, 400},
 		{"GET", "GET", EventsPath, nil, "", testSecret, 404},
 		{"other call", "POST", Prefix + "other", nil, good, testSecret, 404},
 		{"version 2", "POST", "/flashstor/feed/v2/events", nil, good, testSecret, 404},

@@ -2,6 +2,8 @@ package feedrelay
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"strconv"
 	"sync"
@@ -67,6 +69,13 @@ type node struct {
 // startNode serves a relay on a loopback port (through wrap, if set) and starts it.
 func startNode(t testing.TB, c *clientv3.Client, cfg Config, wrap func(httpserver.Handler) httpserver.Handler) *node {
 	t.Helper()
+	return startNodeTLS(t, c, cfg, wrap, nil, nil)
+}
+
+// startNodeTLS is startNode serving TLS with srvTLS, the relay requiring client
+// certificates of roots if set.
+func startNodeTLS(t testing.TB, c *clientv3.Client, cfg Config, wrap func(httpserver.Handler) httpserver.Handler, srvTLS *tls.Config, roots *x509.CertPool) *node {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -76,11 +85,14 @@ func startNode(t testing.TB, c *clientv3.Client, cfg Config, wrap func(httpserve
 	if n.relay, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
+	if roots != nil {
+		n.relay.RequireClientCert(roots)
+	}
 	var h httpserver.Handler = n.relay
 	if wrap != nil {
 		h = wrap(h)
 	}
-	if n.srv, err = httpserver.New(httpserver.Config{Handler: h}); err != nil {
+	if n.srv, err = httpserver.New(httpserver.Config{Handler: h, TLS: srvTLS}); err != nil {
 		t.Fatal(err)
 	}
 	go n.srv.Serve(ln)

@@ -2,10 +2,13 @@ package remote
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/flashstor/flashstor/internal/httpserver"
 )
 
 // SignRequest sets req's node token (header X-Flashstor-Node, see the package doc) under
@@ -49,4 +52,19 @@ const AuthHeader = authHeader
 func (v *Verifier) VerifyToken(token, method, path, rawQuery string) error {
 	_, err := v.v.verify(token, method, path, rawQuery)
 	return err
+}
+
+// PeerCerts checks the client certificates of node-to-node requests as
+// Handler.RequireClientCert does, for the other node APIs on the listener (the change
+// relay of package cluster/feedrelay).
+type PeerCerts struct{ c *certChecker }
+
+// NewPeerCerts accepts client certificates for client authentication that chain to roots
+// (the nodes' CA, tlsconf.Store.NodeCAs).
+func NewPeerCerts(roots *x509.CertPool) *PeerCerts { return &PeerCerts{c: newCertChecker(roots)} }
+
+// Check accepts a request that came over TLS with such a certificate.
+func (p *PeerCerts) Check(r *httpserver.Request) error {
+	st, ok := r.TLS()
+	return p.c.check(st, ok)
 }
