@@ -36,6 +36,7 @@
 // every event ran through the receiving node's subscribers; 401 (empty body) without valid
 // credentials or when the body does not match sum; 400 for a malformed request (query,
 // body over MaxBody, JSON, an unknown event type, an invalid bucket name or key); 404 for
-// another path or method; 503 before the node serves. A new incompatible protocol gets a
+// another path or method; 503 before the node serves. An event's object info is sent
+// without its list of parts. A new incompatible protocol gets a
 // new prefix (v2); a node answers 404 to a version it does not speak.
 package feedrelay

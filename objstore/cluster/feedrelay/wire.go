@@ -21,8 +21,9 @@ const EventsPath = Prefix + "events"
 const (
 	// MaxEvents is the most events one request carries.
 	MaxEvents = 512
-	// MaxBody is the largest body a receiver reads (an event's ObjectInfo lists the
-	// object's parts: up to 10000 of them for a multipart upload).
+	// MaxBody is the largest body a receiver reads: MaxEvents events of a 1024-byte key,
+	// another for a rename, and an object's metadata (S3 caps its user part at 2 KiB)
+	// fit several times over.
 	MaxBody = 16 << 20
 )
 
@@ -65,6 +66,9 @@ func toWire(e objstore.Event) Event {
 	switch e.Type {
 	case objstore.EventPut, objstore.EventRename, objstore.EventMetadata:
 		info := e.Info
+		// The parts stay home: no subscriber reads them from an event, and an upload of
+		// 10000 parts would make one event weigh a megabyte.
+		info.Parts = nil
 		w.Info = &info
 	}
 	return w
