@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 )
 
@@ -133,5 +134,15 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	out, resync, err := Decode(&buf)
 	if err != nil || !resync || len(out) != 2 || out[0].Info.ETag != "e-x" || out[1].Key != "a/b" {
 		t.Fatalf("decoded %+v, %v, %v", out, resync, err)
+	}
+}
+
+// The types that cross nodes are the ones the decoder takes, and no others.
+func TestRelayedTypes(t *testing.T) {
+	for typ := objstore.EventType(0); typ <= objstore.EventResync+1; typ++ {
+		_, decodes := relayedTypes[typ.String()]
+		if relayed(typ) != decodes {
+			t.Errorf("%v: relayed %v, decoded %v", typ, relayed(typ), decodes)
+		}
 	}
 }

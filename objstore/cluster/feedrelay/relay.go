@@ -185,11 +185,11 @@ func (r *Relay) Receivers() []string {
 // onEvent runs in the writer's call, for every change of this node: it queues the change
 // for every receiving node and waits for those that are not late, up to cfg.Wait.
 func (r *Relay) onEvent(e objstore.Event) {
-	if _, ok := e.Origin.(origin); ok || !relayed(e.Type) {
-		return
-	}
 	peers := *r.peers.Load()
 	if len(peers) == 0 {
+		return // the cost of a cluster without mounts: one atomic load
+	}
+	if _, ok := e.Origin.(origin); ok || !relayed(e.Type) {
 		return
 	}
 	w := toWire(e)

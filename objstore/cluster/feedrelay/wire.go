@@ -57,8 +57,12 @@ func init() {
 // relayed reports whether events of type t cross nodes. Bucket-config events do not:
 // etcd's watch brings them to every node; resync events are the relay's own.
 func relayed(t objstore.EventType) bool {
-	_, ok := relayedTypes[t.String()]
-	return ok
+	switch t {
+	case objstore.EventPut, objstore.EventDelete, objstore.EventRename, objstore.EventMetadata,
+		objstore.EventBucketCreated, objstore.EventBucketDeleted:
+		return true
+	}
+	return false
 }
 
 func toWire(e objstore.Event) Event {
