@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/cluster/clustertest"
@@ -85,5 +86,25 @@ func BenchmarkPutFeed(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A receiving node that stops (as a crash would) does not hold writes on the others: the
+// put returns, the relay counts the node late and the event lost.
+func TestFeedReceiverDown(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Nodes: 3, DrivesPerNode: 2})
+	receiving(t, c, 0, 2, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := c.Nodes[0].Deployment
+	if err := a.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop(2)
+	if _, err := a.PutObject(ctx, "bkt", "k", bytes.NewReader([]byte("x")), 1, objstore.PutOptions{}); err != nil {
+		t.Fatalf("a put with a receiving node down: %v", err)
+	}
+	if s := c.Nodes[0].Feed().Stats(); s.Late != 1 || s.Lost < 1 {
+		t.Fatalf("node 0's relay: %+v, want the stopped node late and the put's event lost", s)
 	}
 }

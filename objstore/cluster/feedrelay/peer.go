@@ -114,22 +114,26 @@ func (p *peer) run() {
 		}
 		resync := p.lost.Swap(false)
 		err := p.send(batch, resync)
+		// The counters and states first: a writer that returns sees them.
+		if err == nil {
+			p.r.sent.Add(int64(len(batch)))
+			p.r.batches.Add(1)
+			p.markBack()
+		} else {
+			p.r.lost.Add(int64(len(batch)))
+			p.lost.Store(true)
+			p.markLate()
+			p.r.log.Warn("feed relay: sending changes failed", "receiver", p.name, "events", len(batch), "err", err)
+		}
 		for _, it := range batch {
 			if it.done != nil {
 				close(it.done)
 			}
 		}
 		if err == nil {
-			p.r.sent.Add(int64(len(batch)))
-			p.r.batches.Add(1)
-			p.markBack()
 			probe = nil
 			continue
 		}
-		p.r.lost.Add(int64(len(batch)))
-		p.lost.Store(true)
-		p.markLate()
-		p.r.log.Warn("feed relay: sending changes failed", "receiver", p.name, "events", len(batch), "err", err)
 		if timer == nil {
 			timer = time.NewTimer(ProbeEvery)
 		} else {
