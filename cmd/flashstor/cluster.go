@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,8 +14,8 @@ import (
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/metrics/collect"
+	"github.com/flashstor/flashstor/internal/tlsconf"
 	"github.com/flashstor/flashstor/objstore/cluster"
-	"github.com/flashstor/flashstor/objstore/cluster/feedrelay"
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
@@ -33,8 +34,9 @@ func isCluster(drives []string) bool {
 }
 
 // clusterNode is this process's node of a cluster and the server it runs: the node API
-// (remote drives, under remote.Prefix) from the start, since the other nodes need it to
-// start, and S3 on the same listener once the deployment is open (503 before).
+// (remote drives under remote.Prefix, set owners' locks under owner.APIPrefix) from the
+// start, since the other nodes need it to start, and S3 on the same listener once the
+// deployment is open (503 before).
 type clusterNode struct {
 	node *cluster.Node
 	srv  *s3frontend.Server
@@ -69,13 +71,26 @@ func clusterSecret(root rootCreds) []byte {
 
 // startCluster listens on the address, serves the node API, joins the cluster and opens
 // the deployment. The caller serves S3 with serveS3 and stops with shutdown.
-func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg deploy.Config, log *slog.Logger) (*clusterNode, error) {
-	if cfg.certsDir != "" {
-		return nil, errors.New("server: --certs-dir is not supported for a cluster node yet (the node API's mutual TLS is not wired into the cluster start)")
-	}
+//
+// With --certs-dir (certs not nil) the list must name https:// nodes: the listener serves
+// S3 with the certificates as a single server does and the node API (drives and locks)
+// over mutual TLS, each node presenting its public.crt to the others and accepting only
+// client certificates that chain to the certs dir's CAs/ (tlsconf.Store.NodeCAs).
+func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *tlsconf.Store, dcfg deploy.Config, log *slog.Logger) (*clusterNode, error) {
 	top, err := topology.Parse(cfg.drives)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case certs != nil && top.Scheme != "https":
+		return nil, errors.New("server: with --certs-dir the cluster's list names its nodes with https://: the node API runs over mutual TLS")
+	case certs == nil && top.Scheme == "https":
+		return nil, errors.New("server: an https:// cluster list needs --certs-dir (the node certificate and the cluster's CA in CAs/)")
+	}
+	ncfg := cluster.Config{Remote: remote.Options{}}
+	var serveTLS *tls.Config
+	if certs != nil {
+		ncfg.Remote.TLS, ncfg.PeerCAs, serveTLS = certs.NodeClientConfig(), certs.NodeCAs(), certs.NodeServerConfig()
 	}
 	ips, err := topology.InterfaceIPs()
 	if err != nil {
@@ -94,16 +109,15 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg de
 	if cfg.etcd != "" {
 		etcd = strings.Split(cfg.etcd, ",")
 	}
-	node, err := cluster.New(cluster.Config{
-		Args: cfg.drives, Self: self, Parity: cfg.parity, Etcd: etcd, EtcdDir: cfg.etcdDir,
-		Secret: clusterSecret(root), Remote: remote.Options{}, Deploy: dcfg, Version: version, Log: log,
-	})
+	ncfg.Args, ncfg.Self, ncfg.Parity, ncfg.Etcd, ncfg.EtcdDir = cfg.drives, self, cfg.parity, etcd, cfg.etcdDir
+	ncfg.Secret, ncfg.Deploy, ncfg.Version, ncfg.Log = clusterSecret(root), dcfg, version, log
+	node, err := cluster.New(ncfg)
 	if err != nil {
 		return nil, err
 	}
 	c := &clusterNode{node: node, served: make(chan error, 1)}
 	c.srv, err = s3frontend.NewServer(s3frontend.ServerConfig{
-		Handler: httpserver.Route(remote.Prefix, node.Handler(), httpserver.Route(feedrelay.Prefix, node.Feed(), c)), Transport: cfg.transport, HTTP: httpserver.Config{Logger: log},
+		Handler: node.Serve(c), Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serveTLS,
 	})
 	if err != nil {
 		node.Close()
@@ -124,8 +138,10 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg de
 
 // feedStats reads the node's change relay for the metrics.
 func (c *clusterNode) feedStats() collect.FeedRelayStats {
-	s := c.node.Feed().Stats()
-	return collect.FeedRelayStats{Sent: s.Sent, Batches: s.Batches, Received: s.Received, Late: s.Late, Back: s.Back, Lost: s.Lost, TimedOut: s.TimedOut}
+	f := c.node.Feed()
+	s := f.Stats()
+	return collect.FeedRelayStats{Sent: s.Sent, Batches: s.Batches, Received: s.Received, Late: s.Late, Back: s.Back, Lost: s.Lost,
+		TimedOut: s.TimedOut, Receivers: len(f.Receivers())}
 }
 
 // serveS3 starts answering S3 requests with h.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -172,15 +173,22 @@ func TestCrossNodeProcesses(t *testing.T) {
 			syscall.Unmount(mnt, syscall.MNT_DETACH)
 		}
 	})
-	procs, endpoints := startClusterProcesses(t, dir, 2, func(i int) []string {
+	port := clusterPort(t)
+	var addrs, list []string
+	for i := 1; i <= 2; i++ {
+		addrs = append(addrs, fmt.Sprintf("127.0.0.%d:%d", i, port))
+		list = append(list, fmt.Sprintf("http://127.0.0.%d:%d%s/n%d/d{1...2}", i, port, dir, i))
+	}
+	endpoints := startClusterProcessesEach(t, addrs, list, func(i int) []string {
 		if i == 1 {
 			return []string{"--mount", mnt}
 		}
 		return nil
 	})
 	// Node 1 learns from etcd that node 2 (its mount) receives its changes: set-up, polled.
-	learnt := regexp.MustCompile(`receives this node's changes.* receiver=` + regexp.QuoteMeta(strings.TrimPrefix(endpoints[1], "http://")))
-	etcdtest.Eventually(t, "node 1 logs that node 2 receives its changes", func() bool { return learnt.MatchString(procs[0].out.String()) })
+	etcdtest.Eventually(t, "node 1 sends to node 2", func() bool {
+		return strings.Contains(scrapeText(t, endpoints[0]+"/metrics", ""), "\nflashstor_feed_relay_receivers 1\n")
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	checkCrossNode(t, ctx, s3Client(endpoints[0]), mnt)

@@ -14,17 +14,28 @@
 //     their position, and a drive of another deployment or position refused.
 //  4. wait until every set has a read quorum of drives holding the agreed format, logging
 //     every Config.WaitReport which drives and nodes it waits for.
-//  5. deploy.Open over all drives in set order.
-//  6. the change relay (package feedrelay, Node.Feed) subscribes to the deployment's
+//  5. ownership: the node's owner.Node campaigns for the sets (a gateway for none) and
+//     serves the lock API; the deployment takes every lock through its routed Locker,
+//     so writers of one key on different nodes are serialised by the key's set's owner.
+//  6. deploy.Open over all drives in set order, the bucket documents in etcd
+//     (etcdconfig.Buckets), their watch feeding the pool's caches (BucketConfigChanged).
+//  7. the change relay (package feedrelay, Node.Feed) subscribes to the deployment's
 //     feed, so that the mounts of other nodes see this node's changes before its calls
-//     return; it is served under feedrelay.Prefix beside the drive handler.
+//     return; Serve serves it under feedrelay.Prefix.
 //
-// Not yet here: per-set ownership and object locks across nodes (objstore/cluster/owner);
-// until then writers of one key on different nodes are not serialised.
+// Every drive this node holds is fenced for its set (package fence), whoever calls it:
+// this node's deployment and the other nodes through the drive API check the same newest
+// epoch. A new owner raises the fence on a write quorum of its set's drives (advance)
+// before it grants, so a replaced owner's commits fail with storage.ErrStaleEpoch (S3 503).
+//
+// Healing runs on every node that runs it; each object it repairs is locked through the
+// set's owner and fenced like any write, so two nodes healing one set serialise per object
+// and a replaced owner's heal cannot commit.
 package cluster
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,12 +44,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdconfig"
 	"github.com/flashstor/flashstor/objstore/cluster/feedrelay"
+	"github.com/flashstor/flashstor/objstore/cluster/owner"
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
 	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/objstore/pool"
 	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/fence"
 	"github.com/flashstor/flashstor/objstore/storage/local"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -81,7 +98,14 @@ type Config struct {
 	EtcdTick time.Duration
 	// WaitReport is how often a node waiting for others says what it waits for (5 s).
 	WaitReport time.Duration
-	Log        *slog.Logger
+	// OwnerLease is the etcd lease of the node's set ownerships (owner.Config.LeaseTTL,
+	// 10 s by default): how long a dead owner's sets wait for another owner.
+	OwnerLease time.Duration
+	// PeerCAs, when set, makes the node API (drives and locks) refuse every request
+	// without a client certificate chaining to it: mutual TLS between nodes (--certs-dir,
+	// tlsconf.Store.NodeCAs). Remote.TLS then carries this node's client certificate.
+	PeerCAs *x509.CertPool
+	Log     *slog.Logger
 }
 
 // Node is one node of a cluster.
@@ -92,8 +116,22 @@ type Node struct {
 	place *topology.Placement
 	// localIdx lists this node's drives (indexes into top.Endpoints), local opens them.
 	localIdx []int
-	local    map[int]storage.Drive
-	handler  *remote.Handler
+	// local are this node's drives, each fenced for its set (package fence), served to
+	// the other nodes and used by this node's own deployment alike.
+	local   map[int]storage.Drive
+	handler *remote.Handler
+	// remotes are the clients of the other nodes' drives, by list index. GUARDED_BY(remoteMu).
+	remoteMu sync.Mutex
+	remotes  map[int]storage.Drive
+	// agreed is the deployment's agreement (set by Start before the owner starts).
+	agreed *Agreement
+	// owner is the node's part in set ownership, set by Start.
+	owner atomic.Pointer[owner.Node]
+	// pool is the deployment's pool once open: the placement of lock names.
+	pool atomic.Pointer[pool.Pool]
+	// stopWatch ends the watch of the bucket settings; watchers waits for it.
+	stopWatch func()
+	watchers  sync.WaitGroup
 	// feed relays changes between the nodes' mounts (package feedrelay).
 	feed *feedrelay.Relay
 
@@ -140,16 +178,26 @@ func New(cfg Config) (*Node, error) {
 			DisableCompression:  true,
 		}
 	}
-	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.Self), top: top, place: place, local: make(map[int]storage.Drive)}
+	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.Self), top: top, place: place,
+		local: make(map[int]storage.Drive), remotes: make(map[int]storage.Drive)}
 	n.localIdx = top.Local(cfg.Self)
+	setOf := make(map[int]int)
+	for s, set := range place.Sets {
+		for _, e := range set {
+			setOf[e] = s
+		}
+	}
 	served := make(map[string]storage.Drive)
 	for _, e := range n.localIdx {
 		d, err := local.Open(top.Endpoints[e].Path, cfg.Deploy.DriveOptions)
 		if err != nil {
 			return nil, fmt.Errorf("opening drive %s: %w", top.Endpoints[e].Path, err)
 		}
-		n.local[e] = d
-		served[DriveName(e)] = d
+		// One fence per drive, whoever calls: this node's own requests and the other
+		// nodes' through the handler are checked against the same newest epoch.
+		fd := fence.Wrap(d, setOf[e])
+		n.local[e] = fd
+		served[DriveName(e)] = fd
 	}
 	if n.handler, err = remote.NewHandler(cfg.Secret, served, cfg.Log); err != nil {
 		return nil, err
@@ -157,14 +205,47 @@ func New(cfg Config) (*Node, error) {
 	if n.feed, err = feedrelay.New(feedrelay.Config{Self: cfg.Self, Scheme: top.Scheme, Secret: cfg.Secret, Transport: cfg.Remote.Transport, Log: n.log}); err != nil {
 		return nil, err
 	}
+	if cfg.PeerCAs != nil {
+		n.handler.RequireClientCert(cfg.PeerCAs)
+		n.feed.RequireClientCert(cfg.PeerCAs)
+	}
 	return n, nil
+}
+
+// newRemote returns a client of drive e served by node.
+func newRemote(n *Node, node string, e int) (storage.Drive, error) {
+	return remote.New(n.top.Scheme+"://"+node, DriveName(e), n.cfg.Secret, n.cfg.Remote)
+}
+
+// httpClient is the client of the other nodes' lock APIs: the same pooled transport (and
+// TLS) as their drives'.
+func (n *Node) httpClient() *http.Client { return &http.Client{Transport: n.cfg.Remote.Transport} }
+
+// Serve returns the handler of this node's listener: the drive API under remote.Prefix,
+// the lock API under owner.APIPrefix (503 until the node has started its ownership), the
+// change relay under feedrelay.Prefix (503 until the deployment is open), and next for
+// every other request (S3; nil: 404).
+func (n *Node) Serve(next httpserver.Handler) httpserver.Handler {
+	if next == nil {
+		next = httpserver.HandlerFunc(func(w httpserver.ResponseWriter, _ *httpserver.Request) { w.WriteHeader(http.StatusNotFound) })
+	}
+	locks := httpserver.HandlerFunc(func(w httpserver.ResponseWriter, r *httpserver.Request) {
+		o := n.owner.Load()
+		if o == nil {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		o.Handler().ServeHTTP1(w, r)
+	})
+	return httpserver.Route(remote.Prefix, n.handler, httpserver.Route(owner.APIPrefix, locks, httpserver.Route(feedrelay.Prefix, n.feed, next)))
 }
 
 // Handler serves this node's drives to the other nodes (under remote.Prefix).
 func (n *Node) Handler() *remote.Handler { return n.handler }
 
-// Feed is the node's change relay: serve it under feedrelay.Prefix beside Handler, and
-// call its Receive before mounting (see package feedrelay).
+// Feed is the node's change relay (Serve serves it): call its Receive before mounting
+// (see package feedrelay).
 func (n *Node) Feed() *feedrelay.Relay { return n.feed }
 
 // Topology is the parsed list.
@@ -212,8 +293,13 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.waitQuorum(ctx, a); err != nil {
 		return err
 	}
+	if err := n.startOwner(a); err != nil {
+		return err
+	}
+	docs := etcdconfig.NewBuckets(c)
 	dcfg := n.cfg.Deploy
 	dcfg.Drives, dcfg.Parity = nil, a.Parity
+	dcfg.Locks, dcfg.BucketDocs = n.owner.Load().Locker(), docs
 	for _, e := range n.place.Order() {
 		dcfg.Drives = append(dcfg.Drives, a.Args[e])
 	}
@@ -232,6 +318,20 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.Deployment = dep
+	n.pool.Store(dep.Pool)
+	n.watchSettings(docs)
+	// A set whose preferred node is down gets its owner after the takeover delay (the
+	// lease): wait that long at most, then serve what has an owner (503 for the rest).
+	lease := n.cfg.OwnerLease
+	if lease <= 0 {
+		lease = 10 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*lease)
+	err = n.owner.Load().WaitOwners(wctx)
+	cancel()
+	if err != nil {
+		n.log.Warn("serving before every erasure set has an owner: writes to the others fail (503) until they have one", "err", err)
+	}
 	n.log.Info("cluster node serving", "deployment", a.DeploymentID, "nodes", len(n.top.Nodes), "drives", len(n.top.Endpoints), "local_drives", len(n.localIdx))
 	return nil
 }
@@ -264,10 +364,7 @@ func (n *Node) openDrive(arg string) (storage.Drive, error) {
 		if ep.URL(n.top.Scheme) != arg {
 			continue
 		}
-		if d, ok := n.local[e]; ok {
-			return d, nil
-		}
-		return remote.New(n.top.Scheme+"://"+ep.Node, DriveName(e), n.cfg.Secret, n.cfg.Remote)
+		return n.drive(e)
 	}
 	return nil, fmt.Errorf("drive %s is not in the list", arg)
 }
@@ -278,8 +375,16 @@ func (n *Node) Close() { n.closeOnce.Do(n.close) }
 
 func (n *Node) close() {
 	n.feed.Close()
+	if n.stopWatch != nil {
+		n.stopWatch()
+		n.watchers.Wait()
+	}
 	if n.Deployment != nil {
 		n.Deployment.Close()
+	}
+	// Resigning hands the node's sets over at once rather than after the lease.
+	if o := n.owner.Load(); o != nil {
+		o.Close()
 	}
 	if n.client != nil {
 		if n.lease != 0 && !n.cfg.HardStop {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore"
-	"github.com/flashstor/flashstor/objstore/storage/remote"
 )
 
 var _ httpserver.Handler = (*Relay)(nil)
@@ -19,13 +18,7 @@ var _ httpserver.Handler = (*Relay)(nil)
 // ServeHTTP1 receives a batch of another node's changes and runs them through this node's
 // subscribers before it answers (see the package doc for the protocol).
 func (r *Relay) ServeHTTP1(w httpserver.ResponseWriter, req *httpserver.Request) {
-	if r.certs != nil {
-		if err := r.certs.Check(req); err != nil {
-			r.refuse(w, req, err)
-			return
-		}
-	}
-	if err := r.auth.VerifyToken(string(req.Header(remote.AuthHeader)), req.Method, string(req.Path), string(req.RawQuery)); err != nil {
+	if err := r.auth.VerifyHTTP1(req); err != nil {
 		r.refuse(w, req, err)
 		return
 	}
@@ -83,7 +76,7 @@ func (r *Relay) ServeHTTP1(w httpserver.ResponseWriter, req *httpserver.Request)
 // RequireClientCert makes the relay refuse (401, empty body) every request that did not
 // arrive over TLS with a client certificate chaining to roots, as the drive handler's
 // RequireClientCert does (--certs-dir). Call it before serving.
-func (r *Relay) RequireClientCert(roots *x509.CertPool) { r.certs = remote.NewPeerCerts(roots) }
+func (r *Relay) RequireClientCert(roots *x509.CertPool) { r.auth.RequireClientCert(roots) }
 
 type errString string
 

@@ -4,41 +4,25 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flashstor/flashstor/internal/testpki"
 	"github.com/flashstor/flashstor/internal/tlsconf"
+	"github.com/flashstor/flashstor/internal/tlsconf/tlsconftest"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 )
-
-// certsDir lays out a node's --certs-dir (its certificate by ca, ca in CAs/) and loads it.
-func certsDir(t *testing.T, ca *testpki.CA) *tlsconf.Store {
-	t.Helper()
-	dir := t.TempDir()
-	ca.Issue(t, 2).Write(t, dir, tlsconf.CertFile, tlsconf.KeyFile)
-	if err := os.MkdirAll(filepath.Join(dir, tlsconf.CAsDir), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, tlsconf.CAsDir, "cluster.crt"), ca.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	store, err := tlsconf.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
-}
 
 // With --certs-dir the relay speaks TLS with the node's certificate, and a receiver that
 // requires client certificates refuses (401, empty body) a signed request without one or
 // with one of another CA.
 func TestMutualTLS(t *testing.T) {
 	ca := testpki.NewCA(t, "cluster CA")
-	store := certsDir(t, ca)
+	store, err := tlsconf.Load(tlsconftest.NodeDir(t, ca, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := newEtcd(t)
 	tr := &http.Transport{TLSClientConfig: store.NodeClientConfig()}
 	t.Cleanup(tr.CloseIdleConnections)

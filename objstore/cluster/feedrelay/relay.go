@@ -72,8 +72,6 @@ type Relay struct {
 	log    *slog.Logger
 	auth   *remote.Verifier
 	client *http.Client
-	// certs, when set, requires a node's client certificate (RequireClientCert).
-	certs *remote.PeerCerts
 
 	// layer is set by Start; the handler answers 503 before.
 	layer atomic.Pointer[layerBox]

@@ -23,8 +23,30 @@ func SignRequest(req *http.Request, secret []byte) (nonce string) {
 	return nonce
 }
 
-// Verifier checks node tokens, refusing replays within the window (see the package doc).
-type Verifier struct{ v *verifier }
+// Verifier checks node tokens, refusing replays within the window (see the package doc),
+// and, once RequireClientCert was called, the client certificate of the connection.
+type Verifier struct {
+	v     *verifier
+	peers *certChecker
+}
+
+// RequireClientCert makes VerifyHTTP1 refuse every request that did not arrive over TLS
+// with a client certificate chaining to roots, as Handler.RequireClientCert does for the
+// drive API. Call it before serving.
+func (v *Verifier) RequireClientCert(roots *x509.CertPool) { v.peers = newCertChecker(roots) }
+
+// VerifyHTTP1 checks the node credentials of a request served by the epoll transport:
+// the client certificate when one is required, then the node token.
+func (v *Verifier) VerifyHTTP1(r *httpserver.Request) error {
+	if v.peers != nil {
+		st, ok := r.TLS()
+		if err := v.peers.check(st, ok); err != nil {
+			return err
+		}
+	}
+	_, err := v.v.verify(string(r.Header(authHeader)), r.Method, string(r.Path), string(r.RawQuery))
+	return err
+}
 
 // NewVerifier returns a verifier of tokens signed with secret (at least 16 bytes).
 func NewVerifier(secret []byte) (*Verifier, error) {
@@ -42,29 +64,4 @@ func newVerifier(secret []byte) *verifier {
 func (v *Verifier) Verify(r *http.Request) error {
 	_, err := v.v.verify(r.Header.Get(authHeader), r.Method, r.URL.EscapedPath(), r.URL.RawQuery)
 	return err
-}
-
-// AuthHeader is the request header that carries the node token.
-const AuthHeader = authHeader
-
-// VerifyToken checks a node token as an httpserver handler sees its request: token is the
-// AuthHeader field, path and rawQuery as sent (not percent-decoded).
-func (v *Verifier) VerifyToken(token, method, path, rawQuery string) error {
-	_, err := v.v.verify(token, method, path, rawQuery)
-	return err
-}
-
-// PeerCerts checks the client certificates of node-to-node requests as
-// Handler.RequireClientCert does, for the other node APIs on the listener (the change
-// relay of package cluster/feedrelay).
-type PeerCerts struct{ c *certChecker }
-
-// NewPeerCerts accepts client certificates for client authentication that chain to roots
-// (the nodes' CA, tlsconf.Store.NodeCAs).
-func NewPeerCerts(roots *x509.CertPool) *PeerCerts { return &PeerCerts{c: newCertChecker(roots)} }
-
-// Check accepts a request that came over TLS with such a certificate.
-func (p *PeerCerts) Check(r *httpserver.Request) error {
-	st, ok := r.TLS()
-	return p.c.check(st, ok)
 }
