@@ -76,6 +76,8 @@ func (fd *feed) onEvent(e objstore.Event) {
 		ops = fd.removed(e.Bucket, e.Key)
 	case objstore.EventRename:
 		ops = append(fd.removed(e.Bucket, e.Key), fd.changed(e.Bucket, e.NewKey, e.Info, false)...)
+	case objstore.EventResync:
+		ops = fd.resync(e.Bucket)
 	case objstore.EventBucketCreated, objstore.EventBucketDeleted:
 		root := fd.f.root.EmbeddedInode()
 		ops = []func(){func() { root.NotifyEntry(e.Bucket) }}
@@ -238,4 +240,38 @@ func (fd *feed) dropEmptyDirs(bucket string, dir *fs.Inode, name string, marker 
 func (fd *feed) isEmpty(bucket, prefix string) bool {
 	res, err := fd.f.layer.ListObjects(fd.f.ctx, bucket, objstore.ListOptions{Prefix: prefix, Delimiter: "/", MaxKeys: 1})
 	return err == nil && len(res.Objects)+len(res.Prefixes) == 0
+}
+
+// resync handles changes that may have been missed (a cluster's relay that lost events on
+// their way to this node): every node the kernel knows under bucket ("" : every bucket)
+// is marked stale and the kernel drops its entries, attributes and pages, so that the
+// next access asks the core again.
+func (fd *feed) resync(bucket string) []func() {
+	root := fd.f.root.EmbeddedInode()
+	var ops []func()
+	var visit func(dir *fs.Inode)
+	visit = func(dir *fs.Inode) {
+		if d, ok := dir.Operations().(*dirNode); ok {
+			d.gen.Add(1)
+			d.childGen.Add(1)
+			ops = append(ops, func() { dir.NotifyContent(-1, 0) })
+		}
+		for name, child := range dir.Children() {
+			ops = append(ops, func() { dir.NotifyEntry(name) })
+			switch n := child.Operations().(type) {
+			case *fileNode:
+				n.gen.Add(1)
+				ops = append(ops, func() { child.NotifyContent(0, 0) })
+			case *dirNode:
+				visit(child)
+			}
+		}
+	}
+	for name, b := range root.Children() {
+		if bucket == "" || name == bucket {
+			ops = append(ops, func() { root.NotifyEntry(name) })
+			visit(b)
+		}
+	}
+	return ops
 }

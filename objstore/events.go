@@ -25,9 +25,13 @@ const (
 	// in a cluster, on another node; Bucket "" means any bucket's may have changed. The
 	// caches of bucket settings drop their entries on it.
 	EventBucketConfig
+	// EventResync: the subscriber may have missed changes (of Bucket; "" for every bucket),
+	// as a cluster node does whose relay from another node lost events: it drops whatever
+	// it cached of them.
+	EventResync
 )
 
-var eventNames = [...]string{"", "put", "delete", "rename", "metadata", "bucket-created", "bucket-deleted", "bucket-config"}
+var eventNames = [...]string{"", "put", "delete", "rename", "metadata", "bucket-created", "bucket-deleted", "bucket-config", "resync"}
 
 func (t EventType) String() string {
 	if t < 0 || int(t) >= len(eventNames) {

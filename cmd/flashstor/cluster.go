@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/internal/metrics/collect"
 	"github.com/flashstor/flashstor/internal/tlsconf"
 	"github.com/flashstor/flashstor/objstore/cluster"
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
@@ -133,6 +134,14 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *
 		return nil, err
 	}
 	return c, nil
+}
+
+// feedStats reads the node's change relay for the metrics.
+func (c *clusterNode) feedStats() collect.FeedRelayStats {
+	f := c.node.Feed()
+	s := f.Stats()
+	return collect.FeedRelayStats{Sent: s.Sent, Batches: s.Batches, Received: s.Received, Late: s.Late, Back: s.Back, Lost: s.Lost,
+		TimedOut: s.TimedOut, Receivers: len(f.Receivers())}
 }
 
 // serveS3 starts answering S3 requests with h.

@@ -246,9 +246,16 @@ func checkSettingsAcrossNodes(t *testing.T, ctx context.Context, c1 *s3.Client, 
 // every one serves.
 func startClusterProcesses(t *testing.T, addrs, list []string, extra ...string) []string {
 	t.Helper()
+	return startClusterProcessesEach(t, addrs, list, func(int) []string { return extra })
+}
+
+// startClusterProcessesEach is startClusterProcesses with extra(i) the extra flags of
+// node i (from 0).
+func startClusterProcessesEach(t *testing.T, addrs, list []string, extra func(i int) []string) []string {
+	t.Helper()
 	procs := make([]*clusterProcess, len(addrs))
 	for i := range procs {
-		args := append([]string{"server", "--address", addrs[i], "--lifecycle-interval", "0"}, extra...)
+		args := append([]string{"server", "--address", addrs[i], "--lifecycle-interval", "0"}, extra(i)...)
 		args = append(args, list...)
 		p := &clusterProcess{exited: make(chan struct{})}
 		p.cmd = exec.Command(os.Args[0], "-test.run=^TestChaosChild$")

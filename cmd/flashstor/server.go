@@ -21,6 +21,7 @@ import (
 	"github.com/flashstor/flashstor/iam/sts"
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/metrics"
+	"github.com/flashstor/flashstor/internal/metrics/collect"
 	"github.com/flashstor/flashstor/objstore/cluster/etcdconfig"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/s3frontend"
@@ -257,6 +258,11 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := registerCollectors(m, cfg, srv, dep, alog); err != nil {
 		return err
 	}
+	if node != nil {
+		if err := m.Register(collect.FeedRelay(node.feedStats)); err != nil {
+			return err
+		}
+	}
 	var ln net.Listener
 	if node == nil {
 		if ln, err = net.Listen("tcp", cfg.address); err != nil {
@@ -270,6 +276,15 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if ln != nil {
 			ln.Close()
 		}
+	}
+	if node != nil && cfg.mount != "" {
+		// The mount must see the other nodes' changes as it sees this node's.
+		stopReceiving, err := node.node.Feed().Receive(ctx)
+		if err != nil {
+			closeLn()
+			return err
+		}
+		defer stopReceiving()
 	}
 	unmount, err := mountIfAsked(ctx, cfg, dep, m, log)
 	if err != nil {

@@ -19,6 +19,9 @@
 //     so writers of one key on different nodes are serialised by the key's set's owner.
 //  6. deploy.Open over all drives in set order, the bucket documents in etcd
 //     (etcdconfig.Buckets), their watch feeding the pool's caches (BucketConfigChanged).
+//  7. the change relay (package feedrelay, Node.Feed) subscribes to the deployment's
+//     feed, so that the mounts of other nodes see this node's changes before its calls
+//     return; Serve serves it under feedrelay.Prefix.
 //
 // Every drive this node holds is fenced for its set (package fence), whoever calls it:
 // this node's deployment and the other nodes through the drive API check the same newest
@@ -46,6 +49,7 @@ import (
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore/cluster/etcdconfig"
+	"github.com/flashstor/flashstor/objstore/cluster/feedrelay"
 	"github.com/flashstor/flashstor/objstore/cluster/owner"
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
 	"github.com/flashstor/flashstor/objstore/deploy"
@@ -128,6 +132,8 @@ type Node struct {
 	// stopWatch ends the watch of the bucket settings; watchers waits for it.
 	stopWatch func()
 	watchers  sync.WaitGroup
+	// feed relays changes between the nodes' mounts (package feedrelay).
+	feed *feedrelay.Relay
 
 	etcd      *embed.Etcd // nil unless this node runs a member
 	client    *clientv3.Client
@@ -196,8 +202,12 @@ func New(cfg Config) (*Node, error) {
 	if n.handler, err = remote.NewHandler(cfg.Secret, served, cfg.Log); err != nil {
 		return nil, err
 	}
+	if n.feed, err = feedrelay.New(feedrelay.Config{Self: cfg.Self, Scheme: top.Scheme, Secret: cfg.Secret, Transport: cfg.Remote.Transport, Log: n.log}); err != nil {
+		return nil, err
+	}
 	if cfg.PeerCAs != nil {
 		n.handler.RequireClientCert(cfg.PeerCAs)
+		n.feed.RequireClientCert(cfg.PeerCAs)
 	}
 	return n, nil
 }
@@ -212,8 +222,9 @@ func newRemote(n *Node, node string, e int) (storage.Drive, error) {
 func (n *Node) httpClient() *http.Client { return &http.Client{Transport: n.cfg.Remote.Transport} }
 
 // Serve returns the handler of this node's listener: the drive API under remote.Prefix,
-// the lock API under owner.APIPrefix (503 until the node has started its ownership), and
-// next for every other request (S3; nil: 404).
+// the lock API under owner.APIPrefix (503 until the node has started its ownership), the
+// change relay under feedrelay.Prefix (503 until the deployment is open), and next for
+// every other request (S3; nil: 404).
 func (n *Node) Serve(next httpserver.Handler) httpserver.Handler {
 	if next == nil {
 		next = httpserver.HandlerFunc(func(w httpserver.ResponseWriter, _ *httpserver.Request) { w.WriteHeader(http.StatusNotFound) })
@@ -227,11 +238,15 @@ func (n *Node) Serve(next httpserver.Handler) httpserver.Handler {
 		}
 		o.Handler().ServeHTTP1(w, r)
 	})
-	return httpserver.Route(remote.Prefix, n.handler, httpserver.Route(owner.APIPrefix, locks, next))
+	return httpserver.Route(remote.Prefix, n.handler, httpserver.Route(owner.APIPrefix, locks, httpserver.Route(feedrelay.Prefix, n.feed, next)))
 }
 
 // Handler serves this node's drives to the other nodes (under remote.Prefix).
 func (n *Node) Handler() *remote.Handler { return n.handler }
+
+// Feed is the node's change relay (Serve serves it): call its Receive before mounting
+// (see package feedrelay).
+func (n *Node) Feed() *feedrelay.Relay { return n.feed }
 
 // Topology is the parsed list.
 func (n *Node) Topology() *topology.Topology { return n.top }
@@ -298,6 +313,10 @@ func (n *Node) Start(ctx context.Context) error {
 		dep.Close()
 		return fmt.Errorf("the drives assembled deployment %s, etcd holds %s", dep.Layout.DeploymentID, a.DeploymentID)
 	}
+	if err := n.feed.Start(ctx, dep, n.client); err != nil {
+		dep.Close()
+		return err
+	}
 	n.Deployment = dep
 	n.pool.Store(dep.Pool)
 	n.watchSettings(docs)
@@ -355,6 +374,7 @@ func (n *Node) openDrive(arg string) (storage.Drive, error) {
 func (n *Node) Close() { n.closeOnce.Do(n.close) }
 
 func (n *Node) close() {
+	n.feed.Close()
 	if n.stopWatch != nil {
 		n.stopWatch()
 		n.watchers.Wait()

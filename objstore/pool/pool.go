@@ -258,3 +258,8 @@ func (p *Pool) Subscribe(bucket string, fn func(objstore.Event)) (cancel func())
 }
 
 func (p *Pool) publish(ctx context.Context, e objstore.Event) { p.feed.Publish(ctx, e) }
+
+// PublishChange delivers e to the pool's subscribers as if the pool had made the change:
+// for changes committed elsewhere (another node of a cluster, whose relay hands its
+// events to this node's mounts). The origin of ctx marks them.
+func (p *Pool) PublishChange(ctx context.Context, e objstore.Event) { p.feed.Publish(ctx, e) }

@@ -242,3 +242,32 @@ func Audit(src AuditStatser) prometheus.Collector {
 		},
 	}
 }
+
+// FeedRelayStats are the counters of a cluster node's change relay (package feedrelay's
+// Stats, copied by the caller: this package does not import the core).
+type FeedRelayStats struct {
+	Sent, Batches, Received, Late, Back, Lost, TimedOut int64
+	// Receivers is the number of other nodes the relay sends to now.
+	Receivers int
+}
+
+// FeedRelay reports a cluster node's change relay, read at scrape time.
+func FeedRelay(read func() FeedRelayStats) prometheus.Collector {
+	type snap = FeedRelayStats
+	f := func(name, help string, get func(snap) float64) family[snap] {
+		return family[snap]{desc("feed_relay", name, help), counter, get}
+	}
+	return &snapshotCollector[snap]{
+		read: read,
+		families: []family[snap]{
+			f("events_sent_total", "Changes of this node delivered to other nodes' mounts.", func(s snap) float64 { return float64(s.Sent) }),
+			f("requests_sent_total", "Requests (batches of changes) delivered to other nodes.", func(s snap) float64 { return float64(s.Batches) }),
+			f("events_received_total", "Changes of other nodes run through this node's mounts.", func(s snap) float64 { return float64(s.Received) }),
+			f("receivers_late_total", "Times a receiving node did not answer within the bound and writes stopped waiting for it.", func(s snap) float64 { return float64(s.Late) }),
+			f("receivers_back_total", "Times a late receiving node answered again.", func(s snap) float64 { return float64(s.Back) }),
+			f("events_lost_total", "Changes that did not reach a receiving node (it was told to resync later).", func(s snap) float64 { return float64(s.Lost) }),
+			f("writes_timed_out_total", "Writes whose wait for the receiving nodes ended at the bound.", func(s snap) float64 { return float64(s.TimedOut) }),
+			{desc("feed_relay", "receivers", "Other nodes (with a mount) this node sends its changes to."), gauge, func(s snap) float64 { return float64(s.Receivers) }},
+		},
+	}
+}

@@ -1,0 +1,156 @@
+package feedrelay
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// ReceiverPrefix is the etcd prefix under which the nodes that receive other nodes'
+// changes register (ReceiverPrefix + host:port).
+const ReceiverPrefix = "/flashstor/v1/feed/receivers/"
+
+// ReceiverTTL is the lease of a receiver's key: how long other nodes keep sending to a
+// node that died.
+const ReceiverTTL = 10 // seconds
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// Receive registers this node as a receiver of the other nodes' changes (a mount calls it
+// before it serves): they send it their changes from when they see the key, a watch's
+// delay after Receive returns. Should the registration be lost (its lease expired: the
+// node was cut off from etcd for ReceiverTTL), Receive registers again and, since changes
+// may have been missed meanwhile, has the node's subscribers resync. stop unregisters it.
+func (r *Relay) Receive(ctx context.Context) (stop func(), err error) {
+	if r.etcd == nil {
+		return nil, fmt.Errorf("feedrelay: Receive before Start")
+	}
+	rctx, cancel := context.WithCancel(r.etcd.Ctx())
+	lease, alive, err := r.register(ctx, rctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			for range alive {
+			}
+			if rctx.Err() != nil {
+				return
+			}
+			r.log.Warn("feed relay: this node's registration as a receiver was lost; registering again")
+			for {
+				select {
+				case <-rctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				actx, acancel := context.WithTimeout(rctx, 5*time.Second)
+				lease, alive, err = r.register(actx, rctx)
+				acancel()
+				if err == nil {
+					break
+				}
+				r.log.Warn("feed relay: registering as a receiver", "err", err)
+			}
+			if box := r.layer.Load(); box != nil {
+				box.l.PublishChange(objstore.WithOrigin(rctx, origin{from: r.cfg.Self}), objstore.Event{Type: objstore.EventResync})
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		r.etcd.Revoke(dctx, lease)
+		dcancel()
+	}, nil
+}
+
+// register puts this node's receiver key under a new lease, kept alive until keep ends
+// or the lease is lost (alive closes then).
+func (r *Relay) register(ctx, keep context.Context) (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {
+	lease, err := r.etcd.Grant(ctx, ReceiverTTL)
+	if err != nil {
+		return 0, nil, fmt.Errorf("feed receiver lease: %w", err)
+	}
+	if _, err := r.etcd.Put(ctx, ReceiverPrefix+r.cfg.Self, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(lease.ID)); err != nil {
+		return 0, nil, fmt.Errorf("registering as a feed receiver: %w", err)
+	}
+	alive, err := r.etcd.KeepAlive(keep, lease.ID)
+	if err != nil {
+		return 0, nil, fmt.Errorf("feed receiver keep-alive: %w", err)
+	}
+	return lease.ID, alive, nil
+}
+
+// load reads the receivers registered now and returns the revision to watch from.
+func (r *Relay) load(ctx context.Context) (int64, error) {
+	resp, err := r.etcd.Get(ctx, ReceiverPrefix, clientv3.WithPrefix())
+	if err != nil {
+		return 0, fmt.Errorf("reading the feed receivers: %w", err)
+	}
+	now := make(map[string]bool)
+	for _, kv := range resp.Kvs {
+		now[strings.TrimPrefix(string(kv.Key), ReceiverPrefix)] = true
+	}
+	r.mu.Lock()
+	var gone []string
+	for name := range r.byName {
+		if !now[name] {
+			gone = append(gone, name)
+		}
+	}
+	r.mu.Unlock()
+	for _, name := range gone {
+		r.drop(name)
+	}
+	for name := range now {
+		r.add(name)
+	}
+	return resp.Header.Revision + 1, nil
+}
+
+// watch follows the receivers from revision rev until ctx ends; on a broken watch (a
+// compaction, etcd unreachable) it reads them again.
+func (r *Relay) watch(ctx context.Context, rev int64) {
+	for ctx.Err() == nil {
+		ch := r.etcd.Watch(clientv3.WithRequireLeader(ctx), ReceiverPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev))
+		for resp := range ch {
+			if resp.Err() != nil {
+				break
+			}
+			for _, ev := range resp.Events {
+				name := strings.TrimPrefix(string(ev.Kv.Key), ReceiverPrefix)
+				if ev.Type == clientv3.EventTypeDelete {
+					r.drop(name)
+				} else {
+					r.add(name)
+				}
+			}
+			rev = resp.Header.Revision + 1
+		}
+		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			next, err := r.load(lctx)
+			cancel()
+			if err == nil {
+				rev = next
+				break
+			}
+			r.log.Warn("feed relay: reading the receivers", "err", err)
+		}
+	}
+}
