@@ -46,6 +46,8 @@ type faultNode struct {
 	host string
 	// out is the output of every process this node ran.
 	out lockedBuffer
+	// env is added to the environment of the processes started from now on (test hooks).
+	env []string
 
 	mu sync.Mutex
 	// cmd and exited are the running process's, nil while none runs. GUARDED_BY(mu).
@@ -59,9 +61,13 @@ func (n *faultNode) endpoint() string { return fmt.Sprintf("http://%s:%d", n.hos
 // newFaultCluster starts four nodes with two drives each (one erasure set of eight drives
 // spanning them, so that losing a node costs two drives) and waits until every node
 // serves. With netns, each node runs in a namespace of its own on netns's addresses;
-// otherwise on 127.0.0.1 to 127.0.0.4.
-func newFaultCluster(t *testing.T, netns *netnsNet) *faultCluster {
+// otherwise on 127.0.0.1 to 127.0.0.4. Every node's environment has env added (test
+// switches).
+func newFaultCluster(t *testing.T, netns *netnsNet, env ...string) *faultCluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("the cluster fault suite runs without -short (scripts/test.sh's step without -short, not under -race)")
+	}
 	c := &faultCluster{t: t, netns: netns}
 	if netns != nil {
 		c.hosts, c.port = netns.hosts, 9000
@@ -76,7 +82,7 @@ func newFaultCluster(t *testing.T, netns *netnsNet) *faultCluster {
 		c.list = append(c.list, fmt.Sprintf("http://%s:%d%s/n%d/d{1...2}", h, c.port, dir, i+1))
 	}
 	for i, h := range c.hosts {
-		c.nodes = append(c.nodes, &faultNode{c: c, i: i, host: h})
+		c.nodes = append(c.nodes, &faultNode{c: c, i: i, host: h, env: env})
 	}
 	t.Cleanup(c.stopAll)
 	var wg sync.WaitGroup
@@ -105,6 +111,7 @@ func (n *faultNode) start() {
 	}
 	cmd.Env = append(os.Environ(), envChaosChild+"="+strings.Join(args, "\n"),
 		"FLASHSTORE_ROOT_USER=testadmin", "FLASHSTORE_ROOT_PASSWORD=test-secret-123")
+	cmd.Env = append(cmd.Env, n.env...)
 	from := len(n.out.String())
 	fmt.Fprintf(&n.out, "=== node %d started at %s\n", n.i+1, time.Now().Format(time.RFC3339Nano))
 	cmd.Stdout, cmd.Stderr = &n.out, &n.out

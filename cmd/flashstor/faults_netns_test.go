@@ -14,10 +14,10 @@ import (
 // reach every node). A fault on a node's host end touches that node's traffic only, and
 // nothing of the machine's other users (no rule on loopback).
 type netnsNet struct {
-	t     *testing.T
-	ns    []string // the namespaces, by node
-	veths []string // the veths' host ends, by node
-	hosts []string // the nodes' addresses
+	t      *testing.T
+	ns     []string // the namespaces, by node
+	veths  []string // the veths' host ends, by node
+	hosts  []string // the nodes' addresses
 	bridge string
 }
 
@@ -86,21 +86,3 @@ func (nn *netnsNet) cut(i int) { nn.ip("link", "set", nn.veths[i], "down") }
 
 // restore puts node i back on the network.
 func (nn *netnsNet) restore(i int) { nn.ip("link", "set", nn.veths[i], "up") }
-
-// slow delays every packet to node i by delay (tc netem on the veth's host end), or skips
-// the test if the kernel has no netem.
-func (nn *netnsNet) slow(i int, delay string) {
-	nn.t.Helper()
-	out, err := exec.Command("tc", "qdisc", "add", "dev", nn.veths[i], "root", "netem", "delay", delay).CombinedOutput()
-	if err != nil {
-		nn.t.Skipf("tc netem on %s: %v: %s (a kernel without sch_netem?)", nn.veths[i], err, out)
-	}
-}
-
-// unslow removes node i's delay.
-func (nn *netnsNet) unslow(i int) {
-	nn.t.Helper()
-	if out, err := exec.Command("tc", "qdisc", "del", "dev", nn.veths[i], "root").CombinedOutput(); err != nil {
-		nn.t.Errorf("removing the delay of node %d: %v: %s", i+1, err, out)
-	}
-}

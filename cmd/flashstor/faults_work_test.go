@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,11 +144,18 @@ func (a *ackedObjects) verify(t *testing.T, c *faultCluster, nodes ...int) {
 	if len(a.acked) == 0 {
 		t.Fatal("no write was acknowledged: the run shows nothing")
 	}
-	bad := 0
-	check := func(node int, key string, o ackedObj, mustExist bool) {
+	type item struct {
+		node      int
+		key       string
+		o         ackedObj
+		mustExist bool
+	}
+	items := make(chan item)
+	var bad atomic.Int32
+	check := func(it item) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		out, err := c.client(node).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(faultBucket), Key: aws.String(key)})
+		out, err := c.client(it.node).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(faultBucket), Key: aws.String(it.key)})
 		var got []byte
 		if err == nil {
 			got, err = io.ReadAll(out.Body)
@@ -155,28 +163,36 @@ func (a *ackedObjects) verify(t *testing.T, c *faultCluster, nodes ...int) {
 		}
 		var ae smithy.APIError
 		switch {
-		case !mustExist && errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey":
+		case !it.mustExist && errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey":
 		case err != nil:
-			bad++
-			t.Errorf("GET %s (written through node %d) through node %d: %v", key, o.node+1, node+1, err)
-		case !bytes.Equal(got, lincheck.Body(o.v, o.size)):
-			bad++
+			bad.Add(1)
+			t.Errorf("GET %s (written through node %d) through node %d: %v", it.key, it.o.node+1, it.node+1, err)
+		case !bytes.Equal(got, lincheck.Body(it.o.v, it.o.size)):
+			bad.Add(1)
 			v, why := lincheck.Identify(got)
-			t.Errorf("GET %s through node %d: %d bytes (value %x: %v), want value %x of %d bytes", key, node+1, len(got), uint64(v), why, uint64(o.v), o.size)
+			t.Errorf("GET %s through node %d: %d bytes (value %x: %v), want value %x of %d bytes", it.key, it.node+1, len(got), uint64(v), why, uint64(it.o.v), it.o.size)
 		}
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for it := range items {
+				if bad.Load() < 20 {
+					check(it)
+				}
+			}
+		})
 	}
 	for _, node := range nodes {
 		for key, o := range a.acked {
-			if bad < 20 {
-				check(node, key, o, true)
-			}
+			items <- item{node, key, o, true}
 		}
 		for key, o := range a.unknown {
-			if bad < 20 {
-				check(node, key, o, false)
-			}
+			items <- item{node, key, o, false}
 		}
 	}
+	close(items)
+	wg.Wait()
 	t.Logf("verified %d acknowledged objects (and %d of unknown outcome) byte for byte through nodes %v", len(a.acked), len(a.unknown), oneBased(nodes))
 }
 
