@@ -30,7 +30,7 @@ const faultNodes = 4
 
 // faultCluster is a cluster of server processes.
 type faultCluster struct {
-	t     *testing.T
+	t     testing.TB
 	hosts []string // the nodes' IP addresses
 	port  int
 	list  []string // the drive URL list every node is given
@@ -63,7 +63,7 @@ func (n *faultNode) endpoint() string { return fmt.Sprintf("http://%s:%d", n.hos
 // serves. With netns, each node runs in a namespace of its own on netns's addresses;
 // otherwise on 127.0.0.1 to 127.0.0.4. Every node's environment has env added (test
 // switches).
-func newFaultCluster(t *testing.T, netns *netnsNet, env ...string) *faultCluster {
+func newFaultCluster(t testing.TB, netns *netnsNet, env ...string) *faultCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("the cluster fault suite runs without -short (scripts/test.sh's step without -short, not under -race)")
