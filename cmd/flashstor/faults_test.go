@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/lincheck"
 )
 
@@ -36,7 +41,7 @@ func faultHold(t *testing.T) time.Duration {
 func TestClusterFaultKill(t *testing.T) {
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
-	w := startFaultWork(t, c)
+	w := startFaultWork(t, c, faultOpTimeout)
 	time.Sleep(2 * time.Second)
 	c.nodes[3].stop(syscall.SIGKILL)
 	time.Sleep(faultHold(t))
@@ -53,7 +58,7 @@ func TestClusterFaultKill(t *testing.T) {
 func TestClusterFaultEtcdMember(t *testing.T) {
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
-	w := startFaultWork(t, c)
+	w := startFaultWork(t, c, faultOpTimeout)
 	time.Sleep(2 * time.Second)
 	c.nodes[1].stop(syscall.SIGKILL)
 	time.Sleep(faultHold(t))
@@ -72,16 +77,27 @@ func TestClusterFaultEtcdMember(t *testing.T) {
 // clients write through every node (some of node 4's writes are in flight when it stops),
 // then resumes it. Whatever node 4 had in flight must not overwrite what the others wrote
 // meanwhile: the history stays linearizable and every acknowledged object is whole. The
-// refusals node 4's clients got after the resume are logged (client errors).
+// refusals node 4's clients got after the resume (a fenced commit: 503) are counted and
+// logged.
 func TestClusterFaultPause(t *testing.T) {
+	pause := faultEnvDuration(t, "FLASHSTOR_FAULT_PAUSE", 12*time.Second)
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
-	w := startFaultWork(t, c)
+	// The clients wait out the pause, so that node 4's writes in flight get their answer
+	// after the resume: the refusal of a fenced write, or its success.
+	w := startFaultWork(t, c, pause+20*time.Second)
 	time.Sleep(2 * time.Second)
 	c.nodes[3].signal(syscall.SIGSTOP)
-	time.Sleep(faultEnvDuration(t, "FLASHSTOR_FAULT_PAUSE", 12*time.Second))
+	time.Sleep(pause)
 	c.nodes[3].signal(syscall.SIGCONT)
 	w.finish(3*time.Second, 0, 1, 2, 3)
+	var refused []string
+	for _, code := range []string{"SlowDown", "ServiceUnavailable", "InternalError"} {
+		if n := w.errs.count(3, "PutObject", code); n > 0 {
+			refused = append(refused, fmt.Sprintf("%d %s", n, code))
+		}
+	}
+	t.Logf("writes through node 4 refused after its resume: %v", refused)
 }
 
 // TestClusterFaultPartition cuts node 4 off the network (network namespaces: its veth goes
@@ -92,7 +108,7 @@ func TestClusterFaultPartition(t *testing.T) {
 	nn := newNetnsNet(t, faultNodes)
 	c := newFaultCluster(t, nn, nil...)
 	c.makeBucket(0, faultBucket)
-	w := startFaultWork(t, c)
+	w := startFaultWork(t, c, faultOpTimeout)
 	time.Sleep(2 * time.Second)
 	nn.cut(3)
 	time.Sleep(faultHold(t))
@@ -116,7 +132,7 @@ func TestClusterFaultSlowNode(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	w := startFaultWork(t, c)
+	w := startFaultWork(t, c, faultOpTimeout)
 	during := probeLatency(t, c, 0, "probe/during", hold)
 	t.Logf("PUT+GET of 64 KiB through node 1, node 4 healthy: %s", before)
 	t.Logf("PUT+GET of 64 KiB through node 1, node 4's drive calls delayed 100 ms, fault traffic running: %s", during)
@@ -125,40 +141,61 @@ func TestClusterFaultSlowNode(t *testing.T) {
 
 // TestClusterLinearizabilityCatchesUnorderedWriters shows that the check can fail: with
 // the writers of one key on different nodes not ordered by the set's owner (each node
-// takes its locks locally: envLocalLocks, a test switch), twelve clients racing
-// conditional writes on one key through the four nodes produce (within six short rounds)
-// a history porcupine finds
-// not linearizable, and the failure names the visualisation it wrote. A test of the
-// cluster's linearizability that cannot fail would show nothing.
+// takes its locks locally: envLocalLocks, a test switch), twelve clients, three through
+// each node, released at once, race to create the same fresh key with If-None-Match: *,
+// round after round; porcupine must find the history not linearizable (two creations that
+// both won) and name the visualisation it wrote. A linearizability check of the cluster
+// that cannot fail would show nothing.
 func TestClusterLinearizabilityCatchesUnorderedWriters(t *testing.T) {
 	c := newFaultCluster(t, nil, envLocalLocks+"=1")
 	c.makeBucket(0, faultBucket)
-	cfg := lincheck.Config{
-		Clients: 12, Keys: []string{"race"}, OpsPerClient: 40, Duration: time.Minute, Seed: 14,
-		Sizes:     []lincheck.SizeClass{{Weight: 1, Min: lincheck.HeaderSize, Max: 4 << 10}},
-		SlowShare: 0.5, Pause: 10 * time.Millisecond,
-	}
+	const clients, rounds = 12, 60
+	rec := lincheck.NewRecorder()
 	errs := &errTally{}
-	// Short rounds: porcupine's search on one key grows fast with the operations of unknown
-	// outcome (503s under contention), and one short round usually suffices.
-	for round := 1; round <= 6; round++ {
-		cfg.Seed++
-		res := lincheck.Run(context.Background(), cfg, func(i int) lincheck.Store {
-			return &nodeStore{c: c, node: i % len(c.nodes), errs: errs}
-		})
-		rep := &capture{T: t}
-		s := res.Check(rep, 30*time.Second)
-		if s.Result == porcupine.Illegal {
-			if _, err := os.Stat(s.Visualization); err != nil {
-				t.Fatalf("the check failed but its visualisation is missing: %v", err)
-			}
-			t.Logf("round %d: the check failed, as it must: %s (visualisation %s)", round, rep.errs[len(rep.errs)-1], s.Visualization)
-			return
-		}
-		t.Logf("round %d: %v; tally: %s", round, s, res.TallyString())
+	stores := make([]*nodeStore, clients)
+	for i := range stores {
+		stores[i] = &nodeStore{c: c, node: i % len(c.nodes), errs: errs}
 	}
-	t.Logf("client errors: %s", errs)
-	t.Fatal("six rounds of racing conditional writers without ordering across nodes were all found linearizable: the check shows nothing")
+	doubles := 0
+	for round := 1; round <= rounds; round++ {
+		key := fmt.Sprintf("race/%d", round)
+		gate := make(chan struct{})
+		var wg sync.WaitGroup
+		var won atomic.Int32
+		for i, st := range stores {
+			wg.Go(func() {
+				in := lincheck.Input{Key: key, Kind: lincheck.Put, Cond: lincheck.IfAbsent, Value: lincheck.Value(uint64(round)<<32 | uint64(i+1))}
+				body := lincheck.Body(in.Value, 1<<10)
+				<-gate
+				op := rec.Call(i, in)
+				err := st.Put(context.Background(), key, bytes.NewReader(body), int64(len(body)), lincheck.IfAbsent, "")
+				switch {
+				case err == nil:
+					won.Add(1)
+					op.End(lincheck.Output{Status: lincheck.OK})
+				case errors.Is(err, objstore.ErrPreconditionFailed):
+					op.End(lincheck.Output{Status: lincheck.PreconditionFailed})
+				default:
+					op.Ambiguous()
+				}
+			})
+		}
+		close(gate)
+		wg.Wait()
+		if won.Load() > 1 {
+			doubles++
+		}
+	}
+	t.Logf("rounds in which more than one creation won: %d of %d; client errors: %s", doubles, rounds, errs)
+	rep := &capture{T: t}
+	s := lincheck.Check(rep, rec.Operations(), time.Minute)
+	if s.Result != porcupine.Illegal {
+		t.Fatalf("%d rounds of %d racing creations of one key without ordering across nodes were found %v: the check shows nothing", rounds, clients, s.Result)
+	}
+	if _, err := os.Stat(s.Visualization); err != nil {
+		t.Fatalf("the check failed but its visualisation is missing: %v", err)
+	}
+	t.Logf("the check failed, as it must: %s", rep.errs[len(rep.errs)-1])
 }
 
 // capture is a lincheck.Reporter that records failures instead of failing the test.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,8 +29,8 @@ import (
 
 const faultBucket = "faults"
 
-// faultOpTimeout bounds one S3 call of the fault suite: a call to a paused or cut-off node
-// gives up after it, with an unknown outcome.
+// faultOpTimeout bounds one S3 call of the fault suite by default: a call to a paused or
+// cut-off node gives up after it, with an unknown outcome.
 const faultOpTimeout = 8 * time.Second
 
 // errTally counts the failed calls by node, operation and error (an S3 error code, or
@@ -95,7 +96,7 @@ type ackedObjects struct {
 // writeFresh runs workers writers of fresh keys through the nodes (worker w starting at
 // node w, moving to the next node after a failure) until ctx ends, at most 5000 writes
 // each.
-func (a *ackedObjects) writeFresh(ctx context.Context, c *faultCluster, workers int, errs *errTally) {
+func (a *ackedObjects) writeFresh(ctx context.Context, c *faultCluster, workers int, opTimeout time.Duration, errs *errTally) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
@@ -108,7 +109,7 @@ func (a *ackedObjects) writeFresh(ctx context.Context, c *faultCluster, workers 
 					o.size = 130<<10 + rng.IntN(200<<10) // staged, not inline
 				}
 				key := fmt.Sprintf("acked/w%d/%05d", w, seq)
-				octx, cancel := context.WithTimeout(ctx, faultOpTimeout)
+				octx, cancel := context.WithTimeout(ctx, opTimeout)
 				_, err := c.client(node).PutObject(octx, &s3.PutObjectInput{Bucket: aws.String(faultBucket), Key: aws.String(key),
 					Body: bytes.NewReader(lincheck.Body(o.v, o.size)), ContentLength: aws.Int64(int64(o.size))})
 				cancel()
@@ -213,7 +214,9 @@ type nodeStore struct {
 	node int
 	// pace is the wait before each call, so that a client's operations span the fault.
 	pace time.Duration
-	errs *errTally
+	// timeout bounds each call.
+	timeout time.Duration
+	errs    *errTally
 }
 
 var _ lincheck.Store = (*nodeStore)(nil)
@@ -225,7 +228,7 @@ func (s *nodeStore) call(ctx context.Context, op string, f func(context.Context,
 	case <-time.After(s.pace):
 	}
 	node := s.node
-	octx, cancel := context.WithTimeout(ctx, faultOpTimeout)
+	octx, cancel := context.WithTimeout(ctx, cmp.Or(s.timeout, faultOpTimeout))
 	defer cancel()
 	err := f(octx, s.c.client(node))
 	var ae smithy.APIError
@@ -304,8 +307,8 @@ const faultLinOps = 400
 
 // startFaultWork starts, through every node, four writers of fresh keys and eight
 // linearizability clients on six hot keys (bodies up to 300 KiB, inline and staged, some
-// sent slowly), which run until finish.
-func startFaultWork(t *testing.T, c *faultCluster) *faultWork {
+// sent slowly), which run until finish; each of their calls gives up after opTimeout.
+func startFaultWork(t *testing.T, c *faultCluster, opTimeout time.Duration) *faultWork {
 	t.Helper()
 	ops, err := lincheck.OpsPerClient(faultLinOps)
 	if err != nil {
@@ -321,10 +324,10 @@ func startFaultWork(t *testing.T, c *faultCluster) *faultWork {
 		SlowShare: 0.1, Pause: 20 * time.Millisecond,
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { w.objs.writeFresh(ctx, c, 4, w.errs) })
+	wg.Go(func() { w.objs.writeFresh(ctx, c, 4, opTimeout, w.errs) })
 	wg.Go(func() {
 		w.lin = lincheck.Run(ctx, w.cfg, func(i int) lincheck.Store {
-			return &nodeStore{c: c, node: i % len(c.nodes), pace: 50 * time.Millisecond, errs: w.errs}
+			return &nodeStore{c: c, node: i % len(c.nodes), pace: 50 * time.Millisecond, timeout: opTimeout, errs: w.errs}
 		})
 	})
 	go func() { wg.Wait(); close(w.done) }()
