@@ -10,7 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,15 +51,76 @@ func clusterPort(t testing.TB) int {
 	return 0
 }
 
+// clusterProcess is one node's server process.
+type clusterProcess struct {
+	cmd    *exec.Cmd
+	out    lockedBuffer
+	exited chan struct{}
+}
+
 // TestClusterProcesses starts four server processes, 127.0.0.1 to 127.0.0.4 on one port,
 // each with two drives and the same list (the first three run the embedded etcd), writes
 // through one node with aws-sdk-go-v2 and reads through the others.
 func TestClusterProcesses(t *testing.T) {
-	fc := newFaultCluster(t, nil)
-	dir := fc.dir
-	endpoints := make([]string, len(fc.nodes))
-	for i, n := range fc.nodes {
-		endpoints[i] = n.endpoint()
+	port := clusterPort(t)
+	dir := t.TempDir()
+	var list []string
+	for i := 1; i <= 4; i++ {
+		list = append(list, fmt.Sprintf("http://127.0.0.%d:%d%s/n%d/d{1...2}", i, port, dir, i))
+	}
+	procs := make([]*clusterProcess, 4)
+	for i := range procs {
+		args := append([]string{"server", "--address", fmt.Sprintf("127.0.0.%d:%d", i+1, port), "--lifecycle-interval", "0"}, list...)
+		p := &clusterProcess{exited: make(chan struct{})}
+		p.cmd = exec.Command(os.Args[0], "-test.run=^TestChaosChild$")
+		p.cmd.Env = append(os.Environ(), envChaosChild+"="+strings.Join(args, "\n"),
+			"FLASHSTORE_ROOT_USER=testadmin", "FLASHSTORE_ROOT_PASSWORD=test-secret-123")
+		p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { p.cmd.Wait(); close(p.exited) }()
+		procs[i] = p
+	}
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for i, p := range procs {
+			wg.Go(func() {
+				p.cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case <-p.exited:
+				case <-time.After(30 * time.Second):
+					t.Errorf("node %d did not stop within 30 s of SIGTERM", i+1)
+					p.cmd.Process.Kill()
+					<-p.exited
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			for i, p := range procs {
+				t.Logf("node %d:\n%s", i+1, p.out.String())
+			}
+		}
+	})
+	endpoint := regexp.MustCompile(`S3 endpoint:\s+(http://\S+)`)
+	endpoints := make([]string, 4)
+	deadline := time.Now().Add(60 * time.Second)
+	for i, p := range procs {
+		for endpoints[i] == "" {
+			if m := endpoint.FindStringSubmatch(p.out.String()); m != nil {
+				endpoints[i] = m[1]
+				break
+			}
+			select {
+			case <-p.exited:
+				t.Fatalf("node %d exited before serving:\n%s", i+1, p.out.String())
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d did not serve within 60 s", i+1)
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

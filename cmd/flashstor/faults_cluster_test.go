@@ -33,7 +33,6 @@ type faultCluster struct {
 	t     testing.TB
 	hosts []string // the nodes' IP addresses
 	port  int
-	dir   string   // node i's drives are dir/n<i+1>/d1 and d2
 	list  []string // the drive URL list every node is given
 	nodes []*faultNode
 	// netns runs each node in a network namespace of its own; nil: all on loopback.
@@ -59,14 +58,6 @@ type faultNode struct {
 // endpoint is the node's S3 URL.
 func (n *faultNode) endpoint() string { return fmt.Sprintf("http://%s:%d", n.host, n.c.port) }
 
-// skipShortFaults skips a test of the fault suite under -short: it runs in scripts/test.sh's
-// step without -short (and without the race detector), in about 2.5 minutes.
-func skipShortFaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the cluster fault suite runs without -short")
-	}
-}
-
 // newFaultCluster starts four nodes with two drives each (one erasure set of eight drives
 // spanning them, so that losing a node costs two drives) and waits until every node
 // serves. With netns, each node runs in a namespace of its own on netns's addresses;
@@ -74,6 +65,9 @@ func skipShortFaults(t *testing.T) {
 // switches).
 func newFaultCluster(t testing.TB, netns *netnsNet, env ...string) *faultCluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("the cluster fault suite runs without -short (scripts/test.sh's step without -short, not under -race)")
+	}
 	c := &faultCluster{t: t, netns: netns}
 	if netns != nil {
 		c.hosts, c.port = netns.hosts, 9000
@@ -83,9 +77,9 @@ func newFaultCluster(t testing.TB, netns *netnsNet, env ...string) *faultCluster
 			c.hosts = append(c.hosts, fmt.Sprintf("127.0.0.%d", i))
 		}
 	}
-	c.dir = t.TempDir()
+	dir := t.TempDir()
 	for i, h := range c.hosts {
-		c.list = append(c.list, fmt.Sprintf("http://%s:%d%s/n%d/d{1...2}", h, c.port, c.dir, i+1))
+		c.list = append(c.list, fmt.Sprintf("http://%s:%d%s/n%d/d{1...2}", h, c.port, dir, i+1))
 	}
 	for i, h := range c.hosts {
 		c.nodes = append(c.nodes, &faultNode{c: c, i: i, host: h, env: env})

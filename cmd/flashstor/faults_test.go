@@ -39,7 +39,6 @@ func faultHold(t *testing.T) time.Duration {
 // restarted one included, whose drives missed the writes made while it was down) and the
 // hot keys' history for linearizability.
 func TestClusterFaultKill(t *testing.T) {
-	skipShortFaults(t)
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
 	w := startFaultWork(t, c, faultOpTimeout)
@@ -57,7 +56,6 @@ func TestClusterFaultKill(t *testing.T) {
 // members, and leaves it down: the cluster keeps serving reads and writes through the
 // other nodes, and keeps changing what lives in etcd (a bucket is created).
 func TestClusterFaultEtcdMember(t *testing.T) {
-	skipShortFaults(t)
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
 	w := startFaultWork(t, c, faultOpTimeout)
@@ -82,7 +80,6 @@ func TestClusterFaultEtcdMember(t *testing.T) {
 // refusals node 4's clients got after the resume (a fenced commit: 503) are counted and
 // logged.
 func TestClusterFaultPause(t *testing.T) {
-	skipShortFaults(t)
 	pause := faultEnvDuration(t, "FLASHSTOR_FAULT_PAUSE", 12*time.Second)
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
@@ -108,7 +105,6 @@ func TestClusterFaultPause(t *testing.T) {
 // throughout, and afterwards every acknowledged object is whole through every node, the
 // one cut off included, and the hot keys' history linearizable.
 func TestClusterFaultPartition(t *testing.T) {
-	skipShortFaults(t)
 	nn := newNetnsNet(t, faultNodes)
 	c := newFaultCluster(t, nn, nil...)
 	c.makeBucket(0, faultBucket)
@@ -126,7 +122,6 @@ func TestClusterFaultPartition(t *testing.T) {
 // complete, correctly; the latency a probe client sees through node 1 with node 4 healthy
 // and slow is logged (a figure, not an assertion: this machine is shared).
 func TestClusterFaultSlowNode(t *testing.T) {
-	skipShortFaults(t)
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
 	hold := faultHold(t)
@@ -152,7 +147,6 @@ func TestClusterFaultSlowNode(t *testing.T) {
 // both won) and name the visualisation it wrote. A linearizability check of the cluster
 // that cannot fail would show nothing.
 func TestClusterLinearizabilityCatchesUnorderedWriters(t *testing.T) {
-	skipShortFaults(t)
 	c := newFaultCluster(t, nil, envLocalLocks+"=1")
 	c.makeBucket(0, faultBucket)
 	const clients, rounds = 12, 60
