@@ -62,6 +62,11 @@ type dirNode struct {
 	// an implicit directory has no marker. An explicit change of the times (utimens)
 	// replaces it. GUARDED_BY(mu).
 	touched time.Time
+	// changed is when a setattr that changed nothing stored (tar's chown of every directory
+	// to the owner it has) last moved the ctime, as ext4 does. Kept in memory like touched
+	// and stored with the next attribute change: a commit for it would be a fourth durable
+	// write for every directory tar makes (mkdir, utimens, chown, chmod). GUARDED_BY(mu).
+	changed time.Time
 }
 
 // hint is what a listing or a lookup tells of one entry.
@@ -172,13 +177,16 @@ func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrO
 // it is later.
 func (d *dirNode) withTouched(a *attrs) *attrs {
 	d.mu.Lock()
-	t := d.touched
+	t, c := d.touched, d.changed
 	d.mu.Unlock()
 	if t.After(a.mtime) {
 		a.mtime = t
 	}
 	if t.After(a.ctime) {
 		a.ctime = t
+	}
+	if c.After(a.ctime) {
+		a.ctime = c
 	}
 	return a
 }
@@ -198,12 +206,22 @@ func (d *dirNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAtt
 		// The mtime an entry change gave it is kept (and stored now, with the change).
 		d.withTouched(&a)
 	}
-	applySetattr(&a, in, time.Now())
+	before := a
+	now := time.Now()
+	mtimeSet, atimeSet := applySetattr(&a, in, now)
+	if !mtimeSet && !atimeSet && a.mode == before.mode && a.uid == before.uid && a.gid == before.gid {
+		// Nothing stored changes: only the ctime moves, in memory (see changed).
+		d.mu.Lock()
+		d.changed = now
+		d.mu.Unlock()
+		d.withTouched(&before).fill(&out.Attr, 1)
+		return 0
+	}
 	if errno := d.saveMarker(func(md map[string]string) { putPosix(md, a, true) }, a); errno != 0 {
 		return errno
 	}
 	d.mu.Lock()
-	d.touched = time.Time{}
+	d.touched, d.changed = time.Time{}, time.Time{}
 	d.mu.Unlock()
 	a.fill(&out.Attr, 1)
 	return 0
@@ -352,7 +370,9 @@ func (d *dirNode) dirChild(ctx context.Context, name, prefix string, h hint, out
 		child.setMarker(h.marker, child.gen.Load())
 	}
 	if a, errno := child.loadAttrs(); errno == 0 {
-		a.fill(&out.Attr, 1)
+		// The times kept in memory count here too: the kernel looks a directory up again
+		// after its chmod (it drops the entry to recheck access).
+		child.withTouched(&a).fill(&out.Attr, 1)
 	}
 	if ino := child.EmbeddedInode(); ino.StableAttr().Ino != 0 {
 		return ino

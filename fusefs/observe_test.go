@@ -24,10 +24,12 @@ type opCounter struct {
 	calls, failed map[string]int
 	// negative counts recorded durations below zero; guarded by mu.
 	negative int
+	// spent sums the recorded durations of each operation; guarded by mu.
+	spent map[string]time.Duration
 }
 
 func newOpCounter() *opCounter {
-	return &opCounter{calls: make(map[string]int), failed: make(map[string]int)}
+	return &opCounter{calls: make(map[string]int), failed: make(map[string]int), spent: make(map[string]time.Duration)}
 }
 
 func (c *opCounter) observe(op string) func(time.Duration, bool) {
@@ -38,6 +40,7 @@ func (c *opCounter) observe(op string) func(time.Duration, bool) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.calls[op]++
+		c.spent[op] += d
 		if failed {
 			c.failed[op]++
 		}
@@ -52,6 +55,13 @@ func (c *opCounter) snapshot() (calls, failed map[string]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.calls), maps.Clone(c.failed)
+}
+
+// spentSnapshot returns a copy of the time spent in each operation.
+func (c *opCounter) spentSnapshot() map[string]time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.spent)
 }
 
 // waitMoved waits until one of ops has more calls (or, with failures, more failed calls)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/internal/tlsconf"
 	"github.com/flashstor/flashstor/objstore/cluster"
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
 	"github.com/flashstor/flashstor/objstore/deploy"
@@ -32,8 +34,9 @@ func isCluster(drives []string) bool {
 }
 
 // clusterNode is this process's node of a cluster and the server it runs: the node API
-// (remote drives, under remote.Prefix) from the start, since the other nodes need it to
-// start, and S3 on the same listener once the deployment is open (503 before).
+// (remote drives under remote.Prefix, set owners' locks under owner.APIPrefix) from the
+// start, since the other nodes need it to start, and S3 on the same listener once the
+// deployment is open (503 before).
 type clusterNode struct {
 	node *cluster.Node
 	srv  *s3frontend.Server
@@ -68,13 +71,26 @@ func clusterSecret(root rootCreds) []byte {
 
 // startCluster listens on the address, serves the node API, joins the cluster and opens
 // the deployment. The caller serves S3 with serveS3 and stops with shutdown.
-func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg deploy.Config, log *slog.Logger) (*clusterNode, error) {
-	if cfg.certsDir != "" {
-		return nil, errors.New("server: --certs-dir is not supported for a cluster node yet (the node API's mutual TLS is not wired into the cluster start)")
-	}
+//
+// With --certs-dir (certs not nil) the list must name https:// nodes: the listener serves
+// S3 with the certificates as a single server does and the node API (drives and locks)
+// over mutual TLS, each node presenting its public.crt to the others and accepting only
+// client certificates that chain to the certs dir's CAs/ (tlsconf.Store.NodeCAs).
+func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *tlsconf.Store, dcfg deploy.Config, log *slog.Logger) (*clusterNode, error) {
 	top, err := topology.Parse(cfg.drives)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case certs != nil && top.Scheme != "https":
+		return nil, errors.New("server: with --certs-dir the cluster's list names its nodes with https://: the node API runs over mutual TLS")
+	case certs == nil && top.Scheme == "https":
+		return nil, errors.New("server: an https:// cluster list needs --certs-dir (the node certificate and the cluster's CA in CAs/)")
+	}
+	ncfg := cluster.Config{Remote: remote.Options{}}
+	var serveTLS *tls.Config
+	if certs != nil {
+		ncfg.Remote.TLS, ncfg.PeerCAs, serveTLS = certs.NodeClientConfig(), certs.NodeCAs(), certs.NodeServerConfig()
 	}
 	ips, err := topology.InterfaceIPs()
 	if err != nil {
@@ -93,24 +109,24 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, dcfg de
 	if cfg.etcd != "" {
 		etcd = strings.Split(cfg.etcd, ",")
 	}
-	node, err := cluster.New(cluster.Config{
-		Args: cfg.drives, Self: self, Parity: cfg.parity, Etcd: etcd, EtcdDir: cfg.etcdDir,
-		Secret: clusterSecret(root), Remote: remote.Options{}, Deploy: dcfg, Version: version, Log: log,
-	})
+	ncfg.Args, ncfg.Self, ncfg.Parity, ncfg.Etcd, ncfg.EtcdDir = cfg.drives, self, cfg.parity, etcd, cfg.etcdDir
+	ncfg.Secret, ncfg.Deploy, ncfg.Version, ncfg.Log = clusterSecret(root), dcfg, version, log
+	ncfg.UnorderedLocks = os.Getenv(envLocalLocks) != ""
+	node, err := cluster.New(ncfg)
 	if err != nil {
 		return nil, err
 	}
 	c := &clusterNode{node: node, served: make(chan error, 1)}
-	var nodeAPI httpserver.Handler = node.Handler()
+	handler := node.Serve(c)
 	if d, err := nodeAPIDelay(); err != nil {
 		node.Close()
 		return nil, err
 	} else if d > 0 {
-		log.Warn("the node API answers every call late: a test's slow node", "env", envNodeAPIDelay, "delay", d)
-		nodeAPI = delayed(nodeAPI, d)
+		log.Warn("the node API answers every drive call late: a test's slow node", "env", envNodeAPIDelay, "delay", d)
+		handler = httpserver.Route(remote.Prefix, delayed(node.Handler(), d), handler)
 	}
 	c.srv, err = s3frontend.NewServer(s3frontend.ServerConfig{
-		Handler: httpserver.Route(remote.Prefix, nodeAPI, c), Transport: cfg.transport, HTTP: httpserver.Config{Logger: log},
+		Handler: handler, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serveTLS,
 	})
 	if err != nil {
 		node.Close()
@@ -151,9 +167,8 @@ const envNodeAPIDelay = "FLASHSTOR_TEST_NODE_API_DELAY"
 // envLocalLocks names the test switch that makes a node take its object locks locally
 // instead of from the owner of the object's set: writers of one key through different nodes
 // are then not ordered. It exists to show that the fault suite's linearizability check
-// fails when they are not (TestClusterLinearizabilityCatchesUnorderedWriters). Until the
-// owner's locks are wired into the cluster node, every node takes its locks locally
-// anyway.
+// fails when they are not (TestClusterLinearizabilityCatchesUnorderedWriters);
+// cluster.Config.UnorderedLocks.
 const envLocalLocks = "FLASHSTOR_TEST_LOCAL_LOCKS"
 
 // nodeAPIDelay reads envNodeAPIDelay: 0 when it is not set.

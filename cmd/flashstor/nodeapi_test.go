@@ -7,13 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/testpki"
-	"github.com/flashstor/flashstor/internal/tlsconf"
+	"github.com/flashstor/flashstor/internal/tlsconf/tlsconftest"
 	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/objstore/storage/local"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
@@ -24,16 +22,7 @@ import (
 // without client certificates, the node API with the cluster's.
 func TestNodeAPIBesideS3(t *testing.T) {
 	ca := testpki.NewCA(t, "cluster CA")
-	dir := t.TempDir()
-	ca.Issue(t, 2).Write(t, dir, tlsconf.CertFile, tlsconf.KeyFile)
-	os.MkdirAll(filepath.Join(dir, tlsconf.CAsDir), 0o700)
-	if err := os.WriteFile(filepath.Join(dir, tlsconf.CAsDir, "ca.crt"), ca.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	certs, err := tlsconf.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	certs := tlsconftest.NodeStore(t, ca, 2)
 	d, err := local.Open(t.TempDir(), local.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -17,9 +17,11 @@ import (
 	"github.com/flashstor/flashstor/fusefs"
 	"github.com/flashstor/flashstor/iam/iamapi"
 	"github.com/flashstor/flashstor/iam/identity"
+	"github.com/flashstor/flashstor/iam/identity/etcdstore"
 	"github.com/flashstor/flashstor/iam/sts"
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/metrics"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdconfig"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/s3frontend"
 )
@@ -184,7 +186,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var dep *deploy.Deployment
 	var node *clusterNode
 	if isCluster(cfg.drives) {
-		if node, err = startCluster(ctx, cfg, root, dcfg, log); err != nil {
+		if node, err = startCluster(ctx, cfg, root, certs, dcfg, log); err != nil {
 			return err
 		}
 		dep = node.node.Deployment
@@ -202,8 +204,16 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer alog.Close() // after the server stopped: every record of the last requests is written
 	}
 
+	// A cluster keeps its identities in etcd, where every node's watch sees a change at
+	// once (Reload below); one node keeps them in the object store.
+	var idStore identity.Store = identity.NewObjectStore(dep, "iam")
+	var etcdIDs *etcdstore.Store
+	if node != nil {
+		etcdIDs = etcdstore.New(node.node.Client(), "iam")
+		idStore = etcdIDs
+	}
 	ids, err := identity.Open(ctx, identity.Config{
-		Store: identity.NewObjectStore(dep, "iam"), RootSecret: root.secret,
+		Store: idStore, RootSecret: root.secret,
 		PreviousRootSecret: os.Getenv("FLASHSTORE_PREVIOUS_ROOT_PASSWORD"), Account: accountID(dep.Layout.DeploymentID),
 		// Drives below read quorum at start must not keep the server down: root and the
 		// data serve what they can, IAM users once their record reads again.
@@ -280,6 +290,15 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		dep.RunHealing(bgCtx, deploy.HealingOptions{Report: healReporter(m), FormatCheckInterval: cfg.formatCheckInterval})
 	})
 	background.Go(func() { dep.RunUploadExpiry(bgCtx) })
+	if etcdIDs != nil {
+		background.Go(func() {
+			etcdIDs.Doc.Watch(bgCtx, func() {
+				if err := ids.Reload(bgCtx); err != nil && bgCtx.Err() == nil {
+					log.Warn("IAM identities in etcd unreadable: only the root user is known until they read again", "err", err)
+				}
+			}, etcdconfig.WatchConfig{OnError: func(err error) { log.Warn("IAM identities watch", "err", err) }})
+		})
+	}
 	if cfg.lifecycleInterval > 0 {
 		background.Go(func() { scanner.Run(bgCtx, cfg.lifecycleInterval) })
 	}

@@ -14,14 +14,25 @@
 //     their position, and a drive of another deployment or position refused.
 //  4. wait until every set has a read quorum of drives holding the agreed format, logging
 //     every Config.WaitReport which drives and nodes it waits for.
-//  5. deploy.Open over all drives in set order.
+//  5. ownership: the node's owner.Node campaigns for the sets (a gateway for none) and
+//     serves the lock API; the deployment takes every lock through its routed Locker,
+//     so writers of one key on different nodes are serialised by the key's set's owner.
+//  6. deploy.Open over all drives in set order, the bucket documents in etcd
+//     (etcdconfig.Buckets), their watch feeding the pool's caches (BucketConfigChanged).
 //
-// Not yet here: per-set ownership and object locks across nodes (objstore/cluster/owner);
-// until then writers of one key on different nodes are not serialised.
+// Every drive this node holds is fenced for its set (package fence), whoever calls it:
+// this node's deployment and the other nodes through the drive API check the same newest
+// epoch. A new owner raises the fence on a write quorum of its set's drives (advance)
+// before it grants, so a replaced owner's commits fail with storage.ErrStaleEpoch (S3 503).
+//
+// Healing runs on every node that runs it; each object it repairs is locked through the
+// set's owner and fenced like any write, so two nodes healing one set serialise per object
+// and a replaced owner's heal cannot commit.
 package cluster
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,11 +41,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdconfig"
+	"github.com/flashstor/flashstor/objstore/cluster/owner"
 	"github.com/flashstor/flashstor/objstore/cluster/topology"
 	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/objstore/pool"
 	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/fence"
 	"github.com/flashstor/flashstor/objstore/storage/local"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -77,7 +94,20 @@ type Config struct {
 	EtcdTick time.Duration
 	// WaitReport is how often a node waiting for others says what it waits for (5 s).
 	WaitReport time.Duration
-	Log        *slog.Logger
+	// OwnerLease is the etcd lease of the node's set ownerships (owner.Config.LeaseTTL,
+	// 10 s by default): how long a dead owner's sets wait for another owner.
+	OwnerLease time.Duration
+	// UnorderedLocks makes the node take its object locks from its own namespace locks
+	// instead of from the owners of the sets: writers of one key on different nodes are
+	// then not ordered, and their commits carry no epoch. A test switch, never for use: the
+	// fault suite shows with it that its linearizability check fails when writes are not
+	// ordered across nodes.
+	UnorderedLocks bool
+	// PeerCAs, when set, makes the node API (drives and locks) refuse every request
+	// without a client certificate chaining to it: mutual TLS between nodes (--certs-dir,
+	// tlsconf.Store.NodeCAs). Remote.TLS then carries this node's client certificate.
+	PeerCAs *x509.CertPool
+	Log     *slog.Logger
 }
 
 // Node is one node of a cluster.
@@ -88,8 +118,22 @@ type Node struct {
 	place *topology.Placement
 	// localIdx lists this node's drives (indexes into top.Endpoints), local opens them.
 	localIdx []int
-	local    map[int]storage.Drive
-	handler  *remote.Handler
+	// local are this node's drives, each fenced for its set (package fence), served to
+	// the other nodes and used by this node's own deployment alike.
+	local   map[int]storage.Drive
+	handler *remote.Handler
+	// remotes are the clients of the other nodes' drives, by list index. GUARDED_BY(remoteMu).
+	remoteMu sync.Mutex
+	remotes  map[int]storage.Drive
+	// agreed is the deployment's agreement (set by Start before the owner starts).
+	agreed *Agreement
+	// owner is the node's part in set ownership, set by Start.
+	owner atomic.Pointer[owner.Node]
+	// pool is the deployment's pool once open: the placement of lock names.
+	pool atomic.Pointer[pool.Pool]
+	// stopWatch ends the watch of the bucket settings; watchers waits for it.
+	stopWatch func()
+	watchers  sync.WaitGroup
 
 	etcd      *embed.Etcd // nil unless this node runs a member
 	client    *clientv3.Client
@@ -134,21 +178,62 @@ func New(cfg Config) (*Node, error) {
 			DisableCompression:  true,
 		}
 	}
-	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.Self), top: top, place: place, local: make(map[int]storage.Drive)}
+	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.Self), top: top, place: place,
+		local: make(map[int]storage.Drive), remotes: make(map[int]storage.Drive)}
 	n.localIdx = top.Local(cfg.Self)
+	setOf := make(map[int]int)
+	for s, set := range place.Sets {
+		for _, e := range set {
+			setOf[e] = s
+		}
+	}
 	served := make(map[string]storage.Drive)
 	for _, e := range n.localIdx {
 		d, err := local.Open(top.Endpoints[e].Path, cfg.Deploy.DriveOptions)
 		if err != nil {
 			return nil, fmt.Errorf("opening drive %s: %w", top.Endpoints[e].Path, err)
 		}
-		n.local[e] = d
-		served[DriveName(e)] = d
+		// One fence per drive, whoever calls: this node's own requests and the other
+		// nodes' through the handler are checked against the same newest epoch.
+		fd := fence.Wrap(d, setOf[e])
+		n.local[e] = fd
+		served[DriveName(e)] = fd
 	}
 	if n.handler, err = remote.NewHandler(cfg.Secret, served, cfg.Log); err != nil {
 		return nil, err
 	}
+	if cfg.PeerCAs != nil {
+		n.handler.RequireClientCert(cfg.PeerCAs)
+	}
 	return n, nil
+}
+
+// newRemote returns a client of drive e served by node.
+func newRemote(n *Node, node string, e int) (storage.Drive, error) {
+	return remote.New(n.top.Scheme+"://"+node, DriveName(e), n.cfg.Secret, n.cfg.Remote)
+}
+
+// httpClient is the client of the other nodes' lock APIs: the same pooled transport (and
+// TLS) as their drives'.
+func (n *Node) httpClient() *http.Client { return &http.Client{Transport: n.cfg.Remote.Transport} }
+
+// Serve returns the handler of this node's listener: the drive API under remote.Prefix,
+// the lock API under owner.APIPrefix (503 until the node has started its ownership), and
+// next for every other request (S3; nil: 404).
+func (n *Node) Serve(next httpserver.Handler) httpserver.Handler {
+	if next == nil {
+		next = httpserver.HandlerFunc(func(w httpserver.ResponseWriter, _ *httpserver.Request) { w.WriteHeader(http.StatusNotFound) })
+	}
+	locks := httpserver.HandlerFunc(func(w httpserver.ResponseWriter, r *httpserver.Request) {
+		o := n.owner.Load()
+		if o == nil {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		o.Handler().ServeHTTP1(w, r)
+	})
+	return httpserver.Route(remote.Prefix, n.handler, httpserver.Route(owner.APIPrefix, locks, next))
 }
 
 // Handler serves this node's drives to the other nodes (under remote.Prefix).
@@ -199,8 +284,17 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.waitQuorum(ctx, a); err != nil {
 		return err
 	}
+	if err := n.startOwner(a); err != nil {
+		return err
+	}
+	docs := etcdconfig.NewBuckets(c)
 	dcfg := n.cfg.Deploy
 	dcfg.Drives, dcfg.Parity = nil, a.Parity
+	dcfg.Locks, dcfg.BucketDocs = n.owner.Load().Locker(), docs
+	if n.cfg.UnorderedLocks {
+		n.log.Warn("object locks taken on this node only, not from the sets' owners: writers across nodes are NOT ordered (a test switch)")
+		dcfg.Locks = nil
+	}
 	for _, e := range n.place.Order() {
 		dcfg.Drives = append(dcfg.Drives, a.Args[e])
 	}
@@ -215,6 +309,20 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("the drives assembled deployment %s, etcd holds %s", dep.Layout.DeploymentID, a.DeploymentID)
 	}
 	n.Deployment = dep
+	n.pool.Store(dep.Pool)
+	n.watchSettings(docs)
+	// A set whose preferred node is down gets its owner after the takeover delay (the
+	// lease): wait that long at most, then serve what has an owner (503 for the rest).
+	lease := n.cfg.OwnerLease
+	if lease <= 0 {
+		lease = 10 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*lease)
+	err = n.owner.Load().WaitOwners(wctx)
+	cancel()
+	if err != nil {
+		n.log.Warn("serving before every erasure set has an owner: writes to the others fail (503) until they have one", "err", err)
+	}
 	n.log.Info("cluster node serving", "deployment", a.DeploymentID, "nodes", len(n.top.Nodes), "drives", len(n.top.Endpoints), "local_drives", len(n.localIdx))
 	return nil
 }
@@ -247,10 +355,7 @@ func (n *Node) openDrive(arg string) (storage.Drive, error) {
 		if ep.URL(n.top.Scheme) != arg {
 			continue
 		}
-		if d, ok := n.local[e]; ok {
-			return d, nil
-		}
-		return remote.New(n.top.Scheme+"://"+ep.Node, DriveName(e), n.cfg.Secret, n.cfg.Remote)
+		return n.drive(e)
 	}
 	return nil, fmt.Errorf("drive %s is not in the list", arg)
 }
@@ -260,8 +365,16 @@ func (n *Node) openDrive(arg string) (storage.Drive, error) {
 func (n *Node) Close() { n.closeOnce.Do(n.close) }
 
 func (n *Node) close() {
+	if n.stopWatch != nil {
+		n.stopWatch()
+		n.watchers.Wait()
+	}
 	if n.Deployment != nil {
 		n.Deployment.Close()
+	}
+	// Resigning hands the node's sets over at once rather than after the lease.
+	if o := n.owner.Load(); o != nil {
+		o.Close()
 	}
 	if n.client != nil {
 		if n.lease != 0 && !n.cfg.HardStop {

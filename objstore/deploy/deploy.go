@@ -54,7 +54,10 @@ type Config struct {
 	// BucketDocs, if set, keeps the buckets' configuration documents (a cluster's shared
 	// store, see pool.Config.BucketDocs); nil keeps them on the drives.
 	BucketDocs pool.BucketDocs
-	Log        *slog.Logger
+	// Locks, if set, grants the namespace locks of the sets and the pool: a cluster node's
+	// routed locks (package cluster/owner). Nil: an nslock.Map of this process.
+	Locks erasureset.Locker
+	Log   *slog.Logger
 }
 
 // Deployment is an opened object layer.
@@ -114,7 +117,10 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 		return nil, err
 	}
 	dep.placeSlots(layout)
-	locks := &nslock.Map{}
+	var locks erasureset.Locker = &nslock.Map{}
+	if cfg.Locks != nil {
+		locks = cfg.Locks
+	}
 	sets := make([]*erasureset.Set, len(layout.Sets))
 	for i, ds := range layout.Sets {
 		parity := cfg.Parity

@@ -7,6 +7,8 @@ package clustertest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +36,20 @@ type Options struct {
 	Etcd []string
 	// Deploy is the template of every node's deployment.
 	Deploy deploy.Config
+	// TLS, if set, runs the node API over mutual TLS: the list names https:// nodes, every
+	// listener serves with TLS.Server, every node presents TLS.Client's certificate and
+	// accepts only client certificates chaining to TLS.PeerCAs.
+	TLS *TLS
+	// OwnerLease is every node's set ownership lease (cluster.Config.OwnerLease); 0: 2 s,
+	// so that a stopped node's sets are taken over within seconds.
+	OwnerLease time.Duration
+}
+
+// TLS is the mutual TLS of a cluster's node API (see tlsconf.Store's NodeServerConfig,
+// NodeClientConfig and NodeCAs, which give these for a certs directory).
+type TLS struct {
+	Server, Client *tls.Config
+	PeerCAs        *x509.CertPool
 }
 
 // Node is one running node.
@@ -66,6 +82,9 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.Parity <= 0 {
 		o.Parity = -1
 	}
+	if o.OwnerLease <= 0 {
+		o.OwnerLease = 2 * time.Second
+	}
 	c := &Cluster{}
 	ns := ""
 	if len(o.Etcd) > 0 {
@@ -81,7 +100,11 @@ func Start(t testing.TB, o Options) *Cluster {
 		c.Nodes = append(c.Nodes, &Node{Addr: addr})
 		dir := t.TempDir()
 		for d := 1; d <= o.DrivesPerNode; d++ {
-			c.Args = append(c.Args, fmt.Sprintf("http://%s%s", addr, filepath.Join(dir, fmt.Sprintf("d%d", d))))
+			scheme := "http"
+			if o.TLS != nil {
+				scheme = "https"
+			}
+			c.Args = append(c.Args, fmt.Sprintf("%s://%s%s", scheme, addr, filepath.Join(dir, fmt.Sprintf("d%d", d))))
 		}
 	}
 	c.o, c.ns = o, ns
@@ -105,17 +128,23 @@ func (c *Cluster) serve(t testing.TB, i int, ln net.Listener) *httpserver.Server
 	if dc.Log == nil {
 		dc.Log = slog.New(slog.DiscardHandler)
 	}
-	node, err := cluster.New(cluster.Config{
+	cfg := cluster.Config{
 		Args: c.Args, Self: n.Addr, Parity: c.o.Parity, Secret: Secret, Deploy: dc,
 		Log: dc.Log, Version: "clustertest", WaitReport: time.Second, HardStop: true, EtcdTick: 20 * time.Millisecond,
-		Etcd: c.o.Etcd, EtcdNamespace: c.ns,
-	})
+		Etcd: c.o.Etcd, EtcdNamespace: c.ns, OwnerLease: c.o.OwnerLease,
+	}
+	hc := httpserver.Config{Logger: dc.Log}
+	if c.o.TLS != nil {
+		cfg.Remote.TLS, cfg.PeerCAs, hc.TLS = c.o.TLS.Client, c.o.TLS.PeerCAs, c.o.TLS.Server
+	}
+	node, err := cluster.New(cfg)
 	if err != nil {
 		t.Fatalf("node %s: %v", n.Addr, err)
 	}
 	n.Node = node
-	// The node API on the epoll transport, as the binary serves it.
-	srv, err := httpserver.New(httpserver.Config{Handler: node.Handler(), Logger: dc.Log})
+	// The node API (drives and locks) on the epoll transport, as the binary serves it.
+	hc.Handler = node.Serve(nil)
+	srv, err := httpserver.New(hc)
 	if err != nil {
 		t.Fatalf("node %s: %v", n.Addr, err)
 	}

@@ -171,9 +171,12 @@ func TestPoolsShareConfig(t *testing.T) {
 	if resp, err := srv.Client(t).Get(ctx, "/flashstor/v1/buckets/photos/", clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil || resp.Count != 0 {
 		t.Fatalf("documents left after DeleteBucket: %v, %v", resp, err)
 	}
-	if _, err := versioning(ctx, b, "photos"); !errors.Is(err, objstore.ErrBucketNotFound) {
-		t.Fatalf("B after the delete: %v", err)
-	}
+	// B learns of the delete through the watch, as it learnt of the versioning: a
+	// moment after A's call returns, not before it.
+	etcdtest.Eventually(t, "the delete on A seen by B", func() bool {
+		_, err := versioning(ctx, b, "photos")
+		return errors.Is(err, objstore.ErrBucketNotFound)
+	})
 	// A document left behind a deleted bucket (its DeleteDocs did not reach etcd) is never
 	// served, and a new bucket of the name does not inherit it.
 	if err := a.docs.SetDoc(ctx, "photos", objstore.BucketConfigPolicy, `{"left":"behind"}`); err != nil {

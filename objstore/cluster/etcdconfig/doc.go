@@ -66,7 +66,8 @@
 // fail with ErrUnavailable; the root keys still work), so a key revoked on another node
 // stops working on a cut-off node within the same bound.
 //
-// A SetBucketConfig on one node that races a DeleteBucket on another can leave a
-// document behind the deleted bucket (each node holds only its own bucket lock until
-// set ownership exists): like any leftover, it is never served and MakeBucket clears it.
+// A SetBucketConfig on one node and a DeleteBucket on another are serialised by the
+// bucket's lock, which a cluster node takes from every erasure set's owner (package
+// cluster/owner); a document left behind anyway (etcd unreachable between the drives and
+// the documents) is, like any leftover, never served, and MakeBucket clears it.
 package etcdconfig

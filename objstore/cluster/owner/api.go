@@ -3,6 +3,7 @@ package owner
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 )
@@ -29,52 +31,67 @@ const (
 
 const lockErrHeader = "X-Flashstor-Lock-Error"
 
-// Handler returns the node's lock API (see the package doc).
-func (n *Node) Handler() http.Handler { return http.HandlerFunc(n.serveHTTP) }
+// Handler returns the node's lock API (see the package doc), served by the epoll
+// transport beside S3 and the drive API (httpserver.Route under APIPrefix), or by net/http
+// through httpserver.NetHTTP.
+func (n *Node) Handler() httpserver.Handler { return httpserver.HandlerFunc(n.serveHTTP1) }
 
-func (n *Node) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := n.auth.Verify(r); err != nil {
-		n.cfg.Log.Warn("owner: lock request refused", "remote", r.RemoteAddr, "err", err)
+// RequireClientCert makes the lock API refuse every request without a client certificate
+// chaining to roots (mutual TLS between nodes, --certs-dir), as the drive API does. Call
+// it before serving.
+func (n *Node) RequireClientCert(roots *x509.CertPool) { n.auth.RequireClientCert(roots) }
+
+func (n *Node) serveHTTP1(w httpserver.ResponseWriter, r *httpserver.Request) {
+	if err := n.auth.VerifyHTTP1(r); err != nil {
+		n.cfg.Log.Warn("owner: lock request refused", "remote", r.RemoteAddr.String(), "err", err)
+		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
 	if r.Method != http.MethodPost {
-		http.Error(w, "lock API calls are POST", http.StatusMethodNotAllowed)
+		httpError(w, http.StatusMethodNotAllowed, "lock API calls are POST")
 		return
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, err := url.ParseQuery(string(r.RawQuery))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	switch r.URL.Path {
+	switch string(r.Path) {
 	case APIPrefix + "acquire":
 		req, err := parseAcquire(q, n.cfg.Sets)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			httpError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		id, epoch, err := n.grantRemote(r.Context(), req.set, req.writes, req.reads, req.ttl)
 		switch {
 		case errors.Is(err, ErrNotOwner):
 			w.Header().Set(lockErrHeader, "not-owner")
-			w.WriteHeader(http.StatusConflict)
-			io.WriteString(w, err.Error())
+			httpError(w, http.StatusConflict, err.Error())
 		case err != nil:
 			// The caller gave up waiting: nobody reads this answer.
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			httpError(w, http.StatusServiceUnavailable, err.Error())
 		default:
-			json.NewEncoder(w).Encode(grantReply{ID: id, Epoch: epoch})
+			b, _ := json.Marshal(grantReply{ID: id, Epoch: epoch})
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(b)
 		}
 	case APIPrefix + "refresh":
 		if !n.refresh(q.Get("id")) {
-			http.Error(w, "no such grant", http.StatusNotFound)
+			httpError(w, http.StatusNotFound, "no such grant")
 		}
 	case APIPrefix + "release":
 		n.release(q.Get("id"))
 	default:
-		http.Error(w, "unknown lock API call", http.StatusNotFound)
+		httpError(w, http.StatusNotFound, "unknown lock API call")
 	}
+}
+
+func httpError(w httpserver.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, msg+"\n")
 }
 
 type grantReply struct {

@@ -138,7 +138,7 @@ func (c *cluster) startNode(t testing.TB, name string, names []string) *testNode
 		t.Fatal(err)
 	}
 	tn.Node = n
-	tn.srv.Config.Handler = n.Handler()
+	tn.srv.Config.Handler = httpserver.NetHTTP(n.Handler())
 	tn.srv.Start()
 	t.Cleanup(func() {
 		n.Close()

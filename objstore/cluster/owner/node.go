@@ -36,7 +36,8 @@ type Config struct {
 	// Client reaches etcd.
 	Client *clientv3.Client
 	// Node is this node's name, unique in the cluster; Nodes every node's name in one
-	// order shared by all (placement: set i prefers Nodes[i mod len(Nodes)]).
+	// order shared by all (placement: set i prefers Nodes[i mod len(Nodes)]). A node not
+	// in Nodes (a gateway) campaigns for nothing and only routes its locks.
 	Node  string
 	Nodes []string
 	// URL is the base URL ("http://host:port") at which this node serves Handler.
@@ -149,8 +150,8 @@ func Start(cfg Config) (*Node, error) {
 		return nil, errors.New("owner: no erasure sets")
 	case cfg.Advance == nil || cfg.SetOf == nil:
 		return nil, errors.New("owner: Advance and SetOf are required")
-	case !containsNode(cfg.Nodes, cfg.Node):
-		return nil, fmt.Errorf("owner: node %q is not in the node list", cfg.Node)
+	case cfg.Node == "" || len(cfg.Nodes) == 0:
+		return nil, errors.New("owner: Node and Nodes are required")
 	}
 	auth, err := remote.NewVerifier(cfg.Secret)
 	if err != nil {
@@ -180,8 +181,13 @@ func Start(cfg Config) (*Node, error) {
 		grants: make(map[string]*grant),
 	}
 	n.owners.init()
-	n.wg.Add(3)
-	go func() { defer n.wg.Done(); n.run() }()
+	// A node not in Nodes (a gateway: no drives) owns nothing: it only routes its
+	// requests' locks to the owners.
+	if containsNode(cfg.Nodes, cfg.Node) {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.run() }()
+	}
+	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.reap() }()
 	go func() { defer n.wg.Done(); n.owners.watch(ctx, cfg.Client) }()
 	return n, nil
@@ -437,6 +443,29 @@ func (c *ownerCache) watch(ctx context.Context, cli *clientv3.Client) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// WaitOwners returns once every set has an owner in etcd (a node that won its election;
+// it grants once it has raised its set's fence), or with the error of the last look-up
+// when ctx ends. A node that starts serving waits for it, so that its first requests do
+// not fail for want of an owner while the elections of a starting cluster run.
+func (n *Node) WaitOwners(ctx context.Context) error {
+	for {
+		var err error
+		for set := range n.cfg.Sets {
+			if _, err = n.owners.lookup(ctx, n.cfg.Client, set); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the sets' owners: %w", err)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -286,3 +286,15 @@ func (d *Drive) Walk(ctx context.Context, bucket string, opts storage.WalkOption
 	release()
 	return d.inner.Walk(ctx, bucket, opts, fn)
 }
+
+var _ storage.FileSystemSyncer = (*Drive)(nil)
+
+// SyncFileSystem forwards to the wrapped drive when it can sync its file system (a local
+// drive deferring its syncs); a drive that cannot never defers, so there is nothing to
+// sync. A sync changes nothing that a reader sees, so it is not fenced.
+func (d *Drive) SyncFileSystem(ctx context.Context) error {
+	if s, ok := d.inner.(storage.FileSystemSyncer); ok {
+		return s.SyncFileSystem(ctx)
+	}
+	return nil
+}

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/testpki"
-	"github.com/flashstor/flashstor/internal/tlsconf"
+	"github.com/flashstor/flashstor/internal/tlsconf/tlsconftest"
 	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 )
@@ -23,32 +21,13 @@ var s3Stub = httpserver.HandlerFunc(func(w httpserver.ResponseWriter, r *httpser
 	io.WriteString(w, "s3:"+string(r.Path))
 })
 
-// certsDir writes a node's certificate, issued by ca, and ca itself into CAs/, as an
-// operator lays out --certs-dir, and loads it.
-func certsDir(t *testing.T, ca *testpki.CA) *tlsconf.Store {
-	t.Helper()
-	dir := t.TempDir()
-	ca.Issue(t, 2).Write(t, dir, tlsconf.CertFile, tlsconf.KeyFile)
-	if err := os.MkdirAll(filepath.Join(dir, tlsconf.CAsDir), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, tlsconf.CAsDir, "cluster.crt"), ca.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	store, err := tlsconf.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
-}
-
 // With --certs-dir, one TLS listener serves S3 and the node API: a node presenting a
 // certificate of the cluster's CA reaches its drives; a peer without a certificate, or
 // with one of another CA, gets 401 and nothing else, even with the cluster secret; S3
 // clients need no certificate and never reach the node handler.
 func TestMutualTLS(t *testing.T) {
 	ca := testpki.NewCA(t, "cluster CA")
-	store := certsDir(t, ca)
+	store := tlsconftest.NodeStore(t, ca, 2)
 	other := testpki.NewCA(t, "another CA").Issue(t, 3)
 	for _, transport := range []string{epoll, nethttp} {
 		t.Run(transport, func(t *testing.T) {

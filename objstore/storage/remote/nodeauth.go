@@ -2,10 +2,13 @@ package remote
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/flashstor/flashstor/internal/httpserver"
 )
 
 // SignRequest sets req's node token (header X-Flashstor-Node, see the package doc) under
@@ -20,8 +23,30 @@ func SignRequest(req *http.Request, secret []byte) (nonce string) {
 	return nonce
 }
 
-// Verifier checks node tokens, refusing replays within the window (see the package doc).
-type Verifier struct{ v *verifier }
+// Verifier checks node tokens, refusing replays within the window (see the package doc),
+// and, once RequireClientCert was called, the client certificate of the connection.
+type Verifier struct {
+	v     *verifier
+	peers *certChecker
+}
+
+// RequireClientCert makes VerifyHTTP1 refuse every request that did not arrive over TLS
+// with a client certificate chaining to roots, as Handler.RequireClientCert does for the
+// drive API. Call it before serving.
+func (v *Verifier) RequireClientCert(roots *x509.CertPool) { v.peers = newCertChecker(roots) }
+
+// VerifyHTTP1 checks the node credentials of a request served by the epoll transport:
+// the client certificate when one is required, then the node token.
+func (v *Verifier) VerifyHTTP1(r *httpserver.Request) error {
+	if v.peers != nil {
+		st, ok := r.TLS()
+		if err := v.peers.check(st, ok); err != nil {
+			return err
+		}
+	}
+	_, err := v.v.verify(string(r.Header(authHeader)), r.Method, string(r.Path), string(r.RawQuery))
+	return err
+}
 
 // NewVerifier returns a verifier of tokens signed with secret (at least 16 bytes).
 func NewVerifier(secret []byte) (*Verifier, error) {
