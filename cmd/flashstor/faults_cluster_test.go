@@ -223,6 +223,17 @@ func (c *faultCluster) makeBucket(i int, bucket string) {
 	c.t.Fatalf("creating bucket %s through node %d: %v", bucket, i+1, err)
 }
 
+// lines returns the lines of the node's output that contain substr (at most 50).
+func (n *faultNode) lines(substr string) []string {
+	var out []string
+	for _, l := range strings.Split(n.out.String(), "\n") {
+		if strings.Contains(l, substr) && len(out) < 50 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // tail returns the last n lines of s.
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

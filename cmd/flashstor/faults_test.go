@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,8 +27,8 @@ import (
 //	FLASHSTOR_LIN_OPS=2000 FLASHSTOR_FAULT_HOLD=60s go test -timeout 30m -run '^TestClusterFault' ./cmd/flashstor/
 //
 // FLASHSTOR_FAULT_HOLD is how long a fault lasts (a node down, cut off or slow; default a
-// few seconds); FLASHSTOR_FAULT_PAUSE how long a node stays stopped (default 12 s, past the
-// owner lease of 10 s).
+// few seconds); FLASHSTOR_FAULT_PAUSE how long a node stays stopped (default 25 s, past the
+// owner lease of 10 s twice over).
 
 // faultHold is how long a fault lasts before it is undone.
 func faultHold(t *testing.T) time.Duration {
@@ -73,31 +74,48 @@ func TestClusterFaultEtcdMember(t *testing.T) {
 	w.finish(2*time.Second, 0, 2, 3)
 }
 
-// TestClusterFaultPause stops node 4 with SIGSTOP for longer than the owner lease while
-// clients write through every node (some of node 4's writes are in flight when it stops),
-// then resumes it. Whatever node 4 had in flight must not overwrite what the others wrote
-// meanwhile: the history stays linearizable and every acknowledged object is whole. The
-// refusals node 4's clients got after the resume (a fenced commit: 503) are counted and
-// logged.
+// TestClusterFaultPause stops node 1 with SIGSTOP for longer than the owner lease while
+// clients write through every node, then resumes it. Node 1 is the owner of the only
+// erasure set (set i prefers node i mod N) and runs an etcd member: while it is stopped its
+// lease ends, another node takes the set with a higher epoch and raises the fence of the
+// drives, so what node 1 had in flight when it stopped must not commit after the resume,
+// nor overwrite what the others wrote meanwhile: the history stays linearizable and every
+// acknowledged object is whole. The refusals node 1's clients got after the resume (503:
+// a fenced commit, or no owner yet) are counted and logged.
 func TestClusterFaultPause(t *testing.T) {
-	pause := faultEnvDuration(t, "FLASHSTOR_FAULT_PAUSE", 12*time.Second)
+	// 25 s: the 10 s lease, which etcd renews in full when its leader changes (node 1 runs
+	// a member, perhaps the leader), then the takeover.
+	pause := faultEnvDuration(t, "FLASHSTOR_FAULT_PAUSE", 25*time.Second)
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
-	// The clients wait out the pause, so that node 4's writes in flight get their answer
+	// The clients wait out the pause, so that node 1's writes in flight get their answer
 	// after the resume: the refusal of a fenced write, or its success.
 	w := startFaultWork(t, c, pause+20*time.Second)
 	time.Sleep(2 * time.Second)
-	c.nodes[3].signal(syscall.SIGSTOP)
+	c.nodes[0].signal(syscall.SIGSTOP)
 	time.Sleep(pause)
-	c.nodes[3].signal(syscall.SIGCONT)
+	c.nodes[0].signal(syscall.SIGCONT)
 	w.finish(3*time.Second, 0, 1, 2, 3)
 	var refused []string
 	for _, code := range []string{"SlowDown", "ServiceUnavailable", "InternalError"} {
-		if n := w.errs.count(3, "PutObject", code); n > 0 {
-			refused = append(refused, fmt.Sprintf("%d %s", n, code))
+		for _, op := range []string{"PutObject", "DeleteObject"} {
+			if n := w.errs.count(0, op, code); n > 0 {
+				refused = append(refused, fmt.Sprintf("%s %d %s", op, n, code))
+			}
 		}
 	}
-	t.Logf("writes through node 4 refused after its resume: %v", refused)
+	t.Logf("writes through node 1 refused after its resume: %v", refused)
+	// The pause must have moved the set: else it showed nothing of fencing.
+	moved := false
+	for _, n := range c.nodes {
+		for _, line := range n.lines("owner: ") {
+			t.Logf("node %d: %s", n.i+1, line)
+			moved = moved || n.i != 0 && strings.Contains(line, "set owned")
+		}
+	}
+	if !moved {
+		t.Errorf("no other node took set 0 over while node 1 was stopped for %v: the test showed nothing of fencing", pause)
+	}
 }
 
 // TestClusterFaultPartition cuts node 4 off the network (network namespaces: its veth goes
