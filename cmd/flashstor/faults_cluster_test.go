@@ -162,9 +162,9 @@ func (n *faultNode) signal(sig syscall.Signal) {
 	}
 }
 
-// stop ends the running process with sig (SIGKILL, or SIGTERM and SIGKILL after 30 s) and
-// waits for it.
-func (n *faultNode) stop(sig syscall.Signal) {
+// stop ends the running process with sig (SIGKILL, or SIGTERM and SIGKILL after grace)
+// and waits for it.
+func (n *faultNode) stop(sig syscall.Signal, grace time.Duration) {
 	n.mu.Lock()
 	cmd, exited := n.cmd, n.exited
 	n.cmd, n.exited = nil, nil
@@ -176,11 +176,11 @@ func (n *faultNode) stop(sig syscall.Signal) {
 	cmd.Process.Signal(sig)
 	select {
 	case <-exited:
-	case <-time.After(30 * time.Second):
+	case <-time.After(grace):
 		// Logged, not failed: the fault tests check the data, not the shutdown (which
 		// TestClusterProcesses checks); a node of a cluster stopping all at once can wait on
 		// an etcd that lost its quorum.
-		n.c.t.Logf("node %d did not stop within 30 s of %v: killed", n.i+1, sig)
+		n.c.t.Logf("node %d did not stop within %v of %v: killed", n.i+1, grace, sig)
 		cmd.Process.Kill()
 		<-exited
 	}
@@ -190,7 +190,7 @@ func (n *faultNode) stop(sig syscall.Signal) {
 func (c *faultCluster) stopAll() {
 	var wg sync.WaitGroup
 	for _, n := range c.nodes {
-		wg.Go(func() { n.stop(syscall.SIGTERM) })
+		wg.Go(func() { n.stop(syscall.SIGTERM, 10*time.Second) })
 	}
 	wg.Wait()
 	if c.t.Failed() {

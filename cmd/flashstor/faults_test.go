@@ -44,7 +44,7 @@ func TestClusterFaultKill(t *testing.T) {
 	c.makeBucket(0, faultBucket)
 	w := startFaultWork(t, c, faultOpTimeout)
 	time.Sleep(2 * time.Second)
-	c.nodes[3].stop(syscall.SIGKILL)
+	c.nodes[3].stop(syscall.SIGKILL, time.Minute)
 	time.Sleep(faultHold(t))
 	c.nodes[3].start()
 	if t.Failed() {
@@ -61,7 +61,7 @@ func TestClusterFaultEtcdMember(t *testing.T) {
 	c.makeBucket(0, faultBucket)
 	w := startFaultWork(t, c, faultOpTimeout)
 	time.Sleep(2 * time.Second)
-	c.nodes[1].stop(syscall.SIGKILL)
+	c.nodes[1].stop(syscall.SIGKILL, time.Minute)
 	time.Sleep(faultHold(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -144,7 +144,7 @@ func TestClusterFaultSlowNode(t *testing.T) {
 	c.makeBucket(0, faultBucket)
 	hold := faultHold(t)
 	before := probeLatency(t, c, 0, "probe/before", hold)
-	c.nodes[3].stop(syscall.SIGTERM)
+	c.nodes[3].stop(syscall.SIGTERM, 30*time.Second)
 	c.nodes[3].env = append(c.nodes[3].env, envNodeAPIDelay+"=100ms")
 	c.nodes[3].start()
 	if t.Failed() {
