@@ -22,7 +22,8 @@ STATICCHECK_VERSION=v0.8.2
 
 # The Debian packages the tests drive: the FUSE tools, the tools run against the mount, the
 # S3 clients run against the server, and readelf for the hardening check.
-TEST_PACKAGES=(fuse3 rsync git tar restic awscli s3cmd rclone binutils ca-certificates strace)
+# iproute2: the cluster fault suite cuts a node off with network namespaces (ip netns).
+TEST_PACKAGES=(fuse3 rsync git tar restic awscli s3cmd rclone binutils ca-certificates strace iproute2)
 
 ensure_test_tools() {
 	apt_install "${TEST_PACKAGES[@]}"

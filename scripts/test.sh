@@ -44,7 +44,9 @@ if [ -z "${QUICK:-}" ]; then
 	# privilege drop of a rebuilt binary. Without the race detector, whose 5-10x slowdown
 	# would not fit.
 	step "go test (the packages with tests -short skips, without -short)"
-	# (The chaos soak has a step of its own, below.)
+	# (The chaos soak has a step of its own, below.) Among them the cluster fault suite
+	# (cmd/flashstor TestClusterFault*, about 3 minutes: four server processes killed,
+	# paused, cut off with network namespaces, slowed; iproute2 from TEST_PACKAGES).
 	go test -timeout 20m $(grep -rl --include='*_test.go' --exclude=chaos_test.go 'testing.Short()' . | xargs -n1 dirname | sort -u)
 
 	# On ext4 with a journal a put leaves its shards' durability to the metadata's one

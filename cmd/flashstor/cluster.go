@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/internal/metrics/collect"
@@ -111,13 +112,22 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *
 	}
 	ncfg.Args, ncfg.Self, ncfg.Parity, ncfg.Etcd, ncfg.EtcdDir = cfg.drives, self, cfg.parity, etcd, cfg.etcdDir
 	ncfg.Secret, ncfg.Deploy, ncfg.Version, ncfg.Log = clusterSecret(root), dcfg, version, log
+	ncfg.UnorderedLocks = os.Getenv(envLocalLocks) != ""
 	node, err := cluster.New(ncfg)
 	if err != nil {
 		return nil, err
 	}
 	c := &clusterNode{node: node, served: make(chan error, 1)}
+	handler := node.Serve(c)
+	if d, err := nodeAPIDelay(); err != nil {
+		node.Close()
+		return nil, err
+	} else if d > 0 {
+		log.Warn("the node API answers every drive call late: a test's slow node", "env", envNodeAPIDelay, "delay", d)
+		handler = httpserver.Route(remote.Prefix, delayed(node.Handler(), d), handler)
+	}
 	c.srv, err = s3frontend.NewServer(s3frontend.ServerConfig{
-		Handler: node.Serve(c), Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serveTLS,
+		Handler: handler, Transport: cfg.transport, HTTP: httpserver.Config{Logger: log}, TLS: serveTLS,
 	})
 	if err != nil {
 		node.Close()
@@ -156,4 +166,37 @@ func (c *clusterNode) shutdown(ctx context.Context) error {
 	}
 	c.node.Close()
 	return err
+}
+
+// envNodeAPIDelay names the test hook that makes a node slow: every call the other nodes
+// make to its drives (the node API) waits that long (a Go duration) before it is served.
+// The fault suite's slow node uses it where the kernel has no tc netem.
+const envNodeAPIDelay = "FLASHSTOR_TEST_NODE_API_DELAY"
+
+// envLocalLocks names the test switch that makes a node take its object locks locally
+// instead of from the owner of the object's set: writers of one key through different nodes
+// are then not ordered. It exists to show that the fault suite's linearizability check
+// fails when they are not (TestClusterLinearizabilityCatchesUnorderedWriters);
+// cluster.Config.UnorderedLocks.
+const envLocalLocks = "FLASHSTOR_TEST_LOCAL_LOCKS"
+
+// nodeAPIDelay reads envNodeAPIDelay: 0 when it is not set.
+func nodeAPIDelay() (time.Duration, error) {
+	v := os.Getenv(envNodeAPIDelay)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s=%q: want a duration such as 50ms", envNodeAPIDelay, v)
+	}
+	return d, nil
+}
+
+// delayed serves h's requests after d.
+func delayed(h httpserver.Handler, d time.Duration) httpserver.Handler {
+	return httpserver.HandlerFunc(func(w httpserver.ResponseWriter, r *httpserver.Request) {
+		time.Sleep(d)
+		h.ServeHTTP1(w, r)
+	})
 }

@@ -33,7 +33,7 @@ import (
 
 // clusterPort returns a port free on 127.0.0.1 to 127.0.0.4 with its two next ports (the
 // embedded etcd's).
-func clusterPort(t *testing.T) int {
+func clusterPort(t testing.TB) int {
 	t.Helper()
 	for range 100 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -101,6 +101,12 @@ type Config struct {
 	// OwnerLease is the etcd lease of the node's set ownerships (owner.Config.LeaseTTL,
 	// 10 s by default): how long a dead owner's sets wait for another owner.
 	OwnerLease time.Duration
+	// UnorderedLocks makes the node take its object locks from its own namespace locks
+	// instead of from the owners of the sets: writers of one key on different nodes are
+	// then not ordered, and their commits carry no epoch. A test switch, never for use: the
+	// fault suite shows with it that its linearizability check fails when writes are not
+	// ordered across nodes.
+	UnorderedLocks bool
 	// PeerCAs, when set, makes the node API (drives and locks) refuse every request
 	// without a client certificate chaining to it: mutual TLS between nodes (--certs-dir,
 	// tlsconf.Store.NodeCAs). Remote.TLS then carries this node's client certificate.
@@ -300,6 +306,10 @@ func (n *Node) Start(ctx context.Context) error {
 	dcfg := n.cfg.Deploy
 	dcfg.Drives, dcfg.Parity = nil, a.Parity
 	dcfg.Locks, dcfg.BucketDocs = n.owner.Load().Locker(), docs
+	if n.cfg.UnorderedLocks {
+		n.log.Warn("object locks taken on this node only, not from the sets' owners: writers across nodes are NOT ordered (a test switch)")
+		dcfg.Locks = nil
+	}
 	for _, e := range n.place.Order() {
 		dcfg.Drives = append(dcfg.Drives, a.Args[e])
 	}
