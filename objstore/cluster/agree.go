@@ -87,11 +87,16 @@ func (n *Node) agree(ctx context.Context, c *clientv3.Client) (*Agreement, error
 	var raw []byte
 	if len(got.Kvs) == 1 {
 		raw = got.Kvs[0].Value
-	} else {
-		a, err := n.propose(ctx)
-		if err != nil {
+	} else if a, err := n.propose(ctx); err != nil {
+		// Another node may have written the format, and formatted this node's drives
+		// through their remote handles, between the read above and propose: then the
+		// refusal is wrong, and the format is there to take.
+		again, gerr := c.Get(ctx, FormatKey)
+		if gerr != nil || len(again.Kvs) != 1 {
 			return nil, err
 		}
+		raw = again.Kvs[0].Value
+	} else {
 		prop, err := json.Marshal(a)
 		if err != nil {
 			return nil, err
