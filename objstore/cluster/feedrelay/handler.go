@@ -11,6 +11,7 @@ import (
 
 	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/storage/remote"
 )
 
 var _ httpserver.Handler = (*Relay)(nil)
@@ -85,13 +86,9 @@ func (e errString) Error() string { return string(e) }
 const errBodySum = errString("feedrelay: the body does not match the signed sum")
 
 func (r *Relay) refuse(w httpserver.ResponseWriter, req *httpserver.Request, err error) {
-	r.log.Warn("feed relay: request refused", "remote", req.RemoteAddr.String(), "err", err)
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusUnauthorized)
+	remote.Refuse(w, req, r.log, "feed relay", err)
 }
 
 func httpError(w httpserver.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	io.WriteString(w, msg)
+	remote.PlainError(w, status, msg)
 }

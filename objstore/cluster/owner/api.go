@@ -43,9 +43,7 @@ func (n *Node) RequireClientCert(roots *x509.CertPool) { n.auth.RequireClientCer
 
 func (n *Node) serveHTTP1(w httpserver.ResponseWriter, r *httpserver.Request) {
 	if err := n.auth.VerifyHTTP1(r); err != nil {
-		n.cfg.Log.Warn("owner: lock request refused", "remote", r.RemoteAddr.String(), "err", err)
-		w.Header().Set("Content-Length", "0")
-		w.WriteHeader(http.StatusUnauthorized)
+		remote.Refuse(w, r, n.cfg.Log, "lock API", err)
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -89,9 +87,7 @@ func (n *Node) serveHTTP1(w httpserver.ResponseWriter, r *httpserver.Request) {
 }
 
 func httpError(w httpserver.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	io.WriteString(w, msg+"\n")
+	remote.PlainError(w, status, msg+"\n")
 }
 
 type grantReply struct {

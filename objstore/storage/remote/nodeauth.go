@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -64,4 +66,20 @@ func newVerifier(secret []byte) *verifier {
 func (v *Verifier) Verify(r *http.Request) error {
 	_, err := v.v.verify(r.Header.Get(authHeader), r.Method, r.URL.EscapedPath(), r.URL.RawQuery)
 	return err
+}
+
+// Refuse answers a node API request without valid node credentials: 401 and an empty
+// body, so that a prober learns nothing; the reason goes to log, under the API's name.
+// The drive API, the lock API (cluster/owner) and the feed relay all answer so.
+func Refuse(w httpserver.ResponseWriter, r *httpserver.Request, log *slog.Logger, api string, err error) {
+	log.Warn(api+": request refused", "remote", r.RemoteAddr.String(), "err", err)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusUnauthorized)
+}
+
+// PlainError answers a node API request with status and msg as a plain-text body.
+func PlainError(w httpserver.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, msg)
 }

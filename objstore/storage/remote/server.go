@@ -119,16 +119,10 @@ func (h *Handler) ServeHTTP1(w httpserver.ResponseWriter, r *httpserver.Request)
 
 // refuse answers a request without valid node credentials: 401 and nothing else.
 func (h *Handler) refuse(w httpserver.ResponseWriter, r *httpserver.Request, err error) {
-	h.log.Warn("remote drive: request refused", "remote", r.RemoteAddr.String(), "err", err)
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusUnauthorized)
+	Refuse(w, r, h.log, "remote drive", err)
 }
 
-func httpError(w httpserver.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	io.WriteString(w, msg)
-}
+func httpError(w httpserver.ResponseWriter, status int, msg string) { PlainError(w, status, msg) }
 
 type badRequest struct{ error }
 
