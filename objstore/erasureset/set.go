@@ -75,6 +75,9 @@ type Set struct {
 	// healed, so listings do not take their metadata from it.
 	dirty []atomic.Bool
 
+	// lat measures each drive's answers, so that reads leave a slow drive's shards aside.
+	lat latencies
+
 	pins pinSet
 	heal healQueue
 	// intents is the pool's IntentCheck (nil: none), asked before a dangling key's copies
@@ -128,6 +131,7 @@ func New(cfg Config) (*Set, error) {
 		log:    cfg.Log.With("set", cfg.Index),
 		codecs: make(map[codecKey]*erasure.Codec),
 		dirty:  make([]atomic.Bool, n),
+		lat:    newLatencies(n),
 	}
 	// A set lives as long as the process: its idle workers just time out.
 	s.workers = workers.New(runDriveCall, nil)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/meta"
@@ -48,10 +49,16 @@ type metaRead struct {
 	ctx         context.Context
 	bucket, key string
 	v           *version
+	// lat receives each drive's answer time (nil: not measured).
+	lat *latencies
 }
 
 func (r *metaRead) call(i int, d storage.Drive) {
+	began := time.Now()
 	r.v.raw[i], r.v.errs[i] = d.ReadMeta(r.ctx, r.bucket, r.key)
+	if r.lat != nil {
+		r.lat.observe(i, time.Since(began))
+	}
 }
 
 // readVersion reads the key's metadata from every drive and picks the version a read
@@ -63,7 +70,7 @@ func (s *Set) readVersion(ctx context.Context, bucket, key string) (*version, er
 	v := &version{}
 	v.raw, v.errs = v.rawBuf[:n], v.errsBuf[:n]
 	v.decoded, v.holds = v.decodedBuf[:n], v.holdsBuf[:n]
-	v.read = metaRead{ctx: ctx, bucket: bucket, key: key, v: v}
+	v.read = metaRead{ctx: ctx, bucket: bucket, key: key, v: v, lat: &s.lat}
 	s.fanOut(&v.read)
 	v.read = metaRead{} // the version outlives the call; its context must not be kept
 	// Decoding here rather than on the drives' goroutines lets every copy share the
