@@ -25,7 +25,7 @@ func (s *Set) OpenObject(ctx context.Context, bucket, key string) (objstore.Obje
 
 // OpenVersion opens a version ("" for the latest) for reading, as OpenObject does.
 func (s *Set) OpenVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectHandle, error) {
-	v, m, err := s.readNamed(ctx, bucket, key, versionID)
+	v, m, err := s.readNamedOpt(ctx, bucket, key, versionID, true)
 	if err != nil {
 		return nil, err
 	}

@@ -123,3 +123,47 @@ func sum(xs []int) int {
 	}
 	return n
 }
+
+// TestOpenLeavesSlowDriveAside: once a drive is known slow, opening and stating an object
+// does not wait for its metadata (its ReadMeta stalls until the test ends, as its file
+// opens do), and reads neither its metadata nor its shards.
+func TestOpenLeavesSlowDriveAside(t *testing.T) {
+	f, fd := slowFixture(t)
+	_, slow := f.shardFile(0)
+	makeSlow(t, f, fd, slow)
+	release := make(chan struct{})
+	fd[slow].Stall("ReadMeta", release)
+	t.Cleanup(func() { close(release) })
+	readAllBounded(t, f)
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.set.StatObject(context.Background(), bitrotBucket, bitrotKey)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stat past a slow drive: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a stat waited a minute for the slow drive's metadata")
+	}
+}
+
+// TestOpenFallsBackToSlowDrive: a slow drive and two failing ones leave one fast answer,
+// too few to pick a version (2 data shards): the open asks again, waits for the slow
+// drive, and reads the object whole.
+func TestOpenFallsBackToSlowDrive(t *testing.T) {
+	f, fd := slowFixture(t)
+	_, slow := f.shardFile(0)
+	fd[slow].Delay("ReadMeta", 20*time.Millisecond)
+	f.readBack() // teaches the set that the drive is slow
+	failed := 0
+	for i := range fd {
+		if i != slow && failed < 2 {
+			fd[i].Fail("ReadMeta", storage.ErrFaulty)
+			failed++
+		}
+	}
+	f.readBack()
+}
