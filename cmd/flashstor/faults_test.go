@@ -143,7 +143,7 @@ func TestClusterFaultSlowNode(t *testing.T) {
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
 	hold := faultHold(t)
-	before := probeLatency(t, c, 0, "probe/before", hold)
+	before, getsBefore := probeLatency(t, c, 0, "probe/before", hold)
 	c.nodes[3].stop(syscall.SIGTERM, 30*time.Second)
 	c.nodes[3].env = append(c.nodes[3].env, envNodeAPIDelay+"=100ms")
 	c.nodes[3].start()
@@ -151,9 +151,11 @@ func TestClusterFaultSlowNode(t *testing.T) {
 		t.FailNow()
 	}
 	w := startFaultWork(t, c, faultOpTimeout)
-	during := probeLatency(t, c, 0, "probe/during", hold)
+	during, getsDuring := probeLatency(t, c, 0, "probe/during", hold)
 	t.Logf("PUT+GET of 64 KiB through node 1, node 4 healthy: %s", before)
 	t.Logf("PUT+GET of 64 KiB through node 1, node 4's drive calls delayed 100 ms, fault traffic running: %s", during)
+	t.Logf("of which the GET, node 4 healthy: %s", getsBefore)
+	t.Logf("of which the GET, node 4 slow: %s", getsDuring)
 	w.finish(time.Second, 0, 1, 2, 3)
 }
 
