@@ -51,6 +51,11 @@ type Config struct {
 	// It is called from the goroutine that found the damage, concurrently across
 	// operations, and must not block.
 	OnBitrot func(shards int)
+	// BeforeCommit, if set, is called by a PutObject holding the key's write lock, right
+	// before it commits the metadata: a test hook, which may block, to hold a write between
+	// its lock grant and its commit (the fault suite pauses the node there to check that
+	// the commit is fenced once another node owns the set).
+	BeforeCommit func(bucket, key string)
 	// Now is the clock that stamps an upload's initiation (time.Now if nil), by which the
 	// expiry of incomplete uploads measures its age; tests set a clock of their own.
 	Now func() time.Time
