@@ -50,8 +50,16 @@ func (s *Set) OpenVersion(ctx context.Context, bucket, key, versionID string) (o
 	h.shards = h.shardsBuf[:len(s.drives)]
 	for i := range h.shards {
 		h.shards[i] = -1
-		if v.holds[i] {
+		switch {
+		case v.holds[i]:
 			h.shards[i] = versionAt(v.decoded[i], pos).Erasure.Index
+		case !m.Inline && errors.Is(v.errs[i], errSlowDrive) && i < len(m.Erasure.Distribution):
+			// A drive the metadata read went on without may still hold this version's
+			// shard: it is read last (slow), when the others are not enough. Its file is in
+			// this version's own data directory and every block is checked, so a drive
+			// without this version gives a missing or damaged shard, never wrong bytes.
+			h.shards[i] = int(m.Erasure.Distribution[i])
+			h.slow |= 1 << i
 		}
 	}
 	if m.Inline {

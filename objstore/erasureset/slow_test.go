@@ -22,17 +22,21 @@ func slowFixture(t *testing.T) (*bitrotFixture, []*faulty.Drive) {
 	return f, fd
 }
 
-// makeSlow makes drive i answer its metadata reads late and stalls its file opens until the
-// test ends: a read that asks drive i for a shard does not return before then. It opens
-// the object once, so that the set measures the drive's latency.
+// teachSlow makes drive i answer its metadata reads 200 ms late and tells the set's
+// latency measure so (as a few such answers would, but without depending on how fast the
+// other drives answer on a loaded machine).
+func teachSlow(f *bitrotFixture, fd []*faulty.Drive, i int) {
+	fd[i].Delay("ReadMeta", 200*time.Millisecond)
+	for range 4 {
+		f.set.lat.observe(i, time.Second)
+	}
+}
+
+// makeSlow makes drive i slow (teachSlow) and stalls its file opens until the test ends: a
+// read that asks drive i for a shard does not return before then.
 func makeSlow(t *testing.T, f *bitrotFixture, fd []*faulty.Drive, i int) {
 	t.Helper()
-	fd[i].Delay("ReadMeta", 20*time.Millisecond)
-	h, err := f.set.OpenObject(context.Background(), bitrotBucket, bitrotKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Close()
+	teachSlow(f, fd, i)
 	release := make(chan struct{})
 	fd[i].Stall("OpenFile", release)
 	t.Cleanup(func() { close(release) })
@@ -99,17 +103,22 @@ func TestReadSlowAndCorrupt(t *testing.T) {
 	}
 }
 
-// TestReadNeedsSlowDrive: one drive slow and two others' shards corrupt, so that the slow
-// drive's shard is one of the only two intact ones: the read asks it rather than failing.
+// TestReadNeedsSlowDrive: one drive known slow (the open goes on without its metadata) and
+// two others' shards corrupt, so that the slow drive's shard is one of the only two intact
+// ones: the read asks it rather than failing.
 func TestReadNeedsSlowDrive(t *testing.T) {
 	f, fd := slowFixture(t)
 	_, slow := f.shardFile(0)
+	var paths []string
 	for _, shard := range []int{1, 2} {
 		path, _ := f.shardFile(shard)
+		paths = append(paths, path)
+	}
+	teachSlow(f, fd, slow)
+	for _, path := range paths {
 		f.flipBytes(path, 100)
 	}
-	fd[slow].Delay("ReadMeta", 20*time.Millisecond)
-	fd[slow].Delay("OpenFile", 20*time.Millisecond)
+	fd[slow].Delay("OpenFile", 200*time.Millisecond)
 	f.readBack()
 	if got := f.takeCalls(); len(got) == 0 || sum(got) != 2 {
 		t.Fatalf("OnBitrot calls after reading with two corrupt shards and a slow one: %v, want 2 shards reported", got)
@@ -156,8 +165,7 @@ func TestOpenLeavesSlowDriveAside(t *testing.T) {
 func TestOpenFallsBackToSlowDrive(t *testing.T) {
 	f, fd := slowFixture(t)
 	_, slow := f.shardFile(0)
-	fd[slow].Delay("ReadMeta", 20*time.Millisecond)
-	f.readBack() // teaches the set that the drive is slow
+	teachSlow(f, fd, slow)
 	failed := 0
 	for i := range fd {
 		if i != slow && failed < 2 {
