@@ -54,7 +54,8 @@ type gatherer struct {
 	// errs[i] is the first problem seen with shard i (nil reader, corrupt or short block,
 	// read error). It is the caller's shardErrs slice.
 	errs []error
-	// suspect has bit i set once shard i failed: later stripes read it only when the others
+	// suspect has bit i set once shard i failed, or from the start when its reader is a
+	// SlowReaderAt that reports itself slow: later stripes read it only when the others
 	// are not enough, since a corrupt or failing drive is likely to fail again.
 	suspect  uint32
 	missing  uint32          // bit i set when readers[i] is nil
@@ -74,6 +75,11 @@ func (g *gatherer) init(c *Codec, readers []io.ReaderAt, errs []error) {
 		}
 		if _, ok := r.(MemoryReaderAt); ok {
 			g.inMemory |= 1 << i
+		}
+		if sr, ok := r.(SlowReaderAt); ok && sr.Slow() {
+			// A slow shard is read last, as a suspect one is, but is not a fault: no
+			// error is recorded, so no heal is queued for it.
+			g.suspect |= 1 << i
 		}
 	}
 }
@@ -277,4 +283,15 @@ func lowest(set uint32, n int) uint32 {
 		set &^= bit
 	}
 	return out
+}
+
+// SlowReaderAt is a shard reader that can tell that its drive answers late. Decode reads a
+// slow shard only when the others are not enough (as it does one that failed before), so
+// that parity serves a read in place of a slow drive's data shard; a slow shard is still
+// read rather than failing a read that needs it.
+type SlowReaderAt interface {
+	io.ReaderAt
+	// Slow reports whether reads through this reader are expected to be late; asked once
+	// per Decode, before the first read.
+	Slow() bool
 }

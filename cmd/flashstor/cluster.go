@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,6 +114,11 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *
 	ncfg.Args, ncfg.Self, ncfg.Parity, ncfg.Etcd, ncfg.EtcdDir = cfg.drives, self, cfg.parity, etcd, cfg.etcdDir
 	ncfg.Secret, ncfg.Deploy, ncfg.Version, ncfg.Log = clusterSecret(root), dcfg, version, log
 	ncfg.UnorderedLocks = os.Getenv(envLocalLocks) != ""
+	if hold, err := holdCommit(log); err != nil {
+		return nil, err
+	} else if hold != nil {
+		ncfg.Deploy.BeforeCommit = hold
+	}
 	node, err := cluster.New(ncfg)
 	if err != nil {
 		return nil, err
@@ -179,6 +185,43 @@ const envNodeAPIDelay = "FLASHSTOR_TEST_NODE_API_DELAY"
 // fails when they are not (TestClusterLinearizabilityCatchesUnorderedWriters);
 // cluster.Config.UnorderedLocks.
 const envLocalLocks = "FLASHSTOR_TEST_LOCAL_LOCKS"
+
+// envHoldCommit names the test hook that holds a PUT between its lock grant and its
+// commit: "KEY=DURATION" makes the first PUT of KEY (in any bucket) that reaches its commit
+// on this node log "holding the commit" and wait DURATION before committing. The fault
+// suite stops the node during the wait (SIGSTOP) to check that the commit is fenced once
+// another node owns the set.
+const envHoldCommit = "FLASHSTOR_TEST_HOLD_COMMIT"
+
+// holdCommit reads envHoldCommit: nil when it is not set.
+func holdCommit(log *slog.Logger) (func(bucket, key string), error) {
+	v := os.Getenv(envHoldCommit)
+	if v == "" {
+		return nil, nil
+	}
+	i := strings.LastIndexByte(v, '=')
+	var d time.Duration
+	err := errors.New("no '='")
+	if i > 0 {
+		d, err = time.ParseDuration(v[i+1:])
+	}
+	if err != nil || d <= 0 {
+		return nil, fmt.Errorf("%s=%q: want KEY=DURATION, such as held/k=3s", envHoldCommit, v)
+	}
+	key := v[:i]
+	log.Warn("the first PUT of a key waits between its lock and its commit: a test hook", "env", envHoldCommit, "key", key, "hold", d)
+	var once sync.Once
+	return func(bucket, k string) {
+		if k != key {
+			return
+		}
+		once.Do(func() {
+			log.Warn("holding the commit", "bucket", bucket, "key", k, "hold", d)
+			time.Sleep(d)
+			log.Warn("committing after the hold", "bucket", bucket, "key", k)
+		})
+	}, nil
+}
 
 // nodeAPIDelay reads envNodeAPIDelay: 0 when it is not set.
 func nodeAPIDelay() (time.Duration, error) {

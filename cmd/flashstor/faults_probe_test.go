@@ -31,11 +31,11 @@ func (l latencies) String() string {
 }
 
 // probeLatency PUTs and GETs a 64 KiB object through node i, one after the other, for d
-// (at most 10,000 times), and returns how long each PUT+GET took. Every call must succeed
-// and read back what it wrote.
-func probeLatency(t *testing.T, c *faultCluster, i int, key string, d time.Duration) latencies {
+// (at most 10,000 times), and returns how long each PUT+GET took and, apart, each GET (a
+// read and a write wait for different things). Every call must succeed and read back what
+// it wrote.
+func probeLatency(t *testing.T, c *faultCluster, i int, key string, d time.Duration) (out, gets latencies) {
 	t.Helper()
-	var out latencies
 	cl := c.client(i)
 	end := time.Now().Add(d)
 	for n := 1; n <= 10000 && time.Now().Before(end); n++ {
@@ -44,6 +44,7 @@ func probeLatency(t *testing.T, c *faultCluster, i int, key string, d time.Durat
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		_, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(faultBucket), Key: aws.String(key), Body: bytes.NewReader(body)})
 		var got []byte
+		getBegan := time.Now()
 		if err == nil {
 			var o *s3.GetObjectOutput
 			if o, err = cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(faultBucket), Key: aws.String(key)}); err == nil {
@@ -59,6 +60,7 @@ func probeLatency(t *testing.T, c *faultCluster, i int, key string, d time.Durat
 			t.Fatalf("probe %d through node %d read %d bytes, not the %d it wrote", n, i+1, len(got), len(body))
 		}
 		out = append(out, time.Since(began))
+		gets = append(gets, time.Since(getBegan))
 	}
-	return out
+	return out, gets
 }

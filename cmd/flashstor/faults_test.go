@@ -38,7 +38,9 @@ func faultHold(t *testing.T) time.Duration {
 // TestClusterFaultKill kills node 4 with SIGKILL while clients write through every node,
 // restarts it, and checks every acknowledged object byte for byte through every node (the
 // restarted one included, whose drives missed the writes made while it was down) and the
-// hot keys' history for linearizability.
+// hot keys' history for linearizability. Then, all nodes stopped, an offline heal pass of
+// their drives reports what the running cluster left to heal, and a second pass must find
+// nothing.
 func TestClusterFaultKill(t *testing.T) {
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
@@ -51,6 +53,28 @@ func TestClusterFaultKill(t *testing.T) {
 		t.FailNow()
 	}
 	w.finish(2*time.Second, 0, 1, 2, 3)
+	c.stopAll()
+	t.Logf("first heal pass after the kill and restart:\n%s", tail(c.offlineHeal(), 20))
+	if second := c.offlineHeal(); !strings.Contains(second, "heal done: 0 objects healed, 0 dangling removed") {
+		t.Fatalf("a second heal pass found more to do:\n%s", second)
+	}
+}
+
+// offlineHeal runs flashstor heal on the drives of the stopped cluster (their directories,
+// in the order of the cluster's list) and returns what it printed.
+func (c *faultCluster) offlineHeal() string {
+	c.t.Helper()
+	var drives []string
+	for _, u := range c.list {
+		// http://host:port/dir/nX/d{1...2}: the path after the authority.
+		i := strings.Index(strings.TrimPrefix(u, "http://"), "/")
+		drives = append(drives, strings.TrimPrefix(u, "http://")[i:])
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), append([]string{"heal"}, drives...), &out, &errOut); err != nil {
+		c.t.Fatalf("offline heal of %v: %v\n%s\n%s", drives, err, out.String(), tail(errOut.String(), 20))
+	}
+	return out.String()
 }
 
 // TestClusterFaultEtcdMember kills node 2, which runs one of the three embedded etcd
@@ -143,7 +167,7 @@ func TestClusterFaultSlowNode(t *testing.T) {
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
 	hold := faultHold(t)
-	before := probeLatency(t, c, 0, "probe/before", hold)
+	before, getsBefore := probeLatency(t, c, 0, "probe/before", hold)
 	c.nodes[3].stop(syscall.SIGTERM, 30*time.Second)
 	c.nodes[3].env = append(c.nodes[3].env, envNodeAPIDelay+"=100ms")
 	c.nodes[3].start()
@@ -151,9 +175,11 @@ func TestClusterFaultSlowNode(t *testing.T) {
 		t.FailNow()
 	}
 	w := startFaultWork(t, c, faultOpTimeout)
-	during := probeLatency(t, c, 0, "probe/during", hold)
+	during, getsDuring := probeLatency(t, c, 0, "probe/during", hold)
 	t.Logf("PUT+GET of 64 KiB through node 1, node 4 healthy: %s", before)
 	t.Logf("PUT+GET of 64 KiB through node 1, node 4's drive calls delayed 100 ms, fault traffic running: %s", during)
+	t.Logf("of which the GET, node 4 healthy: %s", getsBefore)
+	t.Logf("of which the GET, node 4 slow: %s", getsDuring)
 	w.finish(time.Second, 0, 1, 2, 3)
 }
 

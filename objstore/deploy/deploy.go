@@ -46,6 +46,9 @@ type Config struct {
 	// OnBitrot, if set, is passed to every erasure set: it is called with how many shards a
 	// read or a heal found corrupt or truncated (see erasureset.Config.OnBitrot).
 	OnBitrot func(shards int)
+	// BeforeCommit, if set, is passed to every erasure set: a test hook
+	// (erasureset.Config.BeforeCommit).
+	BeforeCommit func(bucket, key string)
 	// UploadExpiry tunes the expiry of incomplete multipart uploads (RunUploadExpiry).
 	UploadExpiry UploadExpiryOptions
 	// Now is the deployment's clock: it stamps the initiation of multipart uploads and
@@ -128,16 +131,17 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 			parity = format.DefaultParity(len(ds))
 		}
 		sets[i], err = erasureset.New(erasureset.Config{
-			Index:       i,
-			Drives:      ds,
-			Parity:      parity,
-			BlockSize:   cfg.BlockSize,
-			Bitrot:      cfg.Bitrot,
-			InlineLimit: cfg.InlineLimit,
-			Locks:       locks,
-			Log:         cfg.Log,
-			OnBitrot:    cfg.OnBitrot,
-			Now:         cfg.Now,
+			Index:        i,
+			Drives:       ds,
+			Parity:       parity,
+			BlockSize:    cfg.BlockSize,
+			Bitrot:       cfg.Bitrot,
+			InlineLimit:  cfg.InlineLimit,
+			Locks:        locks,
+			Log:          cfg.Log,
+			OnBitrot:     cfg.OnBitrot,
+			BeforeCommit: cfg.BeforeCommit,
+			Now:          cfg.Now,
 		})
 		if err != nil {
 			dep.Close()

@@ -35,6 +35,12 @@ const (
 )
 
 func newBitrotFixture(t *testing.T) *bitrotFixture {
+	return newBitrotFixtureWrapped(t, func(d storage.Drive) storage.Drive { return d })
+}
+
+// newBitrotFixtureWrapped is newBitrotFixture with each drive wrapped by wrap (a fault
+// injector).
+func newBitrotFixtureWrapped(t *testing.T, wrap func(storage.Drive) storage.Drive) *bitrotFixture {
 	f := &bitrotFixture{t: t}
 	var drives []storage.Drive
 	for range 4 {
@@ -44,7 +50,7 @@ func newBitrotFixture(t *testing.T) *bitrotFixture {
 			t.Fatal(err)
 		}
 		f.dirs = append(f.dirs, dir)
-		drives = append(drives, d)
+		drives = append(drives, wrap(d))
 	}
 	s, err := New(Config{Drives: drives, Parity: 2, OnBitrot: func(shards int) {
 		f.mu.Lock()

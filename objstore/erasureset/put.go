@@ -196,6 +196,9 @@ func (st *stagedPut) commit(ctx context.Context) (*version, error) {
 		st.discard(ctx)
 		return nil, err
 	}
+	if s.cfg.BeforeCommit != nil {
+		s.cfg.BeforeCommit(st.bucket, st.key)
+	}
 	if err := s.commit(ctx, st.bucket, st.key, m, before, st.shards, st.staged, stagingDir(st.stagingID)); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/flashstor/flashstor/erasure"
 	"github.com/flashstor/flashstor/objstore"
@@ -24,7 +25,7 @@ func (s *Set) OpenObject(ctx context.Context, bucket, key string) (objstore.Obje
 
 // OpenVersion opens a version ("" for the latest) for reading, as OpenObject does.
 func (s *Set) OpenVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectHandle, error) {
-	v, m, err := s.readNamed(ctx, bucket, key, versionID)
+	v, m, err := s.readNamedOpt(ctx, bucket, key, versionID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -45,11 +46,20 @@ func (s *Set) OpenVersion(ctx context.Context, bucket, key, versionID string) (o
 	}
 	h.info = objectInfo(bucket, key, m, h.partInfoBuf[:0])
 	h.info.Version.IsLatest = pos == 0
+	h.slow = s.lat.slowMask()
 	h.shards = h.shardsBuf[:len(s.drives)]
 	for i := range h.shards {
 		h.shards[i] = -1
-		if v.holds[i] {
+		switch {
+		case v.holds[i]:
 			h.shards[i] = versionAt(v.decoded[i], pos).Erasure.Index
+		case !m.Inline && errors.Is(v.errs[i], errSlowDrive) && i < len(m.Erasure.Distribution):
+			// A drive the metadata read went on without may still hold this version's
+			// shard: it is read last (slow), when the others are not enough. Its file is in
+			// this version's own data directory and every block is checked, so a drive
+			// without this version gives a missing or damaged shard, never wrong bytes.
+			h.shards[i] = int(m.Erasure.Distribution[i])
+			h.slow |= 1 << i
 		}
 	}
 	if m.Inline {
@@ -90,6 +100,9 @@ type handle struct {
 	dataDir string
 	// partEnds[p] is the object offset where part p ends.
 	partEnds []int64
+	// slow has bit i set when drive i answered late when the handle was opened: its
+	// shards are read only when the others are not enough (erasure.SlowReaderAt).
+	slow uint32
 
 	// The backing arrays of shards, inline, partEnds and info.Parts for the common case (a
 	// set has at most 16 drives; most objects have one part), so that opening a small
@@ -372,6 +385,7 @@ type lazyFile struct {
 }
 
 func (l *lazyFile) ReadAt(p []byte, off int64) (int, error) {
+	defer l.observe(time.Now())
 	f, err := l.open()
 	if err != nil {
 		return 0, err
@@ -379,9 +393,19 @@ func (l *lazyFile) ReadAt(p []byte, off int64) (int, error) {
 	return f.ReadAt(p, off)
 }
 
+// Slow makes lazyFile an erasure.SlowReaderAt: a drive that answered late when the handle
+// was opened is read only when the other shards are not enough.
+func (l *lazyFile) Slow() bool { return l.h.slow&(1<<l.key.drive) != 0 }
+
+// observe records the time a read that began at began took, as its drive's latency.
+func (l *lazyFile) observe(began time.Time) {
+	l.h.set.lat.observe(l.key.drive, time.Since(began))
+}
+
 // ReadBlockAt makes lazyFile an erasure.BlockReaderAt: a read that timed out (which may go
 // on writing into sum and data) is ErrBufferAbandoned to the decoder.
 func (l *lazyFile) ReadBlockAt(sum, data []byte, off int64) (int, error) {
+	defer l.observe(time.Now())
 	f, err := l.open()
 	if err != nil {
 		return 0, err
@@ -393,7 +417,10 @@ func (l *lazyFile) ReadBlockAt(sum, data []byte, off int64) (int, error) {
 	return n, err
 }
 
-var _ erasure.BlockReaderAt = (*lazyFile)(nil)
+var (
+	_ erasure.BlockReaderAt = (*lazyFile)(nil)
+	_ erasure.SlowReaderAt  = (*lazyFile)(nil)
+)
 
 func (l *lazyFile) open() (storage.File, error) {
 	h := l.h

@@ -51,6 +51,11 @@ type Config struct {
 	// It is called from the goroutine that found the damage, concurrently across
 	// operations, and must not block.
 	OnBitrot func(shards int)
+	// BeforeCommit, if set, is called by a PutObject holding the key's write lock, right
+	// before it commits the metadata: a test hook, which may block, to hold a write between
+	// its lock grant and its commit (the fault suite pauses the node there to check that
+	// the commit is fenced once another node owns the set).
+	BeforeCommit func(bucket, key string)
 	// Now is the clock that stamps an upload's initiation (time.Now if nil), by which the
 	// expiry of incomplete uploads measures its age; tests set a clock of their own.
 	Now func() time.Time
@@ -74,6 +79,9 @@ type Set struct {
 	// dirty[i] is set when a write to drive i failed: its metadata may be stale until it is
 	// healed, so listings do not take their metadata from it.
 	dirty []atomic.Bool
+
+	// lat measures each drive's answers, so that reads leave a slow drive's shards aside.
+	lat latencies
 
 	pins pinSet
 	heal healQueue
@@ -128,6 +136,7 @@ func New(cfg Config) (*Set, error) {
 		log:    cfg.Log.With("set", cfg.Index),
 		codecs: make(map[codecKey]*erasure.Codec),
 		dirty:  make([]atomic.Bool, n),
+		lat:    newLatencies(n),
 	}
 	// A set lives as long as the process: its idle workers just time out.
 	s.workers = workers.New(runDriveCall, nil)

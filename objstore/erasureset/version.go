@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/meta"
@@ -48,10 +49,16 @@ type metaRead struct {
 	ctx         context.Context
 	bucket, key string
 	v           *version
+	// lat receives each drive's answer time (nil: not measured).
+	lat *latencies
 }
 
 func (r *metaRead) call(i int, d storage.Drive) {
+	began := time.Now()
 	r.v.raw[i], r.v.errs[i] = d.ReadMeta(r.ctx, r.bucket, r.key)
+	if r.lat != nil {
+		r.lat.observe(i, time.Since(began))
+	}
 }
 
 // readVersion reads the key's metadata from every drive and picks the version a read
@@ -59,13 +66,43 @@ func (r *metaRead) call(i int, d storage.Drive) {
 // readable, ErrBucketNotFound when most drives have no such bucket, ErrReadQuorum when too
 // few drives answered to tell.
 func (s *Set) readVersion(ctx context.Context, bucket, key string) (*version, error) {
+	return s.readVersionOpt(ctx, bucket, key, false)
+}
+
+// readVersionToRead is readVersion for a read that changes nothing (GET, HEAD): it does not
+// wait for the drives that answer late (readMetaHedged), unless the others cannot decide.
+func (s *Set) readVersionToRead(ctx context.Context, bucket, key string) (*version, error) {
+	v, err := s.readVersionOpt(ctx, bucket, key, true)
+	if errors.Is(err, errSlowDrive) {
+		// The drives left aside may hold what decides: ask every drive, waiting for all.
+		return s.readVersionOpt(ctx, bucket, key, false)
+	}
+	return v, err
+}
+
+// errSlowDrive stands for the answer of a drive that a read stopped waiting for. It is a
+// drive fault (storage.ErrTimeout): the drive is not healed for it.
+var errSlowDrive = fmt.Errorf("%w: the drive answers late and a read went on without it", storage.ErrTimeout)
+
+// readVersionOpt is readVersion; hedge lets it leave slow drives aside (readMetaHedged).
+// When it did and could not pick a version, the error wraps errSlowDrive.
+func (s *Set) readVersionOpt(ctx context.Context, bucket, key string, hedge bool) (*version, error) {
 	n := len(s.drives)
 	v := &version{}
 	v.raw, v.errs = v.rawBuf[:n], v.errsBuf[:n]
 	v.decoded, v.holds = v.decodedBuf[:n], v.holdsBuf[:n]
-	v.read = metaRead{ctx: ctx, bucket: bucket, key: key, v: v}
-	s.fanOut(&v.read)
-	v.read = metaRead{} // the version outlives the call; its context must not be kept
+	var slow uint32
+	if hedge {
+		slow = s.lat.slowMask()
+	}
+	var leftAside bool
+	if slow == 0 {
+		v.read = metaRead{ctx: ctx, bucket: bucket, key: key, v: v, lat: &s.lat}
+		s.fanOut(&v.read)
+		v.read = metaRead{} // the version outlives the call; its context must not be kept
+	} else {
+		leftAside = s.readMetaHedged(ctx, bucket, key, v, slow)
+	}
 	// Decoding here rather than on the drives' goroutines lets every copy share the
 	// strings, parts and metadata of the first (they differ only in their shard index).
 	objs := v.objsBuf[:n]
@@ -84,7 +121,65 @@ func (s *Set) readVersion(ctx context.Context, bucket, key string) (*version, er
 			like = v.decoded[i]
 		}
 	}
-	return v, v.pick(s.k, bucket, key)
+	err := v.pick(s.k, bucket, key)
+	if leftAside && errors.Is(err, objstore.ErrReadQuorum) {
+		err = fmt.Errorf("%w: %w", errSlowDrive, err)
+	}
+	return v, err
+}
+
+// readMetaHedged reads the key's metadata from every drive into v.raw and v.errs, as
+// readVersion's fan-out does, but waits for the drives in slow only until a bound past the
+// others' answers (their time plus slowMargin): a drive it stops waiting for gets
+// errSlowDrive, and its call finishes in the background, where it still feeds the latency
+// measure (so a drive that recovers is waited for again). It reports whether it left a
+// drive aside.
+//
+// Leaving a drive aside is what an offline drive does to a read: pick still needs k drives
+// holding one version, and a subset of the answers never makes an older version readable
+// where every answer shows a newer acknowledged one (a write quorum holds it, so fewer than
+// k drives hold anything else). What it can do is find no readable version; the caller
+// then asks again, waiting for every drive.
+func (s *Set) readMetaHedged(ctx context.Context, bucket, key string, v *version, slow uint32) bool {
+	type answer struct {
+		i   int
+		raw []byte
+		err error
+	}
+	n := len(s.drives)
+	// Buffered for every drive, so that a call left behind never blocks on its send.
+	answers := make(chan answer, n)
+	for i, d := range s.drives {
+		go func() {
+			began := time.Now()
+			raw, err := d.ReadMeta(ctx, bucket, key)
+			s.lat.observe(i, time.Since(began))
+			answers <- answer{i, raw, err}
+		}()
+	}
+	began := time.Now()
+	pending := uint32(1)<<n - 1
+	var bound <-chan time.Time
+	for pending != 0 {
+		if bound == nil && pending&^slow == 0 {
+			t := time.NewTimer(time.Since(began) + slowMargin)
+			defer t.Stop()
+			bound = t.C
+		}
+		select {
+		case a := <-answers:
+			v.raw[a.i], v.errs[a.i] = a.raw, a.err
+			pending &^= 1 << a.i
+		case <-bound:
+			for i := range n {
+				if pending&(1<<i) != 0 {
+					v.errs[i] = errSlowDrive
+				}
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // pick chooses the current version. Versions are grouped by VersionID; a group is readable

@@ -195,10 +195,22 @@ func pickVersion(m *meta.Object, bucket, key, versionID string) (*meta.Object, e
 // readNamed reads the key's record and picks the version versionID names ("" the latest).
 // A key with no record has no version of any id: ErrNoSuchVersion when one was named.
 func (s *Set) readNamed(ctx context.Context, bucket, key, versionID string) (*version, *meta.Object, error) {
+	return s.readNamedOpt(ctx, bucket, key, versionID, false)
+}
+
+// readNamedOpt is readNamed; toRead (for reads that change nothing) lets it leave slow
+// drives aside (readVersionToRead).
+func (s *Set) readNamedOpt(ctx context.Context, bucket, key, versionID string, toRead bool) (*version, *meta.Object, error) {
 	if err := checkKey(key); err != nil {
 		return nil, nil, err
 	}
-	v, err := s.readVersion(ctx, bucket, key)
+	var v *version
+	var err error
+	if toRead {
+		v, err = s.readVersionToRead(ctx, bucket, key)
+	} else {
+		v, err = s.readVersion(ctx, bucket, key)
+	}
 	if errors.Is(err, objstore.ErrObjectNotFound) && versionID != "" {
 		return nil, nil, fmt.Errorf("%w: %w", objstore.ErrNoSuchVersion, err)
 	}
@@ -211,7 +223,7 @@ func (s *Set) readNamed(ctx context.Context, bucket, key, versionID string) (*ve
 
 // StatVersion returns a version's information ("" for the latest).
 func (s *Set) StatVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectInfo, error) {
-	v, m, err := s.readNamed(ctx, bucket, key, versionID)
+	v, m, err := s.readNamedOpt(ctx, bucket, key, versionID, true)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}

@@ -1,5 +1,5 @@
 // Package faulty wraps a drive to inject faults for tests: any method can be made to fail
-// with a chosen error or to stall until released, so that tests can check what the object
+// with a chosen error, to stall until released or to answer late, so that tests can check what the object
 // core does when a drive misbehaves.
 package faulty
 
@@ -24,6 +24,7 @@ type Drive struct {
 type rule struct {
 	err   error
 	stall <-chan struct{}
+	delay time.Duration
 }
 
 var _ storage.Drive = (*Drive)(nil)
@@ -45,6 +46,13 @@ func (d *Drive) Stall(method string, release <-chan struct{}) {
 	d.rules[method] = rule{stall: release}
 }
 
+// Delay makes method (or "*") wait d, then run normally: a slow drive.
+func (d *Drive) Delay(method string, delay time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.rules[method] = rule{delay: delay}
+}
+
 // Clear removes every fault.
 func (d *Drive) Clear() {
 	d.mu.Lock()
@@ -64,6 +72,10 @@ func (d *Drive) before(method string) error {
 	}
 	if r.stall != nil {
 		<-r.stall
+		return nil
+	}
+	if r.delay > 0 {
+		time.Sleep(r.delay)
 		return nil
 	}
 	return r.err
