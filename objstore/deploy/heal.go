@@ -175,7 +175,12 @@ func (dep *Deployment) checkFormats(ctx context.Context) map[int]bool {
 		if st.out || st.inner == nil {
 			continue
 		}
-		reason, err := format.ReasonReadFailed, checkExists(p.path)
+		reason, err := format.ReasonReadFailed, error(nil)
+		if dep.cfg.OpenDrive == nil {
+			// An opener's arguments are not directories here (Config.OpenDrive): a
+			// remote drive's node checks its own.
+			err = checkExists(p.path)
+		}
 		if err == nil {
 			reason, err = dep.Layout.Check(ctx, p.set, p.index, st.inner)
 		}
