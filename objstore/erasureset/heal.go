@@ -37,11 +37,18 @@ type HealResult struct {
 // (a write that replaced it meanwhile wrote every drive it could; the rebuild is dropped).
 func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (HealResult, error) {
 	res := HealResult{Bucket: bucket, Key: key}
+	// A write's late calls first (see lateWrites): the heal must see what they leave, and
+	// waits for them before any lock, so that no write of the key waits with it.
+	if err := s.late.wait(ctx, bucket, key); err != nil {
+		return res, err
+	}
 	ctx, unlock, err := s.cfg.Locks.Grant(ctx, nil, []string{LockName(bucket, key)})
 	if err != nil {
 		return res, err
 	}
-	v, err := s.readVersion(ctx, bucket, key)
+	// Under the lock, the quorum's answer only: a slow drive's copy is read once the lock
+	// is released (readUnread), so that no write of the key waits for it.
+	v, err := s.readVersionToRead(ctx, bucket, key)
 	for j := 0; err == nil && j < versionCount(v.current); j++ {
 		// Pinned, every version's data outlives an overwrite or a delete while the heal
 		// reads it.
@@ -58,6 +65,7 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 	if err != nil {
 		return res, err
 	}
+	s.readUnread(ctx, bucket, key, v)
 	m := v.current
 	codec, err := s.codec(m.Erasure.DataShards, m.Erasure.ParityShards, m.Erasure.BlockSize, erasure.BitrotAlgorithm(m.Erasure.Bitrot))
 	if err != nil {
@@ -111,13 +119,14 @@ func (s *Set) healLatest(ctx context.Context, res HealResult, bucket, key string
 		return res, err
 	}
 	defer unlock()
-	now, err := s.readVersion(ctx, bucket, key)
+	now, err := s.readVersionToRead(ctx, bucket, key)
 	if err != nil || now.current.VersionID != m.VersionID {
 		return res, nil // replaced or removed meanwhile: nothing of this version to heal
 	}
 	for i := range targets {
-		// A drive whose copy changed meanwhile (healed by another heal) is left as it is.
-		targets[i] = targets[i] && now.holds[i] == v.holds[i]
+		// A drive whose copy changed meanwhile (healed by another heal) is left as it is;
+		// one not read again (slow) is healed to the version it was found to lack.
+		targets[i] = targets[i] && (now.unread(i) || now.holds[i] == v.holds[i])
 	}
 	errs := rebuilt.commit(ctx, s, bucket, key, now, targets)
 	for i, e := range errs {
@@ -357,8 +366,20 @@ func (s *Set) rebuildParts(ctx context.Context, bucket string, v *version, codec
 func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *version, targets []bool) []error {
 	m := now.current
 	ctx = context.WithoutCancel(ctx) // a commit runs to its end: see Set.commit
+	// A slow drive's heal is not waited for under the lock (see lateWrites): its commit
+	// ends in the background, which removes its staging if it failed.
+	hedge := hedgedWrite{bucket: bucket, key: key, lateDone: func(i int, err error) {
+		if err == nil {
+			return
+		}
+		s.log.Warn("a heal's late commit failed", "drive", s.drives[i].String(), "bucket", bucket, "key", key, "err", err)
+		s.dirty[i].Store(true)
+		if r.staged != nil {
+			s.removeStaged(ctx, oneDrive(len(s.drives), i), stagingDir(r.staging))
+		}
+	}}
 	if r.inline != nil {
-		errs := s.eachOf(targets, func(i int, d storage.Drive) error {
+		errs := s.eachHedged(targets, hedge, func(i int, d storage.Drive) error {
 			c := s.copyFor(ctx, now, i)
 			c.InlineData = r.inline[i]
 			return d.CommitObject(ctx, bucket, key, c.Marshal(), "", "")
@@ -367,15 +388,52 @@ func (r *rebuild) commit(ctx context.Context, s *Set, bucket, key string, now *v
 		return errs
 	}
 	dataDir := hexID(m.DataDir)
-	errs := s.eachOf(targets, func(i int, d storage.Drive) error {
+	errs := s.eachHedged(targets, hedge, func(i int, d storage.Drive) error {
 		// A partial data directory of this version is in the way of the rebuilt one.
 		if err := d.Delete(ctx, bucket, layout.DataDirPath(dataDir), true); err != nil && !errors.Is(err, storage.ErrFileNotFound) {
 			return err
 		}
 		return d.CommitObject(ctx, bucket, key, s.copyFor(ctx, now, i).Marshal(), storage.SysVolume, stagingDir(r.staging))
 	})
+	for i, err := range errs {
+		if errors.Is(err, errLateWrite) && r.staged != nil {
+			r.staged[i] = false // the late commit's to move, or lateDone's to remove
+		}
+	}
 	s.removeReplacedOn(ctx, bucket, now, targets, m)
 	return errs
+}
+
+// readUnread reads the copies of the drives v left unread (a slow drive, or one with a
+// late write then in flight) and updates v's view of them, as if they had answered at
+// first: the heal, which runs in the background, may wait for them, but not under the
+// key's lock.
+func (s *Set) readUnread(ctx context.Context, bucket, key string, v *version) {
+	which := make([]bool, len(s.drives))
+	for i := range which {
+		which[i] = v.unread(i)
+	}
+	if countTrue(which) == 0 {
+		return
+	}
+	s.eachOf(which, func(i int, d storage.Drive) error {
+		v.raw[i], v.errs[i] = d.ReadMeta(ctx, bucket, key)
+		return nil
+	})
+	for i := range which {
+		if !which[i] || v.errs[i] != nil {
+			v.raw[i] = nil
+			continue
+		}
+		var m meta.Object
+		if err := m.UnmarshalShared(v.raw[i], v.current); err != nil {
+			v.errs[i] = fmt.Errorf("%s: %w", s.drives[i], err)
+			v.raw[i] = nil
+			continue
+		}
+		v.decoded[i] = &m
+		v.holds[i] = m.VersionID == v.current.VersionID
+	}
 }
 
 // discard removes what a rebuild staged and did not commit.

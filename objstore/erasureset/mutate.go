@@ -24,7 +24,9 @@ func (s *Set) deleteRecord(ctx context.Context, bucket, key string, bypass bool)
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	before, err := s.readVersion(ctx, bucket, key)
+	// As a put's commit, a delete neither waits for a slow drive nor touches one with a
+	// late write of the key (see lateWrites).
+	before, err := s.readVersionToRead(ctx, bucket, key)
 	if errors.Is(err, objstore.ErrObjectNotFound) {
 		s.removeStale(ctx, bucket, key, before)
 		return err
@@ -38,7 +40,18 @@ func (s *Set) deleteRecord(ctx context.Context, bucket, key string, bypass bool)
 	// Once begun, the deletion runs to its end whatever the caller's context does, as a
 	// commit does (see commit): a drive call left running would delete after the restore.
 	ctx = context.WithoutCancel(ctx)
-	errs := s.each(func(i int, d storage.Drive) error {
+	m := before.current
+	late := s.late.mask(bucket, key)
+	hedge := hedgedWrite{bucket: bucket, key: key, quorum: WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards), lateDone: func(i int, err error) {
+		if err != nil && !errors.Is(err, storage.ErrFileNotFound) {
+			s.dirty[i].Store(true)
+			s.QueueHeal(bucket, key)
+		}
+	}}
+	errs := s.eachHedged(nil, hedge, func(i int, d storage.Drive) error {
+		if late&(1<<i) != 0 {
+			return errSkipped // healed once its late write ends
+		}
 		if before.raw[i] == nil && errors.Is(before.errs[i], storage.ErrFileNotFound) {
 			return nil // nothing there
 		}
@@ -49,12 +62,14 @@ func (s *Set) deleteRecord(ctx context.Context, bucket, key string, bypass bool)
 		return err
 	})
 	cleanup := context.WithoutCancel(ctx)
-	m := before.current
-	if countNil(errs) < WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards) {
+	if countNil(errs) < hedge.quorum {
 		s.restore(cleanup, bucket, key, before, errs)
 		return reduceErr(errs, objstore.ErrWriteQuorum)
 	}
 	s.markDirty(errs)
+	if late != 0 {
+		s.QueueHeal(bucket, key)
+	}
 	s.removeReplaced(cleanup, bucket, before, nil)
 	return nil
 }

@@ -88,11 +88,18 @@ func (s *Set) removeReplacedOn(ctx context.Context, bucket string, v *version, t
 		return
 	}
 	kept := keptDirs(keep)
-	s.each(func(i int, _ storage.Drive) error {
-		if i >= len(v.decoded) || v.decoded[i] == nil || (targets != nil && !targets[i]) {
+	// A slow drive's removals are not waited for: a data directory's name is never reused,
+	// so a removal that ends late changes nothing a later write relies on.
+	s.eachHedged(targets, hedgedWrite{unordered: true}, func(i int, _ storage.Drive) error {
+		m := v.decoded[i]
+		if m == nil && v.unread(i) {
+			// A copy left unread (a slow drive) is taken to be the quorum's, whose
+			// directories every drive names alike; one it did not hold is the collector's.
+			m = v.current
+		}
+		if m == nil {
 			return nil
 		}
-		m := v.decoded[i]
 		for j := 0; j < versionCount(m); j++ {
 			if dir := versionAt(m, j).DataDir; dir != ([16]byte{}) && !kept(dir) {
 				s.removeDataDir(ctx, i, bucket, hexID(dir))

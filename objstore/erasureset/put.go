@@ -142,7 +142,7 @@ func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, siz
 // precheck reads the key, without its lock, to refuse early a write that would fail at its
 // commit: its bucket is missing, or its preconditions fail against what is there now.
 func (s *Set) precheck(ctx context.Context, bucket, key string, p objstore.Preconditions) error {
-	v, err := s.readVersion(ctx, bucket, key)
+	v, err := s.readVersionToRead(ctx, bucket, key)
 	switch {
 	case errors.Is(err, objstore.ErrBucketNotFound):
 		return err
@@ -154,8 +154,10 @@ func (s *Set) precheck(ctx context.Context, bucket, key string, p objstore.Preco
 
 // readBefore reads the version a write replaces, under the key's write lock. A version that
 // cannot be read is an error unless the write is unconditional and so does not need it.
+// Like a GET, it does not wait for slow drives nor ask those with a late write of the key
+// (readVersionToRead): their copies are unread (version.unread), which commit allows for.
 func (s *Set) readBefore(ctx context.Context, bucket, key string, p objstore.Preconditions) (*version, error) {
-	before, err := s.readVersion(ctx, bucket, key)
+	before, err := s.readVersionToRead(ctx, bucket, key)
 	switch {
 	case errors.Is(err, objstore.ErrObjectNotFound):
 	case errors.Is(err, objstore.ErrReadQuorum) && p == (objstore.Preconditions{}):
@@ -382,11 +384,28 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 	// would show after it had failed, or split the drives so that no version is readable.
 	ctx = context.WithoutCancel(ctx)
 	n := len(s.drives)
+	// A drive with a late write of the key in flight is left out, as an offline drive is,
+	// and healed once that write ends (see lateWrites); so is a drive whose copy was not
+	// read when the record must carry that copy's own inline shards.
+	late := s.late.mask(bucket, key)
+	carries := carriesInline(m, shards, staged)
 	targets := make([]bool, n)
 	for i := range targets {
-		targets[i] = shards != nil || staged == nil || staged[i]
+		targets[i] = (shards != nil || staged == nil || staged[i]) && late&(1<<i) == 0 && !(carries && before.unread(i))
 	}
-	errs := s.eachOf(targets, func(i int, d storage.Drive) error {
+	wq := WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards)
+	hedge := hedgedWrite{bucket: bucket, key: key, quorum: wq, lateDone: func(i int, err error) {
+		if err == nil {
+			return
+		}
+		s.log.Warn("a write's late commit failed", "drive", s.drives[i].String(), "bucket", bucket, "key", key, "err", err)
+		s.dirty[i].Store(true)
+		if staged != nil {
+			s.removeStaged(context.WithoutCancel(ctx), oneDrive(n, i), stagingDir)
+		}
+		s.QueueHeal(bucket, key)
+	}}
+	errs := s.eachHedged(targets, hedge, func(i int, d storage.Drive) error {
 		dm := *m
 		dm.Erasure.Index = int(m.Erasure.Distribution[i])
 		src := ""
@@ -406,7 +425,6 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 		return d.CommitObject(ctx, bucket, key, b, storage.SysVolume, src)
 	})
 	cleanup := context.WithoutCancel(ctx)
-	wq := WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards)
 	if countNil(errs) < wq {
 		var written [16]byte // the data directory the write brought, if any
 		if staged != nil {
@@ -422,14 +440,40 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 	if staged != nil {
 		failed := make([]bool, n)
 		for i := range failed {
-			failed[i] = staged[i] && errs[i] != nil
+			failed[i] = staged[i] && errs[i] != nil && !errors.Is(errs[i], errLateWrite)
 		}
 		s.removeStaged(cleanup, failed, stagingDir)
 	}
-	if countNil(errs) < n {
-		s.QueueHeal(bucket, key)
+	for _, err := range errs {
+		// A late commit reports its own failure (lateDone); any other drive missed.
+		if err != nil && !errors.Is(err, errLateWrite) {
+			s.QueueHeal(bucket, key)
+			break
+		}
 	}
 	return nil
+}
+
+// carriesInline reports whether commit writes into each drive's record that drive's own
+// inline shards from before: a record with no new data whose latest version is inline, or
+// one keeping inline noncurrent versions.
+func carriesInline(m *meta.Object, shards [][]byte, staged []bool) bool {
+	if shards == nil && staged == nil && m.Inline {
+		return true
+	}
+	for j := range m.Noncurrent {
+		if m.Noncurrent[j].Inline {
+			return true
+		}
+	}
+	return false
+}
+
+// oneDrive returns the selection of drive i alone among n.
+func oneDrive(n, i int) []bool {
+	which := make([]bool, n)
+	which[i] = true
+	return which
 }
 
 // rollback restores, on the drives where a write succeeded (errs[i] == nil), the metadata
@@ -441,9 +485,15 @@ func (s *Set) rollback(ctx context.Context, bucket, key string, before *version,
 	}
 	s.eachOf(done, func(i int, d storage.Drive) error {
 		var err error
-		if before != nil && before.raw[i] != nil {
+		switch {
+		case before.unread(i):
+			// What the drive held is unknown: it keeps the failed write's copy, which no
+			// quorum holds, for the heal to remove (as after a crash mid-write).
+			s.dirty[i].Store(true)
+			s.QueueHeal(bucket, key)
+		case before != nil && before.raw[i] != nil:
 			err = d.CommitObject(ctx, bucket, key, before.raw[i], "", "")
-		} else {
+		default:
 			err = d.DeleteObject(ctx, bucket, key)
 		}
 		if err != nil {

@@ -495,7 +495,7 @@ func (s *Set) VersionID(ctx context.Context, bucket, key string) ([16]byte, erro
 	if err := checkKey(key); err != nil {
 		return [16]byte{}, err
 	}
-	v, err := s.readVersion(ctx, bucket, key)
+	v, err := s.readVersionToRead(ctx, bucket, key)
 	if err != nil {
 		return [16]byte{}, err
 	}

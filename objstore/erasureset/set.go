@@ -82,6 +82,8 @@ type Set struct {
 
 	// lat measures each drive's answers, so that reads leave a slow drive's shards aside.
 	lat latencies
+	// late records the writes' drive calls that run on after their write returned.
+	late lateWrites
 
 	pins pinSet
 	heal healQueue
@@ -241,7 +243,7 @@ func countNil(errs []error) int {
 // markDirty records the drives whose write failed (not those skipped).
 func (s *Set) markDirty(errs []error) {
 	for i, err := range errs {
-		if err != nil && !errors.Is(err, errSkipped) {
+		if err != nil && !errors.Is(err, errSkipped) && !errors.Is(err, errLateWrite) {
 			s.dirty[i].Store(true)
 		}
 	}
@@ -299,7 +301,7 @@ func reduceErr(errs []error, quorumErr error) error {
 func nonNil(errs []error) []error {
 	var out []error
 	for _, err := range errs {
-		if err != nil && !errors.Is(err, errSkipped) {
+		if err != nil && !errors.Is(err, errSkipped) && !errors.Is(err, errLateWrite) {
 			out = append(out, err)
 		}
 	}

@@ -64,18 +64,24 @@ func (r *metaRead) call(i int, d storage.Drive) {
 // readVersion reads the key's metadata from every drive and picks the version a read
 // quorum agrees on: ErrObjectNotFound when too few drives have any version for one to be
 // readable, ErrBucketNotFound when most drives have no such bucket, ErrReadQuorum when too
-// few drives answered to tell.
+// few drives answered to tell. It first waits for the key's late writes (see lateWrites), so
+// that the operation that reads it sees, and writes after, everything they did.
 func (s *Set) readVersion(ctx context.Context, bucket, key string) (*version, error) {
+	if err := s.late.wait(ctx, bucket, key); err != nil {
+		return nil, err
+	}
 	return s.readVersionOpt(ctx, bucket, key, false)
 }
 
-// readVersionToRead is readVersion for a read that changes nothing (GET, HEAD): it does not
-// wait for the drives that answer late (readMetaHedged), unless the others cannot decide.
+// readVersionToRead is readVersion for a read that changes nothing (GET, HEAD) and for the
+// writes that know about late writes (a put's commit, a delete): it does not wait for the
+// drives that answer late (readMetaHedged) nor ask those with a late write of the key in
+// flight, unless the others cannot decide; their errs say errSlowDrive or errLateWrite.
 func (s *Set) readVersionToRead(ctx context.Context, bucket, key string) (*version, error) {
 	v, err := s.readVersionOpt(ctx, bucket, key, true)
 	if errors.Is(err, errSlowDrive) {
 		// The drives left aside may hold what decides: ask every drive, waiting for all.
-		return s.readVersionOpt(ctx, bucket, key, false)
+		return s.readVersion(ctx, bucket, key)
 	}
 	return v, err
 }
@@ -84,24 +90,32 @@ func (s *Set) readVersionToRead(ctx context.Context, bucket, key string) (*versi
 // drive fault (storage.ErrTimeout): the drive is not healed for it.
 var errSlowDrive = fmt.Errorf("%w: the drive answers late and a read went on without it", storage.ErrTimeout)
 
-// readVersionOpt is readVersion; hedge lets it leave slow drives aside (readMetaHedged).
-// When it did and could not pick a version, the error wraps errSlowDrive.
+// unread reports whether drive i's copy was left unread (errSlowDrive, errLateWrite): the
+// drive may hold anything, so a write must not restore nor remove what it holds.
+func (v *version) unread(i int) bool {
+	return v != nil && (errors.Is(v.errs[i], errSlowDrive) || errors.Is(v.errs[i], errLateWrite))
+}
+
+// readVersionOpt reads and picks a version; hedge lets it leave slow drives aside
+// (readMetaHedged) and the drives with a late write of the key unasked. When it left a
+// drive aside and could not pick a version, the error wraps errSlowDrive.
 func (s *Set) readVersionOpt(ctx context.Context, bucket, key string, hedge bool) (*version, error) {
 	n := len(s.drives)
 	v := &version{}
 	v.raw, v.errs = v.rawBuf[:n], v.errsBuf[:n]
 	v.decoded, v.holds = v.decodedBuf[:n], v.holdsBuf[:n]
-	var slow uint32
+	var slow, late uint32
 	if hedge {
 		slow = s.lat.slowMask()
+		late = s.late.mask(bucket, key)
 	}
 	var leftAside bool
-	if slow == 0 {
+	if slow|late == 0 {
 		v.read = metaRead{ctx: ctx, bucket: bucket, key: key, v: v, lat: &s.lat}
 		s.fanOut(&v.read)
 		v.read = metaRead{} // the version outlives the call; its context must not be kept
 	} else {
-		leftAside = s.readMetaHedged(ctx, bucket, key, v, slow)
+		leftAside = s.readMetaHedged(ctx, bucket, key, v, slow, late)
 	}
 	// Decoding here rather than on the drives' goroutines lets every copy share the
 	// strings, parts and metadata of the first (they differ only in their shard index).
@@ -132,15 +146,16 @@ func (s *Set) readVersionOpt(ctx context.Context, bucket, key string, hedge bool
 // readVersion's fan-out does, but waits for the drives in slow only until a bound past the
 // others' answers (their time plus slowMargin): a drive it stops waiting for gets
 // errSlowDrive, and its call finishes in the background, where it still feeds the latency
-// measure (so a drive that recovers is waited for again). It reports whether it left a
-// drive aside.
+// measure (so a drive that recovers is waited for again). The drives in late (a write of
+// the key still runs there) are not asked: they get errLateWrite. It reports whether it
+// left a drive aside or unasked.
 //
 // Leaving a drive aside is what an offline drive does to a read: pick still needs k drives
 // holding one version, and a subset of the answers never makes an older version readable
 // where every answer shows a newer acknowledged one (a write quorum holds it, so fewer than
 // k drives hold anything else). What it can do is find no readable version; the caller
 // then asks again, waiting for every drive.
-func (s *Set) readMetaHedged(ctx context.Context, bucket, key string, v *version, slow uint32) bool {
+func (s *Set) readMetaHedged(ctx context.Context, bucket, key string, v *version, slow, late uint32) bool {
 	type answer struct {
 		i   int
 		raw []byte
@@ -149,7 +164,13 @@ func (s *Set) readMetaHedged(ctx context.Context, bucket, key string, v *version
 	n := len(s.drives)
 	// Buffered for every drive, so that a call left behind never blocks on its send.
 	answers := make(chan answer, n)
+	pending := uint32(1)<<n - 1
 	for i, d := range s.drives {
+		if late&(1<<i) != 0 {
+			v.errs[i] = errLateWrite
+			pending &^= 1 << i
+			continue
+		}
 		go func() {
 			began := time.Now()
 			raw, err := d.ReadMeta(ctx, bucket, key)
@@ -158,7 +179,6 @@ func (s *Set) readMetaHedged(ctx context.Context, bucket, key string, v *version
 		}()
 	}
 	began := time.Now()
-	pending := uint32(1)<<n - 1
 	var bound <-chan time.Time
 	for pending != 0 {
 		if bound == nil && pending&^slow == 0 {
@@ -179,7 +199,7 @@ func (s *Set) readMetaHedged(ctx context.Context, bucket, key string, v *version
 			return true
 		}
 	}
-	return false
+	return late != 0
 }
 
 // pick chooses the current version. Versions are grouped by VersionID; a group is readable

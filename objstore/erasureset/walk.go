@@ -121,7 +121,7 @@ func (s *Set) entryRecord(ctx context.Context, bucket string, e storage.Entry, f
 			return m, true, nil
 		}
 	}
-	v, err := s.readVersion(ctx, bucket, e.Key)
+	v, err := s.readVersionToRead(ctx, bucket, e.Key)
 	switch {
 	case err == nil:
 		if v.needsHeal() {

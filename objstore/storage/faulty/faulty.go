@@ -24,7 +24,9 @@ type Drive struct {
 type rule struct {
 	err   error
 	stall <-chan struct{}
-	delay time.Duration
+	// entered, if set, receives a value (if it has room) as each stalled call begins.
+	entered chan<- struct{}
+	delay   time.Duration
 }
 
 var _ storage.Drive = (*Drive)(nil)
@@ -44,6 +46,22 @@ func (d *Drive) Stall(method string, release <-chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.rules[method] = rule{stall: release}
+}
+
+// StallAndTell is Stall, and sends on entered (when it has room, never blocking) as each
+// stalled call begins: a test learns that the call is waiting.
+func (d *Drive) StallAndTell(method string, release <-chan struct{}, entered chan<- struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.rules[method] = rule{stall: release, entered: entered}
+}
+
+// StallThenFail makes method (or "*") block until release is closed, then return err
+// without running: a slow drive whose call fails in the end.
+func (d *Drive) StallThenFail(method string, release <-chan struct{}, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.rules[method] = rule{stall: release, err: err}
 }
 
 // Delay makes method (or "*") wait d, then run normally: a slow drive.
@@ -71,8 +89,14 @@ func (d *Drive) before(method string) error {
 		return nil
 	}
 	if r.stall != nil {
+		if r.entered != nil {
+			select {
+			case r.entered <- struct{}{}:
+			default:
+			}
+		}
 		<-r.stall
-		return nil
+		return r.err
 	}
 	if r.delay > 0 {
 		time.Sleep(r.delay)
