@@ -31,10 +31,9 @@ func (l latencies) String() string {
 }
 
 // probeLatency PUTs and GETs a 64 KiB object through node i, one after the other, for d
-// (at most 10,000 times), and returns how long each PUT+GET took and, apart, each GET (a
-// read and a write wait for different things). Every call must succeed and read back what
-// it wrote.
-func probeLatency(t *testing.T, c *faultCluster, i int, key string, d time.Duration) (out, gets latencies) {
+// (at most 10,000 times), and returns how long each PUT and each GET took (a read and a
+// write wait for different things). Every call must succeed and read back what it wrote.
+func probeLatency(t *testing.T, c *faultCluster, i int, key string, d time.Duration) (puts, gets latencies) {
 	t.Helper()
 	cl := c.client(i)
 	end := time.Now().Add(d)
@@ -59,8 +58,8 @@ func probeLatency(t *testing.T, c *faultCluster, i int, key string, d time.Durat
 		if !bytes.Equal(got, body) {
 			t.Fatalf("probe %d through node %d read %d bytes, not the %d it wrote", n, i+1, len(got), len(body))
 		}
-		out = append(out, time.Since(began))
+		puts = append(puts, getBegan.Sub(began))
 		gets = append(gets, time.Since(getBegan))
 	}
-	return out, gets
+	return puts, gets
 }
