@@ -21,7 +21,9 @@ func LockName(bucket, key string) string { return bucket + "/" + key }
 // HealResult reports what healing one object did.
 type HealResult struct {
 	Bucket, Key string
-	// Healed lists the drive positions whose copy was rebuilt.
+	// Healed lists the drive positions whose copy was rebuilt. A slow drive whose rebuilt
+	// copy was still being committed when the heal returned (see lateWrites) is not
+	// listed; a failure of that commit marks it dirty.
 	Healed []int
 	// Dangling is true when copies of a key no quorum holds were removed.
 	Dangling bool

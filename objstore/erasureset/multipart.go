@@ -384,7 +384,7 @@ func (s *Set) commitUpload(ctx context.Context, bucket, key string, m *meta.Obje
 	if err := newVersion(before.current, m, opts.Versioning, opts.Lock, now); err != nil {
 		return nil, err
 	}
-	if err := s.commit(ctx, bucket, key, m, before, nil, ready, dataDir); err != nil {
+	if err := s.commit(ctx, bucket, key, m, before, nil, ready, dataDir, nil); err != nil {
 		return nil, err
 	}
 	return before, nil

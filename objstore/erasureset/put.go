@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/flashstor/flashstor/erasure"
@@ -72,9 +73,21 @@ type stagedPut struct {
 	opts objstore.PutOptions
 	// shards are an inline object's framed shards, one per shard index; nil otherwise.
 	shards [][]byte
-	// staged marks the drives holding their shard in the staging directory stagingID.
+	// staged marks the drives holding their shard in the staging directory stagingID;
+	// files tells, for a drive whose file was still being written (files.late), whether it
+	// was in the end (files.wait).
 	staged    []bool
 	stagingID [16]byte
+	files     *shardFiles
+}
+
+// stagedWait returns what commit waits for before it commits drive i's staged data: the
+// end of the drive's file when encoding did not wait for it; nil when none.
+func (st *stagedPut) stagedWait() func(i int) error {
+	if st.files == nil || !slices.Contains(st.files.late, true) {
+		return nil
+	}
+	return st.files.wait
 }
 
 // stagePut reads and encodes a put's body. An object too large to be inline is written to
@@ -129,7 +142,7 @@ func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, siz
 		// commit makes them durable with its metadata saves their syncs (one journal
 		// commit per drive and object instead of four).
 		sctx := storage.WithSyncAtCommit(ctx)
-		m.Size, st.staged, err = s.encodeStaged(sctx, codec, m.Erasure.Distribution, stagingDir(st.stagingID), layout.PartName(1), src, size)
+		m.Size, st.staged, st.files, err = s.encodeStagedHedged(sctx, codec, m.Erasure.Distribution, stagingDir(st.stagingID), layout.PartName(1), src, size, true)
 	}
 	if err != nil {
 		return nil, err
@@ -201,7 +214,7 @@ func (st *stagedPut) commit(ctx context.Context) (*version, error) {
 	if s.cfg.BeforeCommit != nil {
 		s.cfg.BeforeCommit(st.bucket, st.key)
 	}
-	if err := s.commit(ctx, st.bucket, st.key, m, before, st.shards, st.staged, stagingDir(st.stagingID)); err != nil {
+	if err := s.commit(ctx, st.bucket, st.key, m, before, st.shards, st.staged, stagingDir(st.stagingID), st.stagedWait()); err != nil {
 		return nil, err
 	}
 	return before, nil
@@ -210,7 +223,7 @@ func (st *stagedPut) commit(ctx context.Context) (*version, error) {
 // discard removes what was staged for a write that will not commit.
 func (st *stagedPut) discard(ctx context.Context) {
 	if st.staged != nil {
-		st.s.removeStaged(context.WithoutCancel(ctx), st.staged, stagingDir(st.stagingID))
+		st.s.removeStagedAfter(context.WithoutCancel(ctx), st.staged, stagingDir(st.stagingID), st.stagedWait())
 	}
 }
 
@@ -296,6 +309,14 @@ func (s *Set) encodeInline(ctx context.Context, codec *erasure.Codec, data []byt
 // one shard each, writing all drives in parallel. It returns the object's size and which
 // drives hold their shard; below write quorum it removes what it staged and fails.
 func (s *Set) encodeStaged(ctx context.Context, codec *erasure.Codec, dist []uint8, dir, name string, r io.Reader, size int64) (int64, []bool, error) {
+	written, staged, _, err := s.encodeStagedHedged(ctx, codec, dist, dir, name, r, size, false)
+	return written, staged, err
+}
+
+// encodeStagedHedged is encodeStaged; with hedge, it does not wait for the drives the
+// latency measure marks slow to end their file once a write quorum has (finishHedged):
+// those are marked staged, and files.wait(i) tells whether their file was written.
+func (s *Set) encodeStagedHedged(ctx context.Context, codec *erasure.Codec, dist []uint8, dir, name string, r io.Reader, size int64, hedge bool) (int64, []bool, *shardFiles, error) {
 	path := dir + "/" + name
 	n := len(s.drives)
 	shardSize := int64(-1)
@@ -305,8 +326,17 @@ func (s *Set) encodeStaged(ctx context.Context, codec *erasure.Codec, dist []uin
 	files := s.createShardFiles(ctx, nil, dist, path, shardSize)
 	wq := WriteQuorum(codec.DataShards(), codec.ParityShards())
 	written, shardErrs, err := codec.Encode(ctx, r, size, files.writers, wq)
-	files.finish(err)
-	createErrs := files.errs
+	var slow uint32
+	if hedge {
+		slow = s.lat.slowMask()
+	}
+	files.finishHedged(err, slow, wq)
+	createErrs := make([]error, n)
+	for i := range createErrs {
+		if !files.late[i] {
+			createErrs[i] = files.errs[i]
+		}
+	}
 
 	staged := make([]bool, n)
 	for i := range staged {
@@ -320,11 +350,12 @@ func (s *Set) encodeStaged(ctx context.Context, codec *erasure.Codec, dist []uin
 	if err != nil {
 		// Every drive was given the directory, and a drive whose file failed may still
 		// hold it (empty, or with a partial file).
+		files.wg.Wait() // no drive may still be writing what is removed
 		s.removeStaged(context.WithoutCancel(ctx), nil, dir)
-		return 0, nil, mapEncodeErr(err, size)
+		return 0, nil, nil, mapEncodeErr(err, size)
 	}
 	s.markDirty(createErrs)
-	return written, staged, nil
+	return written, staged, files, nil
 }
 
 var errDriveDone = errors.New("drive stopped reading")
@@ -359,6 +390,25 @@ func mapEncodeErr(err error, size int64) error {
 	return err
 }
 
+// removeStagedAfter is removeStaged, but a drive for which wait is given (not nil) has
+// the directory removed once wait(i) returned, in the background: its file may still be
+// being written.
+func (s *Set) removeStagedAfter(ctx context.Context, which []bool, dir string, wait func(i int) error) {
+	if wait == nil {
+		s.removeStaged(ctx, which, dir)
+		return
+	}
+	for i := range s.drives {
+		if which != nil && !which[i] {
+			continue
+		}
+		go func() {
+			wait(i)
+			s.removeStaged(ctx, oneDrive(len(s.drives), i), dir)
+		}()
+	}
+}
+
 // removeStaged removes a staging directory from the drives marked in which (nil: all).
 func (s *Set) removeStaged(ctx context.Context, which []bool, dir string) {
 	s.each(func(i int, d storage.Drive) error {
@@ -377,7 +427,11 @@ func (s *Set) removeStaged(ctx context.Context, which []bool, dir string) {
 // Below write quorum it restores what each drive held before and fails; above, it queues a
 // heal for the drives it missed. The caller removes the data of the version it replaced
 // (removeReplaced), after releasing the key's lock.
-func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, before *version, shards [][]byte, staged []bool, stagingDir string) error {
+//
+// stagedWait, if not nil, is called before a drive's staged data is committed, and that
+// drive is committed only if it returns nil: its staged file may still be being written
+// (stagedPut.stagedWait).
+func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, before *version, shards [][]byte, staged []bool, stagingDir string, stagedWait func(i int) error) error {
 	// Once begun, a commit runs to its end whatever the caller's context does (each drive
 	// call is still bounded by its drive's timeout). Were it cancelled midway, the drive
 	// calls it stopped waiting for would run on unseen by the rollback below, and the write
@@ -422,6 +476,11 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 		if meta.HeaderLength(b) == 0 {
 			return fmt.Errorf("%w: a record header of %d bytes", objstore.ErrTooManyVersions, len(b))
 		}
+		if src != "" && stagedWait != nil {
+			if err := stagedWait(i); err != nil {
+				return err
+			}
+		}
 		return d.CommitObject(ctx, bucket, key, b, storage.SysVolume, src)
 	})
 	cleanup := context.WithoutCancel(ctx)
@@ -432,7 +491,8 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 		}
 		s.rollback(cleanup, bucket, key, before, errs, written)
 		if staged != nil {
-			s.removeStaged(cleanup, staged, stagingDir)
+			// A drive left out of the commit may still be writing its staged file.
+			s.removeStagedAfter(cleanup, staged, stagingDir, stagedWait)
 		}
 		return reduceErr(errs, objstore.ErrWriteQuorum)
 	}
@@ -442,7 +502,7 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 		for i := range failed {
 			failed[i] = staged[i] && errs[i] != nil && !errors.Is(errs[i], errLateWrite)
 		}
-		s.removeStaged(cleanup, failed, stagingDir)
+		s.removeStagedAfter(cleanup, failed, stagingDir, stagedWait)
 	}
 	for _, err := range errs {
 		// A late commit reports its own failure (lateDone); any other drive missed.

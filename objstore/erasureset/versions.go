@@ -332,7 +332,7 @@ func (s *Set) DeleteVersion(ctx context.Context, bucket, key string, opts objsto
 // write lock.
 func (s *Set) commitRecord(ctx context.Context, bucket, key string, rec *meta.Object, before *version) error {
 	rec.VersionID = newID()
-	if err := s.commit(ctx, bucket, key, rec, before, nil, nil, ""); err != nil {
+	if err := s.commit(ctx, bucket, key, rec, before, nil, nil, "", nil); err != nil {
 		return err
 	}
 	s.removeReplaced(context.WithoutCancel(ctx), bucket, before, rec)

@@ -17,7 +17,8 @@ type Drive struct {
 	inner storage.Drive
 	mu    sync.Mutex
 	// rules maps a method name ("ReadMeta", "CreateFile", ... or "*" for all) to its
-	// fault; guarded by mu.
+	// fault; guarded by mu. "CreateFile.after" faults the answer of a CreateFile that
+	// has written its file.
 	rules map[string]rule
 }
 
@@ -88,6 +89,22 @@ func (d *Drive) before(method string) error {
 	if !ok {
 		return nil
 	}
+	return r.apply()
+}
+
+// after applies the rule set for method+".after" (never "*"'s): the fault of a call's
+// answer, once the call ran.
+func (d *Drive) after(method string) error {
+	d.mu.Lock()
+	r, ok := d.rules[method+".after"]
+	d.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return r.apply()
+}
+
+func (r rule) apply() error {
 	if r.stall != nil {
 		if r.entered != nil {
 			select {
@@ -160,7 +177,13 @@ func (d *Drive) CreateFile(ctx context.Context, volume, path string, size int64,
 	if err := d.before("CreateFile"); err != nil {
 		return err
 	}
-	return d.inner.CreateFile(ctx, volume, path, size, r)
+	err := d.inner.CreateFile(ctx, volume, path, size, r)
+	// "CreateFile.after" faults the answer of a call that has written its file: a drive
+	// slow to answer once it has taken the body, as a remote drive behind a slow link.
+	if aerr := d.after("CreateFile"); aerr != nil && err == nil {
+		err = aerr
+	}
+	return err
 }
 
 func (d *Drive) OpenFile(ctx context.Context, volume, path string) (storage.File, error) {
