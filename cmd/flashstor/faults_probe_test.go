@@ -30,15 +30,16 @@ func (l latencies) String() string {
 	return fmt.Sprintf("%d round trips, p50 %v, p90 %v, p99 %v, max %v", len(s), q(0.5), q(0.9), q(0.99), s[len(s)-1].Round(100*time.Microsecond))
 }
 
-// probeLatency PUTs and GETs a 64 KiB object through node i, one after the other, for d
-// (at most 10,000 times), and returns how long each PUT and each GET took (a read and a
-// write wait for different things). Every call must succeed and read back what it wrote.
-func probeLatency(t *testing.T, c *faultCluster, i int, key string, d time.Duration) (puts, gets latencies) {
+// probeLatency PUTs and GETs an object of size bytes through node i, one after the other,
+// for d (at most 10,000 times), and returns how long each PUT and each GET took (a read
+// and a write wait for different things). Every call must succeed and read back what it
+// wrote.
+func probeLatency(t *testing.T, c *faultCluster, i int, key string, size int, d time.Duration) (puts, gets latencies) {
 	t.Helper()
 	cl := c.client(i)
 	end := time.Now().Add(d)
 	for n := 1; n <= 10000 && time.Now().Before(end); n++ {
-		body := lincheck.Body(lincheck.Value(0xb0b0<<32|n), 64<<10)
+		body := lincheck.Body(lincheck.Value(0xb0b0<<32|n), size)
 		began := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		_, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(faultBucket), Key: aws.String(key), Body: bytes.NewReader(body)})

@@ -168,26 +168,32 @@ func TestClusterFaultSlowNode(t *testing.T) {
 	c := newFaultCluster(t, nil, nil...)
 	c.makeBucket(0, faultBucket)
 	hold := faultHold(t)
-	putsHealthy, getsHealthy := probeLatency(t, c, 0, "probe/healthy", hold)
+	type probe struct {
+		what       string
+		puts, gets latencies
+	}
+	var probes []probe
+	// 64 KiB objects are inline (metadata only); 1 MiB ones are staged, then committed.
+	measure := func(what string, d time.Duration) {
+		for _, size := range []int{64 << 10, 1 << 20} {
+			p := probe{what: fmt.Sprintf("%s: %d KiB", what, size>>10)}
+			p.puts, p.gets = probeLatency(t, c, 0, fmt.Sprintf("probe/%d", size), size, d)
+			probes = append(probes, p)
+		}
+	}
+	measure("node 4 healthy", hold/2)
 	c.nodes[3].stop(syscall.SIGTERM, 30*time.Second)
 	c.nodes[3].env = append(c.nodes[3].env, envNodeAPIDelay+"=100ms")
 	c.nodes[3].start()
 	if t.Failed() {
 		t.FailNow()
 	}
-	putsSlow, getsSlow := probeLatency(t, c, 0, "probe/slow", hold)
+	measure("node 4's drive calls delayed 100 ms", hold/2)
 	w := startFaultWork(t, c, faultOpTimeout)
-	putsBusy, getsBusy := probeLatency(t, c, 0, "probe/busy", hold)
-	for _, l := range []struct {
-		what       string
-		puts, gets latencies
-	}{
-		{"node 4 healthy", putsHealthy, getsHealthy},
-		{"node 4's drive calls delayed 100 ms", putsSlow, getsSlow},
-		{"node 4 slow, fault traffic running", putsBusy, getsBusy},
-	} {
-		t.Logf("through node 1, %s: PUT of 64 KiB %s", l.what, l.puts)
-		t.Logf("through node 1, %s: GET of 64 KiB %s", l.what, l.gets)
+	measure("node 4 slow, fault traffic running", hold/2)
+	for _, p := range probes {
+		t.Logf("through node 1, %s: PUT %s", p.what, p.puts)
+		t.Logf("through node 1, %s: GET %s", p.what, p.gets)
 	}
 	w.finish(time.Second, 0, 1, 2, 3)
 }
