@@ -33,8 +33,23 @@ type lateWrites struct {
 	// keys maps a key to its drives with a late call in flight (bit i: drive i) and the
 	// channel closed when the last of them ends.
 	keys map[healItem]*lateKey
-	// inFlight counts late calls, all keys together.
+	// inFlight counts late calls, all keys together (with the unordered ones); perDrive
+	// counts the ordered ones per drive.
 	inFlight int
+	perDrive [16]int
+}
+
+// drives returns the drives with a late write of any key in flight.
+func (l *lateWrites) drives() uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var m uint32
+	for i, n := range l.perDrive {
+		if n > 0 {
+			m |= 1 << i
+		}
+	}
+	return m
 }
 
 type lateKey struct {
@@ -88,6 +103,7 @@ func (l *lateWrites) begin(bucket, key string, i int) {
 	}
 	lk.count[i]++
 	lk.mask |= 1 << i
+	l.perDrive[i]++
 }
 
 // end records the end of a late call that begin recorded.
@@ -95,6 +111,7 @@ func (l *lateWrites) end(bucket, key string, i int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inFlight--
+	l.perDrive[i]--
 	it := healItem{bucket, key}
 	lk := l.keys[it]
 	if lk == nil {

@@ -50,7 +50,8 @@ func (s *Set) deleteRecord(ctx context.Context, bucket, key string, bypass bool)
 	}}
 	errs := s.eachHedged(nil, hedge, func(i int, d storage.Drive) error {
 		if late&(1<<i) != 0 {
-			return errSkipped // healed once its late write ends
+			s.dirty[i].Store(true) // healed once its late write ends; stale until then
+			return errSkipped
 		}
 		if before.raw[i] == nil && errors.Is(before.errs[i], storage.ErrFileNotFound) {
 			return nil // nothing there

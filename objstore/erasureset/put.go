@@ -446,6 +446,9 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 	targets := make([]bool, n)
 	for i := range targets {
 		targets[i] = (shards != nil || staged == nil || staged[i]) && late&(1<<i) == 0 && !(carries && before.unread(i))
+		if late&(1<<i) != 0 || (carries && before.unread(i)) {
+			s.dirty[i].Store(true) // its record is stale until healed: not a listing's source
+		}
 	}
 	wq := WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards)
 	hedge := hedgedWrite{bucket: bucket, key: key, quorum: wq, lateDone: func(i int, err error) {

@@ -103,14 +103,23 @@ func (s *Set) walk(ctx context.Context, bucket string, opts storage.WalkOptions,
 }
 
 // metaSource picks the drive listings take metadata from: the first whose writes have not
-// failed since it was last healed.
+// failed since it was last healed, nor been left out or left running late (lateWrites).
 func (s *Set) metaSource() int {
+	// Preferably not a slow drive, nor one a write's late commit is still on its way to.
+	slow := s.lat.slowMask() | s.late.drives()
+	first := -1
 	for i := range s.drives {
-		if !s.dirty[i].Load() {
+		if s.dirty[i].Load() {
+			continue
+		}
+		if slow&(1<<i) == 0 {
 			return i
 		}
+		if first < 0 {
+			first = i
+		}
 	}
-	return 0
+	return max(first, 0)
 }
 
 // entryRecord returns an entry's metadata record from the metadata the walk read, or from
