@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -323,5 +324,46 @@ func TestListingAfterLateWriteShowsNewest(t *testing.T) {
 	}
 	if size != int64(len(second)) {
 		t.Fatalf("the listing says %d bytes for k, want the newest version's %d", size, len(second))
+	}
+}
+
+// TestWalkLeavesSlowDriveAside: a listing does not wait for a slow drive (its walk stalls
+// here until the test ends); it lists what the others show enough of, and confirms by a
+// quorum read a key too few of them hold (left on one drive only: not readable, not
+// listed).
+func TestWalkLeavesSlowDriveAside(t *testing.T) {
+	f, fd := slowFixture(t)
+	ctx := context.Background()
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := f.set.PutObject(ctx, bitrotBucket, k, bytes.NewReader([]byte(k)), 1, objstore.PutOptions{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if err := fd[i].DeleteObject(ctx, bitrotBucket, "c"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	teachSlow(f, fd, 0)
+	ch := make(chan struct{})
+	fd[0].Stall("Walk", ch)
+	t.Cleanup(func() { close(ch) })
+	for _, withMeta := range []bool{false, true} {
+		var keys []string
+		within(t, "a listing with drive 0's walk stalled", func() error {
+			return f.set.Walk(ctx, bitrotBucket, storage.WalkOptions{Recursive: true, WithMeta: withMeta}, func(e Entry) error {
+				keys = append(keys, e.Key)
+				return nil
+			})
+		})
+		var want []string
+		for _, k := range keys {
+			if k == "a" || k == "b" || k == "c" || k == bitrotKey {
+				want = append(want, k)
+			}
+		}
+		if !slices.Equal(want, []string{"a", "b", bitrotKey}) && !slices.Equal(want, []string{bitrotKey, "a", "b"}) {
+			t.Fatalf("listing (metadata %v): %q, want a, b and %s, not c (on one drive)", withMeta, keys, bitrotKey)
+		}
 	}
 }

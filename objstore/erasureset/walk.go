@@ -42,8 +42,26 @@ func (s *Set) walk(ctx context.Context, bucket string, opts storage.WalkOptions,
 	defer cancel()
 	withMeta := opts.WithMeta
 	source := s.metaSource()
+	// A listing does not wait for slow drives (as a GET does not): it walks the others,
+	// lists the keys enough of them hold, and confirms with a quorum read the keys fewer
+	// hold than the full walk would need (some of their copies may be on the slow drives).
+	// A heal's walk (minCount 1) walks every drive.
+	var skip uint32
+	confirmBelow := minCount
+	if minCount == s.k {
+		skip = s.lat.slowMask() &^ (1 << source)
+		// At most k-1 left aside, so that every readable key is on a drive walked.
+		if nSkip := countBits(skip); nSkip > 0 && nSkip < s.k && len(s.drives)-nSkip >= s.k {
+			minCount = max(1, minCount-nSkip)
+		} else {
+			skip = 0
+		}
+	}
 	streams := make([]*stream.Stream[storage.Entry], len(s.drives))
 	for i, d := range s.drives {
+		if skip&(1<<i) != 0 {
+			continue
+		}
 		o := opts
 		o.WithMeta = withMeta && i == source
 		streams[i] = stream.Start(ctx, func(ctx context.Context, emit func(storage.Entry) error) error {
@@ -52,7 +70,9 @@ func (s *Set) walk(ctx context.Context, bucket string, opts storage.WalkOptions,
 	}
 	defer func() {
 		for _, st := range streams {
-			st.Stop()
+			if st != nil {
+				st.Stop()
+			}
 		}
 	}()
 
@@ -60,6 +80,9 @@ func (s *Set) walk(ctx context.Context, bucket string, opts storage.WalkOptions,
 		var key string
 		found := false
 		for _, st := range streams {
+			if st == nil {
+				continue
+			}
 			if e, ok := st.Peek(); ok && (!found || e.Key < key) {
 				key, found = e.Key, true
 			}
@@ -71,6 +94,9 @@ func (s *Set) walk(ctx context.Context, bucket string, opts storage.WalkOptions,
 		var entry storage.Entry
 		var fromSource bool
 		for i, st := range streams {
+			if st == nil {
+				continue
+			}
 			if e, ok := st.Peek(); ok && e.Key == key {
 				count++
 				if !fromSource || i == source {
@@ -81,6 +107,17 @@ func (s *Set) walk(ctx context.Context, bucket string, opts storage.WalkOptions,
 		}
 		if count < minCount {
 			continue
+		}
+		if count < confirmBelow && !entry.IsPrefix && !withMeta {
+			// With metadata, entryRecord below reads a quorum for such a key anyway.
+			if _, err := s.readVersionToRead(ctx, bucket, key); errors.Is(err, objstore.ErrObjectNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+		}
+		if count < confirmBelow {
+			fromSource = false
 		}
 		out := Entry{Key: key, IsPrefix: entry.IsPrefix}
 		if withMeta && !entry.IsPrefix {
@@ -150,6 +187,12 @@ func (s *Set) walkErr(streams []*stream.Stream[storage.Entry], bucket string) er
 	var failed, noBucket int
 	var errs []error
 	for _, st := range streams {
+		if st == nil {
+			// A slow drive left aside is no failure: a readable key is on k drives that
+			// answer, so on k minus the drives left aside of those walked, the count
+			// the walk lists (and confirms) a key from.
+			continue
+		}
 		err := st.Err()
 		switch {
 		case err == nil:
