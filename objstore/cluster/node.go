@@ -7,7 +7,9 @@
 // Start-up, in order (Node.Start):
 //  1. etcd: the first nodes of the list run an embedded member (EtcdMembers, ports
 //     EtcdClientOffset and EtcdPeerOffset above the S3 port); Config.Etcd names an external
-//     cluster instead.
+//     cluster instead. With an https:// list the members serve both ports over mutual TLS
+//     (Config.EtcdTLS: the node's certificate, client certificates of the cluster's CAs
+//     required from clients and peers), and every node's etcd client presents its own.
 //  2. membership: /flashstor/v1/nodes/<host:port> under a lease (MemberKey).
 //  3. format agreement: FormatKey is created once (create-if-absent transaction); a node
 //     whose list differs is refused, saying what differs; local drives are formatted for
@@ -111,6 +113,9 @@ type Config struct {
 	// without a client certificate chaining to it: mutual TLS between nodes (--certs-dir,
 	// tlsconf.Store.NodeCAs). Remote.TLS then carries this node's client certificate.
 	PeerCAs *x509.CertPool
+	// EtcdTLS is the node's etcd TLS: needed by an https:// list (the embedded members
+	// serve over mutual TLS) and by https:// Etcd URLs (the client's certificate).
+	EtcdTLS *EtcdTLS
 	Log     *slog.Logger
 }
 
@@ -276,7 +281,7 @@ func (n *Node) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	c, err := newClient(endpoints)
+	c, err := newClient(endpoints, n.cfg.EtcdTLS)
 	if err != nil {
 		return err
 	}
@@ -359,7 +364,7 @@ func (n *Node) startMember() error {
 			}
 			dir = filepath.Join(n.top.Endpoints[n.localIdx[0]].Path, storage.SysVolume, "etcd")
 		}
-		e, err := startEtcd(n.top, n.cfg.Self, dir, n.cfg.EtcdTick)
+		e, err := startEtcd(n.top, n.cfg.Self, dir, n.cfg.EtcdTick, n.cfg.EtcdTLS)
 		if err != nil {
 			return err
 		}

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/flashstor/flashstor/internal/testpki"
+	"github.com/flashstor/flashstor/internal/tlsconf"
 	"github.com/flashstor/flashstor/internal/tlsconf/tlsconftest"
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/cluster"
 	"github.com/flashstor/flashstor/objstore/cluster/clustertest"
 	"github.com/flashstor/flashstor/objstore/cluster/etcdtest"
 	"github.com/flashstor/flashstor/objstore/cluster/owner"
@@ -69,4 +74,45 @@ func TestMutualTLS(t *testing.T) {
 			t.Fatalf("plain HTTP to a TLS node: %s", resp.Status)
 		}
 	}
+}
+
+// TestEtcdMutualTLS: a cluster on an https:// list whose embedded etcd members (the first
+// three of four nodes; the fourth is only their client) serve their client and peer URLs
+// over mutual TLS writes through the non-member and reads through a member; the first
+// member's etcd ports give nothing to a client in plain HTTP, over TLS without a client
+// certificate, or with another CA's, and serve one with the cluster's certificate
+// (etcdtest.CheckMutualTLS).
+func TestEtcdMutualTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "cluster CA")
+	dir := tlsconftest.NodeDir(t, ca, 2)
+	certs, err := tlsconf.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := clustertest.Start(t, clustertest.Options{Nodes: 4, DrivesPerNode: 1, TLS: &clustertest.TLS{
+		Server: certs.NodeServerConfig(), Client: certs.NodeClientConfig(), PeerCAs: certs.NodeCAs(), Etcd: cluster.NewEtcdTLS(dir, certs)}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Nodes[3].Deployment.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("etcd over mutual TLS "), 1000)
+	if _, err := c.Nodes[3].Deployment.PutObject(ctx, "bkt", "k", bytes.NewReader(body), int64(len(body)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := readAll(ctx, c.Nodes[0].Deployment, "bkt", "k"); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read through node 0: %d bytes, %v", len(got), err)
+	}
+	urls, err := cluster.EtcdClientURLs(c.Nodes[0].Topology())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(urls) != 3 || !strings.HasPrefix(urls[0], "https://") {
+		t.Fatalf("etcd client URLs %v: want three https:// members", urls)
+	}
+	host, port, _ := net.SplitHostPort(c.Nodes[0].Addr)
+	p, _ := strconv.Atoi(port)
+	peer := "https://" + net.JoinHostPort(host, strconv.Itoa(p+cluster.EtcdPeerOffset))
+	other := testpki.NewCA(t, "another CA").Issue(t, 3)
+	etcdtest.CheckMutualTLS(t, urls[0], peer, ca.Pool(), other.TLS, certs.NodeClientConfig(), cluster.FormatKey)
 }
