@@ -175,7 +175,12 @@ func (dep *Deployment) checkFormats(ctx context.Context) map[int]bool {
 		if st.out || st.inner == nil {
 			continue
 		}
-		reason, err := format.ReasonReadFailed, checkExists(p.path)
+		reason, err := format.ReasonReadFailed, error(nil)
+		if dep.cfg.OpenDrive == nil {
+			// A drive opened by Config.OpenDrive is named by its argument, not a directory
+			// here (a cluster's remote drive is a URL): its opener checks its existence.
+			err = checkExists(p.path)
+		}
 		if err == nil {
 			reason, err = dep.Layout.Check(ctx, p.set, p.index, st.inner)
 		}
