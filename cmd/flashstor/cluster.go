@@ -126,6 +126,7 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *
 	ncfg.Args, ncfg.Self, ncfg.Parity, ncfg.Etcd, ncfg.EtcdDir = cfg.drives, self, cfg.parity, etcd, cfg.etcdDir
 	ncfg.Secret, ncfg.Deploy, ncfg.Version, ncfg.Log = clusterSecret(root), dcfg, version, log
 	ncfg.UnorderedLocks = os.Getenv(envLocalLocks) != ""
+	ncfg.Unfenced = os.Getenv(envNoFence) != ""
 	if hold, err := holdCommit(log); err != nil {
 		return nil, err
 	} else if hold != nil {
@@ -197,6 +198,12 @@ const envNodeAPIDelay = "FLASHSTOR_TEST_NODE_API_DELAY"
 // fails when they are not (TestClusterLinearizabilityCatchesUnorderedWriters);
 // cluster.Config.UnorderedLocks.
 const envLocalLocks = "FLASHSTOR_TEST_LOCAL_LOCKS"
+
+// envNoFence names the test switch that makes a node's drive calls carry no ownership
+// epoch (its locks still come from the sets' owners): a commit it holds past a change of
+// owner is then not fenced. It exists to show that the fault suite's fencing test fails
+// without fencing (TestClusterFaultHeldCommitUnfencedLands); cluster.Config.Unfenced.
+const envNoFence = "FLASHSTOR_TEST_NO_FENCE"
 
 // envHoldCommit names the test hook that holds a PUT between its lock grant and its
 // commit: "KEY=DURATION" makes the first PUT of KEY (in any bucket) that reaches its commit

@@ -109,6 +109,12 @@ type Config struct {
 	// fault suite shows with it that its linearizability check fails when writes are not
 	// ordered across nodes.
 	UnorderedLocks bool
+	// Unfenced makes the drive calls of the node's object layer carry no epoch: its locks
+	// are still granted by the sets' owners, but no drive checks that the owner which
+	// granted them is still the owner when the calls arrive, so a commit held past a change
+	// of owner lands. A test switch, never for use: the fault suite shows with it that its
+	// fencing test fails without fencing (TestClusterFaultHeldCommitUnfencedLands).
+	Unfenced bool
 	// PeerCAs, when set, makes the node API (drives and locks) refuse every request
 	// without a client certificate chaining to it: mutual TLS between nodes (--certs-dir,
 	// tlsconf.Store.NodeCAs). Remote.TLS then carries this node's client certificate.
@@ -311,6 +317,10 @@ func (n *Node) Start(ctx context.Context) error {
 	dcfg := n.cfg.Deploy
 	dcfg.Drives, dcfg.Parity = nil, a.Parity
 	dcfg.Locks, dcfg.BucketDocs = n.owner.Load().Locker(), docs
+	if n.cfg.Unfenced {
+		n.log.Warn("drive calls carry no ownership epoch: a replaced owner's writes are NOT fenced (a test switch)")
+		dcfg.Locks = unfenced{dcfg.Locks}
+	}
 	if n.cfg.UnorderedLocks {
 		n.log.Warn("object locks taken on this node only, not from the sets' owners: writers across nodes are NOT ordered (a test switch)")
 		dcfg.Locks = nil
