@@ -34,16 +34,7 @@ func TestMutualTLS(t *testing.T) {
 		TLS: &clustertest.TLS{Server: certs.NodeServerConfig(), Client: certs.NodeClientConfig(), PeerCAs: certs.NodeCAs()}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := c.Nodes[2].Deployment.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	body := bytes.Repeat([]byte("over mutual TLS "), 50000)
-	if _, err := c.Nodes[2].Deployment.PutObject(ctx, "bkt", "k", bytes.NewReader(body), int64(len(body)), objstore.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if got, _, err := readAll(ctx, c.Nodes[1].Deployment, "bkt", "k"); err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("read through node 1: %d bytes, %v", len(got), err)
-	}
+	writeRead(ctx, t, c, 2, 1, bytes.Repeat([]byte("over mutual TLS "), 50000))
 
 	// Clients that trust the nodes' certificates: one without a client certificate, one
 	// with a certificate of another CA.
@@ -93,16 +84,7 @@ func TestEtcdMutualTLS(t *testing.T) {
 		Server: certs.NodeServerConfig(), Client: certs.NodeClientConfig(), PeerCAs: certs.NodeCAs(), Etcd: cluster.NewEtcdTLS(dir, certs)}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := c.Nodes[3].Deployment.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	body := bytes.Repeat([]byte("etcd over mutual TLS "), 1000)
-	if _, err := c.Nodes[3].Deployment.PutObject(ctx, "bkt", "k", bytes.NewReader(body), int64(len(body)), objstore.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if got, _, err := readAll(ctx, c.Nodes[0].Deployment, "bkt", "k"); err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("read through node 0: %d bytes, %v", len(got), err)
-	}
+	writeRead(ctx, t, c, 3, 0, bytes.Repeat([]byte("etcd over mutual TLS "), 1000))
 	urls, err := cluster.EtcdClientURLs(c.Nodes[0].Topology())
 	if err != nil {
 		t.Fatal(err)
@@ -115,4 +97,19 @@ func TestEtcdMutualTLS(t *testing.T) {
 	peer := "https://" + net.JoinHostPort(host, strconv.Itoa(p+cluster.EtcdPeerOffset))
 	other := testpki.NewCA(t, "another CA").Issue(t, 3)
 	etcdtest.CheckMutualTLS(t, urls[0], peer, ca.Pool(), other.TLS, certs.NodeClientConfig(), cluster.FormatKey)
+}
+
+// writeRead makes bucket bkt and writes body as bkt/k through node from, and reads it back
+// through node to.
+func writeRead(ctx context.Context, t *testing.T, c *clustertest.Cluster, from, to int, body []byte) {
+	t.Helper()
+	if err := c.Nodes[from].Deployment.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Nodes[from].Deployment.PutObject(ctx, "bkt", "k", bytes.NewReader(body), int64(len(body)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := readAll(ctx, c.Nodes[to].Deployment, "bkt", "k"); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("bkt/k written through node %d, read through node %d: %d bytes, %v", from, to, len(got), err)
+	}
 }
