@@ -41,7 +41,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -182,18 +181,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.Remote.Transport == nil {
 		// One pool of connections to the other nodes for all their drives.
-		dial := cfg.Remote.DialTimeout
-		if dial <= 0 {
-			dial = 2 * time.Second
-		}
-		cfg.Remote.Transport = &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: dial, KeepAlive: 15 * time.Second}).DialContext,
-			TLSClientConfig:     cfg.Remote.TLS,
-			TLSHandshakeTimeout: dial,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		}
+		cfg.Remote.Transport = remote.NewTransport(cfg.Remote)
 	}
 	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.Self), top: top, place: place,
 		local: make(map[int]storage.Drive), remotes: make(map[int]storage.Drive)}
