@@ -3,32 +3,39 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/flashstor/flashstor/objstore/format"
 	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/objstore/storage/local"
 )
 
 // TestFormatCheckOpenDrive: the running format check of a deployment whose drives
-// Config.OpenDrive opens (a cluster node's, named by URLs that are no directory here)
-// leaves every healthy drive in service. It used to take each for a missing directory,
-// and so every drive of a cluster node out of service at every check.
+// Config.OpenDrive opens (a cluster node's) leaves in service the drives named by a URL (a
+// remote drive: no directory here), and still takes out a drive named by its directory
+// once that directory is gone. It used to take every URL for a missing directory, and so
+// every remote drive of a cluster node out of service at every check.
 func TestFormatCheckOpenDrive(t *testing.T) {
 	dir := t.TempDir()
 	paths := map[string]string{}
 	var args []string
 	for i := range 4 {
-		arg := fmt.Sprintf("http://127.0.0.%d:9000/e%d", i+1, i)
-		args = append(args, arg)
-		paths[arg] = filepath.Join(dir, fmt.Sprint("drive", i))
-		if err := os.Mkdir(paths[arg], 0o700); err != nil {
+		path := filepath.Join(dir, fmt.Sprint("drive", i))
+		if err := os.Mkdir(path, 0o700); err != nil {
 			t.Fatal(err)
 		}
+		arg := path // drive 0 is this node's own, named by its directory
+		if i > 0 {
+			arg = fmt.Sprintf("http://127.0.0.%d:9000/e%d", i+1, i)
+		}
+		args = append(args, arg)
+		paths[arg] = path
 	}
 	ctx := context.Background()
-	dep, err := Open(ctx, Config{Drives: args, Parity: -1, OpenDrive: func(arg string) (storage.Drive, error) {
+	dep, err := Open(ctx, Config{Drives: args, Parity: -1, Log: slog.New(slog.DiscardHandler), OpenDrive: func(arg string) (storage.Drive, error) {
 		d, err := local.Open(paths[arg], local.Options{})
 		if err != nil {
 			return nil, err
@@ -39,16 +46,21 @@ func TestFormatCheckOpenDrive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dep.Close()
-	if out := dep.LeftOut(); len(out) != 0 {
-		t.Fatalf("drives out after the open: %+v", out)
-	}
 	dep.checkFormats(ctx)
 	if out := dep.LeftOut(); len(out) != 0 {
 		t.Fatalf("drives taken out by the format check: %+v", out)
 	}
+	if err := os.Rename(args[0], args[0]+".unmounted"); err != nil {
+		t.Fatal(err)
+	}
+	dep.checkFormats(ctx)
+	out := dep.LeftOut()
+	if len(out) != 1 || out[0].Drive != args[0] || out[0].Reason != format.ReasonReadFailed {
+		t.Fatalf("drives out with drive 0's directory gone: %+v; want drive 0 alone, read_failed", out)
+	}
 }
 
-// named is a drive that names itself as a remote drive does: by a URL.
+// named is a drive that names itself as its opener named it: a remote drive by its URL.
 type named struct {
 	storage.Drive
 	name string

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -176,9 +177,9 @@ func (dep *Deployment) checkFormats(ctx context.Context) map[int]bool {
 			continue
 		}
 		reason, err := format.ReasonReadFailed, error(nil)
-		if dep.cfg.OpenDrive == nil {
-			// A drive opened by Config.OpenDrive is named by its argument, not a directory
-			// here (a cluster's remote drive is a URL): its opener checks its existence.
+		if filepath.IsAbs(p.path) {
+			// A drive named otherwise is no directory here: a cluster's remote drive,
+			// named by its URL, is checked by the node that holds it.
 			err = checkExists(p.path)
 		}
 		if err == nil {
