@@ -45,8 +45,9 @@ if [ -z "${QUICK:-}" ]; then
 	# would not fit.
 	step "go test (the packages with tests -short skips, without -short)"
 	# (The chaos soak has a step of its own, below.) Among them the cluster fault suite
-	# (cmd/flashstor TestClusterFault*, about 3 minutes: four server processes killed,
-	# paused, cut off with network namespaces, slowed; iproute2 from TEST_PACKAGES).
+	# (cmd/flashstor TestClusterFault*, a few minutes: four server processes killed,
+	# paused, cut off with network namespaces, slowed, a commit held past a change of owner
+	# with fencing and without, ~70 s each; iproute2 from TEST_PACKAGES).
 	go test -timeout 20m $(grep -rl --include='*_test.go' --exclude=chaos_test.go 'testing.Short()' . | xargs -n1 dirname | sort -u)
 
 	# On ext4 with a journal a put leaves its shards' durability to the metadata's one

@@ -77,7 +77,10 @@ func clusterSecret(root rootCreds) []byte {
 // With --certs-dir (certs not nil) the list must name https:// nodes: the listener serves
 // S3 with the certificates as a single server does and the node API (drives and locks)
 // over mutual TLS, each node presenting its public.crt to the others and accepting only
-// client certificates that chain to the certs dir's CAs/ (tlsconf.Store.NodeCAs).
+// client certificates that chain to the certs dir's CAs/ (tlsconf.Store.NodeCAs). The
+// embedded etcd runs over mutual TLS with the same certificate and CAs
+// (cluster.NewEtcdTLS); an external --etcd with https:// URLs gets the same client
+// certificate and must serve one that chains to CAs/.
 func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *tlsconf.Store, dcfg deploy.Config, log *slog.Logger) (*clusterNode, error) {
 	top, err := topology.Parse(cfg.drives)
 	if err != nil {
@@ -93,6 +96,7 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *
 	var serveTLS *tls.Config
 	if certs != nil {
 		ncfg.Remote.TLS, ncfg.PeerCAs, serveTLS = certs.NodeClientConfig(), certs.NodeCAs(), certs.NodeServerConfig()
+		ncfg.EtcdTLS = cluster.NewEtcdTLS(cfg.certsDir, certs)
 	}
 	ips, err := topology.InterfaceIPs()
 	if err != nil {
@@ -111,9 +115,18 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *
 	if cfg.etcd != "" {
 		etcd = strings.Split(cfg.etcd, ",")
 	}
+	for _, e := range etcd {
+		switch {
+		case strings.HasPrefix(e, "https://") && certs == nil:
+			return nil, fmt.Errorf("server: --etcd %s over TLS needs --certs-dir (the node's client certificate)", e)
+		case !strings.HasPrefix(e, "https://") && certs != nil:
+			log.Warn("the external etcd is reached in the clear: its keys (IAM, bucket settings, the format) cross the network unencrypted", "etcd", e)
+		}
+	}
 	ncfg.Args, ncfg.Self, ncfg.Parity, ncfg.Etcd, ncfg.EtcdDir = cfg.drives, self, cfg.parity, etcd, cfg.etcdDir
 	ncfg.Secret, ncfg.Deploy, ncfg.Version, ncfg.Log = clusterSecret(root), dcfg, version, log
 	ncfg.UnorderedLocks = os.Getenv(envLocalLocks) != ""
+	ncfg.Unfenced = os.Getenv(envNoFence) != ""
 	if hold, err := holdCommit(log); err != nil {
 		return nil, err
 	} else if hold != nil {
@@ -185,6 +198,12 @@ const envNodeAPIDelay = "FLASHSTOR_TEST_NODE_API_DELAY"
 // fails when they are not (TestClusterLinearizabilityCatchesUnorderedWriters);
 // cluster.Config.UnorderedLocks.
 const envLocalLocks = "FLASHSTOR_TEST_LOCAL_LOCKS"
+
+// envNoFence names the test switch that makes a node's drive calls carry no ownership
+// epoch (its locks still come from the sets' owners): a commit it holds past a change of
+// owner is then not fenced. It exists to show that the fault suite's fencing test fails
+// without fencing (TestClusterFaultHeldCommitUnfencedLands); cluster.Config.Unfenced.
+const envNoFence = "FLASHSTOR_TEST_NO_FENCE"
 
 // envHoldCommit names the test hook that holds a PUT between its lock grant and its
 // commit: "KEY=DURATION" makes the first PUT of KEY (in any bucket) that reaches its commit

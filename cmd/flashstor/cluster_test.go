@@ -26,7 +26,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/flashstor/flashstor/internal/testpki"
+	"github.com/flashstor/flashstor/internal/tlsconf"
 	"github.com/flashstor/flashstor/internal/tlsconf/tlsconftest"
+	"github.com/flashstor/flashstor/objstore/cluster"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdtest"
 	"github.com/flashstor/flashstor/objstore/cluster/owner"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 )
@@ -313,17 +316,24 @@ func startClusterProcessesEach(t *testing.T, addrs, list []string, extra func(i 
 
 // TestClusterProcessesTLS: two server processes on 127.0.0.1 with --certs-dir and an
 // https:// list: S3 over TLS (no client certificate) through each node, the node API
-// (drives, locks) over mutual TLS between them; an http:// list with --certs-dir is
+// (drives, locks) and etcd (node 1 runs the member, node 2 is its client) over mutual TLS
+// between them, etcd's ports giving nothing to a client without the cluster's
+// certificate; an http:// list with --certs-dir, and an https:// --etcd without it, are
 // refused with a message that says why.
 func TestClusterProcessesTLS(t *testing.T) {
 	ca := testpki.NewCA(t, "cluster CA")
 	certs := tlsconftest.NodeDir(t, ca, 2)
-	port := clusterPort(t) // 127.0.0.1:port runs the etcd member (port+1, port+2)
-	other := port + 3
-	if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", other)); err != nil {
-		t.Skipf("port %d taken: %v", other, err)
-	} else {
-		l.Close()
+	// 127.0.0.1:port runs the etcd member (port+1, port+2), 127.0.0.1:port+3 the other node.
+	port, other := 0, 0
+	for try := 0; other == 0; try++ {
+		if try == 20 {
+			t.Fatal("no four free consecutive ports on 127.0.0.1 in 20 tries")
+		}
+		port = clusterPort(t)
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+3)); err == nil {
+			l.Close()
+			other = port + 3
+		}
 	}
 	dir := t.TempDir()
 	addrs := []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", other)}
@@ -339,6 +349,10 @@ func TestClusterProcessesTLS(t *testing.T) {
 	}
 	if err := run(context.Background(), plain, &out, &errOut); err == nil || !strings.Contains(err.Error(), "https://") {
 		t.Fatalf("an http:// list with --certs-dir: %v", err)
+	}
+	plain = append([]string{"server", "--address", addrs[0], "--etcd", "https://127.0.0.1:1"}, plain[5:]...)
+	if err := run(context.Background(), plain, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--certs-dir") {
+		t.Fatalf("an https:// --etcd without --certs-dir: %v", err)
 	}
 
 	endpoints := startClusterProcesses(t, addrs, list, "--certs-dir", certs)
@@ -388,5 +402,13 @@ func TestClusterProcessesTLS(t *testing.T) {
 			t.Fatalf("%s without a client certificate: %s, want 401", path, resp.Status)
 		}
 	}
-	t.Logf("S3 over TLS at %v, node API over mutual TLS", endpoints)
+	// Node 1 runs the etcd member (port+1, port+2), node 2 is its client: both over mutual
+	// TLS, so nothing of etcd is given to a client without the cluster CA's certificate.
+	store, err := tlsconf.Load(certs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.CheckMutualTLS(t, fmt.Sprintf("https://127.0.0.1:%d", port+1), fmt.Sprintf("https://127.0.0.1:%d", port+2),
+		ca.Pool(), testpki.NewCA(t, "another CA").Issue(t, 3).TLS, store.NodeClientConfig(), cluster.FormatKey)
+	t.Logf("S3 over TLS at %v, node API and etcd over mutual TLS", endpoints)
 }

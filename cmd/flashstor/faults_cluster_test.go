@@ -65,6 +65,13 @@ func (n *faultNode) endpoint() string { return fmt.Sprintf("http://%s:%d", n.hos
 // switches).
 func newFaultCluster(t testing.TB, netns *netnsNet, env ...string) *faultCluster {
 	t.Helper()
+	return newFaultClusterEach(t, netns, func(int) []string { return env })
+}
+
+// newFaultClusterEach is newFaultCluster with env(i) added to the environment of node i
+// (from 0) alone.
+func newFaultClusterEach(t testing.TB, netns *netnsNet, env func(i int) []string) *faultCluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("the cluster fault suite runs without -short (scripts/test.sh's step without -short, not under -race)")
 	}
@@ -82,7 +89,7 @@ func newFaultCluster(t testing.TB, netns *netnsNet, env ...string) *faultCluster
 		c.list = append(c.list, fmt.Sprintf("http://%s:%d%s/n%d/d{1...2}", h, c.port, dir, i+1))
 	}
 	for i, h := range c.hosts {
-		c.nodes = append(c.nodes, &faultNode{c: c, i: i, host: h, env: env})
+		c.nodes = append(c.nodes, &faultNode{c: c, i: i, host: h, env: env(i)})
 	}
 	t.Cleanup(c.stopAll)
 	var wg sync.WaitGroup

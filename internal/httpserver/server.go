@@ -30,6 +30,11 @@ var (
 	ErrAbortHandler  = errors.New("httpserver: abort handler") // panic with it to abort quietly
 )
 
+// DefaultIdleTimeout is Config.IdleTimeout's default: how long an idle keep-alive
+// connection is kept open. A client that keeps its idle connections longer may send a
+// request on one the server is closing, and see it fail.
+const DefaultIdleTimeout = 60 * time.Second
+
 // Config configures a Server. Zero fields take the defaults shown.
 type Config struct {
 	Handler Handler // required
@@ -37,7 +42,7 @@ type Config struct {
 	Loops           int             // event loops; default runtime.NumCPU()
 	MaxConns        int             // open connections beyond which new ones are refused; default 65536
 	HeaderTimeout   time.Duration   // to receive a whole head, from the first byte (or accept); default 10s
-	IdleTimeout     time.Duration   // keep-alive wait for the next request; default 60s
+	IdleTimeout     time.Duration   // keep-alive wait for the next request; default DefaultIdleTimeout
 	BodyReadTimeout time.Duration   // longest stall while reading a body; default 30s
 	WriteTimeout    time.Duration   // longest stall while writing a response; default 30s
 	LingerTimeout   time.Duration   // how long unread input is discarded before closing, in all; default 2s
@@ -77,7 +82,7 @@ func (c *Config) setDefaults() {
 		c.MaxConns = 65536
 	}
 	def(&c.HeaderTimeout, 10*time.Second)
-	def(&c.IdleTimeout, 60*time.Second)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
 	def(&c.BodyReadTimeout, 30*time.Second)
 	def(&c.WriteTimeout, 30*time.Second)
 	def(&c.LingerTimeout, defaultLingerTimeout)

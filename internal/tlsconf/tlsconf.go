@@ -49,8 +49,9 @@ type certSet struct {
 	byName map[string]*tls.Certificate
 	// roots is the system pool plus the certificates in CAs/.
 	roots *x509.CertPool
-	// nodeRoots holds the certificates in CAs/ alone.
-	nodeRoots *x509.CertPool
+	// nodeRoots holds the certificates in CAs/ alone; nodeRootsPEM the same, in PEM.
+	nodeRoots    *x509.CertPool
+	nodeRootsPEM []byte
 }
 
 // Load reads the certificates in dir. A missing, unreadable or malformed file, or a key
@@ -103,6 +104,11 @@ func (s *Store) RootCAs() *x509.CertPool { return s.cur.Load().roots }
 // certificates in CAs/ alone, never the system's (a certificate any public CA issued must
 // not open the node API). Put the cluster's CA there on every node.
 func (s *Store) NodeCAs() *x509.CertPool { return s.cur.Load().nodeRoots }
+
+// NodeCAsPEM returns the certificates of NodeCAs in PEM, one block each, for a consumer
+// that wants a file of trusted CAs (the embedded etcd's TrustedCAFile). The caller must
+// not change the slice.
+func (s *Store) NodeCAsPEM() []byte { return s.cur.Load().nodeRootsPEM }
 
 // NodeServerConfig is ServerConfig for a listener that serves S3 and the node API: it also
 // asks every client for a certificate, but neither requires nor verifies one, so S3
@@ -174,7 +180,7 @@ func loadSet(dir string) (*certSet, error) {
 		}
 		addNames(set.byName, c, e.Name())
 	}
-	if set.roots, set.nodeRoots, err = loadRoots(filepath.Join(dir, CAsDir)); err != nil {
+	if set.roots, set.nodeRoots, set.nodeRootsPEM, err = loadRoots(filepath.Join(dir, CAsDir)); err != nil {
 		return nil, err
 	}
 	return set, nil
@@ -214,8 +220,8 @@ func addNames(m map[string]*tls.Certificate, c *tls.Certificate, folder string) 
 }
 
 // loadRoots returns the system roots plus every certificate in the PEM files of dir
-// (which may be missing), and those certificates alone.
-func loadRoots(dir string) (all, own *x509.CertPool, err error) {
+// (which may be missing), and those certificates alone, as a pool and in PEM.
+func loadRoots(dir string) (all, own *x509.CertPool, ownPEM []byte, err error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		pool = x509.NewCertPool() // no system roots on this machine: ours only
@@ -223,10 +229,10 @@ func loadRoots(dir string) (all, own *x509.CertPool, err error) {
 	own = x509.NewCertPool()
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return pool, own, nil
+		return pool, own, ownPEM, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("tlsconf: read CA directory: %w", err)
+		return nil, nil, nil, fmt.Errorf("tlsconf: read CA directory: %w", err)
 	}
 	for _, e := range entries {
 		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
@@ -235,7 +241,7 @@ func loadRoots(dir string) (all, own *x509.CertPool, err error) {
 		path := filepath.Join(dir, e.Name())
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, nil, fmt.Errorf("tlsconf: CA file: %w", err)
+			return nil, nil, nil, fmt.Errorf("tlsconf: CA file: %w", err)
 		}
 		n := 0
 		for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
@@ -244,17 +250,18 @@ func loadRoots(dir string) (all, own *x509.CertPool, err error) {
 			}
 			cert, err := x509.ParseCertificate(block.Bytes)
 			if err != nil {
-				return nil, nil, fmt.Errorf("tlsconf: CA file %s: certificate %d: %w", path, n+1, err)
+				return nil, nil, nil, fmt.Errorf("tlsconf: CA file %s: certificate %d: %w", path, n+1, err)
 			}
 			pool.AddCert(cert)
 			own.AddCert(cert)
+			ownPEM = append(ownPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: block.Bytes})...)
 			n++
 		}
 		if n == 0 {
-			return nil, nil, fmt.Errorf("tlsconf: CA file %s: no PEM certificate in it", path)
+			return nil, nil, nil, fmt.Errorf("tlsconf: CA file %s: no PEM certificate in it", path)
 		}
 	}
-	return pool, own, nil
+	return pool, own, ownPEM, nil
 }
 
 func exists(path string) bool {

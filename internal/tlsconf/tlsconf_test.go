@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -270,5 +272,34 @@ func TestFolderWithoutPairIsIgnored(t *testing.T) {
 	}
 	if _, err := Load(dir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNodeCAsPEM checks that NodeCAsPEM holds every certificate of every file in CAs/,
+// and only those (not the system's), in a form a PEM file reader takes back whole.
+func TestNodeCAsPEM(t *testing.T) {
+	one, two := newTestCA(t), testpki.NewCA(t, "second CA")
+	dir := t.TempDir()
+	writePair(t, dir, one.Issue(t, 1, "localhost"))
+	if err := os.Mkdir(filepath.Join(dir, CAsDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, CAsDir, "one.crt"), one.PEM)
+	writeFile(t, filepath.Join(dir, CAsDir, "two.pem"), two.PEM)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for block, r := pem.Decode(s.NodeCAsPEM()); block != nil; block, r = pem.Decode(r) {
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, c.Subject.CommonName)
+	}
+	want := []string{one.Cert.Subject.CommonName, two.Cert.Subject.CommonName}
+	if !slices.Equal(got, want) {
+		t.Fatalf("NodeCAsPEM holds %q, want %q", got, want)
 	}
 }

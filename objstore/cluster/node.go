@@ -7,7 +7,9 @@
 // Start-up, in order (Node.Start):
 //  1. etcd: the first nodes of the list run an embedded member (EtcdMembers, ports
 //     EtcdClientOffset and EtcdPeerOffset above the S3 port); Config.Etcd names an external
-//     cluster instead.
+//     cluster instead. With an https:// list the members serve both ports over mutual TLS
+//     (Config.EtcdTLS: the node's certificate, client certificates of the cluster's CAs
+//     required from clients and peers), and every node's etcd client presents its own.
 //  2. membership: /flashstor/v1/nodes/<host:port> under a lease (MemberKey).
 //  3. format agreement: FormatKey is created once (create-if-absent transaction); a node
 //     whose list differs is refused, saying what differs; local drives are formatted for
@@ -39,7 +41,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -107,10 +108,19 @@ type Config struct {
 	// fault suite shows with it that its linearizability check fails when writes are not
 	// ordered across nodes.
 	UnorderedLocks bool
+	// Unfenced makes the drive calls of the node's object layer carry no epoch: its locks
+	// are still granted by the sets' owners, but no drive checks that the owner which
+	// granted them is still the owner when the calls arrive, so a commit held past a change
+	// of owner lands. A test switch, never for use: the fault suite shows with it that its
+	// fencing test fails without fencing (TestClusterFaultHeldCommitUnfencedLands).
+	Unfenced bool
 	// PeerCAs, when set, makes the node API (drives and locks) refuse every request
 	// without a client certificate chaining to it: mutual TLS between nodes (--certs-dir,
 	// tlsconf.Store.NodeCAs). Remote.TLS then carries this node's client certificate.
 	PeerCAs *x509.CertPool
+	// EtcdTLS is the node's etcd TLS: needed by an https:// list (the embedded members
+	// serve over mutual TLS) and by https:// Etcd URLs (the client's certificate).
+	EtcdTLS *EtcdTLS
 	Log     *slog.Logger
 }
 
@@ -171,18 +181,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.Remote.Transport == nil {
 		// One pool of connections to the other nodes for all their drives.
-		dial := cfg.Remote.DialTimeout
-		if dial <= 0 {
-			dial = 2 * time.Second
-		}
-		cfg.Remote.Transport = &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: dial, KeepAlive: 15 * time.Second}).DialContext,
-			TLSClientConfig:     cfg.Remote.TLS,
-			TLSHandshakeTimeout: dial,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		}
+		cfg.Remote.Transport = remote.NewTransport(cfg.Remote)
 	}
 	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.Self), top: top, place: place,
 		local: make(map[int]storage.Drive), remotes: make(map[int]storage.Drive)}
@@ -276,7 +275,7 @@ func (n *Node) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	c, err := newClient(endpoints)
+	c, err := newClient(endpoints, n.cfg.EtcdTLS)
 	if err != nil {
 		return err
 	}
@@ -306,6 +305,10 @@ func (n *Node) Start(ctx context.Context) error {
 	dcfg := n.cfg.Deploy
 	dcfg.Drives, dcfg.Parity = nil, a.Parity
 	dcfg.Locks, dcfg.BucketDocs = n.owner.Load().Locker(), docs
+	if n.cfg.Unfenced {
+		n.log.Warn("drive calls carry no ownership epoch: a replaced owner's writes are NOT fenced (a test switch)")
+		dcfg.Locks = unfenced{dcfg.Locks}
+	}
 	if n.cfg.UnorderedLocks {
 		n.log.Warn("object locks taken on this node only, not from the sets' owners: writers across nodes are NOT ordered (a test switch)")
 		dcfg.Locks = nil
@@ -359,7 +362,7 @@ func (n *Node) startMember() error {
 			}
 			dir = filepath.Join(n.top.Endpoints[n.localIdx[0]].Path, storage.SysVolume, "etcd")
 		}
-		e, err := startEtcd(n.top, n.cfg.Self, dir, n.cfg.EtcdTick)
+		e, err := startEtcd(n.top, n.cfg.Self, dir, n.cfg.EtcdTick, n.cfg.EtcdTLS)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/flashstor/flashstor/objstore/cluster/etcdconfig"
 	"github.com/flashstor/flashstor/objstore/cluster/owner"
 	"github.com/flashstor/flashstor/objstore/erasureset"
+	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -122,3 +123,13 @@ func (n *Node) watchSettings(docs *etcdconfig.Buckets) {
 // Owner is the node's part in set ownership (set by Start): its Handler serves the lock
 // API under owner.APIPrefix.
 func (n *Node) Owner() *owner.Node { return n.owner.Load() }
+
+// unfenced is a Locker whose grants carry no epoch (Config.Unfenced): the calls made under
+// them are not fenced.
+type unfenced struct{ erasureset.Locker }
+
+// Grant takes the locks from l's Locker and returns ctx as it was, without their epochs.
+func (l unfenced) Grant(ctx context.Context, writes, reads []string) (context.Context, nslock.Unlock, error) {
+	_, unlock, err := l.Locker.Grant(ctx, writes, reads)
+	return ctx, unlock, err
+}

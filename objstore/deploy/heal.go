@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -176,9 +177,9 @@ func (dep *Deployment) checkFormats(ctx context.Context) map[int]bool {
 			continue
 		}
 		reason, err := format.ReasonReadFailed, error(nil)
-		if dep.cfg.OpenDrive == nil {
-			// An opener's arguments are not directories here (Config.OpenDrive): a
-			// remote drive's node checks its own.
+		if filepath.IsAbs(p.path) {
+			// A drive named otherwise is no directory here: a cluster's remote drive,
+			// named by its URL, is checked by the node that holds it.
 			err = checkExists(p.path)
 		}
 		if err == nil {

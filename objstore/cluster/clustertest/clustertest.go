@@ -38,7 +38,8 @@ type Options struct {
 	Deploy deploy.Config
 	// TLS, if set, runs the node API over mutual TLS: the list names https:// nodes, every
 	// listener serves with TLS.Server, every node presents TLS.Client's certificate and
-	// accepts only client certificates chaining to TLS.PeerCAs.
+	// accepts only client certificates chaining to TLS.PeerCAs; embedded etcd members
+	// (without Etcd) serve over mutual TLS with TLS.Etcd.
 	TLS *TLS
 	// OwnerLease is every node's set ownership lease (cluster.Config.OwnerLease); 0: 2 s,
 	// so that a stopped node's sets are taken over within seconds.
@@ -50,6 +51,8 @@ type Options struct {
 type TLS struct {
 	Server, Client *tls.Config
 	PeerCAs        *x509.CertPool
+	// Etcd is the nodes' etcd TLS (cluster.Config.EtcdTLS), needed by embedded members.
+	Etcd *cluster.EtcdTLS
 }
 
 // Node is one running node.
@@ -135,7 +138,7 @@ func (c *Cluster) serve(t testing.TB, i int, ln net.Listener) *httpserver.Server
 	}
 	hc := httpserver.Config{Logger: dc.Log}
 	if c.o.TLS != nil {
-		cfg.Remote.TLS, cfg.PeerCAs, hc.TLS = c.o.TLS.Client, c.o.TLS.PeerCAs, c.o.TLS.Server
+		cfg.Remote.TLS, cfg.PeerCAs, hc.TLS, cfg.EtcdTLS = c.o.TLS.Client, c.o.TLS.PeerCAs, c.o.TLS.Server, c.o.TLS.Etcd
 	}
 	node, err := cluster.New(cfg)
 	if err != nil {

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/flashstor/flashstor/internal/testpki"
+	"github.com/flashstor/flashstor/internal/tlsconf"
 	"github.com/flashstor/flashstor/internal/tlsconf/tlsconftest"
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/cluster"
 	"github.com/flashstor/flashstor/objstore/cluster/clustertest"
 	"github.com/flashstor/flashstor/objstore/cluster/etcdtest"
 	"github.com/flashstor/flashstor/objstore/cluster/owner"
@@ -29,16 +34,7 @@ func TestMutualTLS(t *testing.T) {
 		TLS: &clustertest.TLS{Server: certs.NodeServerConfig(), Client: certs.NodeClientConfig(), PeerCAs: certs.NodeCAs()}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := c.Nodes[2].Deployment.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	body := bytes.Repeat([]byte("over mutual TLS "), 50000)
-	if _, err := c.Nodes[2].Deployment.PutObject(ctx, "bkt", "k", bytes.NewReader(body), int64(len(body)), objstore.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if got, _, err := readAll(ctx, c.Nodes[1].Deployment, "bkt", "k"); err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("read through node 1: %d bytes, %v", len(got), err)
-	}
+	writeRead(ctx, t, c, 2, 1, bytes.Repeat([]byte("over mutual TLS "), 50000))
 
 	// Clients that trust the nodes' certificates: one without a client certificate, one
 	// with a certificate of another CA.
@@ -68,5 +64,52 @@ func TestMutualTLS(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Fatalf("plain HTTP to a TLS node: %s", resp.Status)
 		}
+	}
+}
+
+// TestEtcdMutualTLS: a cluster on an https:// list whose embedded etcd members (the first
+// three of four nodes; the fourth is only their client) serve their client and peer URLs
+// over mutual TLS writes through the non-member and reads through a member; the first
+// member's etcd ports give nothing to a client in plain HTTP, over TLS without a client
+// certificate, or with another CA's, and serve one with the cluster's certificate
+// (etcdtest.CheckMutualTLS).
+func TestEtcdMutualTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "cluster CA")
+	dir := tlsconftest.NodeDir(t, ca, 2)
+	certs, err := tlsconf.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := clustertest.Start(t, clustertest.Options{Nodes: 4, DrivesPerNode: 1, TLS: &clustertest.TLS{
+		Server: certs.NodeServerConfig(), Client: certs.NodeClientConfig(), PeerCAs: certs.NodeCAs(), Etcd: cluster.NewEtcdTLS(dir, certs)}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	writeRead(ctx, t, c, 3, 0, bytes.Repeat([]byte("etcd over mutual TLS "), 1000))
+	urls, err := cluster.EtcdClientURLs(c.Nodes[0].Topology())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(urls) != 3 || !strings.HasPrefix(urls[0], "https://") {
+		t.Fatalf("etcd client URLs %v: want three https:// members", urls)
+	}
+	host, port, _ := net.SplitHostPort(c.Nodes[0].Addr)
+	p, _ := strconv.Atoi(port)
+	peer := "https://" + net.JoinHostPort(host, strconv.Itoa(p+cluster.EtcdPeerOffset))
+	other := testpki.NewCA(t, "another CA").Issue(t, 3)
+	etcdtest.CheckMutualTLS(t, urls[0], peer, ca.Pool(), other.TLS, certs.NodeClientConfig(), cluster.FormatKey)
+}
+
+// writeRead makes bucket bkt and writes body as bkt/k through node from, and reads it back
+// through node to.
+func writeRead(ctx context.Context, t *testing.T, c *clustertest.Cluster, from, to int, body []byte) {
+	t.Helper()
+	if err := c.Nodes[from].Deployment.MakeBucket(ctx, "bkt", objstore.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Nodes[from].Deployment.PutObject(ctx, "bkt", "k", bytes.NewReader(body), int64(len(body)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := readAll(ctx, c.Nodes[to].Deployment, "bkt", "k"); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("bkt/k written through node %d, read through node %d: %d bytes, %v", from, to, len(got), err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flashstor/flashstor/internal/httpserver"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -65,14 +66,7 @@ func New(base, drive string, secret []byte, opts Options) (*Client, error) {
 	}
 	tr := opts.Transport
 	if tr == nil {
-		tr = &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 15 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-			TLSClientConfig:     opts.TLS,
-			TLSHandshakeTimeout: opts.DialTimeout,
-		}
+		tr = NewTransport(opts)
 	}
 	return &Client{
 		base:   u.Scheme + "://" + u.Host,
@@ -81,6 +75,29 @@ func New(base, drive string, secret []byte, opts Options) (*Client, error) {
 		opts:   opts,
 		hc:     &http.Client{Transport: tr},
 	}, nil
+}
+
+// NewTransport returns the pooled transport of clients of the node API with opts's TLS and
+// dial timeout (2 s if not set), for one node's drives or, shared, for all the nodes a
+// node reaches (drives, locks, the change relay).
+func NewTransport(opts Options) *http.Transport {
+	dial := opts.DialTimeout
+	if dial <= 0 {
+		dial = 2 * time.Second
+	}
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: dial, KeepAlive: 15 * time.Second}).DialContext,
+		TLSClientConfig:     opts.TLS,
+		TLSHandshakeTimeout: dial,
+		MaxIdleConnsPerHost: 64,
+		// Shorter than the nodes' keep-alive (httpserver.DefaultIdleTimeout): a request is
+		// not sent on a connection their server is closing, where a POST would fail
+		// rather than be retried. Go's transport measures the idle time on the wall
+		// clock, so a node that was stopped (SIGSTOP) past it dials anew instead of
+		// failing its first calls and marking the drives offline.
+		IdleConnTimeout:    httpserver.DefaultIdleTimeout / 2,
+		DisableCompression: true,
+	}
 }
 
 func (c *Client) String() string { return c.base + "/" + c.drive }

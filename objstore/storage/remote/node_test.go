@@ -96,3 +96,13 @@ func newDriveHandler(t testing.TB) (*remote.Handler, storage.Drive) {
 	}
 	return h, d
 }
+
+// TestTransportIdleShorterThanServer: the node API's clients drop an idle connection
+// before the server's keep-alive ends, so that they never send a call (a POST, which Go
+// does not retry) on a connection the server is closing; after a pause of the client's
+// process past it, they dial anew (the fault suite's held-commit tests pause a node ~60 s).
+func TestTransportIdleShorterThanServer(t *testing.T) {
+	if got := remote.NewTransport(remote.Options{}).IdleConnTimeout; got <= 0 || got >= httpserver.DefaultIdleTimeout {
+		t.Fatalf("client idle timeout %v, server keep-alive %v: want 0 < client < server", got, httpserver.DefaultIdleTimeout)
+	}
+}
