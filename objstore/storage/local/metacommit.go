@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -152,6 +153,15 @@ func (d *Drive) writeStaged(tmp string, data []byte) (int, error) {
 // name at once, after the data it points at. A crash before that commit leaves the old name
 // (the previous metadata, or none) and a staging file that the next start removes.
 func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte) error {
+	// In a commit group (CommitGroups) the write counts as staging until its rename, so
+	// that the other drives' fsyncs wait for it; on every path it leaves (renamed, once).
+	var upto uint64
+	renamed := func() {}
+	if g := d.group; g != nil {
+		t := g.begin()
+		renamed = sync.OnceFunc(func() { upto = g.renamed(t) })
+		defer renamed()
+	}
 	fd, err := d.writeStaged(tmp, data)
 	if err != nil {
 		return err
@@ -179,6 +189,10 @@ func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte) erro
 		}
 	}
 	ok = true // renamed: tmp is gone, dst must stay
+	if g := d.group; g != nil {
+		renamed()
+		g.waitEarlier(upto, groupWait)
+	}
 	if err := unix.Fsync(fd); err != nil {
 		return mapErr(&fs.PathError{Op: "fsync", Path: dst, Err: err})
 	}
