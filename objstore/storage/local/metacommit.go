@@ -89,7 +89,7 @@ func (d *Drive) writeMeta(tmp, dst, bucketDir string, data []byte, durable bool)
 	if !durable && unix.Rename(tmp, dst) == nil {
 		return nil // the destination's directory was there: nothing else to do
 	}
-	if err := d.renameMetaSlow(tmp, dst, bucketDir, durable, false); err != nil {
+	if err := d.renameMetaSlow(tmp, dst, bucketDir, durable); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -98,15 +98,11 @@ func (d *Drive) writeMeta(tmp, dst, bucketDir string, data []byte, durable bool)
 
 // renameMetaSlow is the rename of a staged metadata file when the destination's directory
 // may have to be made: after checking that the bucket is still there, it makes the missing
-// directories (synced when durable or oneCommit) and renames; when durable and not
-// oneCommit, it syncs the destination's directory too (renameDurable), while writeMetaOneCommit
-// leaves that to its one journal commit.
-func (d *Drive) renameMetaSlow(tmp, dst, bucketDir string, durable, oneCommit bool) error {
+// directories and renames, durably when durable (renameDurable: the directories it makes
+// and the destination's are synced).
+func (d *Drive) renameMetaSlow(tmp, dst, bucketDir string, durable bool) error {
 	if _, err := os.Stat(bucketDir); err != nil {
 		return d.objectErr(filepath.Base(bucketDir), err)
-	}
-	if oneCommit {
-		return mapErr(renameInto(d.root, tmp, dst, true))
 	}
 	return mapErr(d.rename(tmp, dst, true, durable))
 }
@@ -180,11 +176,12 @@ func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte) erro
 	if err := d.failpoint("commit:rename-meta"); err != nil {
 		return err
 	}
-	// A directory that the rename finds in place needs no sync of its own here: the
-	// journal commit below makes the new entry durable. Missing ones are made and synced
-	// (mkdirAll), as renameInto would.
+	// No directory needs a sync of its own here, neither the destination's nor those made
+	// for it (a key's first object in a new directory): their entries are journaled before
+	// the rename, in its transaction or an earlier one, and ext4 commits its transactions
+	// in order, so the journal commit below makes them durable with the rename.
 	if err := unix.Rename(tmp, dst); err != nil {
-		if err := d.renameMetaSlow(tmp, dst, bucketDir, true, true); err != nil {
+		if err := d.renameMetaSlow(tmp, dst, bucketDir, false); err != nil {
 			return err
 		}
 	}
