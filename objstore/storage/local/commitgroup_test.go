@@ -53,7 +53,8 @@ func TestCommitGroupWaitsForEarlierWrites(t *testing.T) {
 // Drives on different file systems do not share a group; on the same one they do.
 func TestCommitGroupsByFileSystem(t *testing.T) {
 	c := NewCommitGroups()
-	if c.group(1) != c.group(1) || c.group(1) == c.group(2) {
+	a, again, other := c.group(1), c.group(1), c.group(2)
+	if a != again || a == other {
 		t.Fatal("groups are not one per device")
 	}
 }
