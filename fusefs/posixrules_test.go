@@ -96,6 +96,31 @@ func TestOwnershipRules(t *testing.T) {
 		}
 	})
 
+	// The mount drops the bits itself (CAP_HANDLE_KILLPRIV_V2): the kernel flags the
+	// open with O_TRUNC, the truncate and the write of a caller without CAP_FSETID.
+	t.Run("truncate clears set-id bits unless by root", func(t *testing.T) {
+		p := file(t, "trunc-open", 0o777|os.ModeSetuid|os.ModeSetgid, nobody, nobody)
+		asUser(t, nobody, nobody, "sh", "-c", ": > "+p)
+		if m := modeOf(t, p); m != 0o777 {
+			t.Errorf("after an O_TRUNC open by its owner (not root): mode %o, want 777", m)
+		}
+		p = file(t, "trunc-path", 0o777|os.ModeSetuid|os.ModeSetgid, nobody, nobody)
+		asUser(t, nobody, nobody, "truncate", "-s", "0", p)
+		if m := modeOf(t, p); m != 0o777 {
+			t.Errorf("after truncate(2) by its owner (not root): mode %o, want 777", m)
+		}
+		p = file(t, "trunc-g-x", 0o745|os.ModeSetuid|os.ModeSetgid, nobody, nobody)
+		asUser(t, nobody, nobody, "sh", "-c", ": > "+p)
+		if m := modeOf(t, p); m != 0o2745 {
+			t.Errorf("set-group-id without group execute, after an O_TRUNC open: mode %o, want 2745", m)
+		}
+		p = file(t, "trunc-root", 0o777|os.ModeSetuid|os.ModeSetgid, nobody, nobody)
+		must(t, "truncate", os.Truncate(p, 0))
+		if m := modeOf(t, p); m != 0o6777 {
+			t.Errorf("after a truncate by root: mode %o, want 6777", m)
+		}
+	})
+
 	t.Run("chmod g+s by a non-member drops it", func(t *testing.T) {
 		p := file(t, "sgid", 0o644, nobody, 0)
 		asUser(t, nobody, nobody, "chmod", "2755", p)
