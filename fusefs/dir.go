@@ -249,9 +249,10 @@ func (d *dirNode) saveMarker(edit func(map[string]string), a attrs) syscall.Errn
 	if b := d.fsys.behind; b != nil && d.markerSize == 0 {
 		// Write-behind (fsync mode): the marker is an empty object whose metadata is the
 		// directory's attributes, so the new attributes are a put of it with md whole, taken
-		// like a small file's close (a marker that S3 gave content keeps it: updated below). tar sets every directory's times and mode at its end,
-		// two changes in a row per directory: they no longer wait one by one for their
-		// commits, which run 4 at a time in the background.
+		// like a small file's close (a marker that S3 gave content keeps it: updated
+		// below). tar sets every directory's times and mode at its end, two changes in a
+		// row per directory: they no longer wait one by one for their commits, which run 4
+		// at a time in the background.
 		info, taken, err := b.PutBehind(ctx, d.bucket, prefix, []byte{}, objstore.PutOptions{Metadata: md})
 		if err != nil {
 			return toErrno(err)

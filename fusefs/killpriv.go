@@ -9,8 +9,8 @@ import (
 // the request's flag on: a write (WRITE_KILL_SUIDGID) and an open with O_TRUNC
 // (OPEN_KILL_SUIDGID) by a caller without CAP_FSETID. The kernel sets them only when the
 // file has a set-id bit, so the common write pays nothing. The bits go as a setattr with
-// FATTR_KILL_SUIDGID alone would drop them (applySetattr), before the write as the kernel
-// does, and after the open.
+// FATTR_KILL_SUIDGID alone would drop them (applySetattr), before the write (as the kernel
+// does) and before the open.
 type killPrivFS struct {
 	fuse.RawFileSystem
 }
@@ -36,13 +36,13 @@ func (k killPrivFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]by
 }
 
 func (k killPrivFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
-	st := k.RawFileSystem.Open(cancel, in, out)
-	if st.Ok() && in.Mode&fuse.OPEN_KILL_SUIDGID != 0 {
+	if in.Mode&fuse.OPEN_KILL_SUIDGID != 0 {
+		// Before the open, so that a failure leaves no handle open behind the error.
 		if st := k.dropSetID(cancel, &in.InHeader); !st.Ok() {
 			return st
 		}
 	}
-	return st
+	return k.RawFileSystem.Open(cancel, in, out)
 }
 
 // dropSetID drops the set-id bits of the node that header names.
