@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -126,6 +127,9 @@ func (d *Drive) writeStaged(tmp string, data []byte) (int, error) {
 		n, err := unix.Pwrite(fd, data[off:], int64(off))
 		if err == unix.EINTR {
 			continue
+		}
+		if err == nil && n == 0 {
+			err = io.ErrShortWrite // a regular file's pwrite never does this; no endless loop if it did
 		}
 		if err != nil {
 			unix.Close(fd)
