@@ -99,25 +99,23 @@ func TestOwnershipRules(t *testing.T) {
 	// The mount drops the bits itself (CAP_HANDLE_KILLPRIV_V2): the kernel flags the
 	// open with O_TRUNC, the truncate and the write of a caller without CAP_FSETID.
 	t.Run("truncate clears set-id bits unless by root", func(t *testing.T) {
-		p := file(t, "trunc-open", 0o777|os.ModeSetuid|os.ModeSetgid, nobody, nobody)
-		asUser(t, nobody, nobody, "sh", "-c", ": > "+p)
-		if m := modeOf(t, p); m != 0o777 {
-			t.Errorf("after an O_TRUNC open by its owner (not root): mode %o, want 777", m)
-		}
-		p = file(t, "trunc-path", 0o777|os.ModeSetuid|os.ModeSetgid, nobody, nobody)
-		asUser(t, nobody, nobody, "truncate", "-s", "0", p)
-		if m := modeOf(t, p); m != 0o777 {
-			t.Errorf("after truncate(2) by its owner (not root): mode %o, want 777", m)
-		}
-		p = file(t, "trunc-g-x", 0o745|os.ModeSetuid|os.ModeSetgid, nobody, nobody)
-		asUser(t, nobody, nobody, "sh", "-c", ": > "+p)
-		if m := modeOf(t, p); m != 0o2745 {
-			t.Errorf("set-group-id without group execute, after an O_TRUNC open: mode %o, want 2745", m)
-		}
-		p = file(t, "trunc-root", 0o777|os.ModeSetuid|os.ModeSetgid, nobody, nobody)
-		must(t, "truncate", os.Truncate(p, 0))
-		if m := modeOf(t, p); m != 0o6777 {
-			t.Errorf("after a truncate by root: mode %o, want 6777", m)
+		for _, c := range []struct {
+			name string
+			mode os.FileMode
+			op   func(p string)
+			want uint32
+		}{
+			{"trunc-open", 0o777, func(p string) { asUser(t, nobody, nobody, "sh", "-c", ": > "+p) }, 0o777},
+			{"trunc-path", 0o777, func(p string) { asUser(t, nobody, nobody, "truncate", "-s", "0", p) }, 0o777},
+			// Set-group-id without group execute is mandatory locking: it stays.
+			{"trunc-g-x", 0o745, func(p string) { asUser(t, nobody, nobody, "sh", "-c", ": > "+p) }, 0o2745},
+			{"trunc-root", 0o777, func(p string) { must(t, "truncate", os.Truncate(p, 0)) }, 0o6777},
+		} {
+			p := file(t, c.name, c.mode|os.ModeSetuid|os.ModeSetgid, nobody, nobody)
+			c.op(p)
+			if m := modeOf(t, p); m != c.want {
+				t.Errorf("%s: mode %o after the truncate, want %o", c.name, m, c.want)
+			}
 		}
 	})
 
