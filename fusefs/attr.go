@@ -253,6 +253,17 @@ func applySetattr(a *attrs, in *fuse.SetAttrIn, now time.Time) (mtimeSet, atimeS
 	if v, ok := in.GetGID(); ok {
 		a.gid = v
 	}
+	// Mounted with CAP_HANDLE_KILLPRIV_V2, the kernel leaves the set-id bits to the file
+	// system: a chown of anything but a directory drops them, whoever calls (as Linux's
+	// chown does), and so does FATTR_KILL_SUIDGID (a truncate, or through killPrivFS a
+	// write or an O_TRUNC open, by a caller without CAP_FSETID).
+	_, modeSet := in.GetMode()
+	_, uidSet := in.GetUID()
+	_, gidSet := in.GetGID()
+	chown := !modeSet && (uidSet || gidSet) && a.mode&syscall.S_IFMT != syscall.S_IFDIR
+	if chown || in.Valid&fuse.FATTR_KILL_SUIDGID != 0 {
+		a.mode = dropSetID(a.mode)
+	}
 	if t, ok := in.GetMTime(); ok {
 		a.mtime, mtimeSet = t, true
 	}
@@ -261,4 +272,14 @@ func applySetattr(a *attrs, in *fuse.SetAttrIn, now time.Time) (mtimeSet, atimeS
 	}
 	a.ctime = now
 	return mtimeSet, atimeSet
+}
+
+// dropSetID returns mode without its set-user-id bit, and without its set-group-id bit when
+// group execute is set (without it, set-group-id means mandatory locking, and stays).
+func dropSetID(mode uint32) uint32 {
+	mode &^= syscall.S_ISUID
+	if mode&syscall.S_IXGRP != 0 {
+		mode &^= syscall.S_ISGID
+	}
+	return mode
 }

@@ -34,13 +34,15 @@ type dirNode struct {
 	prefix atomic.Pointer[string]
 
 	mu sync.Mutex
-	// loaded, attrGen, explicit, attrs and meta cache the marker. GUARDED_BY(mu).
-	// INVARIANT: explicit implies meta is the marker's metadata.
-	loaded   bool
-	attrGen  uint64
-	explicit bool
-	attrs    attrs
-	meta     map[string]string
+	// loaded, attrGen, explicit, attrs, meta and markerSize cache the marker.
+	// GUARDED_BY(mu). INVARIANT: explicit implies meta is the marker's metadata and
+	// markerSize its size (an S3 client may give a marker content; the mount never does).
+	loaded     bool
+	attrGen    uint64
+	explicit   bool
+	attrs      attrs
+	meta       map[string]string
+	markerSize int64
 	// hints hold what the latest listing page learned of its entries, so that the lookups
 	// readdirplus makes for every entry need no core call. A hint is used once.
 	// GUARDED_BY(mu).
@@ -135,12 +137,12 @@ func (d *dirNode) setMarkerLocked(info *objstore.ObjectInfo, gen uint64) {
 	d.explicit = info != nil
 	if info != nil {
 		d.attrs = attrsFromInfo(*info, true, d.fsys.def)
-		d.meta = info.Metadata
+		d.meta, d.markerSize = info.Metadata, info.Size
 		return
 	}
 	t := d.fsys.started
 	d.attrs = attrs{mode: defaultDirMode, uid: d.fsys.def.uid, gid: d.fsys.def.gid, mtime: t, atime: t, ctime: t}
-	d.meta = nil
+	d.meta, d.markerSize = nil, 0
 }
 
 // loadAttrs returns the directory's attributes, reading its marker if the cache is stale.
@@ -244,6 +246,22 @@ func (d *dirNode) saveMarker(edit func(map[string]string), a attrs) syscall.Errn
 	edit(md)
 	ctx := d.fsys.ctx
 	gen := d.gen.Load()
+	if b := d.fsys.behind; b != nil && d.markerSize == 0 {
+		// Write-behind (fsync mode): the marker is an empty object whose metadata is the
+		// directory's attributes, so the new attributes are a put of it with md whole, taken
+		// like a small file's close (a marker that S3 gave content keeps it: updated
+		// below). tar sets every directory's times and mode at its end, two changes in a
+		// row per directory: they no longer wait one by one for their commits, which run 4
+		// at a time in the background.
+		info, taken, err := b.PutBehind(ctx, d.bucket, prefix, []byte{}, objstore.PutOptions{Metadata: md})
+		if err != nil {
+			return toErrno(err)
+		}
+		if taken {
+			d.setMarkerLocked(&info, gen)
+			return 0
+		}
+	}
 	var info objstore.ObjectInfo
 	var err error
 	if d.explicit {

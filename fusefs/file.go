@@ -291,9 +291,19 @@ func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 	_, mt := in.GetMTime()
 	_, at := in.GetATime()
 	// A chown that changes nothing (chown(-1, -1), or to the owner it has) still moves the
-	// ctime, as on a local file system: the kernel sends ctime alone.
+	// ctime, as on a local file system: the kernel sends ctime alone (or nothing, below).
 	_, ct := in.GetCTime()
-	if m || u || g || mt || at || ct {
+	kill := in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && n.attrs.mode&(syscall.S_ISUID|syscall.S_ISGID) != 0
+	// A request with no field at all is a chown that changes nothing (chown(-1, -1)):
+	// mounted with CAP_HANDLE_KILLPRIV_V2 the kernel leaves the set-id bits to the mount
+	// and sends none of it. As ext4 does, it drops them and moves the ctime.
+	const fields = fuse.FATTR_MODE | fuse.FATTR_UID | fuse.FATTR_GID | fuse.FATTR_SIZE | fuse.FATTR_ATIME |
+		fuse.FATTR_MTIME | fuse.FATTR_ATIME_NOW | fuse.FATTR_MTIME_NOW | fuse.FATTR_CTIME | fuse.FATTR_KILL_SUIDGID
+	if in.Valid&fields == 0 {
+		in.Valid |= fuse.FATTR_KILL_SUIDGID // for applySetattr (in is this request's alone)
+		ct = true
+	}
+	if m || u || g || mt || at || ct || kill {
 		_, atimeSet := applySetattr(&n.attrs, in, time.Now())
 		n.atimeSet = n.atimeSet || atimeSet
 		n.metaDirty = true

@@ -140,8 +140,12 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 		// kernel asks for security.capability before every write.
 		IgnoreSecurityLabels: true,
 		// O_TRUNC comes with the open (not as a separate truncate by path, which would
-		// commit an empty object at once): the truncation commits with the file.
-		ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+		// commit an empty object at once): the truncation commits with the file. The mount
+		// drops the set-id bits itself (killPrivFS, applySetattr), so the kernel marks an
+		// inode without them and without security xattrs as such (SB_NOSEC) and stops
+		// asking for security.capability before every write and for the attributes before
+		// every chown: three to four FUSE requests fewer per small file.
+		ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_HANDLE_KILLPRIV_V2,
 		DirectMount:       root,
 		DirectMountStrict: root,
 		Debug:             opts.Debug,
@@ -185,7 +189,7 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 // serve mounts the node tree of root at mountpoint and serves it, as fs.Mount does, with
 // its RawFileSystem wrapped in an observedFS when observe is set.
 func serve(mountpoint string, root fs.InodeEmbedder, opts *fs.Options, observe func(op string) func(time.Duration, bool)) (*fuse.Server, error) {
-	raw := fs.NewNodeFS(root, opts)
+	raw := fuse.RawFileSystem(killPrivFS{fs.NewNodeFS(root, opts)})
 	if observe != nil {
 		raw = newObservedFS(raw, observe)
 	}

@@ -96,6 +96,29 @@ func TestOwnershipRules(t *testing.T) {
 		}
 	})
 
+	// The mount drops the bits itself (CAP_HANDLE_KILLPRIV_V2): the kernel flags the
+	// open with O_TRUNC, the truncate and the write of a caller without CAP_FSETID.
+	t.Run("truncate clears set-id bits unless by root", func(t *testing.T) {
+		for _, c := range []struct {
+			name string
+			mode os.FileMode
+			op   func(p string)
+			want uint32
+		}{
+			{"trunc-open", 0o777, func(p string) { asUser(t, nobody, nobody, "sh", "-c", ": > "+p) }, 0o777},
+			{"trunc-path", 0o777, func(p string) { asUser(t, nobody, nobody, "truncate", "-s", "0", p) }, 0o777},
+			// Set-group-id without group execute is mandatory locking: it stays.
+			{"trunc-g-x", 0o745, func(p string) { asUser(t, nobody, nobody, "sh", "-c", ": > "+p) }, 0o2745},
+			{"trunc-root", 0o777, func(p string) { must(t, "truncate", os.Truncate(p, 0)) }, 0o6777},
+		} {
+			p := file(t, c.name, c.mode|os.ModeSetuid|os.ModeSetgid, nobody, nobody)
+			c.op(p)
+			if m := modeOf(t, p); m != c.want {
+				t.Errorf("%s: mode %o after the truncate, want %o", c.name, m, c.want)
+			}
+		}
+	})
+
 	t.Run("chmod g+s by a non-member drops it", func(t *testing.T) {
 		p := file(t, "sgid", 0o644, nobody, 0)
 		asUser(t, nobody, nobody, "chmod", "2755", p)

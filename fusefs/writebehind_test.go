@@ -227,3 +227,48 @@ func TestFsyncModeWriteBehindFailureIsEIO(t *testing.T) {
 		t.Fatalf("the core holds %q, want the old content", b)
 	}
 }
+
+// In fsync mode a directory's attribute changes (tar sets every directory's times and mode
+// at its end) are taken by the write-behind: they return while the drives' commits are
+// held, and S3 sees the new attributes after them, waiting for the commits.
+func TestFsyncModeDirAttrsWriteBehind(t *testing.T) {
+	d, dir, g := wbSetup(t)
+	ctx := context.Background()
+	sub := filepath.Join(dir, "sub")
+	must(t, "mkdir", os.Mkdir(sub, 0o700))
+	open := busy(t, d, g, "dirattrs")
+	before := d.WriteBehindStats().Taken
+	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	done := make(chan error, 1)
+	go func() {
+		if err := os.Chtimes(sub, mtime, mtime); err != nil {
+			done <- err
+			return
+		}
+		done <- os.Chmod(sub, 0o755)
+	}()
+	select {
+	case err := <-done:
+		must(t, "chtimes and chmod", err)
+	case <-time.After(10 * time.Second):
+		open()
+		t.Fatalf("chtimes and chmod of a directory waited for the held commits (they returned %v)", <-done)
+	}
+	if got := d.WriteBehindStats().Taken - before; got != 2 {
+		t.Fatalf("%d of 2 directory attribute changes were taken by the write-behind", got)
+	}
+	var info objstore.ObjectInfo
+	must(t, "StatObject", waitFor(t, d, open, func() error {
+		var err error
+		info, err = d.StatObject(ctx, testBucket, "sub/")
+		return err
+	}))
+	if a := attrsFromInfo(info, true, owner{}); a.mode&0o7777 != 0o755 || !a.mtime.Equal(mtime) {
+		t.Fatalf("the marker after the commits: mode %o, mtime %v; want 755, %v", a.mode&0o7777, a.mtime, mtime)
+	}
+	fi, err := os.Stat(sub)
+	must(t, "stat", err)
+	if fi.Mode().Perm() != 0o755 || !fi.ModTime().Equal(mtime) || !fi.IsDir() {
+		t.Fatalf("the mount shows %v %v", fi.Mode(), fi.ModTime())
+	}
+}

@@ -193,6 +193,10 @@ func New(cfg Config) (*Node, error) {
 		}
 	}
 	served := make(map[string]storage.Drive)
+	if cfg.Deploy.DriveOptions.Commits == nil {
+		// The node's drives on one file system share their journal commits.
+		cfg.Deploy.DriveOptions.Commits = local.NewCommitGroups()
+	}
 	for _, e := range n.localIdx {
 		d, err := local.Open(top.Endpoints[e].Path, cfg.Deploy.DriveOptions)
 		if err != nil {

@@ -108,6 +108,10 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.DriveOptions.Commits == nil {
+		// The deployment's drives on one file system share their journal commits.
+		cfg.DriveOptions.Commits = local.NewCommitGroups()
+	}
 	dep := &Deployment{cfg: cfg, log: cfg.Log, reconnected: make(chan int, 64), expiry: cfg.UploadExpiry.withDefaults(), now: cfg.Now}
 	drives, err := dep.openDrives(ctx, paths)
 	if err != nil {

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
@@ -37,6 +39,9 @@ type Options struct {
 	// "rename:object" before an object's rename) before that step runs; an error stops the operation there, as a crash would. Tests use it to
 	// prove that a write interrupted at any step leaves the old object or the new one.
 	Failpoint func(step string) error
+	// Commits, when set, is shared by the drives of a deployment: those on one file system
+	// share the journal commits of their metadata writes (CommitGroups).
+	Commits *CommitGroups
 }
 
 // Drive is a local directory used as a drive.
@@ -49,6 +54,9 @@ type Drive struct {
 	// oneCommit is set when the drive's file system makes a metadata file durable, name
 	// and all, with one journal commit (oneCommitFS); fixed at Open.
 	oneCommit bool
+	// group is the commit group of the drive's file system (Options.Commits), nil when the
+	// drive shares none or does not use the one-commit write; fixed at Open.
+	group *commitGroup
 	// fsSyncs counts SyncFileSystem's syncfs calls (tests check that fsync reaches the disk).
 	fsSyncs atomic.Int64
 }
@@ -81,6 +89,10 @@ func Open(dir string, opts Options) (*Drive, error) {
 		}
 	}
 	d.oneCommit = oneCommitFS(abs)
+	var st unix.Stat_t
+	if d.oneCommit && opts.Commits != nil && unix.Stat(abs, &st) == nil {
+		d.group = opts.Commits.group(st.Dev)
+	}
 	return d, nil
 }
 

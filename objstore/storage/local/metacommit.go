@@ -2,10 +2,12 @@ package local
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,21 +52,119 @@ func ext4HasJournal(dir string) bool {
 	return t != "" && t != "<none>"
 }
 
+// writeMeta writes an object's metadata to the new staging file tmp and renames it to dst,
+// as durably as durable asks and the drive's file system allows: with one journal commit on
+// a oneCommitFS drive (writeMetaOneCommit), else the file's fdatasync, the rename and the
+// directory's fsync (renameDurable); not durable, the same steps without their syncs
+// (storage.WithDeferredSync). bucketDir is the bucket's directory: a rename that finds no
+// destination directory fails with storage.ErrVolumeNotFound when the bucket is gone,
+// rather than making the bucket again.
+//
+// This runs on every drive for every small object, so it goes to the kernel directly and
+// asks nothing it need not: no fallocate of a file of a few KiB (written in one call, its
+// blocks are allocated at writeback), no poller registration of the descriptor (os.OpenFile
+// costs three more system calls), and the staging and destination directories are only
+// made when the create or the rename finds them missing.
+func (d *Drive) writeMeta(tmp, dst, bucketDir string, data []byte, durable bool) error {
+	if d.oneCommit && durable {
+		return d.writeMetaOneCommit(tmp, dst, bucketDir, data)
+	}
+	fd, err := d.writeStaged(tmp, data)
+	if err != nil {
+		return err
+	}
+	if durable {
+		if err := unix.Fdatasync(fd); err != nil {
+			unix.Close(fd)
+			os.Remove(tmp)
+			return mapErr(&fs.PathError{Op: "fdatasync", Path: tmp, Err: err})
+		}
+	}
+	if err := unix.Close(fd); err != nil {
+		os.Remove(tmp)
+		return mapErr(&fs.PathError{Op: "close", Path: tmp, Err: err})
+	}
+	if err := d.failpoint("commit:rename-meta"); err != nil {
+		return err
+	}
+	if !durable && unix.Rename(tmp, dst) == nil {
+		return nil // the destination's directory was there: nothing else to do
+	}
+	if err := d.renameMetaSlow(tmp, dst, bucketDir, durable); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// renameMetaSlow is the rename of a staged metadata file when the destination's directory
+// may have to be made: after checking that the bucket is still there, it makes the missing
+// directories and renames, durably when durable (renameDurable: the directories it makes
+// and the destination's are synced).
+func (d *Drive) renameMetaSlow(tmp, dst, bucketDir string, durable bool) error {
+	if _, err := os.Stat(bucketDir); err != nil {
+		return d.objectErr(filepath.Base(bucketDir), err)
+	}
+	return mapErr(d.rename(tmp, dst, true, durable))
+}
+
+// writeStaged creates the staging file tmp, writes data to it and returns its descriptor,
+// open for writing; on an error the file is removed. The staging directory is made again
+// when missing (Delete removes the parents it empties, the system volume's tmp among them).
+func (d *Drive) writeStaged(tmp string, data []byte) (int, error) {
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_CLOEXEC
+	fd, err := unix.Open(tmp, flags, dataFilePerm)
+	if err == unix.ENOENT {
+		if err := mkdirAll(d.root, filepath.Dir(tmp), false); err != nil {
+			return -1, mapErr(err)
+		}
+		fd, err = unix.Open(tmp, flags, dataFilePerm)
+	}
+	if err != nil {
+		return -1, mapErr(&fs.PathError{Op: "open", Path: tmp, Err: err})
+	}
+	for off := 0; off < len(data); {
+		n, err := unix.Pwrite(fd, data[off:], int64(off))
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n == 0 {
+			err = io.ErrShortWrite // a regular file's pwrite never does this; no endless loop if it did
+		}
+		if err != nil {
+			unix.Close(fd)
+			os.Remove(tmp)
+			return -1, mapErr(&fs.PathError{Op: "write", Path: tmp, Err: err})
+		}
+		off += n
+	}
+	if err := d.failpoint("create:sync"); err != nil {
+		unix.Close(fd)
+		os.Remove(tmp)
+		return -1, err
+	}
+	return fd, nil
+}
+
 // writeMetaOneCommit writes data to the new staging file tmp and renames it to dst with one
 // journal commit (see oneCommitFS): the data is written out first (sync_file_range, which
 // allocates its blocks and waits for them without committing the journal), then the file is
 // renamed, then fsync commits the transaction holding the allocation, the inode and the new
 // name at once, after the data it points at. A crash before that commit leaves the old name
 // (the previous metadata, or none) and a staging file that the next start removes.
-func (d *Drive) writeMetaOneCommit(tmp, dst string, data []byte) error {
-	// The staging directory may be gone (Delete removes the parents it empties, the system
-	// volume's tmp among them): make it again, as writeNew does.
-	if err := mkdirAll(d.root, filepath.Dir(tmp), false); err != nil {
-		return mapErr(err)
+func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte) error {
+	// In a commit group (CommitGroups) the write counts as staging until its rename, so
+	// that the other drives' fsyncs wait for it; on every path it leaves (renamed, once).
+	var upto uint64
+	renamed := func() {}
+	if g := d.group; g != nil {
+		t := g.begin()
+		renamed = sync.OnceFunc(func() { upto = g.renamed(t) })
+		defer renamed()
 	}
-	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, dataFilePerm)
+	fd, err := d.writeStaged(tmp, data)
 	if err != nil {
-		return mapErr(&fs.PathError{Op: "open", Path: tmp, Err: err})
+		return err
 	}
 	ok := false
 	defer func() {
@@ -73,16 +173,6 @@ func (d *Drive) writeMetaOneCommit(tmp, dst string, data []byte) error {
 			os.Remove(tmp)
 		}
 	}()
-	for off := 0; off < len(data); {
-		n, err := unix.Pwrite(fd, data[off:], int64(off))
-		if err != nil {
-			return mapErr(&fs.PathError{Op: "write", Path: tmp, Err: err})
-		}
-		off += n
-	}
-	if err := d.failpoint("create:sync"); err != nil {
-		return err
-	}
 	const flags = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
 	if err := unix.SyncFileRange(fd, 0, 0, flags); err != nil {
 		return mapErr(&fs.PathError{Op: "sync_file_range", Path: tmp, Err: err})
@@ -90,10 +180,20 @@ func (d *Drive) writeMetaOneCommit(tmp, dst string, data []byte) error {
 	if err := d.failpoint("commit:rename-meta"); err != nil {
 		return err
 	}
-	if err := renameInto(d.root, tmp, dst, true); err != nil {
-		return mapErr(err)
+	// No directory needs a sync of its own here, neither the destination's nor those made
+	// for it (a key's first object in a new directory): their entries are journaled before
+	// the rename, in its transaction or an earlier one, and ext4 commits its transactions
+	// in order, so the journal commit below makes them durable with the rename.
+	if err := unix.Rename(tmp, dst); err != nil {
+		if err := d.renameMetaSlow(tmp, dst, bucketDir, false); err != nil {
+			return err
+		}
 	}
 	ok = true // renamed: tmp is gone, dst must stay
+	if g := d.group; g != nil {
+		renamed()
+		g.waitEarlier(upto, groupWait)
+	}
 	if err := unix.Fsync(fd); err != nil {
 		return mapErr(&fs.PathError{Op: "fsync", Path: dst, Err: err})
 	}

@@ -65,14 +65,23 @@ func TestOneCommitChosenByJournal(t *testing.T) {
 		t.Errorf("%s: oneCommitFS = true, want false", tmpfs)
 	}
 	n := 0
+	// The drives share their journal commits, as a deployment's do.
+	commits := NewCommitGroups()
+	var first *commitGroup
 	storagetest.Run(t, func(t *testing.T) storage.Drive {
 		n++
-		d, err := Open(filepath.Join(journaled, fmt.Sprintf("d%d", n)), Options{})
+		d, err := Open(filepath.Join(journaled, fmt.Sprintf("d%d", n)), Options{Commits: commits})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !d.oneCommit {
 			t.Fatal("drive on journaled ext4 does not use the one-commit write")
+		}
+		if first == nil {
+			first = d.group
+		}
+		if d.group == nil || d.group != first {
+			t.Fatalf("drive %d on the same file system: commit group %p, want %p", n, d.group, first)
 		}
 		return d
 	})
