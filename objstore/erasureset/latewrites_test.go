@@ -367,3 +367,73 @@ func TestWalkLeavesSlowDriveAside(t *testing.T) {
 		}
 	}
 }
+
+// TestMultipartLeavesSlowDriveAside: a multipart upload's parts and completion do not wait
+// for a slow drive (its upload-record reads and shard answers stall here until the test
+// ends); the object is readable at once and the heal brings it to the slow drive later.
+func TestMultipartLeavesSlowDriveAside(t *testing.T) {
+	f, fd := slowFixture(t)
+	ctx := context.Background()
+	id, err := f.set.NewMultipartUpload(ctx, bitrotBucket, "mp", objstore.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	teachSlow(f, fd, 0)
+	ch := make(chan struct{})
+	fd[0].Stall("ReadFile", ch)
+	fd[0].Stall("CreateFile.after", ch)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(ch)
+		}
+	}
+	t.Cleanup(release)
+	bodies := [][]byte{
+		bytes.Repeat([]byte("first part, drive 0 slow "), 5<<20/25+1), // past the 5 MiB minimum
+		bytes.Repeat([]byte("last part "), 30000),
+	}
+	var parts []objstore.CompletePart
+	for n, part := range bodies {
+		n++
+		within(t, "a part upload with drive 0 stalled", func() error {
+			p, err := f.set.PutObjectPart(ctx, bitrotBucket, "mp", id, n, bytes.NewReader(part), int64(len(part)), objstore.PartOptions{}, nil)
+			parts = append(parts, objstore.CompletePart{Number: n, ETag: p.ETag})
+			return err
+		})
+	}
+	within(t, "the completion with drive 0 stalled", func() error {
+		_, err := f.set.CompleteMultipartUpload(ctx, bitrotBucket, "mp", id, parts, objstore.CompleteOptions{}, nil)
+		return err
+	})
+	want := bytes.Join(bodies, nil)
+	within(t, "a read of the completed object", func() error {
+		h, err := f.set.OpenObject(ctx, bitrotBucket, "mp")
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		var got bytes.Buffer
+		if _, err := h.WriteRange(ctx, &got, 0, int64(len(want))); err != nil {
+			return err
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			return errors.New("read back other bytes")
+		}
+		return nil
+	})
+	release()
+	fd[0].Clear()
+	if _, err := f.set.HealObject(ctx, bitrotBucket, "mp", true); err != nil {
+		t.Fatal(err)
+	}
+	waitLate(t, f, "mp") // the heal's commit to drive 0 may have run late
+	version, err := f.set.VersionID(ctx, bitrotBucket, "mp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := driveVersion(t, fd, 0, "mp"); got != version {
+		t.Fatalf("drive 0 holds %x after the heal, want %x", got, version)
+	}
+}

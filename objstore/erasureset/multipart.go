@@ -106,21 +106,40 @@ func (s *Set) readUpload(ctx context.Context, bucket, key, uploadID string) (*me
 	if !validUploadID(uploadID) {
 		return nil, nil, fmt.Errorf("%w: %q", objstore.ErrNoSuchUpload, uploadID)
 	}
+	u, holds, leftAside, err := s.readUploadOpt(ctx, bucket, key, uploadID, true)
+	if err != nil && leftAside {
+		// A slow drive left unread may be what decides: ask every drive.
+		u, holds, _, err = s.readUploadOpt(ctx, bucket, key, uploadID, false)
+	}
+	return u, holds, err
+}
+
+// readUploadOpt is readUpload; hedge lets it leave the drives the latency measure marks
+// slow unread, as a GET's read does (their holds entry is false), and then reports
+// leftAside.
+func (s *Set) readUploadOpt(ctx context.Context, bucket, key, uploadID string, hedge bool) (u *meta.Upload, holds []bool, leftAside bool, err error) {
 	dir := uploadDir(bucket, key, uploadID)
 	uploads := make([]*meta.Upload, len(s.drives))
-	errs := s.each(func(i int, d storage.Drive) error {
+	read := func(i int, d storage.Drive) error {
 		b, err := d.ReadFile(ctx, storage.SysVolume, dir+"/upload")
 		if err != nil {
 			return err
 		}
-		u, err := meta.UnmarshalUpload(b)
-		if err == nil && (u.Key != key || u.UploadID != uploadID) {
+		rec, err := meta.UnmarshalUpload(b)
+		if err == nil && (rec.Key != key || rec.UploadID != uploadID) {
 			err = fmt.Errorf("%w: upload record names another upload", meta.ErrCorrupt)
 		}
-		uploads[i] = u
+		uploads[i] = rec
 		return err
-	})
-	holds := make([]bool, len(s.drives))
+	}
+	var errs []error
+	if hedge {
+		errs = s.eachHedged(nil, hedgedWrite{unordered: true}, read)
+		leftAside = slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, errLateWrite) })
+	} else {
+		errs = s.each(read)
+	}
+	holds = make([]bool, len(s.drives))
 	var first *meta.Upload
 	absent := 0
 	for i, err := range errs {
@@ -133,12 +152,12 @@ func (s *Set) readUpload(ctx context.Context, bucket, key, uploadID string) (*me
 		}
 	}
 	if first != nil && countTrue(holds) >= first.Erasure.DataShards {
-		return first, holds, nil
+		return first, holds, leftAside, nil
 	}
 	if absent > len(s.drives)-s.k {
-		return nil, nil, fmt.Errorf("%w: %s", objstore.ErrNoSuchUpload, uploadID)
+		return nil, nil, leftAside, fmt.Errorf("%w: %s", objstore.ErrNoSuchUpload, uploadID)
 	}
-	return nil, nil, reduceErr(errs, objstore.ErrReadQuorum)
+	return nil, nil, leftAside, reduceErr(errs, objstore.ErrReadQuorum)
 }
 
 // PutObjectPart stores one part. It encodes the part into the drives' staging areas without
@@ -167,11 +186,19 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 	defer h.Close()
 	staging := stagingDir(newID())
 	name := layout.PartName(number)
-	written, staged, err := s.encodeStaged(ctx, codec, e.Distribution, staging, name, &hashingReader{r: r, h: h}, size)
+	written, staged, files, err := s.encodeStagedHedged(ctx, codec, e.Distribution, staging, name, &hashingReader{r: r, h: h}, size, true)
 	if err != nil {
 		return objstore.PartInfo{}, err
 	}
 	cleanup := context.WithoutCancel(ctx)
+	// A slow drive still writing its shard does not get the part (the completion leaves
+	// it out and heals it): its staging goes once written.
+	if slices.Contains(files.late, true) {
+		s.removeStagedAfter(cleanup, files.late, staging, files.wait)
+		for i, late := range files.late {
+			staged[i] = staged[i] && !late
+		}
+	}
 	defer s.removeStaged(cleanup, staged, staging)
 	sum := opts.Checksum
 	if opts.FinalChecksum != nil {
@@ -195,18 +222,35 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 		ModTime: time.Now().UTC(),
 	}
 	dir := uploadDir(bucket, key, uploadID)
+	// A drive with an earlier part's move still running late is left out: two moves of
+	// one part number must not interleave there.
+	lateMoves := s.late.mask(storage.SysVolume, dir)
 	into := make([]bool, len(staged))
 	for i := range into {
-		into[i] = staged[i] && holds[i]
+		into[i] = staged[i] && holds[i] && lateMoves&(1<<i) == 0
 	}
-	errs := s.eachOf(into, func(i int, d storage.Drive) error {
+	// A slow drive's move is not waited for (late, recorded against the upload's
+	// directory: its completion and abort wait for it). If it fails, the drive misses the
+	// part, which the completion then leaves out, as a drive that failed here.
+	hedge := hedgedWrite{bucket: storage.SysVolume, key: dir, quorum: WriteQuorum(e.DataShards, e.ParityShards),
+		lateDone: func(i int, err error) {
+			if err != nil {
+				s.dirty[i].Store(true)
+			}
+		}}
+	errs := s.eachHedged(into, hedge, func(i int, d storage.Drive) error {
 		if err := d.RenameFile(ctx, storage.SysVolume, staging+"/"+name, storage.SysVolume, dir+"/data/"+name); err != nil {
 			return err
 		}
 		return d.WriteFile(ctx, storage.SysVolume, dir+"/parts/"+strconv.Itoa(number), rec.Marshal())
 	})
-	if countNil(errs) < WriteQuorum(e.DataShards, e.ParityShards) {
+	if countNil(errs) < hedge.quorum {
 		return objstore.PartInfo{}, reduceErr(errs, objstore.ErrWriteQuorum)
+	}
+	for i, err := range errs {
+		if errors.Is(err, errLateWrite) {
+			staged[i] = false // the late move's: not removed under it
+		}
 	}
 	s.markDirty(errs)
 	return partInfo(rec), nil
@@ -288,6 +332,13 @@ func (s *Set) ListObjectParts(ctx context.Context, bucket, key, uploadID string,
 // is called to take the key's write lock only for the commit (a nil lock: the caller holds it
 // already). Lock order: an upload's lock before its key's.
 func (s *Set) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []objstore.CompletePart, opts objstore.CompleteOptions, lock CommitLock) (objstore.ObjectInfo, error) {
+	// A part's late move (PutObjectPart) must not land in the upload's directory once the
+	// completion moved its parts away or removed it.
+	if validUploadID(uploadID) {
+		if err := s.late.wait(ctx, storage.SysVolume, uploadDir(bucket, key, uploadID)); err != nil {
+			return objstore.ObjectInfo{}, err
+		}
+	}
 	u, holds, err := s.readUpload(ctx, bucket, key, uploadID)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
@@ -393,6 +444,11 @@ func (s *Set) commitUpload(ctx context.Context, bucket, key string, m *meta.Obje
 // AbortMultipartUpload removes an upload and its parts. The caller holds the upload's
 // write lock.
 func (s *Set) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error {
+	if validUploadID(uploadID) {
+		if err := s.late.wait(ctx, storage.SysVolume, uploadDir(bucket, key, uploadID)); err != nil {
+			return err
+		}
+	}
 	if _, _, err := s.readUpload(ctx, bucket, key, uploadID); err != nil {
 		return err
 	}

@@ -305,17 +305,12 @@ func (s *Set) encodeInline(ctx context.Context, codec *erasure.Codec, data []byt
 	return shards, nil
 }
 
-// encodeStaged erasure-codes r into the file dir/name of the system volume on every drive,
-// one shard each, writing all drives in parallel. It returns the object's size and which
-// drives hold their shard; below write quorum it removes what it staged and fails.
-func (s *Set) encodeStaged(ctx context.Context, codec *erasure.Codec, dist []uint8, dir, name string, r io.Reader, size int64) (int64, []bool, error) {
-	written, staged, _, err := s.encodeStagedHedged(ctx, codec, dist, dir, name, r, size, false)
-	return written, staged, err
-}
-
-// encodeStagedHedged is encodeStaged; with hedge, it does not wait for the drives the
-// latency measure marks slow to end their file once a write quorum has (finishHedged):
-// those are marked staged, and files.wait(i) tells whether their file was written.
+// encodeStagedHedged erasure-codes r into the file dir/name of the system volume on every
+// drive, one shard each, writing all drives in parallel. It returns the object's size and
+// which drives hold their shard; below write quorum it removes what it staged and fails.
+// With hedge, it does not wait for the drives the latency measure marks slow to end their
+// file once a write quorum has (finishHedged): those are marked staged, and files.wait(i)
+// tells whether their file was written (files.late marks them).
 func (s *Set) encodeStagedHedged(ctx context.Context, codec *erasure.Codec, dist []uint8, dir, name string, r io.Reader, size int64, hedge bool) (int64, []bool, *shardFiles, error) {
 	path := dir + "/" + name
 	n := len(s.drives)
