@@ -77,12 +77,30 @@ func (s *Set) CheckEmpty(ctx context.Context, bucket string) error {
 // BucketCreated returns when the bucket was created, from a read quorum of drives:
 // ErrBucketNotFound if most drives have no such volume.
 func (s *Set) BucketCreated(ctx context.Context, bucket string) (time.Time, error) {
+	// Every request checks its bucket: slow drives are not waited for, unless the others
+	// cannot decide.
+	t, err := s.bucketCreated(ctx, bucket, true)
+	if errors.Is(err, errLateWrite) {
+		t, err = s.bucketCreated(ctx, bucket, false)
+	}
+	return t, err
+}
+
+// bucketCreated is BucketCreated, with hedge as readVersionToRead's: when it left a slow
+// drive unasked and could not decide, its error wraps errLateWrite.
+func (s *Set) bucketCreated(ctx context.Context, bucket string, hedge bool) (time.Time, error) {
 	times := make([]time.Time, len(s.drives))
-	errs := s.each(func(i int, d storage.Drive) error {
+	stat := func(i int, d storage.Drive) error {
 		t, err := d.StatVolume(ctx, bucket)
 		times[i] = t
 		return err
-	})
+	}
+	var errs []error
+	if hedge {
+		errs = s.eachHedged(nil, hedgedWrite{unordered: true}, stat)
+	} else {
+		errs = s.each(stat)
+	}
 	missing := 0
 	var found []time.Time
 	for i, err := range errs {
@@ -101,7 +119,11 @@ func (s *Set) BucketCreated(ctx context.Context, bucket string) (time.Time, erro
 	if missing > len(s.drives)-s.k {
 		return time.Time{}, fmt.Errorf("%w: %s", objstore.ErrBucketNotFound, bucket)
 	}
-	return time.Time{}, reduceErr(errs, objstore.ErrReadQuorum)
+	err := reduceErr(errs, objstore.ErrReadQuorum)
+	if slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, errLateWrite) }) {
+		err = fmt.Errorf("%w: %w", errLateWrite, err)
+	}
+	return time.Time{}, err
 }
 
 // ListBuckets returns the buckets a read quorum of drives has.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -436,4 +437,24 @@ func TestMultipartLeavesSlowDriveAside(t *testing.T) {
 	if got := driveVersion(t, fd, 0, "mp"); got != version {
 		t.Fatalf("drive 0 holds %x after the heal, want %x", got, version)
 	}
+}
+
+// TestBucketCheckLeavesSlowDriveAside: the bucket check every request makes does not wait
+// for a slow drive (its StatVolume stalls here until the test ends).
+func TestBucketCheckLeavesSlowDriveAside(t *testing.T) {
+	f, fd := slowFixture(t)
+	teachSlow(f, fd, 0)
+	ch := make(chan struct{})
+	fd[0].Stall("StatVolume", ch)
+	t.Cleanup(func() { close(ch) })
+	within(t, "a bucket check with drive 0 stalled", func() error {
+		_, err := f.set.BucketCreated(context.Background(), bitrotBucket)
+		return err
+	})
+	within(t, "a check of a missing bucket with drive 0 stalled", func() error {
+		if _, err := f.set.BucketCreated(context.Background(), "nosuchbucket"); !errors.Is(err, objstore.ErrBucketNotFound) {
+			return fmt.Errorf("a missing bucket: %v, want ErrBucketNotFound", err)
+		}
+		return nil
+	})
 }
