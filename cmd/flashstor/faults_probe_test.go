@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/flashstor/flashstor/objstore/lincheck"
 )
@@ -30,14 +32,15 @@ func (l latencies) String() string {
 	return fmt.Sprintf("%d round trips, p50 %v, p90 %v, p99 %v, max %v", len(s), q(0.5), q(0.9), q(0.99), s[len(s)-1].Round(100*time.Microsecond))
 }
 
-// probeLatency PUTs and GETs an object of size bytes through node i, one after the other,
-// for d (at most 10,000 times), and returns how long each PUT and each GET took (a read
-// and a write wait for different things). Every call must succeed and read back what it
-// wrote.
-func probeLatency(t *testing.T, c *faultCluster, i int, key string, size int, d time.Duration) (puts, gets latencies) {
+// probeLatency PUTs, GETs and lists (ListObjectsV2 of key's prefix) an object of size bytes
+// through node i, one after the other, for d (at most 10,000 times), and returns how long
+// each PUT, GET and listing took (they wait for different things). Every call must
+// succeed, read back what it wrote and list the key.
+func probeLatency(t *testing.T, c *faultCluster, i int, key string, size int, d time.Duration) (puts, gets, lists latencies) {
 	t.Helper()
 	cl := c.client(i)
 	end := time.Now().Add(d)
+	prefix := key[:strings.LastIndexByte(key, '/')+1]
 	for n := 1; n <= 10000 && time.Now().Before(end); n++ {
 		body := lincheck.Body(lincheck.Value(0xb0b0<<32|n), size)
 		began := time.Now()
@@ -52,6 +55,14 @@ func probeLatency(t *testing.T, c *faultCluster, i int, key string, size int, d 
 				o.Body.Close()
 			}
 		}
+		listBegan := time.Now()
+		listed := false
+		if err == nil {
+			var l *s3.ListObjectsV2Output
+			if l, err = cl.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(faultBucket), Prefix: aws.String(prefix)}); err == nil {
+				listed = slices.ContainsFunc(l.Contents, func(o types.Object) bool { return aws.ToString(o.Key) == key })
+			}
+		}
 		cancel()
 		if err != nil {
 			t.Fatalf("probe %d through node %d: %v", n, i+1, err)
@@ -59,8 +70,12 @@ func probeLatency(t *testing.T, c *faultCluster, i int, key string, size int, d 
 		if !bytes.Equal(got, body) {
 			t.Fatalf("probe %d through node %d read %d bytes, not the %d it wrote", n, i+1, len(got), len(body))
 		}
+		if !listed {
+			t.Fatalf("probe %d through node %d: the listing of %s lacks %s", n, i+1, prefix, key)
+		}
 		puts = append(puts, getBegan.Sub(began))
-		gets = append(gets, time.Since(getBegan))
+		gets = append(gets, listBegan.Sub(getBegan))
+		lists = append(lists, time.Since(listBegan))
 	}
-	return puts, gets
+	return puts, gets, lists
 }

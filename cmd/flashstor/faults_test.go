@@ -169,15 +169,15 @@ func TestClusterFaultSlowNode(t *testing.T) {
 	c.makeBucket(0, faultBucket)
 	hold := faultHold(t)
 	type probe struct {
-		what       string
-		puts, gets latencies
+		what              string
+		puts, gets, lists latencies
 	}
 	var probes []probe
 	// 64 KiB objects are inline (metadata only); 1 MiB ones are staged, then committed.
 	measure := func(what string, d time.Duration) {
 		for _, size := range []int{64 << 10, 1 << 20} {
 			p := probe{what: fmt.Sprintf("%s: %d KiB", what, size>>10)}
-			p.puts, p.gets = probeLatency(t, c, 0, fmt.Sprintf("probe/%d", size), size, d)
+			p.puts, p.gets, p.lists = probeLatency(t, c, 0, fmt.Sprintf("probe/%d", size), size, d)
 			probes = append(probes, p)
 		}
 	}
@@ -194,6 +194,7 @@ func TestClusterFaultSlowNode(t *testing.T) {
 	for _, p := range probes {
 		t.Logf("through node 1, %s: PUT %s", p.what, p.puts)
 		t.Logf("through node 1, %s: GET %s", p.what, p.gets)
+		t.Logf("through node 1, %s: LIST %s", p.what, p.lists)
 	}
 	w.finish(time.Second, 0, 1, 2, 3)
 }
