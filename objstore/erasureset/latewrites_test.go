@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,24 +33,31 @@ func within(t *testing.T, what string, fn func() error) {
 	}
 }
 
-// stallCommits makes drive 0 of f slow (teachSlow) and stalls its record commits and
-// deletions until the returned release is called (also at the test's end).
-func stallCommits(t *testing.T, f *bitrotFixture, fd []*faulty.Drive, err error) (release func()) {
+// stallDrive0 makes drive 0 of f slow (teachSlow) and stalls its calls of methods until
+// the returned release is called (also at the test's end).
+func stallDrive0(t *testing.T, f *bitrotFixture, fd []*faulty.Drive, methods ...string) (release func()) {
 	teachSlow(f, fd, 0)
 	ch := make(chan struct{})
-	if err != nil {
-		fd[0].StallThenFail("CommitObject", ch, err)
-	} else {
-		fd[0].Stall("CommitObject", ch)
-		fd[0].Stall("DeleteObject", ch)
+	for _, m := range methods {
+		fd[0].Stall(m, ch)
 	}
-	released := false
-	release = func() {
-		if !released {
-			released = true
-			close(ch)
-		}
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch) }) }
+	t.Cleanup(release)
+	return release
+}
+
+// stallCommits makes drive 0 of f slow and stalls its record commits and deletions until
+// the returned release is called; with err, the commits fail with it once released.
+func stallCommits(t *testing.T, f *bitrotFixture, fd []*faulty.Drive, err error) (release func()) {
+	if err == nil {
+		return stallDrive0(t, f, fd, "CommitObject", "DeleteObject")
 	}
+	releaseOthers := stallDrive0(t, f, fd)
+	ch := make(chan struct{})
+	fd[0].StallThenFail("CommitObject", ch, err)
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch); releaseOthers() }) }
 	t.Cleanup(release)
 	return release
 }
@@ -269,17 +277,7 @@ func TestHealDoesNotLockOutWritesForSlowDrive(t *testing.T) {
 // background and leaves the drive with the version the others hold, whole.
 func TestPutLeavesSlowDriveStagingLate(t *testing.T) {
 	f, fd := slowFixture(t)
-	teachSlow(f, fd, 0)
-	ch := make(chan struct{})
-	fd[0].Stall("CreateFile.after", ch)
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(ch)
-		}
-	}
-	t.Cleanup(release)
+	release := stallDrive0(t, f, fd, "CreateFile.after")
 	body := bytes.Repeat([]byte("staged late on drive 0 "), 20000) // 460 KB: not inline
 	id := putKey(t, f, "big", body)
 	if got := f.set.late.mask(bitrotBucket, "big"); got != 1 {
@@ -345,10 +343,7 @@ func TestWalkLeavesSlowDriveAside(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	teachSlow(f, fd, 0)
-	ch := make(chan struct{})
-	fd[0].Stall("Walk", ch)
-	t.Cleanup(func() { close(ch) })
+	stallDrive0(t, f, fd, "Walk")
 	for _, withMeta := range []bool{false, true} {
 		var keys []string
 		within(t, "a listing with drive 0's walk stalled", func() error {
@@ -379,18 +374,7 @@ func TestMultipartLeavesSlowDriveAside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	teachSlow(f, fd, 0)
-	ch := make(chan struct{})
-	fd[0].Stall("ReadFile", ch)
-	fd[0].Stall("CreateFile.after", ch)
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(ch)
-		}
-	}
-	t.Cleanup(release)
+	release := stallDrive0(t, f, fd, "ReadFile", "CreateFile.after")
 	bodies := [][]byte{
 		bytes.Repeat([]byte("first part, drive 0 slow "), 5<<20/25+1), // past the 5 MiB minimum
 		bytes.Repeat([]byte("last part "), 30000),
@@ -443,10 +427,7 @@ func TestMultipartLeavesSlowDriveAside(t *testing.T) {
 // for a slow drive (its StatVolume stalls here until the test ends).
 func TestBucketCheckLeavesSlowDriveAside(t *testing.T) {
 	f, fd := slowFixture(t)
-	teachSlow(f, fd, 0)
-	ch := make(chan struct{})
-	fd[0].Stall("StatVolume", ch)
-	t.Cleanup(func() { close(ch) })
+	stallDrive0(t, f, fd, "StatVolume")
 	within(t, "a bucket check with drive 0 stalled", func() error {
 		_, err := f.set.BucketCreated(context.Background(), bitrotBucket)
 		return err
