@@ -101,6 +101,11 @@ func TestConcurrentLoad(t *testing.T) {
 func TestSlowSinkDrops(t *testing.T) {
 	sink := &memSink{block: make(chan struct{})}
 	l := newLog(t, Config{Sink: sink, Shards: 1, RingSize: 8})
+	// Registered after newLog's, so run before its Close: a check that fails while the
+	// sink is blocked must report, not leave Close waiting for the sink until the timeout.
+	var unblock sync.Once
+	release := func() { unblock.Do(func() { close(sink.block) }) }
+	t.Cleanup(release)
 	p := l.Producer()
 	const emitted = 200
 	accepted := 0
@@ -122,7 +127,7 @@ func TestSlowSinkDrops(t *testing.T) {
 	if want := 1 + p.full.Cap(); accepted != want {
 		t.Fatalf("%d accepted, want %d", accepted, want)
 	}
-	close(sink.block)
+	release()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
