@@ -228,40 +228,23 @@ func (s *Set) eachHedged(which []bool, w hedgedWrite, fn func(i int, d storage.D
 		}()
 	}
 	began := time.Now()
-	pending := targeted
-	ok := 0
-	var bound <-chan time.Time
-	for pending != 0 {
-		if bound == nil && pending&^slow == 0 && ok >= w.quorum {
-			t := time.NewTimer(time.Since(began) + slowMargin)
-			defer t.Stop()
-			bound = t.C
-		}
-		select {
-		case a := <-answers:
-			errs[a.i] = a.err
-			pending &^= 1 << a.i
-			if a.err == nil {
-				ok++
+	pending := awaitHedged(answers, func(a answer) (int, bool) {
+		errs[a.i] = a.err
+		return a.i, a.err == nil
+	}, targeted, slow, w.quorum, began)
+	// Leave the calls still running: record them before the caller returns (and
+	// releases the key's lock), so that the key's next operation knows of them.
+	mu.Lock()
+	left = pending
+	mu.Unlock()
+	for i := range n {
+		if pending&(1<<i) != 0 {
+			if !w.unordered {
+				s.late.begin(w.bucket, w.key, i)
 			}
-			continue
-		case <-bound:
+			errs[i] = errLateWrite
+			reserved--
 		}
-		// Leave the calls still running: record them before the caller returns (and
-		// releases the key's lock), so that the key's next operation knows of them.
-		mu.Lock()
-		left = pending
-		mu.Unlock()
-		for i := range n {
-			if pending&(1<<i) != 0 {
-				if !w.unordered {
-					s.late.begin(w.bucket, w.key, i)
-				}
-				errs[i] = errLateWrite
-				reserved--
-			}
-		}
-		break
 	}
 	s.late.release(reserved)
 	close(decided)
@@ -275,4 +258,31 @@ func countBits(m uint32) int {
 		n++
 	}
 	return n
+}
+
+// awaitHedged receives the answers of the drive calls in pending (handle returns a call's
+// drive and whether it succeeded) until every call has answered, or until only drives in
+// slow are still running, quorum calls have succeeded and slowMargin more than the time
+// since began has passed. It returns the calls left running.
+func awaitHedged[T any](answers <-chan T, handle func(T) (i int, ok bool), pending, slow uint32, quorum int, began time.Time) uint32 {
+	succeeded := 0
+	var bound <-chan time.Time
+	for pending != 0 {
+		if bound == nil && pending&^slow == 0 && succeeded >= quorum {
+			t := time.NewTimer(time.Since(began) + slowMargin)
+			defer t.Stop()
+			bound = t.C
+		}
+		select {
+		case a := <-answers:
+			i, ok := handle(a)
+			pending &^= 1 << i
+			if ok {
+				succeeded++
+			}
+		case <-bound:
+			return pending
+		}
+	}
+	return 0
 }

@@ -94,26 +94,9 @@ func (sf *shardFiles) finishHedged(codecErr error, slow uint32, quorum int) {
 		sf.wg.Wait()
 		return
 	}
-	ok := 0
-	var bound <-chan time.Time
-	for pending != 0 {
-		if bound == nil && pending&^slow == 0 && ok >= quorum {
-			t := time.NewTimer(time.Since(began) + slowMargin)
-			defer t.Stop()
-			bound = t.C
-		}
-		select {
-		case i := <-sf.ended:
-			pending &^= 1 << i
-			if sf.errs[i] == nil {
-				ok++
-			}
-		case <-bound:
-			for i := range sf.late {
-				sf.late[i] = pending&(1<<i) != 0
-			}
-			return
-		}
+	left := awaitHedged(sf.ended, func(i int) (int, bool) { return i, sf.errs[i] == nil }, pending, slow, quorum, began)
+	for i := range sf.late {
+		sf.late[i] = left&(1<<i) != 0
 	}
 }
 

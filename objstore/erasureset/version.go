@@ -179,27 +179,16 @@ func (s *Set) readMetaHedged(ctx context.Context, bucket, key string, v *version
 		}()
 	}
 	began := time.Now()
-	var bound <-chan time.Time
-	for pending != 0 {
-		if bound == nil && pending&^slow == 0 {
-			t := time.NewTimer(time.Since(began) + slowMargin)
-			defer t.Stop()
-			bound = t.C
-		}
-		select {
-		case a := <-answers:
-			v.raw[a.i], v.errs[a.i] = a.raw, a.err
-			pending &^= 1 << a.i
-		case <-bound:
-			for i := range n {
-				if pending&(1<<i) != 0 {
-					v.errs[i] = errSlowDrive
-				}
-			}
-			return true
+	left := awaitHedged(answers, func(a answer) (int, bool) {
+		v.raw[a.i], v.errs[a.i] = a.raw, a.err
+		return a.i, true
+	}, pending, slow, 0, began)
+	for i := range n {
+		if left&(1<<i) != 0 {
+			v.errs[i] = errSlowDrive
 		}
 	}
-	return late != 0
+	return left != 0 || late != 0
 }
 
 // pick chooses the current version. Versions are grouped by VersionID; a group is readable
