@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -43,10 +44,13 @@ type memSink struct {
 	batches int
 	closed  bool
 	block   chan struct{}
+	// blocked counts the WriteBatch calls that have reached block.
+	blocked atomic.Int32
 }
 
 func (m *memSink) WriteBatch(p []byte) error {
 	if m.block != nil {
+		m.blocked.Add(1)
 		<-m.block
 	}
 	m.mu.Lock()

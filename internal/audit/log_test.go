@@ -115,8 +115,10 @@ func TestSlowSinkDrops(t *testing.T) {
 			accepted++
 		}
 		if i == 0 {
-			// Let the consumer take the first record and block in the sink with it.
-			waitFor(t, func() bool { return p.full.Len() == 0 })
+			// Let the consumer take the first record and block in the sink with it: once
+			// it is in the sink, not merely off the ring (it may still be gathering its
+			// batch then, and take more records into it).
+			waitFor(t, func() bool { return sink.blocked.Load() == 1 })
 		}
 	}
 	st := l.Stats()
