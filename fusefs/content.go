@@ -265,6 +265,10 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 		return syscall.EINVAL
 	}
 	if uint64(size) == n.attrs.size && n.c.state != stateStream {
+		// The content stays, but the times move, as ext4 moves them for a truncate to the
+		// size a file has; they are stored as an attribute change.
+		n.touchLocked()
+		n.metaDirty = true
 		return 0
 	}
 	if size == 0 {
