@@ -202,6 +202,27 @@ func memoryMount(b *testing.B, size int64) string {
 	return filepath.Join(mnt, "file")
 }
 
+// loopbackMount mounts go-fuse's loopback file system over dir (a directory on the same
+// disk as the drives) with the mount's cache timeouts: the ceiling of a FUSE file system
+// with a local disk's contract on this machine, every request passed to the file system
+// below and nothing else done. It is the limit for the fsync mode's extraction: no FUSE
+// file system here can create files faster.
+func loopbackMount(b *testing.B, dir string) string {
+	root, err := fs.NewLoopbackRoot(dir)
+	must(b, "loopback root", err)
+	timeout := 10 * time.Minute
+	mnt := b.TempDir()
+	srv, err := fs.Mount(mnt, root, &fs.Options{
+		MountOptions: fuse.MountOptions{DirectMount: true, AllowOther: true, MaxWrite: 1 << 20,
+			MaxReadAhead: 1 << 20, DisableSplice: true, IgnoreSecurityLabels: true,
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC},
+		EntryTimeout: &timeout, AttrTimeout: &timeout, NegativeTimeout: &timeout,
+	})
+	must(b, "mount the loopback file system", err)
+	b.Cleanup(func() { srv.Unmount() })
+	return mnt
+}
+
 // goSourceTarball builds a tarball of the Go source tree (about 10,000 files) once per run.
 func goSourceTarball(b *testing.B) (path string, files int) {
 	b.Helper()
@@ -264,8 +285,8 @@ func putTarball(b *testing.B, l objstore.ObjectLayer, path, prefix string) {
 
 // BenchmarkExtract extracts the Go source tree with tar into the mount (durable close, a
 // second mount in fsync mode and a third in fsync mode without write-behind, each on drives
-// of its own), beside a local directory and beside the same files put through the layer,
-// and reports files/s. mount-fsync is until tar ends (its closes returned: the files are
+// of its own), beside a local directory, go-fuse's loopback over a local directory (the
+// FUSE ceiling) and the same files put through the layer, and reports files/s. mount-fsync is until tar ends (its closes returned: the files are
 // visible), mount-fsync-drained until the write-behind has committed every file too.
 func BenchmarkExtract(b *testing.B) {
 	if _, err := exec.LookPath("tar"); err != nil {
@@ -283,6 +304,9 @@ func BenchmarkExtract(b *testing.B) {
 	ln := layerAt(b, filepath.Join(base, "n{1...4}"))
 	must(b, "MakeBucket", ln.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
 	noWBDir := filepath.Join(mountLayer(b, ln, Options{Durability: DurableFsync, SyncDrives: ln.(*deploy.Deployment).SyncDrives, NoWriteBehind: true}), testBucket)
+	loopbackBase := filepath.Join(base, "loopback")
+	must(b, "mkdir", os.Mkdir(loopbackBase, 0o755))
+	loopback := loopbackMount(b, loopbackBase)
 	// FLASHSTOR_BENCH_FSYNC_ONLY=1 leaves out the durable mount and the layer: the fsync
 	// pairs alone, quicker.
 	fsyncOnly := os.Getenv("FLASHSTOR_BENCH_FSYNC_ONLY") != ""
@@ -307,6 +331,7 @@ func BenchmarkExtract(b *testing.B) {
 			cpu[name] = float64(used.Microseconds()) / float64(files)
 		}
 		extract("local", filepath.Join(base, fmt.Sprintf("local-%d", i)))
+		extract("loopback", filepath.Join(loopback, fmt.Sprintf("x-%d", i)))
 		if !fsyncOnly {
 			extract("mount", filepath.Join(dir, fmt.Sprintf("x-%d", i)))
 		}
@@ -331,19 +356,23 @@ func BenchmarkExtract(b *testing.B) {
 			putTarball(b, l, tarball, fmt.Sprintf("direct-%d/", i))
 			rates["layer"] = float64(files) / time.Since(start).Seconds()
 		}
+		b.Logf("run %d: go-fuse loopback (the FUSE ceiling) %.0f files/s, %.1f %% of local; mount-fsync %.1f %% of the loopback; CPU us/file: loopback %.0f",
+			i, rates["loopback"], 100*rates["loopback"]/rates["local"], 100*rates["mount-fsync"]/rates["loopback"], cpu["loopback"])
 		b.Logf("run %d: local %.0f, mount-fsync %.0f (drained %.0f), mount-fsync-nowb %.0f files/s (%.1f %% and %.1f %% of local); mount (close) %.0f, layer %.0f; CPU us/file: local %.0f, mount-fsync %.0f, mount-fsync-nowb %.0f, mount (close) %.0f; write-behind %+v",
 			i, rates["local"], rates["mount-fsync"], rates["mount-fsync-drained"], rates["mount-fsync-nowb"],
 			100*rates["mount-fsync"]/rates["local"], 100*rates["mount-fsync-nowb"]/rates["local"],
 			rates["mount"], rates["layer"], cpu["local"], cpu["mount-fsync"], cpu["mount-fsync-nowb"], cpu["mount"],
 			lf.(*deploy.Deployment).WriteBehindStats())
-		for _, name := range []string{"local", "layer", "mount", "mount-fsync", "mount-fsync-drained", "mount-fsync-nowb"} {
+		for _, name := range []string{"local", "loopback", "layer", "mount", "mount-fsync", "mount-fsync-drained", "mount-fsync-nowb"} {
 			b.ReportMetric(rates[name], name+"-files/s")
 		}
 		b.ReportMetric(100*rates["mount"]/rates["local"], "mount/local-%")
 		b.ReportMetric(100*rates["mount-fsync"]/rates["local"], "mount-fsync/local-%")
 		b.ReportMetric(100*rates["mount-fsync-nowb"]/rates["local"], "mount-fsync-nowb/local-%")
+		b.ReportMetric(100*rates["loopback"]/rates["local"], "loopback/local-%")
+		b.ReportMetric(100*rates["mount-fsync"]/rates["loopback"], "mount-fsync/loopback-%")
 		b.ReportMetric(100*rates["mount"]/rates["layer"], "mount/layer-%")
-		for _, name := range []string{"local", "mount", "mount-fsync", "mount-fsync-nowb"} {
+		for _, name := range []string{"local", "loopback", "mount", "mount-fsync", "mount-fsync-nowb"} {
 			b.ReportMetric(cpu[name], name+"-cpu-us/file")
 		}
 		b.ReportMetric(float64(files), "files")
