@@ -54,10 +54,21 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	a := attrs{mode: syscall.S_IFDIR | mode&0o7777, uid: who.uid, gid: who.gid, mtime: now, atime: now, ctime: now}
 	md := map[string]string{}
 	putPosix(md, a, true)
-	info, err := d.fsys.layer.PutObject(d.fsys.ctx, d.bucket, marker, bytes.NewReader(nil), 0, objstore.PutOptions{
-		Metadata:      md,
-		Preconditions: objstore.Preconditions{IfNoneMatch: true},
-	})
+	opts := objstore.PutOptions{Metadata: md, Preconditions: objstore.Preconditions{IfNoneMatch: true}}
+	var info objstore.ObjectInfo
+	taken := false
+	var err error
+	if b := d.fsys.behind; b != nil {
+		// Write-behind (fsync mode): the marker is committed in the background, like a
+		// small file's close. The name's absence was checked by the lookup the kernel made
+		// before this mkdir (it holds the directory's lock from that lookup on, so no
+		// other mkdir or create of the mount comes between); the commit's create-if-absent
+		// only settles a race with an S3 writer, whose object then stays (SEMANTICS.md).
+		info, taken, err = b.PutBehind(d.fsys.ctx, d.bucket, marker, []byte{}, opts)
+	}
+	if !taken && err == nil {
+		info, err = d.fsys.layer.PutObject(d.fsys.ctx, d.bucket, marker, bytes.NewReader(nil), 0, opts)
+	}
 	if err != nil {
 		return nil, toErrno(err)
 	}

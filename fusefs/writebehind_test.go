@@ -272,3 +272,47 @@ func TestFsyncModeDirAttrsWriteBehind(t *testing.T) {
 		t.Fatalf("the mount shows %v %v", fi.Mode(), fi.ModTime())
 	}
 }
+
+// In fsync mode a mkdir hands its marker to the write-behind: it returns while the commits
+// are held, the directory is there at once for S3 (a stat waits for the commit), and a
+// second mkdir of the name is EEXIST.
+func TestFsyncModeMkdirWriteBehind(t *testing.T) {
+	d, dir, g := wbSetup(t)
+	ctx := context.Background()
+	open := busy(t, d, g, "mkdir")
+	before := d.WriteBehindStats().Taken
+	sub := filepath.Join(dir, "sub")
+	done := make(chan error, 1)
+	go func() { done <- os.Mkdir(sub, 0o750) }()
+	select {
+	case err := <-done:
+		must(t, "mkdir", err)
+	case <-time.After(10 * time.Second):
+		open()
+		t.Fatalf("mkdir waited for the held commits (it returned %v)", <-done)
+	}
+	if got := d.WriteBehindStats().Taken - before; got != 1 {
+		t.Fatalf("%d puts taken by the write-behind for a mkdir, want 1", got)
+	}
+	var info objstore.ObjectInfo
+	must(t, "StatObject", waitFor(t, d, open, func() error {
+		var err error
+		info, err = d.StatObject(ctx, testBucket, "sub/")
+		return err
+	}))
+	if a := attrsFromInfo(info, true, owner{}); a.mode != syscall.S_IFDIR|0o750 {
+		t.Fatalf("the committed marker has mode %o, want dir 750", a.mode)
+	}
+	if err := os.Mkdir(sub, 0o750); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("a second mkdir: %v, want EEXIST", err)
+	}
+	fi, err := os.Stat(sub)
+	must(t, "stat", err)
+	if !fi.IsDir() || fi.Mode().Perm() != 0o750 {
+		t.Fatalf("the mount shows %v", fi.Mode())
+	}
+	must(t, "write into it", os.WriteFile(filepath.Join(sub, "f"), []byte("x"), 0o644))
+	if err := os.Remove(sub); !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Fatalf("rmdir of a directory holding a file: %v, want ENOTEMPTY", err)
+	}
+}

@@ -17,9 +17,13 @@ type WriteBehind interface {
 	EnableWriteBehind()
 	// PutBehind takes a put of data at bucket/key into the pending table and returns the
 	// object's information as its commit will record it. ok is false when the put is not
-	// taken (too large, the table full, the bucket versioned, preconditions or an object
-	// lock set, an operation running on the key): the caller puts it the ordinary way.
-	// The layer keeps data; the caller must not change it after.
+	// taken (too large, the table full, the bucket versioned, an object lock or a
+	// precondition other than IfNoneMatch set, an operation running on the key): the
+	// caller puts it the ordinary way. The layer keeps data; the caller must not change it
+	// after. IfNoneMatch is checked at the commit, in the background: when an object was
+	// made at the key meanwhile, that object stays and the put is dropped without an error
+	// (for a create-if-absent whose caller checked the absence itself and only guards a
+	// race with another writer).
 	PutBehind(ctx context.Context, bucket, key string, data []byte, opts PutOptions) (info ObjectInfo, ok bool, err error)
 	// FlushKey waits until every put of bucket/key taken before the call is committed and
 	// returns the error of a background commit of that key not reported before (reported

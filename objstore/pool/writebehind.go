@@ -53,7 +53,7 @@ type behind struct {
 
 	// Counters, for metrics and tests; waiting counts the operations waiting for pending
 	// puts now.
-	taken, committed, failed, waiting, waited atomic.Int64
+	taken, committed, failed, dropped, waiting, waited atomic.Int64
 }
 
 type behindKey struct{ bucket, key string }
@@ -98,8 +98,9 @@ func (p *Pool) EnableWriteBehind() {
 // WriteBehindStats describes the write-behind table (objstore.WriteBehind).
 type WriteBehindStats struct {
 	// Taken, Committed and Failed count the puts taken, and the background commits that
-	// succeeded and failed, since the start.
-	Taken, Committed, Failed int64
+	// succeeded and failed, since the start; Dropped the create-if-absent puts that found
+	// the key made by another writer (neither committed nor failed).
+	Taken, Committed, Failed, Dropped int64
 	// Pending and Bytes are the puts not yet committed and their memory.
 	Pending int
 	Bytes   int64
@@ -114,14 +115,15 @@ func (p *Pool) WriteBehindStats() WriteBehindStats {
 	b.mu.Lock()
 	pending, bytes := b.puts, b.bytes
 	b.mu.Unlock()
-	return WriteBehindStats{Taken: b.taken.Load(), Committed: b.committed.Load(), Failed: b.failed.Load(),
+	return WriteBehindStats{Taken: b.taken.Load(), Committed: b.committed.Load(), Failed: b.failed.Load(), Dropped: b.dropped.Load(),
 		Pending: pending, Bytes: bytes, Waiting: b.waiting.Load(), Waited: b.waited.Load()}
 }
 
 // PutBehind implements objstore.WriteBehind.
 func (p *Pool) PutBehind(ctx context.Context, bucket, key string, data []byte, opts objstore.PutOptions) (objstore.ObjectInfo, bool, error) {
 	b := &p.wb
-	if !b.on.Load() || len(data) > behindMaxObject || opts.Preconditions != (objstore.Preconditions{}) ||
+	if !b.on.Load() || len(data) > behindMaxObject ||
+		(opts.Preconditions != (objstore.Preconditions{}) && opts.Preconditions != objstore.Preconditions{IfNoneMatch: true}) ||
 		opts.Lock != (objstore.ObjectLock{}) {
 		return objstore.ObjectInfo{}, false, nil
 	}
@@ -207,7 +209,13 @@ func (p *Pool) commitBehind(k behindKey, e *behindEntry) {
 		ctx := context.WithValue(pp.ctx, behindCommitKey{}, true)
 		_, err := p.PutObject(ctx, k.bucket, k.key, bytes.NewReader(pp.data), int64(len(pp.data)), pp.opts)
 		<-b.sem
-		if err != nil {
+		if err != nil && pp.opts.Preconditions.IfNoneMatch && errors.Is(err, objstore.ErrPreconditionFailed) {
+			// Another writer made the key first: its object stays (PutBehind's contract).
+			b.dropped.Add(1)
+			p.log.Info("pool: a write-behind create-if-absent found the key made meanwhile; the other object stays",
+				"bucket", k.bucket, "key", k.key)
+			err = nil
+		} else if err != nil {
 			b.failed.Add(1)
 			p.log.Error("pool: a write-behind commit failed; the key's next fsync reports it",
 				"bucket", k.bucket, "key", k.key, "err", err)

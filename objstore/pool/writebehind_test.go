@@ -275,7 +275,7 @@ func TestWriteBehindCommitFailure(t *testing.T) {
 }
 
 // What PutBehind does not take: objects over 1 MiB, puts beyond the 64 MiB of pending data,
-// conditional puts, puts into a versioned bucket; a put into a missing bucket fails.
+// puts under a precondition other than If-None-Match, puts into a versioned bucket; a put into a missing bucket fails.
 func TestWriteBehindLimits(t *testing.T) {
 	d, g := wbLayer(t)
 	ctx := context.Background()
@@ -286,8 +286,8 @@ func TestWriteBehindLimits(t *testing.T) {
 	if ok, err := try(wbBucket, "big", 1<<20+1, objstore.PutOptions{}); ok || err != nil {
 		t.Fatalf("an object over 1 MiB: taken %v, %v", ok, err)
 	}
-	if ok, err := try(wbBucket, "cond", 1, objstore.PutOptions{Preconditions: objstore.Preconditions{IfNoneMatch: true}}); ok || err != nil {
-		t.Fatalf("a conditional put: taken %v, %v", ok, err)
+	if ok, err := try(wbBucket, "cond", 1, objstore.PutOptions{Preconditions: objstore.Preconditions{IfMatch: "abc"}}); ok || err != nil {
+		t.Fatalf("a put under If-Match: taken %v, %v", ok, err)
 	}
 	if _, err := try("missing", "k", 1, objstore.PutOptions{}); !errors.Is(err, objstore.ErrBucketNotFound) {
 		t.Fatalf("a put into a missing bucket: %v", err)
@@ -325,5 +325,39 @@ func TestWriteBehindLimits(t *testing.T) {
 	res, err := d.ListObjects(ctx, wbBucket, objstore.ListOptions{Prefix: "cap/"})
 	if err != nil || len(res.Objects) != taken {
 		t.Fatalf("%d objects listed after FlushAll (%v), want the %d taken", len(res.Objects), err, taken)
+	}
+}
+
+// A create-if-absent put (what the mount's mkdir takes in fsync mode) is taken and checked at
+// its commit: on an absent key it makes the object; on a key another writer made before the
+// commit, that object stays, and the put is dropped without an error for the key's fsync.
+func TestWriteBehindCreateIfAbsent(t *testing.T) {
+	d, _ := wbLayer(t)
+	ctx := context.Background()
+	ifAbsent := objstore.PutOptions{Preconditions: objstore.Preconditions{IfNoneMatch: true}}
+	if _, ok, err := d.PutBehind(ctx, wbBucket, "new/", []byte{}, ifAbsent); !ok || err != nil {
+		t.Fatalf("PutBehind(If-None-Match) of an absent key: taken %v, %v", ok, err)
+	}
+	if err := d.FlushKey(ctx, wbBucket, "new/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.StatObject(ctx, wbBucket, "new/"); err != nil {
+		t.Fatalf("the create-if-absent put of an absent key: %v", err)
+	}
+
+	if _, err := d.PutObject(ctx, wbBucket, "made", bytes.NewReader([]byte("first")), 5, objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := d.PutBehind(ctx, wbBucket, "made", []byte("second"), ifAbsent); !ok || err != nil {
+		t.Fatalf("PutBehind(If-None-Match) of a made key: taken %v, %v", ok, err)
+	}
+	if err := d.FlushKey(ctx, wbBucket, "made"); err != nil {
+		t.Fatalf("FlushKey after a create-if-absent found its key made: %v, want nil", err)
+	}
+	if got, err := getAll(d, "made"); err != nil || string(got) != "first" {
+		t.Fatalf("the key holds %q, %v; want the other writer's \"first\"", got, err)
+	}
+	if s := d.WriteBehindStats(); s.Dropped != 1 || s.Failed != 0 || s.Committed != 1 {
+		t.Fatalf("stats: %+v, want 1 committed, 1 dropped, 0 failed", s)
 	}
 }
