@@ -133,7 +133,8 @@ func registerCollectors(m *metrics.Metrics, cfg serverConfig, srv *s3frontend.Se
 }
 
 // registerWriteBehind exports the counters of the mount's write-behind (fsync mode): puts
-// taken, committed and failed in the background, and what is pending now.
+// taken, committed, failed, dropped and superseded in the background, and what is pending
+// now.
 func registerWriteBehind(m *metrics.Metrics, dep *deploy.Deployment) error {
 	const sub = "writebehind"
 	for _, c := range []struct {
@@ -143,9 +144,12 @@ func registerWriteBehind(m *metrics.Metrics, dep *deploy.Deployment) error {
 		{"taken", func(s pool.WriteBehindStats) int64 { return s.Taken }},
 		{"committed", func(s pool.WriteBehindStats) int64 { return s.Committed }},
 		{"failed", func(s pool.WriteBehindStats) int64 { return s.Failed }},
+		{"dropped", func(s pool.WriteBehindStats) int64 { return s.Dropped }},
+		{"superseded", func(s pool.WriteBehindStats) int64 { return s.Superseded }},
 	} {
 		f := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: sub, Name: "puts_total",
-			Help:        "Small files the mount's close handed to the write-behind, and their background commits that succeeded or failed.",
+			Help: "Small files and directory markers the mount handed to the write-behind (taken), and their background commits that succeeded or failed; " +
+				"dropped: a mkdir's marker that another writer made first; superseded: replaced by a later put of the key before its commit.",
 			ConstLabels: prometheus.Labels{"result": c.result}},
 			func() float64 { return float64(c.get(dep.WriteBehindStats())) })
 		if err := m.Register(f); err != nil {

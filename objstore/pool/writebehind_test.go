@@ -227,7 +227,7 @@ func TestWriteBehindWritesComeAfterPendingPuts(t *testing.T) {
 		t.Fatalf("a pending key's metadata updated: %+v, %v", info.Metadata, err)
 	}
 
-	// Puts of one key are committed in the order taken.
+	// Puts of one key are committed in the order taken (or replaced by a later one).
 	for i := range 20 {
 		putBehind(t, d, "seq", []byte{byte(i)})
 	}
@@ -237,7 +237,7 @@ func TestWriteBehindWritesComeAfterPendingPuts(t *testing.T) {
 	if got, err := getAll(d, "seq"); err != nil || !bytes.Equal(got, []byte{19}) {
 		t.Fatalf("20 puts of one key: %v, %v; want the last", got, err)
 	}
-	if s := d.WriteBehindStats(); s.Pending != 0 || s.Bytes != 0 || s.Taken != s.Committed {
+	if s := d.WriteBehindStats(); s.Pending != 0 || s.Bytes != 0 || s.Taken != s.Committed+s.Superseded {
 		t.Fatalf("after FlushAll: %+v", s)
 	}
 }
@@ -359,5 +359,45 @@ func TestWriteBehindCreateIfAbsent(t *testing.T) {
 	}
 	if s := d.WriteBehindStats(); s.Dropped != 1 || s.Failed != 0 || s.Committed != 1 {
 		t.Fatalf("stats: %+v, want 1 committed, 1 dropped, 0 failed", s)
+	}
+}
+
+// A put of a key whose last pending put has not started replaces that put: the key ends
+// with the newest content, one commit fewer; the first put, whose commit has started,
+// is committed as taken.
+func TestWriteBehindSupersedesUnstartedPut(t *testing.T) {
+	d, g := wbLayer(t)
+	ctx := context.Background()
+	open := g.shut()
+	defer open()
+	for i := range pool.BehindCommits {
+		putBehind(t, d, fmt.Sprintf("filler-%d", i), []byte("x"))
+	}
+	for i := 0; g.held.Load() < 4*pool.BehindCommits; i++ {
+		if i == 1000 {
+			t.Fatalf("%d drive commits held after 10 s", g.held.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := d.WriteBehindStats()
+	for _, v := range []string{"one", "two", "three", "four"} {
+		putBehind(t, d, "k", []byte(v))
+	}
+	if s := d.WriteBehindStats(); s.Superseded-before.Superseded != 2 || s.Pending-before.Pending != 2 {
+		t.Fatalf("4 puts of one key with the commits held: %d superseded, %d pending; want 2 and 2",
+			s.Superseded-before.Superseded, s.Pending-before.Pending)
+	}
+	open()
+	if err := d.FlushKey(ctx, wbBucket, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := getAll(d, "k"); err != nil || string(got) != "four" {
+		t.Fatalf("the key holds %q, %v; want the last put's \"four\"", got, err)
+	}
+	if err := d.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := d.WriteBehindStats(); s.Committed-before.Committed != 2+pool.BehindCommits || s.Failed != 0 {
+		t.Fatalf("stats: %+v; want %d more committed (the fillers, the first put and the last)", s, 2+pool.BehindCommits)
 	}
 }
