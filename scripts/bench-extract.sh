@@ -3,8 +3,10 @@
 # binary of two revisions (default: fee0d74, before issue 11's work, and the working tree),
 # starts each as a real server on 4 drive directories with its mount, and extracts the same
 # tarball into each mount with tar, alternating the two for ROUNDS rounds; a local directory
-# on the same file system is extracted in every round too. Prints files/s of each, and
-# new/old per round. Run as root (the servers mount directly).
+# on the same file system is extracted in every round too, and copied with rsync --fsync
+# (every file synced before the next: the limit of a durable close on this disk, if rsync
+# is installed). Prints files/s of each, and new/old per round. Run as root (the servers
+# mount directly).
 #
 #   scripts/bench-extract.sh [OLD_REV]
 #
@@ -79,10 +81,21 @@ extract() {
 	awk -v f="$files" -v a="$t0" -v b="$t1" 'BEGIN { print f / (b - a) }'
 }
 
-printf '%-6s %-6s %10s %10s %10s %8s %8s\n' round load local old new new/old new/local
+# synced INTO: files/s of copying the extracted local tree into INTO, each file fsynced.
+synced() {
+	command -v rsync >/dev/null || { echo 0; return; }
+	local t0 t1
+	t0=$(date +%s.%N)
+	rsync -a --fsync "$dir/local-$r/" "$1/"
+	t1=$(date +%s.%N)
+	awk -v f="$files" -v a="$t0" -v b="$t1" 'BEGIN { print f / (b - a) }'
+}
+
+printf '%-6s %-6s %10s %12s %10s %10s %8s %10s\n' round load local local-fsync old new new/old new/fsync
 for r in $(seq "$rounds"); do
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	loc=$(extract "$dir/local-$r")
+	locsync=$(synced "$dir/local-fsync-$r")
 	if [ $((r % 2)) -eq 1 ]; then
 		o=$(extract "$dir/old/mnt/bench/x-$r")
 		n=$(extract "$dir/new/mnt/bench/x-$r")
@@ -90,6 +103,6 @@ for r in $(seq "$rounds"); do
 		n=$(extract "$dir/new/mnt/bench/x-$r")
 		o=$(extract "$dir/old/mnt/bench/x-$r")
 	fi
-	printf '%-6s %-6s %10.0f %10.0f %10.0f %8.2f %8.3f\n' "$r" "$load" "$loc" "$o" "$n" \
-		"$(awk -v a="$n" -v b="$o" 'BEGIN { print a / b }')" "$(awk -v a="$n" -v b="$loc" 'BEGIN { print a / b }')"
+	printf '%-6s %-6s %10.0f %12.0f %10.0f %10.0f %8.2f %10.2f\n' "$r" "$load" "$loc" "$locsync" "$o" "$n" \
+		"$(awk -v a="$n" -v b="$o" 'BEGIN { print a / b }')" "$(awk -v a="$n" -v b="$locsync" 'BEGIN { print (b > 0 ? a / b : 0) }')"
 done
