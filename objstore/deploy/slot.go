@@ -226,6 +226,15 @@ func (s *slot) CommitObject(ctx context.Context, bucket, key string, meta []byte
 	return d.CommitObject(ctx, bucket, key, meta, srcVolume, srcDir)
 }
 
+// CommitDomain is the drive's (storage.CommitDomainer), nil while the slot has none.
+func (s *slot) CommitDomain() any {
+	st := s.state.Load()
+	if st.callErr != nil || st.inner == nil {
+		return nil
+	}
+	return st.inner.CommitDomain()
+}
+
 func (s *slot) DeleteObject(ctx context.Context, bucket, key string) error {
 	d, err := s.drive()
 	if err != nil {

@@ -457,6 +457,27 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 		}
 		s.QueueHeal(bucket, key)
 	}}
+	// The drives that share a journal sync once all of them have renamed: one journal
+	// commit for the object on each file system (storage.CommitBatch).
+	batch := new(storage.CommitBatch)
+	domains := make([]any, n)
+	for i, d := range s.drives {
+		if c, ok := d.(storage.CommitDomainer); ok && targets[i] {
+			domains[i] = c.CommitDomain()
+			batch.Expect(domains[i])
+		}
+	}
+	commitCtx := ctx
+	if batch.Shared() {
+		commitCtx = storage.WithCommitBatch(ctx, batch)
+	}
+	// A drive that fails before its CommitObject leaves the batch, so that no other waits.
+	leave := func(i int, err error) error {
+		if domains[i] != nil {
+			batch.Leave(domains[i])
+		}
+		return err
+	}
 	errs := s.eachHedged(targets, hedge, func(i int, d storage.Drive) error {
 		dm := *m
 		dm.Erasure.Index = int(m.Erasure.Distribution[i])
@@ -472,14 +493,14 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 		dm.Noncurrent = noncurrentOn(m.Noncurrent, before, i)
 		b := dm.Marshal()
 		if meta.HeaderLength(b) == 0 {
-			return fmt.Errorf("%w: a record header of %d bytes", objstore.ErrTooManyVersions, len(b))
+			return leave(i, fmt.Errorf("%w: a record header of %d bytes", objstore.ErrTooManyVersions, len(b)))
 		}
 		if src != "" && stagedWait != nil {
 			if err := stagedWait(i); err != nil {
-				return err
+				return leave(i, err)
 			}
 		}
-		return d.CommitObject(ctx, bucket, key, b, storage.SysVolume, src)
+		return d.CommitObject(commitCtx, bucket, key, b, storage.SysVolume, src)
 	})
 	cleanup := context.WithoutCancel(ctx)
 	if countNil(errs) < wq {

@@ -298,3 +298,13 @@ func (d *Drive) SyncFileSystem(ctx context.Context) error {
 	}
 	return nil
 }
+
+var _ storage.CommitDomainer = (*Drive)(nil)
+
+// CommitDomain forwards to the wrapped drive (storage.CommitDomainer).
+func (d *Drive) CommitDomain() any {
+	if c, ok := d.inner.(storage.CommitDomainer); ok {
+		return c.CommitDomain()
+	}
+	return nil
+}

@@ -23,3 +23,14 @@ func (d *Drive) SyncFileSystem(ctx context.Context) error {
 	}
 	return err
 }
+
+var _ storage.CommitDomainer = (*Drive)(nil)
+
+// CommitDomain forwards to the inner drive (storage.CommitDomainer): nil when it shares no
+// journal, or while it is offline (its commits fail at once and wait for no one).
+func (d *Drive) CommitDomain() any {
+	if c, ok := d.inner.(storage.CommitDomainer); ok && !d.offline.Load() {
+		return c.CommitDomain()
+	}
+	return nil
+}

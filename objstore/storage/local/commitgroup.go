@@ -3,6 +3,8 @@ package local
 import (
 	"sync"
 	"time"
+
+	"github.com/flashstor/flashstor/objstore/storage"
 )
 
 // groupWait bounds how long a drive's one-commit metadata write waits for the other commits
@@ -111,4 +113,16 @@ func (g *commitGroup) waitEarlier(upto uint64, bound time.Duration) {
 		}
 		g.mu.Lock()
 	}
+}
+
+var _ storage.CommitDomainer = (*Drive)(nil)
+
+// CommitDomain is the drive's commit group (storage.CommitDomainer): drives with the same
+// one share their journal commits; nil when the drive has no group (no journal to share,
+// or no CommitGroups given).
+func (d *Drive) CommitDomain() any {
+	if d.group == nil {
+		return nil
+	}
+	return d.group
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -57,6 +58,9 @@ type Drive struct {
 	// group is the commit group of the drive's file system (Options.Commits), nil when the
 	// drive shares none or does not use the one-commit write; fixed at Open.
 	group *commitGroup
+	// batchWait bounds a commit batch's wait for the other drives of its file system
+	// (groupWait; longer in tests, where the machine's load must not decide the outcome).
+	batchWait time.Duration
 	// fsSyncs counts SyncFileSystem's syncfs calls (tests check that fsync reaches the disk).
 	fsSyncs atomic.Int64
 }
@@ -92,6 +96,7 @@ func Open(dir string, opts Options) (*Drive, error) {
 	var st unix.Stat_t
 	if d.oneCommit && opts.Commits != nil && unix.Stat(abs, &st) == nil {
 		d.group = opts.Commits.group(st.Dev)
+		d.batchWait = groupWait
 	}
 	return d, nil
 }

@@ -65,9 +65,9 @@ func ext4HasJournal(dir string) bool {
 // blocks are allocated at writeback), no poller registration of the descriptor (os.OpenFile
 // costs three more system calls), and the staging and destination directories are only
 // made when the create or the rename finds them missing.
-func (d *Drive) writeMeta(tmp, dst, bucketDir string, data []byte, durable bool) error {
+func (d *Drive) writeMeta(tmp, dst, bucketDir string, data []byte, durable bool, beforeSync func()) error {
 	if d.oneCommit && durable {
-		return d.writeMetaOneCommit(tmp, dst, bucketDir, data)
+		return d.writeMetaOneCommit(tmp, dst, bucketDir, data, beforeSync)
 	}
 	fd, err := d.writeStaged(tmp, data)
 	if err != nil {
@@ -152,7 +152,10 @@ func (d *Drive) writeStaged(tmp string, data []byte) (int, error) {
 // renamed, then fsync commits the transaction holding the allocation, the inode and the new
 // name at once, after the data it points at. A crash before that commit leaves the old name
 // (the previous metadata, or none) and a staging file that the next start removes.
-func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte) error {
+//
+// beforeSync, when not nil, runs after the rename, before the drive waits for its commit
+// group and syncs (a commit batch's wait for its other drives).
+func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte, beforeSync func()) error {
 	// In a commit group (CommitGroups) the write counts as staging until its rename, so
 	// that the other drives' fsyncs wait for it; on every path it leaves (renamed, once).
 	var upto uint64
@@ -192,7 +195,13 @@ func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte) erro
 	ok = true // renamed: tmp is gone, dst must stay
 	if g := d.group; g != nil {
 		renamed()
+		if beforeSync != nil {
+			beforeSync()
+		}
 		g.waitEarlier(upto, groupWait)
+	}
+	if err := d.failpoint("commit:sync-meta"); err != nil {
+		return err
 	}
 	if err := unix.Fsync(fd); err != nil {
 		return mapErr(&fs.PathError{Op: "fsync", Path: dst, Err: err})

@@ -92,6 +92,24 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	// process still finds the old version or the new one (the page cache keeps both renames
 	// and the data), and SyncFileSystem makes them durable.
 	durable := !storage.DeferredSync(ctx)
+	// In a commit batch (storage.CommitBatch), the one-commit write waits for the batch's
+	// other drives on this file system before its sync; a drive that fails or does not
+	// sync leaves the batch at once.
+	var beforeSync func()
+	if batch := storage.CommitBatchOf(ctx); batch != nil && d.group != nil {
+		arrived := false
+		if durable && d.oneCommit {
+			beforeSync = func() {
+				arrived = true
+				batch.Arrive(d.group, d.batchWait)
+			}
+		}
+		defer func() {
+			if !arrived {
+				batch.Leave(d.group)
+			}
+		}()
+	}
 	if srcDir != "" {
 		src, err := d.filePath(srcVolume, srcDir)
 		if err != nil {
@@ -111,7 +129,7 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	if err := d.failpoint("commit:write-meta"); err != nil {
 		return err
 	}
-	return d.writeMeta(d.tmpPath(), metaPath, d.root+"/"+bucket, metaBytes, durable)
+	return d.writeMeta(d.tmpPath(), metaPath, d.root+"/"+bucket, metaBytes, durable, beforeSync)
 }
 
 // rename is renameDurable, or renameInto without any sync when not durable.
