@@ -8,11 +8,11 @@ import (
 // asyncChunk is the size of the pieces an asyncHash hashes on its goroutine, and
 // asyncChunks how many of them may wait: the writer runs at most that far ahead.
 // The first asyncAfter bytes are hashed inline, as long as the writes fit in them: a body
-// that small is stored inline, read whole and then encoded, so its hash has nothing to
-// overlap with. Any larger body is hashed on the goroutine from its first write that does
+// that small (by default) is stored inline, read whole and then encoded, so its hash has
+// nothing to overlap with. Any larger body is hashed on the goroutine from its first write that does
 // not fit: its hash then overlaps the encoding, the shard writes and their wait, which at
 // 1 MiB it did not when the first 4 MiB were hashed inline (BENCHMARKS.md, issue 11, third
-// round: the codec's wall time per 1 MiB put fell from about 1.4 to 0.8 ms).
+// round: the codec's wall time per 1 MiB put fell from about 1.6 to 1.05 ms).
 const (
 	asyncChunk  = 256 << 10
 	asyncChunks = 4
