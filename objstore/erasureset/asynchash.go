@@ -7,12 +7,16 @@ import (
 
 // asyncChunk is the size of the pieces an asyncHash hashes on its goroutine, and
 // asyncChunks how many of them may wait: the writer runs at most that far ahead.
-// The first asyncAfter bytes are hashed inline: for a body of a few MiB the copy and the
-// hand-over cost about what the overlap saves, and under a loaded CPU more.
+// The first asyncAfter bytes are hashed inline, as long as the writes fit in them: a body
+// that small (by default) is stored inline, read whole and then encoded, so its hash has
+// nothing to overlap with. Any larger body is hashed on the goroutine from its first write that does
+// not fit: its hash then overlaps the encoding, the shard writes and their wait, which at
+// 1 MiB it did not when the first 4 MiB were hashed inline (BENCHMARKS.md, issue 11, third
+// round: the codec's wall time per 1 MiB put fell from about 1.6 to 1.05 ms).
 const (
 	asyncChunk  = 256 << 10
 	asyncChunks = 4
-	asyncAfter  = 4 << 20
+	asyncAfter  = DefaultInlineLimit + 1
 )
 
 var asyncChunkBufs = sync.Pool{New: func() any { b := make([]byte, 0, asyncChunk); return &b }}
@@ -20,8 +24,8 @@ var asyncChunkBufs = sync.Pool{New: func() any { b := make([]byte, 0, asyncChunk
 // asyncHash computes a hash (the ETag's MD5, which cannot be split) on a goroutine of its
 // own, so that a put's body is hashed while the same goroutine that reads it goes on to
 // encode it: on its reading goroutine MD5 took half of a large put's CPU time and ran
-// before each stripe could be written. Past its first asyncAfter bytes (hashed inline),
-// Write copies its bytes (the caller reuses them) into chunks for the goroutine.
+// before each stripe could be written. Past its first asyncAfter bytes (hashed inline, see
+// asyncAfter), Write copies its bytes (the caller reuses them) into chunks for the goroutine.
 //
 // Write and Sum are called by one goroutine; Sum may be called once, after the last Write.
 // Close ends the goroutine of a hash whose Sum will not be called.
