@@ -68,11 +68,14 @@ func wbSetup(t *testing.T) (*deploy.Deployment, string, *commitGate) {
 	return d, filepath.Join(mnt, testBucket), g
 }
 
-// busy shuts g and keeps every background commit of d busy (pool.BehindCommits puts of
-// other keys held at the drives), so that a put taken next stays pending, its commit not
-// started. The returned function lets the commits go.
+// busy drains d's write-behind, then shuts g and keeps every background commit of d busy
+// (pool.BehindCommits puts of other keys held at the drives), so that a put taken next
+// stays pending, its commit not started. The returned function lets the commits go.
 func busy(t *testing.T, d *deploy.Deployment, g *commitGate, name string) (open func()) {
 	t.Helper()
+	// First every put taken before (a file closed, a mkdir) is committed: one still in
+	// flight when the gate shuts would hold one of the commits the fillers must take.
+	must(t, "FlushAll", d.FlushAll(context.Background()))
 	c := make(chan struct{})
 	g.mu.Lock()
 	g.shutC = c
