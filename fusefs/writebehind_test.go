@@ -124,6 +124,34 @@ func waitFor(t *testing.T, d *deploy.Deployment, open func(), op func() error) e
 	return <-done
 }
 
+// returnsWhileHeld runs op, which must return without waiting for the held commits; if it
+// has not after 10 s, the commits are let go and the test fails, naming what.
+func returnsWhileHeld(t *testing.T, open func(), what string, op func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- op() }()
+	select {
+	case err := <-done:
+		must(t, what, err)
+	case <-time.After(10 * time.Second):
+		open()
+		t.Fatalf("%s waited for the held commits (returned %v)", what, <-done)
+	}
+}
+
+// committedInfo lets the held commits go once a stat of key through the core waits for
+// them (waitFor), and returns what the stat found.
+func committedInfo(t *testing.T, d *deploy.Deployment, open func(), key string) objstore.ObjectInfo {
+	t.Helper()
+	var info objstore.ObjectInfo
+	must(t, "StatObject", waitFor(t, d, open, func() error {
+		var err error
+		info, err = d.StatObject(context.Background(), testBucket, key)
+		return err
+	}))
+	return info
+}
+
 // In fsync mode the close of a small file hands it to the core's write-behind: the file is
 // visible to S3 (the layer) at once, and renames, unlinks and overwrites of it, through the
 // mount or through S3, land after it.
@@ -236,36 +264,21 @@ func TestFsyncModeWriteBehindFailureIsEIO(t *testing.T) {
 // held, and S3 sees the new attributes after them, waiting for the commits.
 func TestFsyncModeDirAttrsWriteBehind(t *testing.T) {
 	d, dir, g := wbSetup(t)
-	ctx := context.Background()
 	sub := filepath.Join(dir, "sub")
 	must(t, "mkdir", os.Mkdir(sub, 0o700))
 	open := busy(t, d, g, "dirattrs")
 	before := d.WriteBehindStats().Taken
 	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
-	done := make(chan error, 1)
-	go func() {
+	returnsWhileHeld(t, open, "chtimes and chmod of a directory", func() error {
 		if err := os.Chtimes(sub, mtime, mtime); err != nil {
-			done <- err
-			return
+			return err
 		}
-		done <- os.Chmod(sub, 0o755)
-	}()
-	select {
-	case err := <-done:
-		must(t, "chtimes and chmod", err)
-	case <-time.After(10 * time.Second):
-		open()
-		t.Fatalf("chtimes and chmod of a directory waited for the held commits (they returned %v)", <-done)
-	}
+		return os.Chmod(sub, 0o755)
+	})
 	if got := d.WriteBehindStats().Taken - before; got != 2 {
 		t.Fatalf("%d of 2 directory attribute changes were taken by the write-behind", got)
 	}
-	var info objstore.ObjectInfo
-	must(t, "StatObject", waitFor(t, d, open, func() error {
-		var err error
-		info, err = d.StatObject(ctx, testBucket, "sub/")
-		return err
-	}))
+	info := committedInfo(t, d, open, "sub/")
 	if a := attrsFromInfo(info, true, owner{}); a.mode&0o7777 != 0o755 || !a.mtime.Equal(mtime) {
 		t.Fatalf("the marker after the commits: mode %o, mtime %v; want 755, %v", a.mode&0o7777, a.mtime, mtime)
 	}
@@ -281,28 +294,14 @@ func TestFsyncModeDirAttrsWriteBehind(t *testing.T) {
 // second mkdir of the name is EEXIST.
 func TestFsyncModeMkdirWriteBehind(t *testing.T) {
 	d, dir, g := wbSetup(t)
-	ctx := context.Background()
 	open := busy(t, d, g, "mkdir")
 	before := d.WriteBehindStats().Taken
 	sub := filepath.Join(dir, "sub")
-	done := make(chan error, 1)
-	go func() { done <- os.Mkdir(sub, 0o750) }()
-	select {
-	case err := <-done:
-		must(t, "mkdir", err)
-	case <-time.After(10 * time.Second):
-		open()
-		t.Fatalf("mkdir waited for the held commits (it returned %v)", <-done)
-	}
+	returnsWhileHeld(t, open, "mkdir", func() error { return os.Mkdir(sub, 0o750) })
 	if got := d.WriteBehindStats().Taken - before; got != 1 {
 		t.Fatalf("%d puts taken by the write-behind for a mkdir, want 1", got)
 	}
-	var info objstore.ObjectInfo
-	must(t, "StatObject", waitFor(t, d, open, func() error {
-		var err error
-		info, err = d.StatObject(ctx, testBucket, "sub/")
-		return err
-	}))
+	info := committedInfo(t, d, open, "sub/")
 	if a := attrsFromInfo(info, true, owner{}); a.mode != syscall.S_IFDIR|0o750 {
 		t.Fatalf("the committed marker has mode %o, want dir 750", a.mode)
 	}

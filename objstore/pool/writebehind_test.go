@@ -102,23 +102,33 @@ func waitWaiting(t *testing.T, d *deploy.Deployment, n int64) {
 	t.Fatalf("%d operations wait for the pending puts after 10 s, want %d", d.WriteBehindStats().Waiting, n)
 }
 
+// holdAllCommits shuts g and keeps every background commit busy with a put of another key
+// (named after name) held at the drives, so that a put taken next does not start its
+// commit; the returned function lets the commits go.
+func holdAllCommits(t *testing.T, d *deploy.Deployment, g *gate, name string) (open func()) {
+	t.Helper()
+	open = g.shut()
+	for i := range pool.BehindCommits {
+		putBehind(t, d, fmt.Sprintf("filler-%s-%d", name, i), []byte("x"))
+	}
+	// Each held commit waits on each of the 4 drives.
+	for i := 0; g.held.Load() < 4*pool.BehindCommits; i++ {
+		if i == 1000 {
+			open()
+			t.Fatalf("%d drive commits held after 10 s, want %d", g.held.Load(), 4*pool.BehindCommits)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return open
+}
+
 // whileHeld takes a put of key while every background commit is busy (pool.BehindCommits
 // puts of other keys held at the drives), so that its own commit has not started; runs op,
 // and once op waits for the pending put, lets the commits go. op must see the put.
 func whileHeld(t *testing.T, d *deploy.Deployment, g *gate, key string, data []byte, op func() error) {
 	t.Helper()
-	open := g.shut()
+	open := holdAllCommits(t, d, g, key)
 	defer open()
-	for i := range pool.BehindCommits {
-		putBehind(t, d, fmt.Sprintf("filler-%s-%d", key, i), []byte("x"))
-	}
-	// Each held commit waits on each of the 4 drives.
-	for i := 0; g.held.Load() < 4*pool.BehindCommits; i++ {
-		if i == 1000 {
-			t.Fatalf("%d drive commits held after 10 s, want %d", g.held.Load(), 4*pool.BehindCommits)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	putBehind(t, d, key, data)
 	done := make(chan error, 1)
 	go func() { done <- op() }()
@@ -368,17 +378,8 @@ func TestWriteBehindCreateIfAbsent(t *testing.T) {
 func TestWriteBehindSupersedesUnstartedPut(t *testing.T) {
 	d, g := wbLayer(t)
 	ctx := context.Background()
-	open := g.shut()
+	open := holdAllCommits(t, d, g, "supersede")
 	defer open()
-	for i := range pool.BehindCommits {
-		putBehind(t, d, fmt.Sprintf("filler-%d", i), []byte("x"))
-	}
-	for i := 0; g.held.Load() < 4*pool.BehindCommits; i++ {
-		if i == 1000 {
-			t.Fatalf("%d drive commits held after 10 s", g.held.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	before := d.WriteBehindStats()
 	for _, v := range []string{"one", "two", "three", "four"} {
 		putBehind(t, d, "k", []byte(v))
