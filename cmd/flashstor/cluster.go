@@ -22,6 +22,8 @@ import (
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
 	"github.com/flashstor/flashstor/s3frontend"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // isCluster reports whether the drive arguments are a cluster's URL list rather than local
@@ -125,6 +127,9 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *
 	}
 	ncfg.Args, ncfg.Self, ncfg.Parity, ncfg.Etcd, ncfg.EtcdDir = cfg.drives, self, cfg.parity, etcd, cfg.etcdDir
 	ncfg.Secret, ncfg.Deploy, ncfg.Version, ncfg.Log = clusterSecret(root), dcfg, version, log
+	if ncfg.EtcdLog, err = etcdLogger(cfg.etcdLog, self); err != nil {
+		return nil, err
+	}
 	ncfg.UnorderedLocks = os.Getenv(envLocalLocks) != ""
 	ncfg.Unfenced = os.Getenv(envNoFence) != ""
 	if hold, err := holdCommit(log); err != nil {
@@ -163,6 +168,28 @@ func startCluster(ctx context.Context, cfg serverConfig, root rootCreds, certs *
 		return nil, err
 	}
 	return c, nil
+}
+
+// etcdLogger returns the logger of the node's etcd member and client for --etcd-log
+// level: JSON lines on stderr naming the node, nil for an empty level.
+func etcdLogger(level, node string) (*zap.Logger, error) {
+	if level == "" {
+		return nil, nil
+	}
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("server: --etcd-log %q: want debug, info, warn or error", level)
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil // an election's messages all count
+	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
+	zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+	l, err := zc.Build()
+	if err != nil {
+		return nil, fmt.Errorf("server: --etcd-log: %w", err)
+	}
+	return l.Named("etcd").With(zap.String("node", node)), nil
 }
 
 // feedStats reads the node's change relay for the metrics.

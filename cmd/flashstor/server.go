@@ -73,6 +73,9 @@ type serverConfig struct {
 	// empty: the first nodes of the list run it embedded. etcdDir is the embedded member's
 	// data directory (default: in the system volume of the node's first drive).
 	etcd, etcdDir string
+	// etcdLog is the level from which the embedded etcd member's and the etcd client's
+	// logs go to stderr (JSON lines); empty: not logged.
+	etcdLog string
 }
 
 func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
@@ -103,6 +106,7 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 	fs.DurationVar(&cfg.lifecycleInterval, "lifecycle-interval", time.Hour, "time between two passes applying the buckets' lifecycle rules (0: not applied)")
 	fs.DurationVar(&cfg.formatCheckInterval, "format-check-interval", time.Minute, "how often every drive's format record is checked, to notice a drive unmounted, wiped, swapped or damaged while running")
 	fs.StringVar(&cfg.etcd, "etcd", "", "cluster: use the external etcd at `URL,...` instead of the embedded one (the first 1, 3 or 5 nodes of the list run it, on their S3 port + 1 for clients and + 2 for peers; over mutual TLS with --certs-dir); https:// URLs get --certs-dir's certificate")
+	fs.StringVar(&cfg.etcdLog, "etcd-log", "", "cluster: write the embedded etcd member's and the etcd client's logs from `LEVEL` (debug, info, warn, error) to stderr, as JSON lines (default: not logged)")
 	fs.StringVar(&cfg.etcdDir, "etcd-dir", "", "cluster: the embedded etcd member's data `DIR` (default: .flashstor.sys/etcd on the node's first drive)")
 	day := 24 * time.Hour
 	if v := os.Getenv("FLASHSTORE_LIFECYCLE_DAY"); v != "" {

@@ -125,7 +125,7 @@ func EtcdClientURLs(t *topology.Topology) ([]string, error) {
 // startEtcd starts this node's member of the embedded etcd cluster in dir. It returns once
 // the member listens; it serves once a quorum of members runs (ReadyNotify). An https://
 // list runs the member's client and peer URLs over mutual TLS with tc, which it needs.
-func startEtcd(t *topology.Topology, self, dir string, tick time.Duration, tc *EtcdTLS) (*embed.Etcd, error) {
+func startEtcd(t *topology.Topology, self, dir string, tick time.Duration, tc *EtcdTLS, log *zap.Logger) (*embed.Etcd, error) {
 	cfg := embed.NewConfig()
 	if tick > 0 {
 		cfg.TickMs = uint(max(1, tick.Milliseconds()))
@@ -133,7 +133,7 @@ func startEtcd(t *topology.Topology, self, dir string, tick time.Duration, tc *E
 	}
 	cfg.Dir = dir
 	cfg.Name = self
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(log)
 	// The token keeps members of clusters of different lists apart.
 	cfg.InitialClusterToken = "flashstor-" + t.Hash[:16]
 	if t.Scheme == "https" {
@@ -173,7 +173,7 @@ func startEtcd(t *topology.Topology, self, dir string, tick time.Duration, tc *E
 
 // newClient returns an etcd client of endpoints. https:// endpoints need tc: the client
 // presents the node's certificate; http:// ones are reached in the clear.
-func newClient(endpoints []string, tc *EtcdTLS) (*clientv3.Client, error) {
+func newClient(endpoints []string, tc *EtcdTLS, log *zap.Logger) (*clientv3.Client, error) {
 	var tlsCfg *tls.Config
 	for _, e := range endpoints {
 		if !strings.HasPrefix(e, "https://") {
@@ -185,7 +185,7 @@ func newClient(endpoints []string, tc *EtcdTLS) (*clientv3.Client, error) {
 		tlsCfg = tc.Client
 	}
 	c, err := clientv3.New(clientv3.Config{
-		Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), TLS: tlsCfg,
+		Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: log, TLS: tlsCfg,
 		DialKeepAliveTime: 5 * time.Second, DialKeepAliveTimeout: 5 * time.Second,
 		// Nodes start in any order: a member not listening yet is retried after 100 ms,
 		// not after gRPC's default first back-off of a second.

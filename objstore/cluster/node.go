@@ -62,6 +62,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/namespace"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // Config configures one node.
@@ -97,6 +98,10 @@ type Config struct {
 	// EtcdTick is the embedded etcd's heartbeat interval (its election timeout is ten
 	// times as long); 0: etcd's default, 100 ms. Tests on loopback shorten it.
 	EtcdTick time.Duration
+	// EtcdLog receives the embedded etcd member's and the node's etcd client's logs; nil:
+	// they are dropped (an operator's --etcd-log turns them on to see an election, a lease
+	// expiry, a member lost).
+	EtcdLog *zap.Logger
 	// WaitReport is how often a node waiting for others says what it waits for (5 s).
 	WaitReport time.Duration
 	// OwnerLease is the etcd lease of the node's set ownerships (owner.Config.LeaseTTL,
@@ -263,6 +268,14 @@ func (n *Node) Topology() *topology.Topology { return n.top }
 // Gateway reports whether this node has no drives of its own.
 func (n *Node) Gateway() bool { return len(n.localIdx) == 0 }
 
+// etcdLog returns the logger of the node's etcd member and client.
+func (n *Node) etcdLog() *zap.Logger {
+	if n.cfg.EtcdLog == nil {
+		return zap.NewNop()
+	}
+	return n.cfg.EtcdLog
+}
+
 // Client is the node's etcd client (set by Start).
 func (n *Node) Client() *clientv3.Client { return n.client }
 
@@ -279,7 +292,7 @@ func (n *Node) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	c, err := newClient(endpoints, n.cfg.EtcdTLS)
+	c, err := newClient(endpoints, n.cfg.EtcdTLS, n.etcdLog().Named("client"))
 	if err != nil {
 		return err
 	}
@@ -366,7 +379,7 @@ func (n *Node) startMember() error {
 			}
 			dir = filepath.Join(n.top.Endpoints[n.localIdx[0]].Path, storage.SysVolume, "etcd")
 		}
-		e, err := startEtcd(n.top, n.cfg.Self, dir, n.cfg.EtcdTick, n.cfg.EtcdTLS)
+		e, err := startEtcd(n.top, n.cfg.Self, dir, n.cfg.EtcdTick, n.cfg.EtcdTLS, n.etcdLog())
 		if err != nil {
 			return err
 		}
