@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -109,7 +110,11 @@ var endpointLine = regexp.MustCompile(`S3 endpoint:\s+http://\S+`)
 // failure with t.Errorf (it may run on another goroutine than the test's).
 func (n *faultNode) start() {
 	t := n.c.t
-	args := append([]string{"server", "--address", fmt.Sprintf("%s:%d", n.host, n.c.port), "--lifecycle-interval", "0"}, n.c.list...)
+	args := []string{"server", "--address", fmt.Sprintf("%s:%d", n.host, n.c.port), "--lifecycle-interval", "0"}
+	if lvl := os.Getenv(envTestEtcdLog); lvl != "" {
+		args = append(args, "--etcd-log", lvl)
+	}
+	args = append(args, n.c.list...)
 	var cmd *exec.Cmd
 	if n.c.netns != nil {
 		cmd = exec.Command("ip", "netns", "exec", n.c.netns.ns[n.i], os.Args[0], "-test.run=^TestChaosChild$")
@@ -122,6 +127,10 @@ func (n *faultNode) start() {
 	from := len(n.out.String())
 	fmt.Fprintf(&n.out, "=== node %d started at %s\n", n.i+1, time.Now().Format(time.RFC3339Nano))
 	cmd.Stdout, cmd.Stderr = &n.out, &n.out
+	// A process group of its own: when the group that runs the tests is orphaned while a
+	// node of it is paused (its launching shell exits), the kernel sends the whole group
+	// SIGHUP and SIGCONT, which would end a pause early.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Errorf("node %d: %v", n.i+1, err)
 		return
@@ -200,12 +209,28 @@ func (c *faultCluster) stopAll() {
 		wg.Go(func() { n.stop(syscall.SIGTERM, 10*time.Second) })
 	}
 	wg.Wait()
+	if dir := os.Getenv(envTestLogDir); dir != "" {
+		for _, n := range c.nodes {
+			name := filepath.Join(dir, fmt.Sprintf("%s-%s-node%d.log", strings.ReplaceAll(c.t.Name(), "/", "_"), time.Now().Format("150405"), n.i+1))
+			if err := os.WriteFile(name, []byte(n.out.String()), 0o644); err != nil {
+				c.t.Logf("node %d: keeping its output: %v", n.i+1, err)
+			}
+		}
+	}
 	if c.t.Failed() {
 		for _, n := range c.nodes {
 			c.t.Logf("node %d (last lines):\n%s", n.i+1, tail(n.out.String(), 80))
 		}
 	}
 }
+
+// The fault suite's diagnostics: envTestEtcdLog passes its value to every node's
+// --etcd-log (the etcd member's and client's logs in the node's output), envTestLogDir
+// names a directory that keeps every node's whole output, pass or fail.
+const (
+	envTestEtcdLog = "FLASHSTOR_TEST_ETCD_LOG"
+	envTestLogDir  = "FLASHSTOR_TEST_LOG_DIR"
+)
 
 // client returns an S3 client of node i that never retries (a retried conditional write
 // could report 412 for its own first attempt).
