@@ -52,7 +52,13 @@ func Start(t testing.TB) *Server {
 // Client returns a client of s, closed when t ends.
 func (s *Server) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
-	c, err := clientv3.New(clientv3.Config{Endpoints: s.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	return ClientOf(t, s.Endpoints)
+}
+
+// ClientOf returns a client of the etcd at endpoints (a Proxy's), closed when t ends.
+func ClientOf(t testing.TB, endpoints []string) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatalf("etcdtest: client: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/flashstor/flashstor/objstore/storage/fence"
 	"github.com/flashstor/flashstor/objstore/storage/local"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 var testSecret = []byte("owner-test-cluster-secret-0123456789")
@@ -118,11 +119,17 @@ func (c *cluster) advance(ctx context.Context, set int, epoch uint64) error {
 
 func (c *cluster) startNode(t testing.TB, name string, names []string) *testNode {
 	t.Helper()
+	return c.startNodeWith(t, name, names, c.etcd.Client(t))
+}
+
+// startNodeWith is startNode with the node's etcd client.
+func (c *cluster) startNodeWith(t testing.TB, name string, names []string, client *clientv3.Client) *testNode {
+	t.Helper()
 	tn := &testNode{}
 	tn.srv = httptest.NewUnstartedServer(nil)
 	var p atomic.Pointer[pool.Pool]
 	n, err := Start(Config{
-		Client:        c.etcd.Client(t),
+		Client:        client,
 		Node:          name,
 		Nodes:         names,
 		URL:           "http://" + tn.srv.Listener.Addr().String(),
@@ -320,6 +327,33 @@ func TestFailoverOnLostLease(t *testing.T) {
 	put(t, a.pool, "bkt", k, "after") // a is now a client of b for set 0
 	if got := get(t, b.pool, "bkt", k); got != "after" {
 		t.Fatalf("read %q after the failover", got)
+	}
+}
+
+// A candidate whose campaign request is lost with its connection (the etcd member it went
+// to stopped answering, as a paused node's does) campaigns again: when the owner leaves,
+// it takes the set over. It used to give up until its session ended, and the set stayed
+// without an owner while the candidate lived.
+func TestCampaignAgainAfterALostRequest(t *testing.T) {
+	c := newCluster(t)
+	names := []string{"a", "b"}
+	px := c.etcd.Proxy(t)
+	// The put of b's candidate key for set 0: the key and b's value in one request.
+	lost := px.DropFirst(func(p []byte) bool {
+		return bytes.Contains(p, []byte(electionPrefix(0)+"/")) && bytes.Contains(p, []byte(`{"node":"b"`))
+	})
+	a := c.startNode(t, "a", names)
+	b := c.startNodeWith(t, "b", names, etcdtest.ClientOf(t, px.Endpoints))
+	c.nodes = append(c.nodes, a, b)
+	e1 := waitOwner(t, a, 0)
+	select {
+	case <-lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("b's campaign for set 0 did not reach etcd within 10 s")
+	}
+	a.Close() // resigns: b, the only candidate left, must take set 0
+	if e2 := waitOwner(t, b, 0); e2 <= e1 {
+		t.Fatalf("b took set 0 at epoch %d, not above a's %d", e2, e1)
 	}
 }
 

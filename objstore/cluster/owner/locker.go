@@ -134,10 +134,13 @@ func (l *Locker) grantSet(ctx context.Context, r setRequest) (uint64, nslock.Unl
 			}
 			lastErr = err
 		}
+		// Whatever went wrong, the owner is looked up again next time: the one cached may
+		// have stopped answering after another node took the set over, and the watch that
+		// would tell may be as stuck as the request.
+		n.owners.forget(r.set)
 		if !errors.Is(lastErr, ErrNotOwner) && !errors.Is(lastErr, ErrNoOwner) {
 			return 0, nil, lastErr
 		}
-		n.owners.forget(r.set)
 	}
 	return 0, nil, fmt.Errorf("set %d: %w", r.set, lastErr)
 }

@@ -286,26 +286,24 @@ func (n *Node) campaign(ctx context.Context, s *concurrency.Session, l *lease, s
 	}
 	e := concurrency.NewElection(s, electionPrefix(set))
 	val, _ := json.Marshal(ownerInfo{Node: n.cfg.Node, URL: n.cfg.URL})
-	if err := e.Campaign(ctx, string(val)); err != nil {
+	// A campaign fails without its session ending when etcd loses one of its requests:
+	// the put of the candidate's key went out on the connection to a member that then
+	// stopped answering (a paused node) and is not retried, since it may have been
+	// applied. Campaigning again is safe (the key is the session's: a put that did land
+	// is found and kept); giving up would leave the set without this candidate for as
+	// long as the session lives, and without any owner if every candidate gave up.
+	if !retry(ctx, func() error { return e.Campaign(ctx, string(val)) }, func(err error) {
+		n.cfg.Log.Warn("owner: campaigning again", "set", set, "err", err)
+	}) {
 		return // ctx ended: the session is gone or the node closes
 	}
 	epoch := uint64(e.Rev())
 	// Raise the fence before the first grant; retried until it reaches a write quorum
 	// or the term ends.
-	for attempt := 0; ; attempt++ {
-		err := n.cfg.Advance(ctx, set, epoch)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
+	if !retry(ctx, func() error { return n.cfg.Advance(ctx, set, epoch) }, func(err error) {
 		n.cfg.Log.Warn("owner: raising the fence", "set", set, "epoch", epoch, "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, 2*time.Second)):
-		}
+	}) {
+		return
 	}
 	t := &term{set: set, epoch: epoch, lease: l, ended: make(chan struct{})}
 	n.mu.Lock()
@@ -314,6 +312,26 @@ func (n *Node) campaign(ctx context.Context, s *concurrency.Session, l *lease, s
 	n.cfg.Log.Info("owner: set owned", "node", n.cfg.Node, "set", set, "epoch", epoch)
 	<-ctx.Done()
 	n.endTerm(t)
+}
+
+// retry calls f until it succeeds (true) or ctx ends (false), reporting each failure
+// while ctx lives to failed and waiting a little longer after each (2 s at most).
+func retry(ctx context.Context, f func() error, failed func(error)) bool {
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		failed(err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second)):
+		}
+	}
 }
 
 // endTerm stops t granting and releases the remote grants made under it.
@@ -395,6 +413,9 @@ func (c *ownerCache) forget(set int) {
 	c.mu.Unlock()
 }
 
+// lookupTimeout bounds one look-up of a set's owner in etcd.
+const lookupTimeout = 2 * time.Second
+
 // lookup returns set's owner, from the cache or etcd.
 func (c *ownerCache) lookup(ctx context.Context, cli *clientv3.Client, set int) (ownerInfo, error) {
 	c.mu.Lock()
@@ -403,7 +424,12 @@ func (c *ownerCache) lookup(ctx context.Context, cli *clientv3.Client, set int) 
 	if ok {
 		return o, nil
 	}
-	resp, err := cli.Get(ctx, electionPrefix(set)+"/", clientv3.WithFirstCreate()...)
+	// Bounded: a member that stopped answering (a paused node) holds a request sent to it
+	// until gRPC's keep-alive gives up on the connection (10 to 15 s); the caller's next
+	// attempt goes to another member.
+	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	resp, err := cli.Get(lctx, electionPrefix(set)+"/", clientv3.WithFirstCreate()...)
 	if err != nil {
 		return ownerInfo{}, fmt.Errorf("%w: set %d: %w", ErrNoOwner, set, err)
 	}
