@@ -1,23 +1,28 @@
 package etcdtest
 
 import (
-	"io"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 )
 
-// Proxy forwards TCP connections to a Server until cut: then it drops every connection
-// and refuses new ones, as a network partition does to a client, until restored.
+// Proxy forwards TCP connections to a Server. Cut drops every connection and refuses new
+// ones, as a network partition does to a client; Freeze holds every byte in both
+// directions on connections that stay open, as a paused process does; DropFirst loses one
+// request with its connection.
 type Proxy struct {
 	// Endpoints are the client URLs that reach the server through the proxy.
 	Endpoints []string
 	ln        net.Listener
 	target    string
 	mu        sync.Mutex
-	cut       bool                  // GUARDED_BY(mu)
-	conns     map[net.Conn]struct{} // GUARDED_BY(mu)
+	// thawed is signalled when the proxy stops being frozen or is cut.
+	thawed  *sync.Cond
+	cut     bool                  // GUARDED_BY(mu)
+	frozen  bool                  // GUARDED_BY(mu)
+	conns   map[net.Conn]struct{} // GUARDED_BY(mu)
+	clients int                   // connections accepted from clients; GUARDED_BY(mu)
 	// drop matches the client's request to lose with its connection (DropFirst); nil:
 	// none. GUARDED_BY(mu).
 	drop func([]byte) bool
@@ -35,6 +40,7 @@ func (s *Server) Proxy(t testing.TB) *Proxy {
 	}
 	p := &Proxy{Endpoints: []string{"http://" + ln.Addr().String()}, ln: ln,
 		target: strings.TrimPrefix(s.Endpoints[0], "http://"), conns: map[net.Conn]struct{}{}}
+	p.thawed = sync.NewCond(&p.mu)
 	p.running.Go(p.accept)
 	t.Cleanup(func() { ln.Close(); p.Cut(true); p.running.Wait() })
 	return p
@@ -57,30 +63,36 @@ func (p *Proxy) accept() {
 			continue
 		}
 		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+		p.clients++
 		p.mu.Unlock()
-		p.running.Go(func() { p.forward(up, c); p.close(up); p.close(c) })
-		p.running.Go(func() { io.Copy(c, up); p.close(c) })
+		p.running.Go(func() { p.forward(up, c, true); p.close(up); p.close(c) })
+		p.running.Go(func() { p.forward(c, up, false); p.close(c); p.close(up) })
 	}
 }
 
-// forward copies what the client sends on c to up, until either closes or a read matches
-// the armed DropFirst: that read is not forwarded.
-func (p *Proxy) forward(up, c net.Conn) {
+// forward copies src to dst until either closes. What a client sends (fromClient) is
+// matched against the armed DropFirst: the read that matches is not forwarded and ends
+// the connection. While the proxy is frozen, what was read waits.
+func (p *Proxy) forward(dst, src net.Conn, fromClient bool) {
 	buf := make([]byte, 64<<10)
 	for {
-		n, err := c.Read(buf)
+		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			lose := p.drop != nil && p.drop(buf[:n])
+			lose := fromClient && p.drop != nil && p.drop(buf[:n])
 			if lose {
 				p.drop = nil
 				close(p.dropped)
 			}
+			for p.frozen && !p.cut {
+				p.thawed.Wait()
+			}
+			cut := p.cut
 			p.mu.Unlock()
-			if lose {
+			if lose || cut {
 				return
 			}
-			if _, err := up.Write(buf[:n]); err != nil {
+			if _, err := dst.Write(buf[:n]); err != nil {
 				return
 			}
 		}
@@ -102,6 +114,24 @@ func (p *Proxy) DropFirst(match func([]byte) bool) <-chan struct{} {
 	return p.dropped
 }
 
+// Freeze holds every byte the proxy reads, both ways, on connections it keeps open, and
+// still accepts new ones (frozen), or lets them through again: to the client, the server
+// went silent, as a stopped process does, until gRPC's keep-alive (if the client has one)
+// gives up on the connection.
+func (p *Proxy) Freeze(frozen bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.frozen = frozen
+	p.thawed.Broadcast()
+}
+
+// Clients returns how many connections the proxy has accepted from clients so far.
+func (p *Proxy) Clients() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.clients
+}
+
 // close closes c and forgets it.
 func (p *Proxy) close(c net.Conn) {
 	c.Close()
@@ -120,5 +150,6 @@ func (p *Proxy) Cut(cut bool) {
 			c.Close()
 		}
 		clear(p.conns)
+		p.thawed.Broadcast()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -334,6 +335,41 @@ func TestFailoverOnLostLease(t *testing.T) {
 // to stopped answering, as a paused node's does) campaigns again: when the owner leaves,
 // it takes the set over. It used to give up until its session ended, and the set stayed
 // without an owner while the candidate lived.
+// A node whose lease's keep-alive stream goes silent (the etcd member it went to stopped
+// answering and its connection stays open, as a paused node's does) keeps its lease
+// through the other members: it does not lose its sets to another node's pause.
+func TestLeaseOutlivesASilentMember(t *testing.T) {
+	c := newCluster(t)
+	silent, others := c.etcd.Proxy(t), []*etcdtest.Proxy{c.etcd.Proxy(t), c.etcd.Proxy(t)}
+	// The session's keep-alive stream starts on the only endpoint the client has, then the
+	// client learns of the others.
+	client := etcdtest.ClientOf(t, silent.Endpoints)
+	a := c.startNodeWith(t, "a", []string{"a"}, client)
+	c.nodes = append(c.nodes, a)
+	epoch := waitOwner(t, a, 0)
+	lease := a.leaseID()
+	all := slices.Clone(silent.Endpoints)
+	for _, p := range others {
+		all = append(all, p.Endpoints...)
+	}
+	client.SetEndpoints(all...)
+	for i := 0; others[0].Clients() == 0 || others[1].Clients() == 0; i++ {
+		if i == 100 {
+			t.Fatal("the client did not connect to the other endpoints within 5 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	silent.Freeze(true)
+	defer silent.Freeze(false)
+	time.Sleep(2 * a.cfg.LeaseTTL) // the lease expires after one TTL without a refresh
+	if got := a.leaseID(); got != lease {
+		t.Fatalf("the node's lease changed from %x to %x while one member of three was silent", lease, got)
+	}
+	if got := waitOwner(t, a, 0); got != epoch {
+		t.Fatalf("set 0 owned at epoch %d, want %d: the term did not survive", got, epoch)
+	}
+}
+
 func TestCampaignAgainAfterALostRequest(t *testing.T) {
 	c := newCluster(t)
 	names := []string{"a", "b"}

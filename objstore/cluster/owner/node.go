@@ -15,6 +15,7 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
@@ -230,7 +231,11 @@ func (n *Node) run() {
 func (n *Node) serveSession() error {
 	ttl := int64(n.cfg.LeaseTTL / time.Second)
 	sent := time.Now()
-	g, err := n.cfg.Client.Grant(n.ctx, ttl)
+	// Bounded, like every request of the session's: a member that stopped answering
+	// holds it until gRPC gives up on the connection; run's next attempt goes elsewhere.
+	gctx, cancel := context.WithTimeout(n.ctx, n.cfg.LeaseTTL)
+	g, err := n.cfg.Client.Grant(gctx, ttl)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("granting a lease: %w", err)
 	}
@@ -257,14 +262,7 @@ func (n *Node) serveSession() error {
 			n.campaign(sctx, s, l, set)
 		}()
 	}
-	// The keep-alive channel closes when the lease is gone (revoked, expired) or the
-	// node closes.
-	for resp := range ka {
-		if resp.TTL <= 0 {
-			break
-		}
-		l.acked(time.Now())
-	}
+	n.keepLease(sctx, g.ID, ka, l)
 	stop()
 	wg.Wait()
 	// Revoke: the elections' keys go at once, so that others take over without waiting
@@ -273,6 +271,68 @@ func (n *Node) serveSession() error {
 	defer cancel()
 	n.cfg.Client.Revoke(rctx, g.ID)
 	return errors.New("lease lost or node closing")
+}
+
+// keepLease records the acknowledgements of lease id's keep-alive stream ka in l until
+// the lease is gone (revoked, expired) or ctx ends.
+//
+// The stream lives on one connection, to one etcd member. When that member stops
+// answering without closing the connection (a paused process, a host cut off without a
+// reset), gRPC drops the connection only once its keep-alive gives up, 10 to 15 s later,
+// and etcd's client gives up on the stream after a TTL without an answer: a healthy node
+// would lose its lease, and its sets, to another node's pause. So once the stream is a
+// keep-alive late, keepLease refreshes the lease itself, each refresh on a stream of its
+// own that goes to the next member in turn, and asks etcd's client for a new stream after
+// each refresh that worked while it has none.
+func (n *Node) keepLease(ctx context.Context, id clientv3.LeaseID, ka <-chan *clientv3.LeaseKeepAliveResponse, l *lease) {
+	// etcd's client sends a keep-alive every third of the TTL; the term stops granting
+	// half a TTL after the last acknowledgement, so a refresh has to be under way by then.
+	// A refresh waits for its member a twentieth of the TTL (0.5 s for 10 s: etcd answers
+	// in milliseconds), so that several members are tried before the lease expires.
+	late, wait := l.ttl/3+l.ttl/10, l.ttl/20
+	tick := time.NewTicker(wait / 2)
+	defer tick.Stop()
+	heard := time.Now()
+	for {
+		select {
+		case resp, ok := <-ka:
+			switch {
+			case !ok && ctx.Err() != nil:
+				return
+			case !ok:
+				ka = nil // etcd's client gave up on the stream; the refreshes tell
+			case resp.TTL <= 0:
+				return
+			default:
+				heard = time.Now()
+				l.acked(heard)
+			}
+		case <-tick.C:
+			if time.Since(heard) < late {
+				continue
+			}
+			sent := time.Now()
+			kctx, cancel := context.WithTimeout(ctx, wait)
+			_, err := n.cfg.Client.KeepAliveOnce(kctx, id)
+			cancel()
+			switch {
+			case err == nil:
+				heard = sent
+				l.acked(sent)
+				if ka == nil {
+					if ka, err = n.cfg.Client.KeepAlive(ctx, id); err != nil {
+						return
+					}
+				}
+			case errors.Is(err, rpctypes.ErrLeaseNotFound) || ctx.Err() != nil:
+				return
+			case time.Since(heard) > l.ttl:
+				return // no member answered for a whole TTL: the lease may be gone
+			default:
+				n.cfg.Log.Warn("owner: the lease's keep-alive is late; refreshing it failed", "node", n.cfg.Node, "err", err)
+			}
+		}
+	}
 }
 
 // campaign wins set's election under s and holds the set until ctx ends.
@@ -372,6 +432,16 @@ func (n *Node) Owns(set int) (epoch uint64, ok bool) {
 		return 0, false
 	}
 	return t.epoch, true
+}
+
+// leaseID returns the lease of the node's current session, 0 if none.
+func (n *Node) leaseID() clientv3.LeaseID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.session == nil {
+		return 0
+	}
+	return n.session.Lease()
 }
 
 // LoseLease revokes the node's current lease, as etcd does when the lease expires: its
