@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/flashstor/flashstor/objstore/cluster/leasekeep"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -40,12 +41,10 @@ func (n *Node) register(ctx context.Context) error {
 		return fmt.Errorf("registering: %w", err)
 	}
 	// The keep-alive runs on the client's context: it ends with Close.
-	ch, err := n.client.KeepAlive(n.client.Ctx(), lease.ID)
-	if err != nil {
-		return fmt.Errorf("membership keep-alive: %w", err)
-	}
 	go func() {
-		for range ch {
+		ctx := n.client.Ctx()
+		if err := leasekeep.Keep(ctx, n.client, lease.ID, memberTTL*time.Second, nil, n.log); ctx.Err() == nil {
+			n.log.Warn("this node's membership key is gone with its lease: other nodes no longer list it", "err", err)
 		}
 	}()
 	n.lease = lease.ID

@@ -2,9 +2,13 @@ package etcdtest
 
 import (
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Proxy forwards TCP connections to a Server. Cut drops every connection and refuses new
@@ -152,4 +156,27 @@ func (p *Proxy) Cut(cut bool) {
 		clear(p.conns)
 		p.thawed.Broadcast()
 	}
+}
+
+// Spread adds the endpoints of n new proxies to cli's and returns once cli connected to
+// each (at most 5 s): the requests and streams cli opens from then on go to them and to its
+// first endpoints in turn, while those it has open stay where they are.
+func (s *Server) Spread(t testing.TB, cli *clientv3.Client, n int) []*Proxy {
+	t.Helper()
+	ps := make([]*Proxy, n)
+	endpoints := slices.Clone(cli.Endpoints())
+	for i := range ps {
+		ps[i] = s.Proxy(t)
+		endpoints = append(endpoints, ps[i].Endpoints...)
+	}
+	cli.SetEndpoints(endpoints...)
+	for _, p := range ps {
+		for i := 0; p.Clients() == 0; i++ {
+			if i == 100 {
+				t.Fatalf("etcdtest: the client did not connect to %s within 5 s", p.Endpoints[0])
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return ps
 }

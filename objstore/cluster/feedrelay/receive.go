@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/cluster/leasekeep"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -31,7 +32,7 @@ func (r *Relay) Receive(ctx context.Context) (stop func(), err error) {
 		return nil, fmt.Errorf("feedrelay: Receive before Start")
 	}
 	rctx, cancel := context.WithCancel(r.etcd.Ctx())
-	lease, alive, err := r.register(ctx, rctx)
+	lease, err := r.register(ctx)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -40,12 +41,11 @@ func (r *Relay) Receive(ctx context.Context) (stop func(), err error) {
 	go func() {
 		defer close(done)
 		for {
-			for range alive {
-			}
+			err := leasekeep.Keep(rctx, r.etcd, lease, ReceiverTTL*time.Second, nil, r.log)
 			if rctx.Err() != nil {
 				return
 			}
-			r.log.Warn("feed relay: this node's registration as a receiver was lost; registering again")
+			r.log.Warn("feed relay: this node's registration as a receiver was lost; registering again", "err", err)
 			for {
 				select {
 				case <-rctx.Done():
@@ -53,7 +53,7 @@ func (r *Relay) Receive(ctx context.Context) (stop func(), err error) {
 				case <-time.After(time.Second):
 				}
 				actx, acancel := context.WithTimeout(rctx, 5*time.Second)
-				lease, alive, err = r.register(actx, rctx)
+				lease, err = r.register(actx)
 				acancel()
 				if err == nil {
 					break
@@ -74,21 +74,16 @@ func (r *Relay) Receive(ctx context.Context) (stop func(), err error) {
 	}, nil
 }
 
-// register puts this node's receiver key under a new lease, kept alive until keep ends
-// or the lease is lost (alive closes then).
-func (r *Relay) register(ctx, keep context.Context) (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {
+// register puts this node's receiver key under a new lease, which the caller keeps alive.
+func (r *Relay) register(ctx context.Context) (clientv3.LeaseID, error) {
 	lease, err := r.etcd.Grant(ctx, ReceiverTTL)
 	if err != nil {
-		return 0, nil, fmt.Errorf("feed receiver lease: %w", err)
+		return 0, fmt.Errorf("feed receiver lease: %w", err)
 	}
 	if _, err := r.etcd.Put(ctx, ReceiverPrefix+r.cfg.Self, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(lease.ID)); err != nil {
-		return 0, nil, fmt.Errorf("registering as a feed receiver: %w", err)
+		return 0, fmt.Errorf("registering as a feed receiver: %w", err)
 	}
-	alive, err := r.etcd.KeepAlive(keep, lease.ID)
-	if err != nil {
-		return 0, nil, fmt.Errorf("feed receiver keep-alive: %w", err)
-	}
-	return lease.ID, alive, nil
+	return lease.ID, nil
 }
 
 // load reads the receivers registered now and returns the revision to watch from.

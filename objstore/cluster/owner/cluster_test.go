@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -340,7 +339,7 @@ func TestFailoverOnLostLease(t *testing.T) {
 // through the other members: it does not lose its sets to another node's pause.
 func TestLeaseOutlivesASilentMember(t *testing.T) {
 	c := newCluster(t)
-	silent, others := c.etcd.Proxy(t), []*etcdtest.Proxy{c.etcd.Proxy(t), c.etcd.Proxy(t)}
+	silent := c.etcd.Proxy(t)
 	// The session's keep-alive stream starts on the only endpoint the client has, then the
 	// client learns of the others.
 	client := etcdtest.ClientOf(t, silent.Endpoints)
@@ -348,17 +347,7 @@ func TestLeaseOutlivesASilentMember(t *testing.T) {
 	c.nodes = append(c.nodes, a)
 	epoch := waitOwner(t, a, 0)
 	lease := a.leaseID()
-	all := slices.Clone(silent.Endpoints)
-	for _, p := range others {
-		all = append(all, p.Endpoints...)
-	}
-	client.SetEndpoints(all...)
-	for i := 0; others[0].Clients() == 0 || others[1].Clients() == 0; i++ {
-		if i == 100 {
-			t.Fatal("the client did not connect to the other endpoints within 5 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	c.etcd.Spread(t, client, 2)
 	silent.Freeze(true)
 	defer silent.Freeze(false)
 	time.Sleep(2 * a.cfg.LeaseTTL) // the lease expires after one TTL without a refresh

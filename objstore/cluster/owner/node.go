@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/cluster/leasekeep"
 	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
@@ -243,10 +243,6 @@ func (n *Node) serveSession() error {
 	l.acked(sent)
 	sctx, stop := context.WithCancel(n.ctx)
 	defer stop()
-	ka, err := n.cfg.Client.KeepAlive(sctx, g.ID)
-	if err != nil {
-		return fmt.Errorf("keeping the lease alive: %w", err)
-	}
 	s, err := concurrency.NewSession(n.cfg.Client, concurrency.WithLease(g.ID), concurrency.WithContext(sctx))
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
@@ -262,7 +258,9 @@ func (n *Node) serveSession() error {
 			n.campaign(sctx, s, l, set)
 		}()
 	}
-	n.keepLease(sctx, g.ID, ka, l)
+	// Until the lease is gone (revoked, expired) or the node closes; through a member that
+	// stopped answering too.
+	err = leasekeep.Keep(sctx, n.cfg.Client, g.ID, l.ttl, l.acked, n.cfg.Log.With("node", n.cfg.Node))
 	stop()
 	wg.Wait()
 	// Revoke: the elections' keys go at once, so that others take over without waiting
@@ -270,69 +268,7 @@ func (n *Node) serveSession() error {
 	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	n.cfg.Client.Revoke(rctx, g.ID)
-	return errors.New("lease lost or node closing")
-}
-
-// keepLease records the acknowledgements of lease id's keep-alive stream ka in l until
-// the lease is gone (revoked, expired) or ctx ends.
-//
-// The stream lives on one connection, to one etcd member. When that member stops
-// answering without closing the connection (a paused process, a host cut off without a
-// reset), gRPC drops the connection only once its keep-alive gives up, 10 to 15 s later,
-// and etcd's client gives up on the stream after a TTL without an answer: a healthy node
-// would lose its lease, and its sets, to another node's pause. So once the stream is a
-// keep-alive late, keepLease refreshes the lease itself, each refresh on a stream of its
-// own that goes to the next member in turn, and asks etcd's client for a new stream after
-// each refresh that worked while it has none.
-func (n *Node) keepLease(ctx context.Context, id clientv3.LeaseID, ka <-chan *clientv3.LeaseKeepAliveResponse, l *lease) {
-	// etcd's client sends a keep-alive every third of the TTL; the term stops granting
-	// half a TTL after the last acknowledgement, so a refresh has to be under way by then.
-	// A refresh waits for its member a twentieth of the TTL (0.5 s for 10 s: etcd answers
-	// in milliseconds), so that several members are tried before the lease expires.
-	late, wait := l.ttl/3+l.ttl/10, l.ttl/20
-	tick := time.NewTicker(wait / 2)
-	defer tick.Stop()
-	heard := time.Now()
-	for {
-		select {
-		case resp, ok := <-ka:
-			switch {
-			case !ok && ctx.Err() != nil:
-				return
-			case !ok:
-				ka = nil // etcd's client gave up on the stream; the refreshes tell
-			case resp.TTL <= 0:
-				return
-			default:
-				heard = time.Now()
-				l.acked(heard)
-			}
-		case <-tick.C:
-			if time.Since(heard) < late {
-				continue
-			}
-			sent := time.Now()
-			kctx, cancel := context.WithTimeout(ctx, wait)
-			_, err := n.cfg.Client.KeepAliveOnce(kctx, id)
-			cancel()
-			switch {
-			case err == nil:
-				heard = sent
-				l.acked(sent)
-				if ka == nil {
-					if ka, err = n.cfg.Client.KeepAlive(ctx, id); err != nil {
-						return
-					}
-				}
-			case errors.Is(err, rpctypes.ErrLeaseNotFound) || ctx.Err() != nil:
-				return
-			case time.Since(heard) > l.ttl:
-				return // no member answered for a whole TTL: the lease may be gone
-			default:
-				n.cfg.Log.Warn("owner: the lease's keep-alive is late; refreshing it failed", "node", n.cfg.Node, "err", err)
-			}
-		}
-	}
+	return fmt.Errorf("lease lost or node closing: %w", err)
 }
 
 // campaign wins set's election under s and holds the set until ctx ends.
