@@ -27,28 +27,55 @@ type Member struct {
 	Started  int64  `json:"started"` // Unix ms
 }
 
-// register puts this node's membership key under a lease it keeps alive until Close.
+// register puts this node's membership key under a lease it keeps alive until Close,
+// registering again whenever the lease is lost (etcd unreachable for a whole TTL).
 func (n *Node) register(ctx context.Context) error {
-	if n.lease != 0 {
+	if n.lease.Load() != 0 {
 		return nil
 	}
-	lease, err := n.client.Grant(ctx, memberTTL)
+	lease, err := n.putMember(ctx)
 	if err != nil {
-		return fmt.Errorf("membership lease: %w", err)
+		return err
 	}
-	b, _ := json.Marshal(Member{Node: n.cfg.Self, Version: n.cfg.Version, ArgsHash: n.top.Hash, Drives: len(n.localIdx), Started: time.Now().UnixMilli()})
-	if _, err := n.client.Put(ctx, MemberPrefix+n.cfg.Self, string(b), clientv3.WithLease(lease.ID)); err != nil {
-		return fmt.Errorf("registering: %w", err)
-	}
+	n.lease.Store(int64(lease))
 	// The keep-alive runs on the client's context: it ends with Close.
 	go func() {
 		ctx := n.client.Ctx()
-		if err := leasekeep.Keep(ctx, n.client, lease.ID, memberTTL*time.Second, nil, n.log); ctx.Err() == nil {
-			n.log.Warn("this node's membership key is gone with its lease: other nodes no longer list it", "err", err)
+		for {
+			err := leasekeep.Keep(ctx, n.client, lease, memberTTL*time.Second, nil, n.log)
+			for ctx.Err() == nil {
+				n.log.Warn("this node's membership key is gone with its lease; registering again", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+				rctx, cancel := context.WithTimeout(ctx, memberTTL*time.Second)
+				lease, err = n.putMember(rctx)
+				cancel()
+				if err == nil {
+					n.lease.Store(int64(lease))
+					break
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
 		}
 	}()
-	n.lease = lease.ID
 	return nil
+}
+
+// putMember puts this node's membership key under a new lease.
+func (n *Node) putMember(ctx context.Context) (clientv3.LeaseID, error) {
+	lease, err := n.client.Grant(ctx, memberTTL)
+	if err != nil {
+		return 0, fmt.Errorf("membership lease: %w", err)
+	}
+	b, _ := json.Marshal(Member{Node: n.cfg.Self, Version: n.cfg.Version, ArgsHash: n.top.Hash, Drives: len(n.localIdx), Started: time.Now().UnixMilli()})
+	if _, err := n.client.Put(ctx, MemberPrefix+n.cfg.Self, string(b), clientv3.WithLease(lease.ID)); err != nil {
+		return 0, fmt.Errorf("registering: %w", err)
+	}
+	return lease.ID, nil
 }
 
 // Members returns the nodes registered now.

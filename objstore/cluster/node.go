@@ -156,9 +156,10 @@ type Node struct {
 	// feed relays changes between the nodes' mounts (package feedrelay).
 	feed *feedrelay.Relay
 
-	etcd      *embed.Etcd // nil unless this node runs a member
-	client    *clientv3.Client
-	lease     clientv3.LeaseID
+	etcd   *embed.Etcd // nil unless this node runs a member
+	client *clientv3.Client
+	// lease is the membership key's lease (a clientv3.LeaseID), 0 before registering.
+	lease     atomic.Int64
 	closeOnce sync.Once
 	// Deployment is the opened object layer, set by Start.
 	Deployment *deploy.Deployment
@@ -417,9 +418,9 @@ func (n *Node) close() {
 		o.Close()
 	}
 	if n.client != nil {
-		if n.lease != 0 && !n.cfg.HardStop {
+		if lease := clientv3.LeaseID(n.lease.Load()); lease != 0 && !n.cfg.HardStop {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			n.client.Revoke(ctx, n.lease)
+			n.client.Revoke(ctx, lease)
 			cancel()
 		}
 		n.client.Close()

@@ -15,6 +15,7 @@ import (
 	"github.com/flashstor/flashstor/objstore/cluster/etcdtest"
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/objtest"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 func TestWriteOnOneReadOnAnother(t *testing.T) {
@@ -96,6 +97,38 @@ func TestGateway(t *testing.T) {
 	ms, err := gw.Members(ctx)
 	if err != nil || len(ms) != 4 {
 		t.Fatalf("members: %v, %v", ms, err)
+	}
+}
+
+// A node whose membership lease is lost (etcd unreachable for a whole TTL, here revoked)
+// registers again: the others keep listing it.
+func TestMembershipRegisteredAgain(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Nodes: 3, DrivesPerNode: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cli := c.Nodes[0].Client()
+	key := cluster.MemberPrefix + c.Nodes[2].Topology().Nodes[2]
+	resp, err := cli.Get(ctx, key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("node 3's membership key %s: %v, %v", key, resp, err)
+	}
+	lease := clientv3.LeaseID(resp.Kvs[0].Lease)
+	if _, err := cli.Revoke(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		resp, err := cli.Get(ctx, key)
+		if err == nil && len(resp.Kvs) == 1 && clientv3.LeaseID(resp.Kvs[0].Lease) != lease {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("node 3 did not register again within 10 s of its lease's loss: %v, %v", resp, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ms, err := c.Nodes[0].Members(ctx)
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("members after the re-registration: %v, %v", ms, err)
 	}
 }
 

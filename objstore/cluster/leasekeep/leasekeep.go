@@ -47,6 +47,7 @@ func Keep(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, ttl ti
 	tick := time.NewTicker(wait / 2)
 	defer tick.Stop()
 	heard := time.Now()
+	due := heard.Add(late) // of the next refresh of Keep's own
 	warned := false
 	for {
 		select {
@@ -55,15 +56,18 @@ func Keep(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, ttl ti
 			case !ok && ctx.Err() != nil:
 				return ctx.Err()
 			case !ok:
-				ka = nil // etcd's client gave up on the stream; the refreshes tell
+				// etcd's client gave up on the stream (or the lease is gone): a refresh
+				// of Keep's own tells which, at once.
+				ka, due = nil, time.Now()
 			case resp.TTL <= 0:
 				return ErrLeaseGone
 			default:
 				heard, warned = time.Now(), false
+				due = heard.Add(late)
 				acked(heard)
 			}
 		case <-tick.C:
-			if time.Since(heard) < late {
+			if time.Now().Before(due) {
 				continue
 			}
 			sent := time.Now()
@@ -73,6 +77,7 @@ func Keep(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, ttl ti
 			switch {
 			case err == nil:
 				heard, warned = sent, false
+				due = sent.Add(late)
 				acked(sent)
 				if ka == nil {
 					// A new stream, on whichever member answers now.
