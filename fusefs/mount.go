@@ -84,6 +84,11 @@ type Options struct {
 	// NoWriteBehind turns off DurableFsync's write-behind: close then commits a small file
 	// in the foreground (without waiting for the disk), as before write-behind.
 	NoWriteBehind bool
+	// WritebackCache has the kernel keep written pages in its page cache and send them to
+	// the mount later, in fewer and larger WRITE requests, at the latest when the file is
+	// closed, fsynced or its attributes are set (FUSE_WRITEBACK_CACHE). Auto: on in
+	// DurableFsync, off in DurableClose.
+	WritebackCache Toggle
 	// Debug logs every FUSE request and reply.
 	Debug bool
 	// Log receives the mount's warnings. Default: slog.Default().
@@ -153,6 +158,9 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 		// reply (the pipe holds at most 1 MiB, header included), fails for every one and
 		// logs it; measured, the write path is as fast.
 		DisableSplice: true,
+	}
+	if opts.WritebackCache.resolve(opts.Durability == DurableFsync) {
+		mo.ExtraCapabilities |= fuse.CAP_WRITEBACK_CACHE
 	}
 	if opts.Devices {
 		mo.Options = append(mo.Options, "dev")
