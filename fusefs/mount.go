@@ -159,7 +159,7 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 		// logs it; measured, the write path is as fast.
 		DisableSplice: true,
 	}
-	if opts.WritebackCache.resolve(opts.Durability == DurableFsync) {
+	if f.wbCache {
 		mo.ExtraCapabilities |= fuse.CAP_WRITEBACK_CACHE
 	}
 	if opts.Devices {
@@ -311,6 +311,11 @@ type fsys struct {
 	behind    objstore.WriteBehind
 	stopFlush chan struct{}
 	flushDone chan struct{}
+	// wbCache tells that the kernel's writeback cache is on (Options.WritebackCache): the
+	// kernel then keeps a regular file's size, mtime and ctime itself, and ignores the ones
+	// the mount answers, for as long as it holds the inode. So a file someone else changed
+	// gets a new inode (fileNode.replaced).
+	wbCache bool
 }
 
 // originToken identifies a mount's own changes on the change feed.
@@ -350,6 +355,7 @@ func newFsys(layer objstore.ObjectLayer, opts Options) (*fsys, error) {
 		staging: staging,
 		started: time.Now(),
 		log:     lg,
+		wbCache: opts.WritebackCache.resolve(opts.Durability == DurableFsync),
 	}
 	f.root = &rootNode{fsys: f}
 	if opts.Durability == DurableFsync {
