@@ -86,7 +86,9 @@ type Options struct {
 	NoWriteBehind bool
 	// WritebackCache has the kernel keep written pages in its page cache and send them to
 	// the mount later, in fewer and larger WRITE requests, at the latest when the file is
-	// closed, fsynced or its attributes are set (FUSE_WRITEBACK_CACHE). Auto: on in
+	// closed, fsynced or its attributes are set (FUSE_WRITEBACK_CACHE). The kernel then
+	// keeps regular files' sizes and times itself, so a descriptor opened before someone
+	// else changes a file's size or mtime gets ESTALE (SEMANTICS.md). Auto: on in
 	// DurableFsync, off in DurableClose.
 	WritebackCache Toggle
 	// Debug logs every FUSE request and reply.
