@@ -241,9 +241,8 @@ func putPosix(md map[string]string, a attrs, times bool) {
 	}
 }
 
-// applySetattr applies the mode, owner and time changes of in to a; ctime becomes the one
-// the kernel sent (with the writeback cache it keeps a regular file's ctime itself, and
-// sends it with every change), or else now. It reports which times were set explicitly.
+// applySetattr applies the mode, owner and time changes of in to a; ctime becomes now.
+// It reports which times were set explicitly.
 func applySetattr(a *attrs, in *fuse.SetAttrIn, now time.Time) (mtimeSet, atimeSet bool) {
 	if m, ok := in.GetMode(); ok {
 		a.mode = a.mode&syscall.S_IFMT | m&0o7777
@@ -272,9 +271,6 @@ func applySetattr(a *attrs, in *fuse.SetAttrIn, now time.Time) (mtimeSet, atimeS
 		a.atime, atimeSet = t, true
 	}
 	a.ctime = now
-	if t, ok := in.GetCTime(); ok {
-		a.ctime = t
-	}
 	return mtimeSet, atimeSet
 }
 

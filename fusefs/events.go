@@ -165,13 +165,7 @@ func (fd *feed) changed(bucket, key string, info objstore.ObjectInfo, metaOnly b
 		if metaOnly {
 			off = -1 // attributes only
 		}
-		ops := []func(){func() { child.NotifyContent(off, 0) }}
-		if n.fsys.wbCache {
-			// The kernel keeps its own size and times of a regular file's inode: the
-			// lookup decides whether the name needs a new one (fileNode.adopt).
-			ops = append(ops, func() { dir.NotifyEntry(name) })
-		}
-		return ops
+		return []func(){func() { child.NotifyContent(off, 0) }}
 	case *dirNode:
 		if marker {
 			n.gen.Add(1)

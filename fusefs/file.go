@@ -88,13 +88,6 @@ type fileNode struct {
 	// exist, and its directory entry must be dropped once mu is released (unlock does), or
 	// stat would still find it. GUARDED_BY(mu).
 	vanished bool
-	// replaced tells that, with the kernel's writeback cache, the object changed in size or
-	// mtime behind the clean file (someone else wrote it, or the mount's own changes were
-	// discarded): the kernel keeps the old size and times of this inode whatever the mount
-	// answers, so the name gets a new node (a new inode) at its next lookup, and this one
-	// answers ESTALE to the descriptors opened before, as NFS does for a file replaced on
-	// the server. GUARDED_BY(mu). INVARIANT: replaced implies the content is clean.
-	replaced bool
 }
 
 // unlock releases mu, then has the kernel drop its caches of the file if its changes were
@@ -110,8 +103,6 @@ func (n *fileNode) unlock() {
 			n.NotifyContent(0, 0)
 			if gone {
 				n.dropEntry()
-			} else {
-				n.relookup()
 			}
 		}()
 	}
@@ -129,43 +120,7 @@ func (n *fileNode) unlockSync() {
 	}
 	if gone {
 		n.dropEntry()
-	} else if inval {
-		n.relookup()
 	}
-}
-
-// relookup has the kernel look the file's name up again, with the writeback cache: the
-// lookup gives the name a new inode if the one the kernel holds shows a stale size or
-// mtime (adopt).
-func (n *fileNode) relookup() {
-	if !n.fsys.wbCache {
-		return
-	}
-	if name, parent := n.Parent(); parent != nil {
-		parent.NotifyEntry(name)
-	}
-}
-
-// replaceIfChangedLocked marks the file replaced if the kernel keeps its size and times
-// (the writeback cache, a regular file), the file is clean, and info, the object as the
-// core has it now, differs from what the kernel shows in size or mtime. It reports whether
-// the file is replaced.
-func (n *fileNode) replaceIfChangedLocked(info objstore.ObjectInfo) bool {
-	if n.replaced {
-		return true
-	}
-	if !n.fsys.wbCache || n.attrs.mode&syscall.S_IFMT != syscall.S_IFREG ||
-		n.c.dirty || n.metaDirty || !n.committed || n.unlinked {
-		return false
-	}
-	a := attrsFromInfo(info, false, n.fsys.def)
-	if a.size == n.attrs.size && a.mtime.Equal(n.attrs.mtime) {
-		return false
-	}
-	n.replaced = true
-	n.dropStageLocked()
-	n.dropReaderLocked()
-	return true
 }
 
 // dropEntry removes the name of a file that turned out never to exist from its directory:
@@ -281,7 +236,7 @@ func (n *fileNode) refreshLocked() {
 	if g == n.attrGen && !n.reload {
 		return
 	}
-	if n.c.dirty || n.metaDirty || n.unlinked || !n.committed || n.replaced {
+	if n.c.dirty || n.metaDirty || n.unlinked || !n.committed {
 		n.attrGen = g
 		return
 	}
@@ -291,8 +246,6 @@ func (n *fileNode) refreshLocked() {
 		n.gone.Store(true)
 	case err != nil:
 		return // keep what is cached; the next call tries again
-	case n.replaceIfChangedLocked(info):
-		// This inode keeps what it showed; the name's next lookup makes a new one.
 	default:
 		n.gone.Store(false)
 		n.loadInfoLocked(info)
@@ -317,19 +270,11 @@ func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 	n.mu.Lock()
 	defer n.unlock()
 	n.refreshLocked()
-	if n.replaced {
-		return syscall.ESTALE
-	}
 	if size, ok := in.GetSize(); ok {
 		if n.attrs.mode&syscall.S_IFMT != syscall.S_IFREG {
 			return syscall.EINVAL
 		}
-		if n.fsys.wbCache && size == n.attrs.size && n.c.state != stateStream && in.Valid&(fuse.FATTR_MTIME|fuse.FATTR_CTIME) == 0 {
-			// truncate(2) by path to the size the file has, with the writeback cache:
-			// the kernel keeps the times it shows (it sends them when it moves them, as
-			// for ftruncate), so they are kept here too. (ext4 moves them; POSIX asks it
-			// only of a truncate that changes the size.)
-		} else if errno := n.truncateLocked(int64(size)); errno != 0 {
+		if errno := n.truncateLocked(int64(size)); errno != 0 {
 			return errno
 		}
 		if fh == nil {
@@ -441,10 +386,6 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	n.refreshLocked()
 	if n.gone.Load() && !n.c.dirty {
 		return nil, 0, syscall.ENOENT
-	}
-	if n.replaced {
-		// The kernel looks the name up again and retries (ESTALE).
-		return nil, 0, syscall.ESTALE
 	}
 	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		if errno := n.truncateLocked(0); errno != 0 {
@@ -558,9 +499,6 @@ func (n *fileNode) adopt(key string, info objstore.ObjectInfo) bool {
 	}
 	if attrsFromInfo(info, false, n.fsys.def).mode&syscall.S_IFMT != n.attrs.mode&syscall.S_IFMT {
 		return false
-	}
-	if n.replaceIfChangedLocked(info) {
-		return false // the kernel would keep the size and times of the inode it has
 	}
 	n.gone.Store(false)
 	if !n.c.dirty && !n.metaDirty && n.info.ETag != "" && info.ETag != n.info.ETag {

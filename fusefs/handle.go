@@ -46,10 +46,6 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if n.c.state == stateClean && !n.unlinked {
 		n.refreshLocked()
 	}
-	if n.replaced {
-		n.unlock()
-		return nil, syscall.ESTALE
-	}
 	if n.c.state == stateStream {
 		if errno := n.toStagedLocked(); errno != 0 {
 			n.unlock()
@@ -135,12 +131,6 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	n := h.n
 	n.mu.Lock()
 	defer n.unlock()
-	if !n.c.dirty {
-		n.refreshLocked()
-	}
-	if n.replaced {
-		return 0, syscall.ESTALE
-	}
 	m, errno := n.writeLocked(data, off)
 	return uint32(m), errno
 }
@@ -253,9 +243,6 @@ func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32
 	n := h.n
 	n.mu.Lock()
 	defer n.unlock()
-	if n.replaced {
-		return syscall.ESTALE
-	}
 	if end := off + size; end > n.attrs.size {
 		return n.truncateLocked(int64(end))
 	}

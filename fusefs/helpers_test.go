@@ -103,10 +103,6 @@ func testMountOptions(t testing.TB, l objstore.ObjectLayer) Options {
 	return Options{}
 }
 
-// testWritebackCache tells that setup's mounts have the kernel's writeback cache
-// (FLASHSTOR_TEST_MOUNT=fsync: it is on in fsync mode).
-func testWritebackCache() bool { return os.Getenv("FLASHSTOR_TEST_MOUNT") == "fsync" }
-
 // setupAt is setup on one drive, mounted at mnt.
 func setupAt(t testing.TB, mnt string) (objstore.ObjectLayer, string) {
 	t.Helper()

@@ -84,13 +84,6 @@ type Options struct {
 	// NoWriteBehind turns off DurableFsync's write-behind: close then commits a small file
 	// in the foreground (without waiting for the disk), as before write-behind.
 	NoWriteBehind bool
-	// WritebackCache has the kernel keep written pages in its page cache and send them to
-	// the mount later, in fewer and larger WRITE requests, at the latest when the file is
-	// closed, fsynced or its attributes are set (FUSE_WRITEBACK_CACHE). The kernel then
-	// keeps regular files' sizes and times itself, so a descriptor opened before someone
-	// else changes a file's size or mtime gets ESTALE (SEMANTICS.md). Auto: on in
-	// DurableFsync, off in DurableClose.
-	WritebackCache Toggle
 	// Debug logs every FUSE request and reply.
 	Debug bool
 	// Log receives the mount's warnings. Default: slog.Default().
@@ -160,9 +153,6 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 		// reply (the pipe holds at most 1 MiB, header included), fails for every one and
 		// logs it; measured, the write path is as fast.
 		DisableSplice: true,
-	}
-	if f.wbCache {
-		mo.ExtraCapabilities |= fuse.CAP_WRITEBACK_CACHE
 	}
 	if opts.Devices {
 		mo.Options = append(mo.Options, "dev")
@@ -313,11 +303,6 @@ type fsys struct {
 	behind    objstore.WriteBehind
 	stopFlush chan struct{}
 	flushDone chan struct{}
-	// wbCache tells that the kernel's writeback cache is on (Options.WritebackCache): the
-	// kernel then keeps a regular file's size, mtime and ctime itself, and ignores the ones
-	// the mount answers, for as long as it holds the inode. So a file someone else changed
-	// gets a new inode (fileNode.replaced).
-	wbCache bool
 }
 
 // originToken identifies a mount's own changes on the change feed.
@@ -357,7 +342,6 @@ func newFsys(layer objstore.ObjectLayer, opts Options) (*fsys, error) {
 		staging: staging,
 		started: time.Now(),
 		log:     lg,
-		wbCache: opts.WritebackCache.resolve(opts.Durability == DurableFsync),
 	}
 	f.root = &rootNode{fsys: f}
 	if opts.Durability == DurableFsync {

@@ -48,10 +48,6 @@ func TestRulesAgainstLocal(t *testing.T) {
 		} else {
 			sc, arg = ruleScenarios[rng.IntN(len(ruleScenarios))], rng.Uint64()
 		}
-		if testWritebackCache() && sc.wbDiffers != nil && sc.wbDiffers(arg) {
-			t.Logf("scenario %d %q (arg %d): differs from ext4 with the writeback cache (SEMANTICS.md), not compared", i, sc.name, arg)
-			continue
-		}
 		var got [2]string
 		for k, root := range []string{mnt, local} {
 			dir := filepath.Join(root, fmt.Sprintf("s%03d", i))
@@ -102,9 +98,6 @@ type ruleScenario struct {
 	// watch names the paths (relative to dir; "." for dir) whose times and attributes are
 	// compared.
 	watch []string
-	// wbDiffers tells that the operation with arg differs from ext4 by design when the
-	// mount has the kernel's writeback cache (fsync mode, FLASHSTOR_TEST_MOUNT=fsync).
-	wbDiffers func(arg uint64) bool
 }
 
 // runScenario runs sc in dir and describes the outcome.
@@ -251,10 +244,7 @@ var ruleScenarios = []ruleScenario{
 				return errnoOfErr(syscall.Chmod(p, 0o644))
 			}
 		},
-		watch: []string{".", "f"},
-		// truncate(2) by path to the size the file has moves no times with the
-		// writeback cache (the kernel keeps them; ext4 moves them).
-		wbDiffers: func(arg uint64) bool { return arg%5 == 2 && int64(arg>>8)%100 == int64(len("content")) }},
+		watch: []string{".", "f"}},
 	{name: "truncate to the size it has",
 		setup: func(t *testing.T, d string, _ uint64) { mkfile(t, d+"/f", 0o644, 0, 0) },
 		op: func(d string, arg uint64) syscall.Errno {
@@ -268,8 +258,7 @@ var ruleScenarios = []ruleScenario{
 			defer f.Close()
 			return errnoOfErr(f.Truncate(int64(len("content"))))
 		},
-		watch:     []string{".", "f"},
-		wbDiffers: func(arg uint64) bool { return arg%2 == 0 }},
+		watch: []string{".", "f"}},
 	{name: "link and unlink of another name",
 		setup: func(t *testing.T, d string, _ uint64) {
 			mkfile(t, d+"/f", 0o644, 0, 0)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
-	"golang.org/x/sys/unix"
 )
 
 // TestOwnershipRules checks the ownership, mode and timestamp rules that POSIX conformance
@@ -248,13 +247,7 @@ func storedAttrs(t *testing.T, l objstore.ObjectLayer, key string) attrs {
 // gets a later time than t.
 func waitPast(t *testing.T, ts time.Time) {
 	t.Helper()
-	// The coarse clock too: with the writeback cache the kernel stamps a regular file's
-	// times itself, from its coarse clock (one tick behind at most).
-	past := func() bool {
-		var c unix.Timespec
-		return time.Now().After(ts) && unix.ClockGettime(unix.CLOCK_REALTIME_COARSE, &c) == nil && time.Unix(c.Unix()).After(ts)
-	}
-	for i := 0; i < 100 && !past(); i++ {
+	for i := 0; i < 100 && !time.Now().After(ts); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -166,9 +166,6 @@ func (n *fileNode) editXattr(attr string, data []byte, flags uint32, remove bool
 	n.mu.Lock()
 	defer n.unlock()
 	n.refreshLocked()
-	if n.replaced {
-		return syscall.ESTALE // the object is another file's now
-	}
 	out, errno := setXattr(n.meta[metaXattr], attr, data, flags, remove)
 	if errno != 0 {
 		return errno

@@ -38,9 +38,9 @@ go build -o /dev/null ./cmd/flashstor
 step "go test -race -short (every package)"
 go test -race -short -timeout 15m ./...
 
-# The mount's tests that use setup() mount in close mode; the fsync mode changes what the
-# kernel caches (its writeback cache: the kernel owns a written file's size and times), so
-# they run once more in that mode (about 30 s, without the race detector).
+# The mount's behaviour suites (the tests that mount through setup()) mount in close mode;
+# they run once more in fsync mode, whose commits (write-behind, deferred syncs) differ
+# (about 30 s, without the race detector).
 step "fusefs in fsync mode (FLASHSTOR_TEST_MOUNT=fsync)"
 FLASHSTOR_TEST_MOUNT=fsync go test -short -count=1 -timeout 10m ./fusefs/
 

@@ -28,18 +28,13 @@ func mountIfAsked(ctx context.Context, cfg serverConfig, dep *deploy.Deployment,
 	} else if cleaned {
 		log.Warn("detached a stale mount left by an earlier run", "mount", cfg.mount)
 	}
-	wbc := fusefs.Auto // on in fsync mode
-	if cfg.mountNoWritebackCache {
-		wbc = fusefs.Off
-	}
 	srv, err := fusefs.Mount(cfg.mount, dep, fusefs.Options{
 		Log:     log,
 		Devices: cfg.mountDevices,
 		// fsync mode: close commits without the disk, fsync and the flusher sync the drives.
-		Durability:     cfg.mountDurability,
-		SyncDrives:     dep.SyncDrives,
-		FlushInterval:  cfg.mountFlushInterval,
-		WritebackCache: wbc,
+		Durability:    cfg.mountDurability,
+		SyncDrives:    dep.SyncDrives,
+		FlushInterval: cfg.mountFlushInterval,
 		// The write-behind table lives in this process: another node's S3 request would not
 		// see a file closed here until its background commit, so a cluster node commits at
 		// close (fsync mode keeps its deferred syncs).

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -50,9 +49,6 @@ type serverConfig struct {
 	mountDurability fusefs.Durability
 	// mountFlushInterval bounds the fsync mode's unsynced window (fusefs.Options.FlushInterval).
 	mountFlushInterval time.Duration
-	// mountNoWritebackCache turns the kernel's writeback cache off in fsync mode
-	// (fusefs.Options.WritebackCache).
-	mountNoWritebackCache bool
 	// shutdownGrace bounds how long requests in flight may take to finish at shutdown.
 	shutdownGrace time.Duration
 	// certsDir holds the TLS certificates; empty: plain HTTP.
@@ -95,11 +91,6 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 		return err
 	})
 	fs.DurationVar(&cfg.mountFlushInterval, "mount-flush-interval", fusefs.DefaultFlushInterval, "with --mount-durability=fsync, sync the drives this often: the most a machine crash can lose of what was closed but not fsync'd")
-	fs.BoolFunc("mount-writeback-cache", "with --mount-durability=fsync, let the kernel gather a file's writes in its page cache until close or fsync (fewer, larger writes; the default, true); a descriptor opened before an S3 client changes the file then gets ESTALE", func(s string) error {
-		on, err := strconv.ParseBool(s)
-		cfg.mountNoWritebackCache = !on
-		return err
-	})
 	fs.BoolVar(&cfg.mountDevices, "mount-devices", false, "let device nodes in the mount be opened (mount option dev; root only): whoever can write a bucket can then plant a node of any device")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time requests in flight get to finish at shutdown")
 	fs.StringVar(&cfg.certsDir, "certs-dir", "", "serve HTTPS with public.crt and private.key in `DIR` (SNI sub-folders, CAs/); SIGHUP reloads them")

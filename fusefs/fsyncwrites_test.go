@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,11 +14,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestFsyncModeWritebackCache covers what the kernel's writeback cache (on in fsync mode)
-// changes: the kernel holds written pages, size and times until it writes them back (at
-// the latest before the close's FLUSH), so the mount sees fewer, later WRITEs. Each case
-// checks what the mount shows and what the core stores (as S3 serves it) after the close.
-func TestFsyncModeWritebackCache(t *testing.T) {
+// TestFsyncModeWriteCases runs the ways of writing a file that the kernel's caches could
+// get wrong in fsync mode (whose close hands small files to the write-behind): tar's
+// futimens before close, mmap and msync, O_APPEND, ftruncate with a hole, a reader beside
+// the writer, fsync and fdatasync before close, S3 writes against cached and against
+// uncommitted files. Each case checks what the mount shows and what the core stores (as
+// S3 serves it). They are the cases the kernel's writeback cache was checked against
+// (fusefs/BENCHMARKS.md, 5 December: tried, not kept).
+func TestFsyncModeWriteCases(t *testing.T) {
 	l, dir, _, _ := durabilitySetup(t, DurableFsync)
 	stored := func(t *testing.T, key string, want []byte) objstore.ObjectInfo {
 		t.Helper()
@@ -99,7 +102,7 @@ func TestFsyncModeWritebackCache(t *testing.T) {
 	t.Run("S3 overwrite of a cached file", func(t *testing.T) {
 		p := filepath.Join(dir, "cached")
 		must(t, "write", os.WriteFile(p, pattern(30720, 6), 0o644))
-		shows(t, "cached", pattern(30720, 6)) // the pages, size and times are the kernel's
+		shows(t, "cached", pattern(30720, 6)) // now in the kernel's page and attribute caches
 		for _, next := range [][]byte{[]byte("from S3, shorter"), pattern(70000, 7)} {
 			putObject(t, l, "cached", next, nil)
 			shows(t, "cached", next)
@@ -107,9 +110,7 @@ func TestFsyncModeWritebackCache(t *testing.T) {
 	})
 
 	t.Run("a descriptor opened before an S3 overwrite", func(t *testing.T) {
-		// The kernel would keep the old size for the inode the descriptor uses: the name
-		// gets a new inode, and the old descriptor ESTALE, as on NFS. A metadata change
-		// that leaves size and mtime alone keeps the inode.
+		// It reads the new version, with its size; a metadata change shows at once.
 		p := filepath.Join(dir, "held")
 		must(t, "write", os.WriteFile(p, pattern(5000, 11), 0o644))
 		f, err := os.Open(p)
@@ -131,19 +132,18 @@ func TestFsyncModeWritebackCache(t *testing.T) {
 			t.Fatalf("read after an S3 chmod: %d bytes, %v", n, err)
 		}
 		putObject(t, l, "held", []byte("new"), nil)
-		if n, err := f.ReadAt(buf, 0); !errors.Is(err, syscall.ESTALE) {
-			t.Fatalf("read through a descriptor opened before the overwrite: %d bytes %q, %v; want ESTALE", n, buf[:n], err)
+		if n, err := f.ReadAt(buf, 0); string(buf[:n]) != "new" || !errors.Is(err, io.EOF) {
+			t.Fatalf("read through a descriptor opened before the overwrite: %d bytes %q, %v", n, buf[:n], err)
 		}
-		if err := unix.Fsetxattr(int(f.Fd()), "user.x", []byte("1"), 0); !errors.Is(err, syscall.ESTALE) {
-			t.Fatalf("fsetxattr through a descriptor opened before the overwrite: %v; want ESTALE", err)
+		var after unix.Stat_t
+		must(t, "fstat", unix.Fstat(int(f.Fd()), &after))
+		if after.Size != 3 {
+			t.Fatalf("fstat of a descriptor opened before the overwrite: size %d, want 3", after.Size)
 		}
 		shows(t, "held", []byte("new"))
-		if st := statOf(t, p); st.Ino == before.Ino {
-			t.Fatalf("the overwritten name kept inode %d", st.Ino)
-		}
 	})
 
-	t.Run("S3 overwrite while the file has dirty pages", func(t *testing.T) {
+	t.Run("S3 overwrite while the file has uncommitted changes", func(t *testing.T) {
 		// The last writer wins: the close commits the mount's content over S3's.
 		p := filepath.Join(dir, "dirty")
 		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
@@ -175,7 +175,7 @@ func TestFsyncModeWritebackCache(t *testing.T) {
 		shows(t, "appended", want)
 	})
 
-	t.Run("ftruncate and truncate with dirty pages", func(t *testing.T) {
+	t.Run("ftruncate and truncate of a file being written", func(t *testing.T) {
 		p := filepath.Join(dir, "truncated")
 		f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
 		must(t, "create", err)
@@ -196,7 +196,7 @@ func TestFsyncModeWritebackCache(t *testing.T) {
 		shows(t, "truncated", want[:6000])
 	})
 
-	t.Run("a concurrent reader sees the dirty pages", func(t *testing.T) {
+	t.Run("a concurrent reader sees what the writer wrote", func(t *testing.T) {
 		p := filepath.Join(dir, "shared")
 		w, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
 		must(t, "create", err)
