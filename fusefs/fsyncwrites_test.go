@@ -23,24 +23,9 @@ import (
 // (fusefs/BENCHMARKS.md, 5 December: tried, not kept).
 func TestFsyncModeWriteCases(t *testing.T) {
 	l, dir, _, _ := durabilitySetup(t, DurableFsync)
-	stored := func(t *testing.T, key string, want []byte) objstore.ObjectInfo {
-		t.Helper()
-		got, info := getObject(t, l, key)
-		if !bytes.Equal(got, want) {
-			t.Fatalf("%s through the core: %d bytes %.40q, want %d bytes %.40q", key, len(got), got, len(want), want)
-		}
-		return info
-	}
 	shows := func(t *testing.T, key string, want []byte) {
 		t.Helper()
-		got, err := os.ReadFile(filepath.Join(dir, key))
-		must(t, "read "+key, err)
-		if !bytes.Equal(got, want) {
-			t.Fatalf("%s through the mount: %d bytes %.40q, want %d bytes %.40q", key, len(got), got, len(want), want)
-		}
-		if st := statOf(t, filepath.Join(dir, key)); st.Size != int64(len(want)) {
-			t.Fatalf("%s: stat size %d, want %d", key, st.Size, len(want))
-		}
+		readIs(t, filepath.Join(dir, key), string(want))
 	}
 
 	t.Run("times set before close", func(t *testing.T) {
@@ -57,7 +42,8 @@ func TestFsyncModeWriteCases(t *testing.T) {
 		ts := unix.NsecToTimespec(mt.UnixNano())
 		must(t, "futimens", unix.UtimesNanoAt(unix.AT_FDCWD, "/proc/self/fd/"+itoa(int(f.Fd())), []unix.Timespec{ts, ts}, 0))
 		must(t, "close", f.Close())
-		info := stored(t, "tar-like", want)
+		objectIs(t, l, "tar-like", want)
+		_, info := getObject(t, l, "tar-like")
 		if got, ok := parseTime(info.Metadata[metaMtime]); !ok || !got.Equal(mt) {
 			t.Fatalf("stored mtime %q, want %v", info.Metadata[metaMtime], mt)
 		}
@@ -71,7 +57,8 @@ func TestFsyncModeWriteCases(t *testing.T) {
 		p := filepath.Join(dir, "plain")
 		want := pattern(5000, 4)
 		must(t, "write", os.WriteFile(p, want, 0o644))
-		info := stored(t, "plain", want)
+		objectIs(t, l, "plain", want)
+		_, info := getObject(t, l, "plain")
 		got, ok := parseTime(info.Metadata[metaMtime])
 		if st := statOf(t, p); !ok || !time.Unix(st.Mtim.Unix()).Equal(got) {
 			t.Fatalf("mount's mtime %v, stored %q", time.Unix(st.Mtim.Unix()), info.Metadata[metaMtime])
@@ -90,12 +77,12 @@ func TestFsyncModeWriteCases(t *testing.T) {
 		copy(m[4090:], "through the map")
 		copy(want[4090:], "through the map")
 		must(t, "msync", unix.Msync(m, unix.MS_SYNC))
-		stored(t, "mapped", want) // msync(MS_SYNC) is an fsync of the range: committed
+		objectIs(t, l, "mapped", want) // msync(MS_SYNC) is an fsync of the range: committed
 		copy(m[0:], "again")
 		copy(want[0:], "again")
 		must(t, "munmap", unix.Munmap(m))
 		must(t, "close", f.Close())
-		stored(t, "mapped", want)
+		objectIs(t, l, "mapped", want)
 		shows(t, "mapped", want)
 	})
 
@@ -152,7 +139,7 @@ func TestFsyncModeWriteCases(t *testing.T) {
 		must(t, "write", err)
 		putObject(t, l, "dirty", []byte("from S3, a longer content than the mount's"), nil)
 		must(t, "close", f.Close())
-		stored(t, "dirty", []byte("from the mount"))
+		objectIs(t, l, "dirty", []byte("from the mount"))
 		shows(t, "dirty", []byte("from the mount"))
 	})
 
@@ -171,7 +158,7 @@ func TestFsyncModeWriteCases(t *testing.T) {
 			must(t, "close", f.Close())
 		}
 		want := []byte("first line\nsecond line\nthird line\n")
-		stored(t, "appended", want)
+		objectIs(t, l, "appended", want)
 		shows(t, "appended", want)
 	})
 
@@ -189,10 +176,10 @@ func TestFsyncModeWriteCases(t *testing.T) {
 		want = append(want, make([]byte, 2000)...)
 		want = append(want, "after the hole"...)
 		must(t, "close", f.Close())
-		stored(t, "truncated", want)
+		objectIs(t, l, "truncated", want)
 		shows(t, "truncated", want)
 		must(t, "truncate", os.Truncate(p, 6000))
-		stored(t, "truncated", want[:6000])
+		objectIs(t, l, "truncated", want[:6000])
 		shows(t, "truncated", want[:6000])
 	})
 
@@ -210,7 +197,7 @@ func TestFsyncModeWriteCases(t *testing.T) {
 			t.Fatalf("a reader while the writer holds the file: %d bytes, want %d", len(got), len(want))
 		}
 		must(t, "close", w.Close())
-		stored(t, "shared", want)
+		objectIs(t, l, "shared", want)
 	})
 
 	t.Run("fsync and fdatasync commit", func(t *testing.T) {
@@ -222,7 +209,7 @@ func TestFsyncModeWriteCases(t *testing.T) {
 			_, err = f.Write(want)
 			must(t, "write", err)
 			must(t, "sync", sync(f))
-			stored(t, key, want) // before the close
+			objectIs(t, l, key, want) // before the close
 			must(t, "close", f.Close())
 		}
 	})
