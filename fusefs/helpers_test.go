@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/deploy"
@@ -82,8 +83,24 @@ func setup(t testing.TB, drives int) (objstore.ObjectLayer, string) {
 	if err := l.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	mnt := mountLayer(t, l, Options{})
+	mnt := mountLayer(t, l, testMountOptions(t, l))
 	return l, filepath.Join(mnt, testBucket)
+}
+
+// testMountOptions are the options of setup's mounts: the default (durable close), or with
+// FLASHSTOR_TEST_MOUNT=fsync the fsync mode (its flusher slowed to an hour, so that only
+// fsync syncs), so that the behaviour suites run in that mode too (scripts/test.sh).
+func testMountOptions(t testing.TB, l objstore.ObjectLayer) Options {
+	t.Helper()
+	switch m := os.Getenv("FLASHSTOR_TEST_MOUNT"); m {
+	case "":
+		return Options{}
+	case "fsync":
+		return Options{Durability: DurableFsync, SyncDrives: l.(*deploy.Deployment).SyncDrives, FlushInterval: time.Hour}
+	default:
+		t.Fatalf("FLASHSTOR_TEST_MOUNT=%q: want fsync or nothing", m)
+	}
+	return Options{}
 }
 
 // setupAt is setup on one drive, mounted at mnt.

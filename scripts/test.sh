@@ -38,6 +38,12 @@ go build -o /dev/null ./cmd/flashstor
 step "go test -race -short (every package)"
 go test -race -short -timeout 15m ./...
 
+# The mount's behaviour suites (the tests that mount through setup()) mount in close mode;
+# they run once more in fsync mode, whose commits (write-behind, deferred syncs) differ
+# (about 30 s, without the race detector).
+step "fusefs in fsync mode (FLASHSTOR_TEST_MOUNT=fsync)"
+FLASHSTOR_TEST_MOUNT=fsync go test -short -count=1 -timeout 10m ./fusefs/
+
 if [ -z "${QUICK:-}" ]; then
 	# What -short leaves out: the full fault, crash and large-layout matrices, the CLI
 	# clients, multi-GiB streams, 10,000 idle connections, the hardened build and the
