@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,14 +40,14 @@ import (
 // embedded etcd's).
 func clusterPort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		free := port+2 < 65536
+	// Below the kernel's ephemeral range: the nodes bind the three ports seconds after
+	// this check, and a port of that range can meanwhile become the source port of any
+	// outgoing connection on the machine (another test package's client), which makes
+	// the etcd member's bind fail with "address already in use".
+	high := ephemeralLow() - 3
+	for range 200 {
+		port := clusterPortLow + rand.IntN(high-clusterPortLow)
+		free := true
 		for i := 1; i <= 4 && free; i++ {
 			for off := 0; off <= 2 && free; off++ {
 				l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:%d", i, port+off))
@@ -60,8 +62,28 @@ func clusterPort(t testing.TB) int {
 			return port
 		}
 	}
-	t.Fatal("no port free on 127.0.0.1-4 with its two next ports in 100 tries")
+	t.Fatal("no port free on 127.0.0.1-4 with its two next ports in 200 tries")
 	return 0
+}
+
+// clusterPortLow is the lowest port clusterPort picks.
+const clusterPortLow = 20000
+
+// ephemeralLow returns the lowest port of the kernel's ephemeral range (32768 if unknown).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 32768
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil || lo <= clusterPortLow+100 {
+		return 32768
+	}
+	return lo
 }
 
 // clusterProcess is one node's server process.
