@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/flashstor/flashstor/internal/testpki"
+	"github.com/flashstor/flashstor/internal/testport"
 	"github.com/flashstor/flashstor/internal/tlsconf"
 	"github.com/flashstor/flashstor/internal/tlsconf/tlsconftest"
 	"github.com/flashstor/flashstor/objstore/cluster"
@@ -40,50 +39,7 @@ import (
 // embedded etcd's).
 func clusterPort(t testing.TB) int {
 	t.Helper()
-	// Below the kernel's ephemeral range: the nodes bind the three ports seconds after
-	// this check, and a port of that range can meanwhile become the source port of any
-	// outgoing connection on the machine (another test package's client), which makes
-	// the etcd member's bind fail with "address already in use".
-	high := ephemeralLow() - 3
-	for range 200 {
-		port := clusterPortLow + rand.IntN(high-clusterPortLow)
-		free := true
-		for i := 1; i <= 4 && free; i++ {
-			for off := 0; off <= 2 && free; off++ {
-				l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:%d", i, port+off))
-				if err != nil {
-					free = false
-					break
-				}
-				l.Close()
-			}
-		}
-		if free {
-			return port
-		}
-	}
-	t.Fatal("no port free on 127.0.0.1-4 with its two next ports in 200 tries")
-	return 0
-}
-
-// clusterPortLow is the lowest port clusterPort picks.
-const clusterPortLow = 20000
-
-// ephemeralLow returns the lowest port of the kernel's ephemeral range (32768 if unknown).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		return 32768
-	}
-	lo, err := strconv.Atoi(f[0])
-	if err != nil || lo <= clusterPortLow+100 {
-		return 32768
-	}
-	return lo
+	return testport.Pick(t, []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}, []int{0, cluster.EtcdClientOffset, cluster.EtcdPeerOffset})
 }
 
 // clusterProcess is one node's server process.

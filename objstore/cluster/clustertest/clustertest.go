@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/internal/httpserver"
+	"github.com/flashstor/flashstor/internal/testport"
 	"github.com/flashstor/flashstor/objstore/cluster"
 	"github.com/flashstor/flashstor/objstore/deploy"
 )
@@ -213,28 +214,27 @@ func (c *Cluster) close() {
 }
 
 // reserve returns a listener on a loopback port whose two next ports are free too (held
-// by the returned listeners until the etcd members start), for the embedded etcd.
+// by the returned listeners until the etcd members start), for the embedded etcd. The
+// port is below the kernel's ephemeral range (testport), so that no outgoing connection
+// takes one of the three between the holds' release and the members' binds, nor while a
+// restarted cluster comes back on them.
 func reserve(t testing.TB) (net.Listener, []net.Listener) {
 	t.Helper()
+	offsets := []int{0, cluster.EtcdClientOffset, cluster.EtcdPeerOffset}
 	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		var hold []net.Listener
-		for _, off := range []int{cluster.EtcdClientOffset, cluster.EtcdPeerOffset} {
+		port := testport.Pick(t, []string{"127.0.0.1"}, offsets)
+		var held []net.Listener
+		for _, off := range offsets {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+off))
 			if err != nil {
 				break
 			}
-			hold = append(hold, l)
+			held = append(held, l)
 		}
-		if len(hold) == 2 {
-			return ln, hold
+		if len(held) == len(offsets) {
+			return held[0], held[1:]
 		}
-		ln.Close()
-		for _, l := range hold {
+		for _, l := range held {
 			l.Close()
 		}
 	}
