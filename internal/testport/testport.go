@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,10 +26,7 @@ const low = 20000
 // when checked.
 func Pick(t testing.TB, hosts []string, offsets []int) int {
 	t.Helper()
-	high := ephemeralLow()
-	for _, off := range offsets {
-		high = min(high, ephemeralLow()-off)
-	}
+	high := ephemeralLow() - slices.Max(offsets)
 	for range 200 {
 		p := low + rand.IntN(high-low)
 		if free(hosts, p, offsets) {

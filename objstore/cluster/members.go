@@ -39,29 +39,8 @@ func (n *Node) register(ctx context.Context) error {
 	}
 	n.lease.Store(int64(lease))
 	// The keep-alive runs on the client's context: it ends with Close.
-	go func() {
-		ctx := n.client.Ctx()
-		for {
-			err := leasekeep.Keep(ctx, n.client, lease, memberTTL*time.Second, nil, n.log)
-			for ctx.Err() == nil {
-				n.log.Warn("this node's membership key is gone with its lease; registering again", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-				rctx, cancel := context.WithTimeout(ctx, memberTTL*time.Second)
-				lease, err = n.putMember(rctx)
-				cancel()
-				if err == nil {
-					n.lease.Store(int64(lease))
-					break
-				}
-			}
-			if ctx.Err() != nil {
-				return
-			}
-		}
-	}()
+	go leasekeep.KeepRegistered(n.client.Ctx(), n.client, lease, memberTTL*time.Second, n.putMember,
+		func(l clientv3.LeaseID) { n.lease.Store(int64(l)) }, "this node's membership key", n.log)
 	return nil
 }
 

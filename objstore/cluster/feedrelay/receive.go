@@ -40,30 +40,13 @@ func (r *Relay) Receive(ctx context.Context) (stop func(), err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for {
-			err := leasekeep.Keep(rctx, r.etcd, lease, ReceiverTTL*time.Second, nil, r.log)
-			if rctx.Err() != nil {
-				return
-			}
-			r.log.Warn("feed relay: this node's registration as a receiver was lost; registering again", "err", err)
-			for {
-				select {
-				case <-rctx.Done():
-					return
-				case <-time.After(time.Second):
-				}
-				actx, acancel := context.WithTimeout(rctx, 5*time.Second)
-				lease, err = r.register(actx)
-				acancel()
-				if err == nil {
-					break
-				}
-				r.log.Warn("feed relay: registering as a receiver", "err", err)
-			}
+		// Registered again: changes may have been missed while it was lost.
+		leasekeep.KeepRegistered(rctx, r.etcd, lease, ReceiverTTL*time.Second, r.register, func(l clientv3.LeaseID) {
+			lease = l
 			if box := r.layer.Load(); box != nil {
 				box.l.PublishChange(objstore.WithOrigin(rctx, origin{from: r.cfg.Self}), objstore.Event{Type: objstore.EventResync})
 			}
-		}
+		}, "this node's registration as a feed receiver", r.log)
 	}()
 	return func() {
 		cancel()

@@ -98,3 +98,34 @@ func Keep(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, ttl ti
 		}
 	}
 }
+
+// KeepRegistered keeps a registration alive until ctx ends: a key put under lease first,
+// of time to live ttl. It keeps the lease alive with Keep and, whenever the lease is lost
+// (etcd unreachable for a whole ttl, the lease revoked), registers again with register (a
+// new lease and the key under it), once a second until it works, each attempt bounded by
+// half the ttl, then tells registered the new lease. what names the registration in log.
+func KeepRegistered(ctx context.Context, cli *clientv3.Client, first clientv3.LeaseID, ttl time.Duration,
+	register func(context.Context) (clientv3.LeaseID, error), registered func(clientv3.LeaseID), what string, log *slog.Logger) {
+	lease := first
+	for {
+		err := Keep(ctx, cli, lease, ttl, nil, log)
+		for ctx.Err() == nil {
+			log.Warn("etcd lease: a registration was lost with its lease; registering again", "what", what, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			rctx, cancel := context.WithTimeout(ctx, ttl/2)
+			lease, err = register(rctx)
+			cancel()
+			if err == nil {
+				registered(lease)
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
