@@ -1,15 +1,15 @@
 // Package etcdtest starts a real etcd server, embedded in the test process, on loopback
-// ports chosen by the kernel, for tests of the packages that keep cluster state in etcd.
+// ports below the kernel's ephemeral range (internal/testport), for tests of the packages that keep cluster state in etcd.
 // It is the real engine (go.etcd.io/etcd/server/v3/embed), not a stand-in.
 package etcdtest
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/flashstor/flashstor/internal/testport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -30,7 +30,10 @@ func Start(t testing.TB) *Server {
 	cfg.Dir = t.TempDir()
 	cfg.Name = "etcdtest"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	client, peer := freeURL(t), freeURL(t)
+	// Below the ephemeral range (testport): etcd binds the two ports after they are
+	// picked, and a port of that range can meanwhile become some connection's source port.
+	port := testport.Pick(t, []string{"127.0.0.1"}, []int{0, 1})
+	client, peer := loopbackURL(port), loopbackURL(port+1)
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
 	cfg.InitialCluster = cfg.Name + "=" + peer.String()
@@ -66,13 +69,7 @@ func ClientOf(t testing.TB, endpoints []string) *clientv3.Client {
 	return c
 }
 
-// freeURL returns an http URL on 127.0.0.1 with a port the kernel just handed out.
-func freeURL(t testing.TB) url.URL {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("etcdtest: %v", err)
-	}
-	defer l.Close()
-	return url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)}
+// loopbackURL returns the http URL of port on 127.0.0.1.
+func loopbackURL(port int) url.URL {
+	return url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port)}
 }

@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flashstor/flashstor/internal/testport"
 	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/objstore/storage/health"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
@@ -149,12 +151,9 @@ func TestReplayRefused(t *testing.T) {
 }
 
 func TestNodeDownIsOffline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now: connection refused
+	// Nothing listens there: connection refused. Below the ephemeral range (testport), so
+	// that no connection's source port takes it meanwhile.
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testport.Pick(t, []string{"127.0.0.1"}, []int{0})))
 	c := client(t, "http://"+addr, "d1", secret)
 	if _, err := c.DiskInfo(context.Background()); !errors.Is(err, storage.ErrDriveOffline) || !storage.IsDriveFault(err) {
 		t.Fatalf("DiskInfo of a node that is down: %v, want ErrDriveOffline", err)
