@@ -148,6 +148,13 @@ type PutOptions struct {
 	// Versioning is decided by the layer from the bucket's configuration; a caller leaves
 	// it zero.
 	Versioning Versioning
+	// ContentMD5, when set (16 bytes), is the body's MD5, which the caller has already:
+	// the layer takes it for the ETag instead of hashing the body a second time. It must be
+	// the MD5 of exactly the bytes the reader delivers before io.EOF. A caller that learns
+	// whether it is only at the end (S3's Content-MD5, verified by the body's reader) must
+	// fail that last read instead of returning io.EOF when it is not: the put then fails
+	// and stores nothing.
+	ContentMD5 []byte
 }
 
 // Preconditions make a write conditional on the object's current state, like S3's

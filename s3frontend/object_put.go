@@ -47,7 +47,9 @@ func (c *call) putObject() error {
 		return err
 	}
 	capture := &checksumCapture{body: body, md: md}
-	info, err := c.h.layer.PutObject(c.context(), c.bucket, c.key, capture, size, objstore.PutOptions{Metadata: md, Preconditions: pre, Lock: lock})
+	opts := objstore.PutOptions{Metadata: md, Preconditions: pre, Lock: lock}
+	opts.ContentMD5, _ = body.ContentMD5() // verified by the body before its io.EOF
+	info, err := c.h.layer.PutObject(c.context(), c.bucket, c.key, capture, size, opts)
 	if err != nil {
 		return err
 	}

@@ -349,5 +349,27 @@ func TestSDKChecksums(t *testing.T) {
 		_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sums"), Key: aws.String("bad"), Body: bytes.NewReader(data),
 			ContentMD5: aws.String("not-base64")})
 		wantCode(t, "PutObject malformed Content-MD5", err, "InvalidDigest")
+
+		// A right Content-MD5 is the ETag (the layer takes it instead of hashing the body
+		// again); a body that does not match it, sent over that object, is refused at its
+		// end and leaves the object as it was. 4 MiB: not inline, streamed to the drives.
+		big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18)
+		bigSum := md5.Sum(big)
+		put, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sums"), Key: aws.String("md5"), Body: bytes.NewReader(big),
+			ContentMD5: aws.String(base64.StdEncoding.EncodeToString(bigSum[:]))})
+		mustOK(t, "PutObject with Content-MD5", err)
+		if want := `"` + hex.EncodeToString(bigSum[:]) + `"`; aws.ToString(put.ETag) != want {
+			t.Errorf("PutObject with Content-MD5: ETag %s, want %s", aws.ToString(put.ETag), want)
+		}
+		other := bytes.Clone(big)
+		other[len(other)-1] ^= 1
+		_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sums"), Key: aws.String("md5"), Body: bytes.NewReader(other),
+			ContentMD5: aws.String(base64.StdEncoding.EncodeToString(bigSum[:]))})
+		wantCode(t, "PutObject of a body that differs from its Content-MD5 in its last byte", err, "BadDigest")
+		b, out := getBytes(t, c, &s3.GetObjectInput{Bucket: aws.String("sums"), Key: aws.String("md5")})
+		if !bytes.Equal(b, big) || aws.ToString(out.ETag) != aws.ToString(put.ETag) {
+			t.Errorf("after a refused overwrite: %d bytes (equal %v), ETag %s; want the first object, ETag %s",
+				len(b), bytes.Equal(b, big), aws.ToString(out.ETag), aws.ToString(put.ETag))
+		}
 	})
 }

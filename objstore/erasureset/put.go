@@ -114,9 +114,14 @@ func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, siz
 	if r == nil {
 		r = eofReader{}
 	}
-	h := newAsyncHash(md5.New())
-	defer h.Close()
-	body := &hashingReader{r: r, h: h}
+	// The ETag is the body's MD5: computed here, unless the caller has it (ContentMD5).
+	var h *asyncHash
+	body := r
+	if len(opts.ContentMD5) != md5.Size {
+		h = newAsyncHash(md5.New())
+		defer h.Close()
+		body = &hashingReader{r: r, h: h}
+	}
 
 	// A versioned bucket's versions are never inline: a key's record would hold the data
 	// of every version (meta's doc).
@@ -147,7 +152,11 @@ func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, siz
 	if err != nil {
 		return nil, err
 	}
-	m.ETag = hex.EncodeToString(h.Sum(nil))
+	if h != nil {
+		m.ETag = hex.EncodeToString(h.Sum(nil))
+	} else {
+		m.ETag = hex.EncodeToString(opts.ContentMD5)
+	}
 	m.Parts = []meta.Part{{Number: 1, Size: m.Size, ETag: m.ETag}}
 	return st, nil
 }

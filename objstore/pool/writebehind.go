@@ -154,6 +154,7 @@ func (p *Pool) PutBehind(ctx context.Context, bucket, key string, data []byte, o
 	opts.Metadata = maps.Clone(opts.Metadata)
 	sum := md5.Sum(data)
 	etag := hex.EncodeToString(sum[:])
+	opts.ContentMD5 = sum[:] // the commit's ETag: the body is not hashed twice
 	info := objstore.ObjectInfo{Bucket: bucket, Key: key, Size: int64(len(data)), ModTime: opts.ModTime,
 		ETag: etag, Metadata: maps.Clone(opts.Metadata),
 		Parts:   []objstore.PartInfo{{Number: 1, Size: int64(len(data)), ETag: etag}},

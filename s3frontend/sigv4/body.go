@@ -265,6 +265,17 @@ func (b *Body) Checksum() (checksum.Value, bool) {
 	return b.result, true
 }
 
+// ContentMD5 returns the digest of the request's Content-MD5 header, if it had one. Read
+// verifies it at the body's end: it fails with BadDigest instead of returning io.EOF when
+// the body does not match, so a reader of the whole body may take the digest as the body's
+// MD5 before it has read a byte.
+func (b *Body) ContentMD5() ([]byte, bool) {
+	if b.md5 == nil {
+		return nil, false
+	}
+	return append([]byte(nil), b.wantMD5.Raw()...), true
+}
+
 // ClientChecksum reports whether the checksum returned by Checksum came from the client
 // (header or trailer) rather than from BodyOptions.Compute.
 func (b *Body) ClientChecksum() bool { return b.fromTrailr || !b.wantSum.IsZero() }
