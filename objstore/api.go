@@ -170,6 +170,8 @@ type Preconditions struct {
 type PartOptions struct {
 	// Checksum is the part's verified S3 checksum as "ALGORITHM:base64", stored with it.
 	Checksum string
+	// ContentMD5 is the part's MD5 when the caller has it, as PutOptions.ContentMD5.
+	ContentMD5 []byte
 	// FinalChecksum, if set, is called once the body has been read to its end and before
 	// the part is committed; a non-empty result replaces Checksum. It serves checksums that
 	// are known only after the body (S3 trailers, checksums the server computes).

@@ -130,6 +130,7 @@ func (c *call) uploadPart() error {
 	if v := headerChecksum(c); v.Algorithm != checksum.None {
 		opts.Checksum = v.Algorithm.String() + ":" + v.Base64()
 	}
+	opts.ContentMD5, _ = body.ContentMD5() // verified by the body before its io.EOF
 	capture := &checksumCapture{body: body}
 	opts.FinalChecksum = func() string {
 		if capture.sum.Algorithm == checksum.None {

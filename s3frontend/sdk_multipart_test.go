@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -56,6 +57,24 @@ func TestSDKMultipart(t *testing.T) {
 				t.Errorf("UploadPart %d returned no CRC32", i+1)
 			}
 		}
+		// Part 2 again with Content-MD5: its ETag is that digest (the layer takes it instead
+		// of hashing the part again); a body that differs from it in its first byte is
+		// refused, and part 2 stays as sent before.
+		sum2 := md5.Sum(p2)
+		again, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpu"), Key: aws.String("big/obj"), UploadId: id,
+			PartNumber: aws.Int32(2), Body: bytes.NewReader(p2), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+			ContentMD5: aws.String(base64.StdEncoding.EncodeToString(sum2[:]))})
+		mustOK(t, "UploadPart 2 with Content-MD5", err)
+		if want := `"` + hex.EncodeToString(sum2[:]) + `"`; aws.ToString(again.ETag) != want {
+			t.Errorf("UploadPart with Content-MD5: ETag %s, want %s", aws.ToString(again.ETag), want)
+		}
+		bad := bytes.Clone(p2)
+		bad[0] ^= 1
+		_, err = c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpu"), Key: aws.String("big/obj"), UploadId: id,
+			PartNumber: aws.Int32(2), Body: bytes.NewReader(bad), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+			ContentMD5: aws.String(base64.StdEncoding.EncodeToString(sum2[:]))})
+		wantCode(t, "UploadPart of a body that differs from its Content-MD5", err, "BadDigest")
+
 		// A part with another checksum algorithm than the upload's is refused.
 		_, err = c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpu"), Key: aws.String("big/obj"), UploadId: id,
 			PartNumber: aws.Int32(9), Body: bytes.NewReader(p3), ChecksumAlgorithm: types.ChecksumAlgorithmSha1})

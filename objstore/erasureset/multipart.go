@@ -182,11 +182,11 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 	if r == nil {
 		r = eofReader{}
 	}
-	h := newAsyncHash(md5.New())
-	defer h.Close()
+	body, etag := md5Of(r, opts.ContentMD5)
+	defer etag.Close()
 	staging := stagingDir(newID())
 	name := layout.PartName(number)
-	written, staged, files, err := s.encodeStagedHedged(ctx, codec, e.Distribution, staging, name, &hashingReader{r: r, h: h}, size, true)
+	written, staged, files, err := s.encodeStagedHedged(ctx, codec, e.Distribution, staging, name, body, size, true)
 	if err != nil {
 		return objstore.PartInfo{}, err
 	}
@@ -218,7 +218,7 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 		return objstore.PartInfo{}, err
 	}
 	rec := meta.PartRecord{
-		Part:    meta.Part{Number: number, Size: written, ETag: hex.EncodeToString(h.Sum(nil)), Checksum: sum},
+		Part:    meta.Part{Number: number, Size: written, ETag: etag.Hex(), Checksum: sum},
 		ModTime: time.Now().UTC(),
 	}
 	dir := uploadDir(bucket, key, uploadID)

@@ -114,14 +114,8 @@ func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, siz
 	if r == nil {
 		r = eofReader{}
 	}
-	// The ETag is the body's MD5: computed here, unless the caller has it (ContentMD5).
-	var h *asyncHash
-	body := r
-	if len(opts.ContentMD5) != md5.Size {
-		h = newAsyncHash(md5.New())
-		defer h.Close()
-		body = &hashingReader{r: r, h: h}
-	}
+	body, etag := md5Of(r, opts.ContentMD5)
+	defer etag.Close()
 
 	// A versioned bucket's versions are never inline: a key's record would hold the data
 	// of every version (meta's doc).
@@ -152,11 +146,7 @@ func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, siz
 	if err != nil {
 		return nil, err
 	}
-	if h != nil {
-		m.ETag = hex.EncodeToString(h.Sum(nil))
-	} else {
-		m.ETag = hex.EncodeToString(opts.ContentMD5)
-	}
+	m.ETag = etag.Hex()
 	m.Parts = []meta.Part{{Number: 1, Size: m.Size, ETag: m.ETag}}
 	return st, nil
 }
@@ -242,6 +232,38 @@ type eofReader struct{}
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // hashingReader feeds what it reads to a hash (the ETag's MD5).
+// bodyMD5 is a body's MD5, hashed while the body is read, or given by the caller.
+type bodyMD5 struct {
+	h     *asyncHash // nil when known
+	known []byte
+}
+
+// md5Of returns r, reading through which gives the returned MD5 the body's, unless known,
+// the caller's digest of the body (objstore.PutOptions.ContentMD5), is 16 bytes long: then
+// r itself and that digest. Close releases the hash's buffers.
+func md5Of(r io.Reader, known []byte) (io.Reader, *bodyMD5) {
+	if len(known) == md5.Size {
+		return r, &bodyMD5{known: known}
+	}
+	h := newAsyncHash(md5.New())
+	return &hashingReader{r: r, h: h}, &bodyMD5{h: h}
+}
+
+// Hex returns the MD5 in hex, once the body has been read to its end.
+func (b *bodyMD5) Hex() string {
+	if b.h == nil {
+		return hex.EncodeToString(b.known)
+	}
+	return hex.EncodeToString(b.h.Sum(nil))
+}
+
+// Close releases the hash's buffers.
+func (b *bodyMD5) Close() {
+	if b.h != nil {
+		b.h.Close()
+	}
+}
+
 type hashingReader struct {
 	r io.Reader
 	h hash.Hash
