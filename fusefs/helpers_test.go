@@ -14,6 +14,7 @@ import (
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/deploy"
+	"github.com/flashstor/flashstor/objstore/storage/local"
 )
 
 // testBucket is the bucket every mount test works in.
@@ -28,11 +29,21 @@ func newLayer(t testing.TB, drives int) objstore.ObjectLayer {
 // layerAt returns an object layer on the drives the pattern names.
 func layerAt(t testing.TB, drives string) objstore.ObjectLayer {
 	t.Helper()
-	d, err := deploy.Open(context.Background(), deploy.Config{Drives: []string{drives}, Parity: -1})
+	d, err := deploy.Open(context.Background(), deploy.Config{Drives: []string{drives}, Parity: -1, DriveOptions: testDriveOptions()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// testDriveOptions are the local drives' options of the tests' layers: the default, or with
+// FLASHSTOR_TEST_MOUNT=redo drives whose small commits go through a redo log (a small one,
+// which the tests fill, so that its checkpoints run too).
+func testDriveOptions() local.Options {
+	if os.Getenv("FLASHSTOR_TEST_MOUNT") == "redo" {
+		return local.Options{RedoLog: true, RedoLogSize: 256 << 10}
+	}
+	return local.Options{}
 }
 
 // mountLayer mounts layer in a temporary directory, unmounted when the test ends (even when
@@ -93,12 +104,12 @@ func setup(t testing.TB, drives int) (objstore.ObjectLayer, string) {
 func testMountOptions(t testing.TB, l objstore.ObjectLayer) Options {
 	t.Helper()
 	switch m := os.Getenv("FLASHSTOR_TEST_MOUNT"); m {
-	case "":
+	case "", "redo":
 		return Options{}
 	case "fsync":
 		return Options{Durability: DurableFsync, SyncDrives: l.(*deploy.Deployment).SyncDrives, FlushInterval: time.Hour}
 	default:
-		t.Fatalf("FLASHSTOR_TEST_MOUNT=%q: want fsync or nothing", m)
+		t.Fatalf("FLASHSTOR_TEST_MOUNT=%q: want fsync, redo or nothing", m)
 	}
 	return Options{}
 }
@@ -124,7 +135,7 @@ func remountable(t *testing.T) (dir string, remount func()) {
 		t.Skip("mount tests run as root (direct mount, /dev/fuse)")
 	}
 	drives := filepath.Join(t.TempDir(), "d{1...4}")
-	first, err := deploy.Open(context.Background(), deploy.Config{Drives: []string{drives}, Parity: -1})
+	first, err := deploy.Open(context.Background(), deploy.Config{Drives: []string{drives}, Parity: -1, DriveOptions: testDriveOptions()})
 	must(t, "deploy.Open", err)
 	must(t, "MakeBucket", first.MakeBucket(context.Background(), testBucket, objstore.MakeBucketOptions{}))
 	mnt := t.TempDir()

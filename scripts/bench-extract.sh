@@ -16,6 +16,7 @@
 #   BENCH_TREE      the directory tarred and extracted (default: $(go env GOROOT)/src)
 #   BENCH_ROUNDS    rounds (default 3)
 #   BENCH_DURABILITY  the mounts' --mount-durability (default close)
+#   BENCH_NEW_ARGS  more arguments for the working tree's server (e.g. --drive-redo-log)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +54,8 @@ start() {
 	local extra=()
 	# fee0d74 predates the flag: the default (close) is left implicit.
 	[ "$durability" = close ] || extra=(--mount-durability "$durability")
+	# shellcheck disable=SC2206 # BENCH_NEW_ARGS is split into words on purpose
+	[ "$name" = new ] && extra+=(${BENCH_NEW_ARGS:-})
 	"$dir/flashstor-$name" server --address "127.0.0.1:$port" --mount "$mnt" "${extra[@]}" \
 		"$dir/$name/d{1...4}" >"$dir/$name/log" 2>&1 &
 	pids+=($!)

@@ -40,6 +40,7 @@ import (
 //	go test -run TestChaos -v ./cmd/flashstor/                       # about 60 s
 //	FLASHSTOR_CHAOS_DURATION=10m go test -timeout 30m -run TestChaos -v ./cmd/flashstor/
 //	FLASHSTOR_CHAOS_SEED=N ...                                       # a run's random choices again
+//	FLASHSTOR_CHAOS_REDO_LOG=1 ...                                   # the server with --drive-redo-log
 
 const chaosBucket = "chaos"
 
@@ -236,6 +237,10 @@ func TestChaos(t *testing.T) {
 	}
 	c.srv = &chaosServer{t: t, mount: c.mount,
 		args: []string{"server", "--address", "127.0.0.1:0", "--mount", c.mount, filepath.Join(c.dir, "d{1...4}")}}
+	if os.Getenv("FLASHSTOR_CHAOS_REDO_LOG") != "" {
+		// The drives' redo logs: every SIGKILL then restarts through their redo.
+		c.srv.args = append(c.srv.args[:len(c.srv.args)-1], "--drive-redo-log", c.srv.args[len(c.srv.args)-1])
+	}
 	t.Cleanup(func() { c.srv.stop(syscall.SIGTERM) })
 	c.srv.start()
 	c.up.Store(true)

@@ -43,6 +43,12 @@ type Options struct {
 	// Commits, when set, is shared by the drives of a deployment: those on one file system
 	// share the journal commits of their metadata writes (CommitGroups).
 	Commits *CommitGroups
+	// RedoLog makes every durable commit of a small object (no data directory) a record
+	// in the drive's redo log (redolog.go): one write and one fdatasync instead of a synced
+	// metadata file and a journal commit. RedoLogSize is the log's size
+	// (DefaultRedoLogSize when zero).
+	RedoLog     bool
+	RedoLogSize int64
 }
 
 // Drive is a local directory used as a drive.
@@ -63,6 +69,8 @@ type Drive struct {
 	batchWait time.Duration
 	// fsSyncs counts SyncFileSystem's syncfs calls (tests check that fsync reaches the disk).
 	fsSyncs atomic.Int64
+	// redo is the drive's redo log (Options.RedoLog), nil without one.
+	redo *redoLog
 }
 
 var (
@@ -98,7 +106,42 @@ func Open(dir string, opts Options) (*Drive, error) {
 		d.group = opts.Commits.group(st.Dev)
 		d.batchWait = groupWait
 	}
+	if opts.RedoLog {
+		d.redo, err = openRedoLog(abs, opts.RedoLogSize, d.redoRecord)
+	} else {
+		err = dropRedoLog(abs, d.redoRecord)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("drive %s: %w", abs, err)
+	}
 	return d, nil
+}
+
+// redoRecord writes a redo log record's metadata file rel (a path in a bucket) into the
+// tree, at Open, without syncs (the log syncs the file system after the last one). A
+// record whose bucket is gone is dropped: the bucket's removal came after it.
+func (d *Drive) redoRecord(rel string, data []byte) error {
+	bucket, _, _ := strings.Cut(rel, "/")
+	err := d.writeMeta(d.tmpPath(), d.root+"/"+rel, d.root+"/"+bucket, data, false, nil)
+	if errors.Is(err, storage.ErrVolumeNotFound) {
+		return nil
+	}
+	return err
+}
+
+// settle makes the redo log's record for the path rel of volume, or with under for a path
+// in the directory rel, durable in the tree before a durable change of it that is not a
+// logged commit (redoLog.settle). Paths of the system volume are never logged.
+func (d *Drive) settle(volume, rel string, under bool) error {
+	if d.redo == nil || volume == storage.SysVolume {
+		return nil
+	}
+	if rel != "" {
+		rel = volume + "/" + rel
+	} else {
+		rel = volume
+	}
+	return d.redo.settle(rel, under)
 }
 
 // String returns the drive's directory.

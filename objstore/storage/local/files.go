@@ -28,6 +28,9 @@ func (d *Drive) CreateFile(ctx context.Context, volume, p string, size int64, r 
 	if err != nil {
 		return err
 	}
+	if err := d.settle(volume, p, false); err != nil {
+		return err
+	}
 	if err := d.writeNew(ctx, full, size, r, createSync(ctx, d.oneCommit)); err != nil {
 		return fmt.Errorf("create %s/%s on %s: %w", volume, p, d.root, err)
 	}
@@ -287,6 +290,9 @@ func (d *Drive) WriteFile(ctx context.Context, volume, p string, data []byte) er
 	if err != nil {
 		return err
 	}
+	if err := d.settle(volume, p, false); err != nil {
+		return err
+	}
 	if err := d.replaceFile(ctx, full, data); err != nil {
 		return fmt.Errorf("write %s/%s on %s: %w", volume, p, d.root, err)
 	}
@@ -319,6 +325,12 @@ func (d *Drive) RenameFile(ctx context.Context, srcVolume, srcPath, dstVolume, d
 	if srcPath == "" || dstPath == "" {
 		return fmt.Errorf("%w: cannot rename a volume", storage.ErrInvalidPath)
 	}
+	if err := d.settle(srcVolume, srcPath, true); err != nil {
+		return err
+	}
+	if err := d.settle(dstVolume, dstPath, true); err != nil {
+		return err
+	}
 	if err := renameDurable(d.root, src, dst, d.isStaging(src)); err != nil {
 		return fmt.Errorf("rename %s/%s to %s/%s on %s: %w", srcVolume, srcPath, dstVolume, dstPath, d.root, mapErr(err))
 	}
@@ -333,6 +345,9 @@ func (d *Drive) Delete(ctx context.Context, volume, p string, recursive bool) er
 	}
 	if p == "" {
 		return fmt.Errorf("%w: cannot delete a volume with Delete", storage.ErrInvalidPath)
+	}
+	if err := d.settle(volume, p, recursive); err != nil {
+		return err
 	}
 	if recursive {
 		err = d.removeTree(full)

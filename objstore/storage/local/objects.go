@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/meta"
@@ -92,6 +93,12 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	// process still finds the old version or the new one (the page cache keeps both renames
 	// and the data), and SyncFileSystem makes them durable.
 	durable := !storage.DeferredSync(ctx)
+	if durable && (srcDir != "" || d.redo != nil && !d.redo.fits(len(d.relPath(metaPath)), len(metaBytes))) {
+		// Not logged: a record of the path in the redo log would undo it after a crash.
+		if err := d.settle(bucket, strings.TrimPrefix(d.relPath(metaPath), bucket+"/"), false); err != nil {
+			return err
+		}
+	}
 	// In a commit batch (storage.CommitBatch), the one-commit write waits for the batch's
 	// other drives on this file system before its sync; a drive that fails or does not
 	// sync leaves the batch at once.
@@ -129,8 +136,21 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	if err := d.failpoint("commit:write-meta"); err != nil {
 		return err
 	}
-	return d.writeMeta(d.tmpPath(), metaPath, d.root+"/"+bucket, metaBytes, durable, beforeSync)
+	bucketDir := d.root + "/" + bucket
+	if d.redo != nil && durable && srcDir == "" {
+		// A small object: logged, then written into the tree without syncs.
+		err := d.redo.commit(d.relPath(metaPath), metaBytes, func() error {
+			return d.writeMeta(d.tmpPath(), metaPath, bucketDir, metaBytes, false, nil)
+		})
+		if !errors.Is(err, errRedoTooLarge) {
+			return err
+		}
+	}
+	return d.writeMeta(d.tmpPath(), metaPath, bucketDir, metaBytes, durable, beforeSync)
 }
+
+// relPath returns full, a path in the drive, relative to the drive's root.
+func (d *Drive) relPath(full string) string { return strings.TrimPrefix(full, d.root+"/") }
 
 // rename is renameDurable, or renameInto without any sync when not durable.
 func (d *Drive) rename(src, dst string, staged, durable bool) error {
@@ -144,6 +164,9 @@ func (d *Drive) rename(src, dst string, staged, durable bool) error {
 func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 	metaPath, err := d.objectPath(bucket, key)
 	if err != nil {
+		return err
+	}
+	if err := d.settle(bucket, strings.TrimPrefix(d.relPath(metaPath), bucket+"/"), false); err != nil {
 		return err
 	}
 	if err := os.Remove(metaPath); err != nil {
@@ -172,6 +195,11 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	if src == dst {
 		_, err := os.Stat(src)
 		return d.objectErr(bucket, err)
+	}
+	for _, p := range []string{src, dst} {
+		if err := d.settle(bucket, strings.TrimPrefix(d.relPath(p), bucket+"/"), false); err != nil {
+			return err
+		}
 	}
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("rename %s/%s on %s: %w", bucket, srcKey, d.root, d.objectErr(bucket, err))

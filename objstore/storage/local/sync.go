@@ -190,6 +190,11 @@ func (d *Drive) SyncFileSystem(ctx context.Context) error {
 	}
 	defer unix.Close(fd)
 	d.fsSyncs.Add(1)
+	if d.redo != nil {
+		// The checkpoint's syncfs is this one, and it starts a new generation: what the
+		// redo log held is now in the synced tree.
+		return d.redo.syncTree()
+	}
 	if err := unix.Syncfs(fd); err != nil {
 		return mapErr(&fs.PathError{Op: "syncfs", Path: d.root, Err: err})
 	}

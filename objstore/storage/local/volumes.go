@@ -130,6 +130,9 @@ func (d *Drive) DeleteVolume(ctx context.Context, volume string, force bool) err
 	if _, err := os.Stat(vp); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s on %s", storage.ErrVolumeNotFound, volume, d.root)
 	}
+	if err := d.settle(volume, "", true); err != nil {
+		return err
+	}
 	if !force {
 		has, err := hasObjects(vp, maxDepth)
 		if err != nil {

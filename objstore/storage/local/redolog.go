@@ -1,0 +1,516 @@
+package local
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// A drive's redo log (Options.RedoLog, issue 11) makes a small object's durable commit one
+// write to a file whose blocks are already allocated and written, and one fdatasync, where
+// the plain commit writes a new metadata file, waits for it, renames it and commits the
+// file system's journal (two or three device round trips more). The metadata file is then
+// written into the tree without any sync, so readers, listings and heal find it where they
+// always do; the log only has to redo it after a crash.
+//
+// The file (redoLogFile in the system volume) is a header block and records, each a
+// multiple of redoBlock long:
+//
+//	header, offset 0:  magic | version | generation | nonce | crc32c of the 28 bytes before
+//	record, after it:  magic | version | generation | nonce | sequence | path length |
+//	                   data length | crc32c of the 44 bytes before | crc32c of path and data |
+//	                   path (the metadata file's, relative to the drive's root) | data
+//
+// Only the records of the header's generation and nonce count; a new nonce (random) comes
+// with each generation, so neither an older generation's records nor object bytes that
+// imitate a record (a record's data is an object's inline data) are ever taken for one.
+// Records are redone in sequence order; a torn one (a crash during its write, never
+// acknowledged) fails its checksums and is skipped.
+//
+// A checkpoint ends a generation: once every logged commit has written its metadata file,
+// syncfs makes the tree durable, and a new header (the next generation, a new nonce) is
+// written and synced. It runs when the log is full, at SyncFileSystem, and before any other
+// durable change of a path the generation holds a record for (settle): a delete, a rename,
+// a commit of a large object over a small one, whose effect a redo of the older record
+// after a crash would undo. At Open, the records of the header's generation are redone,
+// then the tree is synced and a new generation starts.
+const (
+	redoLogFile = "redo.log"
+	redoBlock   = 4096
+	// DefaultRedoLogSize is the log's size when Options.RedoLogSize is zero: room for
+	// 16,383 small commits between two checkpoints.
+	DefaultRedoLogSize = 64 << 20
+
+	redoHeaderMagic = 0x46535244 // "FSRD"
+	redoRecordMagic = 0x46535252 // "FSRR"
+	redoVersion     = 1
+	redoHeaderLen   = 28 + 4
+	redoRecordFixed = 44 + 4 + 4
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// errRedoTooLarge: the record does not fit in an empty log; the commit takes the plain path.
+var errRedoTooLarge = errors.New("local: record larger than the redo log")
+
+// redoLog is one drive's log. Its methods are safe for concurrent use.
+type redoLog struct {
+	fd   int
+	path string
+	size int64
+
+	mu   sync.Mutex
+	cond sync.Cond // L is &mu: pending, checkpointing and sync rounds changed
+
+	gen, nonce uint64 // GUARDED_BY(mu): the generation records are written in
+	seq        uint64 // GUARDED_BY(mu): the last sequence number handed out
+	off        int64  // GUARDED_BY(mu): where the next record goes
+	// dirty holds the paths (relative to the drive's root) with a record in this
+	// generation. GUARDED_BY(mu)
+	dirty map[string]struct{}
+	// pending counts the commits that reserved a record and have not yet written their
+	// metadata file (or failed); a checkpoint waits for none. GUARDED_BY(mu)
+	pending       int
+	checkpointing bool // GUARDED_BY(mu)
+	// The group sync: a commit's record is durable once a fdatasync that started after its
+	// write has returned. GUARDED_BY(mu)
+	syncStarted, syncDone uint64
+	syncing               bool
+	// failed is the first failed sync or checkpoint: after it nothing the log holds can be
+	// trusted to be on the disk, and every commit fails. GUARDED_BY(mu)
+	failed error
+}
+
+// openRedoLog opens the drive's redo log (creating it, size bytes, if missing), redoes the
+// records of its current generation with redo, syncs the drive's file system and starts a
+// new generation.
+func openRedoLog(root string, size int64, redo func(rel string, data []byte) error) (*redoLog, error) {
+	if size <= 0 {
+		size = DefaultRedoLogSize
+	}
+	size = (size + redoBlock - 1) &^ (redoBlock - 1)
+	if size < 2*redoBlock {
+		size = 2 * redoBlock
+	}
+	p := filepath.Join(root, storage.SysVolume, redoLogFile)
+	fd, err := unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, mapErr(&fs.PathError{Op: "open", Path: p, Err: err})
+	}
+	l := &redoLog{fd: fd, path: p, size: size, dirty: make(map[string]struct{})}
+	l.cond.L = &l.mu
+	if err := l.start(root, redo); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return l, nil
+}
+
+// start redoes what the file holds and begins a new generation.
+func (l *redoLog) start(root string, redo func(rel string, data []byte) error) error {
+	old, err := replayRedoLog(l.fd, l.path, redo)
+	if err != nil {
+		return err
+	}
+	if int64(len(old)) != l.size {
+		// Every block written once, and the file's size and allocation durable, so that a
+		// record's fdatasync later has no metadata to commit.
+		if err := l.fill(); err != nil {
+			return err
+		}
+	}
+	var gen uint64
+	if h, ok := parseRedoHeader(old); ok {
+		gen = h.gen
+	}
+	return l.newGeneration(gen + 1)
+}
+
+// replayRedoLog redoes the records of the current generation in the log open at fd, then
+// syncs the file system, and returns the log's content.
+func replayRedoLog(fd int, path string, redo func(rel string, data []byte) error) ([]byte, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, mapErr(&fs.PathError{Op: "stat", Path: path, Err: err})
+	}
+	b := make([]byte, st.Size)
+	n, err := preadFull(fd, b, 0)
+	if err != nil {
+		return nil, mapErr(&fs.PathError{Op: "read", Path: path, Err: err})
+	}
+	b = b[:n]
+	recs := parseRedoLog(b)
+	for _, r := range recs {
+		if err := redo(r.path, r.data); err != nil {
+			return nil, fmt.Errorf("redo log %s: redoing %s: %w", path, r.path, err)
+		}
+	}
+	if len(recs) > 0 {
+		if err := unix.Syncfs(fd); err != nil {
+			return nil, mapErr(&fs.PathError{Op: "syncfs", Path: path, Err: err})
+		}
+	}
+	return b, nil
+}
+
+// dropRedoLog redoes a redo log left by a start with Options.RedoLog and removes it, for a
+// drive opened without one: nothing the log acknowledged is lost when the option is
+// turned off.
+func dropRedoLog(root string, redo func(rel string, data []byte) error) error {
+	p := filepath.Join(root, storage.SysVolume, redoLogFile)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err == unix.ENOENT {
+		return nil
+	}
+	if err != nil {
+		return mapErr(&fs.PathError{Op: "open", Path: p, Err: err})
+	}
+	_, err = replayRedoLog(fd, p, redo)
+	unix.Close(fd)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil {
+		return mapErr(err)
+	}
+	return mapErr(syncDir(filepath.Dir(p)))
+}
+
+// fill writes zeros over the whole file at its size and syncs it and its directory.
+func (l *redoLog) fill() error {
+	if err := unix.Ftruncate(l.fd, 0); err != nil {
+		return mapErr(&fs.PathError{Op: "truncate", Path: l.path, Err: err})
+	}
+	zero := make([]byte, 1<<20)
+	for off := int64(0); off < l.size; off += int64(len(zero)) {
+		n := min(int64(len(zero)), l.size-off)
+		if err := pwriteFull(l.fd, zero[:n], off); err != nil {
+			return mapErr(&fs.PathError{Op: "write", Path: l.path, Err: err})
+		}
+	}
+	if err := unix.Fsync(l.fd); err != nil {
+		return mapErr(&fs.PathError{Op: "fsync", Path: l.path, Err: err})
+	}
+	return mapErr(syncDir(filepath.Dir(l.path)))
+}
+
+// newGeneration writes and syncs the header of generation gen, with a new nonce, and
+// resets the log's state to it. The caller makes sure nothing appends meanwhile.
+func (l *redoLog) newGeneration(gen uint64) error {
+	var nb [8]byte
+	if _, err := rand.Read(nb[:]); err != nil {
+		return fmt.Errorf("redo log: nonce: %w", err)
+	}
+	nonce := binary.LittleEndian.Uint64(nb[:])
+	if err := pwriteFull(l.fd, encodeRedoHeader(gen, nonce), 0); err != nil {
+		return mapErr(&fs.PathError{Op: "write", Path: l.path, Err: err})
+	}
+	if err := unix.Fdatasync(l.fd); err != nil {
+		return mapErr(&fs.PathError{Op: "fdatasync", Path: l.path, Err: err})
+	}
+	l.mu.Lock()
+	l.gen, l.nonce, l.seq, l.off = gen, nonce, 0, redoBlock
+	clear(l.dirty)
+	l.mu.Unlock()
+	return nil
+}
+
+// fits reports whether a record of a path and data of these lengths fits in the log.
+func (l *redoLog) fits(pathLen, dataLen int) bool {
+	return redoRecordLen(pathLen, dataLen) <= l.size-redoBlock
+}
+
+// commit logs data as the new content of rel durably, then runs apply (which writes the
+// metadata file into the tree, without syncs). Its error is apply's, or the log's.
+func (l *redoLog) commit(rel string, data []byte, apply func() error) error {
+	n := redoRecordLen(len(rel), len(data))
+	if !l.fits(len(rel), len(data)) {
+		return errRedoTooLarge
+	}
+	l.mu.Lock()
+	for l.checkpointing {
+		l.cond.Wait()
+	}
+	if l.failed != nil {
+		err := l.failed
+		l.mu.Unlock()
+		return err
+	}
+	if l.off+n > l.size {
+		if err := l.checkpointLocked(); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+	}
+	off := l.off
+	l.off += n
+	l.seq++
+	rec := encodeRedoRecord(l.gen, l.nonce, l.seq, rel, data, n)
+	l.dirty[rel] = struct{}{}
+	l.pending++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.pending--
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	}()
+
+	if err := pwriteFull(l.fd, rec, off); err != nil {
+		return l.fail(mapErr(&fs.PathError{Op: "write", Path: l.path, Err: err}))
+	}
+	if err := l.sync(); err != nil {
+		return err
+	}
+	return apply()
+}
+
+// sync returns once a fdatasync of the log that started after the caller's write has
+// returned: the first caller to find none running starts one for everybody waiting.
+func (l *redoLog) sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	need := l.syncStarted + 1
+	for l.syncDone < need {
+		if l.failed != nil {
+			return l.failed
+		}
+		if l.syncing {
+			l.cond.Wait()
+			continue
+		}
+		l.syncing = true
+		l.syncStarted++
+		round := l.syncStarted
+		l.mu.Unlock()
+		err := unix.Fdatasync(l.fd)
+		l.mu.Lock()
+		l.syncing = false
+		if err != nil {
+			// A later fdatasync could succeed without the lost writes: the log is done.
+			l.failed = mapErr(&fs.PathError{Op: "fdatasync", Path: l.path, Err: err})
+		} else {
+			l.syncDone = round
+		}
+		l.cond.Broadcast()
+	}
+	return nil
+}
+
+// fail records err as the log's failure and returns it.
+func (l *redoLog) fail(err error) error {
+	l.mu.Lock()
+	if l.failed == nil {
+		l.failed = err
+	}
+	l.mu.Unlock()
+	return err
+}
+
+// syncTree makes everything written to the drive's file system before the call durable:
+// a checkpoint when the generation holds records, else a syncfs alone.
+func (l *redoLog) syncTree() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seq > 0 || l.checkpointing {
+		return l.checkpointLocked()
+	}
+	if err := unix.Syncfs(l.fd); err != nil {
+		return mapErr(&fs.PathError{Op: "syncfs", Path: l.path, Err: err})
+	}
+	return nil
+}
+
+// settle checkpoints if the generation holds a record for rel or, with under, for a path
+// in the directory rel: before a durable change of it that is not a logged commit.
+func (l *redoLog) settle(rel string, under bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.holdsLocked(rel, under) {
+		return nil
+	}
+	return l.checkpointLocked()
+}
+
+func (l *redoLog) holdsLocked(rel string, under bool) bool {
+	if _, ok := l.dirty[rel]; ok || !under {
+		return ok
+	}
+	prefix := strings.TrimSuffix(rel, "/") + "/"
+	for p := range l.dirty {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkpointLocked is checkpoint with l.mu held; it releases it while it waits and syncs.
+func (l *redoLog) checkpointLocked() error {
+	for l.checkpointing {
+		l.cond.Wait()
+	}
+	if l.failed != nil {
+		return l.failed
+	}
+	l.checkpointing = true
+	for l.pending > 0 {
+		l.cond.Wait()
+	}
+	gen := l.gen
+	l.mu.Unlock()
+	err := unix.Syncfs(l.fd)
+	if err != nil {
+		err = mapErr(&fs.PathError{Op: "syncfs", Path: l.path, Err: err})
+	} else {
+		err = l.newGeneration(gen + 1)
+	}
+	l.mu.Lock()
+	if err != nil && l.failed == nil {
+		l.failed = err
+	}
+	l.checkpointing = false
+	l.cond.Broadcast()
+	return err
+}
+
+// redoRecordLen is the length of a record of a path and data of these lengths.
+func redoRecordLen(pathLen, dataLen int) int64 {
+	return (int64(redoRecordFixed+pathLen+dataLen) + redoBlock - 1) &^ (redoBlock - 1)
+}
+
+// encodeRedoRecord returns the record, n bytes long (redoRecordLen).
+func encodeRedoRecord(gen, nonce, seq uint64, rel string, data []byte, n int64) []byte {
+	b := make([]byte, n)
+	binary.LittleEndian.PutUint32(b[0:], redoRecordMagic)
+	binary.LittleEndian.PutUint32(b[4:], redoVersion)
+	binary.LittleEndian.PutUint64(b[8:], gen)
+	binary.LittleEndian.PutUint64(b[16:], nonce)
+	binary.LittleEndian.PutUint64(b[24:], seq)
+	binary.LittleEndian.PutUint32(b[32:], uint32(len(rel)))
+	binary.LittleEndian.PutUint32(b[36:], uint32(len(data)))
+	binary.LittleEndian.PutUint32(b[40:], 0)
+	binary.LittleEndian.PutUint32(b[44:], crc32.Checksum(b[:44], crcTable))
+	copy(b[redoRecordFixed:], rel)
+	copy(b[redoRecordFixed+len(rel):], data)
+	binary.LittleEndian.PutUint32(b[48:], crc32.Checksum(b[redoRecordFixed:redoRecordFixed+len(rel)+len(data)], crcTable))
+	return b
+}
+
+// encodeRedoHeader returns the header block of generation gen with nonce.
+func encodeRedoHeader(gen, nonce uint64) []byte {
+	h := make([]byte, redoBlock)
+	binary.LittleEndian.PutUint32(h[0:], redoHeaderMagic)
+	binary.LittleEndian.PutUint32(h[4:], redoVersion)
+	binary.LittleEndian.PutUint64(h[8:], gen)
+	binary.LittleEndian.PutUint64(h[16:], nonce)
+	binary.LittleEndian.PutUint32(h[28:], crc32.Checksum(h[:28], crcTable))
+	return h
+}
+
+type redoHeader struct{ gen, nonce uint64 }
+
+// parseRedoHeader reads the header block at the start of b.
+func parseRedoHeader(b []byte) (redoHeader, bool) {
+	if len(b) < redoHeaderLen ||
+		binary.LittleEndian.Uint32(b[0:]) != redoHeaderMagic ||
+		binary.LittleEndian.Uint32(b[4:]) != redoVersion ||
+		binary.LittleEndian.Uint32(b[28:]) != crc32.Checksum(b[:28], crcTable) {
+		return redoHeader{}, false
+	}
+	return redoHeader{gen: binary.LittleEndian.Uint64(b[8:]), nonce: binary.LittleEndian.Uint64(b[16:])}, true
+}
+
+type redoRecord struct {
+	seq  uint64
+	path string
+	data []byte
+}
+
+// parseRedoLog returns the records of the header's generation in b, the log's content, in
+// sequence order, the last of a path only. It never fails: what it cannot read is no record.
+func parseRedoLog(b []byte) []redoRecord {
+	h, ok := parseRedoHeader(b)
+	if !ok {
+		return nil
+	}
+	byPath := make(map[string]redoRecord)
+	for off := redoBlock; off+redoRecordFixed <= len(b); {
+		r, n, ok := parseRedoRecord(b[off:], h)
+		if !ok {
+			off += redoBlock // a torn record, an older generation's, or never written
+			continue
+		}
+		if old, seen := byPath[r.path]; !seen || old.seq < r.seq {
+			byPath[r.path] = r
+		}
+		off += n
+	}
+	recs := make([]redoRecord, 0, len(byPath))
+	for _, r := range byPath {
+		recs = append(recs, r)
+	}
+	slices.SortFunc(recs, func(a, b redoRecord) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
+	return recs
+}
+
+// parseRedoRecord reads the record at the start of b if it is one of h's generation and
+// whole, and returns it and its length.
+func parseRedoRecord(b []byte, h redoHeader) (redoRecord, int, bool) {
+	if binary.LittleEndian.Uint32(b[0:]) != redoRecordMagic ||
+		binary.LittleEndian.Uint32(b[4:]) != redoVersion ||
+		binary.LittleEndian.Uint32(b[44:]) != crc32.Checksum(b[:44], crcTable) ||
+		binary.LittleEndian.Uint64(b[8:]) != h.gen || binary.LittleEndian.Uint64(b[16:]) != h.nonce {
+		return redoRecord{}, 0, false
+	}
+	pathLen := int(binary.LittleEndian.Uint32(b[32:]))
+	dataLen := int(binary.LittleEndian.Uint32(b[36:]))
+	n := redoRecordLen(pathLen, dataLen)
+	if n > int64(len(b)) {
+		return redoRecord{}, 0, false
+	}
+	payload := b[redoRecordFixed : redoRecordFixed+pathLen+dataLen]
+	if binary.LittleEndian.Uint32(b[48:]) != crc32.Checksum(payload, crcTable) {
+		return redoRecord{}, 0, false
+	}
+	rel := string(payload[:pathLen])
+	if !redoPathValid(rel) {
+		return redoRecord{}, 0, false
+	}
+	return redoRecord{seq: binary.LittleEndian.Uint64(b[24:]), path: rel, data: payload[pathLen:]}, int(n), true
+}
+
+// redoPathValid reports whether rel may be redone: a clean relative path inside a bucket's
+// volume (never the system volume).
+func redoPathValid(rel string) bool {
+	if !validPath(rel) {
+		return false
+	}
+	bucket, rest, ok := strings.Cut(rel, "/")
+	return ok && rest != "" && layout.CheckBucketName(bucket) == nil
+}
+
+// closeRedoLog is for tests that reopen a drive in the same process.
+func (l *redoLog) close() error { return unix.Close(l.fd) }
+
