@@ -511,6 +511,5 @@ func redoPathValid(rel string) bool {
 	return ok && rest != "" && layout.CheckBucketName(bucket) == nil
 }
 
-// closeRedoLog is for tests that reopen a drive in the same process.
+// close closes the log's descriptor, for tests that open a drive again in one process.
 func (l *redoLog) close() error { return unix.Close(l.fd) }
-
