@@ -139,7 +139,9 @@ type Node struct {
 	localIdx []int
 	// local are this node's drives, each fenced for its set (package fence), served to
 	// the other nodes and used by this node's own deployment alike.
-	local   map[int]storage.Drive
+	local map[int]storage.Drive
+	// opened are the local drives as opened, closed last by Close (their redo logs).
+	opened  []*local.Drive
 	handler *remote.Handler
 	// remotes are the clients of the other nodes' drives, by list index. GUARDED_BY(remoteMu).
 	remoteMu sync.Mutex
@@ -206,8 +208,12 @@ func New(cfg Config) (*Node, error) {
 	for _, e := range n.localIdx {
 		d, err := local.Open(top.Endpoints[e].Path, cfg.Deploy.DriveOptions)
 		if err != nil {
+			for _, d := range n.opened {
+				d.Close()
+			}
 			return nil, fmt.Errorf("opening drive %s: %w", top.Endpoints[e].Path, err)
 		}
+		n.opened = append(n.opened, d)
 		// One fence per drive, whoever calls: this node's own requests and the other
 		// nodes' through the handler are checked against the same newest epoch.
 		fd := fence.Wrap(d, setOf[e])
@@ -433,6 +439,11 @@ func (n *Node) close() {
 			n.etcd.Server.HardStop()
 		}
 		n.etcd.Close()
+	}
+	for _, d := range n.opened {
+		if err := d.Close(); err != nil {
+			n.log.Warn("closing a drive", "drive", d.String(), "err", err)
+		}
 	}
 }
 

@@ -6,6 +6,8 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -83,6 +85,10 @@ type Deployment struct {
 	reconnected chan int
 	expiry      UploadExpiryOptions
 	now         func() time.Time
+	// opened are the drives this deployment opened that hold something to release at
+	// Close (a local drive's redo log).
+	openedMu sync.Mutex
+	opened   []io.Closer
 }
 
 // position is the slot of one drive position and where it stands.
@@ -211,7 +217,7 @@ func (dep *Deployment) noteReconnect(d *health.Drive) {
 	}
 }
 
-// Close stops the drives' health probers.
+// Close stops the drives' health probers and releases what the drives it opened hold.
 func (dep *Deployment) Close() {
 	for _, d := range dep.Drives {
 		d.Close()
@@ -219,4 +225,12 @@ func (dep *Deployment) Close() {
 	for _, p := range dep.positions {
 		p.Close()
 	}
+	dep.openedMu.Lock()
+	defer dep.openedMu.Unlock()
+	for _, c := range dep.opened {
+		if err := c.Close(); err != nil {
+			dep.log.Warn("closing a drive", "drive", fmt.Sprint(c), "err", err)
+		}
+	}
+	dep.opened = nil
 }

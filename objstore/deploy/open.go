@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -104,6 +105,11 @@ func (dep *Deployment) openHealth(path string) (*health.Drive, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := d.(io.Closer); ok {
+		dep.openedMu.Lock()
+		dep.opened = append(dep.opened, c)
+		dep.openedMu.Unlock()
 	}
 	inner := d
 	if dep.cfg.WrapDrive != nil {

@@ -117,6 +117,15 @@ func Open(dir string, opts Options) (*Drive, error) {
 	return d, nil
 }
 
+// Close releases what the drive holds open (its redo log and the log's lock). Calls after
+// it that would commit a small object durably fail.
+func (d *Drive) Close() error {
+	if d.redo == nil {
+		return nil
+	}
+	return d.redo.close()
+}
+
 // redoRecord writes a redo log record's metadata file rel (a path in a bucket) into the
 // tree, at Open, without syncs (the log syncs the file system after the last one). A
 // record whose bucket is gone is dropped: the bucket's removal came after it.

@@ -63,8 +63,12 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// errRedoTooLarge: the record does not fit in an empty log; the commit takes the plain path.
-var errRedoTooLarge = errors.New("local: record larger than the redo log")
+var (
+	// errRedoTooLarge: the record does not fit in an empty log; the commit takes the
+	// plain path.
+	errRedoTooLarge = errors.New("local: record larger than the redo log")
+	errRedoClosed   = fmt.Errorf("%w: the drive's redo log is closed", storage.ErrDriveOffline)
+)
 
 // redoLog is one drive's log. Its methods are safe for concurrent use.
 type redoLog struct {
@@ -85,6 +89,7 @@ type redoLog struct {
 	// metadata file (or failed); a checkpoint waits for none. GUARDED_BY(mu)
 	pending       int
 	checkpointing bool // GUARDED_BY(mu)
+	closed        bool // GUARDED_BY(mu): close was called; fd is closed once nothing uses it
 	// The group sync: a commit's record is durable once a fdatasync that started after its
 	// write has returned. GUARDED_BY(mu)
 	syncStarted, syncDone uint64
@@ -109,6 +114,10 @@ func openRedoLog(root string, size int64, redo func(rel string, data []byte) err
 	fd, err := unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, mapErr(&fs.PathError{Op: "open", Path: p, Err: err})
+	}
+	if err := lockRedoLog(fd, p); err != nil {
+		unix.Close(fd)
+		return nil, err
 	}
 	l := &redoLog{fd: fd, path: p, size: size, dirty: make(map[string]struct{})}
 	l.cond.L = &l.mu
@@ -137,6 +146,20 @@ func (l *redoLog) start(root string, redo func(rel string, data []byte) error) e
 		gen = h.gen
 	}
 	return l.newGeneration(gen + 1)
+}
+
+// lockRedoLog takes the log's exclusive lock, held as long as fd is open: two processes
+// on one drive would each redo and restart the other's log (Open also clears the staging
+// area another process writes in).
+func lockRedoLog(fd int, path string) error {
+	err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	if err == unix.EWOULDBLOCK {
+		return fmt.Errorf("%s is locked: another process has this drive open", path)
+	}
+	if err != nil {
+		return mapErr(&fs.PathError{Op: "flock", Path: path, Err: err})
+	}
+	return nil
 }
 
 // replayRedoLog redoes the records of the current generation in the log open at fd, then
@@ -178,8 +201,11 @@ func dropRedoLog(root string, redo func(rel string, data []byte) error) error {
 	if err != nil {
 		return mapErr(&fs.PathError{Op: "open", Path: p, Err: err})
 	}
+	defer unix.Close(fd)
+	if err := lockRedoLog(fd, p); err != nil {
+		return err
+	}
 	_, err = replayRedoLog(fd, p, redo)
-	unix.Close(fd)
 	if err != nil {
 		return err
 	}
@@ -244,8 +270,7 @@ func (l *redoLog) commit(rel string, data []byte, apply func() error) error {
 	for l.checkpointing {
 		l.cond.Wait()
 	}
-	if l.failed != nil {
-		err := l.failed
+	if err := l.unusableLocked(); err != nil {
 		l.mu.Unlock()
 		return err
 	}
@@ -310,6 +335,14 @@ func (l *redoLog) sync() error {
 	return nil
 }
 
+// unusableLocked returns why the log takes no more commits, if it does not.
+func (l *redoLog) unusableLocked() error {
+	if l.closed {
+		return errRedoClosed
+	}
+	return l.failed
+}
+
 // fail records err as the log's failure and returns it.
 func (l *redoLog) fail(err error) error {
 	l.mu.Lock()
@@ -325,6 +358,9 @@ func (l *redoLog) fail(err error) error {
 func (l *redoLog) syncTree() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := l.unusableLocked(); err != nil {
+		return err
+	}
 	if l.seq > 0 || l.checkpointing {
 		return l.checkpointLocked()
 	}
@@ -363,8 +399,8 @@ func (l *redoLog) checkpointLocked() error {
 	for l.checkpointing {
 		l.cond.Wait()
 	}
-	if l.failed != nil {
-		return l.failed
+	if err := l.unusableLocked(); err != nil {
+		return err
 	}
 	l.checkpointing = true
 	for l.pending > 0 {
@@ -511,5 +547,17 @@ func redoPathValid(rel string) bool {
 	return ok && rest != "" && layout.CheckBucketName(bucket) == nil
 }
 
-// close closes the log's descriptor, for tests that open a drive again in one process.
-func (l *redoLog) close() error { return unix.Close(l.fd) }
+// close closes the log once no commit, sync or checkpoint uses it; commits fail after it.
+// Its lock goes with its descriptor.
+func (l *redoLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	for l.pending > 0 || l.syncing || l.checkpointing {
+		l.cond.Wait()
+	}
+	return unix.Close(l.fd)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -297,4 +298,30 @@ func TestRedoLogRedoneWithoutTheOption(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, storage.SysVolume, redoLogFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the redo log is still there: %v", err)
 	}
+}
+
+// TestRedoLogLock: while a drive with a redo log is open, opening it again (with or
+// without a log) fails instead of redoing and restarting, or removing, the log in use; once
+// it is closed the drive opens again.
+func TestRedoLogLock(t *testing.T) {
+	dir := t.TempDir()
+	d := openRedo(t, dir, 1<<20)
+	if err := d.MakeVolume(context.Background(), "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []Options{{}, {RedoLog: true, RedoLogSize: 1 << 20}} {
+		if _, err := Open(dir, opts); err == nil || !strings.Contains(err.Error(), "another process") {
+			t.Fatalf("Open(%+v) of a drive open with a redo log: %v, want a lock error", opts, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, storage.SysVolume, redoLogFile)); err != nil {
+		t.Fatalf("the redo log after the refused opens: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CommitObject(context.Background(), "bkt", "k", []byte("x"), "", ""); !errors.Is(err, errRedoClosed) {
+		t.Fatalf("a commit after Close: %v, want the closed log's error", err)
+	}
+	openRedo(t, dir, 1<<20)
 }
