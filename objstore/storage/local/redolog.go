@@ -58,6 +58,9 @@ const (
 	redoRecordMagic = 0x46535252 // "FSRR"
 	redoVersion     = 1
 	redoHeaderLen   = 28 + 4
+	// redoFillChunk is how much of the log is written with zeros at a time, ahead of the
+	// records (fillLocked).
+	redoFillChunk = 1 << 20
 	redoRecordFixed = 44 + 4 + 4
 )
 
@@ -82,6 +85,7 @@ type redoLog struct {
 	gen, nonce uint64 // GUARDED_BY(mu): the generation records are written in
 	seq        uint64 // GUARDED_BY(mu): the last sequence number handed out
 	off        int64  // GUARDED_BY(mu): where the next record goes
+	filled     int64  // GUARDED_BY(mu): the file's first filled bytes are written and synced (fillLocked)
 	// dirty holds the paths (relative to the drive's root) with a record in this
 	// generation. GUARDED_BY(mu)
 	dirty map[string]struct{}
@@ -134,12 +138,20 @@ func (l *redoLog) start(root string, redo func(rel string, data []byte) error) e
 	if err != nil {
 		return err
 	}
-	if int64(len(old)) != l.size {
-		// Every block written once, and the file's size and allocation durable, so that a
-		// record's fdatasync later has no metadata to commit.
-		if err := l.fill(); err != nil {
-			return err
+	switch have := int64(len(old)); {
+	case have == 0:
+		// A new log: its name must survive a crash before anything relies on it.
+		if err := syncDir(filepath.Dir(l.path)); err != nil {
+			return mapErr(err)
 		}
+	case have > l.size: // made larger before; its records are redone
+		if err := unix.Ftruncate(l.fd, l.size); err != nil {
+			return mapErr(&fs.PathError{Op: "truncate", Path: l.path, Err: err})
+		}
+		have = l.size
+		fallthrough
+	default:
+		l.filled = have &^ (redoBlock - 1)
 	}
 	var gen uint64
 	if h, ok := parseRedoHeader(old); ok {
@@ -215,22 +227,26 @@ func dropRedoLog(root string, redo func(rel string, data []byte) error) error {
 	return mapErr(syncDir(filepath.Dir(p)))
 }
 
-// fill writes zeros over the whole file at its size and syncs it and its directory.
-func (l *redoLog) fill() error {
-	if err := unix.Ftruncate(l.fd, 0); err != nil {
-		return mapErr(&fs.PathError{Op: "truncate", Path: l.path, Err: err})
+// fillLocked writes zeros from l.filled up to at least end (redoFillChunk at a time, never
+// past the log's size) and syncs them: a record written there later overwrites blocks
+// already allocated and written, so that its fdatasync has no file system metadata to
+// commit. The log grows this way as its first generation reaches new blocks, one journal
+// commit per chunk, instead of being written whole when it is made.
+func (l *redoLog) fillLocked(end int64) error {
+	if end <= l.filled {
+		return nil
 	}
-	zero := make([]byte, 1<<20)
-	for off := int64(0); off < l.size; off += int64(len(zero)) {
-		n := min(int64(len(zero)), l.size-off)
-		if err := pwriteFull(l.fd, zero[:n], off); err != nil {
-			return mapErr(&fs.PathError{Op: "write", Path: l.path, Err: err})
-		}
+	to := min(max(end, l.filled+redoFillChunk), l.size)
+	to = (to + redoBlock - 1) &^ (redoBlock - 1)
+	zero := make([]byte, to-l.filled)
+	if err := pwriteFull(l.fd, zero, l.filled); err != nil {
+		return mapErr(&fs.PathError{Op: "write", Path: l.path, Err: err})
 	}
-	if err := unix.Fsync(l.fd); err != nil {
-		return mapErr(&fs.PathError{Op: "fsync", Path: l.path, Err: err})
+	if err := unix.Fdatasync(l.fd); err != nil {
+		return mapErr(&fs.PathError{Op: "fdatasync", Path: l.path, Err: err})
 	}
-	return mapErr(syncDir(filepath.Dir(l.path)))
+	l.filled = to
+	return nil
 }
 
 // newGeneration writes and syncs the header of generation gen, with a new nonce, and
@@ -241,6 +257,12 @@ func (l *redoLog) newGeneration(gen uint64) error {
 		return fmt.Errorf("redo log: nonce: %w", err)
 	}
 	nonce := binary.LittleEndian.Uint64(nb[:])
+	l.mu.Lock()
+	err := l.fillLocked(redoBlock)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if err := pwriteFull(l.fd, encodeRedoHeader(gen, nonce), 0); err != nil {
 		return mapErr(&fs.PathError{Op: "write", Path: l.path, Err: err})
 	}
@@ -279,6 +301,10 @@ func (l *redoLog) commit(rel string, data []byte, apply func() error) error {
 			l.mu.Unlock()
 			return err
 		}
+	}
+	if err := l.fillLocked(l.off + n); err != nil {
+		l.mu.Unlock()
+		return l.fail(err)
 	}
 	off := l.off
 	l.off += n
@@ -548,16 +574,32 @@ func redoPathValid(rel string) bool {
 }
 
 // close closes the log once no commit, sync or checkpoint uses it; commits fail after it.
-// Its lock goes with its descriptor.
+// A log holding records is checkpointed first, so that a clean stop leaves nothing to
+// redo (a flashstor without the log can then open the drive). Its lock goes with its
+// descriptor.
 func (l *redoLog) close() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return nil
 	}
 	l.closed = true
 	for l.pending > 0 || l.syncing || l.checkpointing {
 		l.cond.Wait()
 	}
-	return unix.Close(l.fd)
+	pending, gen, failed := l.seq > 0, l.gen, l.failed
+	l.mu.Unlock()
+	var err error
+	if pending && failed == nil {
+		// Nothing else uses the log now (closed, idle).
+		if err = unix.Syncfs(l.fd); err != nil {
+			err = mapErr(&fs.PathError{Op: "syncfs", Path: l.path, Err: err})
+		} else {
+			err = l.newGeneration(gen + 1)
+		}
+	}
+	if cerr := unix.Close(l.fd); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -28,10 +30,10 @@ func openRedo(t *testing.T, dir string, size int64) *Drive {
 
 // crash leaves the drive as a machine crash may have left its tree before anything was
 // written back: every metadata file of keys is empty (delayed allocation commits a rename
-// before the data) or missing. The drive's log stays as it is on the disk.
+// before the data) or missing. The drive's log stays as it is on the disk (no checkpoint).
 func crash(t *testing.T, d *Drive, bucket string, keys []string) {
 	t.Helper()
-	d.redo.close()
+	d.redo.abandon()
 	for i, k := range keys {
 		p, err := d.objectPath(bucket, k)
 		if err != nil {
@@ -45,6 +47,16 @@ func crash(t *testing.T, d *Drive, bucket string, keys []string) {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
 		}
+	}
+}
+
+// abandon closes the log's descriptor as a crash would: no checkpoint.
+func (l *redoLog) abandon() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.closed = true
+		unix.Close(l.fd)
 	}
 }
 
@@ -324,4 +336,27 @@ func TestRedoLogLock(t *testing.T) {
 		t.Fatalf("a commit after Close: %v, want the closed log's error", err)
 	}
 	openRedo(t, dir, 1<<20)
+}
+
+// TestRedoLogCleanClose: closing the drive checkpoints, so that nothing is left to redo.
+func TestRedoLogCleanClose(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := openRedo(t, dir, 1<<20)
+	if err := d.MakeVolume(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CommitObject(ctx, "bkt", "k", redoContent("k", 1), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, storage.SysVolume, redoLogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs := parseRedoLog(b); len(recs) != 0 {
+		t.Fatalf("after a clean close the log holds %d records", len(recs))
+	}
 }
