@@ -44,6 +44,11 @@ go test -race -short -timeout 15m ./...
 step "fusefs in fsync mode (FLASHSTOR_TEST_MOUNT=fsync)"
 FLASHSTOR_TEST_MOUNT=fsync go test -short -count=1 -timeout 10m ./fusefs/
 
+# And once more on drives whose small commits go through their redo logs
+# (--drive-redo-log; about 30 s).
+step "fusefs on redo-log drives (FLASHSTOR_TEST_MOUNT=redo)"
+FLASHSTOR_TEST_MOUNT=redo go test -short -count=1 -timeout 10m ./fusefs/
+
 if [ -z "${QUICK:-}" ]; then
 	# What -short leaves out: the full fault, crash and large-layout matrices, the CLI
 	# clients, multi-GiB streams, 10,000 idle connections, the hardened build and the
@@ -60,11 +65,12 @@ if [ -z "${QUICK:-}" ]; then
 	# journal commit (local's oneCommitFS, storage.WithSyncAtCommit); the tests above run in
 	# the temporary directory, whose file system may have no journal (the development VM's
 	# has none). The put's crash matrix runs again on a loop-mounted journaled ext4.
-	step "put crash matrix on ext4 with a journal"
+	step "put crash matrix and redo log tests on ext4 with a journal"
 	jdir=$(mktemp -d)
 	if truncate -s 1G "$jdir/fs.img" && mkfs.ext4 -q -F "$jdir/fs.img" && mkdir "$jdir/mnt" &&
 		mount -o loop "$jdir/fs.img" "$jdir/mnt"; then
-		TMPDIR="$jdir/mnt" go test -count=1 -timeout 10m -run '^TestCrashDuringPut$' ./objstore/deploy/ ||
+		{ TMPDIR="$jdir/mnt" go test -count=1 -timeout 10m -run '^TestCrashDuringPut$' ./objstore/deploy/ &&
+			TMPDIR="$jdir/mnt" go test -count=1 -timeout 5m -run 'RedoLog' ./objstore/storage/local/; } ||
 			{ umount "$jdir/mnt"; rm -rf "$jdir"; exit 1; }
 		umount "$jdir/mnt"
 	else
@@ -77,6 +83,9 @@ if [ -z "${QUICK:-}" ]; then
 	# FLASHSTOR_CHAOS_DURATION=10m.
 	step "chaos soak (${FLASHSTOR_CHAOS_DURATION:-60s})"
 	go test -timeout 60m -count=1 -run '^TestChaos$' -v ./cmd/flashstor/ | grep -v 'level=' | tail -n 40
+	# Again with the server's --drive-redo-log: every kill -9 restarts through the redo.
+	step "chaos soak with the drives' redo logs (30s)"
+	FLASHSTOR_CHAOS_REDO_LOG=1 FLASHSTOR_CHAOS_DURATION=30s go test -timeout 10m -count=1 -run '^TestChaos$' -v ./cmd/flashstor/ | grep -v 'level=' | tail -n 20
 
 	step "fuzz (${FUZZTIME:-3s} each)"
 	run_fuzzers "${FUZZTIME:-3s}"
