@@ -383,14 +383,24 @@ func (l *redoLog) fail(err error) error {
 // a checkpoint when the generation holds records, else a syncfs alone.
 func (l *redoLog) syncTree() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if err := l.unusableLocked(); err != nil {
+		l.mu.Unlock()
 		return err
 	}
 	if l.seq > 0 || l.checkpointing {
+		defer l.mu.Unlock()
 		return l.checkpointLocked()
 	}
-	if err := unix.Syncfs(l.fd); err != nil {
+	// No record to retire: commits go on while the file system syncs. pending keeps
+	// close from closing the descriptor meanwhile.
+	l.pending++
+	l.mu.Unlock()
+	err := unix.Syncfs(l.fd)
+	l.mu.Lock()
+	l.pending--
+	l.cond.Broadcast()
+	l.mu.Unlock()
+	if err != nil {
 		return mapErr(&fs.PathError{Op: "syncfs", Path: l.path, Err: err})
 	}
 	return nil
