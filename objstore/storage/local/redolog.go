@@ -60,7 +60,7 @@ const (
 	redoHeaderLen   = 28 + 4
 	// redoFillChunk is how much of the log is written with zeros at a time, ahead of the
 	// records (fillLocked).
-	redoFillChunk = 1 << 20
+	redoFillChunk   = 1 << 20
 	redoRecordFixed = 44 + 4 + 4
 )
 
