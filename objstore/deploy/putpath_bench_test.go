@@ -22,7 +22,13 @@ import (
 //     2+2 set writes for the object) to a new file in the drive's directory, buffered,
 //     then fdatasync: the limit with the put's durability, without encoding or metadata;
 //   - raw-direct: the same with O_DIRECT from an aligned buffer, then fdatasync;
-//   - put: PutObject of the object through the object layer (4 drives, 2+2).
+//   - put: PutObject of the object through the object layer (4 drives, 2+2), each client
+//     replacing its key's object of the previous round (an overwrite).
+//
+// PutPath/new-key/... runs the same with every put to a key never written before (as
+// warp's PUT does): nothing is replaced, so no replaced data is removed on the put's path;
+// the round's objects are deleted after it, outside the timed phases, so that the drives do
+// not fill up.
 //
 // It reports each phase's object throughput (MB/s of object bytes) and put/limit, the limit
 // being the faster raw phase of the run. Run with
@@ -36,13 +42,21 @@ func BenchmarkPutPath(b *testing.B) {
 	for _, size := range []int{1 << 20, 64 << 20} {
 		for _, conc := range []int{1, 4, 8} {
 			b.Run(fmt.Sprintf("%s/c%d", human(size), conc), func(b *testing.B) {
-				benchPutPath(b, size, conc)
+				benchPutPath(b, size, conc, false)
+			})
+		}
+	}
+	for _, size := range []int{1 << 20, 64 << 20} {
+		for _, conc := range []int{1, 4, 8} {
+			b.Run(fmt.Sprintf("new-key/%s/c%d", human(size), conc), func(b *testing.B) {
+				benchPutPath(b, size, conc, true)
 			})
 		}
 	}
 }
 
-func benchPutPath(b *testing.B, size, conc int) {
+// benchPutPath runs BenchmarkPutPath's rounds; newKeys puts every object to a new key.
+func benchPutPath(b *testing.B, size, conc int, newKeys bool) {
 	const drives, parity = 4, 2
 	root := b.TempDir()
 	l := benchLayerAt(b, root, drives, parity, 0)
@@ -65,15 +79,28 @@ func benchPutPath(b *testing.B, size, conc int) {
 			b.Fatal(err)
 		}
 	}
+	key := func(round, c int) string {
+		if newKeys {
+			return fmt.Sprint("k", round, "-", c)
+		}
+		return fmt.Sprint("k", c)
+	}
 	b.ResetTimer()
-	for range b.N {
+	for round := range b.N {
 		if err := ph.RunRaw(shards, rawDirs); err != nil {
 			b.Fatal(err)
 		}
 		run("put", func(c int) error {
-			_, err := l.PutObject(context.Background(), "bench", fmt.Sprint("k", c), bytes.NewReader(content), int64(size), objstore.PutOptions{})
+			_, err := l.PutObject(context.Background(), "bench", key(round, c), bytes.NewReader(content), int64(size), objstore.PutOptions{})
 			return err
 		})
+		if newKeys {
+			for c := range conc {
+				if err := l.DeleteObject(context.Background(), "bench", key(round, c)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
 	}
 	b.StopTimer()
 	limit := ph.Limit(size, b.N)

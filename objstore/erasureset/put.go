@@ -213,7 +213,13 @@ func (st *stagedPut) commit(ctx context.Context) (*version, error) {
 	if s.cfg.BeforeCommit != nil {
 		s.cfg.BeforeCommit(st.bucket, st.key)
 	}
-	if err := s.commit(ctx, st.bucket, st.key, m, before, st.shards, st.staged, stagingDir(st.stagingID), st.stagedWait()); err != nil {
+	cctx := ctx
+	if st.staged != nil {
+		// The shards were staged under this mark (stagePut): the drives that left their
+		// data's wait to the commit must know to do it there.
+		cctx = storage.WithSyncAtCommit(ctx)
+	}
+	if err := s.commit(cctx, st.bucket, st.key, m, before, st.shards, st.staged, stagingDir(st.stagingID), st.stagedWait()); err != nil {
 		return nil, err
 	}
 	return before, nil

@@ -34,14 +34,17 @@ type FileSystemSyncer interface {
 type syncAtCommitKey struct{}
 
 // WithSyncAtCommit returns a context under which CreateFile writes a file that a later
-// durable CommitObject on the same drive makes part of an object (a put's staged shard).
-// A drive whose commit makes the file's data and every name leading to it durable at once
-// (a local drive on a journaling file system: see local's oneCommitFS) may then write the
-// file's data out without committing anything itself, and leave the one commit of the
-// metadata to cover it. The file is not durable before that commit, which is harmless:
-// until the metadata names it, nothing refers to it. A drive that cannot, or that ignores
-// the mark (a remote drive: the value does not cross the network), syncs the file at
-// once, as CreateFile always does.
+// durable CommitObject on the same drive makes part of an object (a put's staged shard),
+// and under which that CommitObject runs too: the mark on both is the contract. A drive
+// whose commit makes the file's data and every name leading to it durable at once (a
+// local drive on a journaling file system: see local's oneCommitFS) may then only start
+// the file's writeback in CreateFile, and wait for the data of the staged directory's files
+// in the CommitObject that carries the mark, before its one journal commit covers them. The
+// file is not durable before that commit, which is harmless: until the metadata names it,
+// nothing refers to it. A file staged under the mark must not be committed without it (the
+// commit would not wait for its data). A drive that cannot, or that ignores the mark (a
+// remote drive: the value does not cross the network), syncs the file at once, as
+// CreateFile always does, and commits as usual.
 func WithSyncAtCommit(ctx context.Context) context.Context {
 	return context.WithValue(ctx, syncAtCommitKey{}, true)
 }

@@ -58,10 +58,11 @@ const (
 	syncNow fileSync = iota
 	// syncNone: nothing is synced (storage.WithDeferredSync).
 	syncNone
-	// syncWithCommit: the file's data is written out and waited for, nothing is committed;
-	// the journal commit of the durable CommitObject that names the file makes its data
-	// (already on the device) and every name leading to it durable together
-	// (storage.WithSyncAtCommit on a oneCommitFS drive).
+	// syncWithCommit: the file's writeback is started, not waited for, and nothing is
+	// committed; the durable CommitObject that names the file (under the same mark) waits
+	// for its data before its renames, and its journal commit then makes the data (on the
+	// device by then) and every name leading to it durable together
+	// (storage.WithSyncAtCommit on a oneCommitFS drive: see waitStagedData).
 	syncWithCommit
 )
 
@@ -121,14 +122,12 @@ func (d *Drive) writeNew(ctx context.Context, full string, size int64, r io.Read
 	case syncNone:
 		return nil
 	case syncWithCommit:
-		// The same wait as writeMetaOneCommit's: the blocks are allocated (fallocate's
-		// unwritten extents converted) and the data reaches the device before this
-		// returns, so the commit's fsync, which flushes the device's cache before its
-		// commit record, finds nothing of the file left to write.
-		const flags = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
-		if err := unix.SyncFileRange(int(f.Fd()), 0, 0, flags); err != nil {
-			return mapErr(&os.PathError{Op: "sync_file_range", Path: full, Err: err})
-		}
+		// Only a start (the pages a direct write left: its tail): the wait is the commit's,
+		// over all of the object's files and its metadata at once (waitStagedData), so
+		// that a put waits for the device once per drive before its journal commit rather
+		// than once here and once more for the metadata. A file system that refuses the
+		// start still gets the commit's wait.
+		unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
 		return nil
 	}
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {

@@ -67,7 +67,7 @@ func ext4HasJournal(dir string) bool {
 // made when the create or the rename finds them missing.
 func (d *Drive) writeMeta(tmp, dst, bucketDir string, data []byte, durable bool, beforeSync func()) error {
 	if d.oneCommit && durable {
-		return d.writeMetaOneCommit(tmp, dst, bucketDir, data, beforeSync)
+		return d.writeMetaOneCommit(tmp, dst, bucketDir, data, nil, beforeSync)
 	}
 	fd, err := d.writeStaged(tmp, data)
 	if err != nil {
@@ -146,6 +146,14 @@ func (d *Drive) writeStaged(tmp string, data []byte) (int, error) {
 	return fd, nil
 }
 
+// stagedData is a staged data directory that a one-commit metadata write moves into place
+// (CommitObject under storage.WithSyncAtCommit): its files' writeback was started by
+// CreateFile and not waited for.
+type stagedData struct {
+	src, dst string
+	staging  bool // src is in the staging area (see renameDurable's staged)
+}
+
 // writeMetaOneCommit writes data to the new staging file tmp and renames it to dst with one
 // journal commit (see oneCommitFS): the data is written out first (sync_file_range, which
 // allocates its blocks and waits for them without committing the journal), then the file is
@@ -153,9 +161,21 @@ func (d *Drive) writeStaged(tmp string, data []byte) (int, error) {
 // name at once, after the data it points at. A crash before that commit leaves the old name
 // (the previous metadata, or none) and a staging file that the next start removes.
 //
+// With staged, the metadata's writeback is only started before the wait for the staged
+// files' data (waitStagedData), so that the device writes both at once, and the staged
+// directory is renamed into place after both waits, before the metadata's rename. Why
+// that is durable: every data page of the object is on the device (its writeback ended)
+// before either rename is journaled, so any journal commit that names the data, the
+// fsync's below or an earlier one (jbd2's timer, another file's fsync), comes after the
+// data; the allocations and sizes that writeback journaled are in that transaction or an
+// earlier one, and jbd2 commits transactions in order; the commit record is written with
+// a cache flush before it (preflush), so the data is on stable media before the record
+// that makes it reachable. A crash before the commit leaves the old metadata and at most
+// a staged or unreferenced data directory.
+//
 // beforeSync, when not nil, runs after the rename, before the drive waits for its commit
 // group and syncs (a commit batch's wait for its other drives).
-func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte, beforeSync func()) error {
+func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte, staged *stagedData, beforeSync func()) error {
 	// In a commit group (CommitGroups) the write counts as staging until its rename, so
 	// that the other drives' fsyncs wait for it; on every path it leaves (renamed, once).
 	var upto uint64
@@ -176,9 +196,23 @@ func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte, befo
 			os.Remove(tmp)
 		}
 	}()
-	const flags = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
-	if err := unix.SyncFileRange(fd, 0, 0, flags); err != nil {
+	if staged != nil {
+		unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE) // a start: waited for below
+		if err := d.waitStagedData(staged.src); err != nil {
+			return err
+		}
+	}
+	if err := unix.SyncFileRange(fd, 0, 0, waitWritten); err != nil {
 		return mapErr(&fs.PathError{Op: "sync_file_range", Path: tmp, Err: err})
+	}
+	if staged != nil {
+		if err := d.failpoint("commit:rename-data"); err != nil {
+			return err
+		}
+		// No sync: the fsync below commits the rename (see above).
+		if err := d.rename(staged.src, staged.dst, staged.staging, false); err != nil {
+			return mapErr(err)
+		}
 	}
 	if err := d.failpoint("commit:rename-meta"); err != nil {
 		return err
@@ -205,6 +239,55 @@ func (d *Drive) writeMetaOneCommit(tmp, dst, bucketDir string, data []byte, befo
 	}
 	if err := unix.Fsync(fd); err != nil {
 		return mapErr(&fs.PathError{Op: "fsync", Path: dst, Err: err})
+	}
+	return nil
+}
+
+// waitWritten are sync_file_range's flags that write a file's dirty pages out and wait
+// until every page of it has reached the device (writeback ended: on ext4 that is after
+// the blocks were allocated, or fallocate's unwritten extents converted, in a journal
+// handle), without committing the journal.
+const waitWritten = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+
+// waitStagedData waits until the data of every file under the staged directory dir (a
+// put's shard files, written under storage.WithSyncAtCommit, their writeback started) has
+// reached the device. The writes of all of them (and of the metadata, started by the
+// caller) are in flight together, so the waits in turn take about as long as the slowest.
+// A staged data directory holds a few files (one per part); its subdirectories, if any,
+// are waited for too.
+func (d *Drive) waitStagedData(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return mapErr(err)
+	}
+	for _, e := range entries {
+		p := dir + "/" + e.Name()
+		if e.IsDir() {
+			if err := d.waitStagedData(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if err := waitFileWritten(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitFileWritten writes the file at p out and waits for it (waitWritten). A descriptor
+// opened for reading is enough for sync_file_range.
+func waitFileWritten(p string) error {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return mapErr(&fs.PathError{Op: "open", Path: p, Err: err})
+	}
+	defer unix.Close(fd)
+	if err := unix.SyncFileRange(fd, 0, 0, waitWritten); err != nil {
+		return mapErr(&fs.PathError{Op: "sync_file_range", Path: p, Err: err})
 	}
 	return nil
 }

@@ -63,7 +63,9 @@ func (d *Drive) dataDirOf(bucket string, b []byte) string {
 // CommitObject makes a new version of an object visible. The steps, each a failpoint:
 // the staged data directory is renamed into the bucket's data area (invisible until the
 // metadata names it); the metadata is staged and synced; it is renamed over the old one (the
-// instant the new version becomes visible).
+// instant the new version becomes visible). Durable on a oneCommitFS drive under
+// storage.WithSyncAtCommit, the metadata is staged first, then the data of the staged files
+// and of the metadata is waited for, then both renames follow (writeMetaOneCommit).
 func (d *Drive) CommitObject(ctx context.Context, bucket, key string, metaBytes []byte, srcVolume, srcDir string) error {
 	metaPath, err := d.objectPath(bucket, key)
 	if err != nil {
@@ -117,6 +119,19 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 			}
 		}()
 	}
+	if srcDir != "" && durable && d.oneCommit && storage.SyncAtCommit(ctx) {
+		// The staged files' data was only started by CreateFile (syncWithCommit): the
+		// one-commit write waits for it with its metadata's, then renames both.
+		src, err := d.filePath(srcVolume, srcDir)
+		if err != nil {
+			return err
+		}
+		if err := d.failpoint("commit:write-meta"); err != nil {
+			return err
+		}
+		staged := &stagedData{src: src, dst: newData, staging: d.isStaging(src)}
+		return d.writeMetaOneCommit(d.tmpPath(), metaPath, d.root+"/"+bucket, metaBytes, staged, beforeSync)
+	}
 	if srcDir != "" {
 		src, err := d.filePath(srcVolume, srcDir)
 		if err != nil {
@@ -127,8 +142,8 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 		}
 		// On a oneCommitFS drive the rename needs no sync of its own: it is journaled
 		// before the metadata's rename, and the metadata's one commit below makes both
-		// durable, with the staged files' entries (their data was written out by
-		// CreateFile, synced or under storage.WithSyncAtCommit).
+		// durable, with the staged files' entries (their data was synced by CreateFile:
+		// files staged under storage.WithSyncAtCommit are committed above).
 		if err := d.rename(src, newData, d.isStaging(src), durable && !d.oneCommit); err != nil {
 			return mapErr(err)
 		}

@@ -11,17 +11,21 @@ import (
 	"github.com/flashstor/flashstor/objstore/storage/storagetest"
 )
 
-// syncAtCommitDrive writes its files as a put stages its shards, under
-// storage.WithSyncAtCommit.
+// syncAtCommitDrive writes and commits its files as a put stages and commits its shards,
+// under storage.WithSyncAtCommit.
 type syncAtCommitDrive struct{ *Drive }
 
 func (d syncAtCommitDrive) CreateFile(ctx context.Context, volume, p string, size int64, r io.Reader) error {
 	return d.Drive.CreateFile(storage.WithSyncAtCommit(ctx), volume, p, size, r)
 }
 
+func (d syncAtCommitDrive) CommitObject(ctx context.Context, bucket, key string, meta []byte, srcVolume, srcDir string) error {
+	return d.Drive.CommitObject(storage.WithSyncAtCommit(ctx), bucket, key, meta, srcVolume, srcDir)
+}
+
 // TestSyncAtCommitConformance runs the drive conformance suite with every file written
 // under storage.WithSyncAtCommit, on ext4 with a journal (where the drive leaves the files'
-// durability to the commit and renames the data directory without a sync) and on the test's
+// data wait and durability to the commit, and renames the data directory without a sync) and on the test's
 // temporary directory (whatever it is).
 func TestSyncAtCommitConformance(t *testing.T) {
 	for _, fs := range []struct {
