@@ -7,15 +7,41 @@
 // its leader, a cancelled stream, a member that went silent) is reported as a reset around
 // the gap: the caller drops what it cached at the break, and again once the watch is whole,
 // so nothing filled during the gap outlives it.
+//
+// # A silent member
+//
+// etcd's client sends a request on a connection to a member that stopped answering
+// without closing it (a paused process, a host cut off without a reset) and waits until
+// gRPC's keep-alive fails the connection, 10 to 15 s later. Watch does not wait so long:
+//
+//   - The watch asks for a progress report every heartbeat (Config.Heartbeat) and takes
+//     three heartbeats without a word for a break.
+//   - The read before each (re)start, and the creation of the watch (etcd's client waits
+//     for the member's answer), are bounded by three heartbeats, the same rule: the next
+//     attempt is a new request, which the client's round-robin balancer sends to the next
+//     member.
+//   - Each attempt watches on a gRPC stream of its own. etcd's client shares one stream
+//     among the watches whose contexts carry the same metadata, and keeps a stream open
+//     while a watch on it still waits for its creation: a watch restarted on a silent
+//     stream would rejoin it, and so would every later attempt, until gRPC drops the
+//     connection. A metadata value of each attempt's own (StreamKey) opens a new stream,
+//     which the balancer sends to the next member too.
+//
+// So a watch whose member went silent is whole again, through another member, about
+// four heartbeats after the silence began, plus three for each attempt that the balancer
+// sends to the silent member again.
 package etcdwatch
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 )
 
 // Config tells Watch what to report.
@@ -33,7 +59,8 @@ type Config struct {
 	Retry time.Duration
 	// Heartbeat is how often the watch asks etcd for a progress report; a watch that
 	// hears nothing for three heartbeats (its member silent or unreachable) is taken as
-	// broken. Two seconds when zero.
+	// broken, and the read before each attempt waits three heartbeats at most. Two
+	// seconds when zero.
 	Heartbeat time.Duration
 }
 
@@ -42,6 +69,10 @@ var (
 	ErrClosed = errors.New("etcdwatch: watch closed")
 	ErrSilent = errors.New("etcdwatch: no word from etcd for three heartbeats")
 )
+
+// StreamKey is the gRPC metadata key whose value is each attempt's own, so that each
+// attempt watches on a stream of its own (see the package doc). etcd ignores it.
+const StreamKey = "flashstor-watch-stream"
 
 // Watch follows key (with clientv3.WithPrefix in opts, the keys under it) until ctx
 // ends, reporting to cfg's callbacks from the calling goroutine (see the package doc).
@@ -59,7 +90,9 @@ func Watch(ctx context.Context, c *clientv3.Client, key string, cfg Config, opts
 		}
 	}
 	for ctx.Err() == nil {
-		resp, err := c.Get(ctx, key, append(opts, clientv3.WithCountOnly())...)
+		rctx, cancel := context.WithTimeout(ctx, 3*cfg.Heartbeat)
+		resp, err := c.Get(rctx, key, append(opts, clientv3.WithCountOnly())...)
+		cancel()
 		if err != nil {
 			report(fmt.Errorf("etcdwatch: reading %s to watch it: %w", key, err))
 			sleep(ctx, cfg.Retry)
@@ -67,10 +100,20 @@ func Watch(ctx context.Context, c *clientv3.Client, key string, cfg Config, opts
 		}
 		rev := resp.Header.Revision
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wctx = metadata.AppendToOutgoingContext(wctx, StreamKey, strconv.FormatUint(rand.Uint64(), 36))
 		// From rev itself, not rev+1: etcd sends no progress report to a watch that starts
 		// past its current revision, and the heartbeat needs them. A change at rev is
 		// reported once more, which costs a cache miss.
+		// etcd's client returns from Watch once the member created the watch: bounded
+		// as the read.
+		late := time.AfterFunc(3*cfg.Heartbeat, cancel)
 		ch := c.Watch(wctx, key, append(opts, clientv3.WithRev(rev))...)
+		if !late.Stop() {
+			cancel()
+			report(fmt.Errorf("etcdwatch: watch of %s not created: %w", key, ErrSilent))
+			sleep(ctx, cfg.Retry)
+			continue
+		}
 		cfg.OnReset()
 		err = follow(wctx, c, ch, cfg.OnKey, cfg.Heartbeat)
 		cancel()
@@ -110,7 +153,8 @@ func follow(ctx context.Context, c *clientv3.Client, ch clientv3.WatchChan, onKe
 				return ErrSilent
 			}
 			// The request may wait for a stream being re-established: bounded, and its
-			// answer (or its lack) is judged above.
+			// answer (or its lack) is judged above. ctx carries the attempt's stream key,
+			// so the request goes on the watch's own stream.
 			go func() {
 				rctx, cancel := context.WithTimeout(ctx, heartbeat)
 				defer cancel()
