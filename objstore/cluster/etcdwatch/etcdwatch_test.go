@@ -67,14 +67,29 @@ func (w *watcher) errors() []error {
 	return append([]error(nil), w.errs...)
 }
 
-// broke reports whether the watch reported a break for want of an answer.
-func (w *watcher) broke() bool {
+// back fails t unless w, whose member went silent, reports a change of key within bound
+// and reported a break for want of an answer.
+func (w *watcher) back(t *testing.T, direct *clientv3.Client, key string) {
+	t.Helper()
+	if !w.reports(t, direct, key, bound) {
+		t.Fatalf("the watch reported no change within %v: %v", bound, w.errors())
+	}
 	for _, err := range w.errors() {
 		if errors.Is(err, etcdwatch.ErrSilent) {
-			return true
+			return
 		}
 	}
-	return false
+	t.Errorf("the watch's break was not reported: %v", w.errors())
+}
+
+// await fails t unless ch is closed within 5 s.
+func await(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: nothing within 5 s", what)
+	}
 }
 
 // reports puts key through direct every 100 ms until w reports one of these puts, and
@@ -112,61 +127,60 @@ func (w *watcher) reports(t *testing.T, direct *clientv3.Client, key string, d t
 // where the watch is whole again. The read used to wait until gRPC dropped the
 // connection.
 func TestRereadLeavesASilentMember(t *testing.T) {
-	srv := etcdtest.Start(t)
-	direct := srv.Client(t)
-	silent := srv.Proxy(t)
-	calls := &calls{to: strings.TrimPrefix(silent.Endpoints[0], "http://")}
-	cli := clientWith(t, silent.Endpoints, calls)
+	r := newRig(t)
 	const prefix = "/etcdwatch-test/reread/"
-	w := start(t, cli, prefix, 200*time.Millisecond)
-	if !w.reports(t, direct, prefix+"before", 5*time.Second) {
+	w := start(t, r.cli, prefix, 200*time.Millisecond)
+	if !w.reports(t, r.direct, prefix+"before", 5*time.Second) {
 		t.Fatal("the watch reported no change within 5 s")
 	}
 	// After the freeze, the client's first read is the re-read of the broken watch; it
 	// has no other member to send it to yet.
-	reread := calls.arm(rangeMethod, nil)
-	silent.Freeze(true)
-	defer silent.Freeze(false)
-	select {
-	case <-reread:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the watch did not read etcd again within 5 s of its member's silence")
-	}
-	srv.Spread(t, cli, 2)
-	if !w.reports(t, direct, prefix+"after", bound) {
-		t.Fatalf("the watch reported no change within %v of the other members' arrival: %v", bound, w.errors())
-	}
-	if !w.broke() {
-		t.Errorf("the watch's break was not reported: %v", w.errors())
-	}
+	reread := r.calls.arm(rangeMethod, nil)
+	r.silent.Freeze(true)
+	defer r.silent.Freeze(false)
+	await(t, reread, "the watch's read of etcd after its member's silence")
+	r.srv.Spread(t, r.cli, 2)
+	w.back(t, r.direct, prefix+"after")
 }
 
 // A watch whose creation goes to a member that goes silent (etcd's client waits for the
 // member to create it) gives up within three heartbeats, and the next attempt goes to
 // another member. It used to wait until gRPC dropped the connection.
 func TestCreationLeavesASilentMember(t *testing.T) {
-	srv := etcdtest.Start(t)
-	direct := srv.Client(t)
-	silent := srv.Proxy(t)
-	calls := &calls{to: strings.TrimPrefix(silent.Endpoints[0], "http://")}
-	cli := clientWith(t, silent.Endpoints, calls)
+	r := newRig(t)
 	// The member goes silent as the watch's stream opens, before it asks for the watch.
-	opened := calls.arm(watchMethod, func() { silent.Freeze(true) })
-	defer silent.Freeze(false)
+	opened := r.calls.arm(watchMethod, func() { r.silent.Freeze(true) })
+	defer r.silent.Freeze(false)
 	const prefix = "/etcdwatch-test/create/"
-	w := start(t, cli, prefix, 200*time.Millisecond)
+	w := start(t, r.cli, prefix, 200*time.Millisecond)
+	await(t, opened, "the watch's stream")
+	r.srv.Spread(t, r.cli, 2)
+	w.back(t, r.direct, prefix+"after")
+}
+
+// A watch whose member goes silent restarts on a stream of its own, though another watch
+// of the same client holds its stream open on that member (a watch without a heartbeat,
+// as etcd's client shares one stream among the watches with the same context metadata).
+// The restarted watch used to join the silent stream again, at every attempt.
+func TestRestartLeavesASilentStream(t *testing.T) {
+	r := newRig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	other := r.cli.Watch(clientv3.WithRequireLeader(ctx), "/etcdwatch-test/other/", clientv3.WithPrefix(), clientv3.WithCreatedNotify())
 	select {
-	case <-opened:
+	case <-other:
 	case <-time.After(5 * time.Second):
-		t.Fatal("the watch's stream did not open within 5 s")
+		t.Fatal("the other watch: not created within 5 s")
 	}
-	srv.Spread(t, cli, 2)
-	if !w.reports(t, direct, prefix+"after", bound) {
-		t.Fatalf("the watch reported no change within %v of the other members' arrival: %v", bound, w.errors())
+	const prefix = "/etcdwatch-test/stream/"
+	w := start(t, r.cli, prefix, 200*time.Millisecond)
+	if !w.reports(t, r.direct, prefix+"before", 5*time.Second) {
+		t.Fatal("the watch reported no change within 5 s")
 	}
-	if !w.broke() {
-		t.Errorf("the watch's failed creation was not reported: %v", w.errors())
-	}
+	r.srv.Spread(t, r.cli, 2)
+	r.silent.Freeze(true)
+	defer r.silent.Freeze(false)
+	w.back(t, r.direct, prefix+"after")
 }
 
 // The gRPC methods of a read and of a watch.
@@ -175,16 +189,28 @@ const (
 	watchMethod = "/etcdserverpb.Watch/Watch"
 )
 
-// clientWith returns a client of endpoints whose calls h sees, closed when t ends.
-func clientWith(t *testing.T, endpoints []string, h stats.Handler) *clientv3.Client {
+// rig is an etcd, a client of it, and the client of the watches, whose one endpoint is
+// the proxy silent, and whose calls to it calls sees.
+type rig struct {
+	srv         *etcdtest.Server
+	direct, cli *clientv3.Client
+	silent      *etcdtest.Proxy
+	calls       *calls
+}
+
+func newRig(t *testing.T) *rig {
 	t.Helper()
-	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second,
-		Logger: zap.NewNop(), DialOptions: []grpc.DialOption{grpc.WithStatsHandler(h)}})
+	r := &rig{srv: etcdtest.Start(t)}
+	r.direct, r.silent = r.srv.Client(t), r.srv.Proxy(t)
+	r.calls = &calls{to: strings.TrimPrefix(r.silent.Endpoints[0], "http://")}
+	var err error
+	r.cli, err = clientv3.New(clientv3.Config{Endpoints: r.silent.Endpoints, DialTimeout: 5 * time.Second,
+		Logger: zap.NewNop(), DialOptions: []grpc.DialOption{grpc.WithStatsHandler(r.calls)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	t.Cleanup(func() { r.cli.Close() })
+	return r
 }
 
 // calls is a gRPC stats handler that tells, once armed, when the client opens a call of
@@ -228,36 +254,3 @@ func (h *calls) HandleRPC(_ context.Context, s stats.RPCStats) {
 func (h *calls) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
 func (h *calls) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
 func (h *calls) HandleConn(context.Context, stats.ConnStats)                       {}
-
-// A watch whose member goes silent restarts on a stream of its own, though another watch
-// of the same client holds its stream open on that member (a watch without a heartbeat,
-// as etcd's client shares one stream among the watches with the same context metadata).
-// The restarted watch used to join the silent stream again, at every attempt.
-func TestRestartLeavesASilentStream(t *testing.T) {
-	srv := etcdtest.Start(t)
-	direct := srv.Client(t)
-	silent := srv.Proxy(t)
-	cli := etcdtest.ClientOf(t, silent.Endpoints)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	other := cli.Watch(clientv3.WithRequireLeader(ctx), "/etcdwatch-test/other/", clientv3.WithPrefix(), clientv3.WithCreatedNotify())
-	select {
-	case <-other:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the other watch was not created within 5 s")
-	}
-	const prefix = "/etcdwatch-test/stream/"
-	w := start(t, cli, prefix, 200*time.Millisecond)
-	if !w.reports(t, direct, prefix+"before", 5*time.Second) {
-		t.Fatal("the watch reported no change within 5 s")
-	}
-	srv.Spread(t, cli, 2)
-	silent.Freeze(true)
-	defer silent.Freeze(false)
-	if !w.reports(t, direct, prefix+"after", bound) {
-		t.Fatalf("the watch reported no change within %v of its member's silence: %v", bound, w.errors())
-	}
-	if !w.broke() {
-		t.Errorf("the watch's break was not reported: %v", w.errors())
-	}
-}
