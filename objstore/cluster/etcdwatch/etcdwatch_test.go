@@ -67,13 +67,14 @@ func (w *watcher) errors() []error {
 	return append([]error(nil), w.errs...)
 }
 
-// back fails t unless w, whose member went silent, reports a change of key within bound
-// and reported a break for want of an answer.
-func (w *watcher) back(t *testing.T, direct *clientv3.Client, key string) {
+// back fails t unless w, whose member went silent at silence, reports a change of key
+// within bound and reported a break for want of an answer.
+func (w *watcher) back(t *testing.T, direct *clientv3.Client, key string, silence time.Time) {
 	t.Helper()
 	if !w.reports(t, direct, key, bound) {
 		t.Fatalf("the watch reported no change within %v: %v", bound, w.errors())
 	}
+	t.Logf("the watch reported a change %v after its member went silent", time.Since(silence).Round(time.Millisecond))
 	for _, err := range w.errors() {
 		if errors.Is(err, etcdwatch.ErrSilent) {
 			return
@@ -137,10 +138,11 @@ func TestRereadLeavesASilentMember(t *testing.T) {
 	// has no other member to send it to yet.
 	reread := r.calls.arm(rangeMethod, nil)
 	r.silent.Freeze(true)
+	silence := time.Now()
 	defer r.silent.Freeze(false)
 	await(t, reread, "the watch's read of etcd after its member's silence")
 	r.srv.Spread(t, r.cli, 2)
-	w.back(t, r.direct, prefix+"after")
+	w.back(t, r.direct, prefix+"after", silence)
 }
 
 // A watch whose creation goes to a member that goes silent (etcd's client waits for the
@@ -149,13 +151,14 @@ func TestRereadLeavesASilentMember(t *testing.T) {
 func TestCreationLeavesASilentMember(t *testing.T) {
 	r := newRig(t)
 	// The member goes silent as the watch's stream opens, before it asks for the watch.
-	opened := r.calls.arm(watchMethod, func() { r.silent.Freeze(true) })
+	var silence time.Time
+	opened := r.calls.arm(watchMethod, func() { r.silent.Freeze(true); silence = time.Now() })
 	defer r.silent.Freeze(false)
 	const prefix = "/etcdwatch-test/create/"
 	w := start(t, r.cli, prefix, 200*time.Millisecond)
 	await(t, opened, "the watch's stream")
 	r.srv.Spread(t, r.cli, 2)
-	w.back(t, r.direct, prefix+"after")
+	w.back(t, r.direct, prefix+"after", silence)
 }
 
 // A watch whose member goes silent restarts on a stream of its own, though another watch
@@ -179,8 +182,9 @@ func TestRestartLeavesASilentStream(t *testing.T) {
 	}
 	r.srv.Spread(t, r.cli, 2)
 	r.silent.Freeze(true)
+	silence := time.Now()
 	defer r.silent.Freeze(false)
-	w.back(t, r.direct, prefix+"after")
+	w.back(t, r.direct, prefix+"after", silence)
 }
 
 // The gRPC methods of a read and of a watch.

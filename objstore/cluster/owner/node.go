@@ -448,10 +448,15 @@ func (c *ownerCache) lookup(ctx context.Context, cli *clientv3.Client, set int) 
 		return ownerInfo{}, fmt.Errorf("%w: set %d: bad election value: %w", ErrNoOwner, set, err)
 	}
 	o.epoch = uint64(resp.Kvs[0].CreateRevision)
+	c.remember(set, o)
+	return o, nil
+}
+
+// remember caches o as set's owner.
+func (c *ownerCache) remember(set int, o ownerInfo) {
 	c.mu.Lock()
 	c.bySet[set] = o
 	c.mu.Unlock()
-	return o, nil
 }
 
 // watch forgets the entry of every set whose election changes, and every entry when the
