@@ -27,9 +27,17 @@
 //     connection. A metadata value of each attempt's own (StreamKey) opens a new stream,
 //     which the balancer sends to the next member too.
 //
-// So a watch whose member went silent is whole again, through another member, about
-// four heartbeats after the silence began, plus three for each attempt that the balancer
-// sends to the silent member again.
+// So a watch whose member went silent is whole again, through another member, three to
+// four heartbeats after the silence began (and Config.Retry), plus three for each read or
+// creation that the balancer sends to the silent member again.
+//
+// A watch whose creation timed out leaves its stream behind in etcd's client (v3.7.3): a
+// stream is closed once its last watch is gone, and a watch cancelled before the member
+// created it is never counted gone. Each such attempt costs a goroutine or two and an
+// idle gRPC stream (moved to another member once gRPC drops the silent connection) until
+// the client closes. A fresh stream per attempt trades that for never rejoining a silent
+// stream; a Watcher per attempt (clientv3.NewWatcher, closed after) would leave nothing
+// behind, but it would bypass a namespaced client's Watcher (cluster.Config.EtcdNamespace).
 package etcdwatch
 
 import (
@@ -59,8 +67,8 @@ type Config struct {
 	Retry time.Duration
 	// Heartbeat is how often the watch asks etcd for a progress report; a watch that
 	// hears nothing for three heartbeats (its member silent or unreachable) is taken as
-	// broken, and the read before each attempt waits three heartbeats at most. Two
-	// seconds when zero.
+	// broken, and the read and the creation of each attempt wait three heartbeats at
+	// most. Two seconds when zero.
 	Heartbeat time.Duration
 }
 
@@ -101,12 +109,12 @@ func Watch(ctx context.Context, c *clientv3.Client, key string, cfg Config, opts
 		rev := resp.Header.Revision
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 		wctx = metadata.AppendToOutgoingContext(wctx, StreamKey, strconv.FormatUint(rand.Uint64(), 36))
+		// etcd's client returns from Watch once the member created the watch: bounded as
+		// the read.
+		late := time.AfterFunc(3*cfg.Heartbeat, cancel)
 		// From rev itself, not rev+1: etcd sends no progress report to a watch that starts
 		// past its current revision, and the heartbeat needs them. A change at rev is
 		// reported once more, which costs a cache miss.
-		// etcd's client returns from Watch once the member created the watch: bounded
-		// as the read.
-		late := time.AfterFunc(3*cfg.Heartbeat, cancel)
 		ch := c.Watch(wctx, key, append(opts, clientv3.WithRev(rev))...)
 		if !late.Stop() {
 			cancel()
