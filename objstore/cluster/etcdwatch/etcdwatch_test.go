@@ -45,7 +45,12 @@ func start(t *testing.T, c *clientv3.Client, prefix string, heartbeat time.Durat
 	go func() {
 		defer close(done)
 		etcdwatch.Watch(ctx, c, prefix, etcdwatch.Config{
-			OnKey:   func(key string, rev int64) { w.changes <- change{key, rev} },
+			OnKey: func(key string, rev int64) {
+				select {
+				case w.changes <- change{key, rev}:
+				default: // never full while the test puts and reads; the watch must not block at its end
+				}
+			},
 			OnReset: func() {},
 			OnError: func(err error) {
 				w.mu.Lock()
