@@ -24,8 +24,8 @@
 //     among the watches whose contexts carry the same metadata, and keeps a stream open
 //     while a watch on it still waits for its creation: a watch restarted on a silent
 //     stream would rejoin it, and so would every later attempt, until gRPC drops the
-//     connection. A metadata value of each attempt's own (StreamKey) opens a new stream,
-//     which the balancer sends to the next member too.
+//     connection. A metadata value of its own for each attempt (flashstor-watch-stream)
+//     opens a new stream, which the balancer sends to the next member too.
 //
 // So a watch whose member went silent is whole again, through another member, three to
 // four heartbeats after the silence began (and Config.Retry), plus three for each read or
@@ -78,9 +78,9 @@ var (
 	ErrSilent = errors.New("etcdwatch: no word from etcd for three heartbeats")
 )
 
-// StreamKey is the gRPC metadata key whose value is each attempt's own, so that each
+// streamKey is the gRPC metadata key whose value is each attempt's own, so that each
 // attempt watches on a stream of its own (see the package doc). etcd ignores it.
-const StreamKey = "flashstor-watch-stream"
+const streamKey = "flashstor-watch-stream"
 
 // Watch follows key (with clientv3.WithPrefix in opts, the keys under it) until ctx
 // ends, reporting to cfg's callbacks from the calling goroutine (see the package doc).
@@ -108,7 +108,7 @@ func Watch(ctx context.Context, c *clientv3.Client, key string, cfg Config, opts
 		}
 		rev := resp.Header.Revision
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		wctx = metadata.AppendToOutgoingContext(wctx, StreamKey, strconv.FormatUint(rand.Uint64(), 36))
+		wctx = metadata.AppendToOutgoingContext(wctx, streamKey, strconv.FormatUint(rand.Uint64(), 36))
 		// etcd's client returns from Watch once the member created the watch: bounded as
 		// the read.
 		late := time.AfterFunc(3*cfg.Heartbeat, cancel)
