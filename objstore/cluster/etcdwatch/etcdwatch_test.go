@@ -128,6 +128,18 @@ func (w *watcher) reports(t *testing.T, direct *clientv3.Client, key string, d t
 	}
 }
 
+// A watch that hears of no change stays whole: its progress requests go on its own
+// stream (they carry its stream's metadata) and are answered, so the quiet is not taken
+// for silence over ten heartbeats.
+func TestQuietWatchStaysWhole(t *testing.T) {
+	srv := etcdtest.Start(t)
+	w := start(t, srv.Client(t), "/etcdwatch-test/quiet/", 200*time.Millisecond)
+	time.Sleep(2 * time.Second)
+	if errs := w.errors(); len(errs) != 0 {
+		t.Fatalf("a quiet watch broke: %v", errs)
+	}
+}
+
 // A watch whose member goes silent reads etcd again to restart, on that member first:
 // the read gives up within three heartbeats and the next attempt goes to another member,
 // where the watch is whole again. The read used to wait until gRPC dropped the
