@@ -9,6 +9,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdwatch"
 	"github.com/flashstor/flashstor/objstore/layout"
 )
 
@@ -115,5 +116,5 @@ func (b *Buckets) Watch(ctx context.Context, changed func(bucket string), cfg Wa
 		}
 		changed(bucket)
 	}
-	watch(ctx, b.c, bucketsPrefix, cfg, clientv3.WithPrefix())
+	etcdwatch.Watch(ctx, b.c, bucketsPrefix, cfg, clientv3.WithPrefix())
 }

@@ -38,8 +38,9 @@
 // # Caches and the watch
 //
 // Watch follows a prefix from the revision of a linearizable read and reports every
-// changed key. When the watch breaks (its revision was compacted, the member lost its
-// leader, the stream was cancelled) it reports a reset (every bucket may have changed),
+// changed key (the loop of package etcdwatch, which the owner cache runs too). When the
+// watch breaks (its revision was compacted, the member lost its leader, the stream was
+// cancelled, the member went silent) it reports a reset (every bucket may have changed),
 // reads etcd again for a fresh revision, watches from there and reports a second reset:
 // caches drop everything at the break, read etcd itself meanwhile, and drop again once
 // the watch is whole, so nothing filled during the gap outlives it. The caches of the
@@ -57,9 +58,13 @@
 // silence for a break: the caches drop everything and the next reads go to etcd, which
 // fail with 503 while it cannot be reached. So a node cut from etcd serves cached
 // settings for at most about three heartbeats after the cut, never longer; a member that
-// loses its leader cancels the watch at once (WithRequireLeader). A write that timed
-// out may still have landed: it fails with ErrWriteQuorum all the same, the pool drops
-// its caches anyway, and the watch reports the change if it did land.
+// loses its leader cancels the watch at once (WithRequireLeader). A member that goes
+// silent without closing its connections (a paused process) is left the same way: the
+// read and the creation of the next watch wait three heartbeats at most each, and the
+// next attempt goes to another member, so the watch is whole again within seconds, not
+// after the 10 to 15 s that gRPC takes to drop the connection (package etcdwatch). A
+// write that timed out may still have landed: it fails with ErrWriteQuorum all the same,
+// the pool drops its caches anyway, and the watch reports the change if it did land.
 //
 // The identities' watch calls identity.Manager.Reload at a break as well; while the
 // document cannot be read the Manager has no identities (their keys are refused, changes

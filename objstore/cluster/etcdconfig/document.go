@@ -10,6 +10,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdwatch"
 )
 
 // DefaultTimeout bounds each read or write when the caller's context has no earlier
@@ -101,5 +102,5 @@ func (s *Document) Watch(ctx context.Context, reload func(), cfg WatchConfig) {
 			reload()
 		}
 	}
-	watch(ctx, s.c, s.key, cfg)
+	etcdwatch.Watch(ctx, s.c, s.key, cfg)
 }

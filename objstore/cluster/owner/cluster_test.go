@@ -359,6 +359,73 @@ func TestLeaseOutlivesASilentMember(t *testing.T) {
 	}
 }
 
+// A node whose owner cache's watch goes silent (the etcd member it went to stopped
+// answering and its connection stays open, as a paused node's does) forgets a set's old
+// owner within seconds of a change of owner made meanwhile, and looks the new one up: the
+// watch breaks after three heartbeats, the cache is cleared, and the watch comes back
+// through another member.
+// It used to serve the old owner until gRPC dropped the connection (for ever with the test
+// client, which has no keep-alive).
+func TestOwnerCacheLeavesASilentMember(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	a, b := c.nodes[0], c.nodes[1]
+	waitOwner(t, a, 0)
+	silent := c.etcd.Proxy(t)
+	client := etcdtest.ClientOf(t, silent.Endpoints)
+	// A gateway: it campaigns for nothing, and looks the owners up through the cache.
+	g := c.startNodeWith(t, "g", []string{"a", "b"}, client)
+	// The client reaches etcd before it learns of the other members: etcd's client must
+	// not be given endpoints while it starts (a data race in it).
+	ctx := context.Background()
+	o, err := g.owners.lookup(ctx, client, 0)
+	if err != nil || o.Node != "a" {
+		t.Fatalf("the gateway's owner of set 0: %+v, %v; want a", o, err)
+	}
+	c.etcd.Spread(t, client, 2)
+	silent.Freeze(true)
+	defer silent.Freeze(false)
+	// From the freeze on, the cache's watch hears nothing: what the cache holds now it
+	// keeps until the watch breaks. It holds what the look-up found (whatever the watch
+	// told it meanwhile: its start, the elections' last changes).
+	g.owners.remember(0, o)
+	if err := a.LoseLease(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e2 := waitOwner(t, b, 0)
+	changed := time.Now()
+	stale, _ := g.owners.peek(0)
+	t.Logf("when set 0 changed owner, the gateway's cache named %q", stale.Node)
+	// The heartbeat is a fifth of the 2 s lease: the watch breaks and the cache forgets
+	// about 1.6 s after the freeze.
+	const bound = 8 * time.Second
+	deadline := time.Now().Add(bound)
+	for o, ok := g.owners.peek(0); ok && o.Node == "a"; o, ok = g.owners.peek(0) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v after set 0 changed owner, the gateway's cache still names a", bound)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the gateway's cache forgot a %v after the change", time.Since(changed).Round(time.Millisecond))
+	// A look-up that goes to the silent member fails after 2 s; the next goes to another.
+	for i := 0; ; i++ {
+		o, err := g.owners.lookup(ctx, client, 0)
+		if err == nil && o.Node == "b" && o.epoch == e2 {
+			break
+		}
+		if i == 10 {
+			t.Fatalf("the gateway's owner of set 0: %+v (%v); want b at epoch %d", o, err, e2)
+		}
+	}
+}
+
+// peek returns c's entry of set, if it has one.
+func (c *ownerCache) peek(set int) (ownerInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.bySet[set]
+	return o, ok
+}
+
 func TestCampaignAgainAfterALostRequest(t *testing.T) {
 	c := newCluster(t)
 	names := []string{"a", "b"}

@@ -91,6 +91,11 @@
 //     whose answer never reached its caller (the caller gave up just as it was granted).
 //   - Owner unreachable when a holder releases: the release call gives up after 5s, and
 //     the TTL frees the lock.
+//   - An etcd member silent (a paused process, its connections open): a node whose
+//     owner cache is watched through it forgets every cached owner when the watch hears
+//     nothing for three heartbeats (a fifth of LeaseTTL each), and watches again through
+//     another member (package etcdwatch); a cached owner replaced meanwhile costs a 409
+//     and a look-up, as at any change of owner.
 //   - etcd unreachable: no lease keep-alive, so every owner stops granting after half the
 //     TTL and the cluster refuses writes (503) until etcd is back. Reads of a set also take
 //     locks and stop too.

@@ -136,7 +136,7 @@ func (l *Locker) grantSet(ctx context.Context, r setRequest) (uint64, nslock.Unl
 		}
 		// Whatever went wrong, the owner is looked up again next time: the one cached may
 		// have stopped answering after another node took the set over, and the watch that
-		// would tell may be as stuck as the request.
+		// would tell may not have heard yet (its etcd member silent: three heartbeats).
 		n.owners.forget(r.set)
 		if !errors.Is(lastErr, ErrNotOwner) && !errors.Is(lastErr, ErrNoOwner) {
 			return 0, nil, lastErr

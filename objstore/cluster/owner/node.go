@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdwatch"
 	"github.com/flashstor/flashstor/objstore/cluster/leasekeep"
 	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage/remote"
@@ -47,7 +48,8 @@ type Config struct {
 	Sets int
 	// Secret is the cluster secret that signs node tokens (at least 16 bytes).
 	Secret []byte
-	// LeaseTTL is the ownership lease (default 10s; etcd counts whole seconds).
+	// LeaseTTL is the ownership lease (default 10s; etcd counts whole seconds). A fifth of
+	// it is the heartbeat of the owner cache's watch (etcdwatch.Config.Heartbeat).
 	LeaseTTL time.Duration
 	// TakeoverDelay is how long a node waits before it campaigns for a set it does not
 	// prefer (default LeaseTTL).
@@ -190,7 +192,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.reap() }()
-	go func() { defer n.wg.Done(); n.owners.watch(ctx, cfg.Client) }()
+	go func() { defer n.wg.Done(); n.owners.watch(ctx, cfg.Client, cfg.LeaseTTL/5, cfg.Log) }()
 	return n, nil
 }
 
@@ -446,37 +448,42 @@ func (c *ownerCache) lookup(ctx context.Context, cli *clientv3.Client, set int) 
 		return ownerInfo{}, fmt.Errorf("%w: set %d: bad election value: %w", ErrNoOwner, set, err)
 	}
 	o.epoch = uint64(resp.Kvs[0].CreateRevision)
-	c.mu.Lock()
-	c.bySet[set] = o
-	c.mu.Unlock()
+	c.remember(set, o)
 	return o, nil
 }
 
-// watch forgets the entry of every set whose election changes, until ctx ends.
-func (c *ownerCache) watch(ctx context.Context, cli *clientv3.Client) {
-	for ctx.Err() == nil {
-		for resp := range cli.Watch(clientv3.WithRequireLeader(ctx), KeyPrefix, clientv3.WithPrefix()) {
-			if resp.Err() != nil {
-				break
-			}
-			for _, ev := range resp.Events {
-				rest := strings.TrimPrefix(string(ev.Kv.Key), KeyPrefix)
-				if i := strings.IndexByte(rest, '/'); i > 0 {
-					if set, err := strconv.Atoi(rest[:i]); err == nil {
-						c.forget(set)
-					}
+// remember caches o as set's owner.
+func (c *ownerCache) remember(set int, o ownerInfo) {
+	c.mu.Lock()
+	c.bySet[set] = o
+	c.mu.Unlock()
+}
+
+// watch forgets the entry of every set whose election changes, and every entry when the
+// watch (re)starts or breaks, until ctx ends. A watch that hears nothing for three
+// heartbeats (its etcd member silent) breaks, and the next one goes to another member
+// (package etcdwatch).
+func (c *ownerCache) watch(ctx context.Context, cli *clientv3.Client, heartbeat time.Duration, log *slog.Logger) {
+	etcdwatch.Watch(ctx, cli, KeyPrefix, etcdwatch.Config{
+		OnKey: func(key string, _ int64) {
+			rest := strings.TrimPrefix(key, KeyPrefix)
+			if i := strings.IndexByte(rest, '/'); i > 0 {
+				if set, err := strconv.Atoi(rest[:i]); err == nil {
+					c.forget(set)
 				}
 			}
-		}
-		// The watch ended (etcd lost, compaction): nothing cached can be trusted.
-		c.mu.Lock()
-		clear(c.bySet)
-		c.mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+		},
+		// What changed before the watch started, or while it was broken (etcd lost, a
+		// compaction, a silent member), is unknown: nothing cached can be trusted.
+		OnReset: func() {
+			c.mu.Lock()
+			clear(c.bySet)
+			c.mu.Unlock()
+		},
+		OnError:   func(err error) { log.Warn("owner: the owners' watch", "err", err) },
+		Retry:     heartbeat,
+		Heartbeat: heartbeat,
+	}, clientv3.WithPrefix())
 }
 
 // WaitOwners returns once every set has an owner in etcd (a node that won its election;
