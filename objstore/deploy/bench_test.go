@@ -30,11 +30,18 @@ func benchLayer(b *testing.B, drives, parity int, inline int64) objstore.ObjectL
 // benchLayerAt is benchLayer with its drives in root/d1..dN.
 func benchLayerAt(b *testing.B, root string, drives, parity int, inline int64) objstore.ObjectLayer {
 	b.Helper()
-	d, err := deploy.Open(context.Background(), deploy.Config{
+	return benchLayerConfig(b, deploy.Config{
 		Drives:      []string{filepath.Join(root, fmt.Sprintf("d{1...%d}", drives))},
 		Parity:      parity,
 		InlineLimit: inline,
 	})
+}
+
+// benchLayerConfig opens the deployment cfg describes, closed at the benchmark's end, with
+// a bucket "bench".
+func benchLayerConfig(b *testing.B, cfg deploy.Config) objstore.ObjectLayer {
+	b.Helper()
+	d, err := deploy.Open(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

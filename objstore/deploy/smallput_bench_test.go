@@ -25,16 +25,8 @@ func BenchmarkSmallPut(b *testing.B) {
 		b.Run(fmt.Sprintf("c%d", conc), func(b *testing.B) {
 			root := b.TempDir()
 			open := func(name string, opts local.Options) objstore.ObjectLayer {
-				d, err := deploy.Open(context.Background(), deploy.Config{
+				return benchLayerConfig(b, deploy.Config{
 					Drives: []string{filepath.Join(root, name, "d{1...4}")}, Parity: 2, DriveOptions: opts})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(d.Close)
-				if err := d.MakeBucket(context.Background(), "bench", objstore.MakeBucketOptions{}); err != nil {
-					b.Fatal(err)
-				}
-				return d
 			}
 			layers := map[string]objstore.ObjectLayer{
 				"plain": open("plain", local.Options{}),

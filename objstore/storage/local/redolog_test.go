@@ -60,6 +60,20 @@ func (l *redoLog) abandon() {
 	}
 }
 
+// openRedoWithKey is openRedo with a bucket "bkt" holding the key "k", committed through the
+// log (redoContent("k", 1)).
+func openRedoWithKey(t *testing.T, dir string) *Drive {
+	t.Helper()
+	d := openRedo(t, dir, 1<<20)
+	if err := d.MakeVolume(context.Background(), "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CommitObject(context.Background(), "bkt", "k", redoContent("k", 1), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func redoContent(key string, version int) []byte {
 	return bytes.Repeat([]byte(fmt.Sprintf("%s v%d;", key, version)), 20+version)
 }
@@ -117,13 +131,7 @@ func TestRedoLogSettlesBeforeOtherChanges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			d := openRedo(t, dir, 1<<20)
-			if err := d.MakeVolume(ctx, "bkt"); err != nil {
-				t.Fatal(err)
-			}
-			if err := d.CommitObject(ctx, "bkt", "k", redoContent("k", 1), "", ""); err != nil {
-				t.Fatal(err)
-			}
+			d := openRedoWithKey(t, dir)
 			if err := tc.change(d); err != nil {
 				t.Fatal(err)
 			}
@@ -340,15 +348,8 @@ func TestRedoLogLock(t *testing.T) {
 
 // TestRedoLogCleanClose: closing the drive checkpoints, so that nothing is left to redo.
 func TestRedoLogCleanClose(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
-	d := openRedo(t, dir, 1<<20)
-	if err := d.MakeVolume(ctx, "bkt"); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.CommitObject(ctx, "bkt", "k", redoContent("k", 1), "", ""); err != nil {
-		t.Fatal(err)
-	}
+	d := openRedoWithKey(t, dir)
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
