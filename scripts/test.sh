@@ -83,7 +83,9 @@ if [ -z "${QUICK:-}" ]; then
 	# FLASHSTOR_CHAOS_DURATION=10m.
 	step "chaos soak (${FLASHSTOR_CHAOS_DURATION:-60s})"
 	go test -timeout 60m -count=1 -run '^TestChaos$' -v ./cmd/flashstor/ | grep -v 'level=' | tail -n 40
-	# Again with the server's --drive-redo-log: every kill -9 restarts through the redo.
+	# The soak above runs the server with --drive-redo-log=false (the plain commit path,
+	# and a drive can be remounted read-only); again with the redo logs, the server's
+	# default: every kill -9 restarts through the redo.
 	step "chaos soak with the drives' redo logs (30s)"
 	FLASHSTOR_CHAOS_REDO_LOG=1 FLASHSTOR_CHAOS_DURATION=30s go test -timeout 10m -count=1 -run '^TestChaos$' -v ./cmd/flashstor/ | grep -v 'level=' | tail -n 20
 

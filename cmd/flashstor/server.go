@@ -97,7 +97,7 @@ func parseServerFlags(args []string, stderr io.Writer) (serverConfig, error) {
 		return err
 	})
 	fs.DurationVar(&cfg.mountFlushInterval, "mount-flush-interval", fusefs.DefaultFlushInterval, "with --mount-durability=fsync, sync the drives this often: the most a machine crash can lose of what was closed but not fsync'd")
-	fs.BoolVar(&cfg.driveRedoLog, "drive-redo-log", false, "commit small objects durably through a redo log on each local drive (one write and one fdatasync a drive instead of a synced metadata file and a journal commit; redone at start after a crash)")
+	fs.BoolVar(&cfg.driveRedoLog, "drive-redo-log", true, "commit small objects durably through a redo log on each local drive (one write and one fdatasync a drive instead of a synced metadata file and a journal commit; redone at start after a crash; up to 64 MiB a drive)")
 	fs.BoolVar(&cfg.mountDevices, "mount-devices", false, "let device nodes in the mount be opened (mount option dev; root only): whoever can write a bucket can then plant a node of any device")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time requests in flight get to finish at shutdown")
 	fs.StringVar(&cfg.certsDir, "certs-dir", "", "serve HTTPS with public.crt and private.key in `DIR` (SNI sub-folders, CAs/); SIGHUP reloads them")

@@ -34,7 +34,8 @@ const (
 	dataFilePerm = 0o644
 )
 
-// Options tune a local drive. The zero value is what production uses.
+// Options tune a local drive. The zero value is a plain drive; the server adds Commits and
+// RedoLog.
 type Options struct {
 	// Failpoint, when set, is called with the name of each step of the commit path (and
 	// "rename:object" before an object's rename) before that step runs; an error stops the operation there, as a crash would. Tests use it to
@@ -46,7 +47,8 @@ type Options struct {
 	// RedoLog makes every durable commit of a small object (no data directory) a record
 	// in the drive's redo log (redolog.go): one write and one fdatasync instead of a synced
 	// metadata file and a journal commit. RedoLogSize is the log's size
-	// (DefaultRedoLogSize when zero).
+	// (DefaultRedoLogSize when zero). The server turns it on (--drive-redo-log); a drive
+	// without room for the log runs without one.
 	RedoLog     bool
 	RedoLogSize int64
 }
@@ -108,6 +110,12 @@ func Open(dir string, opts Options) (*Drive, error) {
 	}
 	if opts.RedoLog {
 		d.redo, err = openRedoLog(abs, opts.RedoLogSize, d.redoRecord)
+		if errors.Is(err, storage.ErrDriveFull) {
+			// No room for the log (it grows as it fills): the drive runs without one rather
+			// than not at all. What a log left behind held is redone and the log removed, so
+			// that it is never redone over the writes made without it.
+			err = dropRedoLog(abs, d.redoRecord)
+		}
 	} else {
 		err = dropRedoLog(abs, d.redoRecord)
 	}

@@ -164,14 +164,18 @@ func (l *redoLog) start(root string, redo func(rel string, data []byte) error) e
 // on one drive would each redo and restart the other's log (Open also clears the staging
 // area another process writes in).
 func lockRedoLog(fd int, path string) error {
-	err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
-	if err == unix.EWOULDBLOCK {
+	switch err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err {
+	case nil:
+		return nil
+	case unix.EWOULDBLOCK:
 		return fmt.Errorf("%s is locked: another process has this drive open", path)
-	}
-	if err != nil {
+	case unix.ENOLCK, unix.EOPNOTSUPP, unix.EINVAL:
+		// A file system without locks (some network file systems): the log works, only
+		// the guard against a second process is missing.
+		return nil
+	default:
 		return mapErr(&fs.PathError{Op: "flock", Path: path, Err: err})
 	}
-	return nil
 }
 
 // replayRedoLog redoes the records of the current generation in the log open at fd, then

@@ -361,3 +361,42 @@ func TestRedoLogCleanClose(t *testing.T) {
 		t.Fatalf("after a clean close the log holds %d records", len(recs))
 	}
 }
+
+// TestRedoLogFullDrive: a drive with no room for its log opens without one (it used to
+// open when full, for reads and heal) instead of being left out.
+func TestRedoLogFullDrive(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounts a small tmpfs: root only")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("no tmpfs here: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	first, err := Open(dir, Options{}) // the drive as it was before it filled up
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = filler.Write(make([]byte, 64<<10))
+	}
+	filler.Close()
+	if !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("filling the drive: %v", err)
+	}
+	d, err := Open(dir, Options{RedoLog: true})
+	if err != nil {
+		t.Fatalf("opening a full drive with a redo log: %v", err)
+	}
+	if d.redo != nil {
+		t.Fatal("the full drive got a redo log")
+	}
+	if _, err := os.Stat(filepath.Join(dir, storage.SysVolume, redoLogFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a partial redo log was left: %v", err)
+	}
+}
