@@ -68,3 +68,44 @@ func TestHealAfterRenameLeftover(t *testing.T) {
 		})
 	}
 }
+
+// TestPutOverRenameLeftover: the same leftover source record, with the destination healed
+// onto its drive (the heal the rename queues), then the source key written again: the
+// put replaces the leftover record on that drive and must not remove the data directory
+// it named, which the destination's record there names too.
+func TestPutOverRenameLeftover(t *testing.T) {
+	const src, dst, size = "ren/k3", "ren/k1", 3<<20 + 777
+	f := newFixture(t, 4, 2)
+	f.put(src, size, 77)
+	f.d.Close()
+	const stuck = 3
+	var bad *faulty.Drive
+	n := 0
+	f.reopen(func(d storage.Drive) storage.Drive {
+		fd := faulty.Wrap(d)
+		if n == stuck {
+			bad = fd
+		}
+		n++
+		return fd
+	})
+	bad.Fail("RenameObject", storage.ErrDriveFull)
+	bad.Fail("DeleteObject", storage.ErrDriveFull)
+	ctx := context.Background()
+	if _, err := f.d.RenameObject(ctx, faultBucket, src, dst, objstore.RenameOptions{}); err != nil {
+		t.Fatalf("rename with drive %d refusing it: %v", stuck+1, err)
+	}
+	f.objects[dst] = f.objects[src]
+	bad.Clear()
+	if res, err := f.d.Sets()[0].HealObject(ctx, faultBucket, dst, true); err != nil || len(res.Healed) == 0 {
+		t.Fatalf("heal of %s: %+v, %v; want it healed on drive %d", dst, res, err, stuck+1)
+	}
+	if _, err := os.Stat(f.metaPath(stuck, src)); err != nil {
+		t.Fatalf("drive %d does not hold the leftover source record the test needs: %v", stuck+1, err)
+	}
+	f.put(src, 1<<20, 78)
+	if n := f.healAll(); n != 0 {
+		t.Errorf("a heal after the put found %d objects to work on: the put took the destination's data on drive %d", n, stuck+1)
+	}
+	f.checkAll("after the put")
+}

@@ -78,11 +78,8 @@ func (s *Set) deleteRecord(ctx context.Context, bucket, key string, bypass bool)
 // removeStale deletes the copies of a key left on drives (by a write that failed, or a
 // delete a drive missed) when no quorum holds it: their records only. The data directories
 // they name are left to the collector (CollectGarbage), which removes one only when no
-// record on its drive names it: a data directory belongs to the bucket, not to the key,
-// and a stale copy may share its own with another key. A rename within the set that a
-// drive could not take (full, read-only) leaves that drive with the source's record, which
-// names the data directory that the destination's record, healed onto the drive, names
-// too; removing it with the stale source left the destination without its data there.
+// record on its drive names it: a copy no quorum holds may share its data directory with
+// another key's record on its drive (see removeReplaced).
 func (s *Set) removeStale(ctx context.Context, bucket, key string, v *version) {
 	if v == nil {
 		return
