@@ -502,9 +502,10 @@ func (c *chaos) heal() string {
 func (c *chaos) verify() {
 	t := c.t
 	c.srv.stop(syscall.SIGTERM)
-	c.heal()
+	first := c.heal()
 	if report := c.heal(); !strings.Contains(report, "heal done: 0 objects healed") {
-		t.Errorf("a second deep heal still found work: a drive was left incomplete:\n%s", report)
+		// The first pass's report too: what it did to the keys the second found incomplete.
+		t.Errorf("a second deep heal still found work: a drive was left incomplete:\n%s\nthe first heal's report:\n%s", report, first)
 	}
 	c.srv.start()
 	ctx := context.Background()

@@ -76,7 +76,10 @@ func (s *Set) deleteRecord(ctx context.Context, bucket, key string, bypass bool)
 }
 
 // removeStale deletes the copies of a key left on drives (by a write that failed, or a
-// delete a drive missed) when no quorum holds it.
+// delete a drive missed) when no quorum holds it: their records only. The data directories
+// they name are left to the collector (CollectGarbage), which removes one only when no
+// record on its drive names it: a copy no quorum holds may share its data directory with
+// another key's record on its drive (see removeReplaced).
 func (s *Set) removeStale(ctx context.Context, bucket, key string, v *version) {
 	if v == nil {
 		return
@@ -91,7 +94,6 @@ func (s *Set) removeStale(ctx context.Context, bucket, key string, v *version) {
 		return
 	}
 	s.eachOf(stale, func(i int, d storage.Drive) error { return d.DeleteObject(ctx, bucket, key) })
-	s.removeReplaced(context.WithoutCancel(ctx), bucket, v, nil)
 }
 
 // restore puts back, on the drives where an operation succeeded (errs[i] == nil), the

@@ -75,7 +75,14 @@ func (s *Set) removeDataDir(ctx context.Context, drive int, bucket, dataDir stri
 
 // removeReplaced removes, on every drive, the data directories of the versions that drive
 // held before a write, but those the write kept: the versions of the record keep (nil for
-// none). A version's data directory is shared by no other key nor version.
+// none). A version's data directory is shared by no other key nor version while a read
+// quorum holds that version's record: a drive's copy of another version (a leftover that
+// no quorum holds) is left alone, its data directories to the collector (CollectGarbage),
+// since such a copy may name the data directory of another key's record on that drive. A
+// rename within the set that a drive could not take (full, read-only) leaves that drive
+// with the source's record; the heal then writes the destination there, whose record
+// names the same directory (a rename moves the record, not the data): removing the
+// leftover's data took the destination's.
 func (s *Set) removeReplaced(ctx context.Context, bucket string, before *version, keep *meta.Object) {
 	s.removeReplacedOn(ctx, bucket, before, nil, keep)
 }
@@ -97,8 +104,8 @@ func (s *Set) removeReplacedOn(ctx context.Context, bucket string, v *version, t
 			// directories every drive names alike; one it did not hold is the collector's.
 			m = v.current
 		}
-		if m == nil {
-			return nil
+		if m == nil || v.current == nil || m.VersionID != v.current.VersionID {
+			return nil // none, or a leftover: see removeReplaced
 		}
 		for j := 0; j < versionCount(m); j++ {
 			if dir := versionAt(m, j).DataDir; dir != ([16]byte{}) && !kept(dir) {
