@@ -110,12 +110,30 @@ func TestPutSurvivesDeviceCopy(t *testing.T) {
 		{large, "commit:rename-meta", 1},
 	} {
 		t.Run(fmt.Sprintf("%d/%s/after%d", c.size, c.step, c.after), func(t *testing.T) {
-			deviceCopyCase(t, c.size, c.step, c.after)
+			deviceCopyCase(t, c.size, c.step, c.after, false)
 		})
 	}
 }
 
-func deviceCopyCase(t *testing.T, size int, step string, after int) {
+// TestRedoLogSurvivesDeviceCopy is TestPutSurvivesDeviceCopy for a small object on drives
+// with redo logs: its commit is a record synced to the log, then the metadata file written
+// without a sync, so the copy taken after the put returned may hold the record alone; the
+// drives of the copy, opened, redo it.
+func TestRedoLogSurvivesDeviceCopy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loop mounts skipped in -short")
+	}
+	for _, c := range []struct {
+		step  string
+		after int
+	}{{"commit:write-meta", 2}, {"commit:rename-meta", 0}, {"commit:rename-meta", 2}, {"commit:rename-meta", 3}} {
+		t.Run(fmt.Sprintf("%s/after%d", c.step, c.after), func(t *testing.T) {
+			deviceCopyCase(t, 1000, c.step, c.after, true)
+		})
+	}
+}
+
+func deviceCopyCase(t *testing.T, size int, step string, after int, redo bool) {
 	img, mnt := loopImage(t)
 	old, newContent := randomBytes(size+1, 1), randomBytes(size, 2)
 	var (
@@ -135,7 +153,7 @@ func deviceCopyCase(t *testing.T, size int, step string, after int) {
 				once.Do(func() { copyErr = copyImage(img, mid) })
 			}
 			return nil
-		}},
+		}, RedoLog: redo},
 	}
 	c := context.Background()
 	d, err := deploy.Open(c, cfg)
@@ -169,7 +187,8 @@ func deviceCopyCase(t *testing.T, size int, step string, after int) {
 		whichPoint string
 	}{{mid, false, "during the commit"}, {acked, true, "after the put returned"}} {
 		m := mountImage(t, cp.img)
-		d, err := deploy.Open(c, deploy.Config{Drives: []string{filepath.Join(m, "d{1...4}")}, Parity: 2})
+		d, err := deploy.Open(c, deploy.Config{Drives: []string{filepath.Join(m, "d{1...4}")}, Parity: 2,
+			DriveOptions: local.Options{RedoLog: redo}})
 		if err != nil {
 			t.Fatalf("opening the drives of the copy taken %s: %v", cp.whichPoint, err)
 		}
