@@ -95,9 +95,10 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	// process still finds the old version or the new one (the page cache keeps both renames
 	// and the data), and SyncFileSystem makes them durable.
 	durable := !storage.DeferredSync(ctx)
-	if durable && (srcDir != "" || d.redo != nil && !d.redo.fits(len(d.relPath(metaPath)), len(metaBytes))) {
+	rel := d.relPath(metaPath)
+	if durable && d.redo != nil && (srcDir != "" || !d.redo.fits(len(rel), len(metaBytes))) {
 		// Not logged: a record of the path in the redo log would undo it after a crash.
-		if err := d.settle(bucket, strings.TrimPrefix(d.relPath(metaPath), bucket+"/"), false); err != nil {
+		if err := d.redo.settle(rel, false); err != nil {
 			return err
 		}
 	}
@@ -154,7 +155,7 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	bucketDir := d.root + "/" + bucket
 	if d.redo != nil && durable && srcDir == "" {
 		// A small object: logged, then written into the tree without syncs.
-		err := d.redo.commit(d.relPath(metaPath), metaBytes, func() error {
+		err := d.redo.commit(rel, metaBytes, func() error {
 			return d.writeMeta(d.tmpPath(), metaPath, bucketDir, metaBytes, false, nil)
 		})
 		if !errors.Is(err, errRedoTooLarge) {
@@ -162,6 +163,14 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 		}
 	}
 	return d.writeMeta(d.tmpPath(), metaPath, bucketDir, metaBytes, durable, beforeSync)
+}
+
+// settleObject is settle for the metadata file at metaPath (a path in the drive).
+func (d *Drive) settleObject(metaPath string) error {
+	if d.redo == nil {
+		return nil
+	}
+	return d.redo.settle(d.relPath(metaPath), false)
 }
 
 // relPath returns full, a path in the drive, relative to the drive's root.
@@ -181,7 +190,7 @@ func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.settle(bucket, strings.TrimPrefix(d.relPath(metaPath), bucket+"/"), false); err != nil {
+	if err := d.settleObject(metaPath); err != nil {
 		return err
 	}
 	if err := os.Remove(metaPath); err != nil {
@@ -212,7 +221,7 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 		return d.objectErr(bucket, err)
 	}
 	for _, p := range []string{src, dst} {
-		if err := d.settle(bucket, strings.TrimPrefix(d.relPath(p), bucket+"/"), false); err != nil {
+		if err := d.settleObject(p); err != nil {
 			return err
 		}
 	}

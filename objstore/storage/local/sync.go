@@ -184,17 +184,17 @@ func openNUL(path []byte, flags int) (int, error) {
 // write made under storage.WithDeferredSync before the call (and whatever else the file
 // system holds: one call per drive, not per object).
 func (d *Drive) SyncFileSystem(ctx context.Context) error {
+	d.fsSyncs.Add(1)
+	if d.redo != nil {
+		// The log's descriptor is on the same file system: its syncfs is this one, and a
+		// log holding records starts a new generation, what it held now in the synced tree.
+		return d.redo.syncTree()
+	}
 	fd, err := unix.Open(d.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return mapErr(&fs.PathError{Op: "open", Path: d.root, Err: err})
 	}
 	defer unix.Close(fd)
-	d.fsSyncs.Add(1)
-	if d.redo != nil {
-		// The checkpoint's syncfs is this one, and it starts a new generation: what the
-		// redo log held is now in the synced tree.
-		return d.redo.syncTree()
-	}
 	if err := unix.Syncfs(fd); err != nil {
 		return mapErr(&fs.PathError{Op: "syncfs", Path: d.root, Err: err})
 	}
