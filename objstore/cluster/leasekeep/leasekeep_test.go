@@ -12,7 +12,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-const ttl = 2 * time.Second
+// Whole seconds (etcd grants in seconds), and long enough that the race detector on a
+// loaded machine does not stretch a refresh (a twentieth of it) past the lease: at 2 s the
+// lease lapsed once in a CI run.
+const ttl = 5 * time.Second
 
 // kept is a lease of ttl kept by Keep in the background.
 type kept struct {
