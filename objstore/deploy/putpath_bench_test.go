@@ -3,6 +3,8 @@ package deploy_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,7 +25,13 @@ import (
 //     then fdatasync: the limit with the put's durability, without encoding or metadata;
 //   - raw-direct: the same with O_DIRECT from an aligned buffer, then fdatasync;
 //   - put: PutObject of the object through the object layer (4 drives, 2+2), each client
-//     replacing its key's object of the previous round (an overwrite).
+//     replacing its key's object of the previous round (an overwrite);
+//   - md5: each client computes the MD5 of its object's bytes (crypto/md5), which a put
+//     must (a single-part object's ETag): the hash's own limit on this CPU, one stream
+//     per object, since MD5 cannot be split;
+//   - put-md5-given: the put with the digest passed in PutOptions.ContentMD5, as the
+//     mount's write-behind and a verified Content-MD5 give it: what the put costs past the
+//     hash.
 //
 // PutPath/new-key/... runs the same with every put to a key never written before (as
 // warp's PUT does): nothing is replaced, so no replaced data is removed on the put's path;
@@ -31,7 +39,9 @@ import (
 // not fill up.
 //
 // It reports each phase's object throughput (MB/s of object bytes) and put/limit, the limit
-// being the faster raw phase of the run. Run with
+// being the faster raw phase of the run; put/bound divides by the lower of that limit and
+// the md5 phase's rate (a put hashes and writes, at best both at once), and
+// put-md5-given/limit is the put without the hash against the raw limit. Run with
 //
 //	go test -run '^$' -bench PutPath -benchtime 10x ./objstore/deploy/
 //
@@ -85,6 +95,8 @@ func benchPutPath(b *testing.B, size, conc int, newKeys bool) {
 		}
 		return fmt.Sprint("k", c)
 	}
+	digest := md5.Sum(content)
+	givenKey := func(round, c int) string { return key(round, c) + "-given" }
 	b.ResetTimer()
 	for round := range b.N {
 		if err := ph.RunRaw(shards, rawDirs); err != nil {
@@ -94,20 +106,34 @@ func benchPutPath(b *testing.B, size, conc int, newKeys bool) {
 			_, err := l.PutObject(context.Background(), "bench", key(round, c), bytes.NewReader(content), int64(size), objstore.PutOptions{})
 			return err
 		})
+		run("md5", func(int) error {
+			if md5.Sum(content) != digest {
+				return errors.New("md5 of the same bytes changed")
+			}
+			return nil
+		})
+		run("put-md5-given", func(c int) error {
+			_, err := l.PutObject(context.Background(), "bench", givenKey(round, c), bytes.NewReader(content), int64(size), objstore.PutOptions{ContentMD5: digest[:]})
+			return err
+		})
 		if newKeys {
 			for c := range conc {
-				if err := l.DeleteObject(context.Background(), "bench", key(round, c)); err != nil {
-					b.Fatal(err)
+				for _, k := range []string{key(round, c), givenKey(round, c)} {
+					if err := l.DeleteObject(context.Background(), "bench", k); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 		}
 	}
 	b.StopTimer()
 	limit := ph.Limit(size, b.N)
-	for _, name := range []string{"raw-buf", "raw-direct", "put"} {
+	for _, name := range []string{"raw-buf", "raw-direct", "put", "md5", "put-md5-given"} {
 		b.ReportMetric(ph.MBps(name, size, b.N), name+"-MB/s")
 	}
 	b.ReportMetric(ph.MBps("put", size, b.N)/limit, "put/limit")
+	b.ReportMetric(ph.MBps("put", size, b.N)/min(limit, ph.MBps("md5", size, b.N)), "put/bound")
+	b.ReportMetric(ph.MBps("put-md5-given", size, b.N)/limit, "put-md5-given/limit")
 	b.ReportMetric(ph.CPUPerObject("put", b.N), "put-cpu-ms/obj")
 	b.ReportMetric(ph.CPUPerObject("raw-buf", b.N), "raw-buf-cpu-ms/obj")
 }
