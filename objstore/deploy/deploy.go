@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/erasure"
+	"github.com/flashstor/flashstor/internal/md5lanes"
 	"github.com/flashstor/flashstor/objstore/erasureset"
 	"github.com/flashstor/flashstor/objstore/format"
 	"github.com/flashstor/flashstor/objstore/nslock"
@@ -32,6 +33,10 @@ type Config struct {
 	BlockSize   int64
 	Bitrot      erasure.BitrotAlgorithm
 	InlineLimit int64
+	// MD5Lanes is how many bodies must be hashed at once (recently) before the ETags of new
+	// ones are hashed in the lanes of one multi-buffer MD5 (md5lanes): 0 for
+	// md5lanes.DefaultThreshold, negative for never.
+	MD5Lanes int
 	// OpenDrive, if set, opens the drive an argument names instead of opening it as a
 	// local directory: a cluster node opens its own drives and reaches the other nodes'
 	// over the network (package remote). The arguments are then taken as they are: not
@@ -89,6 +94,8 @@ type Deployment struct {
 	// Close (a local drive's redo log).
 	openedMu sync.Mutex
 	opened   []io.Closer
+	// md5 hands out the ETag hashes of every set's puts (lanes once many run at once).
+	md5 *md5lanes.Source
 }
 
 // position is the slot of one drive position and where it stands.
@@ -134,6 +141,11 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	if cfg.Locks != nil {
 		locks = cfg.Locks
 	}
+	lanes := cfg.MD5Lanes
+	if lanes == 0 {
+		lanes = md5lanes.DefaultThreshold()
+	}
+	dep.md5 = md5lanes.New(max(lanes, 0))
 	sets := make([]*erasureset.Set, len(layout.Sets))
 	for i, ds := range layout.Sets {
 		parity := cfg.Parity
@@ -152,6 +164,7 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 			OnBitrot:     cfg.OnBitrot,
 			BeforeCommit: cfg.BeforeCommit,
 			Now:          cfg.Now,
+			MD5:          dep.md5,
 		})
 		if err != nil {
 			dep.Close()
@@ -224,6 +237,9 @@ func (dep *Deployment) Close() {
 	}
 	for _, p := range dep.positions {
 		p.Close()
+	}
+	if dep.md5 != nil {
+		dep.md5.Close()
 	}
 	dep.openedMu.Lock()
 	defer dep.openedMu.Unlock()

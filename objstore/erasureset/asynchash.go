@@ -116,8 +116,14 @@ func (a *asyncHash) Sum(b []byte) []byte {
 	return a.h.Sum(b)
 }
 
-// Close stops the goroutine of a hash that is given up; after Sum it does nothing.
-func (a *asyncHash) Close() { a.finish(true) }
+// Close stops the goroutine of a hash that is given up (after Sum it has none) and
+// closes the hash it feeds, if that has a Close (an md5lanes.Hash's releases its count).
+func (a *asyncHash) Close() {
+	a.finish(true)
+	if c, ok := a.h.(interface{ Close() }); ok {
+		c.Close()
+	}
+}
 
 // Reset is not supported: an asyncHash is used for one body.
 func (a *asyncHash) Reset() { panic("erasureset: asyncHash.Reset") }

@@ -182,7 +182,7 @@ func (s *Set) PutObjectPart(ctx context.Context, bucket, key, uploadID string, n
 	if r == nil {
 		r = eofReader{}
 	}
-	body, etag := md5Of(r, opts.ContentMD5)
+	body, etag := s.md5Of(r, size, opts.ContentMD5)
 	defer etag.Close()
 	staging := stagingDir(newID())
 	name := layout.PartName(number)

@@ -7,12 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"slices"
 	"time"
 
 	"github.com/flashstor/flashstor/erasure"
+	"github.com/flashstor/flashstor/internal/md5lanes"
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/meta"
@@ -114,7 +114,7 @@ func (s *Set) stagePut(ctx context.Context, bucket, key string, r io.Reader, siz
 	if r == nil {
 		r = eofReader{}
 	}
-	body, etag := md5Of(r, opts.ContentMD5)
+	body, etag := s.md5Of(r, size, opts.ContentMD5)
 	defer etag.Close()
 
 	// A versioned bucket's versions are never inline: a key's record would hold the data
@@ -238,41 +238,82 @@ type eofReader struct{}
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // hashingReader feeds what it reads to a hash (the ETag's MD5).
-// bodyMD5 is a body's MD5, hashed while the body is read, or given by the caller.
+// bodyMD5 is a body's MD5, hashed while the body is read, or given by the caller. It is
+// written to by the goroutine that reads the body.
 type bodyMD5 struct {
-	h     *asyncHash // nil when known
+	src   *md5lanes.Hash // nil when known
 	known []byte
+	// w takes the body's bytes and h ends the hash, both chosen at the first write: the
+	// lane itself, which hashes on its server's goroutine and copies what it is given, or
+	// an asyncHash feeding the crypto/md5 hash from a goroutine of its own.
+	w io.Writer
+	h digest
+}
+
+// digest is a hash being computed: Sum once the body is read, Close in any case.
+type digest interface {
+	Sum(b []byte) []byte
+	Close()
 }
 
 // md5Of returns r, reading through which gives the returned MD5 the body's, unless known,
 // the caller's digest of the body (objstore.PutOptions.ContentMD5), is 16 bytes long: then
-// r itself and that digest. Close releases the hash's buffers.
-func md5Of(r io.Reader, known []byte) (io.Reader, *bodyMD5) {
+// r itself and that digest. A body that may be large (size over the inline limit, or
+// unknown) takes its hash from the set's MD5 source, which may give it a lane when many
+// are hashed at once. Close releases the hash.
+func (s *Set) md5Of(r io.Reader, size int64, known []byte) (io.Reader, *bodyMD5) {
 	if len(known) == md5.Size {
 		return r, &bodyMD5{known: known}
 	}
-	h := newAsyncHash(md5.New())
-	return &hashingReader{r: r, h: h}, &bodyMD5{h: h}
+	src := s.cfg.MD5
+	if size >= 0 && size <= s.cfg.InlineLimit {
+		src = nil // a small body gains nothing from a lane, and is not counted
+	}
+	b := &bodyMD5{src: src.Hash()}
+	return &hashingReader{r: r, h: b}, b
+}
+
+// Write hashes p, choosing how at the first call.
+func (b *bodyMD5) Write(p []byte) (int, error) {
+	if b.w == nil {
+		b.choose()
+	}
+	return b.w.Write(p)
+}
+
+func (b *bodyMD5) choose() {
+	if b.src.Choose() {
+		b.w, b.h = b.src, b.src
+		return
+	}
+	a := newAsyncHash(b.src)
+	b.w, b.h = a, a
 }
 
 // Hex returns the MD5 in hex, once the body has been read to its end.
 func (b *bodyMD5) Hex() string {
-	if b.h == nil {
+	if b.src == nil {
 		return hex.EncodeToString(b.known)
+	}
+	if b.h == nil {
+		b.choose() // an empty body
 	}
 	return hex.EncodeToString(b.h.Sum(nil))
 }
 
-// Close releases the hash's buffers.
+// Close releases the hash.
 func (b *bodyMD5) Close() {
-	if b.h != nil {
+	switch {
+	case b.h != nil:
 		b.h.Close()
+	case b.src != nil:
+		b.src.Close()
 	}
 }
 
 type hashingReader struct {
 	r io.Reader
-	h hash.Hash
+	h io.Writer
 }
 
 func (hr *hashingReader) Read(p []byte) (int, error) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/erasure"
+	"github.com/flashstor/flashstor/internal/md5lanes"
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/internal/workers"
 	"github.com/flashstor/flashstor/objstore/layout"
@@ -59,6 +60,10 @@ type Config struct {
 	// Now is the clock that stamps an upload's initiation (time.Now if nil), by which the
 	// expiry of incomplete uploads measures its age; tests set a clock of their own.
 	Now func() time.Time
+	// MD5 hands out the ETag hashes of bodies too large to be inline, shared by the sets
+	// of a process so that many concurrent puts hash in the lanes of one multi-buffer
+	// hasher; crypto/md5 for every body if nil.
+	MD5 *md5lanes.Source
 }
 
 // DefaultInlineLimit is the largest object stored inline in its metadata files by default:
