@@ -21,8 +21,10 @@
 // member, so the relay sees the receivers again within seconds (about four heartbeats,
 // plus three for each attempt sent to the silent member again), not after the 10 to 15 s
 // of gRPC's keep-alive, or never. Meanwhile a node that registered gets nothing from this
-// node (the window of Receive's doc, a watch's delay, grows to that recovery), and a
-// receiver gone is still sent to: its requests fail, it is marked late and not waited for.
+// node (the window of Receive's doc, a watch's delay, grows to that recovery): a receiver
+// that the read after a break finds new is asked to resync (Batch.Resync) at once, since
+// it may have missed this node's changes. A receiver gone meanwhile is still sent to: its
+// requests fail, it is marked late and not waited for.
 //
 // # Sending: a bounded wait, batched
 //

@@ -76,14 +76,15 @@ func (r *Relay) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the feed receivers: %w", err)
 	}
-	r.setReceivers(resp)
+	r.setReceivers(resp, false)
 	return nil
 }
 
 // setReceivers makes the receivers of resp, a read of ReceiverPrefix, those the relay
-// sends to: it drops the others and adds the new ones; a receiver it knew keeps its
-// sender (and what is queued for it).
-func (r *Relay) setReceivers(resp *clientv3.GetResponse) {
+// sends to: it drops the others and adds the new ones, which are asked to resync if
+// missed (they registered while the watch was broken, and may have missed this node's
+// changes since); a receiver it knew keeps its sender (and what is queued for it).
+func (r *Relay) setReceivers(resp *clientv3.GetResponse, missed bool) {
 	now := make(map[string]bool)
 	for _, kv := range resp.Kvs {
 		now[strings.TrimPrefix(string(kv.Key), ReceiverPrefix)] = true
@@ -100,7 +101,10 @@ func (r *Relay) setReceivers(resp *clientv3.GetResponse) {
 		r.drop(name)
 	}
 	for name := range now {
-		r.add(name)
+		if p := r.add(name); p != nil && missed {
+			r.log.Info("feed relay: a node registered while the receivers' watch was broken; asking it to resync", "receiver", name)
+			p.resync()
+		}
 	}
 }
 
@@ -112,9 +116,10 @@ func (r *Relay) watch(ctx context.Context) {
 		OnDelete: func(key string, _ int64) { r.drop(strings.TrimPrefix(key, ReceiverPrefix)) },
 		// No OnReset: through a break the relay keeps sending to the receivers it knows
 		// (better than to none); the read before the watch starts again sets them right.
+		// The first start follows Start's read by moments (the window of Receive's doc);
+		// a later one follows a break of any length.
 		OnLoad: func(resp *clientv3.GetResponse) {
-			r.watchStarts.Add(1)
-			r.setReceivers(resp)
+			r.setReceivers(resp, r.watchStarts.Add(1) > 1)
 		},
 		OnError:   func(err error) { r.log.Warn("feed relay: the receivers' watch", "err", err) },
 		Retry:     r.cfg.Heartbeat / 2,

@@ -242,20 +242,22 @@ type wait struct {
 	done chan struct{}
 }
 
-// add starts sending to node name, unless it is this node or known already.
-func (r *Relay) add(name string) {
+// add starts sending to node name, unless it is this node or known already, and returns
+// its new sender (nil if none).
+func (r *Relay) add(name string) *peer {
 	if name == r.cfg.Self {
-		return
+		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.byName[name]; ok {
-		return
+		return nil
 	}
 	p := newPeer(r, name)
 	r.byName[name] = p
 	r.publishPeersLocked()
 	r.log.Info("feed relay: node receives this node's changes", "receiver", name)
+	return p
 }
 
 // drop stops sending to node name.
