@@ -197,7 +197,7 @@ func (c *clusterNode) feedStats() collect.FeedRelayStats {
 	f := c.node.Feed()
 	s := f.Stats()
 	return collect.FeedRelayStats{Sent: s.Sent, Batches: s.Batches, Received: s.Received, Late: s.Late, Back: s.Back, Lost: s.Lost,
-		TimedOut: s.TimedOut, Receivers: len(f.Receivers())}
+		TimedOut: s.TimedOut, WatchStarts: s.WatchStarts, Receivers: len(f.Receivers())}
 }
 
 // serveS3 starts answering S3 requests with h.

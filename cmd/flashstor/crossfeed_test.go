@@ -192,11 +192,13 @@ func TestCrossNodeProcesses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	checkCrossNode(t, ctx, s3Client(endpoints[0]), mnt)
-	// The relay's counters are scraped: node 1 sent, node 2 received, nobody was late.
+	// The relay's counters are scraped: node 1 sent, node 2 received, nobody was late;
+	// node 1's watch of the receivers runs.
 	sent := regexp.MustCompile(`(?m)^flashstor_feed_relay_events_sent_total ([1-9][0-9]*)$`)
+	watching := regexp.MustCompile(`(?m)^flashstor_feed_relay_watch_starts_total ([1-9][0-9]*)$`)
 	received := regexp.MustCompile(`(?m)^flashstor_feed_relay_events_received_total ([1-9][0-9]*)$`)
-	if text := scrapeText(t, endpoints[0]+"/metrics", ""); !sent.MatchString(text) || !strings.Contains(text, "flashstor_feed_relay_writes_timed_out_total 0\n") {
-		t.Errorf("node 1's metrics do not show changes sent, none timed out:\n%s", grepLines(text, "feed_relay"))
+	if text := scrapeText(t, endpoints[0]+"/metrics", ""); !sent.MatchString(text) || !watching.MatchString(text) || !strings.Contains(text, "flashstor_feed_relay_writes_timed_out_total 0\n") {
+		t.Errorf("node 1's metrics do not show changes sent, none timed out, the receivers watched:\n%s", grepLines(text, "feed_relay"))
 	}
 	if text := scrapeText(t, endpoints[1]+"/metrics", ""); !received.MatchString(text) {
 		t.Errorf("node 2's metrics do not show changes received:\n%s", grepLines(text, "feed_relay"))

@@ -246,7 +246,7 @@ func Audit(src AuditStatser) prometheus.Collector {
 // FeedRelayStats are the counters of a cluster node's change relay (package feedrelay's
 // Stats, copied by the caller: this package does not import the core).
 type FeedRelayStats struct {
-	Sent, Batches, Received, Late, Back, Lost, TimedOut int64
+	Sent, Batches, Received, Late, Back, Lost, TimedOut, WatchStarts int64
 	// Receivers is the number of other nodes the relay sends to now.
 	Receivers int
 }
@@ -267,6 +267,7 @@ func FeedRelay(read func() FeedRelayStats) prometheus.Collector {
 			f("receivers_back_total", "Times a late receiving node answered again.", func(s snap) float64 { return float64(s.Back) }),
 			f("events_lost_total", "Changes that did not reach a receiving node (it was told to resync later).", func(s snap) float64 { return float64(s.Lost) }),
 			f("writes_timed_out_total", "Writes whose wait for the receiving nodes ended at the bound.", func(s snap) float64 { return float64(s.TimedOut) }),
+			f("watch_starts_total", "Starts of the etcd watch of the receiving nodes: one, then one per restart after a break (etcd unreachable, a silent member).", func(s snap) float64 { return float64(s.WatchStarts) }),
 			{desc("feed_relay", "receivers", "Other nodes (with a mount) this node sends its changes to."), gauge, func(s snap) float64 { return float64(s.Receivers) }},
 		},
 	}

@@ -1,12 +1,16 @@
 // Package etcdwatch follows a key or a prefix in etcd through breaks of the watch, and
 // tells a silent etcd member from a quiet one: the one watch loop of the cluster's caches
-// (the bucket settings and identities of etcdconfig, the set owners of owner).
+// (the bucket settings and identities of etcdconfig, the set owners of owner) and of the
+// feed relay's list of receivers (feedrelay).
 //
 // Watch starts from the revision of a linearizable read, so no change after that read is
 // missed, and reports each changed key. A break (a compacted revision, a member that lost
 // its leader, a cancelled stream, a member that went silent) is reported as a reset around
 // the gap: the caller drops what it cached at the break, and again once the watch is whole,
-// so nothing filled during the gap outlives it.
+// so nothing filled during the gap outlives it. A caller that keeps which keys exist
+// rather than a cache (the feed relay keeps sending to the receivers it knows through a
+// break) is told puts and deletes apart (Config.OnDelete) and is given the keys that the
+// read before each (re)start found (Config.OnLoad), from which the changes follow.
 //
 // # A silent member
 //
@@ -45,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -54,13 +59,24 @@ import (
 
 // Config tells Watch what to report.
 type Config struct {
-	// OnKey is called with each key that changed (put or deleted) under the prefix, and
-	// the revision of the change.
+	// OnKey is called with each key that changed under the prefix (put, or deleted
+	// unless OnDelete is set), and the revision of the change.
 	OnKey func(key string, rev int64)
-	// OnReset is called when the changes cannot be told key by key: once the watch has
-	// started (what changed before it is unknown), when it breaks, and once it is whole
-	// again. Everything under the prefix may have changed.
+	// OnDelete, if set, is called in OnKey's place with each key deleted (by a delete or
+	// with its lease): for a caller that keeps which keys exist, not a cache to drop.
+	OnDelete func(key string, rev int64)
+	// OnReset, if set, is called when the changes cannot be told key by key: once the
+	// watch has started (what changed before it is unknown), when it breaks, and once it
+	// is whole again. Everything under the prefix may have changed.
 	OnReset func()
+	// OnLoad, if set, makes the read before each (re)start read the keys under the
+	// prefix, not just count them, and is given that read once the watch from its
+	// revision is created (after OnReset): the state from which the changes reported next
+	// follow, for a caller that keeps which keys exist rather than drop a cache. The
+	// first change reported may be the read's last one again (the watch starts at the
+	// read's revision, see Watch), which a caller that sets its state from the read
+	// applies without effect.
+	OnLoad func(*clientv3.GetResponse)
 	// OnError, if set, is told why the watch broke or could not start (for the log).
 	OnError func(error)
 	// Retry is the wait between attempts to watch again; one second when zero.
@@ -84,7 +100,7 @@ const streamKey = "flashstor-watch-stream"
 
 // Watch follows key (with clientv3.WithPrefix in opts, the keys under it) until ctx
 // ends, reporting to cfg's callbacks from the calling goroutine (see the package doc).
-// cfg.OnKey and cfg.OnReset are required.
+// cfg.OnKey is required.
 func Watch(ctx context.Context, c *clientv3.Client, key string, cfg Config, opts ...clientv3.OpOption) {
 	if cfg.Retry <= 0 {
 		cfg.Retry = time.Second
@@ -92,14 +108,25 @@ func Watch(ctx context.Context, c *clientv3.Client, key string, cfg Config, opts
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 2 * time.Second
 	}
+	if cfg.OnDelete == nil {
+		cfg.OnDelete = cfg.OnKey
+	}
+	if cfg.OnReset == nil {
+		cfg.OnReset = func() {}
+	}
 	report := func(err error) {
 		if cfg.OnError != nil && ctx.Err() == nil {
 			cfg.OnError(err)
 		}
 	}
+	opts = slices.Clip(opts) // each append below gets its own array
+	read := append(opts, clientv3.WithCountOnly())
+	if cfg.OnLoad != nil {
+		read = opts
+	}
 	for ctx.Err() == nil {
 		rctx, cancel := context.WithTimeout(ctx, 3*cfg.Heartbeat)
-		resp, err := c.Get(rctx, key, append(opts, clientv3.WithCountOnly())...)
+		resp, err := c.Get(rctx, key, read...)
 		cancel()
 		if err != nil {
 			report(fmt.Errorf("etcdwatch: reading %s to watch it: %w", key, err))
@@ -123,7 +150,10 @@ func Watch(ctx context.Context, c *clientv3.Client, key string, cfg Config, opts
 			continue
 		}
 		cfg.OnReset()
-		err = follow(wctx, c, ch, cfg.OnKey, cfg.Heartbeat)
+		if cfg.OnLoad != nil {
+			cfg.OnLoad(resp)
+		}
+		err = follow(wctx, c, ch, cfg)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -134,9 +164,10 @@ func Watch(ctx context.Context, c *clientv3.Client, key string, cfg Config, opts
 	}
 }
 
-// follow reports the events of ch until it breaks, and returns why. Every heartbeat it
-// asks for a progress report, so that a silent etcd is told from a quiet one.
-func follow(ctx context.Context, c *clientv3.Client, ch clientv3.WatchChan, onKey func(string, int64), heartbeat time.Duration) error {
+// follow reports the events of ch to cfg until it breaks, and returns why. Every
+// heartbeat it asks for a progress report, so that a silent etcd is told from a quiet one.
+func follow(ctx context.Context, c *clientv3.Client, ch clientv3.WatchChan, cfg Config) error {
+	heartbeat := cfg.Heartbeat
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
 	heard := time.Now()
@@ -154,7 +185,11 @@ func follow(ctx context.Context, c *clientv3.Client, ch clientv3.WatchChan, onKe
 			}
 			heard = time.Now()
 			for _, ev := range resp.Events {
-				onKey(string(ev.Kv.Key), ev.Kv.ModRevision)
+				if ev.Type == clientv3.EventTypeDelete {
+					cfg.OnDelete(string(ev.Kv.Key), ev.Kv.ModRevision)
+				} else {
+					cfg.OnKey(string(ev.Kv.Key), ev.Kv.ModRevision)
+				}
 			}
 		case <-tick.C:
 			if time.Since(heard) > 3*heartbeat {

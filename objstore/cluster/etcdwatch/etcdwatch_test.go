@@ -3,6 +3,7 @@ package etcdwatch_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -275,3 +276,77 @@ func (h *calls) HandleRPC(_ context.Context, s stats.RPCStats) {
 func (h *calls) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
 func (h *calls) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
 func (h *calls) HandleConn(context.Context, stats.ConnStats)                       {}
+
+// A watch with OnLoad and OnDelete is given the keys read before it starts, then the puts
+// and the deletes after them, told apart (what the feed relay keeps its receivers by).
+func TestLoadThenPutsAndDeletes(t *testing.T) {
+	c := etcdtest.Start(t).Client(t)
+	const prefix = "/etcdwatch-test/load/"
+	ctx := context.Background()
+	for _, k := range []string{"a", "b"} {
+		if _, err := c.Put(ctx, prefix+k, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type event struct {
+		what, key string
+		rev       int64
+	}
+	events := make(chan event, 64)
+	send := func(e event) {
+		select {
+		case events <- e:
+		default: // never full while the test reads; the watch must not block at its end
+		}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		etcdwatch.Watch(wctx, c, prefix, etcdwatch.Config{
+			OnKey:    func(key string, rev int64) { send(event{"put", key, rev}) },
+			OnDelete: func(key string, rev int64) { send(event{"delete", key, rev}) },
+			OnLoad: func(resp *clientv3.GetResponse) {
+				var keys []string
+				for _, kv := range resp.Kvs {
+					keys = append(keys, string(kv.Key))
+				}
+				send(event{"load " + strings.Join(keys, " "), "", resp.Header.Revision})
+			},
+			Retry:     10 * time.Millisecond,
+			Heartbeat: 200 * time.Millisecond,
+		}, clientv3.WithPrefix())
+	}()
+	defer func() { cancel(); <-done }()
+	next := func() event {
+		t.Helper()
+		select {
+		case e := <-events:
+			return e
+		case <-time.After(5 * time.Second):
+			t.Fatal("nothing reported within 5 s")
+			return event{}
+		}
+	}
+	load := next()
+	if want := "load " + prefix + "a " + prefix + "b"; load.what != want {
+		t.Fatalf("first report %+v, want %q", load, want)
+	}
+	if _, err := c.Delete(ctx, prefix+"a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx, prefix+"c", "v"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 2 {
+		e := next()
+		if e.rev <= load.rev {
+			continue // the read's last change, reported again
+		}
+		got = append(got, e.what+" "+strings.TrimPrefix(e.key, prefix))
+	}
+	if want := []string{"delete a", "put c"}; !slices.Equal(got, want) {
+		t.Fatalf("reported %q after the load, want %q", got, want)
+	}
+}

@@ -8,7 +8,23 @@
 // ReceiverPrefix+<host:port> in etcd under a lease of its own (kept alive while it
 // receives, gone ReceiverTTL after the node dies). Every node watches that prefix and keeps
 // one sender per receiving node. That is all the etcd traffic: one key per mount's life,
-// none per write.
+// none per write, and the watch's progress request every heartbeat.
+//
+// The watch of the prefix is package etcdwatch's loop. When it breaks (etcd unreachable,
+// a compaction, a member that lost its leader) the relay keeps sending to the receivers
+// it knows, and the read before the watch starts again sets them right: the nodes that
+// registered meanwhile are added, those whose key went away are dropped (Stats.WatchStarts
+// counts the starts). A member that goes silent without closing its connection (a paused
+// process, a host cut off without a reset) is taken for a break after three heartbeats
+// without a word (Config.Heartbeat, DefaultHeartbeat 2 s): the read and the creation of
+// the next watch wait three heartbeats at most each and the next attempt goes to another
+// member, so the relay sees the receivers again within seconds (about four heartbeats,
+// plus three for each attempt sent to the silent member again), not after the 10 to 15 s
+// of gRPC's keep-alive, or never. Meanwhile a node that registered gets nothing from this
+// node (the window of Receive's doc, a watch's delay, grows to that recovery): a receiver
+// that the read after a break finds new is asked to resync (Batch.Resync) at once, since
+// it may have missed this node's changes. A receiver gone meanwhile is still sent to: its
+// requests fail, it is marked late and not waited for.
 //
 // # Sending: a bounded wait, batched
 //

@@ -49,8 +49,14 @@ var namespaces atomic.Int64
 // newEtcd returns a client of a fresh namespace of a test etcd.
 func newEtcd(t testing.TB) *clientv3.Client {
 	t.Helper()
-	c := etcdtest.Start(t).Client(t)
-	ns := "/feedrelaytest/" + strconv.FormatInt(namespaces.Add(1), 10)
+	return inNamespace(etcdtest.Start(t).Client(t), newNamespace())
+}
+
+// newNamespace returns a namespace no other client of the test binary uses.
+func newNamespace() string { return "/feedrelaytest/" + strconv.FormatInt(namespaces.Add(1), 10) }
+
+// inNamespace confines c to the keys under ns, as a node's client is, and returns it.
+func inNamespace(c *clientv3.Client, ns string) *clientv3.Client {
 	c.KV, c.Lease, c.Watcher = namespace.NewKV(c.KV, ns), namespace.NewLease(c.Lease, ns), namespace.NewWatcher(c.Watcher, ns)
 	return c
 }

@@ -31,6 +31,8 @@ type peer struct {
 	// lost: events for this receiver were lost since its last delivery; the next request
 	// asks it to resync.
 	lost atomic.Bool
+	// kick makes the sender send now (an empty batch if nothing is queued): see resync.
+	kick chan struct{}
 	quit chan struct{}
 	wg   sync.WaitGroup
 }
@@ -41,7 +43,8 @@ type item struct {
 }
 
 func newPeer(r *Relay, name string) *peer {
-	p := &peer{r: r, name: name, url: r.cfg.Scheme + "://" + name + EventsPath, queue: make(chan item, queueLen), quit: make(chan struct{})}
+	p := &peer{r: r, name: name, url: r.cfg.Scheme + "://" + name + EventsPath, queue: make(chan item, queueLen),
+		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	p.wg.Go(p.run)
 	return p
 }
@@ -55,6 +58,16 @@ func (p *peer) offer(it item) bool {
 		p.r.lost.Add(1)
 		p.lost.Store(true)
 		return false
+	}
+}
+
+// resync asks the receiver to resync now, with the next request or an empty one: it may
+// have missed changes before this node knew of it.
+func (p *peer) resync() {
+	p.lost.Store(true)
+	select {
+	case p.kick <- struct{}{}:
+	default: // a kick is pending already
 	}
 }
 
@@ -90,7 +103,7 @@ func (p *peer) stop() {
 }
 
 // run sends batches until stop. After a failed request it sends again (an empty batch if
-// nothing queued, asking for a resync) every ProbeEvery.
+// nothing queued, asking for a resync) every ProbeEvery; a kick sends at once.
 func (p *peer) run() {
 	var probe <-chan time.Time
 	var timer *time.Timer
@@ -102,6 +115,7 @@ func (p *peer) run() {
 		case it := <-p.queue:
 			batch = append(batch, it)
 		case <-probe:
+		case <-p.kick:
 		}
 	fill:
 		for len(batch) < MaxEvents {
@@ -113,6 +127,9 @@ func (p *peer) run() {
 			}
 		}
 		resync := p.lost.Swap(false)
+		if len(batch) == 0 && !resync {
+			continue // a kick whose resync went out with an earlier request
+		}
 		err := p.send(batch, resync)
 		// The counters and states first: a writer that returns sees them.
 		if err == nil {

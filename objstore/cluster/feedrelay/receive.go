@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/cluster/etcdwatch"
 	"github.com/flashstor/flashstor/objstore/cluster/leasekeep"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -69,12 +70,21 @@ func (r *Relay) register(ctx context.Context) (clientv3.LeaseID, error) {
 	return lease.ID, nil
 }
 
-// load reads the receivers registered now and returns the revision to watch from.
-func (r *Relay) load(ctx context.Context) (int64, error) {
+// load reads the receivers registered now and sends to them (Start, before the watch).
+func (r *Relay) load(ctx context.Context) error {
 	resp, err := r.etcd.Get(ctx, ReceiverPrefix, clientv3.WithPrefix())
 	if err != nil {
-		return 0, fmt.Errorf("reading the feed receivers: %w", err)
+		return fmt.Errorf("reading the feed receivers: %w", err)
 	}
+	r.setReceivers(resp, false)
+	return nil
+}
+
+// setReceivers makes the receivers of resp, a read of ReceiverPrefix, those the relay
+// sends to: it drops the others and adds the new ones, which are asked to resync if
+// missed (they registered while the watch was broken, and may have missed this node's
+// changes since); a receiver it knew keeps its sender (and what is queued for it).
+func (r *Relay) setReceivers(resp *clientv3.GetResponse, missed bool) {
 	now := make(map[string]bool)
 	for _, kv := range resp.Kvs {
 		now[strings.TrimPrefix(string(kv.Key), ReceiverPrefix)] = true
@@ -91,44 +101,28 @@ func (r *Relay) load(ctx context.Context) (int64, error) {
 		r.drop(name)
 	}
 	for name := range now {
-		r.add(name)
+		if p := r.add(name); p != nil && missed {
+			r.log.Info("feed relay: a node registered while the receivers' watch was broken; asking it to resync", "receiver", name)
+			p.resync()
+		}
 	}
-	return resp.Header.Revision + 1, nil
 }
 
-// watch follows the receivers from revision rev until ctx ends; on a broken watch (a
-// compaction, etcd unreachable) it reads them again.
-func (r *Relay) watch(ctx context.Context, rev int64) {
-	for ctx.Err() == nil {
-		ch := r.etcd.Watch(clientv3.WithRequireLeader(ctx), ReceiverPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev))
-		for resp := range ch {
-			if resp.Err() != nil {
-				break
-			}
-			for _, ev := range resp.Events {
-				name := strings.TrimPrefix(string(ev.Kv.Key), ReceiverPrefix)
-				if ev.Type == clientv3.EventTypeDelete {
-					r.drop(name)
-				} else {
-					r.add(name)
-				}
-			}
-			rev = resp.Header.Revision + 1
-		}
-		for ctx.Err() == nil {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(500 * time.Millisecond):
-			}
-			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			next, err := r.load(lctx)
-			cancel()
-			if err == nil {
-				rev = next
-				break
-			}
-			r.log.Warn("feed relay: reading the receivers", "err", err)
-		}
-	}
+// watch follows the receivers until ctx ends, through breaks of the watch and silent
+// etcd members (package etcdwatch; see the package doc).
+func (r *Relay) watch(ctx context.Context) {
+	etcdwatch.Watch(ctx, r.etcd, ReceiverPrefix, etcdwatch.Config{
+		OnKey:    func(key string, _ int64) { r.add(strings.TrimPrefix(key, ReceiverPrefix)) },
+		OnDelete: func(key string, _ int64) { r.drop(strings.TrimPrefix(key, ReceiverPrefix)) },
+		// No OnReset: through a break the relay keeps sending to the receivers it knows
+		// (better than to none); the read before the watch starts again sets them right.
+		// The first start follows Start's read by moments (the window of Receive's doc);
+		// a later one follows a break of any length.
+		OnLoad: func(resp *clientv3.GetResponse) {
+			r.setReceivers(resp, r.watchStarts.Add(1) > 1)
+		},
+		OnError:   func(err error) { r.log.Warn("feed relay: the receivers' watch", "err", err) },
+		Retry:     r.cfg.Heartbeat / 2,
+		Heartbeat: r.cfg.Heartbeat,
+	}, clientv3.WithPrefix())
 }

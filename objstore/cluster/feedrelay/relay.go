@@ -19,6 +19,10 @@ const (
 	// DefaultWait bounds a writer's wait for the other nodes, as fusefs bounds its wait
 	// for the kernel.
 	DefaultWait = 2 * time.Second
+	// DefaultHeartbeat is how often the watch of the receivers asks etcd for a progress
+	// report (etcdwatch.Config.Heartbeat): three heartbeats without a word, and it
+	// watches again, through another member.
+	DefaultHeartbeat = 2 * time.Second
 	// ProbeEvery is how often a sender whose last request failed tries again.
 	ProbeEvery = time.Second
 	// queueLen is how many events wait for one receiver before more are dropped (and the
@@ -47,7 +51,9 @@ type Config struct {
 	Wait time.Duration
 	// RequestTimeout bounds one request to a receiver; 0: five times Wait.
 	RequestTimeout time.Duration
-	Log            *slog.Logger
+	// Heartbeat is the heartbeat of the watch of the receivers; 0: DefaultHeartbeat.
+	Heartbeat time.Duration
+	Log       *slog.Logger
 }
 
 // Stats counts what the relay did since it started.
@@ -63,6 +69,10 @@ type Stats struct {
 	Lost int64
 	// TimedOut counts the writes whose wait for the receivers ended at the bound.
 	TimedOut int64
+	// WatchStarts counts the starts of the watch of the receivers: one once it runs,
+	// and one more each time it started again after a break (etcd unreachable, a silent
+	// member, a compaction).
+	WatchStarts int64
 }
 
 // Relay is a node's end of the cross-node feed: the sender of its changes to the nodes
@@ -82,7 +92,7 @@ type Relay struct {
 	// byName is guarded by mu: the sender of each receiving node.
 	byName map[string]*peer
 
-	sent, batches, received, late, back, lost, timedOut atomic.Int64
+	sent, batches, received, late, back, lost, timedOut, watchStarts atomic.Int64
 
 	etcd      *clientv3.Client
 	cancelSub func()
@@ -104,6 +114,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 5 * cfg.Wait
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
 	}
 	if cfg.Scheme == "" {
 		cfg.Scheme = "http"
@@ -136,13 +149,12 @@ func (r *Relay) Start(ctx context.Context, layer Layer, c *clientv3.Client) erro
 	r.cancelSub = layer.Subscribe("", r.onEvent)
 	wctx, stop := context.WithCancel(context.Background())
 	r.stopWatch = stop
-	rev, err := r.load(ctx)
-	if err != nil {
+	if err := r.load(ctx); err != nil {
 		stop()
 		r.cancelSub()
 		return err
 	}
-	r.watching.Go(func() { r.watch(wctx, rev) })
+	r.watching.Go(func() { r.watch(wctx) })
 	return nil
 }
 
@@ -168,7 +180,7 @@ func (r *Relay) Close() {
 // Stats returns the relay's counters.
 func (r *Relay) Stats() Stats {
 	return Stats{Sent: r.sent.Load(), Batches: r.batches.Load(), Received: r.received.Load(),
-		Late: r.late.Load(), Back: r.back.Load(), Lost: r.lost.Load(), TimedOut: r.timedOut.Load()}
+		Late: r.late.Load(), Back: r.back.Load(), Lost: r.lost.Load(), TimedOut: r.timedOut.Load(), WatchStarts: r.watchStarts.Load()}
 }
 
 // Receivers lists the other nodes this relay sends to now.
@@ -230,20 +242,22 @@ type wait struct {
 	done chan struct{}
 }
 
-// add starts sending to node name, unless it is this node or known already.
-func (r *Relay) add(name string) {
+// add starts sending to node name, unless it is this node or known already, and returns
+// its new sender (nil if none).
+func (r *Relay) add(name string) *peer {
 	if name == r.cfg.Self {
-		return
+		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.byName[name]; ok {
-		return
+		return nil
 	}
 	p := newPeer(r, name)
 	r.byName[name] = p
 	r.publishPeersLocked()
 	r.log.Info("feed relay: node receives this node's changes", "receiver", name)
+	return p
 }
 
 // drop stops sending to node name.
