@@ -44,7 +44,13 @@ func dataDirTime(name string) (time.Time, bool) {
 // on that drive names, that no open handle reads, and that are older than the grace period:
 // what a crash between a commit and the removal of the replaced data leaves behind. It
 // returns how many it removed.
+//
+// An operation that moves a record across the walk's position, or writes a drive's record
+// again, claims the data directories it names (see claimSet): a directory claimed since the
+// collection began is left for the next one.
 func (s *Set) CollectGarbage(ctx context.Context, bucket string) (int, error) {
+	start := s.claims.startCollection()
+	defer s.claims.endCollection()
 	removed := make([]int, len(s.drives))
 	errs := s.each(func(i int, d storage.Drive) error {
 		names, err := d.ListDir(ctx, bucket, layout.DataDir)
@@ -54,7 +60,11 @@ func (s *Set) CollectGarbage(ctx context.Context, bucket string) (int, error) {
 		if err != nil {
 			return err
 		}
-		cutoff := time.Now().Add(-garbageGrace)
+		now := time.Now
+		if s.gcNow != nil {
+			now = s.gcNow
+		}
+		cutoff := now().Add(-garbageGrace)
 		var old []string
 		for _, n := range names {
 			n = strings.TrimSuffix(n, "/")
@@ -74,6 +84,8 @@ func (s *Set) CollectGarbage(ctx context.Context, bucket string) (int, error) {
 						referenced[hexID(dir)] = true
 					}
 				}
+			} else if errors.Is(e.MetaErr, storage.ErrFileNotFound) {
+				// Renamed (a claim tells) or removed since the walk listed it.
 			} else if e.MetaErr != nil || err != nil {
 				return errors.New("unreadable metadata: not collecting on this drive")
 			}
@@ -83,12 +95,13 @@ func (s *Set) CollectGarbage(ctx context.Context, bucket string) (int, error) {
 			return err
 		}
 		for _, n := range old {
-			if referenced[n] || s.pins.isPinned(bucket, n) {
+			if referenced[n] || s.pins.isPinned(bucket, n) || !s.claims.beginRemoval(bucket, n, start) {
 				continue
 			}
 			if d.Delete(ctx, bucket, layout.DataDirPath(n), true) == nil {
 				removed[i]++
 			}
+			s.claims.endRemoval(bucket, n)
 		}
 		return nil
 	})

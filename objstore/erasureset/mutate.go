@@ -180,6 +180,10 @@ func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, o
 		return objstore.ObjectInfo{}, err
 	}
 	ctx = context.WithoutCancel(ctx) // a commit runs to its end: see commit
+	// The records moved, and those at the destination that an undo puts back, hide their
+	// data directories from a collector's walk meanwhile (see claimSet).
+	release := s.claims.claim(bucket, append(versionDirs(src), versionDirs(dst)...), false)
+	defer release()
 	errs := s.eachOf(src.holds, func(i int, d storage.Drive) error {
 		return d.RenameObject(ctx, bucket, srcKey, dstKey)
 	})

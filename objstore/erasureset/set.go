@@ -85,8 +85,12 @@ type Set struct {
 	// late records the writes' drive calls that run on after their write returned.
 	late lateWrites
 
-	pins pinSet
-	heal healQueue
+	pins   pinSet
+	claims claimSet
+	heal   healQueue
+	// gcNow is the collector's clock, by which it tells a data directory's age (time.Now
+	// if nil): tests make directories old by moving it on.
+	gcNow func() time.Time
 	// intents is the pool's IntentCheck (nil: none), asked before a dangling key's copies
 	// are removed.
 	intents atomic.Pointer[IntentCheck]
@@ -144,6 +148,7 @@ func New(cfg Config) (*Set, error) {
 	s.workers = workers.New(runDriveCall, nil)
 	s.waitGroups.New = func() any { return new(sync.WaitGroup) }
 	s.pins.init()
+	s.claims.init()
 	s.heal.init()
 	if _, err := s.codec(s.k, s.m, cfg.BlockSize, cfg.Bitrot); err != nil {
 		return nil, fmt.Errorf("erasure set %d: %w", cfg.Index, err)

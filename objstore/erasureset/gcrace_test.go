@@ -1,0 +1,175 @@
+package erasureset
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/local"
+)
+
+// walkHookDrive is a real local drive whose Walk calls at(key) before it hands the entry
+// of key to its caller: a test stops a walk at a chosen position with it.
+type walkHookDrive struct {
+	storage.Drive
+	at func(key string)
+}
+
+func (d *walkHookDrive) Walk(ctx context.Context, bucket string, opts storage.WalkOptions, fn func(storage.Entry) error) error {
+	return d.Drive.Walk(ctx, bucket, opts, func(e storage.Entry) error {
+		if d.at != nil {
+			d.at(e.Key)
+		}
+		return fn(e)
+	})
+}
+
+// barrier lets n goroutines through once all of them arrived, and runs once, first, with
+// all of them waiting; a goroutine that waits longer than a minute fails the test.
+type barrier struct {
+	t    *testing.T
+	n    int
+	mu   sync.Mutex
+	came int
+	open chan struct{}
+	once func()
+}
+
+func (b *barrier) arrive() {
+	b.mu.Lock()
+	b.came++
+	last := b.came == b.n
+	b.mu.Unlock()
+	if last {
+		b.once()
+		close(b.open)
+		return
+	}
+	select {
+	case <-b.open:
+	case <-time.After(time.Minute):
+		b.t.Error("a walk waited a minute at the barrier")
+	}
+}
+
+// gcRaceFixture is a 2+2 set of real local drives whose walks can be stopped at a key.
+type gcRaceFixture struct {
+	set    *Set
+	dirs   []string
+	drives []*walkHookDrive
+}
+
+const gcRaceBucket = "gc-race"
+
+func newGCRaceFixture(t *testing.T) *gcRaceFixture {
+	f := &gcRaceFixture{}
+	var drives []storage.Drive
+	for range 4 {
+		dir := t.TempDir()
+		d, err := local.Open(dir, local.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &walkHookDrive{Drive: d}
+		f.dirs = append(f.dirs, dir)
+		f.drives = append(f.drives, w)
+		drives = append(drives, w)
+	}
+	s, err := New(Config{Drives: drives, Parity: 2, InlineLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.set = s
+	if err := s.MakeBucket(context.Background(), gcRaceBucket); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *gcRaceFixture) put(t *testing.T, key string, data []byte) {
+	t.Helper()
+	if _, err := f.set.PutObject(context.Background(), gcRaceBucket, key, bytes.NewReader(data), int64(len(data)), objstore.PutOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stopWalksAt makes every drive's walk of the bucket wait at key until all of them are
+// there, run during() once, then go on: the operation runs while every walk is between
+// the keys before key and key itself.
+func (f *gcRaceFixture) stopWalksAt(t *testing.T, key string, during func()) {
+	b := &barrier{t: t, n: len(f.drives), open: make(chan struct{}), once: during}
+	for _, d := range f.drives {
+		var once sync.Once
+		d.at = func(k string) {
+			if k == key {
+				once.Do(b.arrive)
+			}
+		}
+	}
+}
+
+// checkWhole fails unless key reads back as want through the set and every drive holds
+// all of its shards: a heal of it, checking every shard's checksums, finds nothing to do.
+func (f *gcRaceFixture) checkWhole(t *testing.T, key string, want []byte) {
+	t.Helper()
+	c := context.Background()
+	h, err := f.set.OpenObject(c, gcRaceBucket, key)
+	if err != nil {
+		t.Fatalf("open %s: %v", key, err)
+	}
+	got := make([]byte, len(want))
+	_, err = h.ReadAt(got, 0)
+	dir := h.(*handle).dataDir
+	h.Close()
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s does not read back whole: %v", key, err)
+	}
+	for i, root := range f.dirs {
+		if _, err := os.Stat(filepath.Join(root, gcRaceBucket, layout.DataDirPath(dir))); err != nil {
+			t.Errorf("drive %d lost the data directory of %s: %v", i, key, err)
+		}
+	}
+	res, err := f.set.HealObject(c, gcRaceBucket, key, true)
+	if err != nil || len(res.Healed) > 0 {
+		t.Fatalf("heal of %s after collection: healed %v, %v; want nothing to do", key, res.Healed, err)
+	}
+}
+
+// TestCollectGarbageRenameDuringWalk renames an object whose data directory is older than
+// the grace from a key the collector's walks have not reached to one they have passed,
+// while every drive's walk is between the two: the collector must not take its data.
+func TestCollectGarbageRenameDuringWalk(t *testing.T) {
+	f := newGCRaceFixture(t)
+	data := bytes.Repeat([]byte("renamed while collected "), 20000)
+	f.put(t, "a/first", []byte("before the destination"))
+	f.put(t, "m/middle", []byte("where the walks stop"))
+	f.put(t, "z/moved", data)
+	// Every data directory is two graces old to the collector.
+	f.set.gcNow = func() time.Time { return time.Now().Add(2 * garbageGrace) }
+	var renameErr error
+	f.stopWalksAt(t, "m/middle", func() {
+		_, renameErr = f.set.RenameObject(context.Background(), gcRaceBucket, "z/moved", "b/moved", objstore.RenameOptions{})
+	})
+	n, err := f.set.CollectGarbage(context.Background(), gcRaceBucket)
+	if renameErr != nil {
+		t.Fatal(renameErr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("collected %d data directories; every one is referenced", n)
+	}
+	f.checkWhole(t, "b/moved", data)
+	if _, err := f.set.StatObject(context.Background(), gcRaceBucket, "z/moved"); !errors.Is(err, objstore.ErrObjectNotFound) {
+		t.Fatalf("the source after the rename: %v", err)
+	}
+}
