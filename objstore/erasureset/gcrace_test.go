@@ -13,6 +13,7 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/storage"
+	"github.com/flashstor/flashstor/objstore/storage/faulty"
 	"github.com/flashstor/flashstor/objstore/storage/local"
 )
 
@@ -60,11 +61,13 @@ func (b *barrier) arrive() {
 	}
 }
 
-// gcRaceFixture is a 2+2 set of real local drives whose walks can be stopped at a key.
+// gcRaceFixture is a 2+2 set of real local drives whose walks can be stopped at a key and
+// whose calls can be made to fail.
 type gcRaceFixture struct {
 	set    *Set
 	dirs   []string
 	drives []*walkHookDrive
+	faults []*faulty.Drive
 }
 
 const gcRaceBucket = "gc-race"
@@ -78,7 +81,9 @@ func newGCRaceFixture(t *testing.T) *gcRaceFixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := &walkHookDrive{Drive: d}
+		fd := faulty.Wrap(d)
+		w := &walkHookDrive{Drive: fd}
+		f.faults = append(f.faults, fd)
 		f.dirs = append(f.dirs, dir)
 		f.drives = append(f.drives, w)
 		drives = append(drives, w)
@@ -172,4 +177,72 @@ func TestCollectGarbageRenameDuringWalk(t *testing.T) {
 	if _, err := f.set.StatObject(context.Background(), gcRaceBucket, "z/moved"); !errors.Is(err, objstore.ErrObjectNotFound) {
 		t.Fatalf("the source after the rename: %v", err)
 	}
+}
+
+// TestCollectGarbageHealDuringWalk heals, while one drive's walk is past the key, an
+// object whose rename that drive missed: the rename's clean-up left the drive the data
+// directory without a record, the heal writes the drive's record at the new key and
+// rebuilds the directory there. The collector, which listed the directory as old and
+// unreferenced, must leave what the heal rebuilt.
+func TestCollectGarbageHealDuringWalk(t *testing.T) {
+	f := newGCRaceFixture(t)
+	c := context.Background()
+	data := bytes.Repeat([]byte("healed while collected "), 20000)
+	f.put(t, "a/first", []byte("before the destination"))
+	f.put(t, "m/middle", []byte("where the walk stops"))
+	f.put(t, "z/moved", data)
+	const missed = 3
+	f.faults[missed].Fail("RenameObject", storage.ErrDriveFull)
+	if _, err := f.set.RenameObject(c, gcRaceBucket, "z/moved", "b/moved", objstore.RenameOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.faults[missed].Clear()
+	f.set.gcNow = func() time.Time { return time.Now().Add(2 * garbageGrace) }
+	var healed HealResult
+	var healErr error
+	var once sync.Once
+	f.drives[missed].at = func(k string) {
+		if k == "m/middle" {
+			once.Do(func() { healed, healErr = f.set.HealObject(c, gcRaceBucket, "b/moved", false) })
+		}
+	}
+	n, err := f.set.CollectGarbage(c, gcRaceBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if healErr != nil || len(healed.Healed) != 1 || healed.Healed[0] != missed {
+		t.Fatalf("the heal during the walk healed %v, %v; want drive %d", healed.Healed, healErr, missed)
+	}
+	if n != 0 {
+		t.Errorf("collected %d data directories; every one is referenced", n)
+	}
+	f.checkWhole(t, "b/moved", data)
+}
+
+// TestCollectGarbageDriveRenamesDuringWalk is TestCollectGarbageRenameDuringWalk with the
+// completion of an interrupted rename (RenameOnDrives, each drive's record moved as it is).
+func TestCollectGarbageDriveRenamesDuringWalk(t *testing.T) {
+	f := newGCRaceFixture(t)
+	data := bytes.Repeat([]byte("moved drive by drive "), 20000)
+	f.put(t, "a/first", []byte("before the destination"))
+	f.put(t, "m/middle", []byte("where the walks stop"))
+	f.put(t, "z/moved", data)
+	f.set.gcNow = func() time.Time { return time.Now().Add(2 * garbageGrace) }
+	var errs []error
+	f.stopWalksAt(t, "m/middle", func() {
+		errs = f.set.RenameOnDrives(context.Background(), gcRaceBucket, "z/moved", "b/moved")
+	})
+	n, err := f.set.CollectGarbage(context.Background(), gcRaceBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("drive %d: %v", i, err)
+		}
+	}
+	if n != 0 {
+		t.Errorf("collected %d data directories; every one is referenced", n)
+	}
+	f.checkWhole(t, "b/moved", data)
 }
