@@ -62,7 +62,10 @@ type Config struct {
 	// Locks, if set, grants the namespace locks of the sets and the pool: a cluster node's
 	// routed locks (package cluster/owner). Nil: an nslock.Map of this process.
 	Locks erasureset.Locker
-	Log   *slog.Logger
+	// SharedDrives says that other processes write the drives too (a cluster node): the
+	// collector of unreferenced data directories is off (erasureset.Config.SharedDrives).
+	SharedDrives bool
+	Log          *slog.Logger
 }
 
 // Deployment is an opened object layer.
@@ -152,6 +155,7 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 			OnBitrot:     cfg.OnBitrot,
 			BeforeCommit: cfg.BeforeCommit,
 			Now:          cfg.Now,
+			SharedDrives: cfg.SharedDrives,
 		})
 		if err != nil {
 			dep.Close()

@@ -13,6 +13,10 @@ import (
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
+// ErrCollectorOff is CollectGarbage's answer in a set whose drives other processes write
+// (Config.SharedDrives).
+var ErrCollectorOff = errors.New("the collector of unreferenced data does not run where other processes write the drives")
+
 // garbageGrace is how old an unreferenced data directory must be before it is collected:
 // between the rename of a new data directory into place and the commit of the metadata that
 // names it, the directory is unreferenced for a moment, and must not be taken then.
@@ -49,6 +53,9 @@ func dataDirTime(name string) (time.Time, bool) {
 // again, claims the data directories it names (see claimSet): a directory claimed since the
 // collection began is left for the next one.
 func (s *Set) CollectGarbage(ctx context.Context, bucket string) (int, error) {
+	if s.cfg.SharedDrives {
+		return 0, ErrCollectorOff
+	}
 	start := s.claims.startCollection()
 	defer s.claims.endCollection()
 	removed := make([]int, len(s.drives))

@@ -3,6 +3,7 @@ package erasureset
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -86,5 +87,39 @@ func TestCollectGarbage(t *testing.T) {
 	got := make([]byte, len(big))
 	if _, err := h.ReadAt(got, 0); err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("a live object after collection: %v", err)
+	}
+}
+
+// TestCollectGarbageOffOnSharedDrives checks that a set whose drives other processes write
+// (a cluster node's) collects nothing: their renames claim nothing in this process.
+func TestCollectGarbageOffOnSharedDrives(t *testing.T) {
+	dir := t.TempDir()
+	d, err := local.Open(dir, local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Drives: []storage.Drive{d}, SharedDrives: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := context.Background()
+	if err := s.MakeBucket(c, "gc-bucket"); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "gc-bucket", layout.DataDirPath(hexID(newDataDirID(time.Now().Add(-2*garbageGrace)))))
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CollectGarbage(c, "gc-bucket"); n != 0 || !errors.Is(err, ErrCollectorOff) {
+		t.Fatalf("CollectGarbage = %d, %v; want 0, ErrCollectorOff", n, err)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Fatalf("an unreferenced directory was removed from shared drives: %v", err)
+	}
+	if err := s.HealAll(c, false, func(HealResult) {}); err != nil {
+		t.Fatalf("HealAll on shared drives: %v", err)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Fatalf("HealAll removed an unreferenced directory from shared drives: %v", err)
 	}
 }

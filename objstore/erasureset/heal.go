@@ -570,7 +570,9 @@ func (s *Set) HealAll(ctx context.Context, deep bool, report func(HealResult)) e
 		if err != nil && !errors.Is(err, objstore.ErrBucketNotFound) {
 			errs = append(errs, fmt.Errorf("bucket %s: %w", b, err))
 		}
-		if n, err := s.CollectGarbage(ctx, b); err != nil {
+		if n, err := s.CollectGarbage(ctx, b); errors.Is(err, ErrCollectorOff) {
+			// Said once, where the set is made (deploy).
+		} else if err != nil {
 			s.log.Warn("collecting unreferenced data", "bucket", b, "err", err)
 		} else if n > 0 {
 			s.log.Info("collected unreferenced data directories", "bucket", b, "count", n)

@@ -56,6 +56,11 @@ type Config struct {
 	// its lock grant and its commit (the fault suite pauses the node there to check that
 	// the commit is fenced once another node owns the set).
 	BeforeCommit func(bucket, key string)
+	// SharedDrives says that other processes write the set's drives too (the nodes of a
+	// cluster, each with a set of its own over the same drives): their renames and heals
+	// claim nothing in this process (see claimSet), so the collector does not run
+	// (CollectGarbage returns ErrCollectorOff) rather than take data they keep alive.
+	SharedDrives bool
 	// Now is the clock that stamps an upload's initiation (time.Now if nil), by which the
 	// expiry of incomplete uploads measures its age; tests set a clock of their own.
 	Now func() time.Time
