@@ -12,7 +12,6 @@ import (
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/storage"
-	"github.com/flashstor/flashstor/objstore/storage/local"
 )
 
 func TestDataDirIDTime(t *testing.T) {
@@ -26,14 +25,11 @@ func TestDataDirIDTime(t *testing.T) {
 // TestCollectGarbage leaves unreferenced data directories as a crash would (old and fresh),
 // and checks that only the old ones go, never one an object names or an open handle reads.
 func TestCollectGarbage(t *testing.T) {
-	dirs := []string{t.TempDir(), t.TempDir()}
+	var dirs []string
 	var drives []storage.Drive
-	for _, dir := range dirs {
-		d, err := local.Open(dir, local.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		drives = append(drives, d)
+	for range 2 {
+		dir, d := openLocalDrive(t)
+		dirs, drives = append(dirs, dir), append(drives, d)
 	}
 	s, err := New(Config{Drives: drives, Parity: 1})
 	if err != nil {
@@ -93,11 +89,7 @@ func TestCollectGarbage(t *testing.T) {
 // TestCollectGarbageOffOnSharedDrives checks that a set whose drives other processes write
 // (a cluster node's) collects nothing: their renames claim nothing in this process.
 func TestCollectGarbageOffOnSharedDrives(t *testing.T) {
-	dir := t.TempDir()
-	d, err := local.Open(dir, local.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, d := openLocalDrive(t)
 	s, err := New(Config{Drives: []storage.Drive{d}, SharedDrives: true})
 	if err != nil {
 		t.Fatal(err)

@@ -72,15 +72,22 @@ type gcRaceFixture struct {
 
 const gcRaceBucket = "gc-race"
 
+// openLocalDrive opens a local drive in a new temporary directory.
+func openLocalDrive(t *testing.T) (string, storage.Drive) {
+	t.Helper()
+	dir := t.TempDir()
+	d, err := local.Open(dir, local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, d
+}
+
 func newGCRaceFixture(t *testing.T) *gcRaceFixture {
 	f := &gcRaceFixture{}
 	var drives []storage.Drive
 	for range 4 {
-		dir := t.TempDir()
-		d, err := local.Open(dir, local.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		dir, d := openLocalDrive(t)
 		fd := faulty.Wrap(d)
 		w := &walkHookDrive{Drive: fd}
 		f.faults = append(f.faults, fd)
@@ -148,34 +155,56 @@ func (f *gcRaceFixture) checkWhole(t *testing.T, key string, want []byte) {
 	}
 }
 
-// TestCollectGarbageRenameDuringWalk renames an object whose data directory is older than
-// the grace from a key the collector's walks have not reached to one they have passed,
-// while every drive's walk is between the two: the collector must not take its data.
-func TestCollectGarbageRenameDuringWalk(t *testing.T) {
-	f := newGCRaceFixture(t)
-	data := bytes.Repeat([]byte("renamed while collected "), 20000)
+// seedOld puts a/first, m/middle (where walks stop) and data at z/moved, and makes every
+// data directory two graces old to the collector.
+func (f *gcRaceFixture) seedOld(t *testing.T, data []byte) {
+	t.Helper()
 	f.put(t, "a/first", []byte("before the destination"))
 	f.put(t, "m/middle", []byte("where the walks stop"))
 	f.put(t, "z/moved", data)
-	// Every data directory is two graces old to the collector.
 	f.set.gcNow = func() time.Time { return time.Now().Add(2 * garbageGrace) }
-	var renameErr error
-	f.stopWalksAt(t, "m/middle", func() {
-		_, renameErr = f.set.RenameObject(context.Background(), gcRaceBucket, "z/moved", "b/moved", objstore.RenameOptions{})
-	})
-	n, err := f.set.CollectGarbage(context.Background(), gcRaceBucket)
-	if renameErr != nil {
-		t.Fatal(renameErr)
+}
+
+// TestCollectGarbageRenameDuringWalk moves an object whose data directory is older than
+// the grace from a key the collector's walks have not reached to one they have passed,
+// while every drive's walk is between the two: the collector must not take its data. The
+// move is the set's rename, or the completion of an interrupted one (RenameOnDrives, each
+// drive's record moved as it is).
+func TestCollectGarbageRenameDuringWalk(t *testing.T) {
+	tests := []struct {
+		name string
+		move func(s *Set) error
+	}{
+		{"RenameObject", func(s *Set) error {
+			_, err := s.RenameObject(context.Background(), gcRaceBucket, "z/moved", "b/moved", objstore.RenameOptions{})
+			return err
+		}},
+		{"RenameOnDrives", func(s *Set) error {
+			return errors.Join(s.RenameOnDrives(context.Background(), gcRaceBucket, "z/moved", "b/moved")...)
+		}},
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Errorf("collected %d data directories; every one is referenced", n)
-	}
-	f.checkWhole(t, "b/moved", data)
-	if _, err := f.set.StatObject(context.Background(), gcRaceBucket, "z/moved"); !errors.Is(err, objstore.ErrObjectNotFound) {
-		t.Fatalf("the source after the rename: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGCRaceFixture(t)
+			data := bytes.Repeat([]byte("renamed while collected "), 20000)
+			f.seedOld(t, data)
+			var moveErr error
+			f.stopWalksAt(t, "m/middle", func() { moveErr = tt.move(f.set) })
+			n, err := f.set.CollectGarbage(context.Background(), gcRaceBucket)
+			if moveErr != nil {
+				t.Fatal(moveErr)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("collected %d data directories; every one is referenced", n)
+			}
+			f.checkWhole(t, "b/moved", data)
+			if _, err := f.set.StatObject(context.Background(), gcRaceBucket, "z/moved"); !errors.Is(err, objstore.ErrObjectNotFound) {
+				t.Fatalf("the source after the rename: %v", err)
+			}
+		})
 	}
 }
 
@@ -188,16 +217,13 @@ func TestCollectGarbageHealDuringWalk(t *testing.T) {
 	f := newGCRaceFixture(t)
 	c := context.Background()
 	data := bytes.Repeat([]byte("healed while collected "), 20000)
-	f.put(t, "a/first", []byte("before the destination"))
-	f.put(t, "m/middle", []byte("where the walk stops"))
-	f.put(t, "z/moved", data)
+	f.seedOld(t, data)
 	const missed = 3
 	f.faults[missed].Fail("RenameObject", storage.ErrDriveFull)
 	if _, err := f.set.RenameObject(c, gcRaceBucket, "z/moved", "b/moved", objstore.RenameOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	f.faults[missed].Clear()
-	f.set.gcNow = func() time.Time { return time.Now().Add(2 * garbageGrace) }
 	var healed HealResult
 	var healErr error
 	var once sync.Once
@@ -212,34 +238,6 @@ func TestCollectGarbageHealDuringWalk(t *testing.T) {
 	}
 	if healErr != nil || len(healed.Healed) != 1 || healed.Healed[0] != missed {
 		t.Fatalf("the heal during the walk healed %v, %v; want drive %d", healed.Healed, healErr, missed)
-	}
-	if n != 0 {
-		t.Errorf("collected %d data directories; every one is referenced", n)
-	}
-	f.checkWhole(t, "b/moved", data)
-}
-
-// TestCollectGarbageDriveRenamesDuringWalk is TestCollectGarbageRenameDuringWalk with the
-// completion of an interrupted rename (RenameOnDrives, each drive's record moved as it is).
-func TestCollectGarbageDriveRenamesDuringWalk(t *testing.T) {
-	f := newGCRaceFixture(t)
-	data := bytes.Repeat([]byte("moved drive by drive "), 20000)
-	f.put(t, "a/first", []byte("before the destination"))
-	f.put(t, "m/middle", []byte("where the walks stop"))
-	f.put(t, "z/moved", data)
-	f.set.gcNow = func() time.Time { return time.Now().Add(2 * garbageGrace) }
-	var errs []error
-	f.stopWalksAt(t, "m/middle", func() {
-		errs = f.set.RenameOnDrives(context.Background(), gcRaceBucket, "z/moved", "b/moved")
-	})
-	n, err := f.set.CollectGarbage(context.Background(), gcRaceBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("drive %d: %v", i, err)
-		}
 	}
 	if n != 0 {
 		t.Errorf("collected %d data directories; every one is referenced", n)
