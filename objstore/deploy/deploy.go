@@ -62,8 +62,9 @@ type Config struct {
 	// Locks, if set, grants the namespace locks of the sets and the pool: a cluster node's
 	// routed locks (package cluster/owner). Nil: an nslock.Map of this process.
 	Locks erasureset.Locker
-	// SharedDrives says that other processes write the drives too (a cluster node): the
-	// collector of unreferenced data directories is off (erasureset.Config.SharedDrives).
+	// SharedDrives says that other processes write the drives too (a cluster node): a
+	// set's collector of unreferenced data directories runs only where Locks can watch
+	// every lock of the set, its owner (erasureset.Config.SharedDrives).
 	SharedDrives bool
 	Log          *slog.Logger
 }

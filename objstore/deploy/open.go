@@ -158,9 +158,6 @@ func (dep *Deployment) placeSlots(l *format.Layout) {
 
 // logStart says which sets start degraded, read-only or unavailable.
 func (dep *Deployment) logStart() {
-	if dep.cfg.SharedDrives {
-		dep.log.Info("unreferenced data directories (left by crashes and failed writes) are not collected on a cluster's shared drives: a node's collector would not see the renames of the others")
-	}
 	for _, h := range dep.SetHealth() {
 		switch {
 		case h.Usable < h.ReadQuorum:

@@ -5,17 +5,20 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/meta"
+	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
 // ErrCollectorOff is CollectGarbage's answer in a set whose drives other processes write
-// (Config.SharedDrives).
-var ErrCollectorOff = errors.New("the collector of unreferenced data does not run where other processes write the drives")
+// (Config.SharedDrives) when its locker cannot watch all their writers (in a cluster: on a
+// node that does not own the set).
+var ErrCollectorOff = errors.New("the collector of unreferenced data runs only where every writer of the drives is seen (the set's owner)")
 
 // garbageGrace is how old an unreferenced data directory must be before it is collected:
 // between the rename of a new data directory into place and the commit of the metadata that
@@ -49,66 +52,36 @@ func dataDirTime(name string) (time.Time, bool) {
 // what a crash between a commit and the removal of the replaced data leaves behind. It
 // returns how many it removed.
 //
-// An operation that moves a record across the walk's position, or writes a drive's record
-// again, claims the data directories it names (see claimSet): a directory claimed since the
-// collection began is left for the next one.
+// Its walk of a drive's records, in key order, does not see a record that an operation
+// moves, or writes again, at a key the walk has passed. In this process such an operation
+// claims the data directories it names (see claimSet): a directory claimed since the
+// collection began is left for the next one. Where other processes write the drives
+// (Config.SharedDrives), the collection also watches the set's locks (LockWatcher) and, after
+// each drive's walk, reads again the records of the keys written meanwhile (revisit); it
+// runs only where the locks can be watched (the set's owner), and fails with
+// ErrCollectorOff elsewhere.
 func (s *Set) CollectGarbage(ctx context.Context, bucket string) (int, error) {
+	var watch *nslock.Watch
 	if s.cfg.SharedDrives {
-		return 0, ErrCollectorOff
+		w, ok := s.cfg.Locks.(LockWatcher)
+		if !ok {
+			return 0, ErrCollectorOff
+		}
+		wctx, lw, err := w.WatchLocks(ctx, s.cfg.Index, LockName(bucket, ""))
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrCollectorOff, err)
+		}
+		defer lw.Stop()
+		ctx, watch = wctx, lw
 	}
 	start := s.claims.startCollection()
 	defer s.claims.endCollection()
 	removed := make([]int, len(s.drives))
 	errs := s.each(func(i int, d storage.Drive) error {
-		names, err := d.ListDir(ctx, bucket, layout.DataDir)
-		if errors.Is(err, storage.ErrFileNotFound) {
-			return nil
-		}
+		n, err := s.collectOn(ctx, d, bucket, start, watch)
+		removed[i] = n
 		if err != nil {
-			return err
-		}
-		now := time.Now
-		if s.gcNow != nil {
-			now = s.gcNow
-		}
-		cutoff := now().Add(-garbageGrace)
-		var old []string
-		for _, n := range names {
-			n = strings.TrimSuffix(n, "/")
-			if t, ok := dataDirTime(n); ok && t.Before(cutoff) {
-				old = append(old, n)
-			}
-		}
-		if len(old) == 0 {
-			return nil
-		}
-		referenced := make(map[string]bool)
-		err = d.Walk(ctx, bucket, storage.WalkOptions{Recursive: true, WithMeta: true}, func(e storage.Entry) error {
-			if m, err := meta.UnmarshalHeader(e.Meta); err == nil {
-				// Every version's data is referenced, the noncurrent ones' too.
-				for j := 0; j < versionCount(m); j++ {
-					if dir := versionAt(m, j).DataDir; dir != ([16]byte{}) {
-						referenced[hexID(dir)] = true
-					}
-				}
-			} else if errors.Is(e.MetaErr, storage.ErrFileNotFound) {
-				// Renamed (a claim tells) or removed since the walk listed it.
-			} else if e.MetaErr != nil || err != nil {
-				return errors.New("unreadable metadata: not collecting on this drive")
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, n := range old {
-			if referenced[n] || s.pins.isPinned(bucket, n) || !s.claims.beginRemoval(bucket, n, start) {
-				continue
-			}
-			if d.Delete(ctx, bucket, layout.DataDirPath(n), true) == nil {
-				removed[i]++
-			}
-			s.claims.endRemoval(bucket, n)
+			return fmt.Errorf("%s: %w", d, err)
 		}
 		return nil
 	})
@@ -117,4 +90,146 @@ func (s *Set) CollectGarbage(ctx context.Context, bucket string) (int, error) {
 		total += n
 	}
 	return total, errors.Join(nonNil(errs)...)
+}
+
+var errUnreadable = errors.New("unreadable metadata: not collecting on this drive")
+
+// collectOn is CollectGarbage on one drive; watch is the collection's watch of the set's
+// locks, or nil.
+func (s *Set) collectOn(ctx context.Context, d storage.Drive, bucket string, start uint64, watch *nslock.Watch) (int, error) {
+	names, err := d.ListDir(ctx, bucket, layout.DataDir)
+	if errors.Is(err, storage.ErrFileNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	cutoff := s.cfg.Now().Add(-garbageGrace)
+	var old []string
+	for _, n := range names {
+		n = strings.TrimSuffix(n, "/")
+		if t, ok := dataDirTime(n); ok && t.Before(cutoff) {
+			old = append(old, n)
+		}
+	}
+	if len(old) == 0 {
+		return 0, nil
+	}
+	referenced := make(map[string]bool)
+	err = d.Walk(ctx, bucket, storage.WalkOptions{Recursive: true, WithMeta: true}, func(e storage.Entry) error {
+		switch {
+		case e.Meta != nil:
+			if !addReferences(referenced, e.Meta) {
+				return errUnreadable
+			}
+		case errors.Is(e.MetaErr, storage.ErrFileNotFound):
+			// Moved (claimed, or revisited) or removed since the walk listed it.
+		default:
+			return errUnreadable
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if watch != nil {
+		if err := revisit(ctx, d, bucket, watch, referenced); err != nil {
+			return 0, err
+		}
+	}
+	removed := 0
+	for _, n := range old {
+		if referenced[n] || s.pins.isPinned(bucket, n) || !s.claims.beginRemoval(bucket, n, start) {
+			continue
+		}
+		if d.Delete(ctx, bucket, layout.DataDirPath(n), true) == nil {
+			removed++
+		}
+		s.claims.endRemoval(bucket, n)
+	}
+	return removed, nil
+}
+
+// addReferences adds the data directories of every version of the record whose metadata
+// (or header) is b to referenced; false when b does not decode.
+func addReferences(referenced map[string]bool, b []byte) bool {
+	m, err := meta.UnmarshalHeader(b)
+	if err != nil {
+		return false
+	}
+	// Every version's data is referenced, the noncurrent ones' too.
+	for j := 0; j < versionCount(m); j++ {
+		if dir := versionAt(m, j).DataDir; dir != ([16]byte{}) {
+			referenced[hexID(dir)] = true
+		}
+	}
+	return true
+}
+
+// The bounds of revisit: how many names it reads again at the most (more: the drive is
+// left for the next collection), how many passes it makes over them, and the pause between
+// passes, while writers hold some of them.
+const (
+	maxRevisits   = 10000
+	revisitPasses = 20
+	revisitPause  = 20 * time.Millisecond
+)
+
+// errKeptBusy is revisit's answer when names stayed locked for writing through its passes.
+var errKeptBusy = errors.New("keys kept being written during the collection: not collecting on this drive this time")
+
+// revisit adds to referenced the data directories of the drive's records at the keys that
+// watch saw locked for writing since the walk began, each read as a sequence lock reads:
+// when no writer holds the key, and again if one locked it during the read. Every record
+// that moved or appeared at a key behind the walk was written under that key's lock, so
+// after revisit every record on the drive has been seen, and a later rename only moves a
+// record seen. It takes no lock and makes no writer wait.
+func revisit(ctx context.Context, d storage.Drive, bucket string, watch *nslock.Watch, referenced map[string]bool) error {
+	prefix := LockName(bucket, "")
+	read := make(map[string]uint64) // name -> its change count when last read
+	for pass := 0; pass < revisitPasses; pass++ {
+		names := watch.Names()
+		if len(names) > maxRevisits {
+			return fmt.Errorf("%d keys written during the collection (more than %d): not collecting on this drive this time", len(names), maxRevisits)
+		}
+		busy := 0
+		for _, name := range names {
+			key := strings.TrimPrefix(name, prefix)
+			if strings.Contains(key, "\x00") {
+				continue // an upload's or a part's lock: no record of its own
+			}
+			before, held := watch.State(name)
+			if n, ok := read[name]; ok && n == before {
+				continue
+			}
+			if held {
+				busy++
+				continue
+			}
+			raw, err := d.ReadMeta(ctx, bucket, key)
+			if after, held := watch.State(name); held || after != before {
+				busy++
+				continue
+			}
+			switch {
+			case errors.Is(err, storage.ErrFileNotFound):
+			case err != nil:
+				return fmt.Errorf("reading %s/%s again: %w", bucket, key, err)
+			case !addReferences(referenced, raw):
+				return errUnreadable
+			}
+			read[name] = before
+		}
+		if busy == 0 {
+			return nil
+		}
+		t := time.NewTimer(revisitPause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		}
+	}
+	return errKeptBusy
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/objstore/storage/faulty"
 	"github.com/flashstor/flashstor/objstore/storage/local"
@@ -68,6 +69,10 @@ type gcRaceFixture struct {
 	dirs   []string
 	drives []*walkHookDrive
 	faults []*faulty.Drive
+	// other, when the fixture shares its drives, is a second set over the same drives and
+	// locks, as another cluster node's set of them is: its claims are its own.
+	other *Set
+	locks *nslock.Map
 }
 
 const gcRaceBucket = "gc-race"
@@ -83,8 +88,17 @@ func openLocalDrive(t *testing.T) (string, storage.Drive) {
 	return dir, d
 }
 
-func newGCRaceFixture(t *testing.T) *gcRaceFixture {
-	f := &gcRaceFixture{}
+// sharedLocks is one lock map that every set of a test takes its locks from, as every node
+// of a cluster takes a set's locks from its owner: it sees every writer, so it can watch.
+type sharedLocks struct{ *nslock.Map }
+
+func (l sharedLocks) WatchLocks(ctx context.Context, set int, prefix string) (context.Context, *nslock.Watch, error) {
+	return ctx, l.Watch(prefix), nil
+}
+
+// newGCRaceFixture returns a fixture; with shared, its drives are shared with f.other.
+func newGCRaceFixture(t *testing.T, shared bool) *gcRaceFixture {
+	f := &gcRaceFixture{locks: &nslock.Map{}}
 	var drives []storage.Drive
 	for range 4 {
 		dir, d := openLocalDrive(t)
@@ -95,11 +109,19 @@ func newGCRaceFixture(t *testing.T) *gcRaceFixture {
 		f.drives = append(f.drives, w)
 		drives = append(drives, w)
 	}
-	s, err := New(Config{Drives: drives, Parity: 2, InlineLimit: -1})
+	// The set's clock, the collector's, runs two graces ahead: every directory is old.
+	cfg := Config{Drives: drives, Parity: 2, InlineLimit: -1, Locks: sharedLocks{f.locks}, SharedDrives: shared,
+		Now: func() time.Time { return time.Now().Add(2 * garbageGrace) }}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.set = s
+	if shared {
+		if f.other, err = New(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.MakeBucket(context.Background(), gcRaceBucket); err != nil {
 		t.Fatal(err)
 	}
@@ -155,23 +177,24 @@ func (f *gcRaceFixture) checkWhole(t *testing.T, key string, want []byte) {
 	}
 }
 
-// seedOld puts a/first, m/middle (where walks stop) and data at z/moved, and makes every
-// data directory two graces old to the collector.
+// seedOld puts a/first, m/middle (where walks stop) and data at z/moved: their data
+// directories are two graces old to the collector (the set's clock).
 func (f *gcRaceFixture) seedOld(t *testing.T, data []byte) {
 	t.Helper()
 	f.put(t, "a/first", []byte("before the destination"))
 	f.put(t, "m/middle", []byte("where the walks stop"))
 	f.put(t, "z/moved", data)
-	f.set.gcNow = func() time.Time { return time.Now().Add(2 * garbageGrace) }
 }
 
 // TestCollectGarbageRenameDuringWalk moves an object whose data directory is older than
 // the grace from a key the collector's walks have not reached to one they have passed,
 // while every drive's walk is between the two: the collector must not take its data. The
 // move is the set's rename, or the completion of an interrupted one (RenameOnDrives, each
-// drive's record moved as it is).
+// drive's record moved as it is), by the collecting set (its claims protect) or by another
+// set over the same drives and locks, as another cluster node's (the collector's watch of
+// the locks protects).
 func TestCollectGarbageRenameDuringWalk(t *testing.T) {
-	tests := []struct {
+	moves := []struct {
 		name string
 		move func(s *Set) error
 	}{
@@ -183,28 +206,47 @@ func TestCollectGarbageRenameDuringWalk(t *testing.T) {
 			return errors.Join(s.RenameOnDrives(context.Background(), gcRaceBucket, "z/moved", "b/moved")...)
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newGCRaceFixture(t)
-			data := bytes.Repeat([]byte("renamed while collected "), 20000)
-			f.seedOld(t, data)
-			var moveErr error
-			f.stopWalksAt(t, "m/middle", func() { moveErr = tt.move(f.set) })
-			n, err := f.set.CollectGarbage(context.Background(), gcRaceBucket)
-			if moveErr != nil {
-				t.Fatal(moveErr)
+	for _, shared := range []bool{false, true} {
+		for _, tt := range moves {
+			name := tt.name
+			if shared {
+				name += " by another process"
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n != 0 {
-				t.Errorf("collected %d data directories; every one is referenced", n)
-			}
-			f.checkWhole(t, "b/moved", data)
-			if _, err := f.set.StatObject(context.Background(), gcRaceBucket, "z/moved"); !errors.Is(err, objstore.ErrObjectNotFound) {
-				t.Fatalf("the source after the rename: %v", err)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				f := newGCRaceFixture(t, shared)
+				data := bytes.Repeat([]byte("renamed while collected "), 20000)
+				f.seedOld(t, data)
+				mover := f.set
+				if shared {
+					mover = f.other
+				}
+				var moveErr error
+				f.stopWalksAt(t, "m/middle", func() {
+					// As the pool does: under both keys' write locks.
+					unlock, err := f.locks.Lock(context.Background(), LockName(gcRaceBucket, "z/moved"), LockName(gcRaceBucket, "b/moved"))
+					if err != nil {
+						moveErr = err
+						return
+					}
+					defer unlock()
+					moveErr = tt.move(mover)
+				})
+				n, err := f.set.CollectGarbage(context.Background(), gcRaceBucket)
+				if moveErr != nil {
+					t.Fatal(moveErr)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != 0 {
+					t.Errorf("collected %d data directories; every one is referenced", n)
+				}
+				f.checkWhole(t, "b/moved", data)
+				if _, err := f.set.StatObject(context.Background(), gcRaceBucket, "z/moved"); !errors.Is(err, objstore.ErrObjectNotFound) {
+					t.Fatalf("the source after the rename: %v", err)
+				}
+			})
+		}
 	}
 }
 
@@ -214,7 +256,7 @@ func TestCollectGarbageRenameDuringWalk(t *testing.T) {
 // rebuilds the directory there. The collector, which listed the directory as old and
 // unreferenced, must leave what the heal rebuilt.
 func TestCollectGarbageHealDuringWalk(t *testing.T) {
-	f := newGCRaceFixture(t)
+	f := newGCRaceFixture(t, false)
 	c := context.Background()
 	data := bytes.Repeat([]byte("healed while collected "), 20000)
 	f.seedOld(t, data)

@@ -571,7 +571,7 @@ func (s *Set) HealAll(ctx context.Context, deep bool, report func(HealResult)) e
 			errs = append(errs, fmt.Errorf("bucket %s: %w", b, err))
 		}
 		if n, err := s.CollectGarbage(ctx, b); errors.Is(err, ErrCollectorOff) {
-			// Said once, where the set is made (deploy).
+			// Not here: on a cluster, the set's owner collects.
 		} else if err != nil {
 			s.log.Warn("collecting unreferenced data", "bucket", b, "err", err)
 		} else if n > 0 {

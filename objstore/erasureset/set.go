@@ -58,11 +58,14 @@ type Config struct {
 	BeforeCommit func(bucket, key string)
 	// SharedDrives says that other processes write the set's drives too (the nodes of a
 	// cluster, each with a set of its own over the same drives): their renames and heals
-	// claim nothing in this process (see claimSet), so the collector does not run
-	// (CollectGarbage returns ErrCollectorOff) rather than take data they keep alive.
+	// claim nothing in this process (see claimSet). The collector then runs only where
+	// Locks can watch every lock of the set (a LockWatcher: in a cluster, on the set's
+	// owner), and reads again the records of the keys written during its walk; elsewhere
+	// CollectGarbage returns ErrCollectorOff.
 	SharedDrives bool
 	// Now is the clock that stamps an upload's initiation (time.Now if nil), by which the
-	// expiry of incomplete uploads measures its age; tests set a clock of their own.
+	// expiry of incomplete uploads measures its age, and by which the collector tells a
+	// data directory's age from its name; tests set a clock of their own.
 	Now func() time.Time
 }
 
@@ -93,9 +96,6 @@ type Set struct {
 	pins   pinSet
 	claims claimSet
 	heal   healQueue
-	// gcNow is the collector's clock, by which it tells a data directory's age (time.Now
-	// if nil): tests make directories old by moving it on.
-	gcNow func() time.Time
 	// intents is the pool's IntentCheck (nil: none), asked before a dangling key's copies
 	// are removed.
 	intents atomic.Pointer[IntentCheck]
