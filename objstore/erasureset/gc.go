@@ -132,13 +132,19 @@ func (s *Set) collectOn(ctx context.Context, d storage.Drive, bucket string, sta
 	if err != nil {
 		return 0, err
 	}
+	var rv *revisit
 	if watch != nil {
-		if err := revisit(ctx, d, bucket, watch, referenced); err != nil {
-			return 0, err
-		}
+		rv = &revisit{d: d, bucket: bucket, watch: watch, referenced: referenced, read: make(map[string]uint64)}
 	}
 	removed := 0
 	for _, n := range old {
+		// Settled again before each removal (at once when no key was written since):
+		// what a writer did while the collector removed others is seen.
+		if rv != nil {
+			if err := rv.settle(ctx); err != nil {
+				return removed, err
+			}
+		}
 		if referenced[n] || s.pins.isPinned(bucket, n) || !s.claims.beginRemoval(bucket, n, start) {
 			continue
 		}
@@ -178,49 +184,39 @@ const (
 // errKeptBusy is revisit's answer when names stayed locked for writing through its passes.
 var errKeptBusy = errors.New("keys kept being written during the collection: not collecting on this drive this time")
 
-// revisit adds to referenced the data directories of the drive's records at the keys that
-// watch saw locked for writing since the walk began, each read as a sequence lock reads:
-// when no writer holds the key, and again if one locked it during the read. Every record
-// that moved or appeared at a key behind the walk was written under that key's lock, so
-// after revisit every record on the drive has been seen, and a later rename only moves a
-// record seen. It takes no lock and makes no writer wait.
-func revisit(ctx context.Context, d storage.Drive, bucket string, watch *nslock.Watch, referenced map[string]bool) error {
-	prefix := LockName(bucket, "")
-	read := make(map[string]uint64) // name -> its change count when last read
-	for pass := 0; pass < revisitPasses; pass++ {
-		names := watch.Names()
-		if len(names) > maxRevisits {
-			return fmt.Errorf("%d keys written during the collection (more than %d): not collecting on this drive this time", len(names), maxRevisits)
-		}
-		busy := 0
-		for _, name := range names {
-			key := strings.TrimPrefix(name, prefix)
-			if strings.Contains(key, "\x00") {
-				continue // an upload's or a part's lock: no record of its own
-			}
-			before, held := watch.State(name)
-			if n, ok := read[name]; ok && n == before {
-				continue
-			}
-			if held {
-				busy++
-				continue
-			}
-			raw, err := d.ReadMeta(ctx, bucket, key)
-			if after, held := watch.State(name); held || after != before {
-				busy++
-				continue
-			}
-			switch {
-			case errors.Is(err, storage.ErrFileNotFound):
-			case err != nil:
-				return fmt.Errorf("reading %s/%s again: %w", bucket, key, err)
-			case !addReferences(referenced, raw):
-				return errUnreadable
-			}
-			read[name] = before
+// revisit adds to referenced the data directories of a drive's records at the keys that
+// watch saw locked for writing since the collection began, each read as a sequence lock
+// reads: when no writer holds the key, and again if one locked it during the read. Every
+// record that moved or appeared at a key behind the walk was written under that key's
+// lock, so once settled every record on the drive has been seen, and a later rename only
+// moves a record seen. It takes no lock and makes no writer wait.
+type revisit struct {
+	d          storage.Drive
+	bucket     string
+	watch      *nslock.Watch
+	referenced map[string]bool
+	// read maps a lock name to its change count when last read; settled tells whether
+	// every name had been read at its count when the watch had recorded events events.
+	read    map[string]uint64
+	settled bool
+	events  uint64
+}
+
+// settle reads the names written since they were last read, in passes, until none is left
+// (each pass after revisitPause while writers hold some of them).
+func (r *revisit) settle(ctx context.Context) error {
+	if r.settled && r.watch.Events() == r.events {
+		return nil
+	}
+	r.settled = false
+	for range revisitPasses {
+		events := r.watch.Events()
+		busy, err := r.pass(ctx)
+		if err != nil {
+			return err
 		}
 		if busy == 0 {
+			r.settled, r.events = true, events
 			return nil
 		}
 		t := time.NewTimer(revisitPause)
@@ -232,4 +228,42 @@ func revisit(ctx context.Context, d storage.Drive, bucket string, watch *nslock.
 		}
 	}
 	return errKeptBusy
+}
+
+// pass reads each name written since it was last read and no writer holds, and returns
+// how many it had to leave busy.
+func (r *revisit) pass(ctx context.Context) (busy int, err error) {
+	prefix := LockName(r.bucket, "")
+	names := r.watch.Names()
+	if len(names) > maxRevisits {
+		return 0, fmt.Errorf("%d keys written during the collection (more than %d): not collecting on this drive this time", len(names), maxRevisits)
+	}
+	for _, name := range names {
+		key := strings.TrimPrefix(name, prefix)
+		if strings.Contains(key, "\x00") {
+			continue // an upload's or a part's lock: no record of its own
+		}
+		before, held := r.watch.State(name)
+		if n, ok := r.read[name]; ok && n == before {
+			continue
+		}
+		if held {
+			busy++
+			continue
+		}
+		raw, err := r.d.ReadMeta(ctx, r.bucket, key)
+		if after, held := r.watch.State(name); held || after != before {
+			busy++
+			continue
+		}
+		switch {
+		case errors.Is(err, storage.ErrFileNotFound):
+		case err != nil:
+			return 0, fmt.Errorf("reading %s/%s again: %w", r.bucket, key, err)
+		case !addReferences(r.referenced, raw):
+			return 0, errUnreadable
+		}
+		r.read[name] = before
+	}
+	return busy, nil
 }

@@ -19,10 +19,19 @@ import (
 )
 
 // walkHookDrive is a real local drive whose Walk calls at(key) before it hands the entry
-// of key to its caller: a test stops a walk at a chosen position with it.
+// of key to its caller, and whose Delete calls deleting(path) first: a test stops a walk
+// at a chosen position, or the collector before a removal, with it.
 type walkHookDrive struct {
 	storage.Drive
-	at func(key string)
+	at       func(key string)
+	deleting func(path string)
+}
+
+func (d *walkHookDrive) Delete(ctx context.Context, volume, path string, recursive bool) error {
+	if d.deleting != nil {
+		d.deleting(path)
+	}
+	return d.Drive.Delete(ctx, volume, path, recursive)
 }
 
 func (d *walkHookDrive) Walk(ctx context.Context, bucket string, opts storage.WalkOptions, fn func(storage.Entry) error) error {
@@ -283,6 +292,55 @@ func TestCollectGarbageHealDuringWalk(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("collected %d data directories; every one is referenced", n)
+	}
+	f.checkWhole(t, "b/moved", data)
+}
+
+// TestCollectGarbageHealBetweenRemovals heals, from another process (a second set over the
+// same drives and locks), an object onto the drive that missed its rename, while the
+// collector removes that drive's old orphans, after its walk and its reads of the keys
+// written during the walk: the heal rebuilds a data directory that the collector had
+// found unreferenced. The collector reads the healed key's record again before its next
+// removal, and keeps the directory.
+func TestCollectGarbageHealBetweenRemovals(t *testing.T) {
+	f := newGCRaceFixture(t, true)
+	c := context.Background()
+	data := bytes.Repeat([]byte("healed between removals "), 20000)
+	f.seedOld(t, data)
+	const missed = 3
+	f.faults[missed].Fail("RenameObject", storage.ErrDriveFull)
+	unlock, err := f.locks.Lock(c, LockName(gcRaceBucket, "z/moved"), LockName(gcRaceBucket, "b/moved"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.set.RenameObject(c, gcRaceBucket, "z/moved", "b/moved", objstore.RenameOptions{})
+	unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.faults[missed].Clear()
+	// An orphan older than the object's directory: removed first.
+	orphan := hexID(newDataDirID(time.Now().Add(-time.Hour)))
+	if err := os.MkdirAll(filepath.Join(f.dirs[missed], gcRaceBucket, layout.DataDirPath(orphan)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var healed HealResult
+	var healErr error
+	var once sync.Once
+	f.drives[missed].deleting = func(path string) {
+		if path == layout.DataDirPath(orphan) {
+			once.Do(func() { healed, healErr = f.other.HealObject(c, gcRaceBucket, "b/moved", false) })
+		}
+	}
+	n, err := f.set.CollectGarbage(c, gcRaceBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if healErr != nil || len(healed.Healed) != 1 || healed.Healed[0] != missed {
+		t.Fatalf("the heal between removals healed %v, %v; want drive %d", healed.Healed, healErr, missed)
+	}
+	if n != 1 {
+		t.Errorf("collected %d data directories; want the orphan only", n)
 	}
 	f.checkWhole(t, "b/moved", data)
 }

@@ -22,6 +22,9 @@ type Watch struct {
 	changes map[string]uint64
 	writers map[string]int
 	initial map[string]bool
+	// events counts every change and every release the watch recorded, all names
+	// together; guarded by m.mu.
+	events uint64
 }
 
 // Watch starts a watch of the names that start with prefix. Stop must end it.
@@ -70,12 +73,21 @@ func (w *Watch) State(name string) (changes uint64, busy bool) {
 	return w.changes[name], w.writers[name] > 0 || w.initial[name]
 }
 
+// Events returns how many changes and releases the watch has recorded, all names
+// together: while it stays the same, no name's State changed.
+func (w *Watch) Events() uint64 {
+	w.m.mu.Lock()
+	defer w.m.mu.Unlock()
+	return w.events
+}
+
 // noteWrite records a write acquisition of name in every watch of it; m.mu is held.
 func (m *Map) noteWrite(name string) {
 	for _, w := range m.watches {
 		if strings.HasPrefix(name, w.prefix) {
 			w.changes[name]++
 			w.writers[name]++
+			w.events++
 		}
 	}
 }
@@ -91,10 +103,12 @@ func (m *Map) noteDone(name string, write, last bool) {
 			if w.writers[name]--; w.writers[name] == 0 {
 				delete(w.writers, name)
 			}
+			w.events++
 		}
 		if last && w.initial[name] {
 			delete(w.initial, name)
 			w.changes[name]++
+			w.events++
 		}
 	}
 }

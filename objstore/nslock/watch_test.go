@@ -56,6 +56,11 @@ func TestWatch(t *testing.T) {
 	hold()
 	state("b/wait", 2, false)
 
+	// b/held's last release; b/k's acquisition and release; b/wait's two acquisitions and
+	// two releases (one given up).
+	if n := w.Events(); n != 7 {
+		t.Fatalf("Events() = %d, want 7", n)
+	}
 	names := w.Names()
 	slices.Sort(names)
 	if want := []string{"b/held", "b/k", "b/wait"}; !slices.Equal(names, want) {
