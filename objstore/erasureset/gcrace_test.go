@@ -195,6 +195,51 @@ func (f *gcRaceFixture) seedOld(t *testing.T, data []byte) {
 	f.put(t, "z/moved", data)
 }
 
+// missed is the drive that misses the rename of newMissedRename.
+const missed = 3
+
+// newMissedRename returns a fixture (see newGCRaceFixture) seeded with data at z/moved
+// (seedOld), then renamed to b/moved as the pool does (under both keys' write locks) while
+// drive missed refuses renames: the others take it, and the rename's clean-up leaves
+// missed the object's data directory without a record naming it.
+func newMissedRename(t *testing.T, shared bool, data []byte) *gcRaceFixture {
+	t.Helper()
+	f := newGCRaceFixture(t, shared)
+	f.seedOld(t, data)
+	c := context.Background()
+	f.faults[missed].Fail("RenameObject", storage.ErrDriveFull)
+	defer f.faults[missed].Clear()
+	unlock, err := f.locks.Lock(c, LockName(gcRaceBucket, "z/moved"), LockName(gcRaceBucket, "b/moved"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if _, err := f.set.RenameObject(c, gcRaceBucket, "z/moved", "b/moved", objstore.RenameOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// collectHealing collects with the heal of b/moved by healer run once where install puts
+// it, and returns how many directories the collection removed; it fails unless the heal
+// rebuilt drive missed's copy (see newMissedRename).
+func (f *gcRaceFixture) collectHealing(t *testing.T, healer *Set, install func(heal func())) int {
+	t.Helper()
+	c := context.Background()
+	var healed HealResult
+	var healErr error
+	var once sync.Once
+	install(func() { once.Do(func() { healed, healErr = healer.HealObject(c, gcRaceBucket, "b/moved", false) }) })
+	n, err := f.set.CollectGarbage(c, gcRaceBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if healErr != nil || len(healed.Healed) != 1 || healed.Healed[0] != missed {
+		t.Fatalf("the heal during the collection healed %v, %v; want drive %d", healed.Healed, healErr, missed)
+	}
+	return n
+}
+
 // TestCollectGarbageRenameDuringWalk moves an object whose data directory is older than
 // the grace from a key the collector's walks have not reached to one they have passed,
 // while every drive's walk is between the two: the collector must not take its data. The
@@ -265,31 +310,15 @@ func TestCollectGarbageRenameDuringWalk(t *testing.T) {
 // rebuilds the directory there. The collector, which listed the directory as old and
 // unreferenced, must leave what the heal rebuilt.
 func TestCollectGarbageHealDuringWalk(t *testing.T) {
-	f := newGCRaceFixture(t, false)
-	c := context.Background()
 	data := bytes.Repeat([]byte("healed while collected "), 20000)
-	f.seedOld(t, data)
-	const missed = 3
-	f.faults[missed].Fail("RenameObject", storage.ErrDriveFull)
-	if _, err := f.set.RenameObject(c, gcRaceBucket, "z/moved", "b/moved", objstore.RenameOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	f.faults[missed].Clear()
-	var healed HealResult
-	var healErr error
-	var once sync.Once
-	f.drives[missed].at = func(k string) {
-		if k == "m/middle" {
-			once.Do(func() { healed, healErr = f.set.HealObject(c, gcRaceBucket, "b/moved", false) })
+	f := newMissedRename(t, false, data)
+	n := f.collectHealing(t, f.set, func(heal func()) {
+		f.drives[missed].at = func(k string) {
+			if k == "m/middle" {
+				heal()
+			}
 		}
-	}
-	n, err := f.set.CollectGarbage(c, gcRaceBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if healErr != nil || len(healed.Healed) != 1 || healed.Healed[0] != missed {
-		t.Fatalf("the heal during the walk healed %v, %v; want drive %d", healed.Healed, healErr, missed)
-	}
+	})
 	if n != 0 {
 		t.Errorf("collected %d data directories; every one is referenced", n)
 	}
@@ -303,42 +332,20 @@ func TestCollectGarbageHealDuringWalk(t *testing.T) {
 // found unreferenced. The collector reads the healed key's record again before its next
 // removal, and keeps the directory.
 func TestCollectGarbageHealBetweenRemovals(t *testing.T) {
-	f := newGCRaceFixture(t, true)
-	c := context.Background()
 	data := bytes.Repeat([]byte("healed between removals "), 20000)
-	f.seedOld(t, data)
-	const missed = 3
-	f.faults[missed].Fail("RenameObject", storage.ErrDriveFull)
-	unlock, err := f.locks.Lock(c, LockName(gcRaceBucket, "z/moved"), LockName(gcRaceBucket, "b/moved"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.set.RenameObject(c, gcRaceBucket, "z/moved", "b/moved", objstore.RenameOptions{})
-	unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.faults[missed].Clear()
+	f := newMissedRename(t, true, data)
 	// An orphan older than the object's directory: removed first.
 	orphan := hexID(newDataDirID(time.Now().Add(-time.Hour)))
 	if err := os.MkdirAll(filepath.Join(f.dirs[missed], gcRaceBucket, layout.DataDirPath(orphan)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var healed HealResult
-	var healErr error
-	var once sync.Once
-	f.drives[missed].deleting = func(path string) {
-		if path == layout.DataDirPath(orphan) {
-			once.Do(func() { healed, healErr = f.other.HealObject(c, gcRaceBucket, "b/moved", false) })
+	n := f.collectHealing(t, f.other, func(heal func()) {
+		f.drives[missed].deleting = func(path string) {
+			if path == layout.DataDirPath(orphan) {
+				heal()
+			}
 		}
-	}
-	n, err := f.set.CollectGarbage(c, gcRaceBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if healErr != nil || len(healed.Healed) != 1 || healed.Healed[0] != missed {
-		t.Fatalf("the heal between removals healed %v, %v; want drive %d", healed.Healed, healErr, missed)
-	}
+	})
 	if n != 1 {
 		t.Errorf("collected %d data directories; want the orphan only", n)
 	}
