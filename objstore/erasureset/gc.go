@@ -148,10 +148,15 @@ func (s *Set) collectOn(ctx context.Context, d storage.Drive, bucket string, sta
 		if referenced[n] || s.pins.isPinned(bucket, n) || !s.claims.beginRemoval(bucket, n, start) {
 			continue
 		}
-		if d.Delete(ctx, bucket, layout.DataDirPath(n), true) == nil {
-			removed++
-		}
+		err := d.Delete(ctx, bucket, layout.DataDirPath(n), true)
 		s.claims.endRemoval(bucket, n)
+		switch {
+		case err == nil:
+			removed++
+		case errors.Is(err, storage.ErrStaleEpoch):
+			// Another node owns the set now: its collector's, not this one's.
+			return removed, err
+		}
 	}
 	return removed, nil
 }
