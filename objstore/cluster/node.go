@@ -329,6 +329,9 @@ func (n *Node) Start(ctx context.Context) error {
 	dcfg := n.cfg.Deploy
 	dcfg.Drives, dcfg.Parity = nil, a.Parity
 	dcfg.Locks, dcfg.BucketDocs = n.owner.Load().Locker(), docs
+	// Every node renames and heals the objects of every set: a set's collector runs on its
+	// owner, which watches its locks (erasureset.Config.SharedDrives).
+	dcfg.SharedDrives = true
 	if n.cfg.Unfenced {
 		n.log.Warn("drive calls carry no ownership epoch: a replaced owner's writes are NOT fenced (a test switch)")
 		dcfg.Locks = unfenced{dcfg.Locks}

@@ -67,7 +67,11 @@ type Config struct {
 	// Locks, if set, grants the namespace locks of the sets and the pool: a cluster node's
 	// routed locks (package cluster/owner). Nil: an nslock.Map of this process.
 	Locks erasureset.Locker
-	Log   *slog.Logger
+	// SharedDrives says that other processes write the drives too (a cluster node): a
+	// set's collector of unreferenced data directories runs only where Locks can watch
+	// every lock of the set, its owner (erasureset.Config.SharedDrives).
+	SharedDrives bool
+	Log          *slog.Logger
 }
 
 // Deployment is an opened object layer.
@@ -165,6 +169,7 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 			BeforeCommit: cfg.BeforeCommit,
 			Now:          cfg.Now,
 			MD5:          dep.md5,
+			SharedDrives: cfg.SharedDrives,
 		})
 		if err != nil {
 			dep.Close()

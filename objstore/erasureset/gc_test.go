@@ -3,6 +3,7 @@ package erasureset
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,8 +11,8 @@ import (
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/nslock"
 	"github.com/flashstor/flashstor/objstore/storage"
-	"github.com/flashstor/flashstor/objstore/storage/local"
 )
 
 func TestDataDirIDTime(t *testing.T) {
@@ -25,14 +26,11 @@ func TestDataDirIDTime(t *testing.T) {
 // TestCollectGarbage leaves unreferenced data directories as a crash would (old and fresh),
 // and checks that only the old ones go, never one an object names or an open handle reads.
 func TestCollectGarbage(t *testing.T) {
-	dirs := []string{t.TempDir(), t.TempDir()}
+	var dirs []string
 	var drives []storage.Drive
-	for _, dir := range dirs {
-		d, err := local.Open(dir, local.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		drives = append(drives, d)
+	for range 2 {
+		dir, d := openLocalDrive(t)
+		dirs, drives = append(dirs, dir), append(drives, d)
 	}
 	s, err := New(Config{Drives: drives, Parity: 1})
 	if err != nil {
@@ -86,5 +84,37 @@ func TestCollectGarbage(t *testing.T) {
 	got := make([]byte, len(big))
 	if _, err := h.ReadAt(got, 0); err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("a live object after collection: %v", err)
+	}
+}
+
+// TestCollectGarbageOffOnSharedDrives checks that a set whose drives other processes write
+// (a cluster node's) collects nothing when its locker cannot watch every lock of the set
+// (a node that does not own the set): their renames claim nothing in this process.
+func TestCollectGarbageOffOnSharedDrives(t *testing.T) {
+	dir, d := openLocalDrive(t)
+	// The process's own lock map: it does not see the other processes' writers.
+	s, err := New(Config{Drives: []storage.Drive{d}, SharedDrives: true, Locks: &nslock.Map{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := context.Background()
+	if err := s.MakeBucket(c, "gc-bucket"); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "gc-bucket", layout.DataDirPath(hexID(newDataDirID(time.Now().Add(-2*garbageGrace)))))
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CollectGarbage(c, "gc-bucket"); n != 0 || !errors.Is(err, ErrCollectorOff) {
+		t.Fatalf("CollectGarbage = %d, %v; want 0, ErrCollectorOff", n, err)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Fatalf("an unreferenced directory was removed from shared drives: %v", err)
+	}
+	if err := s.HealAll(c, false, func(HealResult) {}); err != nil {
+		t.Fatalf("HealAll on shared drives: %v", err)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Fatalf("HealAll removed an unreferenced directory from shared drives: %v", err)
 	}
 }

@@ -67,6 +67,10 @@ func (s *Set) HealObject(ctx context.Context, bucket, key string, deep bool) (He
 	if err != nil {
 		return res, err
 	}
+	// The heal writes drives' records and data directories again, naming directories that
+	// may be old and, on those drives, unreferenced: claimed (see claimSet), once any
+	// removal of them by the collector has ended, until its last drive write has.
+	defer s.releaseAfterLateWrites(bucket, key, s.claims.claim(bucket, recordDirs(v.current), true))
 	s.readUnread(ctx, bucket, key, v)
 	m := v.current
 	codec, err := s.codec(m.Erasure.DataShards, m.Erasure.ParityShards, m.Erasure.BlockSize, erasure.BitrotAlgorithm(m.Erasure.Bitrot))
@@ -213,6 +217,20 @@ func dangling(v *version, err error) bool {
 		}
 	}
 	return seen > 0
+}
+
+// releaseAfterLateWrites calls release once the key's late writes (a heal's commit left
+// running on a slow drive, see lateWrites) have ended: at once when there are none.
+func (s *Set) releaseAfterLateWrites(bucket, key string, release func()) {
+	if s.late.mask(bucket, key) == 0 {
+		release()
+		return
+	}
+	go func() {
+		defer release()
+		// A late call ends when its drive answers or its call times out (package health).
+		_ = s.late.wait(context.Background(), bucket, key)
+	}()
 }
 
 // unpin releases a pin the set took itself, removing what waited for it.
@@ -552,7 +570,9 @@ func (s *Set) HealAll(ctx context.Context, deep bool, report func(HealResult)) e
 		if err != nil && !errors.Is(err, objstore.ErrBucketNotFound) {
 			errs = append(errs, fmt.Errorf("bucket %s: %w", b, err))
 		}
-		if n, err := s.CollectGarbage(ctx, b); err != nil {
+		if n, err := s.CollectGarbage(ctx, b); errors.Is(err, ErrCollectorOff) {
+			// Not here: on a cluster, the set's owner collects.
+		} else if err != nil {
 			s.log.Warn("collecting unreferenced data", "bucket", b, "err", err)
 		} else if n > 0 {
 			s.log.Info("collected unreferenced data directories", "bucket", b, "count", n)

@@ -17,3 +17,14 @@ type Locker interface {
 	// must use it, so that a call made after the grant's owner was replaced is refused.
 	Grant(ctx context.Context, writes, reads []string) (context.Context, nslock.Unlock, error)
 }
+
+// A LockWatcher is a Locker that can watch the names locked in a set
+// (nslock.Map.Watch): the collector of unreferenced data reads again the records of the
+// keys written during its walk, whichever process wrote them. In a cluster only the set's
+// owner can (it grants every lock of the set); a node that does not own the set fails.
+type LockWatcher interface {
+	// WatchLocks starts a watch of the names of set that start with prefix. The context
+	// it returns carries what the drives must fence the watcher's calls by (the owner's
+	// epoch), so that they refuse them once another node owns the set.
+	WatchLocks(ctx context.Context, set int, prefix string) (context.Context, *nslock.Watch, error)
+}

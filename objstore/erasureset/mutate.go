@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/meta"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -180,6 +182,10 @@ func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, o
 		return objstore.ObjectInfo{}, err
 	}
 	ctx = context.WithoutCancel(ctx) // a commit runs to its end: see commit
+	// The records moved, and those at the destination that an undo puts back, hide their
+	// data directories from a collector's walk meanwhile (see claimSet).
+	release := s.claims.claim(bucket, append(versionDirs(src), versionDirs(dst)...), false)
+	defer release()
 	errs := s.eachOf(src.holds, func(i int, d storage.Drive) error {
 		return d.RenameObject(ctx, bucket, srcKey, dstKey)
 	})
@@ -224,5 +230,41 @@ func (s *Set) undoRename(ctx context.Context, bucket, srcKey, dstKey string, dst
 			s.dirty[i].Store(true)
 		}
 		return nil
+	})
+}
+
+// RenameOnDrives renames, on every drive, the record the drive holds at srcKey to dstKey
+// (each drive's atomic, metadata-only rename), whatever version it is: the completion of a
+// rename within the set that a crash interrupted, which left the object at srcKey on some
+// drives and at dstKey on the others. It returns each drive's outcome: nil if the drive
+// now holds dstKey, storage.ErrFileNotFound if it holds neither key. The caller holds both
+// keys' write locks. The data directories of the records moved are claimed meanwhile (see
+// claimSet), as RenameObject's are.
+func (s *Set) RenameOnDrives(ctx context.Context, bucket, srcKey, dstKey string) []error {
+	dirs := make([][]string, len(s.drives))
+	s.each(func(i int, d storage.Drive) error {
+		raw, err := d.ReadMeta(ctx, bucket, srcKey)
+		switch {
+		case errors.Is(err, storage.ErrFileNotFound):
+		case err != nil:
+			dirs[i] = []string{anyDir} // unread: whatever it names is moved unseen
+		default:
+			m, err := meta.Unmarshal(raw)
+			if err != nil {
+				dirs[i] = []string{anyDir}
+			} else {
+				dirs[i] = recordDirs(m)
+			}
+		}
+		return nil
+	})
+	release := s.claims.claim(bucket, slices.Concat(dirs...), false)
+	defer release()
+	return s.each(func(i int, d storage.Drive) error {
+		err := d.RenameObject(ctx, bucket, srcKey, dstKey)
+		if errors.Is(err, storage.ErrFileNotFound) {
+			_, err = d.ReadMeta(ctx, bucket, dstKey)
+		}
+		return err
 	})
 }

@@ -635,7 +635,15 @@ func oneDrive(n, i int) []bool {
 
 // rollback restores, on the drives where a write succeeded (errs[i] == nil), the metadata
 // they held before it, and removes the write's data directory from them.
+//
+// The records put back name data directories the write had made unreferenced on those
+// drives: they are claimed meanwhile (see claimSet), so that a collection whose walk passed
+// the key before the rollback leaves them. (A removal the collector began before the claim
+// is not waited for: a write does not wait for a collection. It can only have begun in the
+// moment the write's record stood on the drive, and costs that drive's copy, which the
+// heal the drive's dirty mark brings rebuilds.)
 func (s *Set) rollback(ctx context.Context, bucket, key string, before *version, errs []error, dataDir [16]byte) {
+	defer s.claims.claim(bucket, versionDirs(before), false)()
 	done := make([]bool, len(errs))
 	for i, err := range errs {
 		done[i] = err == nil

@@ -57,8 +57,16 @@ type Config struct {
 	// its lock grant and its commit (the fault suite pauses the node there to check that
 	// the commit is fenced once another node owns the set).
 	BeforeCommit func(bucket, key string)
+	// SharedDrives says that other processes write the set's drives too (the nodes of a
+	// cluster, each with a set of its own over the same drives): their renames and heals
+	// claim nothing in this process (see claimSet). The collector then runs only where
+	// Locks can watch every lock of the set (a LockWatcher: in a cluster, on the set's
+	// owner), and reads again the records of the keys written during its walk; elsewhere
+	// CollectGarbage returns ErrCollectorOff.
+	SharedDrives bool
 	// Now is the clock that stamps an upload's initiation (time.Now if nil), by which the
-	// expiry of incomplete uploads measures its age; tests set a clock of their own.
+	// expiry of incomplete uploads measures its age, and by which the collector tells a
+	// data directory's age from its name; tests set a clock of their own.
 	Now func() time.Time
 	// MD5 hands out the ETag hashes of bodies too large to be inline, shared by the sets
 	// of a process so that many concurrent puts hash in the lanes of one multi-buffer
@@ -90,8 +98,9 @@ type Set struct {
 	// late records the writes' drive calls that run on after their write returned.
 	late lateWrites
 
-	pins pinSet
-	heal healQueue
+	pins   pinSet
+	claims claimSet
+	heal   healQueue
 	// intents is the pool's IntentCheck (nil: none), asked before a dangling key's copies
 	// are removed.
 	intents atomic.Pointer[IntentCheck]
@@ -149,6 +158,7 @@ func New(cfg Config) (*Set, error) {
 	s.workers = workers.New(runDriveCall, nil)
 	s.waitGroups.New = func() any { return new(sync.WaitGroup) }
 	s.pins.init()
+	s.claims.init()
 	s.heal.init()
 	if _, err := s.codec(s.k, s.m, cfg.BlockSize, cfg.Bitrot); err != nil {
 		return nil, fmt.Errorf("erasure set %d: %w", cfg.Index, err)

@@ -26,6 +26,8 @@ type Map struct {
 	// free holds up to maxFree entries without holders or waiters, for reuse, so that an
 	// uncontended acquisition allocates no entry; guarded by mu.
 	free []*entry
+	// watches are the Watches not stopped; guarded by mu.
+	watches []*Watch
 }
 
 type entry struct {
@@ -87,9 +89,9 @@ func (m *Map) Acquire(ctx context.Context, writes, reads []string) (Unlock, erro
 	a.held = a.heldBuf[:0]
 	timing := optiming.From(ctx)
 	for _, r := range a.reqs {
-		e := m.get(r.name)
+		e := m.get(r.name, r.write)
 		if err := e.lock.lock(ctx, r.write, timing); err != nil {
-			m.put(r.name)
+			m.put(r.name, r.write)
 			a.release()
 			return nil, fmt.Errorf("waiting for the lock of %q: %w", r.name, err)
 		}
@@ -129,7 +131,7 @@ func (a *acquisition) release() {
 	}
 	for i := len(a.held) - 1; i >= 0; i-- {
 		a.held[i].lock.unlock(a.reqs[i].write)
-		a.m.put(a.reqs[i].name)
+		a.m.put(a.reqs[i].name, a.reqs[i].write)
 	}
 }
 
@@ -141,9 +143,12 @@ type request struct {
 // maxFree bounds the entries a Map keeps for reuse.
 const maxFree = 64
 
-func (m *Map) get(name string) *entry {
+func (m *Map) get(name string, write bool) *entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if write && len(m.watches) > 0 {
+		m.noteWrite(name)
+	}
 	if m.locks == nil {
 		m.locks = make(map[string]*entry)
 	}
@@ -160,11 +165,14 @@ func (m *Map) get(name string) *entry {
 	return e
 }
 
-func (m *Map) put(name string) {
+func (m *Map) put(name string, write bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.locks[name]
 	e.refs--
+	if len(m.watches) > 0 {
+		m.noteDone(name, write, e.refs == 0)
+	}
 	if e.refs == 0 {
 		delete(m.locks, name)
 		// Nothing refers to an entry without holders or waiters, and its lock is free

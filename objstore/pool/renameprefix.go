@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/erasureset"
@@ -84,19 +83,7 @@ func (p *Pool) finishDriveRenames(ctx context.Context, bucket, src, dst string) 
 	defer unlock()
 	s := p.setFor(src)
 	drives := s.Drives()
-	errs := make([]error, len(drives))
-	var wg sync.WaitGroup
-	for i, d := range drives {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = d.RenameObject(ctx, bucket, src, dst)
-			if errors.Is(errs[i], storage.ErrFileNotFound) {
-				_, errs[i] = d.ReadMeta(ctx, bucket, dst)
-			}
-		}()
-	}
-	wg.Wait()
+	errs := s.RenameOnDrives(ctx, bucket, src, dst)
 	ok, gone := 0, 0
 	for _, err := range errs {
 		switch {

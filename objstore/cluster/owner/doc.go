@@ -102,4 +102,15 @@
 //
 // Calls without an epoch (drives of a one-node deployment, staging of data before the lock
 // is taken, listing) are not fenced; see package storage/fence.
+//
+// # The collector of unreferenced data
+//
+// A set's collector (erasureset.Set.CollectGarbage) walks each drive's records and removes
+// the old data directories none names; a rename or a heal on any node can move a record
+// to a key its walk has passed. Every such write holds the key's write lock, which only the
+// set's owner grants: Locker.WatchLocks lets the owner's collector watch those grants
+// (nslock.Map.Watch) and read again the records of the keys written during its walk. On
+// another node it fails with ErrNotOwner, and the node does not collect the set. The
+// collector's drive calls carry the owner's epoch: once another node owns the set, the
+// drives refuse them.
 package owner

@@ -19,6 +19,7 @@ import (
 type Locker struct{ n *Node }
 
 var _ erasureset.Locker = (*Locker)(nil)
+var _ erasureset.LockWatcher = (*Locker)(nil)
 
 // Locker returns the node's routed locker.
 func (n *Node) Locker() *Locker { return &Locker{n: n} }
@@ -183,4 +184,17 @@ func (n *Node) holdRemote(base, id string) nslock.Unlock {
 			n.call(ctx, base, "release", q)
 		})
 	}
+}
+
+// WatchLocks implements erasureset.LockWatcher: only the owner of set grants its locks,
+// whoever asks, so only the owner can watch them all. It fails with ErrNotOwner on another
+// node. The context it returns carries the term's epoch: once another node owns the set
+// (and has raised the fence), the drives refuse the watcher's calls, whose watch no longer
+// sees the set's writers.
+func (l *Locker) WatchLocks(ctx context.Context, set int, prefix string) (context.Context, *nslock.Watch, error) {
+	t, err := l.n.liveTerm(set)
+	if err != nil {
+		return nil, nil, err
+	}
+	return storage.WithEpochs(ctx, storage.Epoch{Set: set, Epoch: t.epoch}), l.n.locks[set].Watch(prefix), nil
 }
