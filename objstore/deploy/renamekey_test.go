@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -302,5 +303,68 @@ func keyInOtherSet(t *testing.T, d *deploy.Deployment, key, prefix string) strin
 		}
 	}
 	t.Fatalf("no key %s<N> in another set than %s among 100", prefix, key)
+	return ""
+}
+
+// TestRenameKeyFinishedIntentLeft: a rename that finished, whose intent's removal a crash
+// lost (a removal is not synced), and whose source key was written again after it: the
+// recovery must see, by the source version the intent names, that the object now at the
+// source is a later one, and leave both keys alone (before, it renamed the new object over
+// the renamed one). Within a set and across sets.
+func TestRenameKeyFinishedIntentLeft(t *testing.T) {
+	for _, across := range []bool{false, true} {
+		t.Run(fmt.Sprintf("across=%v", across), func(t *testing.T) {
+			c := context.Background()
+			cfg := deploy.Config{Drives: []string{filepath.Join(t.TempDir(), "d{1...20}")}, Parity: -1}
+			d := openDeploymentCfg(t, cfg)
+			if err := d.MakeBucket(c, "bkt", objstore.MakeBucketOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			src := "a/src"
+			dst := keyInOtherSet(t, d, src, "b/dst")
+			if !across {
+				dst = keyInSameSet(t, d, src, "b/dst")
+			}
+			first, later := randomBytes(150<<10, 10), randomBytes(3000, 11)
+			if _, err := d.PutObject(c, "bkt", src, bytes.NewReader(first), int64(len(first)), objstore.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			v, err := d.Sets()[d.SetIndex(src)].VersionID(c, "bkt", src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.RenameObject(c, "bkt", src, dst, objstore.RenameOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.PutObject(c, "bkt", src, bytes.NewReader(later), int64(len(later)), objstore.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			// The rename's intent as it wrote it, back as if its removal had been lost.
+			j := beginIntent(t, d, &journal.Record{Op: journal.OpRenameKey, Bucket: "bkt", Src: src, Dst: dst, SrcVersion: hex.EncodeToString(v[:])})
+			d.Close()
+			d = openDeploymentCfg(t, cfg)
+			defer d.Close()
+			gotSrc, srcErr := readWhole(c, d, src)
+			gotDst, dstErr := readWhole(c, d, dst)
+			if srcErr != nil || !bytes.Equal(gotSrc, later) || dstErr != nil || !bytes.Equal(gotDst, first) {
+				t.Fatalf("src %d bytes (%v), dst %d bytes (%v): want the later object at src (%d bytes), the renamed one at dst (%d)",
+					len(gotSrc), srcErr, len(gotDst), dstErr, len(later), len(first))
+			}
+			if live, undecided, err := j.Pending(c); len(live) != 0 || undecided != 0 || err != nil {
+				t.Fatalf("journal after the reopen: %d live, %d undecided, %v", len(live), undecided, err)
+			}
+		})
+	}
+}
+
+// keyInSameSet returns a key prefix<N> in the set of key.
+func keyInSameSet(t *testing.T, d *deploy.Deployment, key, prefix string) string {
+	t.Helper()
+	for i := range 200 {
+		if k := fmt.Sprintf("%s%d", prefix, i); d.SetIndex(k) == d.SetIndex(key) {
+			return k
+		}
+	}
+	t.Fatalf("no key %s<N> in the set of %s among 200", prefix, key)
 	return ""
 }

@@ -58,6 +58,12 @@ type Record struct {
 	Dst string `json:"dst,omitempty"`
 	// NoReplace (rename-key) makes the rename fail instead of replacing an object at Dst.
 	NoReplace bool `json:"noReplace,omitempty"`
+	// SrcVersion (rename-key) is the version id (hex) of the object at Src when the rename
+	// began. A record's removal is not synced, so a crash may bring back the record of a
+	// rename that finished; if the key Src was written again since, its object is a later
+	// one, which the recovery must leave where it is. Empty in the records of older
+	// binaries (which the recovery completes as before).
+	SrcVersion string `json:"srcVersion,omitempty"`
 	// DeleteDst removes the object at key Dst before the keys move.
 	DeleteDst bool `json:"deleteDst,omitempty"`
 	// KeyLists name metadata entries that hold URL-escaped JSON lists of keys.

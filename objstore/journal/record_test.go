@@ -38,8 +38,18 @@ func sampleRenameKey() *Record {
 	}
 }
 
+// sampleRenameKeyVersion is a rename-key naming its source's version (2026-12-05): the
+// same record version, one more field, which older binaries ignore.
+func sampleRenameKeyVersion() *Record {
+	r := sampleRenameKey()
+	r.Src, r.Dst = "backup/.f.txt.Xq3v9a", "backup/f.txt"
+	r.SrcVersion = "0194a1b2c3d4e5f60718293a4b5c6d7e"
+	r.Created = time.Date(2026, 12, 5, 17, 40, 0, 0, time.UTC)
+	return r
+}
+
 func TestRecordRoundTrip(t *testing.T) {
-	for _, r := range []*Record{sampleRecord(), sampleSync(), sampleRenameKey()} {
+	for _, r := range []*Record{sampleRecord(), sampleSync(), sampleRenameKey(), sampleRenameKeyVersion()} {
 		testRoundTrip(t, r)
 	}
 }
@@ -59,7 +69,7 @@ func testRoundTrip(t *testing.T, r *Record) {
 
 // The bytes of every version ever written must keep decoding to the same record.
 func TestRecordGolden(t *testing.T) {
-	for name, r := range map[string]*Record{"rename-prefix.v1": sampleRecord(), "sync-names.v1": sampleSync(), "rename-key.v2": sampleRenameKey()} {
+	for name, r := range map[string]*Record{"rename-prefix.v1": sampleRecord(), "sync-names.v1": sampleSync(), "rename-key.v2": sampleRenameKey(), "rename-key-version.v2": sampleRenameKeyVersion()} {
 		testGolden(t, filepath.Join("testdata", name), r)
 	}
 }

@@ -67,6 +67,7 @@ func (p *Pool) renameWithin(ctx context.Context, s *erasureset.Set, bucket, srcK
 				return objstore.ObjectInfo{}, err
 			}
 		}
+		rec.SrcVersion = versionOf(ctx, s, bucket, srcKey) // under the locks: the version renamed
 		id, err := p.beginActive(ctx, rec)
 		if err != nil {
 			return objstore.ObjectInfo{}, err

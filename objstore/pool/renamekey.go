@@ -2,11 +2,13 @@ package pool
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/flashstor/flashstor/objstore"
+	"github.com/flashstor/flashstor/objstore/erasureset"
 	"github.com/flashstor/flashstor/objstore/journal"
 )
 
@@ -33,6 +35,11 @@ func (p *Pool) renameKey(ctx context.Context, bucket, srcKey, dstKey string, opt
 		return p.renameWithin(ctx, from, bucket, srcKey, dstKey, opts, rec)
 	}
 	if rec != nil {
+		// Read without the locks (the copy takes them to commit): if the source is
+		// replaced before the copy, the record names an older version, and a recovery
+		// after a crash leaves the keys as they are (the source there, the copy too if
+		// committed) instead of completing the rename.
+		rec.SrcVersion = versionOf(ctx, from, bucket, srcKey)
 		id, err := p.beginActive(ctx, rec)
 		if err != nil {
 			return objstore.ObjectInfo{}, err
@@ -63,8 +70,17 @@ func (p *Pool) endIntent(ctx context.Context, id string) {
 // source (size, time and, but for a multipart source, ETag alike), the source is removed;
 // otherwise the copy and removal run again (with NoReplace: refused if the destination
 // exists, as the rename itself would have been).
+//
+// A record naming the source's version (SrcVersion) is done if the source holds another
+// one: the rename finished and the key was written again, and the crash lost the removal
+// of the record (which is not synced).
 func (p *Pool) finishRenameKey(ctx context.Context, rec *journal.Record) error {
 	bucket, src, dst := rec.Bucket, rec.Src, rec.Dst
+	if rec.SrcVersion != "" {
+		if v := versionOf(ctx, p.setFor(src), bucket, src); v != "" && v != rec.SrcVersion {
+			return nil
+		}
+	}
 	if p.SetIndex(src) == p.SetIndex(dst) {
 		_, err := p.renameObject(ctx, bucket, src, dst, objstore.RenameOptions{}, false)
 		if err == nil || ctx.Err() != nil {
@@ -126,4 +142,14 @@ func (p *Pool) intentNames(ctx context.Context, bucket, key string) bool {
 		p.log.Warn("pool: the journal cannot say whether an intent names a key; heal leaves it", "bucket", bucket, "key", key, "err", err)
 	}
 	return named
+}
+
+// versionOf returns the version id (hex) of the object at key, or "" if it cannot be read
+// (missing, or not whole: a rename stopped half way).
+func versionOf(ctx context.Context, s *erasureset.Set, bucket, key string) string {
+	v, err := s.VersionID(ctx, bucket, key)
+	if err != nil {
+		return ""
+	}
+	return hex.EncodeToString(v[:])
 }
