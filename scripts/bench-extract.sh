@@ -17,12 +17,18 @@
 #   BENCH_ROUNDS    rounds (default 3)
 #   BENCH_DURABILITY  the mounts' --mount-durability (default close)
 #   BENCH_NEW_ARGS  more arguments for the working tree's server (e.g. --drive-redo-log)
+#   BENCH_COPY      how the tree goes into the mounts: tar (default: tar -x of the tarball)
+#                   or rsync (rsync -a of the round's local extraction: a temporary file,
+#                   its times and mode set, then a rename, for every file)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 old_rev=${1:-fee0d74}
 rounds=${BENCH_ROUNDS:-3}
 durability=${BENCH_DURABILITY:-close}
+copy=${BENCH_COPY:-tar}
+case $copy in tar | rsync) ;; *) echo "BENCH_COPY: tar or rsync, not $copy" >&2; exit 2 ;; esac
+[ "$copy" = tar ] || command -v rsync >/dev/null || { echo "BENCH_COPY=rsync: rsync is not installed" >&2; exit 2; }
 tree=${BENCH_TREE:-$(go env GOROOT)/src}
 dir=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/bench-extract.XXXXXX")}
 mkdir -p "$dir"
@@ -84,6 +90,17 @@ extract() {
 	awk -v f="$files" -v a="$t0" -v b="$t1" 'BEGIN { print f / (b - a) }'
 }
 
+# copyin INTO: files/s of one copy of the tree into INTO, the BENCH_COPY way (round r's
+# local extraction is the source of an rsync).
+copyin() {
+	[ "$copy" = tar ] && { extract "$1"; return; }
+	local t0 t1
+	t0=$(date +%s.%N)
+	rsync -a "$dir/local-$r/" "$1/"
+	t1=$(date +%s.%N)
+	awk -v f="$files" -v a="$t0" -v b="$t1" 'BEGIN { print f / (b - a) }'
+}
+
 # synced INTO: files/s of copying the extracted local tree into INTO, each file fsynced.
 synced() {
 	command -v rsync >/dev/null || { echo 0; return; }
@@ -100,11 +117,11 @@ for r in $(seq "$rounds"); do
 	loc=$(extract "$dir/local-$r")
 	locsync=$(synced "$dir/local-fsync-$r")
 	if [ $((r % 2)) -eq 1 ]; then
-		o=$(extract "$dir/old/mnt/bench/x-$r")
-		n=$(extract "$dir/new/mnt/bench/x-$r")
+		o=$(copyin "$dir/old/mnt/bench/x-$r")
+		n=$(copyin "$dir/new/mnt/bench/x-$r")
 	else
-		n=$(extract "$dir/new/mnt/bench/x-$r")
-		o=$(extract "$dir/old/mnt/bench/x-$r")
+		n=$(copyin "$dir/new/mnt/bench/x-$r")
+		o=$(copyin "$dir/old/mnt/bench/x-$r")
 	fi
 	printf '%-6s %-6s %10.0f %12.0f %10.0f %10.0f %8.2f %10.2f\n' "$r" "$load" "$loc" "$locsync" "$o" "$n" \
 		"$(awk -v a="$n" -v b="$o" 'BEGIN { print a / b }')" "$(awk -v a="$n" -v b="$locsync" 'BEGIN { print (b > 0 ? a / b : 0) }')"
