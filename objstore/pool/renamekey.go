@@ -35,11 +35,17 @@ func (p *Pool) renameKey(ctx context.Context, bucket, srcKey, dstKey string, opt
 		return p.renameWithin(ctx, from, bucket, srcKey, dstKey, opts, rec)
 	}
 	if rec != nil {
-		// Read without the locks (the copy takes them to commit): if the source is
+		// Read under a read lock of its own (the copy takes the write locks only to
+		// commit; in a cluster a read carries its grant's epoch): if the source is
 		// replaced before the copy, the record names an older version, and a recovery
 		// after a crash leaves the keys as they are (the source there, the copy too if
 		// committed) instead of completing the rename.
-		rec.SrcVersion = versionOf(ctx, from, bucket, srcKey)
+		lctx, unlock, err := p.lockObject(ctx, bucket, nil, []string{srcKey})
+		if err != nil {
+			return objstore.ObjectInfo{}, err
+		}
+		rec.SrcVersion = versionOf(lctx, from, bucket, srcKey)
+		unlock()
 		id, err := p.beginActive(ctx, rec)
 		if err != nil {
 			return objstore.ObjectInfo{}, err
