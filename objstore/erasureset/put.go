@@ -237,7 +237,6 @@ type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// hashingReader feeds what it reads to a hash (the ETag's MD5).
 // bodyMD5 is a body's MD5, hashed while the body is read, or given by the caller. It is
 // written to by the goroutine that reads the body.
 type bodyMD5 struct {
@@ -311,6 +310,7 @@ func (b *bodyMD5) Close() {
 	}
 }
 
+// hashingReader feeds what it reads to a hash (the ETag's MD5).
 type hashingReader struct {
 	r io.Reader
 	h io.Writer
