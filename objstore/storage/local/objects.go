@@ -285,6 +285,9 @@ func (d *Drive) renameLogged(bucket, src, dst string) error {
 		return err
 	}
 	return d.redo.log(e, func() error {
+		if err := d.failpoint("rename:logged"); err != nil {
+			return err
+		}
 		if err := renameInto(d.root, src, dst, false); err != nil {
 			return d.objectErr(bucket, err)
 		}
