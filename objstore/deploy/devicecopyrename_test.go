@@ -4,15 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/flashstor/flashstor/objstore"
 	"github.com/flashstor/flashstor/objstore/deploy"
-	"github.com/flashstor/flashstor/objstore/storage/local"
 )
 
 // TestRedoLogRenameSurvivesDeviceCopy is TestRedoLogSurvivesDeviceCopy for a rename of a
@@ -33,66 +28,20 @@ func TestRedoLogRenameSurvivesDeviceCopy(t *testing.T) {
 }
 
 func renameDeviceCopyCase(t *testing.T, after int) {
-	img, mnt := loopImage(t)
-	content := randomBytes(1000, 3)
-	var (
-		arm     atomic.Bool
-		passed  atomic.Int32
-		once    sync.Once
-		copyErr error // copyImage's during the rename, set once
-	)
-	mid := img + ".mid"
-	cfg := deploy.Config{
-		Drives: []string{filepath.Join(mnt, "d{1...4}")},
-		Parity: 2,
-		DriveOptions: local.Options{Failpoint: func(s string) error {
-			if arm.Load() && s == "rename:logged" && int(passed.Add(1)) > after {
-				once.Do(func() { copyErr = copyImage(img, mid) })
-			}
-			return nil
-		}, RedoLog: true},
-	}
 	c := context.Background()
-	d, err := deploy.Open(c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.MakeBucket(c, "bkt", objstore.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.PutObject(c, "bkt", renameSrc, bytes.NewReader(content), int64(len(content)), objstore.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	arm.Store(true)
-	if _, err := d.RenameObject(c, "bkt", renameSrc, renameDst, objstore.RenameOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	acked := img + ".acked"
-	if err := copyImage(img, acked); err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
-	if copyErr != nil {
-		t.Fatal(copyErr)
-	}
-	if _, err := os.Stat(mid); err != nil {
-		t.Fatalf("the rename never reached rename:logged after %d drives: %v", after, err)
-	}
-	for _, cp := range []struct {
-		img        string
-		mustBeNew  bool
-		whichPoint string
-	}{{mid, false, "during the rename"}, {acked, true, "after the rename returned"}} {
-		m := mountImage(t, cp.img)
-		d, err := deploy.Open(c, deploy.Config{Drives: []string{filepath.Join(m, "d{1...4}")}, Parity: 2,
-			DriveOptions: local.Options{RedoLog: true}})
-		if err != nil {
-			t.Fatalf("opening the drives of the copy taken %s: %v", cp.whichPoint, err)
+	content := randomBytes(1000, 3)
+	deviceCopyRun(t, "rename:logged", after, true, func(d *deploy.Deployment) error {
+		if err := d.MakeBucket(c, "bkt", objstore.MakeBucketOptions{}); err != nil {
+			return err
 		}
-		got := checkRenamed(t, d, content, nil)
-		d.Close()
-		if cp.mustBeNew && got != renameDst {
-			t.Fatalf("the copy taken %s holds the object at %s", cp.whichPoint, got)
+		_, err := d.PutObject(c, "bkt", renameSrc, bytes.NewReader(content), int64(len(content)), objstore.PutOptions{})
+		return err
+	}, func(d *deploy.Deployment) error {
+		_, err := d.RenameObject(c, "bkt", renameSrc, renameDst, objstore.RenameOptions{})
+		return err
+	}, func(d *deploy.Deployment, returned bool, when string) {
+		if got := checkRenamed(t, d, content, nil); returned && got != renameDst {
+			t.Fatalf("the copy taken %s holds the object at %s", when, got)
 		}
-	}
+	})
 }
