@@ -146,7 +146,7 @@ func (d *Drive) redoRecord(r redoRecord) error {
 		switch err := unix.Unlink(full); err {
 		case nil:
 			removeEmptyParents(filepath.Dir(full), bucketDir)
-		case unix.ENOENT, unix.ENOTDIR:
+		case unix.ENOENT, unix.ENOTDIR, unix.EISDIR: // not the file the record removed
 		default:
 			return mapErr(&fs.PathError{Op: "unlink", Path: full, Err: err})
 		}

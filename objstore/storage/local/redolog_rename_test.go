@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/flashstor/flashstor/objstore/storage"
@@ -325,5 +326,30 @@ func TestParseRedoLogRemovals(t *testing.T) {
 	want := []string{"2 bkt/b a1 false", "2 bkt/a  true", "4 bkt/c c2 false", "5 bkt/d  true"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("records %q, want %q", got, want)
+	}
+}
+
+// TestRedoLogRemovalFindsADirectory: a removal record whose path is now a directory (keys
+// below it made since) leaves it alone, and the drive opens.
+func TestRedoLogRemovalFindsADirectory(t *testing.T) {
+	dir := t.TempDir()
+	d := openRedo(t, dir, 1<<20)
+	if err := d.MakeVolume(context.Background(), "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "bkt", "p", "q"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	del := redoEntry{rm: "bkt/p"}
+	log := slices.Concat(encodeRedoHeader(5, 1), encodeRedoEntry(5, 1, 1, del, del.len()))
+	if err := os.WriteFile(filepath.Join(dir, storage.SysVolume, redoLogFile), log, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openRedo(t, dir, 1<<20)
+	if _, err := os.Stat(filepath.Join(dir, "bkt", "p", "q")); err != nil {
+		t.Fatalf("the directory below the removed path: %v", err)
 	}
 }
