@@ -64,12 +64,13 @@ if [ -z "${QUICK:-}" ]; then
 	# On ext4 with a journal a put leaves its shards' durability to the metadata's one
 	# journal commit (local's oneCommitFS, storage.WithSyncAtCommit); the tests above run in
 	# the temporary directory, whose file system may have no journal (the development VM's
-	# has none). The put's crash matrix runs again on a loop-mounted journaled ext4.
+	# has none). The put's crash matrix runs again on a loop-mounted journaled ext4, and the
+	# rename's (its redo/ cases: a drive's rename logged in its redo log; a few seconds).
 	step "put crash matrix and redo log tests on ext4 with a journal"
 	jdir=$(mktemp -d)
 	if truncate -s 1G "$jdir/fs.img" && mkfs.ext4 -q -F "$jdir/fs.img" && mkdir "$jdir/mnt" &&
 		mount -o loop "$jdir/fs.img" "$jdir/mnt"; then
-		{ TMPDIR="$jdir/mnt" go test -count=1 -timeout 10m -run '^TestCrashDuringPut$' ./objstore/deploy/ &&
+		{ TMPDIR="$jdir/mnt" go test -count=1 -timeout 10m -run '^TestCrashDuringPut$|^TestRenameKeyCrash$' ./objstore/deploy/ &&
 			TMPDIR="$jdir/mnt" go test -count=1 -timeout 5m -run 'RedoLog' ./objstore/storage/local/; } ||
 			{ umount "$jdir/mnt"; rm -rf "$jdir"; exit 1; }
 		umount "$jdir/mnt"

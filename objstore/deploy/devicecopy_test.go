@@ -134,13 +134,44 @@ func TestRedoLogSurvivesDeviceCopy(t *testing.T) {
 }
 
 func deviceCopyCase(t *testing.T, size int, step string, after int, redo bool) {
-	img, mnt := loopImage(t)
+	c := context.Background()
 	old, newContent := randomBytes(size+1, 1), randomBytes(size, 2)
+	put := func(d *deploy.Deployment, b []byte) error {
+		_, err := d.PutObject(c, "crash", "key", bytes.NewReader(b), int64(len(b)), objstore.PutOptions{})
+		return err
+	}
+	deviceCopyRun(t, step, after, redo, func(d *deploy.Deployment) error {
+		if err := d.MakeBucket(c, "crash", objstore.MakeBucketOptions{}); err != nil {
+			return err
+		}
+		return put(d, old)
+	}, func(d *deploy.Deployment) error { return put(d, newContent) },
+		func(d *deploy.Deployment, returned bool, when string) {
+			switch got := readKey(t, d); {
+			case bytes.Equal(got, newContent):
+			case bytes.Equal(got, old) && !returned:
+			case bytes.Equal(got, old):
+				t.Fatalf("the copy taken %s reads the old object", when)
+			default:
+				t.Fatalf("the copy taken %s reads %d bytes, neither the old object nor the new", when, len(got))
+			}
+		})
+}
+
+// deviceCopyRun runs op on 4 drives (2+2, with redo logs when redo) of a journaled ext4
+// image, after prepare. The device is copied when after drives have passed the failpoint
+// step during op, and once op has returned; each copy is mounted, its drives opened, and
+// check called on them, with returned true for the copy taken after op returned, and when
+// saying which copy it is.
+func deviceCopyRun(t *testing.T, step string, after int, redo bool, prepare, op func(*deploy.Deployment) error,
+	check func(d *deploy.Deployment, returned bool, when string)) {
+	t.Helper()
+	img, mnt := loopImage(t)
 	var (
 		arm     atomic.Bool
 		passed  atomic.Int32
 		once    sync.Once
-		copyErr error // copyImage's during the commit, set once
+		copyErr error // copyImage's during op, set once
 	)
 	mid := img + ".mid"
 	cfg := deploy.Config{
@@ -149,7 +180,7 @@ func deviceCopyCase(t *testing.T, size int, step string, after int, redo bool) {
 		DriveOptions: local.Options{Failpoint: func(s string) error {
 			if arm.Load() && s == step && int(passed.Add(1)) > after {
 				// On a drive's goroutine: the drive waits while the device is copied, the
-				// others go on, so the copy is the device at some instant of the commit.
+				// others go on, so the copy is the device at some instant of op.
 				once.Do(func() { copyErr = copyImage(img, mid) })
 			}
 			return nil
@@ -160,14 +191,11 @@ func deviceCopyCase(t *testing.T, size int, step string, after int, redo bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.MakeBucket(c, "crash", objstore.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.PutObject(c, "crash", "key", bytes.NewReader(old), int64(len(old)), objstore.PutOptions{}); err != nil {
+	if err := prepare(d); err != nil {
 		t.Fatal(err)
 	}
 	arm.Store(true)
-	if _, err := d.PutObject(c, "crash", "key", bytes.NewReader(newContent), int64(len(newContent)), objstore.PutOptions{}); err != nil {
+	if err := op(d); err != nil {
 		t.Fatal(err)
 	}
 	acked := img + ".acked"
@@ -179,28 +207,20 @@ func deviceCopyCase(t *testing.T, size int, step string, after int, redo bool) {
 		t.Fatal(copyErr)
 	}
 	if _, err := os.Stat(mid); err != nil {
-		t.Fatalf("the put never reached step %s after %d drives: %v", step, after, err)
+		t.Fatalf("the operation never reached step %s after %d drives: %v", step, after, err)
 	}
 	for _, cp := range []struct {
-		img        string
-		mustBeNew  bool
-		whichPoint string
-	}{{mid, false, "during the commit"}, {acked, true, "after the put returned"}} {
+		img      string
+		returned bool
+		when     string
+	}{{mid, false, "during the operation"}, {acked, true, "after the operation returned"}} {
 		m := mountImage(t, cp.img)
 		d, err := deploy.Open(c, deploy.Config{Drives: []string{filepath.Join(m, "d{1...4}")}, Parity: 2,
 			DriveOptions: local.Options{RedoLog: redo}})
 		if err != nil {
-			t.Fatalf("opening the drives of the copy taken %s: %v", cp.whichPoint, err)
+			t.Fatalf("opening the drives of the copy taken %s: %v", cp.when, err)
 		}
-		got := readKey(t, d)
+		check(d, cp.returned, cp.when)
 		d.Close()
-		switch {
-		case bytes.Equal(got, newContent):
-		case bytes.Equal(got, old) && !cp.mustBeNew:
-		case bytes.Equal(got, old):
-			t.Fatalf("the copy taken %s reads the old object", cp.whichPoint)
-		default:
-			t.Fatalf("the copy taken %s reads %d bytes, neither the old object nor the new", cp.whichPoint, len(got))
-		}
 	}
 }

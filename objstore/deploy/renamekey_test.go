@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -38,18 +39,27 @@ func renameConfig(dir string) deploy.Config {
 	return deploy.Config{Drives: []string{filepath.Join(dir, fmt.Sprintf("d{1...%d}", renameDrives))}, Parity: renameParity}
 }
 
+// renameConfigRedo is renameConfig, the drives with redo logs when redo.
+func renameConfigRedo(dir string, redo bool) deploy.Config {
+	cfg := renameConfig(dir)
+	cfg.DriveOptions = local.Options{RedoLog: redo, RedoLogSize: crashRedoLogSize}
+	return cfg
+}
+
 // renameCrashChild renames renameSrc to renameDst and dies (os.Exit, as kill -9 would:
-// no deferred cleanup) when CRASH_AFTER drives have renamed the object.
+// no deferred cleanup) when CRASH_AFTER drives have passed the failpoint CRASH_STEP
+// (rename:object when empty); the drives have redo logs with CRASH_REDO.
 func renameCrashChild() int {
 	after, _ := strconv.Atoi(os.Getenv("CRASH_AFTER"))
+	step := cmp.Or(os.Getenv("CRASH_STEP"), "rename:object")
 	var passed atomic.Int32
-	cfg := renameConfig(os.Getenv("CRASH_DIR"))
-	cfg.DriveOptions = local.Options{Failpoint: func(s string) error {
-		if s == "rename:object" && int(passed.Add(1)) > after {
+	cfg := renameConfigRedo(os.Getenv("CRASH_DIR"), os.Getenv("CRASH_REDO") != "")
+	cfg.DriveOptions.Failpoint = func(s string) error {
+		if s == step && int(passed.Add(1)) > after {
 			os.Exit(3)
 		}
 		return nil
-	}}
+	}
 	d, err := deploy.Open(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -97,20 +107,32 @@ func checkRenamed(t *testing.T, l objstore.ObjectLayer, content, replaced []byte
 // reopens the drives and heals everything: the object must be whole, byte for byte, under
 // exactly one name (the new one: the intent was committed before any drive renamed), and
 // the journal empty.
+//
+// The redo/ cases run on drives with redo logs, where a drive's rename is a record in its
+// log, then the tree's rename without syncs; rename:logged is the instant between the two.
 func TestRenameKeyCrash(t *testing.T) {
 	for _, replace := range []bool{false, true} {
 		for _, after := range []int{0, 1, 8, 15} {
 			t.Run(fmt.Sprintf("replace=%v/after%d", replace, after), func(t *testing.T) {
-				renameCrashCase(t, replace, after)
+				renameCrashCase(t, replace, after, "", false)
 			})
+		}
+	}
+	for _, step := range []string{"rename:object", "rename:logged"} {
+		for _, replace := range []bool{false, true} {
+			for _, after := range []int{0, 8} {
+				t.Run(fmt.Sprintf("redo/%s/replace=%v/after%d", step, replace, after), func(t *testing.T) {
+					renameCrashCase(t, replace, after, step, true)
+				})
+			}
 		}
 	}
 }
 
-func renameCrashCase(t *testing.T, replace bool, after int) {
+func renameCrashCase(t *testing.T, replace bool, after int, step string, redo bool) {
 	c := context.Background()
 	dir := t.TempDir()
-	d, err := deploy.Open(c, renameConfig(dir))
+	d, err := deploy.Open(c, renameConfigRedo(dir, redo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,13 +161,16 @@ func renameCrashCase(t *testing.T, replace bool, after int) {
 	ctx, cancel := context.WithTimeout(c, time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashEnv+"=1", "CRASH_OP=rename", "CRASH_DIR="+dir, "CRASH_AFTER="+strconv.Itoa(after))
+	cmd.Env = append(os.Environ(), crashEnv+"=1", "CRASH_OP=rename", "CRASH_DIR="+dir, "CRASH_AFTER="+strconv.Itoa(after), "CRASH_STEP="+step)
+	if redo {
+		cmd.Env = append(cmd.Env, "CRASH_REDO=1")
+	}
 	out, err := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 3 {
 		t.Fatalf("the child did not die at the rename's failpoint (%v, exit %d): %s", err, code, out)
 	}
 
-	d, err = deploy.Open(c, renameConfig(dir))
+	d, err = deploy.Open(c, renameConfigRedo(dir, redo))
 	if err != nil {
 		t.Fatal(err)
 	}

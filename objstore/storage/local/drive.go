@@ -134,12 +134,25 @@ func (d *Drive) Close() error {
 	return d.redo.close()
 }
 
-// redoRecord writes a redo log record's metadata file rel (a path in a bucket) into the
-// tree, at Open, without syncs (the log syncs the file system after the last one). A
-// record whose bucket is gone is dropped: the bucket's removal came after it.
-func (d *Drive) redoRecord(rel string, data []byte) error {
-	bucket, _, _ := strings.Cut(rel, "/")
-	err := d.writeMeta(d.tmpPath(), d.root+"/"+rel, d.root+"/"+bucket, data, false, nil)
+// redoRecord makes a redo log record's change in the tree, at Open, without syncs (the
+// log syncs the file system after the last one): it writes the metadata file r.path (a
+// path in a bucket), or removes it and the directories that leaves empty, as DeleteObject
+// does. A record whose bucket is gone is dropped: the bucket's removal came after it; so
+// is the removal of a file that is not there.
+func (d *Drive) redoRecord(r redoRecord) error {
+	bucket, _, _ := strings.Cut(r.path, "/")
+	full, bucketDir := d.root+"/"+r.path, d.root+"/"+bucket
+	if r.remove {
+		switch err := unix.Unlink(full); err {
+		case nil:
+			removeEmptyParents(filepath.Dir(full), bucketDir)
+		case unix.ENOENT, unix.ENOTDIR, unix.EISDIR: // not the file the record removed
+		default:
+			return mapErr(&fs.PathError{Op: "unlink", Path: full, Err: err})
+		}
+		return nil
+	}
+	err := d.writeMeta(d.tmpPath(), full, bucketDir, r.data, false, nil)
 	if errors.Is(err, storage.ErrVolumeNotFound) {
 		return nil
 	}

@@ -184,11 +184,29 @@ func (d *Drive) rename(src, dst string, staged, durable bool) error {
 	return renameInto(d.root, src, dst, false)
 }
 
-// DeleteObject removes an object's metadata and the directories that leaves empty.
+// DeleteObject removes an object's metadata and the directories that leaves empty. With a
+// redo log, the removal is a record in the log, then the tree's remove without syncs.
 func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 	metaPath, err := d.objectPath(bucket, key)
 	if err != nil {
 		return err
+	}
+	if d.redo != nil {
+		// A missing object costs no record (and no log sync).
+		if _, err := os.Lstat(metaPath); err != nil {
+			return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, d.objectErr(bucket, err))
+		}
+		err := d.redo.log(redoEntry{rm: d.relPath(metaPath)}, func() error {
+			if err := os.Remove(metaPath); err != nil {
+				return err
+			}
+			removeEmptyParents(filepath.Dir(metaPath), d.root+"/"+bucket)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, d.objectErr(bucket, err))
+		}
+		return nil
 	}
 	if err := d.settleObject(metaPath); err != nil {
 		return err
@@ -207,6 +225,7 @@ func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 
 // RenameObject moves an object's metadata file to another key: one rename, so atomic on
 // this drive; its data directory stays where it is, and so does the replaced object's.
+// With a redo log it is logged (renameLogged) when the metadata file fits a record.
 func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string) error {
 	src, err := d.objectPath(bucket, srcKey)
 	if err != nil {
@@ -219,6 +238,15 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	if src == dst {
 		_, err := os.Stat(src)
 		return d.objectErr(bucket, err)
+	}
+	if d.redo != nil {
+		err := d.renameLogged(bucket, src, dst)
+		if !errors.Is(err, errRedoTooLarge) {
+			if err != nil {
+				return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, err)
+			}
+			return nil
+		}
 	}
 	for _, p := range []string{src, dst} {
 		if err := d.settleObject(p); err != nil {
@@ -236,4 +264,34 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	}
 	removeEmptyParents(filepath.Dir(src), d.root+"/"+bucket)
 	return nil
+}
+
+// renameLogged is RenameObject through the redo log: one record says that dst's metadata
+// file is src's bytes and that src is removed, so that a crash redoes both or neither and
+// the object is under exactly one of the two keys; once it is durable the tree's rename
+// follows, without syncs. errRedoTooLarge, before anything is done, when src's metadata
+// does not fit a record. The caller holds both keys' locks (the object layer does): src
+// must not change between its read here and the rename.
+func (d *Drive) renameLogged(bucket, src, dst string) error {
+	b, err := readSmallFile(append([]byte(src), 0))
+	if err != nil {
+		return d.objectErr(bucket, err)
+	}
+	e := redoEntry{path: d.relPath(dst), data: b, rm: d.relPath(src)}
+	if !d.redo.fits(len(e.path)+len(e.rm), len(b)) {
+		return errRedoTooLarge
+	}
+	if err := d.failpoint("rename:object"); err != nil {
+		return err
+	}
+	return d.redo.log(e, func() error {
+		if err := d.failpoint("rename:logged"); err != nil {
+			return err
+		}
+		if err := renameInto(d.root, src, dst, false); err != nil {
+			return d.objectErr(bucket, err)
+		}
+		removeEmptyParents(filepath.Dir(src), d.root+"/"+bucket)
+		return nil
+	})
 }

@@ -9,13 +9,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/storage"
 )
 
@@ -31,20 +29,30 @@ import (
 //
 //	header, offset 0:  magic | version | generation | nonce | crc32c of the 28 bytes before
 //	record, after it:  magic | version | generation | nonce | sequence | path length |
-//	                   data length | crc32c of the 44 bytes before | crc32c of path and data |
-//	                   path (the metadata file's, relative to the drive's root) | data
+//	                   data length | removed path's length (version 2) |
+//	                   crc32c of the 44 bytes before | crc32c of the rest |
+//	                   path (the metadata file's, relative to the drive's root) | data |
+//	                   removed path (version 2)
+//
+// A record is a put (a small object's commit), a rename (RenameObject: the destination's
+// metadata file is the source's bytes, and the source is removed, in one record) or a
+// removal (DeleteObject); redoformat.go has the versions and what an older binary makes
+// of them.
 //
 // Only the records of the header's generation and nonce count; a new nonce (random) comes
 // with each generation, so neither an older generation's records nor object bytes that
 // imitate a record (a record's data is an object's inline data) are ever taken for one.
-// Records are redone in sequence order; a torn one (a crash during its write, never
-// acknowledged) fails its checksums and is skipped.
+// Records are redone in sequence order, the last one of a path only; a torn one (a crash
+// during its write, never acknowledged) fails its checksums and is skipped. A removal
+// removes the file if it is there, and the directories that leaves empty, as the live
+// path does.
 //
 // A checkpoint ends a generation: once every logged commit has written its metadata file,
 // syncfs makes the tree durable, and a new header (the next generation, a new nonce) is
 // written and synced. It runs when the log is full, at SyncFileSystem, and before any other
-// durable change of a path the generation holds a record for (settle): a delete, a rename,
-// a commit of a large object over a small one, whose effect a redo of the older record
+// durable change of a path the generation holds a record for (settle): a commit of a
+// large object over a small one, a delete or rename that is not logged (a metadata file
+// too large for a record), a bucket's removal, whose effect a redo of the older record
 // after a crash would undo. At Open, the records of the header's generation are redone,
 // then the tree is synced and a new generation starts.
 const (
@@ -87,8 +95,9 @@ type redoLog struct {
 	off        int64  // GUARDED_BY(mu): where the next record goes
 	filled     int64  // GUARDED_BY(mu): the file's first filled bytes are written and synced (fillLocked)
 	// dirty holds the paths (relative to the drive's root) with a record in this
-	// generation. GUARDED_BY(mu)
-	dirty map[string]struct{}
+	// generation; true when one of them is a put (version 1), which a binary from before
+	// version 2 would redo (redoformat.go). GUARDED_BY(mu)
+	dirty map[string]bool
 	// pending counts the commits that reserved a record and have not yet written their
 	// metadata file (or failed); a checkpoint waits for none. GUARDED_BY(mu)
 	pending       int
@@ -106,7 +115,7 @@ type redoLog struct {
 // openRedoLog opens the drive's redo log (creating it, size bytes, if missing), redoes the
 // records of its current generation with redo, syncs the drive's file system and starts a
 // new generation.
-func openRedoLog(root string, size int64, redo func(rel string, data []byte) error) (*redoLog, error) {
+func openRedoLog(root string, size int64, redo func(redoRecord) error) (*redoLog, error) {
 	if size <= 0 {
 		size = DefaultRedoLogSize
 	}
@@ -123,7 +132,7 @@ func openRedoLog(root string, size int64, redo func(rel string, data []byte) err
 		unix.Close(fd)
 		return nil, err
 	}
-	l := &redoLog{fd: fd, path: p, size: size, dirty: make(map[string]struct{})}
+	l := &redoLog{fd: fd, path: p, size: size, dirty: make(map[string]bool)}
 	l.cond.L = &l.mu
 	if err := l.start(root, redo); err != nil {
 		unix.Close(fd)
@@ -133,7 +142,7 @@ func openRedoLog(root string, size int64, redo func(rel string, data []byte) err
 }
 
 // start redoes what the file holds and begins a new generation.
-func (l *redoLog) start(root string, redo func(rel string, data []byte) error) error {
+func (l *redoLog) start(root string, redo func(redoRecord) error) error {
 	old, err := replayRedoLog(l.fd, l.path, redo)
 	if err != nil {
 		return err
@@ -180,7 +189,7 @@ func lockRedoLog(fd int, path string) error {
 
 // replayRedoLog redoes the records of the current generation in the log open at fd, then
 // syncs the file system, and returns the log's content.
-func replayRedoLog(fd int, path string, redo func(rel string, data []byte) error) ([]byte, error) {
+func replayRedoLog(fd int, path string, redo func(redoRecord) error) ([]byte, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, mapErr(&fs.PathError{Op: "stat", Path: path, Err: err})
@@ -193,7 +202,7 @@ func replayRedoLog(fd int, path string, redo func(rel string, data []byte) error
 	b = b[:n]
 	recs := parseRedoLog(b)
 	for _, r := range recs {
-		if err := redo(r.path, r.data); err != nil {
+		if err := redo(r); err != nil {
 			return nil, fmt.Errorf("redo log %s: redoing %s: %w", path, r.path, err)
 		}
 	}
@@ -208,7 +217,7 @@ func replayRedoLog(fd int, path string, redo func(rel string, data []byte) error
 // dropRedoLog redoes a redo log left by a start with Options.RedoLog and removes it, for a
 // drive opened without one: nothing the log acknowledged is lost when the option is
 // turned off.
-func dropRedoLog(root string, redo func(rel string, data []byte) error) error {
+func dropRedoLog(root string, redo func(redoRecord) error) error {
 	p := filepath.Join(root, storage.SysVolume, redoLogFile)
 	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err == unix.ENOENT {
@@ -280,7 +289,7 @@ func (l *redoLog) newGeneration(gen uint64) error {
 	return nil
 }
 
-// fits reports whether a record of a path and data of these lengths fits in the log.
+// fits reports whether a record of paths and data of these lengths fits in the log.
 func (l *redoLog) fits(pathLen, dataLen int) bool {
 	return redoRecordLen(pathLen, dataLen) <= l.size-redoBlock
 }
@@ -288,8 +297,15 @@ func (l *redoLog) fits(pathLen, dataLen int) bool {
 // commit logs data as the new content of rel durably, then runs apply (which writes the
 // metadata file into the tree, without syncs). Its error is apply's, or the log's.
 func (l *redoLog) commit(rel string, data []byte, apply func() error) error {
-	n := redoRecordLen(len(rel), len(data))
-	if !l.fits(len(rel), len(data)) {
+	return l.log(redoEntry{path: rel, data: data}, apply)
+}
+
+// log makes e's record durable, then runs apply (which makes e's change in the tree,
+// without syncs). Its error is apply's, or the log's; errRedoTooLarge when the record
+// does not fit in the log, before anything is done.
+func (l *redoLog) log(e redoEntry, apply func() error) error {
+	n := e.len()
+	if !l.fits(len(e.path)+len(e.rm), len(e.data)) {
 		return errRedoTooLarge
 	}
 	l.mu.Lock()
@@ -299,6 +315,15 @@ func (l *redoLog) commit(rel string, data []byte, apply func() error) error {
 	if err := l.unusableLocked(); err != nil {
 		l.mu.Unlock()
 		return err
+	}
+	if e.rm != "" && e.path != "" && l.dirty[e.path] {
+		// A binary from before version 2 would redo the put the generation holds for the
+		// destination and skip the rename: the renamed object lost. A checkpoint retires
+		// the put first.
+		if err := l.checkpointLocked(); err != nil {
+			l.mu.Unlock()
+			return err
+		}
 	}
 	if l.off+n > l.size {
 		if err := l.checkpointLocked(); err != nil {
@@ -313,8 +338,13 @@ func (l *redoLog) commit(rel string, data []byte, apply func() error) error {
 	off := l.off
 	l.off += n
 	l.seq++
-	rec := encodeRedoRecord(l.gen, l.nonce, l.seq, rel, data, n)
-	l.dirty[rel] = struct{}{}
+	rec := encodeRedoEntry(l.gen, l.nonce, l.seq, e, n)
+	if e.path != "" {
+		l.dirty[e.path] = l.dirty[e.path] || e.rm == ""
+	}
+	if _, ok := l.dirty[e.rm]; e.rm != "" && !ok {
+		l.dirty[e.rm] = false
+	}
 	l.pending++
 	l.mu.Unlock()
 	defer func() {
@@ -461,130 +491,6 @@ func (l *redoLog) checkpointLocked() error {
 	l.checkpointing = false
 	l.cond.Broadcast()
 	return err
-}
-
-// redoRecordLen is the length of a record of a path and data of these lengths.
-func redoRecordLen(pathLen, dataLen int) int64 {
-	return (int64(redoRecordFixed+pathLen+dataLen) + redoBlock - 1) &^ (redoBlock - 1)
-}
-
-// encodeRedoRecord returns the record, n bytes long (redoRecordLen).
-func encodeRedoRecord(gen, nonce, seq uint64, rel string, data []byte, n int64) []byte {
-	b := make([]byte, n)
-	binary.LittleEndian.PutUint32(b[0:], redoRecordMagic)
-	binary.LittleEndian.PutUint32(b[4:], redoVersion)
-	binary.LittleEndian.PutUint64(b[8:], gen)
-	binary.LittleEndian.PutUint64(b[16:], nonce)
-	binary.LittleEndian.PutUint64(b[24:], seq)
-	binary.LittleEndian.PutUint32(b[32:], uint32(len(rel)))
-	binary.LittleEndian.PutUint32(b[36:], uint32(len(data)))
-	binary.LittleEndian.PutUint32(b[40:], 0)
-	binary.LittleEndian.PutUint32(b[44:], crc32.Checksum(b[:44], crcTable))
-	copy(b[redoRecordFixed:], rel)
-	copy(b[redoRecordFixed+len(rel):], data)
-	binary.LittleEndian.PutUint32(b[48:], crc32.Checksum(b[redoRecordFixed:redoRecordFixed+len(rel)+len(data)], crcTable))
-	return b
-}
-
-// encodeRedoHeader returns the header block of generation gen with nonce.
-func encodeRedoHeader(gen, nonce uint64) []byte {
-	h := make([]byte, redoBlock)
-	binary.LittleEndian.PutUint32(h[0:], redoHeaderMagic)
-	binary.LittleEndian.PutUint32(h[4:], redoVersion)
-	binary.LittleEndian.PutUint64(h[8:], gen)
-	binary.LittleEndian.PutUint64(h[16:], nonce)
-	binary.LittleEndian.PutUint32(h[28:], crc32.Checksum(h[:28], crcTable))
-	return h
-}
-
-type redoHeader struct{ gen, nonce uint64 }
-
-// parseRedoHeader reads the header block at the start of b.
-func parseRedoHeader(b []byte) (redoHeader, bool) {
-	if len(b) < redoHeaderLen ||
-		binary.LittleEndian.Uint32(b[0:]) != redoHeaderMagic ||
-		binary.LittleEndian.Uint32(b[4:]) != redoVersion ||
-		binary.LittleEndian.Uint32(b[28:]) != crc32.Checksum(b[:28], crcTable) {
-		return redoHeader{}, false
-	}
-	return redoHeader{gen: binary.LittleEndian.Uint64(b[8:]), nonce: binary.LittleEndian.Uint64(b[16:])}, true
-}
-
-type redoRecord struct {
-	seq  uint64
-	path string
-	data []byte
-}
-
-// parseRedoLog returns the records of the header's generation in b, the log's content, in
-// sequence order, the last of a path only. It never fails: what it cannot read is no record.
-func parseRedoLog(b []byte) []redoRecord {
-	h, ok := parseRedoHeader(b)
-	if !ok {
-		return nil
-	}
-	byPath := make(map[string]redoRecord)
-	for off := redoBlock; off+redoRecordFixed <= len(b); {
-		r, n, ok := parseRedoRecord(b[off:], h)
-		if !ok {
-			off += redoBlock // a torn record, an older generation's, or never written
-			continue
-		}
-		if old, seen := byPath[r.path]; !seen || old.seq < r.seq {
-			byPath[r.path] = r
-		}
-		off += n
-	}
-	recs := make([]redoRecord, 0, len(byPath))
-	for _, r := range byPath {
-		recs = append(recs, r)
-	}
-	slices.SortFunc(recs, func(a, b redoRecord) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
-	return recs
-}
-
-// parseRedoRecord reads the record at the start of b if it is one of h's generation and
-// whole, and returns it and its length.
-func parseRedoRecord(b []byte, h redoHeader) (redoRecord, int, bool) {
-	if binary.LittleEndian.Uint32(b[0:]) != redoRecordMagic ||
-		binary.LittleEndian.Uint32(b[4:]) != redoVersion ||
-		binary.LittleEndian.Uint32(b[44:]) != crc32.Checksum(b[:44], crcTable) ||
-		binary.LittleEndian.Uint64(b[8:]) != h.gen || binary.LittleEndian.Uint64(b[16:]) != h.nonce {
-		return redoRecord{}, 0, false
-	}
-	pathLen := int(binary.LittleEndian.Uint32(b[32:]))
-	dataLen := int(binary.LittleEndian.Uint32(b[36:]))
-	n := redoRecordLen(pathLen, dataLen)
-	if n > int64(len(b)) {
-		return redoRecord{}, 0, false
-	}
-	payload := b[redoRecordFixed : redoRecordFixed+pathLen+dataLen]
-	if binary.LittleEndian.Uint32(b[48:]) != crc32.Checksum(payload, crcTable) {
-		return redoRecord{}, 0, false
-	}
-	rel := string(payload[:pathLen])
-	if !redoPathValid(rel) {
-		return redoRecord{}, 0, false
-	}
-	return redoRecord{seq: binary.LittleEndian.Uint64(b[24:]), path: rel, data: payload[pathLen:]}, int(n), true
-}
-
-// redoPathValid reports whether rel may be redone: a clean relative path inside a bucket's
-// volume (never the system volume).
-func redoPathValid(rel string) bool {
-	if !validPath(rel) {
-		return false
-	}
-	bucket, rest, ok := strings.Cut(rel, "/")
-	return ok && rest != "" && layout.CheckBucketName(bucket) == nil
 }
 
 // close closes the log once no commit, sync or checkpoint uses it; commits fail after it.

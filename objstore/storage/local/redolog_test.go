@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -281,11 +282,19 @@ func FuzzParseRedoLog(f *testing.F) {
 	f.Add(append(append([]byte(nil), h...), rec...))
 	f.Add(h)
 	f.Add([]byte{})
+	rename := redoEntry{path: "bkt/dst", data: []byte("data"), rm: "bkt/src"}
+	del := redoEntry{rm: "bkt/gone"}
+	f.Add(slices.Concat(h, rec, encodeRedoEntry(3, 9, 2, rename, rename.len()), encodeRedoEntry(3, 9, 3, del, del.len())))
+	if golden, err := os.ReadFile("testdata/redolog-v1.golden"); err == nil {
+		f.Add(golden)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		seen := map[string]bool{}
 		for _, r := range parseRedoLog(b) {
-			if !redoPathValid(r.path) {
-				t.Fatalf("record for %q", r.path)
+			if !redoPathValid(r.path) || seen[r.path] || (r.remove && r.data != nil) {
+				t.Fatalf("record for %q (remove %v, %d bytes of data, seen before %v)", r.path, r.remove, len(r.data), seen[r.path])
 			}
+			seen[r.path] = true
 		}
 	})
 }
