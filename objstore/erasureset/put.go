@@ -242,15 +242,16 @@ func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 type bodyMD5 struct {
 	src   *md5lanes.Hash // nil when known
 	known []byte
-	// w takes the body's bytes and h ends the hash, both chosen at the first write: the
-	// lane itself, which hashes on its server's goroutine and copies what it is given, or
-	// an asyncHash feeding the crypto/md5 hash from a goroutine of its own.
-	w io.Writer
+	// h takes the body's bytes and ends the hash, chosen at the first write: the lane
+	// itself, which hashes on its server's goroutine and copies what it is given, or an
+	// asyncHash feeding the crypto/md5 hash from a goroutine of its own.
 	h digest
 }
 
-// digest is a hash being computed: Sum once the body is read, Close in any case.
+// digest is a hash being computed: written to, Sum once the body is read, Close in any
+// case.
 type digest interface {
+	io.Writer
 	Sum(b []byte) []byte
 	Close()
 }
@@ -274,19 +275,18 @@ func (s *Set) md5Of(r io.Reader, size int64, known []byte) (io.Reader, *bodyMD5)
 
 // Write hashes p, choosing how at the first call.
 func (b *bodyMD5) Write(p []byte) (int, error) {
-	if b.w == nil {
+	if b.h == nil {
 		b.choose()
 	}
-	return b.w.Write(p)
+	return b.h.Write(p)
 }
 
 func (b *bodyMD5) choose() {
 	if b.src.Choose() {
-		b.w, b.h = b.src, b.src
+		b.h = b.src
 		return
 	}
-	a := newAsyncHash(b.src)
-	b.w, b.h = a, a
+	b.h = newAsyncHash(b.src)
 }
 
 // Hex returns the MD5 in hex, once the body has been read to its end.
