@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -45,7 +46,18 @@ type extraction struct {
 // extract writes files below root as a tar extraction does (create, write, close), every
 // 4th one fsync'd before its close, some of them overwritten later, until a call fails
 // (the kill) or max files are written.
+//
+// Every call goes through a descriptor of the mount's directory opened first (os.Root),
+// as a process working inside the mount does: once the killed server's mount is detached,
+// a path would lead to the directory below it, where the files would be made, fsync'd and
+// closed without error and then found missing from the store; the descriptor keeps
+// every call on the dead mount, which fails them.
 func (x *extraction) extract(r *rand.Rand, root string, round, max int) error {
+	dir, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
 	for i := range max {
 		key := fmt.Sprintf("r%d/d%d/f%04d", round, i%9, i)
 		if i%5 == 4 { // an overwrite of an earlier, unsynced file of the round
@@ -58,11 +70,10 @@ func (x *extraction) extract(r *rand.Rand, root string, round, max int) error {
 		x.mu.Lock()
 		x.versions[key] = append(x.versions[key], content)
 		x.mu.Unlock()
-		p := filepath.Join(root, key)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := dir.MkdirAll(path.Dir(key), 0o755); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		f, err := dir.OpenFile(key, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			return err
 		}
