@@ -41,7 +41,7 @@ func (c *CommitGroups) group(dev uint64) *commitGroup {
 	defer c.mu.Unlock()
 	g := c.groups[dev]
 	if g == nil {
-		g = &commitGroup{staging: make(map[uint64]struct{}), changed: make(chan struct{})}
+		g = &commitGroup{staging: make(map[uint64]struct{}), changed: make(chan struct{}), logs: newRedoGroup()}
 		c.groups[dev] = g
 	}
 	return g
@@ -58,6 +58,8 @@ type commitGroup struct {
 	staging map[uint64]struct{}
 	// changed is closed, and replaced, whenever a ticket leaves staging. GUARDED_BY(mu).
 	changed chan struct{}
+	// logs shares the syncs of the redo logs of the file system's drives.
+	logs *redoGroup
 }
 
 // begin registers a write that will rename a file and returns its ticket.

@@ -102,23 +102,13 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 			return err
 		}
 	}
-	// In a commit batch (storage.CommitBatch), the one-commit write waits for the batch's
-	// other drives on this file system before its sync; a drive that fails or does not
-	// sync leaves the batch at once.
+	// In a commit batch, the one-commit write's journal commit, or the redo log's round
+	// (redoGroup), waits for the batch's other drives on this file system.
 	var beforeSync func()
-	if batch := storage.CommitBatchOf(ctx); batch != nil && d.group != nil {
-		arrived := false
-		if durable && d.oneCommit {
-			beforeSync = func() {
-				arrived = true
-				batch.Arrive(d.group, d.batchWait)
-			}
-		}
-		defer func() {
-			if !arrived {
-				batch.Leave(d.group)
-			}
-		}()
+	arrive, leave := d.batchArrival(ctx)
+	defer leave()
+	if durable {
+		beforeSync = arrive
 	}
 	if srcDir != "" && durable && d.oneCommit && storage.SyncAtCommit(ctx) {
 		// The staged files' data was only started by CreateFile (syncWithCommit): the
@@ -155,7 +145,7 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	bucketDir := d.root + "/" + bucket
 	if d.redo != nil && durable && srcDir == "" {
 		// A small object: logged, then written into the tree without syncs.
-		err := d.redo.commit(rel, metaBytes, func() error {
+		err := d.redo.log(redoEntry{path: rel, data: metaBytes}, beforeSync, func() error {
 			return d.writeMeta(d.tmpPath(), metaPath, bucketDir, metaBytes, false, nil)
 		})
 		if !errors.Is(err, errRedoTooLarge) {
@@ -163,6 +153,29 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 		}
 	}
 	return d.writeMeta(d.tmpPath(), metaPath, bucketDir, metaBytes, durable, beforeSync)
+}
+
+// batchArrival returns how a durable change on this drive takes part in ctx's commit batch
+// (storage.CommitBatch): arrive is called just before the change's sync, and waits there
+// for the batch's other drives on this file system, so that one sync serves them all; nil
+// outside a batch. leave, deferred by the caller, leaves the batch if arrive was not
+// called (the change failed first, or needs no sync), so that no other drive waits for it.
+func (d *Drive) batchArrival(ctx context.Context) (arrive, leave func()) {
+	batch := storage.CommitBatchOf(ctx)
+	if batch == nil || d.group == nil {
+		return nil, func() {}
+	}
+	arrived := false
+	arrive = func() {
+		arrived = true
+		batch.Arrive(d.group, d.batchWait)
+	}
+	leave = func() {
+		if !arrived {
+			batch.Leave(d.group)
+		}
+	}
+	return arrive, leave
 }
 
 // settleObject is settle for the metadata file at metaPath (a path in the drive).
@@ -192,11 +205,13 @@ func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 		return err
 	}
 	if d.redo != nil {
+		arrive, leave := d.batchArrival(ctx)
+		defer leave()
 		// A missing object costs no record (and no log sync).
 		if _, err := os.Lstat(metaPath); err != nil {
 			return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, d.objectErr(bucket, err))
 		}
-		err := d.redo.log(redoEntry{rm: d.relPath(metaPath)}, func() error {
+		err := d.redo.log(redoEntry{rm: d.relPath(metaPath)}, arrive, func() error {
 			if err := os.Remove(metaPath); err != nil {
 				return err
 			}
@@ -239,8 +254,10 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 		_, err := os.Stat(src)
 		return d.objectErr(bucket, err)
 	}
+	arrive, leave := d.batchArrival(ctx)
+	defer leave()
 	if d.redo != nil {
-		err := d.renameLogged(bucket, src, dst)
+		err := d.renameLogged(bucket, src, dst, arrive)
 		if !errors.Is(err, errRedoTooLarge) {
 			if err != nil {
 				return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, err)
@@ -271,8 +288,9 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 // the object is under exactly one of the two keys; once it is durable the tree's rename
 // follows, without syncs. errRedoTooLarge, before anything is done, when src's metadata
 // does not fit a record. The caller holds both keys' locks (the object layer does): src
-// must not change between its read here and the rename.
-func (d *Drive) renameLogged(bucket, src, dst string) error {
+// must not change between its read here and the rename. arrive, when not nil, is called
+// before the record's sync (batchArrival).
+func (d *Drive) renameLogged(bucket, src, dst string, arrive func()) error {
 	b, err := readSmallFile(append([]byte(src), 0))
 	if err != nil {
 		return d.objectErr(bucket, err)
@@ -284,7 +302,7 @@ func (d *Drive) renameLogged(bucket, src, dst string) error {
 	if err := d.failpoint("rename:object"); err != nil {
 		return err
 	}
-	return d.redo.log(e, func() error {
+	return d.redo.log(e, arrive, func() error {
 		if err := d.failpoint("rename:logged"); err != nil {
 			return err
 		}

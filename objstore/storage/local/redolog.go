@@ -110,6 +110,9 @@ type redoLog struct {
 	// failed is the first failed sync or checkpoint: after it nothing the log holds can be
 	// trusted to be on the disk, and every commit fails. GUARDED_BY(mu)
 	failed error
+	// group shares this log's syncs with the other drives of its file system (redoGroup);
+	// nil: the log syncs on its own. Set by redoGroup.join before the log is used.
+	group *redoGroup
 }
 
 // openRedoLog opens the drive's redo log (creating it, size bytes, if missing), redoes the
@@ -294,16 +297,13 @@ func (l *redoLog) fits(pathLen, dataLen int) bool {
 	return redoRecordLen(pathLen, dataLen) <= l.size-redoBlock
 }
 
-// commit logs data as the new content of rel durably, then runs apply (which writes the
-// metadata file into the tree, without syncs). Its error is apply's, or the log's.
-func (l *redoLog) commit(rel string, data []byte, apply func() error) error {
-	return l.log(redoEntry{path: rel, data: data}, apply)
-}
-
 // log makes e's record durable, then runs apply (which makes e's change in the tree,
 // without syncs). Its error is apply's, or the log's; errRedoTooLarge when the record
-// does not fit in the log, before anything is done.
-func (l *redoLog) log(e redoEntry, apply func() error) error {
+// does not fit in the log, before anything is done. arrive, when not nil, is called
+// between the record's write and its sync: a change of an object waits there for its
+// other drives of the file system (a commit batch, Drive.batchArrival), so that one round
+// of the group (redoGroup) syncs all their records.
+func (l *redoLog) log(e redoEntry, arrive func(), apply func() error) error {
 	n := e.len()
 	if !l.fits(len(e.path)+len(e.rm), len(e.data)) {
 		return errRedoTooLarge
@@ -356,6 +356,16 @@ func (l *redoLog) log(e redoEntry, apply func() error) error {
 
 	if err := pwriteFull(l.fd, rec, off); err != nil {
 		return l.fail(mapErr(&fs.PathError{Op: "write", Path: l.path, Err: err}))
+	}
+	if g := l.group; g != nil {
+		seq := g.wrote()
+		if arrive != nil {
+			arrive()
+		}
+		if err := g.sync(l, seq); err != nil {
+			return err
+		}
+		return apply()
 	}
 	if err := l.sync(); err != nil {
 		return err
@@ -517,6 +527,10 @@ func (l *redoLog) close() error {
 		} else {
 			err = l.newGeneration(gen + 1)
 		}
+	}
+	if l.group != nil {
+		// A round of the group may be writing this log out: it must end first.
+		l.group.leave(l)
 	}
 	if cerr := unix.Close(l.fd); err == nil {
 		err = cerr
