@@ -50,15 +50,18 @@ func (s *Set) deleteRecord(ctx context.Context, bucket, key string, bypass bool)
 			s.QueueHeal(bucket, key)
 		}
 	}}
+	batchCtx, leave := s.commitBatch(ctx, nil)
 	errs := s.eachHedged(nil, hedge, func(i int, d storage.Drive) error {
 		if late&(1<<i) != 0 {
+			leave(i)
 			s.dirty[i].Store(true) // healed once its late write ends; stale until then
 			return errSkipped
 		}
 		if before.raw[i] == nil && errors.Is(before.errs[i], storage.ErrFileNotFound) {
+			leave(i)
 			return nil // nothing there
 		}
-		err := d.DeleteObject(ctx, bucket, key)
+		err := d.DeleteObject(batchCtx, bucket, key)
 		if errors.Is(err, storage.ErrFileNotFound) {
 			return nil
 		}
@@ -126,12 +129,13 @@ func (s *Set) UpdateMetadata(ctx context.Context, bucket, key string, patch objs
 	}
 	maps.Copy(md, patch.Set)
 	vid := newID()
-	ctx = context.WithoutCancel(ctx) // a commit runs to its end: see commit
+	ctx = context.WithoutCancel(ctx)                // a commit runs to its end: see commit
+	batchCtx, _ := s.commitBatch(ctx, before.holds) // every drive called reaches its commit
 	errs := s.eachOf(before.holds, func(i int, d storage.Drive) error {
 		dm := *before.decoded[i]
 		dm.VersionID = vid
 		dm.Metadata = md
-		return d.CommitObject(ctx, bucket, key, dm.Marshal(), "", "")
+		return d.CommitObject(batchCtx, bucket, key, dm.Marshal(), "", "")
 	})
 	m := before.current
 	if countNil(errs) < WriteQuorum(m.Erasure.DataShards, m.Erasure.ParityShards) {
@@ -186,8 +190,9 @@ func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, o
 	// data directories from a collector's walk meanwhile (see claimSet).
 	release := s.claims.claim(bucket, append(versionDirs(src), versionDirs(dst)...), false)
 	defer release()
+	batchCtx, _ := s.commitBatch(ctx, src.holds) // every drive called reaches its rename
 	errs := s.eachOf(src.holds, func(i int, d storage.Drive) error {
-		return d.RenameObject(ctx, bucket, srcKey, dstKey)
+		return d.RenameObject(batchCtx, bucket, srcKey, dstKey)
 	})
 	cleanup := context.WithoutCancel(ctx)
 	m := src.current
