@@ -199,6 +199,43 @@ func TestRedoLogGroupFailureStaysWithItsLog(t *testing.T) {
 	}
 }
 
+// A drive closed while the others of its group commit leaves the group between two rounds:
+// the others' commits go on without an error, and later rounds no longer touch its log.
+func TestRedoLogGroupMemberCloses(t *testing.T) {
+	fsDir := loopExt4(t)
+	drives := openGroupedRedo(t, fsDir, 4, NewCommitGroups())
+	g := drives[0].redo.group
+	const commits = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*commits)
+	for i, d := range drives {
+		wg.Go(func() {
+			for j := range commits {
+				key := fmt.Sprintf("k%d", j)
+				if i == 3 && j == commits/4 {
+					if err := d.Close(); err != nil {
+						errs <- fmt.Errorf("close: %w", err)
+					}
+					return
+				}
+				if err := d.CommitObject(context.Background(), "bkt", key, redoContent(key, 1), "", ""); err != nil {
+					errs <- fmt.Errorf("%s: %s: %w", d.root, key, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.logs) != 3 {
+		t.Errorf("%d logs in the group after one of four closed, want 3", len(g.logs))
+	}
+}
+
 // BenchmarkRedoLogGroupCommit commits small objects on four drives of one file system at
 // once, as an erasure set's commit does: "grouped" with the logs' syncs shared (one round,
 // one device flush an object), "alone" with each log synced on its own. TMPDIR on a

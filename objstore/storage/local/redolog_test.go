@@ -51,8 +51,12 @@ func crash(t *testing.T, d *Drive, bucket string, keys []string) {
 	}
 }
 
-// abandon closes the log's descriptor as a crash would: no checkpoint.
+// abandon closes the log's descriptor as a crash would: no checkpoint. It leaves its
+// group first, whose rounds would otherwise use the closed descriptor's number.
 func (l *redoLog) abandon() {
+	if l.group != nil {
+		l.group.leave(l)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.closed {
