@@ -41,7 +41,10 @@ func (c *CommitGroups) group(dev uint64) *commitGroup {
 	defer c.mu.Unlock()
 	g := c.groups[dev]
 	if g == nil {
-		g = &commitGroup{staging: make(map[uint64]struct{}), changed: make(chan struct{}), logs: newRedoGroup()}
+		g = &commitGroup{staging: make(map[uint64]struct{}), changed: make(chan struct{})}
+		if !journalsData(dev) {
+			g.logs = newRedoGroup()
+		}
 		c.groups[dev] = g
 	}
 	return g
@@ -58,7 +61,9 @@ type commitGroup struct {
 	staging map[uint64]struct{}
 	// changed is closed, and replaced, whenever a ticket leaves staging. GUARDED_BY(mu).
 	changed chan struct{}
-	// logs shares the syncs of the redo logs of the file system's drives.
+	// logs shares the syncs of the redo logs of the file system's drives; nil when the
+	// file system journals file data (ext4's data=journal), where a write-out joins the
+	// journal's running transaction, which one log's fdatasync need not commit.
 	logs *redoGroup
 }
 

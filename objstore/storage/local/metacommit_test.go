@@ -16,6 +16,12 @@ import (
 // be done here (not root, no mkfs.ext4, no loop devices).
 func loopExt4(t *testing.T, mkfsOpts ...string) string {
 	t.Helper()
+	return loopExt4Mounted(t, "loop", mkfsOpts...)
+}
+
+// loopExt4Mounted is loopExt4 mounted with the options mountOpts (which include "loop").
+func loopExt4Mounted(t *testing.T, mountOpts string, mkfsOpts ...string) string {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("loop mounts need root")
 	}
@@ -39,7 +45,7 @@ func loopExt4(t *testing.T, mkfsOpts ...string) string {
 	if out, err := exec.Command("mkfs.ext4", append(args, img)...).CombinedOutput(); err != nil {
 		t.Fatalf("mkfs.ext4: %v %s", err, out)
 	}
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-o", mountOpts, img, mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot loop-mount an ext4 image here: %v %s", err, out)
 	}
 	t.Cleanup(func() {

@@ -1,8 +1,11 @@
 package local
 
 import (
+	"fmt"
 	"io/fs"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -135,4 +138,32 @@ func (g *redoGroup) round(leader *redoLog, logs []*redoLog) {
 			m.fail(mapErr(&fs.PathError{Op: "fdatasync", Path: m.path, Err: err}))
 		}
 	}
+}
+
+// journalsData reports whether the file system on device dev is mounted with
+// data=journal (ext4), from /proc/self/mountinfo; true when that cannot be read, the safe
+// answer.
+func journalsData(dev uint64) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return true
+	}
+	id := fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev))
+	found := false
+	for line := range strings.Lines(string(b)) {
+		// id parent major:minor root point options [optional fields] - type source super-options
+		f := strings.Fields(line)
+		if len(f) < 3 || f[2] != id {
+			continue
+		}
+		found = true
+		_, after, ok := strings.Cut(line, " - ")
+		if !ok {
+			return true
+		}
+		if super := strings.Fields(after); len(super) < 3 || slices.Contains(strings.Split(super[2], ","), "data=journal") {
+			return true
+		}
+	}
+	return !found
 }

@@ -199,6 +199,33 @@ func TestRedoLogGroupFailureStaysWithItsLog(t *testing.T) {
 	}
 }
 
+// On ext4 mounted with data=journal a log's write-out joins the journal's running
+// transaction, which another log's fdatasync need not commit: the drives keep their commit
+// group (the one-commit write) but each log syncs alone.
+func TestRedoLogGroupNotWithDataJournal(t *testing.T) {
+	fsDir := loopExt4Mounted(t, "loop,data=journal")
+	commits := NewCommitGroups()
+	for i := range 2 {
+		d, err := Open(filepath.Join(fsDir, fmt.Sprintf("d%d", i+1)), Options{Commits: commits, RedoLog: true, RedoLogSize: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		if d.group == nil {
+			t.Skip("no commit group on this file system")
+		}
+		if d.redo.group != nil {
+			t.Fatal("a redo log on data=journal syncs in its file system's group")
+		}
+		if err := d.MakeVolume(context.Background(), "bkt"); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.CommitObject(context.Background(), "bkt", "k", redoContent("k", 1), "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // A drive closed while the others of its group commit leaves the group between two rounds:
 // the others' commits go on without an error, and later rounds no longer touch its log.
 func TestRedoLogGroupMemberCloses(t *testing.T) {
