@@ -40,12 +40,15 @@ import (
 // record of versions 1 and 2, so that skipping it never lets an older record be redone
 // over a newer state, and no checkpoint is needed before it (unlike the rename onto a
 // logged put). What such a binary loses after a crash is the record itself: an intent
-// whose tree write had not reached the disk is missing (the operation it covered may be
-// left half done, as if it had never been journaled), and a removed intent may be back
+// whose tree write had not reached the disk is missing, and a removed intent may be back
 // (the journal's recovery then finds the operation done, as it did when the removal was
-// an unsynced unlink). A drive must therefore be opened once by a binary of version 3 or
-// later after a crash before an older one runs on it; a clean stop (Close) checkpoints and
-// leaves nothing to redo.
+// an unsynced unlink). The missing intent is where the logged record is less safe than
+// the synced file it replaced: a rename cut between its set's drives, with no intent
+// left, can leave the object on fewer than k drives under each key, and the heal then
+// removes both (deploy's TestRenameKeyCrashOlderReaderLosesObject). After a crash, a
+// drive must therefore be opened once by a binary of version 3 or later (its Open redoes
+// the log and checkpoints) before an older one runs on it; a clean stop (Close)
+// checkpoints and leaves nothing to redo.
 
 // Record versions after redoVersion (1, a put in a bucket).
 const (

@@ -39,7 +39,7 @@ func checkJournal(t *testing.T, d *Drive, want map[string][]byte, gone ...string
 	}
 	for id, w := range want {
 		if got, err := d.ReadFile(ctx, storage.SysVolume, journalPath(id)); err != nil || !bytes.Equal(got, w) {
-			t.Errorf("journal record %s: %q, %v; want %q", id, got, err, w)
+			t.Errorf("journal record %s: %.40q, %v; want %.40q", id, got, err, w)
 		}
 		if !slices.Contains(names, id) {
 			t.Errorf("journal record %s not listed (%q)", id, names)
@@ -47,7 +47,7 @@ func checkJournal(t *testing.T, d *Drive, want map[string][]byte, gone ...string
 	}
 	for _, id := range gone {
 		if got, err := d.ReadFile(ctx, storage.SysVolume, journalPath(id)); !errors.Is(err, storage.ErrFileNotFound) {
-			t.Errorf("journal record %s: %q, %v; want it gone", id, got, err)
+			t.Errorf("journal record %s: %.40q, %v; want it gone", id, got, err)
 		}
 		if slices.Contains(names, id) {
 			t.Errorf("journal record %s listed (%q); want it gone", id, names)
