@@ -20,6 +20,7 @@ import (
 	"github.com/flashstor/flashstor/objstore/deploy"
 	"github.com/flashstor/flashstor/objstore/erasureset"
 	"github.com/flashstor/flashstor/objstore/journal"
+	"github.com/flashstor/flashstor/objstore/storage"
 	"github.com/flashstor/flashstor/objstore/storage/local"
 )
 
@@ -48,15 +49,25 @@ func renameConfigRedo(dir string, redo bool) deploy.Config {
 
 // renameCrashChild renames renameSrc to renameDst and dies (os.Exit, as kill -9 would:
 // no deferred cleanup) when CRASH_AFTER drives have passed the failpoint CRASH_STEP
-// (rename:object when empty); the drives have redo logs with CRASH_REDO.
+// (rename:object when empty); with CRASH_AFTER below zero, once every drive has reached
+// it, none passing (the others wait, a minute at most). The drives have redo logs with
+// CRASH_REDO.
 func renameCrashChild() int {
 	after, _ := strconv.Atoi(os.Getenv("CRASH_AFTER"))
 	step := cmp.Or(os.Getenv("CRASH_STEP"), "rename:object")
 	var passed atomic.Int32
 	cfg := renameConfigRedo(os.Getenv("CRASH_DIR"), os.Getenv("CRASH_REDO") != "")
 	cfg.DriveOptions.Failpoint = func(s string) error {
-		if s == step && int(passed.Add(1)) > after {
+		if s != step {
+			return nil
+		}
+		n := int(passed.Add(1))
+		switch {
+		case after >= 0 && n > after, after < 0 && n == renameDrives:
 			os.Exit(3)
+		case after < 0:
+			time.Sleep(time.Minute)
+			return fmt.Errorf("%d of %d drives reached %s", passed.Load(), renameDrives, step)
 		}
 		return nil
 	}
@@ -110,11 +121,18 @@ func checkRenamed(t *testing.T, l objstore.ObjectLayer, content, replaced []byte
 //
 // The redo/ cases run on drives with redo logs, where a drive's rename is a record in its
 // log, then the tree's rename without syncs; rename:logged is the instant between the two.
+// There the intent too is a record in each drive's log, then the file's write into the
+// tree (write:logged between the two): cut there on every drive (all), the intent is on
+// no drive's tree, and only the logs' redo at the reopen brings it back for the recovery.
+// The intent-unwritten cases cut the rename after 8 drives renamed, then take the intent
+// out of every drive's tree, as a crash of the machine may (its write into the tree is
+// not synced): the object is on 8 drives under each key, and only the intent redone from
+// the logs completes the rename.
 func TestRenameKeyCrash(t *testing.T) {
 	for _, replace := range []bool{false, true} {
 		for _, after := range []int{0, 1, 8, 15} {
 			t.Run(fmt.Sprintf("replace=%v/after%d", replace, after), func(t *testing.T) {
-				renameCrashCase(t, replace, after, "", false)
+				renameCrashCase(t, replace, after, "", false, nil)
 			})
 		}
 	}
@@ -122,16 +140,49 @@ func TestRenameKeyCrash(t *testing.T) {
 		for _, replace := range []bool{false, true} {
 			for _, after := range []int{0, 8} {
 				t.Run(fmt.Sprintf("redo/%s/replace=%v/after%d", step, replace, after), func(t *testing.T) {
-					renameCrashCase(t, replace, after, step, true)
+					renameCrashCase(t, replace, after, step, true, nil)
 				})
 			}
 		}
 	}
+	for _, replace := range []bool{false, true} {
+		for _, after := range []int{-1, 8} {
+			name := fmt.Sprintf("redo/write:logged/replace=%v/after%d", replace, after)
+			if after < 0 {
+				name = fmt.Sprintf("redo/write:logged/replace=%v/all", replace)
+			}
+			t.Run(name, func(t *testing.T) {
+				renameCrashCase(t, replace, after, "write:logged", true, nil)
+			})
+		}
+		t.Run(fmt.Sprintf("redo/rename:object/replace=%v/after8/intent-unwritten", replace), func(t *testing.T) {
+			renameCrashCase(t, replace, 8, "rename:object", true, takeOutIntents)
+		})
+	}
 }
 
-func renameCrashCase(t *testing.T, replace bool, after int, step string, redo bool) {
+// renameCrashCase runs one case of TestRenameKeyCrash; afterCrash, if set, changes the
+// drives (in dir) as the crash may have left them, before the reopen.
+func renameCrashCase(t *testing.T, replace bool, after int, step string, redo bool, afterCrash func(t *testing.T, dir string)) {
+	dir, content, replaced := renameCrash(t, replace, after, step, redo)
+	if afterCrash != nil {
+		afterCrash(t, dir)
+	}
+	d := reopenHealed(t, dir, redo)
+	if got := checkRenamed(t, d, content, replaced); got != renameDst {
+		t.Fatalf("the object is at %s: the committed intent should have completed the rename", got)
+	}
+	if live, undecided, err := d.Pool.RecoverJournal(context.Background()); live != 0 || undecided != 0 || err != nil {
+		t.Fatalf("journal after the reopen: %d completed, %d undecided, %v", live, undecided, err)
+	}
+}
+
+// renameCrash puts the object renameSrc (and an older one at renameDst with replace) in a
+// new deployment and runs the child that renames it and dies at step (renameCrashChild).
+// It returns the deployment's directory, the object's bytes and the replaced one's.
+func renameCrash(t *testing.T, replace bool, after int, step string, redo bool) (dir string, content, replaced []byte) {
 	c := context.Background()
-	dir := t.TempDir()
+	dir = t.TempDir()
 	d, err := deploy.Open(c, renameConfigRedo(dir, redo))
 	if err != nil {
 		t.Fatal(err)
@@ -145,11 +196,10 @@ func renameCrashCase(t *testing.T, replace bool, after int, step string, redo bo
 	if err := d.MakeBucket(c, "bkt", objstore.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	content := randomBytes(300<<10+7, 5) // not inline: metadata and a data directory
+	content = randomBytes(300<<10+7, 5) // not inline: metadata and a data directory
 	if _, err := d.PutObject(c, "bkt", renameSrc, bytes.NewReader(content), int64(len(content)), objstore.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var replaced []byte
 	if replace {
 		replaced = randomBytes(1000, 6)
 		if _, err := d.PutObject(c, "bkt", renameDst, bytes.NewReader(replaced), int64(len(replaced)), objstore.PutOptions{}); err != nil {
@@ -169,12 +219,19 @@ func renameCrashCase(t *testing.T, replace bool, after int, step string, redo bo
 	if code := cmd.ProcessState.ExitCode(); code != 3 {
 		t.Fatalf("the child did not die at the rename's failpoint (%v, exit %d): %s", err, code, out)
 	}
+	return dir, content, replaced
+}
 
-	d, err = deploy.Open(c, renameConfigRedo(dir, redo))
+// reopenHealed opens the deployment in dir again (its journal recovered) and heals both
+// keys and the whole set; it is closed at the test's end.
+func reopenHealed(t *testing.T, dir string, redo bool) *deploy.Deployment {
+	t.Helper()
+	c := context.Background()
+	d, err := deploy.Open(c, renameConfigRedo(dir, redo))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	t.Cleanup(func() { d.Close() })
 	for _, key := range []string{renameSrc, renameDst} {
 		if _, err := d.Sets()[0].HealObject(c, "bkt", key, true); err != nil {
 			t.Fatalf("healing %s: %v", key, err)
@@ -183,11 +240,23 @@ func renameCrashCase(t *testing.T, replace bool, after int, step string, redo bo
 	if err := d.Sets()[0].HealAll(c, true, func(erasureset.HealResult) {}); err != nil {
 		t.Fatalf("heal after the crash: %v", err)
 	}
-	if got := checkRenamed(t, d, content, replaced); got != renameDst {
-		t.Fatalf("the object is at %s: the committed intent should have completed the rename", got)
+	return d
+}
+
+// takeOutIntents removes the journal's records from every drive's tree in dir, as a
+// crash of the machine before their unsynced write into the tree reached the disk leaves
+// them on drives with redo logs (without, they are synced files, which no crash takes
+// out).
+func takeOutIntents(t *testing.T, dir string) {
+	t.Helper()
+	intents, err := filepath.Glob(filepath.Join(dir, "d*", storage.SysVolume, storage.JournalDir, "*"))
+	if err != nil || len(intents) != renameDrives {
+		t.Fatalf("the intent on %d drives (%v), want %d", len(intents), err, renameDrives)
 	}
-	if live, undecided, err := d.Pool.RecoverJournal(c); live != 0 || undecided != 0 || err != nil {
-		t.Fatalf("journal after the reopen: %d completed, %d undecided, %v", live, undecided, err)
+	for _, p := range intents {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

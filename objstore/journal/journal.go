@@ -15,7 +15,7 @@ import (
 )
 
 // dir is the system-volume directory of the records.
-const dir = "journal"
+const dir = storage.JournalDir
 
 // Journal keeps intent records on the drives of one erasure set.
 type Journal struct {

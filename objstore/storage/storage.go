@@ -21,6 +21,12 @@ import (
 // system as the buckets, so that staged files can be renamed into place.
 const SysVolume = ".flashstor.sys"
 
+// JournalDir is the directory of SysVolume that holds the object core's intent records
+// (package journal), one file per record, named by 32 hex digits, written with WriteFile
+// and removed with Delete. A drive may make those two durable its own way (package local
+// logs them in its redo log), so the name is part of the contract between the two.
+const JournalDir = "journal"
+
 // Errors a drive returns. Implementations wrap them with context; callers test with errors.Is.
 var (
 	ErrUnformatted    = errors.New("drive is not formatted")

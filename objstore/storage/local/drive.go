@@ -38,8 +38,11 @@ const (
 // RedoLog.
 type Options struct {
 	// Failpoint, when set, is called with the name of each step of the commit path (and
-	// "rename:object" before an object's rename) before that step runs; an error stops the operation there, as a crash would. Tests use it to
-	// prove that a write interrupted at any step leaves the old object or the new one.
+	// "rename:object" before an object's rename, "rename:logged" and "write:logged"
+	// between a logged rename's or journal record's log record and its change in the tree)
+	// before that step runs; an error stops the operation there, as a crash would. Tests
+	// use it to prove that a write interrupted at any step leaves the old object or the
+	// new one.
 	Failpoint func(step string) error
 	// Commits, when set, is shared by the drives of a deployment: those on one file system
 	// share the journal commits of their metadata writes (CommitGroups).
@@ -140,8 +143,9 @@ func (d *Drive) Close() error {
 // redoRecord makes a redo log record's change in the tree, at Open, without syncs (the
 // log syncs the file system after the last one): it writes the metadata file r.path (a
 // path in a bucket), or removes it and the directories that leaves empty, as DeleteObject
-// does. A record whose bucket is gone is dropped: the bucket's removal came after it; so
-// is the removal of a file that is not there.
+// does; a journal record of the system volume is written or removed as WriteFile and
+// Delete do. A record whose bucket is gone is dropped: the bucket's removal came after
+// it; so is the removal of a file that is not there.
 func (d *Drive) redoRecord(r redoRecord) error {
 	bucket, _, _ := strings.Cut(r.path, "/")
 	full, bucketDir := d.root+"/"+r.path, d.root+"/"+bucket
@@ -155,6 +159,9 @@ func (d *Drive) redoRecord(r redoRecord) error {
 		}
 		return nil
 	}
+	if bucket == storage.SysVolume {
+		return d.writeUnsynced(full, r.data)
+	}
 	err := d.writeMeta(d.tmpPath(), full, bucketDir, r.data, false, nil)
 	if errors.Is(err, storage.ErrVolumeNotFound) {
 		return nil
@@ -164,9 +171,15 @@ func (d *Drive) redoRecord(r redoRecord) error {
 
 // settle makes the redo log's record for the path rel of volume, or with under for a path
 // in the directory rel, durable in the tree before a durable change of it that is not a
-// logged commit (redoLog.settle). Paths of the system volume are never logged.
+// logged commit (redoLog.settle). In the system volume only the journal's records are
+// ever logged (loggedSysPath): a change of their directory, or of a record too large for
+// the log, settles too; any other path of it (a staged file of every put) costs nothing.
 func (d *Drive) settle(volume, rel string, under bool) error {
-	if d.redo == nil || volume == storage.SysVolume {
+	if d.redo == nil {
+		return nil
+	}
+	if volume == storage.SysVolume && rel != "" && rel != storage.JournalDir &&
+		!strings.HasPrefix(rel, storage.JournalDir+"/") {
 		return nil
 	}
 	if rel != "" {
@@ -175,6 +188,17 @@ func (d *Drive) settle(volume, rel string, under bool) error {
 		rel = volume
 	}
 	return d.redo.settle(rel, under)
+}
+
+// loggedSysPath returns the path relative to the drive's root of the file p of volume, and
+// whether a write or removal of it is logged in the redo log: one of the journal's records
+// (redoSysPathValid) on a drive with a log.
+func (d *Drive) loggedSysPath(volume, p string) (string, bool) {
+	if d.redo == nil || volume != storage.SysVolume {
+		return "", false
+	}
+	rel := volume + "/" + p
+	return rel, redoSysPathValid(rel)
 }
 
 // String returns the drive's directory.

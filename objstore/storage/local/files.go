@@ -283,17 +283,54 @@ func (d *Drive) ReadFile(ctx context.Context, volume, p string) ([]byte, error) 
 }
 
 // WriteFile replaces a file atomically: it is written and synced in the staging area, then
-// renamed into place.
+// renamed into place. A journal record on a drive with a redo log (loggedSysPath) is a
+// record in the log instead, then the same write and rename without syncs.
 func (d *Drive) WriteFile(ctx context.Context, volume, p string, data []byte) error {
 	full, err := d.filePath(volume, p)
 	if err != nil {
 		return err
+	}
+	if rel, ok := d.loggedSysPath(volume, p); ok {
+		err := d.redo.log(redoEntry{path: rel, data: data}, nil, func() error {
+			if err := d.failpoint("write:logged"); err != nil {
+				return err
+			}
+			return d.writeUnsynced(full, data)
+		})
+		if !errors.Is(err, errRedoTooLarge) {
+			if err != nil {
+				return fmt.Errorf("write %s/%s on %s: %w", volume, p, d.root, err)
+			}
+			return nil
+		}
 	}
 	if err := d.settle(volume, p, false); err != nil {
 		return err
 	}
 	if err := d.replaceFile(ctx, full, data); err != nil {
 		return fmt.Errorf("write %s/%s on %s: %w", volume, p, d.root, err)
+	}
+	return nil
+}
+
+// writeUnsynced writes data to a staged file and renames it over full, creating full's
+// parents, without any sync: for a file whose durability is a redo log record's.
+func (d *Drive) writeUnsynced(full string, data []byte) error {
+	tmp := d.tmpPath()
+	fd, err := d.writeStaged(tmp, data)
+	if err != nil {
+		return err
+	}
+	if err := unix.Close(fd); err != nil {
+		os.Remove(tmp)
+		return mapErr(&os.PathError{Op: "close", Path: tmp, Err: err})
+	}
+	if unix.Rename(tmp, full) == nil {
+		return nil // the directory was there: the usual case
+	}
+	if err := renameInto(d.root, tmp, full, false); err != nil {
+		os.Remove(tmp)
+		return mapErr(err)
 	}
 	return nil
 }
@@ -336,7 +373,9 @@ func (d *Drive) RenameFile(ctx context.Context, srcVolume, srcPath, dstVolume, d
 	return nil
 }
 
-// Delete removes a file, or a directory tree when recursive, then the emptied parents.
+// Delete removes a file, or a directory tree when recursive, then the emptied parents. A
+// journal record on a drive with a redo log (loggedSysPath) is removed through the log
+// (deleteLogged).
 func (d *Drive) Delete(ctx context.Context, volume, p string, recursive bool) error {
 	full, err := d.filePath(volume, p)
 	if err != nil {
@@ -344,6 +383,13 @@ func (d *Drive) Delete(ctx context.Context, volume, p string, recursive bool) er
 	}
 	if p == "" {
 		return fmt.Errorf("%w: cannot delete a volume with Delete", storage.ErrInvalidPath)
+	}
+	vp, _ := d.volumePath(volume)
+	if rel, ok := d.loggedSysPath(volume, p); ok && !recursive {
+		if err := d.deleteLogged(rel, full, vp); err != nil {
+			return fmt.Errorf("delete %s/%s on %s: %w", volume, p, d.root, err)
+		}
+		return nil
 	}
 	if err := d.settle(volume, p, recursive); err != nil {
 		return err
@@ -356,9 +402,29 @@ func (d *Drive) Delete(ctx context.Context, volume, p string, recursive bool) er
 	if err != nil {
 		return fmt.Errorf("delete %s/%s on %s: %w", volume, p, d.root, mapErr(err))
 	}
-	vp, _ := d.volumePath(volume)
 	removeEmptyParents(filepath.Dir(full), vp)
 	return nil
+}
+
+// deleteLogged removes the file full (rel from the drive's root) of the volume at vp with
+// a removal record in the redo log, then from the tree without syncs: durable, where the
+// plain Delete's unlink is not, so that a crash never brings a removed journal record
+// back.
+func (d *Drive) deleteLogged(rel, full, vp string) error {
+	_, lerr := os.Lstat(full)
+	if lerr != nil && !d.redo.holds(rel) {
+		return mapErr(lerr) // a missing file costs no record
+	}
+	// A missing file the generation holds a record of is removed through the log all the
+	// same (its tree's removal then finds nothing: ErrFileNotFound): a put of it whose
+	// tree write failed would otherwise come back with the redo.
+	return d.redo.log(redoEntry{rm: rel}, nil, func() error {
+		if err := os.Remove(full); err != nil {
+			return mapErr(err)
+		}
+		removeEmptyParents(filepath.Dir(full), vp)
+		return nil
+	})
 }
 
 // removeTree makes the tree at full disappear at once, by renaming it into the trash, then

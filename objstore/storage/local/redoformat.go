@@ -8,9 +8,10 @@ import (
 	"strings"
 
 	"github.com/flashstor/flashstor/objstore/layout"
+	"github.com/flashstor/flashstor/objstore/storage"
 )
 
-// The redo log's records (redolog.go). Two versions, both read:
+// The redo log's records (redolog.go). Three versions, all read:
 //
 //   - version 1, a put: "the metadata file at path is data". The field after the data
 //     length is zero.
@@ -19,6 +20,12 @@ import (
 //     not zero) it is a rename: "path is data, and the removed path is no more", one record
 //     so that a crash redoes both or neither (a torn record fails its checksum). Without a
 //     path and data it is a delete.
+//   - version 3, a file of the system volume, laid out as version 2: a put ("path is
+//     data", no removed path) or a removal (a removed path alone), never both. The only
+//     paths it may name are the journal's intent records, SysVolume/JournalDir/<32 hex
+//     digits> (redoSysPathValid), so that a record can never write a drive's format, its
+//     staging area or anything else of the system volume; versions 1 and 2 may name a
+//     path in a bucket only. WriteFile and Delete of such a record are logged.
 //
 // The header stays at version 1. A binary from before version 2 reads version 1 only and
 // skips a version 2 record as torn: after a crash it redoes the puts alone, so a logged
@@ -26,9 +33,30 @@ import (
 // deleted object back) but no object is lost, because a rename onto a path the generation
 // holds a put for checkpoints first (redoLog.log): the older binary would otherwise redo
 // that put over the renamed object.
+//
+// A binary from before version 3 skips a version 3 record as torn too, block by block
+// like any record it cannot read, and goes on with the next one: the puts, renames and
+// deletes logged after an intent are redone all the same. Its paths are never named by a
+// record of versions 1 and 2, so that skipping it never lets an older record be redone
+// over a newer state, and no checkpoint is needed before it (unlike the rename onto a
+// logged put). What such a binary loses after a crash is the record itself: an intent
+// whose tree write had not reached the disk is missing, and a removed intent may be back
+// (the journal's recovery then finds the operation done, as it did when the removal was
+// an unsynced unlink). The missing intent is where the logged record is less safe than
+// the synced file it replaced: a rename cut between its set's drives, with no intent
+// left, can leave the object on fewer than k drives under each key, and the heal then
+// removes both (deploy's TestRenameKeyCrashOlderReaderLosesObject). After a crash, a
+// drive must therefore be opened once by a binary of version 3 or later (its Open redoes
+// the log and checkpoints) before an older one runs on it; a clean stop (Close)
+// checkpoints and leaves nothing to redo.
 
-// redoVersionRemove is the version of records holding a removal.
-const redoVersionRemove = 2
+// Record versions after redoVersion (1, a put in a bucket).
+const (
+	// redoVersionRemove is the version of records holding a removal in a bucket.
+	redoVersionRemove = 2
+	// redoVersionSys is the version of records of the system volume's journal records.
+	redoVersionSys = 3
+)
 
 // redoEntry is what one record logs: the metadata file path becomes data, unless path is
 // empty; then the file rm is removed, unless rm is empty. Paths are relative to the
@@ -61,13 +89,22 @@ func encodeRedoRecord(gen, nonce, seq uint64, rel string, data []byte, n int64) 
 	return encodeRedoEntry(gen, nonce, seq, redoEntry{path: rel, data: data}, n)
 }
 
-// encodeRedoEntry returns e's record, n bytes long (e.len()): version 1 without a removal.
+// version returns the version of e's record: 3 for a path of the system volume, else 1
+// without a removal, 2 with one.
+func (e redoEntry) version() uint32 {
+	switch {
+	case isSysPath(e.path) || isSysPath(e.rm):
+		return redoVersionSys
+	case e.rm != "":
+		return redoVersionRemove
+	}
+	return redoVersion
+}
+
+// encodeRedoEntry returns e's record, n bytes long (e.len()), of e.version().
 func encodeRedoEntry(gen, nonce, seq uint64, e redoEntry, n int64) []byte {
 	b := make([]byte, n)
-	version := uint32(redoVersion)
-	if e.rm != "" {
-		version = redoVersionRemove
-	}
+	version := e.version()
 	binary.LittleEndian.PutUint32(b[0:], redoRecordMagic)
 	binary.LittleEndian.PutUint32(b[4:], version)
 	binary.LittleEndian.PutUint64(b[8:], gen)
@@ -160,7 +197,7 @@ func parseRedoLog(b []byte) []redoRecord {
 func parseRedoEntry(b []byte, h redoHeader) (redoEntry, uint64, int, bool) {
 	version := binary.LittleEndian.Uint32(b[4:])
 	if binary.LittleEndian.Uint32(b[0:]) != redoRecordMagic ||
-		(version != redoVersion && version != redoVersionRemove) ||
+		version < redoVersion || version > redoVersionSys ||
 		binary.LittleEndian.Uint32(b[44:]) != crc32.Checksum(b[:44], crcTable) ||
 		binary.LittleEndian.Uint64(b[8:]) != h.gen || binary.LittleEndian.Uint64(b[16:]) != h.nonce {
 		return redoEntry{}, 0, 0, false
@@ -168,7 +205,7 @@ func parseRedoEntry(b []byte, h redoHeader) (redoEntry, uint64, int, bool) {
 	pathLen := int(binary.LittleEndian.Uint32(b[32:]))
 	dataLen := int(binary.LittleEndian.Uint32(b[36:]))
 	rmLen := 0
-	if version == redoVersionRemove {
+	if version >= redoVersionRemove {
 		rmLen = int(binary.LittleEndian.Uint32(b[40:]))
 	}
 	n := redoRecordLen(pathLen+rmLen, dataLen)
@@ -190,6 +227,9 @@ func parseRedoEntry(b []byte, h redoHeader) (redoEntry, uint64, int, bool) {
 	case version == redoVersionRemove && (!redoPathValid(e.rm) || e.rm == e.path ||
 		(e.path == "" && dataLen != 0) || (e.path != "" && !redoPathValid(e.path))):
 		return redoEntry{}, 0, 0, false
+	case version == redoVersionSys && !(e.rm == "" && redoSysPathValid(e.path) ||
+		e.path == "" && dataLen == 0 && redoSysPathValid(e.rm)):
+		return redoEntry{}, 0, 0, false
 	}
 	return e, binary.LittleEndian.Uint64(b[24:]), int(n), true
 }
@@ -202,4 +242,29 @@ func redoPathValid(rel string) bool {
 	}
 	bucket, rest, ok := strings.Cut(rel, "/")
 	return ok && rest != "" && layout.CheckBucketName(bucket) == nil
+}
+
+// sysRecordPrefix starts the path, relative to the drive's root, of every system volume
+// file a record may name.
+const sysRecordPrefix = storage.SysVolume + "/" + storage.JournalDir + "/"
+
+// isSysPath reports whether rel, relative to the drive's root, is in the system volume.
+func isSysPath(rel string) bool { return strings.HasPrefix(rel, storage.SysVolume+"/") }
+
+// redoSysPathValid reports whether rel is a system volume path a record may name: one of
+// the journal's records, SysVolume/JournalDir/ and the 32 hex digits of its id (what
+// package journal names them and reads back), nothing else of the system volume.
+func redoSysPathValid(rel string) bool {
+	id, ok := strings.CutPrefix(rel, sysRecordPrefix)
+	if !ok || len(id) != 32 {
+		return false
+	}
+	for i := range len(id) {
+		switch c := id[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -29,15 +29,17 @@ import (
 //
 //	header, offset 0:  magic | version | generation | nonce | crc32c of the 28 bytes before
 //	record, after it:  magic | version | generation | nonce | sequence | path length |
-//	                   data length | removed path's length (version 2) |
+//	                   data length | removed path's length (versions 2, 3) |
 //	                   crc32c of the 44 bytes before | crc32c of the rest |
 //	                   path (the metadata file's, relative to the drive's root) | data |
-//	                   removed path (version 2)
+//	                   removed path (versions 2, 3)
 //
 // A record is a put (a small object's commit), a rename (RenameObject: the destination's
 // metadata file is the source's bytes, and the source is removed, in one record) or a
-// removal (DeleteObject); redoformat.go has the versions and what an older binary makes
-// of them.
+// removal (DeleteObject); or the write (WriteFile) or removal (Delete) of one of the
+// journal's intent records in the system volume, which then costs the log's shared
+// fdatasync instead of a synced file, and whose removal a crash can no longer undo.
+// redoformat.go has the versions and what an older binary makes of them.
 //
 // Only the records of the header's generation and nonce count; a new nonce (random) comes
 // with each generation, so neither an older generation's records nor object bytes that
@@ -95,8 +97,8 @@ type redoLog struct {
 	off        int64  // GUARDED_BY(mu): where the next record goes
 	filled     int64  // GUARDED_BY(mu): the file's first filled bytes are written and synced (fillLocked)
 	// dirty holds the paths (relative to the drive's root) with a record in this
-	// generation; true when one of them is a put (version 1), which a binary from before
-	// version 2 would redo (redoformat.go). GUARDED_BY(mu)
+	// generation; true when one of them is a put (versions 1 and 3), which a binary from
+	// before version 2 would redo if it is of version 1 (redoformat.go). GUARDED_BY(mu)
 	dirty map[string]bool
 	// pending counts the commits that reserved a record and have not yet written their
 	// metadata file (or failed); a checkpoint waits for none. GUARDED_BY(mu)
@@ -459,6 +461,13 @@ func (l *redoLog) settle(rel string, under bool) error {
 		return nil
 	}
 	return l.checkpointLocked()
+}
+
+// holds reports whether the generation holds a record for rel.
+func (l *redoLog) holds(rel string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.holdsLocked(rel, false)
 }
 
 func (l *redoLog) holdsLocked(rel string, under bool) bool {

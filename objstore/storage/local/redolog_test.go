@@ -289,13 +289,18 @@ func FuzzParseRedoLog(f *testing.F) {
 	rename := redoEntry{path: "bkt/dst", data: []byte("data"), rm: "bkt/src"}
 	del := redoEntry{rm: "bkt/gone"}
 	f.Add(slices.Concat(h, rec, encodeRedoEntry(3, 9, 2, rename, rename.len()), encodeRedoEntry(3, 9, 3, del, del.len())))
-	if golden, err := os.ReadFile("testdata/redolog-v1.golden"); err == nil {
-		f.Add(golden)
+	jput := redoEntry{path: sysRecordPrefix + jid1, data: []byte("intent")}
+	jrm := redoEntry{rm: sysRecordPrefix + jid1}
+	f.Add(slices.Concat(h, encodeRedoEntry(3, 9, 1, jput, jput.len()), rec, encodeRedoEntry(3, 9, 3, jrm, jrm.len())))
+	for _, name := range []string{"redolog-v1.golden", "redolog-v3.golden"} {
+		if golden, err := os.ReadFile("testdata/" + name); err == nil {
+			f.Add(golden)
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		seen := map[string]bool{}
 		for _, r := range parseRedoLog(b) {
-			if !redoPathValid(r.path) || seen[r.path] || (r.remove && r.data != nil) {
+			if !(redoPathValid(r.path) || redoSysPathValid(r.path)) || seen[r.path] || (r.remove && r.data != nil) {
 				t.Fatalf("record for %q (remove %v, %d bytes of data, seen before %v)", r.path, r.remove, len(r.data), seen[r.path])
 			}
 			seen[r.path] = true
