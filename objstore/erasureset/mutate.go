@@ -50,7 +50,7 @@ func (s *Set) deleteRecord(ctx context.Context, bucket, key string, bypass bool)
 			s.QueueHeal(bucket, key)
 		}
 	}}
-	batchCtx, leave := s.commitBatch(ctx, nil)
+	batchCtx, leave := storage.BatchDrives(ctx, s.drives, nil)
 	errs := s.eachHedged(nil, hedge, func(i int, d storage.Drive) error {
 		if late&(1<<i) != 0 {
 			leave(i)
@@ -129,8 +129,8 @@ func (s *Set) UpdateMetadata(ctx context.Context, bucket, key string, patch objs
 	}
 	maps.Copy(md, patch.Set)
 	vid := newID()
-	ctx = context.WithoutCancel(ctx)                // a commit runs to its end: see commit
-	batchCtx, _ := s.commitBatch(ctx, before.holds) // every drive called reaches its commit
+	ctx = context.WithoutCancel(ctx)                                // a commit runs to its end: see commit
+	batchCtx, _ := storage.BatchDrives(ctx, s.drives, before.holds) // every drive called reaches its commit
 	errs := s.eachOf(before.holds, func(i int, d storage.Drive) error {
 		dm := *before.decoded[i]
 		dm.VersionID = vid
@@ -190,7 +190,7 @@ func (s *Set) RenameObject(ctx context.Context, bucket, srcKey, dstKey string, o
 	// data directories from a collector's walk meanwhile (see claimSet).
 	release := s.claims.claim(bucket, append(versionDirs(src), versionDirs(dst)...), false)
 	defer release()
-	batchCtx, _ := s.commitBatch(ctx, src.holds) // every drive called reaches its rename
+	batchCtx, _ := storage.BatchDrives(ctx, s.drives, src.holds) // every drive called reaches its rename
 	errs := s.eachOf(src.holds, func(i int, d storage.Drive) error {
 		return d.RenameObject(batchCtx, bucket, srcKey, dstKey)
 	})

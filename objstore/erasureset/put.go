@@ -537,7 +537,7 @@ func (s *Set) commit(ctx context.Context, bucket, key string, m *meta.Object, be
 	}}
 	// The drives that share a journal sync once all of them have renamed: one journal
 	// commit for the object on each file system (storage.CommitBatch).
-	commitCtx, leaveBatch := s.commitBatch(ctx, targets)
+	commitCtx, leaveBatch := storage.BatchDrives(ctx, s.drives, targets)
 	// A drive that fails before its CommitObject leaves the batch, so that no other waits.
 	leave := func(i int, err error) error {
 		leaveBatch(i)
@@ -657,28 +657,4 @@ func (s *Set) rollback(ctx context.Context, bucket, key string, before *version,
 		}
 		return nil
 	})
-}
-
-// commitBatch returns ctx carrying a commit batch (storage.CommitBatch) of the drives that
-// targets selects (all when nil) and that share a commit domain, when two or more do:
-// their changes then share one journal commit, or one round of their redo logs. The call
-// for drive i must call leave(i) when it will not reach the drive's change (it failed
-// first, or has nothing to change there), so that no other drive waits for it.
-func (s *Set) commitBatch(ctx context.Context, targets []bool) (batchCtx context.Context, leave func(i int)) {
-	batch := new(storage.CommitBatch)
-	domains := make([]any, len(s.drives))
-	for i, d := range s.drives {
-		if c, ok := d.(storage.CommitDomainer); ok && (targets == nil || targets[i]) {
-			domains[i] = c.CommitDomain()
-			batch.Expect(domains[i])
-		}
-	}
-	if !batch.Shared() {
-		return ctx, func(int) {}
-	}
-	return storage.WithCommitBatch(ctx, batch), func(i int) {
-		if domains[i] != nil {
-			batch.Leave(domains[i])
-		}
-	}
 }

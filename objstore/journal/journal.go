@@ -103,8 +103,10 @@ func (j *Journal) Write(ctx context.Context, id string, r *Record) error {
 		r.Created = j.now().UTC()
 	}
 	b := r.Marshal()
+	// The drives of one file system sync their redo logs once for the record.
+	batchCtx, _ := storage.BatchDrives(ctx, j.drives, nil) // every drive is called
 	errs := j.each(func(_ int, d storage.Drive) error {
-		return d.WriteFile(ctx, storage.SysVolume, dir+"/"+id, b)
+		return d.WriteFile(batchCtx, storage.SysVolume, dir+"/"+id, b)
 	})
 	if countNil(errs) < j.quorum {
 		j.remove(context.WithoutCancel(ctx), id)
@@ -124,6 +126,7 @@ func (j *Journal) Done(ctx context.Context, id string) error {
 
 // remove deletes the record from every drive; a drive without it counts as done.
 func (j *Journal) remove(ctx context.Context, id string) []error {
+	ctx, _ = storage.BatchDrives(ctx, j.drives, nil) // every drive is called
 	return j.each(func(_ int, d storage.Drive) error {
 		err := d.Delete(ctx, storage.SysVolume, dir+"/"+id, false)
 		if errors.Is(err, storage.ErrFileNotFound) {

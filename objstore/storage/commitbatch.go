@@ -106,6 +106,30 @@ func (b *CommitBatch) count(id any) chan struct{} {
 	return nil
 }
 
+// BatchDrives returns ctx carrying a commit batch of the drives that targets selects (all
+// when nil) and that share a commit domain, when two or more do: their changes then share
+// one journal commit, or one sync of their redo logs. The call for drive i must call
+// leave(i) when it will not reach the drive's change (it failed first, or has nothing to
+// change there), so that no other drive waits for it.
+func BatchDrives(ctx context.Context, drives []Drive, targets []bool) (batchCtx context.Context, leave func(i int)) {
+	batch := new(CommitBatch)
+	domains := make([]any, len(drives))
+	for i, d := range drives {
+		if c, ok := d.(CommitDomainer); ok && (targets == nil || targets[i]) {
+			domains[i] = c.CommitDomain()
+			batch.Expect(domains[i])
+		}
+	}
+	if !batch.Shared() {
+		return ctx, func(int) {}
+	}
+	return WithCommitBatch(ctx, batch), func(i int) {
+		if domains[i] != nil {
+			batch.Leave(domains[i])
+		}
+	}
+}
+
 // commitBatchKey carries a CommitBatch in a context.
 type commitBatchKey struct{}
 

@@ -140,6 +140,49 @@ func TestRedoLogGroupFlushesOncePerCommit(t *testing.T) {
 	}
 }
 
+// A rename's intent (a journal record) written and removed on four drives of one file
+// system, in the journal's commit batch, costs one round of the group each.
+func TestRedoLogGroupJournalRecords(t *testing.T) {
+	fsDir := loopExt4(t)
+	drives := openGroupedRedo(t, fsDir, 4, NewCommitGroups())
+	commitOnAll(t, drives, "warm", true)
+	g := drives[0].redo.group
+	rounds := func() uint64 {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.rounds
+	}
+	each := func(op func(d *Drive, ctx context.Context) error) uint64 {
+		sd := make([]storage.Drive, len(drives))
+		for i, d := range drives {
+			sd[i] = d
+		}
+		ctx, _ := storage.BatchDrives(context.Background(), sd, nil)
+		before := rounds()
+		errs := make([]error, len(drives))
+		var wg sync.WaitGroup
+		for i, d := range drives {
+			wg.Go(func() { errs[i] = op(d, ctx) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		return rounds() - before
+	}
+	p := storage.JournalDir + "/0123456789abcdef0123456789abcdef"
+	if n := each(func(d *Drive, ctx context.Context) error {
+		return d.WriteFile(ctx, storage.SysVolume, p, []byte("an intent"))
+	}); n != 1 {
+		t.Errorf("an intent written on 4 drives took %d rounds, want 1", n)
+	}
+	if n := each(func(d *Drive, ctx context.Context) error {
+		return d.Delete(ctx, storage.SysVolume, p, false)
+	}); n != 1 {
+		t.Errorf("an intent removed from 4 drives took %d rounds, want 1", n)
+	}
+}
+
 // A log whose sync fails in a round fails alone: the other drives' commits succeed (a
 // leader's failed fdatasync sends each other log to its own), and the failed log refuses
 // every later commit.
