@@ -112,9 +112,11 @@ func (g *redoGroup) sync(l *redoLog, seq uint64) error {
 // writes fail has failed; when the leader's fdatasync fails, each other member syncs on
 // its own, so that one log's error fails no other.
 func (g *redoGroup) round(leader *redoLog, logs []*redoLog) {
+	// Every log's writes are started at once, the leader's too, and waited for below
+	// (the leader's by its fdatasync): they overlap.
+	g.syncFileRange(leader.fd, unix.SYNC_FILE_RANGE_WRITE)
 	others := slices.DeleteFunc(logs, func(m *redoLog) bool { return m == leader })
 	for _, m := range others {
-		// Started at once for all, waited for below: the writes overlap.
 		g.syncFileRange(m.fd, unix.SYNC_FILE_RANGE_WRITE)
 	}
 	for i, m := range others {
