@@ -162,11 +162,13 @@ func (l *redoLog) start(root string, redo func(redoRecord) error) error {
 		if err := unix.Ftruncate(l.fd, l.size); err != nil {
 			return mapErr(&fs.PathError{Op: "truncate", Path: l.path, Err: err})
 		}
-		have = l.size
-		fallthrough
-	default:
-		l.filled = have &^ (redoBlock - 1)
 	}
+	// The blocks the file has are not trusted to be written: a crash during a fill may
+	// have left them unwritten extents, a copy made sparse (rsync -S, tar -S) holes. A
+	// record written there would need a journal commit (the extent's conversion, the
+	// block's allocation) that another log's fdatasync in the group's round does not make
+	// (redoGroup). So l.filled starts at 0: the first generation writes every chunk with
+	// zeros and syncs it once before records reach it, as it does for a new log.
 	var gen uint64
 	if h, ok := parseRedoHeader(old); ok {
 		gen = h.gen
