@@ -67,17 +67,19 @@ func (b *CommitBatch) Shared() bool {
 
 // Arrive records that a drive of domain id is ready to sync, and waits until every drive
 // of its domain expected in the batch has arrived or left, or for bound, whichever comes
-// first.
-func (b *CommitBatch) Arrive(id any, bound time.Duration) {
+// first. It reports false when the bound ended the wait.
+func (b *CommitBatch) Arrive(id any, bound time.Duration) bool {
 	all := b.count(id)
 	if all == nil {
-		return
+		return true
 	}
 	t := time.NewTimer(bound)
 	defer t.Stop()
 	select {
 	case <-all:
+		return true
 	case <-t.C:
+		return false
 	}
 }
 

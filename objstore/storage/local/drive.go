@@ -72,6 +72,9 @@ type Drive struct {
 	// batchWait bounds a commit batch's wait for the other drives of its file system
 	// (groupWait; longer in tests, where the machine's load must not decide the outcome).
 	batchWait time.Duration
+	// batchExpired counts the commit batch arrivals that waited the whole batchWait for
+	// the other drives (a drive that never arrived nor left), for tests.
+	batchExpired atomic.Int64
 	// fsSyncs counts SyncFileSystem's syncfs calls (tests check that fsync reaches the disk).
 	fsSyncs atomic.Int64
 	// redo is the drive's redo log (Options.RedoLog), nil without one.

@@ -286,15 +286,15 @@ func (d *Drive) ReadFile(ctx context.Context, volume, p string) ([]byte, error) 
 // renamed into place. A journal record on a drive with a redo log (loggedSysPath) is a
 // record in the log instead, then the same write and rename without syncs.
 func (d *Drive) WriteFile(ctx context.Context, volume, p string, data []byte) error {
+	// Only a logged write syncs in a commit batch (the journal's); any other leaves it.
+	seat := d.seat(ctx)
+	defer seat.leave()
 	full, err := d.filePath(volume, p)
 	if err != nil {
 		return err
 	}
-	// Only a logged write syncs in a commit batch (the journal's); any other leaves it.
-	arrive, leave := d.batchArrival(ctx)
-	defer leave()
 	if rel, ok := d.loggedSysPath(volume, p); ok {
-		err := d.redo.log(redoEntry{path: rel, data: data}, arrive, func() error {
+		err := d.redo.log(redoEntry{path: rel, data: data}, seat, func() error {
 			if err := d.failpoint("write:logged"); err != nil {
 				return err
 			}
@@ -381,8 +381,8 @@ func (d *Drive) RenameFile(ctx context.Context, srcVolume, srcPath, dstVolume, d
 // (deleteLogged).
 func (d *Drive) Delete(ctx context.Context, volume, p string, recursive bool) error {
 	// Only a logged removal syncs in a commit batch (the journal's); any other leaves it.
-	arrive, leave := d.batchArrival(ctx)
-	defer leave()
+	seat := d.seat(ctx)
+	defer seat.leave()
 	full, err := d.filePath(volume, p)
 	if err != nil {
 		return err
@@ -392,7 +392,7 @@ func (d *Drive) Delete(ctx context.Context, volume, p string, recursive bool) er
 	}
 	vp, _ := d.volumePath(volume)
 	if rel, ok := d.loggedSysPath(volume, p); ok && !recursive {
-		if err := d.deleteLogged(rel, full, vp, arrive); err != nil {
+		if err := d.deleteLogged(rel, full, vp, seat); err != nil {
 			return fmt.Errorf("delete %s/%s on %s: %w", volume, p, d.root, err)
 		}
 		return nil
@@ -415,8 +415,8 @@ func (d *Drive) Delete(ctx context.Context, volume, p string, recursive bool) er
 // deleteLogged removes the file full (rel from the drive's root) of the volume at vp with
 // a removal record in the redo log, then from the tree without syncs: durable, where the
 // plain Delete's unlink is not, so that a crash never brings a removed journal record
-// back. arrive, when not nil, is called before the record's sync (batchArrival).
-func (d *Drive) deleteLogged(rel, full, vp string, arrive func()) error {
+// back. seat is the drive's place in the removal's commit batch.
+func (d *Drive) deleteLogged(rel, full, vp string, seat *batchSeat) error {
 	_, lerr := os.Lstat(full)
 	if lerr != nil && !d.redo.holds(rel) {
 		return mapErr(lerr) // a missing file costs no record
@@ -424,7 +424,7 @@ func (d *Drive) deleteLogged(rel, full, vp string, arrive func()) error {
 	// A missing file the generation holds a record of is removed through the log all the
 	// same (its tree's removal then finds nothing: ErrFileNotFound): a put of it whose
 	// tree write failed would otherwise come back with the redo.
-	return d.redo.log(redoEntry{rm: rel}, arrive, func() error {
+	return d.redo.log(redoEntry{rm: rel}, seat, func() error {
 		if err := os.Remove(full); err != nil {
 			return mapErr(err)
 		}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/flashstor/flashstor/objstore/layout"
 	"github.com/flashstor/flashstor/objstore/meta"
@@ -67,6 +69,8 @@ func (d *Drive) dataDirOf(bucket string, b []byte) string {
 // storage.WithSyncAtCommit, the metadata is staged first, then the data of the staged files
 // and of the metadata is waited for, then both renames follow (writeMetaOneCommit).
 func (d *Drive) CommitObject(ctx context.Context, bucket, key string, metaBytes []byte, srcVolume, srcDir string) error {
+	seat := d.seat(ctx)
+	defer seat.leave()
 	metaPath, err := d.objectPath(bucket, key)
 	if err != nil {
 		return err
@@ -84,13 +88,13 @@ func (d *Drive) CommitObject(ctx context.Context, bucket, key string, metaBytes 
 		}
 		newData = d.dataDirOf(bucket, metaBytes)
 	}
-	if err := d.commit(ctx, bucket, metaPath, metaBytes, srcVolume, srcDir, newData); err != nil {
+	if err := d.commit(ctx, seat, bucket, metaPath, metaBytes, srcVolume, srcDir, newData); err != nil {
 		return fmt.Errorf("commit %s/%s on %s: %w", bucket, key, d.root, err)
 	}
 	return nil
 }
 
-func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes []byte, srcVolume, srcDir, newData string) error {
+func (d *Drive) commit(ctx context.Context, seat *batchSeat, bucket, metaPath string, metaBytes []byte, srcVolume, srcDir, newData string) error {
 	// Deferred, the same steps run in the same order without their syncs: a crash of the
 	// process still finds the old version or the new one (the page cache keeps both renames
 	// and the data), and SyncFileSystem makes them durable.
@@ -98,6 +102,10 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	rel := d.relPath(metaPath)
 	if durable && d.redo != nil && (srcDir != "" || !d.redo.fits(len(rel), len(metaBytes))) {
 		// Not logged: a record of the path in the redo log would undo it after a crash.
+		// Its checkpoint waits for the log's commits, which may wait in their batches.
+		if d.redo.holds(rel) {
+			seat.leave()
+		}
 		if err := d.redo.settle(rel, false); err != nil {
 			return err
 		}
@@ -105,10 +113,8 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	// In a commit batch, the one-commit write's journal commit, or the redo log's round
 	// (redoGroup), waits for the batch's other drives on this file system.
 	var beforeSync func()
-	arrive, leave := d.batchArrival(ctx)
-	defer leave()
 	if durable {
-		beforeSync = arrive
+		beforeSync = seat.arrive
 	}
 	if srcDir != "" && durable && d.oneCommit && storage.SyncAtCommit(ctx) {
 		// The staged files' data was only started by CreateFile (syncWithCommit): the
@@ -145,7 +151,7 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	bucketDir := d.root + "/" + bucket
 	if d.redo != nil && durable && srcDir == "" {
 		// A small object: logged, then written into the tree without syncs.
-		err := d.redo.log(redoEntry{path: rel, data: metaBytes}, beforeSync, func() error {
+		err := d.redo.log(redoEntry{path: rel, data: metaBytes}, seat, func() error {
 			return d.writeMeta(d.tmpPath(), metaPath, bucketDir, metaBytes, false, nil)
 		})
 		if !errors.Is(err, errRedoTooLarge) {
@@ -155,27 +161,47 @@ func (d *Drive) commit(ctx context.Context, bucket, metaPath string, metaBytes [
 	return d.writeMeta(d.tmpPath(), metaPath, bucketDir, metaBytes, durable, beforeSync)
 }
 
-// batchArrival returns how a durable change on this drive takes part in ctx's commit batch
-// (storage.CommitBatch): arrive is called just before the change's sync, and waits there
-// for the batch's other drives on this file system, so that one sync serves them all; nil
-// outside a batch. leave, deferred by the caller, leaves the batch if arrive was not
-// called (the change failed first, or needs no sync), so that no other drive waits for it.
-func (d *Drive) batchArrival(ctx context.Context) (arrive, leave func()) {
+// batchSeat is a drive's place in ctx's commit batch (storage.CommitBatch) for one
+// durable change: arrive, just before the change's sync, waits there for the batch's
+// other drives on this file system, so that one sync serves them all; leave gives the
+// place up, so that no other drive waits for this one (the change failed first, needs no
+// sync, or must wait for something that may wait for the batch: a checkpoint). Each counts
+// once, whichever comes first. A nil seat (no batch, or no commit group) does nothing.
+type batchSeat struct {
+	batch  *storage.CommitBatch
+	domain any
+	wait   time.Duration
+	// expired counts the arrivals whose wait the bound ended (the drive's batchExpired).
+	expired *atomic.Int64
+	counted bool
+}
+
+// seat returns the drive's seat in ctx's commit batch, nil outside one. The caller defers
+// its leave.
+func (d *Drive) seat(ctx context.Context) *batchSeat {
 	batch := storage.CommitBatchOf(ctx)
 	if batch == nil || d.group == nil {
-		return nil, func() {}
+		return nil
 	}
-	arrived := false
-	arrive = func() {
-		arrived = true
-		batch.Arrive(d.group, d.batchWait)
+	return &batchSeat{batch: batch, domain: d.group, wait: d.batchWait, expired: &d.batchExpired}
+}
+
+func (s *batchSeat) arrive() {
+	if s == nil || s.counted {
+		return
 	}
-	leave = func() {
-		if !arrived {
-			batch.Leave(d.group)
-		}
+	s.counted = true
+	if !s.batch.Arrive(s.domain, s.wait) {
+		s.expired.Add(1)
 	}
-	return arrive, leave
+}
+
+func (s *batchSeat) leave() {
+	if s == nil || s.counted {
+		return
+	}
+	s.counted = true
+	s.batch.Leave(s.domain)
 }
 
 // settleObject is settle for the metadata file at metaPath (a path in the drive).
@@ -200,18 +226,18 @@ func (d *Drive) rename(src, dst string, staged, durable bool) error {
 // DeleteObject removes an object's metadata and the directories that leaves empty. With a
 // redo log, the removal is a record in the log, then the tree's remove without syncs.
 func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
+	seat := d.seat(ctx)
+	defer seat.leave()
 	metaPath, err := d.objectPath(bucket, key)
 	if err != nil {
 		return err
 	}
 	if d.redo != nil {
-		arrive, leave := d.batchArrival(ctx)
-		defer leave()
 		// A missing object costs no record (and no log sync).
 		if _, err := os.Lstat(metaPath); err != nil {
 			return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, d.objectErr(bucket, err))
 		}
-		err := d.redo.log(redoEntry{rm: d.relPath(metaPath)}, arrive, func() error {
+		err := d.redo.log(redoEntry{rm: d.relPath(metaPath)}, seat, func() error {
 			if err := os.Remove(metaPath); err != nil {
 				return err
 			}
@@ -242,6 +268,8 @@ func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 // this drive; its data directory stays where it is, and so does the replaced object's.
 // With a redo log it is logged (renameLogged) when the metadata file fits a record.
 func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string) error {
+	seat := d.seat(ctx)
+	defer seat.leave()
 	src, err := d.objectPath(bucket, srcKey)
 	if err != nil {
 		return err
@@ -254,10 +282,8 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 		_, err := os.Stat(src)
 		return d.objectErr(bucket, err)
 	}
-	arrive, leave := d.batchArrival(ctx)
-	defer leave()
 	if d.redo != nil {
-		err := d.renameLogged(bucket, src, dst, arrive)
+		err := d.renameLogged(bucket, src, dst, seat)
 		if !errors.Is(err, errRedoTooLarge) {
 			if err != nil {
 				return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, err)
@@ -288,9 +314,9 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 // the object is under exactly one of the two keys; once it is durable the tree's rename
 // follows, without syncs. errRedoTooLarge, before anything is done, when src's metadata
 // does not fit a record. The caller holds both keys' locks (the object layer does): src
-// must not change between its read here and the rename. arrive, when not nil, is called
-// before the record's sync (batchArrival).
-func (d *Drive) renameLogged(bucket, src, dst string, arrive func()) error {
+// must not change between its read here and the rename. seat is the drive's place in
+// the change's commit batch.
+func (d *Drive) renameLogged(bucket, src, dst string, seat *batchSeat) error {
 	b, err := readSmallFile(append([]byte(src), 0))
 	if err != nil {
 		return d.objectErr(bucket, err)
@@ -302,7 +328,7 @@ func (d *Drive) renameLogged(bucket, src, dst string, arrive func()) error {
 	if err := d.failpoint("rename:object"); err != nil {
 		return err
 	}
-	return d.redo.log(e, arrive, func() error {
+	return d.redo.log(e, seat, func() error {
 		if err := d.failpoint("rename:logged"); err != nil {
 			return err
 		}

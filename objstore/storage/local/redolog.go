@@ -303,16 +303,21 @@ func (l *redoLog) fits(pathLen, dataLen int) bool {
 
 // log makes e's record durable, then runs apply (which makes e's change in the tree,
 // without syncs). Its error is apply's, or the log's; errRedoTooLarge when the record
-// does not fit in the log, before anything is done. arrive, when not nil, is called
-// between the record's write and its sync: a change of an object waits there for its
-// other drives of the file system (a commit batch, Drive.batchArrival), so that one round
-// of the group (redoGroup) syncs all their records.
-func (l *redoLog) log(e redoEntry, arrive func(), apply func() error) error {
+// does not fit in the log, before anything is done. seat is the change's place in its
+// commit batch (nil for none): it arrives between the record's write and its sync, so
+// that the batch's other drives of the file system are written too and one round of the
+// group (redoGroup) syncs all their records; it leaves before the log waits for a
+// checkpoint, or makes one, since a checkpoint waits for the log's commits, which may
+// wait in their own batches for this drive.
+func (l *redoLog) log(e redoEntry, seat *batchSeat, apply func() error) error {
 	n := e.len()
 	if !l.fits(len(e.path)+len(e.rm), len(e.data)) {
 		return errRedoTooLarge
 	}
 	l.mu.Lock()
+	if l.checkpointing {
+		seat.leave()
+	}
 	for l.checkpointing {
 		l.cond.Wait()
 	}
@@ -324,12 +329,14 @@ func (l *redoLog) log(e redoEntry, arrive func(), apply func() error) error {
 		// A binary from before version 2 would redo the put the generation holds for the
 		// destination and skip the rename: the renamed object lost. A checkpoint retires
 		// the put first.
+		seat.leave()
 		if err := l.checkpointLocked(); err != nil {
 			l.mu.Unlock()
 			return err
 		}
 	}
 	if l.off+n > l.size {
+		seat.leave()
 		if err := l.checkpointLocked(); err != nil {
 			l.mu.Unlock()
 			return err
@@ -363,14 +370,13 @@ func (l *redoLog) log(e redoEntry, arrive func(), apply func() error) error {
 	}
 	if g := l.group; g != nil {
 		seq := g.wrote()
-		if arrive != nil {
-			arrive()
-		}
+		seat.arrive()
 		if err := g.sync(l, seq); err != nil {
 			return err
 		}
 		return apply()
 	}
+	seat.leave() // no shared sync to wait for the others at (ext4 with data=journal)
 	if err := l.sync(); err != nil {
 		return err
 	}
