@@ -128,7 +128,7 @@ func Open(dir string, opts Options) (*Drive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("drive %s: %w", abs, err)
 	}
-	if d.redo != nil && d.group != nil && d.group.logs != nil {
+	if d.redo != nil && d.group != nil && d.group.logs != nil && !journalsFileData(d.redo.fd) {
 		d.group.logs.join(d.redo)
 	}
 	return d, nil

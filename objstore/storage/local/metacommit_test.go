@@ -16,11 +16,12 @@ import (
 // be done here (not root, no mkfs.ext4, no loop devices).
 func loopExt4(t *testing.T, mkfsOpts ...string) string {
 	t.Helper()
-	return loopExt4Mounted(t, "loop", mkfsOpts...)
+	return loopExt4Mounted(t, "loop", nil, mkfsOpts...)
 }
 
-// loopExt4Mounted is loopExt4 mounted with the options mountOpts (which include "loop").
-func loopExt4Mounted(t *testing.T, mountOpts string, mkfsOpts ...string) string {
+// loopExt4Mounted is loopExt4 mounted with the options mountOpts (which include "loop"),
+// tuned first with tune2fs and the arguments tune when there are any.
+func loopExt4Mounted(t *testing.T, mountOpts string, tune []string, mkfsOpts ...string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("loop mounts need root")
@@ -44,6 +45,11 @@ func loopExt4Mounted(t *testing.T, mountOpts string, mkfsOpts ...string) string 
 	args := append([]string{"-q", "-F"}, mkfsOpts...)
 	if out, err := exec.Command("mkfs.ext4", append(args, img)...).CombinedOutput(); err != nil {
 		t.Fatalf("mkfs.ext4: %v %s", err, out)
+	}
+	if len(tune) > 0 {
+		if out, err := exec.Command("tune2fs", append(tune, img)...).CombinedOutput(); err != nil {
+			t.Fatalf("tune2fs: %v %s", err, out)
+		}
 	}
 	if out, err := exec.Command("mount", "-o", mountOpts, img, mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot loop-mount an ext4 image here: %v %s", err, out)

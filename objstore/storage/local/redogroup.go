@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -142,30 +143,34 @@ func (g *redoGroup) round(leader *redoLog, logs []*redoLog) {
 	}
 }
 
-// journalsData reports whether the file system on device dev is mounted with
-// data=journal (ext4), from /proc/self/mountinfo; true when that cannot be read, the safe
-// answer.
+// journalsData reports whether the ext4 file system on device dev journals file data:
+// mounted with data=journal, or made so by its default mount options (tune2fs -o
+// journal_data), which /proc/self/mountinfo does not show. /proc/fs/ext4/<device>/options
+// lists the options in force. True when that cannot be read, the safe answer.
 func journalsData(dev uint64) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	link, err := os.Readlink(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(dev), unix.Minor(dev)))
 	if err != nil {
 		return true
 	}
-	id := fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev))
-	found := false
+	b, err := os.ReadFile("/proc/fs/ext4/" + filepath.Base(link) + "/options")
+	if err != nil {
+		return true
+	}
 	for line := range strings.Lines(string(b)) {
-		// id parent major:minor root point options [optional fields] - type source super-options
-		f := strings.Fields(line)
-		if len(f) < 3 || f[2] != id {
-			continue
-		}
-		found = true
-		_, after, ok := strings.Cut(line, " - ")
-		if !ok {
-			return true
-		}
-		if super := strings.Fields(after); len(super) < 3 || slices.Contains(strings.Split(super[2], ","), "data=journal") {
+		if strings.TrimSpace(line) == "data=journal" {
 			return true
 		}
 	}
-	return !found
+	return false
+}
+
+// fsJournalDataFL is ext4's per-file data journaling flag (chattr +j; FS_JOURNAL_DATA_FL
+// in linux/fs.h), inherited from the directory a file is made in.
+const fsJournalDataFL = 0x00004000
+
+// journalsFileData reports whether the file open at fd carries the per-file data journaling
+// flag; true when the flags cannot be read.
+func journalsFileData(fd int) bool {
+	flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+	return err != nil || flags&fsJournalDataFL != 0
 }
