@@ -3,57 +3,36 @@ package erasureset
 import (
 	"bytes"
 	"crypto/md5"
-	"math/rand/v2"
 	"testing"
+
+	"github.com/flashstor/flashstor/internal/asynchash"
 )
 
-// TestAsyncHash checks that the hash computed on its own goroutine is MD5 of the bytes
-// written, whatever the body's size around the chunk boundaries and however it is cut into
-// writes, and that the caller may reuse a written buffer at once.
+// TestAsyncHash checks the put's hash around its inline limit (internal/asynchash tests
+// the chunks): the MD5 of the bytes written, and Close after Sum does nothing.
 func TestAsyncHash(t *testing.T) {
-	sizes := []int{0, 1, asyncChunk - 1, asyncChunk, asyncChunk + 1, asyncChunks * asyncChunk,
-		(asyncChunks+1)*asyncChunk + 7, asyncAfter - 1, asyncAfter, asyncAfter + 1,
-		asyncAfter + (asyncChunks+2)*asyncChunk + 3, 3*asyncAfter + 5}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, size := range sizes {
-		for _, maxWrite := range []int{1 << 20, 4096, 100_001} {
-			body := make([]byte, size)
-			for i := range body {
-				body[i] = byte(rng.Uint32())
-			}
-			a := newAsyncHash(md5.New())
-			scratch := make([]byte, maxWrite)
-			for off := 0; off < size; {
-				n := min(1+rng.IntN(maxWrite), size-off)
-				copy(scratch, body[off:off+n])
-				if m, err := a.Write(scratch[:n]); m != n || err != nil {
-					t.Fatalf("size %d: Write = %d, %v", size, m, err)
-				}
-				clear(scratch) // the caller reuses its buffer
-				a.Write(nil)   // as the codec's probe for EOF does, at any point
-				off += n
-			}
-			want := md5.Sum(body)
-			if got := a.Sum(nil); !bytes.Equal(got, want[:]) {
-				t.Errorf("size %d, writes up to %d: sum %x, want %x", size, maxWrite, got, want)
-			}
-			a.Close() // after Sum: nothing to do, must not block or panic
+	for _, size := range []int{0, asyncAfter - 1, asyncAfter, asyncAfter + 1, asyncAfter + 3*asynchash.Chunk + 5} {
+		body := bytes.Repeat([]byte{7, 1, 9}, size/3+1)[:size]
+		a := newAsyncHash(md5.New())
+		for off := 0; off < size; off += 50_000 {
+			a.Write(body[off:min(off+50_000, size)])
 		}
+		want := md5.Sum(body)
+		if got := a.Sum(nil); !bytes.Equal(got, want[:]) {
+			t.Errorf("size %d: sum %x, want %x", size, got, want)
+		}
+		a.Close()
 	}
 }
 
 // TestAsyncHashClose checks that a hash given up before its Sum stops its goroutine.
 func TestAsyncHashClose(t *testing.T) {
-	for _, size := range []int{10, 3*asyncChunk + 1, asyncAfter + 20*asyncChunk} {
+	for _, size := range []int{10, asyncAfter + 20*asynchash.Chunk} {
 		a := newAsyncHash(md5.New())
 		a.Write(make([]byte, size))
 		a.Close()
-		if a.work != nil {
-			select {
-			case <-a.done:
-			default:
-				t.Errorf("size %d: the hashing goroutine still runs after Close", size)
-			}
+		if a.w.Running() {
+			t.Errorf("size %d: the hashing goroutine still runs after Close", size)
 		}
 	}
 }

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	md5simd "github.com/minio/md5-simd"
+
+	"github.com/flashstor/flashstor/internal/asynchash"
 )
 
 // BenchmarkETagMD5 measures what the ETag's MD5 costs a put, and what a multi-buffer MD5
 // would save (issue 11: the hash is most of a large put's CPU): `streams` bodies of 64 MiB
-// hashed at once, each fed in the 256 KiB chunks asyncHash hands its goroutine, with
+// hashed at once, each fed in the 256 KiB chunks asynchash hands its goroutine, with
 // crypto/md5 (one stream per core, as PutObject does) and with github.com/minio/md5-simd
 // (one server goroutine hashing up to 8 or 16 streams in the lanes of AVX2 or AVX-512
 // registers). It reports the wall rate (MB/s of all streams) and the CPU time per 64 MiB
@@ -36,7 +38,7 @@ func BenchmarkETagMD5(b *testing.B) {
 
 func benchMD5Streams(b *testing.B, streams int, newHash func() hash.Hash) {
 	const size = 64 << 20
-	chunk := make([]byte, asyncChunk)
+	chunk := make([]byte, asynchash.Chunk)
 	for i := range chunk {
 		chunk[i] = byte(i * 7)
 	}
