@@ -290,3 +290,85 @@ func TestHTTPAdapter(t *testing.T) {
 		t.Fatalf("transfer-encoding %q", v)
 	}
 }
+
+// TestLargeBodyChecks runs the plain body's checks on a body larger than what Read hashes
+// itself (bodyInline), so that its hashes run on their goroutine: each check still fails
+// at the end of a body one byte off, and passes on the right one, alone or together.
+func TestLargeBodyChecks(t *testing.T) {
+	now := docTime
+	v := newTestVerifier(t, &now, 0)
+	data := bytes.Repeat([]byte("0123456789abcdef-"), (3*bodyInline)/17+5)
+	off := bytes.Clone(data)
+	off[len(off)-1] ^= 1
+	sha := sha256.Sum256(data)
+	shaHex := hex.EncodeToString(sha[:])
+	m := md5.Sum(data)
+	md5b64 := base64.StdEncoding.EncodeToString(m[:])
+	h := checksum.CRC32.New()
+	h.Write(data)
+	crc := checksum.Sum(checksum.CRC32, h).Base64()
+	all := map[string]string{"Content-Md5": md5b64, "X-Amz-Checksum-Crc32": crc}
+	for _, tc := range []struct {
+		name    string
+		payload string
+		headers map[string]string
+		fail    Failure
+	}{
+		{"sha256", shaHex, nil, FailContentSHA256Mismatch},
+		{"md5", unsignedPayload, map[string]string{"Content-Md5": md5b64}, FailContentMD5Mismatch},
+		{"crc32", unsignedPayload, map[string]string{"X-Amz-Checksum-Crc32": crc}, FailChecksumMismatch},
+		{"all three", shaHex, all, FailContentSHA256Mismatch},
+	} {
+		for _, body := range [][]byte{data, off} {
+			r := sdkRequest(t, "PUT", "obj", "")
+			for k, val := range tc.headers {
+				r.Header.Set(k, val)
+			}
+			signHeader(t, r, tc.payload, now)
+			got, b, err := readBody(t, v, fieldsFromHTTP(r), body, BodyOptions{})
+			if &body[0] == &data[0] {
+				if err != nil || !bytes.Equal(got, data) {
+					t.Errorf("%s: the right body: %v", tc.name, err)
+				}
+				if b != nil && b.hashes.Running() {
+					t.Errorf("%s: the hashing goroutine runs after io.EOF", tc.name)
+				}
+				continue
+			}
+			if FailureOf(err) != tc.fail {
+				t.Errorf("%s: a body one byte off: %v, want failure %v", tc.name, err, tc.fail)
+			}
+		}
+	}
+}
+
+// TestBodyCloseStopsHashing checks that a large body left half read (the core failed, the
+// client went away) stops its hashing goroutine at Close.
+func TestBodyCloseStopsHashing(t *testing.T) {
+	now := docTime
+	v := newTestVerifier(t, &now, 0)
+	data := make([]byte, 4*bodyInline)
+	r := sdkRequest(t, "PUT", "obj", "")
+	m := md5.Sum(data)
+	r.Header.Set("Content-Md5", base64.StdEncoding.EncodeToString(m[:]))
+	signHeader(t, r, unsignedPayload, now)
+	f := fieldsFromHTTP(r)
+	a, err := v.Verify(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.Body(f, &a, bytes.NewReader(data), BodyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(b, make([]byte, 3*bodyInline)); err != nil {
+		t.Fatal(err)
+	}
+	if !b.hashes.Running() {
+		t.Fatal("no hashing goroutine after three times bodyInline: the test checks nothing")
+	}
+	b.Close()
+	if b.hashes.Running() {
+		t.Error("the hashing goroutine still runs after Close")
+	}
+}
