@@ -124,7 +124,6 @@ func (c *call) uploadPart() error {
 	if err != nil {
 		return err
 	}
-	defer body.Close() // its hashing goroutine, if the body is not read to its end
 	// A checksum sent as a header is known now; one sent as a trailer only once the body is
 	// read: the layer asks for it then, before it commits the part.
 	var opts objstore.PartOptions

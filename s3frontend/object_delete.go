@@ -158,7 +158,6 @@ func (c *call) readXMLBody() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer body.Close() // its hashing goroutine, if the body is not read to its end
 	if c.r.ContentLength > c.h.maxXML {
 		return nil, s3err.MaxMessageLengthExceeded
 	}

@@ -46,7 +46,6 @@ func (c *call) putObject() error {
 	if err != nil {
 		return err
 	}
-	defer body.Close() // its hashing goroutine, if the body is not read to its end
 	capture := &checksumCapture{body: body, md: md}
 	opts := objstore.PutOptions{Metadata: md, Preconditions: pre, Lock: lock}
 	opts.ContentMD5, _ = body.ContentMD5() // verified by the body before its io.EOF

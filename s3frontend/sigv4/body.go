@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"math"
 	"strings"
 
-	"github.com/flashstor/flashstor/internal/asynchash"
 	"github.com/flashstor/flashstor/s3frontend/checksum"
 )
 
@@ -45,22 +43,12 @@ type Body struct {
 	wantSum    checksum.Value // from a header; zero when none or from the trailer
 	fromTrailr bool
 
-	// hashes feeds sha, md5 and sum from a goroutine of its own past the body's first
-	// bodyInline bytes, so that a large body's verification overlaps what the reader
-	// does with the bytes (the object core's encoding and writes); nil when there is
-	// nothing to hash.
-	hashes *asynchash.Writer
-
 	decodedLen int64 // -1 when unknown
 	n          int64
 	err        error // sticky failure
 	done       bool
 	result     checksum.Value
 }
-
-// bodyInline is how many of a body's first bytes are hashed by Read itself: a small body
-// gains nothing from a goroutine.
-const bodyInline = 128 << 10
 
 // Body wraps src, the raw request body (bounded by the request's Content-Length or
 // transfer coding), in the checks that a (verified) auth and r's headers call for. It fails
@@ -89,34 +77,7 @@ func (v *Verifier) Body(r Request, a *Auth, src io.Reader, opt BodyOptions) (*Bo
 			return nil, err
 		}
 	}
-	var sinks []io.Writer
-	for _, h := range []hash.Hash{b.sha, b.md5, b.sum} {
-		if h != nil {
-			sinks = append(sinks, h)
-		}
-	}
-	inline := bodyInline
-	if b.sha == nil && b.md5 == nil {
-		// A CRC alone costs less than handing the bytes to a goroutine (a copy).
-		inline = math.MaxInt
-	}
-	switch len(sinks) {
-	case 0:
-	case 1:
-		b.hashes = asynchash.New(sinks[0], inline)
-	default:
-		b.hashes = asynchash.New(io.MultiWriter(sinks...), inline)
-	}
 	return b, nil
-}
-
-// Close stops the goroutine hashing the body, if the body was not read to its end or
-// failed; after io.EOF or an error from Read it does nothing. The caller calls it once it
-// reads no more.
-func (b *Body) Close() {
-	if b.hashes != nil {
-		b.hashes.Close()
-	}
 }
 
 // setupChecksum reads x-amz-checksum-*, x-amz-trailer and x-amz-sdk-checksum-algorithm.
@@ -226,9 +187,16 @@ func (b *Body) Read(p []byte) (int, error) {
 		n, err = b.src.Read(p)
 	}
 	if n > 0 {
+		data := p[:n]
 		b.n += int64(n)
-		if b.hashes != nil {
-			b.hashes.Write(p[:n])
+		if b.sha != nil {
+			b.sha.Write(data)
+		}
+		if b.md5 != nil {
+			b.md5.Write(data)
+		}
+		if b.sum != nil {
+			b.sum.Write(data)
 		}
 	}
 	switch {
@@ -248,15 +216,11 @@ func (b *Body) Read(p []byte) (int, error) {
 	default:
 		b.err = fmt.Errorf("sigv4: reading request body: %w", err)
 	}
-	b.Close()
 	return n, b.err
 }
 
-// finish runs the end-of-body checks, in S3's order, once the hashes have every byte.
+// finish runs the end-of-body checks, in S3's order.
 func (b *Body) finish() error {
-	if b.hashes != nil {
-		b.hashes.Flush()
-	}
 	if b.decodedLen >= 0 && b.n != b.decodedLen {
 		return incomplete()
 	}
