@@ -224,3 +224,75 @@ func deviceCopyRun(t *testing.T, step string, after int, redo bool, prepare, op 
 		d.Close()
 	}
 }
+
+// TestSyncDrivesSurvivesDeviceCopy puts objects without their syncs (as the mount's fsync
+// mode commits) on 4 drives of one journaled ext4, then calls SyncDrives, whose drives
+// share one syncfs there (local.CommitGroups): a copy of the device taken then holds every
+// object's metadata on every drive, and reads every object back.
+func TestSyncDrivesSurvivesDeviceCopy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loop mounts skipped in -short")
+	}
+	for _, redo := range []bool{false, true} {
+		t.Run(fmt.Sprintf("redo=%v", redo), func(t *testing.T) {
+			c := context.Background()
+			img, mnt := loopImage(t)
+			d, err := deploy.Open(c, deploy.Config{Drives: []string{filepath.Join(mnt, "d{1...4}")}, Parity: 2,
+				DriveOptions: local.Options{RedoLog: redo}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.MakeBucket(c, "crash", objstore.MakeBucketOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			contents := map[string][]byte{"large": randomBytes(2<<20+5, 100)}
+			for i := range 20 {
+				contents[fmt.Sprintf("small/%d", i)] = randomBytes(1000+i, uint64(i))
+			}
+			deferred := objstore.WithDeferredSync(c)
+			for key, b := range contents {
+				if _, err := d.PutObject(deferred, "crash", key, bytes.NewReader(b), int64(len(b)), objstore.PutOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := d.SyncDrives(c); err != nil {
+				t.Fatal(err)
+			}
+			synced := img + ".synced"
+			if err := copyImage(img, synced); err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+			m := mountImage(t, synced)
+			for i := 1; i <= 4; i++ {
+				drive, err := local.Open(filepath.Join(m, fmt.Sprintf("d%d", i)), local.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for key := range contents {
+					if _, err := drive.ReadMeta(c, "crash", key); err != nil {
+						t.Errorf("the copy's drive %d: %s: %v", i, key, err)
+					}
+				}
+				drive.Close()
+			}
+			copied, err := deploy.Open(c, deploy.Config{Drives: []string{filepath.Join(m, "d{1...4}")}, Parity: 2,
+				DriveOptions: local.Options{RedoLog: redo}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer copied.Close()
+			for key, want := range contents {
+				h, err := copied.OpenObject(c, "crash", key)
+				if err != nil {
+					t.Fatalf("the copy: %s: %v", key, err)
+				}
+				got, err := io.ReadAll(io.NewSectionReader(h, 0, h.Info().Size))
+				h.Close()
+				if err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("the copy: %s reads %d bytes (%v), not the object put", key, len(got), err)
+				}
+			}
+		})
+	}
+}

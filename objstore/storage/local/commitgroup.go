@@ -41,7 +41,7 @@ func (c *CommitGroups) group(dev uint64) *commitGroup {
 	defer c.mu.Unlock()
 	g := c.groups[dev]
 	if g == nil {
-		g = &commitGroup{staging: make(map[uint64]struct{}), changed: make(chan struct{})}
+		g = &commitGroup{staging: make(map[uint64]struct{}), changed: make(chan struct{}), syncs: newSharedSyncfs()}
 		if !journalsData(dev) {
 			g.logs = newRedoGroup()
 		}
@@ -65,6 +65,8 @@ type commitGroup struct {
 	// file system journals file data (ext4's data=journal), where a write-out joins the
 	// journal's running transaction, which one log's fdatasync need not commit.
 	logs *redoGroup
+	// syncs shares the drives' syncfs calls (SyncFileSystem, checkpoints).
+	syncs *sharedSyncfs
 }
 
 // begin registers a write that will rename a file and returns its ticket.

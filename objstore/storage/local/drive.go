@@ -75,8 +75,11 @@ type Drive struct {
 	// batchExpired counts the commit batch arrivals that waited the whole batchWait for
 	// the other drives (a drive that never arrived nor left), for tests.
 	batchExpired atomic.Int64
-	// fsSyncs counts SyncFileSystem's syncfs calls (tests check that fsync reaches the disk).
+	// fsSyncs counts SyncFileSystem's calls (tests check that fsync reaches the disk).
 	fsSyncs atomic.Int64
+	// fsSync shares the syncfs calls of the drives of the file system (its commit group's);
+	// nil: the drive makes its own.
+	fsSync *sharedSyncfs
 	// redo is the drive's redo log (Options.RedoLog), nil without one.
 	redo *redoLog
 }
@@ -113,6 +116,7 @@ func Open(dir string, opts Options) (*Drive, error) {
 	if d.oneCommit && opts.Commits != nil && unix.Stat(abs, &st) == nil {
 		d.group = opts.Commits.group(st.Dev)
 		d.batchWait = groupWait
+		d.fsSync = d.group.syncs
 	}
 	if opts.RedoLog {
 		d.redo, err = openRedoLog(abs, opts.RedoLogSize, d.redoRecord)
@@ -127,6 +131,9 @@ func Open(dir string, opts Options) (*Drive, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("drive %s: %w", abs, err)
+	}
+	if d.redo != nil {
+		d.redo.fsSync = d.fsSync
 	}
 	if d.redo != nil && d.group != nil && d.group.logs != nil && !journalsFileData(d.redo.fd) {
 		d.group.logs.join(d.redo)

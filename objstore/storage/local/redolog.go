@@ -105,16 +105,18 @@ type redoLog struct {
 	pending       int
 	checkpointing bool // GUARDED_BY(mu)
 	closed        bool // GUARDED_BY(mu): close was called; fd is closed once nothing uses it
-	// The group sync: a commit's record is durable once a fdatasync that started after its
-	// write has returned. GUARDED_BY(mu)
-	syncStarted, syncDone uint64
-	syncing               bool
+	// fdatasyncs shares the log's fdatasync among the commits waiting for one: a commit's
+	// record is durable once a fdatasync that began after its write has returned (sync).
+	fdatasyncs sharedCall
 	// failed is the first failed sync or checkpoint: after it nothing the log holds can be
 	// trusted to be on the disk, and every commit fails. GUARDED_BY(mu)
 	failed error
 	// group shares this log's syncs with the other drives of its file system (redoGroup);
 	// nil: the log syncs on its own. Set by redoGroup.join before the log is used.
 	group *redoGroup
+	// fsSync shares the file system's syncfs with the other drives on it (nil: its own).
+	// Set by Open before the log is used.
+	fsSync *sharedSyncfs
 }
 
 // openRedoLog opens the drive's redo log (creating it, size bytes, if missing), redoes the
@@ -139,6 +141,7 @@ func openRedoLog(root string, size int64, redo func(redoRecord) error) (*redoLog
 	}
 	l := &redoLog{fd: fd, path: p, size: size, dirty: make(map[string]bool)}
 	l.cond.L = &l.mu
+	l.fdatasyncs.init(unix.Fdatasync)
 	if err := l.start(root, redo); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -383,36 +386,17 @@ func (l *redoLog) log(e redoEntry, seat *batchSeat, apply func() error) error {
 	return apply()
 }
 
-// sync returns once a fdatasync of the log that started after the caller's write has
-// returned: the first caller to find none running starts one for everybody waiting.
+// sync returns once a fdatasync of the log that began after the caller's write has
+// returned: the first caller to find none running makes one for everybody waiting
+// (sharedCall). A failed fdatasync fails the log.
 func (l *redoLog) sync() error {
+	if err := l.fdatasyncs.do(l.fd, nil); err != nil {
+		// A later fdatasync could succeed without the lost writes: the log is done.
+		return l.fail(mapErr(&fs.PathError{Op: "fdatasync", Path: l.path, Err: err}))
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	need := l.syncStarted + 1
-	for l.syncDone < need {
-		if l.failed != nil {
-			return l.failed
-		}
-		if l.syncing {
-			l.cond.Wait()
-			continue
-		}
-		l.syncing = true
-		l.syncStarted++
-		round := l.syncStarted
-		l.mu.Unlock()
-		err := unix.Fdatasync(l.fd)
-		l.mu.Lock()
-		l.syncing = false
-		if err != nil {
-			// A later fdatasync could succeed without the lost writes: the log is done.
-			l.failed = mapErr(&fs.PathError{Op: "fdatasync", Path: l.path, Err: err})
-		} else {
-			l.syncDone = round
-		}
-		l.cond.Broadcast()
-	}
-	return nil
+	return l.failed
 }
 
 // unusableLocked returns why the log takes no more commits, if it does not.
@@ -434,8 +418,9 @@ func (l *redoLog) fail(err error) error {
 }
 
 // syncTree makes everything written to the drive's file system before the call durable:
-// a checkpoint when the generation holds records, else a syncfs alone.
-func (l *redoLog) syncTree() error {
+// a checkpoint when the generation holds records, else a syncfs alone. arrive is the
+// caller's arrival in its batch, just before the syncfs (sharedSyncfs.sync).
+func (l *redoLog) syncTree(arrive func()) error {
 	l.mu.Lock()
 	if err := l.unusableLocked(); err != nil {
 		l.mu.Unlock()
@@ -443,13 +428,13 @@ func (l *redoLog) syncTree() error {
 	}
 	if l.seq > 0 || l.checkpointing {
 		defer l.mu.Unlock()
-		return l.checkpointLocked()
+		return l.checkpointArriving(arrive)
 	}
 	// No record to retire: commits go on while the file system syncs. pending keeps
 	// close from closing the descriptor meanwhile.
 	l.pending++
 	l.mu.Unlock()
-	err := unix.Syncfs(l.fd)
+	err := l.fsSync.sync(l.fd, arrive)
 	l.mu.Lock()
 	l.pending--
 	l.cond.Broadcast()
@@ -492,7 +477,11 @@ func (l *redoLog) holdsLocked(rel string, under bool) bool {
 }
 
 // checkpointLocked is checkpoint with l.mu held; it releases it while it waits and syncs.
-func (l *redoLog) checkpointLocked() error {
+func (l *redoLog) checkpointLocked() error { return l.checkpointArriving(nil) }
+
+// checkpointArriving is checkpointLocked with arrive (nil: none) called just before its
+// syncfs: the caller's arrival in its batch (sharedSyncfs.sync).
+func (l *redoLog) checkpointArriving(arrive func()) error {
 	for l.checkpointing {
 		l.cond.Wait()
 	}
@@ -505,7 +494,7 @@ func (l *redoLog) checkpointLocked() error {
 	}
 	gen := l.gen
 	l.mu.Unlock()
-	err := unix.Syncfs(l.fd)
+	err := l.fsSync.sync(l.fd, arrive)
 	if err != nil {
 		err = mapErr(&fs.PathError{Op: "syncfs", Path: l.path, Err: err})
 	} else {
@@ -531,7 +520,7 @@ func (l *redoLog) close() error {
 		return nil
 	}
 	l.closed = true
-	for l.pending > 0 || l.syncing || l.checkpointing {
+	for l.pending > 0 || l.checkpointing {
 		l.cond.Wait()
 	}
 	pending, gen, failed := l.seq > 0, l.gen, l.failed
@@ -539,7 +528,7 @@ func (l *redoLog) close() error {
 	var err error
 	if pending && failed == nil {
 		// Nothing else uses the log now (closed, idle).
-		if err = unix.Syncfs(l.fd); err != nil {
+		if err = l.fsSync.sync(l.fd, nil); err != nil {
 			err = mapErr(&fs.PathError{Op: "syncfs", Path: l.path, Err: err})
 		} else {
 			err = l.newGeneration(gen + 1)

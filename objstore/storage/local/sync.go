@@ -182,20 +182,24 @@ func openNUL(path []byte, flags int) (int, error) {
 // SyncFileSystem makes everything written to the drive durable: syncfs(2) of the file
 // system holding its root, which covers the data, inodes and directory entries of every
 // write made under storage.WithDeferredSync before the call (and whatever else the file
-// system holds: one call per drive, not per object).
+// system holds: one call per drive, not per object, and one for the drives of a file
+// system that ask at once, sharedSyncfs).
 func (d *Drive) SyncFileSystem(ctx context.Context) error {
 	d.fsSyncs.Add(1)
+	// In a batch (deploy.SyncDrives), the drives of the file system share one syncfs.
+	seat := d.seat(ctx)
+	defer seat.leave()
 	if d.redo != nil {
 		// The log's descriptor is on the same file system: its syncfs is this one, and a
 		// log holding records starts a new generation, what it held now in the synced tree.
-		return d.redo.syncTree()
+		return d.redo.syncTree(seat.arrive)
 	}
 	fd, err := unix.Open(d.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return mapErr(&fs.PathError{Op: "open", Path: d.root, Err: err})
 	}
 	defer unix.Close(fd)
-	if err := unix.Syncfs(fd); err != nil {
+	if err := d.fsSync.sync(fd, seat.arrive); err != nil {
 		return mapErr(&fs.PathError{Op: "syncfs", Path: d.root, Err: err})
 	}
 	return nil
