@@ -105,6 +105,8 @@ type Server struct {
 	server     *fuse.Server
 	fsys       *fsys
 	cleanup    sync.Once
+	// served is closed once the server's loop has ended (the mount is gone).
+	served chan struct{}
 }
 
 // Mount mounts the buckets of layer at mountpoint and starts serving; Unmount (or an
@@ -183,7 +185,12 @@ func Mount(mountpoint string, layer objstore.ObjectLayer, opts Options) (*Server
 			f.log.Warn("fusefs: cannot set the mount's readahead", "kb", kb, "err", err)
 		}
 	}
-	return &Server{mountpoint: mountpoint, server: server, fsys: f}, nil
+	served := make(chan struct{})
+	go func() {
+		server.Wait()
+		close(served)
+	}()
+	return &Server{mountpoint: mountpoint, server: server, fsys: f, served: served}, nil
 }
 
 // serve mounts the node tree of root at mountpoint and serves it, as fs.Mount does, with
@@ -224,14 +231,37 @@ func setReadAhead(mountpoint string, kb int) error {
 }
 
 // Unmount unmounts the file system and releases what the mount holds. It fails (EBUSY)
-// while a process uses the mount; the mount then stays up.
+// while a process uses the mount; the mount then stays up. A mount unmounted from outside
+// (umount, fusermount3 -u) is released too.
 func (m *Server) Unmount() error {
 	if err := m.server.Unmount(); err != nil {
-		return fmt.Errorf("fusefs: unmount %s: %w", m.mountpoint, err)
+		if fuseMounted(m.mountpoint) {
+			return fmt.Errorf("fusefs: unmount %s: %w", m.mountpoint, err)
+		}
+		// Gone already: the server's loop ends with the connection. A lazy detach leaves
+		// the connection to the mount's last user, so the wait is bounded.
+		select {
+		case <-m.served:
+		case <-time.After(unmountedWait):
+			return fmt.Errorf("fusefs: unmount %s: %w (detached, still in use)", m.mountpoint, err)
+		}
 	}
 	m.server.Wait()
 	m.release()
 	return nil
+}
+
+// unmountedWait bounds Unmount's wait for the end of a mount unmounted from outside.
+const unmountedWait = 5 * time.Second
+
+// fuseSuperMagic is statfs's f_type of a FUSE file system (linux/magic.h).
+const fuseSuperMagic = 0x65735546
+
+// fuseMounted reports whether a FUSE file system is mounted at dir; a dead one (ENOTCONN)
+// is not.
+func fuseMounted(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == fuseSuperMagic
 }
 
 // Wait blocks until the file system is unmounted (by Unmount or by an external umount),

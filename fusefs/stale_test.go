@@ -77,3 +77,23 @@ func TestCleanStale(t *testing.T) {
 		t.Fatalf("CleanStale of a live mount: %v %v", cleaned, err)
 	}
 }
+
+// TestUnmountAfterExternalUmount: a mount unmounted from outside (umount, fusermount3 -u)
+// is released by Unmount all the same, its staging directory removed; before, Unmount
+// failed (not mounted) and the server's stop left the directory in $TMPDIR.
+func TestUnmountAfterExternalUmount(t *testing.T) {
+	mnt, srv := mountServer(t, newLayer(t, 1), Options{})
+	staging := srv.fsys.staging
+	if _, err := os.Stat(staging); err != nil {
+		t.Fatalf("the mount's staging directory: %v", err)
+	}
+	if err := syscall.Unmount(mnt, 0); err != nil {
+		t.Fatalf("umount from outside: %v", err)
+	}
+	if err := srv.Unmount(); err != nil {
+		t.Fatalf("Unmount after an umount from outside: %v", err)
+	}
+	if _, err := os.Stat(staging); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the staging directory %s is still there (%v)", staging, err)
+	}
+}
