@@ -11,7 +11,8 @@
 #   scripts/bench-extract.sh [OLD_REV]
 #
 # Environment:
-#   BENCH_DIR       where drives, mounts and builds go (default: a new directory in $TMPDIR);
+#   BENCH_DIR       where drives, mounts and builds go (default: a new directory in $TMPDIR,
+#                   removed at the end; a BENCH_DIR given is kept, to look into);
 #                   put it on the file system to measure (a journaled ext4 image, say)
 #   BENCH_TREE      the directory tarred and extracted (default: $(go env GOROOT)/src)
 #   BENCH_ROUNDS    rounds (default 3)
@@ -40,6 +41,9 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	git -C "$repo" worktree remove --force "$dir/old-src" 2>/dev/null || true
+	# Each run's drives hold a few extractions of the tree: runs left behind filled the
+	# image they measured on.
+	if [ -z "${BENCH_DIR:-}" ]; then rm -rf "$dir"; fi
 }
 trap cleanup EXIT
 
