@@ -49,7 +49,8 @@ type Options struct {
 	// clients). Zero means the mounting process's IDs.
 	UID, GID uint32
 	// StagingDir holds the local files that random writes, overwrites and appends go
-	// through. Each mount makes its own directory inside it and removes it at unmount.
+	// through. Each mount makes its own directory inside it and removes it at unmount, and
+	// removes those that mounts of processes now gone (killed, crashed) left there.
 	// Default: os.TempDir().
 	StagingDir string
 	// AllowOther lets every user of the machine use the mount (allow_other), and
@@ -311,8 +312,10 @@ type fsys struct {
 	cancel context.CancelFunc
 	origin *originToken
 	def    owner
-	// staging is this mount's directory of staging files.
+	// staging is this mount's directory of staging files; lock holds its lock
+	// (makeStaging) until it is removed.
 	staging string
+	lock    *os.File
 	// started is the time shown for directories that have none of their own.
 	started time.Time
 	log     *slog.Logger
@@ -350,16 +353,13 @@ func newFsys(layer objstore.ObjectLayer, opts Options) (*fsys, error) {
 	if base == "" {
 		base = os.TempDir()
 	}
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return nil, fmt.Errorf("fusefs: staging directory: %w", err)
-	}
-	staging, err := os.MkdirTemp(base, "flashstor-fuse-")
-	if err != nil {
-		return nil, fmt.Errorf("fusefs: staging directory: %w", err)
-	}
 	lg := opts.Log
 	if lg == nil {
 		lg = slog.Default()
+	}
+	staging, stagingLock, err := makeStaging(base, lg)
+	if err != nil {
+		return nil, err
 	}
 	origin := &originToken{}
 	ctx, cancel := context.WithCancel(objstore.WithOrigin(context.Background(), origin))
@@ -370,6 +370,7 @@ func newFsys(layer objstore.ObjectLayer, opts Options) (*fsys, error) {
 		origin:  origin,
 		def:     def,
 		staging: staging,
+		lock:    stagingLock,
 		started: time.Now(),
 		log:     lg,
 	}
@@ -378,6 +379,7 @@ func newFsys(layer objstore.ObjectLayer, opts Options) (*fsys, error) {
 		if opts.SyncDrives == nil {
 			cancel()
 			os.RemoveAll(staging)
+			stagingLock.Close()
 			return nil, errors.New("fusefs: DurableFsync needs Options.SyncDrives")
 		}
 		// Every core call of the mount commits without waiting for the disk.
@@ -415,6 +417,7 @@ func (f *fsys) close() {
 	if err := os.RemoveAll(f.staging); err != nil {
 		f.log.Warn("fusefs: removing the staging directory", "dir", f.staging, "err", err)
 	}
+	f.lock.Close()
 }
 
 // newStagingFile creates an empty staging file.

@@ -97,3 +97,48 @@ func TestUnmountAfterExternalUmount(t *testing.T) {
 		t.Fatalf("the staging directory %s is still there (%v)", staging, err)
 	}
 }
+
+// TestStagingOfDeadMountsRemoved: a mount removes, from its staging base, the staging
+// directories whose lock no one holds (their mounts' processes are gone), and leaves
+// those of live mounts and those without a lock file (an older version's) alone.
+func TestStagingOfDeadMountsRemoved(t *testing.T) {
+	base := t.TempDir()
+	mkStaging := func(name string, withLock bool) string {
+		dir := filepath.Join(base, stagingPrefix+name)
+		must(t, "mkdir", os.Mkdir(dir, 0o700))
+		must(t, "staged file", os.WriteFile(filepath.Join(dir, "stage-1"), []byte("x"), 0o600))
+		if withLock {
+			must(t, "lock file", os.WriteFile(filepath.Join(dir, stagingLockFile), nil, 0o600))
+		}
+		return dir
+	}
+	dead, live, old := mkStaging("dead", true), mkStaging("live", true), mkStaging("old", false)
+	held, err := os.Open(filepath.Join(live, stagingLockFile))
+	must(t, "open the live lock", err)
+	defer held.Close()
+	must(t, "hold the live lock", syscall.Flock(int(held.Fd()), syscall.LOCK_EX|syscall.LOCK_NB))
+
+	_, srv := mountServer(t, newLayer(t, 1), Options{StagingDir: base})
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a dead mount's staging directory is still there (%v)", err)
+	}
+	for _, dir := range []string{live, old} {
+		if _, err := os.Stat(filepath.Join(dir, "stage-1")); err != nil {
+			t.Errorf("%s: %v, want it left alone", dir, err)
+		}
+	}
+	own := srv.fsys.staging
+	if _, err := os.Stat(filepath.Join(own, stagingLockFile)); err != nil {
+		t.Fatalf("the mount's own lock file: %v", err)
+	}
+	// A second mount's sweep leaves the first, which holds its lock, alone.
+	_, srv2 := mountServer(t, newLayer(t, 1), Options{StagingDir: base})
+	if _, err := os.Stat(own); err != nil {
+		t.Fatalf("a live mount's staging directory was removed by another mount: %v", err)
+	}
+	must(t, "unmount", srv2.Unmount())
+	must(t, "unmount", srv.Unmount())
+	if _, err := os.Stat(own); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the staging directory %s outlives its unmount (%v)", own, err)
+	}
+}
