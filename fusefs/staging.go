@@ -66,7 +66,9 @@ func sweepStaging(base, own string, log *slog.Logger) {
 		}
 		f, err := os.Open(filepath.Join(dir, stagingLockFile))
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
+			// Not there (an older version's directory, or one being made), or another
+			// user's: not this mount's to sweep.
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
 				log.Warn("fusefs: a staging directory's lock", "dir", dir, "err", err)
 			}
 			continue
