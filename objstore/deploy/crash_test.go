@@ -158,14 +158,20 @@ func crashCase(t *testing.T, size int, step string, after int, redo bool) {
 
 func readKey(t *testing.T, d *deploy.Deployment) []byte {
 	t.Helper()
-	h, err := d.OpenObject(context.Background(), "crash", "key")
+	return readObject(t, d, "key")
+}
+
+// readObject reads key of the bucket "crash" whole, failing the test if it cannot.
+func readObject(t *testing.T, d *deploy.Deployment, key string) []byte {
+	t.Helper()
+	h, err := d.OpenObject(context.Background(), "crash", key)
 	if err != nil {
-		t.Fatalf("after the crash the key cannot be opened: %v", err)
+		t.Fatalf("after the crash %s cannot be opened: %v", key, err)
 	}
 	defer h.Close()
 	b, err := io.ReadAll(io.NewSectionReader(h, 0, h.Info().Size))
 	if err != nil {
-		t.Fatalf("after the crash the key cannot be read: %v", err)
+		t.Fatalf("after the crash %s cannot be read: %v", key, err)
 	}
 	return b
 }

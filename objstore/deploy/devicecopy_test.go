@@ -283,14 +283,8 @@ func TestSyncDrivesSurvivesDeviceCopy(t *testing.T) {
 			}
 			defer copied.Close()
 			for key, want := range contents {
-				h, err := copied.OpenObject(c, "crash", key)
-				if err != nil {
-					t.Fatalf("the copy: %s: %v", key, err)
-				}
-				got, err := io.ReadAll(io.NewSectionReader(h, 0, h.Info().Size))
-				h.Close()
-				if err != nil || !bytes.Equal(got, want) {
-					t.Fatalf("the copy: %s reads %d bytes (%v), not the object put", key, len(got), err)
+				if got := readObject(t, copied, key); !bytes.Equal(got, want) {
+					t.Fatalf("the copy: %s reads %d bytes, not the object put", key, len(got))
 				}
 			}
 		})
