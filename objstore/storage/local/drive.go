@@ -134,6 +134,7 @@ func Open(dir string, opts Options) (*Drive, error) {
 	}
 	if d.redo != nil {
 		d.redo.fsSync = d.fsSync
+		d.redo.writeTree = d.writeLogged
 	}
 	if d.redo != nil && d.group != nil && d.group.logs != nil && !journalsFileData(d.redo.fd) {
 		d.group.logs.join(d.redo)
@@ -172,11 +173,41 @@ func (d *Drive) redoRecord(r redoRecord) error {
 	if bucket == storage.SysVolume {
 		return d.writeUnsynced(full, r.data)
 	}
-	err := d.writeMeta(d.tmpPath(), full, bucketDir, r.data, false, nil)
+	err := d.writeLogged(r.path, r.data)
 	if errors.Is(err, storage.ErrVolumeNotFound) {
 		return nil
 	}
 	return err
+}
+
+// writeLogged writes the metadata file rel (a path in a bucket, relative to the drive's
+// root) of a logged commit into the tree, without syncs: at a redo, or from the backlog.
+func (d *Drive) writeLogged(rel string, data []byte) error {
+	bucket, _, _ := strings.Cut(rel, "/")
+	return d.writeMeta(d.tmpPath(), d.root+"/"+rel, d.root+"/"+bucket, data, false, nil)
+}
+
+// treePath is filePath for a method that reads or changes the tree at p: the redo log's
+// backlog of metadata files there is written into it first (writeBacklogUnder).
+func (d *Drive) treePath(volume, p string) (string, error) {
+	full, err := d.filePath(volume, p)
+	if err != nil {
+		return "", err
+	}
+	if err := d.writeBacklogUnder(volume, p, full); err != nil {
+		return "", err
+	}
+	return full, nil
+}
+
+// writeBacklogUnder writes the redo log's backlog of metadata files at or under full, the
+// path p of volume, into the tree: before a read, a listing or a change of the tree there.
+// The system volume and a bucket's data area hold no object's metadata file.
+func (d *Drive) writeBacklogUnder(volume, p, full string) error {
+	if d.redo == nil || volume == storage.SysVolume || p == layout.DataDir || strings.HasPrefix(p, layout.DataDir+"/") {
+		return nil
+	}
+	return d.redo.writeUnder(d.relPath(full))
 }
 
 // settle makes the redo log's record for the path rel of volume, or with under for a path

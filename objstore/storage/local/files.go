@@ -24,7 +24,7 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); retur
 // CreateFile writes r to a new file at path and syncs it, unless ctx defers the sync
 // (storage.WithDeferredSync).
 func (d *Drive) CreateFile(ctx context.Context, volume, p string, size int64, r io.Reader) error {
-	full, err := d.filePath(volume, p)
+	full, err := d.treePath(volume, p)
 	if err != nil {
 		return err
 	}
@@ -249,7 +249,7 @@ func (f *file) ReadBlockAt(sum, data []byte, off int64) (int, error) {
 
 // OpenFile opens a file for reading.
 func (d *Drive) OpenFile(ctx context.Context, volume, p string) (storage.File, error) {
-	full, err := d.filePath(volume, p)
+	full, err := d.treePath(volume, p)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +271,7 @@ func (d *Drive) OpenFile(ctx context.Context, volume, p string) (storage.File, e
 
 // ReadFile returns a whole file.
 func (d *Drive) ReadFile(ctx context.Context, volume, p string) ([]byte, error) {
-	full, err := d.filePath(volume, p)
+	full, err := d.treePath(volume, p)
 	if err != nil {
 		return nil, err
 	}
@@ -289,12 +289,12 @@ func (d *Drive) WriteFile(ctx context.Context, volume, p string, data []byte) er
 	// Only a logged write syncs in a commit batch (the journal's); any other leaves it.
 	seat := d.seat(ctx)
 	defer seat.leave()
-	full, err := d.filePath(volume, p)
+	full, err := d.treePath(volume, p)
 	if err != nil {
 		return err
 	}
 	if rel, ok := d.loggedSysPath(volume, p); ok {
-		err := d.redo.log(redoEntry{path: rel, data: data}, seat, func() error {
+		err := d.redo.log(redoEntry{path: rel, data: data}, seat, func(redoAt) error {
 			if err := d.failpoint("write:logged"); err != nil {
 				return err
 			}
@@ -353,11 +353,11 @@ func (d *Drive) replaceFile(ctx context.Context, full string, data []byte) error
 
 // RenameFile moves a file or directory durably.
 func (d *Drive) RenameFile(ctx context.Context, srcVolume, srcPath, dstVolume, dstPath string) error {
-	src, err := d.filePath(srcVolume, srcPath)
+	src, err := d.treePath(srcVolume, srcPath)
 	if err != nil {
 		return err
 	}
-	dst, err := d.filePath(dstVolume, dstPath)
+	dst, err := d.treePath(dstVolume, dstPath)
 	if err != nil {
 		return err
 	}
@@ -383,7 +383,7 @@ func (d *Drive) Delete(ctx context.Context, volume, p string, recursive bool) er
 	// Only a logged removal syncs in a commit batch (the journal's); any other leaves it.
 	seat := d.seat(ctx)
 	defer seat.leave()
-	full, err := d.filePath(volume, p)
+	full, err := d.treePath(volume, p)
 	if err != nil {
 		return err
 	}
@@ -424,7 +424,7 @@ func (d *Drive) deleteLogged(rel, full, vp string, seat *batchSeat) error {
 	// A missing file the generation holds a record of is removed through the log all the
 	// same (its tree's removal then finds nothing: ErrFileNotFound): a put of it whose
 	// tree write failed would otherwise come back with the redo.
-	return d.redo.log(redoEntry{rm: rel}, seat, func() error {
+	return d.redo.log(redoEntry{rm: rel}, seat, func(redoAt) error {
 		if err := os.Remove(full); err != nil {
 			return mapErr(err)
 		}
@@ -448,7 +448,7 @@ func (d *Drive) removeTree(full string) error {
 
 // ListDir returns the names in a directory, directories with a trailing "/".
 func (d *Drive) ListDir(ctx context.Context, volume, dir string) ([]string, error) {
-	full, err := d.filePath(volume, dir)
+	full, err := d.treePath(volume, dir)
 	if err != nil {
 		return nil, err
 	}

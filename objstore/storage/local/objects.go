@@ -30,6 +30,11 @@ func (d *Drive) ReadMeta(ctx context.Context, bucket, key string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	if d.redo != nil {
+		if b, ok, err := d.redo.read(p[len(d.root)+1:]); ok || err != nil {
+			return b, err
+		}
+	}
 	*bp = append(p, 0)
 	b, err := readSmallFile(*bp)
 	if err != nil {
@@ -110,6 +115,13 @@ func (d *Drive) commit(ctx context.Context, seat *batchSeat, bucket, metaPath st
 			return err
 		}
 	}
+	if !durable && d.redo != nil {
+		// Written into the tree without a record: the backlog's older file of the path
+		// must not be written over it later.
+		if err := d.redo.writePath(rel); err != nil {
+			return err
+		}
+	}
 	// In a commit batch, the one-commit write's journal commit, or the redo log's round
 	// (redoGroup), waits for the batch's other drives on this file system.
 	var beforeSync func()
@@ -150,9 +162,17 @@ func (d *Drive) commit(ctx context.Context, seat *batchSeat, bucket, metaPath st
 	}
 	bucketDir := d.root + "/" + bucket
 	if d.redo != nil && durable && srcDir == "" {
-		// A small object: logged, then written into the tree without syncs.
-		err := d.redo.log(redoEntry{path: rel, data: metaBytes}, seat, func() error {
-			return d.writeMeta(d.tmpPath(), metaPath, bucketDir, metaBytes, false, nil)
+		// A small object: logged; its metadata file waits in the backlog (backlog.go).
+		// No write into the tree finds a missing bucket now: a stat does.
+		if _, err := os.Stat(bucketDir); err != nil {
+			return d.objectErr(bucket, err)
+		}
+		err := d.redo.log(redoEntry{path: rel, data: metaBytes}, seat, func(at redoAt) error {
+			if err := d.failpoint("commit:logged"); err != nil {
+				return err
+			}
+			d.redo.backlog.add(rel, at, len(metaBytes))
+			return nil
 		})
 		if !errors.Is(err, errRedoTooLarge) {
 			return err
@@ -233,11 +253,15 @@ func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 		return err
 	}
 	if d.redo != nil {
+		// The removal is the tree's: the backlog's file of the path goes there first.
+		if err := d.redo.writePath(d.relPath(metaPath)); err != nil {
+			return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, err)
+		}
 		// A missing object costs no record (and no log sync).
 		if _, err := os.Lstat(metaPath); err != nil {
 			return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, d.objectErr(bucket, err))
 		}
-		err := d.redo.log(redoEntry{rm: d.relPath(metaPath)}, seat, func() error {
+		err := d.redo.log(redoEntry{rm: d.relPath(metaPath)}, seat, func(redoAt) error {
 			if err := os.Remove(metaPath); err != nil {
 				return err
 			}
@@ -277,6 +301,14 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	dst, err := d.objectPath(bucket, dstKey)
 	if err != nil {
 		return err
+	}
+	if d.redo != nil {
+		// A rename is the tree's: the backlog's files of both paths go there first.
+		for _, p := range []string{src, dst} {
+			if err := d.redo.writePath(d.relPath(p)); err != nil {
+				return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, err)
+			}
+		}
 	}
 	if src == dst {
 		_, err := os.Stat(src)
@@ -328,7 +360,7 @@ func (d *Drive) renameLogged(bucket, src, dst string, seat *batchSeat) error {
 	if err := d.failpoint("rename:object"); err != nil {
 		return err
 	}
-	return d.redo.log(e, seat, func() error {
+	return d.redo.log(e, seat, func(redoAt) error {
 		if err := d.failpoint("rename:logged"); err != nil {
 			return err
 		}

@@ -20,9 +20,11 @@ import (
 // A drive's redo log (Options.RedoLog, issue 11) makes a small object's durable commit one
 // write to a file whose blocks are already allocated and written, and one fdatasync, where
 // the plain commit writes a new metadata file, waits for it, renames it and commits the
-// file system's journal (two or three device round trips more). The metadata file is then
-// written into the tree without any sync, so readers, listings and heal find it where they
-// always do; the log only has to redo it after a crash.
+// file system's journal (two or three device round trips more). The metadata file then
+// waits in the log's backlog (backlog.go), which ReadMeta reads first, until something
+// needs it in the tree: a walk or listing of its directory, another change of the path, a
+// checkpoint; it is written there without any sync, and the log only has to redo it after
+// a crash.
 //
 // The file (redoLogFile in the system volume) is a header block and records, each a
 // multiple of redoBlock long:
@@ -49,8 +51,8 @@ import (
 // removes the file if it is there, and the directories that leaves empty, as the live
 // path does.
 //
-// A checkpoint ends a generation: once every logged commit has written its metadata file,
-// syncfs makes the tree durable, and a new header (the next generation, a new nonce) is
+// A checkpoint ends a generation: once every logged commit has put its metadata file in
+// the backlog, the backlog is written into the tree, syncfs makes the tree durable, and a new header (the next generation, a new nonce) is
 // written and synced. It runs when the log is full, at SyncFileSystem, and before any other
 // durable change of a path the generation holds a record for (settle): a commit of a
 // large object over a small one, a delete or rename that is not logged (a metadata file
@@ -100,8 +102,9 @@ type redoLog struct {
 	// generation; true when one of them is a put (versions 1 and 3), which a binary from
 	// before version 2 would redo if it is of version 1 (redoformat.go). GUARDED_BY(mu)
 	dirty map[string]bool
-	// pending counts the commits that reserved a record and have not yet written their
-	// metadata file (or failed); a checkpoint waits for none. GUARDED_BY(mu)
+	// pending counts the commits that reserved a record and have not yet made their
+	// change (in the tree, or the backlog) or failed; a checkpoint waits for none.
+	// GUARDED_BY(mu)
 	pending       int
 	checkpointing bool // GUARDED_BY(mu)
 	closed        bool // GUARDED_BY(mu): close was called; fd is closed once nothing uses it
@@ -117,6 +120,11 @@ type redoLog struct {
 	// fsSync shares the file system's syncfs with the other drives on it (nil: its own).
 	// Set by Open before the log is used.
 	fsSync *sharedSyncfs
+	// backlog holds the small objects' metadata files the log made durable and the tree
+	// does not hold yet (backlog.go); writeTree writes one into the tree, without syncs.
+	// Set by Open before the log is used.
+	backlog   backlog
+	writeTree func(rel string, data []byte) error
 }
 
 // openRedoLog opens the drive's redo log (creating it, size bytes, if missing), redoes the
@@ -305,14 +313,14 @@ func (l *redoLog) fits(pathLen, dataLen int) bool {
 }
 
 // log makes e's record durable, then runs apply (which makes e's change in the tree,
-// without syncs). Its error is apply's, or the log's; errRedoTooLarge when the record
+// without syncs, or puts it in the backlog) with where the record's data is. Its error is apply's, or the log's; errRedoTooLarge when the record
 // does not fit in the log, before anything is done. seat is the change's place in its
 // commit batch (nil for none): it arrives between the record's write and its sync, so
 // that the batch's other drives of the file system are written too and one round of the
 // group (redoGroup) syncs all their records; it leaves before the log waits for a
 // checkpoint, or makes one, since a checkpoint waits for the log's commits, which may
 // wait in their own batches for this drive.
-func (l *redoLog) log(e redoEntry, seat *batchSeat, apply func() error) error {
+func (l *redoLog) log(e redoEntry, seat *batchSeat, apply func(redoAt) error) error {
 	n := e.len()
 	if !l.fits(len(e.path)+len(e.rm), len(e.data)) {
 		return errRedoTooLarge
@@ -352,6 +360,7 @@ func (l *redoLog) log(e redoEntry, seat *batchSeat, apply func() error) error {
 	off := l.off
 	l.off += n
 	l.seq++
+	at := redoAt{seq: l.seq, off: off + redoRecordFixed + int64(len(e.path))}
 	rec := encodeRedoEntry(l.gen, l.nonce, l.seq, e, n)
 	if e.path != "" {
 		l.dirty[e.path] = l.dirty[e.path] || e.rm == ""
@@ -377,13 +386,13 @@ func (l *redoLog) log(e redoEntry, seat *batchSeat, apply func() error) error {
 		if err := g.sync(l, seq); err != nil {
 			return err
 		}
-		return apply()
+		return apply(at)
 	}
 	seat.leave() // no shared sync to wait for the others at (ext4 with data=journal)
 	if err := l.sync(); err != nil {
 		return err
 	}
-	return apply()
+	return apply(at)
 }
 
 // sync returns once a fdatasync of the log that began after the caller's write has
@@ -494,19 +503,32 @@ func (l *redoLog) checkpointArriving(arrive func()) error {
 	}
 	gen := l.gen
 	l.mu.Unlock()
-	err := l.fsSync.sync(l.fd, arrive)
-	if err != nil {
-		err = mapErr(&fs.PathError{Op: "syncfs", Path: l.path, Err: err})
-	} else {
-		err = l.newGeneration(gen + 1)
+	// The backlog's files first: the syncfs makes the tree durable with them. A failed
+	// write leaves the log as it is (its records durable, the generation open) and fails
+	// only this checkpoint.
+	err := l.writeUnder("")
+	var syncErr error
+	if err == nil {
+		syncErr = l.syncAndRenew(gen, arrive)
+		err = syncErr
 	}
 	l.mu.Lock()
-	if err != nil && l.failed == nil {
-		l.failed = err
+	if syncErr != nil && l.failed == nil {
+		l.failed = syncErr
 	}
 	l.checkpointing = false
 	l.cond.Broadcast()
 	return err
+}
+
+// syncAndRenew syncs the file system (arrive, if not nil, called just before: the caller's
+// arrival in its batch) and starts generation gen+1: what a checkpoint does once the tree
+// holds every record of generation gen.
+func (l *redoLog) syncAndRenew(gen uint64, arrive func()) error {
+	if err := l.fsSync.sync(l.fd, arrive); err != nil {
+		return mapErr(&fs.PathError{Op: "syncfs", Path: l.path, Err: err})
+	}
+	return l.newGeneration(gen + 1)
 }
 
 // close closes the log once no commit, sync or checkpoint uses it; commits fail after it.
@@ -528,12 +550,13 @@ func (l *redoLog) close() error {
 	var err error
 	if pending && failed == nil {
 		// Nothing else uses the log now (closed, idle).
-		if err = l.fsSync.sync(l.fd, nil); err != nil {
-			err = mapErr(&fs.PathError{Op: "syncfs", Path: l.path, Err: err})
-		} else {
-			err = l.newGeneration(gen + 1)
+		if err = l.writeUnder(""); err == nil {
+			err = l.syncAndRenew(gen, nil)
 		}
 	}
+	// What the backlog still holds (a failed log's, a failed write's) is redone at the
+	// next Open; no read may use the descriptor after it closes.
+	l.backlog.clear()
 	if l.group != nil {
 		// A round of the group may be writing this log out: it must end first.
 		l.group.leave(l)

@@ -57,6 +57,7 @@ func (l *redoLog) abandon() {
 	if l.group != nil {
 		l.group.leave(l)
 	}
+	l.backlog.clear()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.closed {

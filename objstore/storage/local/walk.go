@@ -43,6 +43,12 @@ func (d *Drive) Walk(ctx context.Context, bucket string, opts storage.WalkOption
 		}
 		dirPath += "/" + layout.EncodePrefix(dirKey[:len(dirKey)-1])
 	}
+	if d.redo != nil {
+		// The walk reads the tree's directories: the backlog's files under it go there first.
+		if err := d.redo.writeUnder(d.relPath(dirPath)); err != nil {
+			return fmt.Errorf("walk %s on %s: %w", bucket, d.root, err)
+		}
+	}
 	w := walker{d: d, ctx: ctx, opts: opts, fn: fn}
 	if err := w.dir(dirPath, dirKey, namePrefix, dirKey == ""); err != nil {
 		return fmt.Errorf("walk %s on %s: %w", bucket, d.root, err)

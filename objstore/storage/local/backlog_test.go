@@ -1,0 +1,310 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/flashstor/flashstor/objstore/storage"
+)
+
+// treeHolds reports what the tree has at key's metadata file: its bytes, or nil when the
+// file is missing.
+func treeHolds(t *testing.T, d *Drive, bucket, key string) []byte {
+	t.Helper()
+	p, err := d.objectPath(bucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustCommit(t *testing.T, ctx context.Context, d *Drive, bucket, key string, data []byte) {
+	t.Helper()
+	if err := d.CommitObject(ctx, bucket, key, data, "", ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantMeta(t *testing.T, d *Drive, bucket, key string, want []byte) {
+	t.Helper()
+	got, err := d.ReadMeta(context.Background(), bucket, key)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("ReadMeta %s: %q, %v; want %q", key, got, err, want)
+	}
+}
+
+// TestBacklogHoldsCommitsUntilTheTreeIsNeeded: a logged commit writes nothing into the
+// tree; ReadMeta finds it; a walk writes the files under its directory first, and a
+// checkpoint all of them.
+func TestBacklogHoldsCommitsUntilTheTreeIsNeeded(t *testing.T) {
+	ctx := context.Background()
+	d := openRedo(t, t.TempDir(), 1<<20)
+	if err := d.MakeVolume(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"a/b", "a/c/d", "e"}
+	for _, k := range keys {
+		mustCommit(t, ctx, d, "bkt", k, redoContent(k, 1))
+	}
+	for _, k := range keys {
+		if b := treeHolds(t, d, "bkt", k); b != nil {
+			t.Fatalf("%s is in the tree right after its commit: the backlog is not used", k)
+		}
+		wantMeta(t, d, "bkt", k, redoContent(k, 1))
+	}
+	if _, err := d.ReadMeta(ctx, "bkt", "a/x"); !errors.Is(err, storage.ErrFileNotFound) {
+		t.Fatalf("ReadMeta of a key never committed: %v, want ErrFileNotFound", err)
+	}
+
+	var listed []string
+	err := d.Walk(ctx, "bkt", storage.WalkOptions{Prefix: "a/", Recursive: true}, func(e storage.Entry) error {
+		listed = append(listed, e.Key)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(listed) != "[a/b a/c/d]" {
+		t.Fatalf("walk of a/ listed %q, want the two keys committed under it", listed)
+	}
+	for _, k := range keys[:2] {
+		if b := treeHolds(t, d, "bkt", k); !bytes.Equal(b, redoContent(k, 1)) {
+			t.Fatalf("after the walk of its directory, the tree holds %q for %s", b, k)
+		}
+	}
+	if b := treeHolds(t, d, "bkt", "e"); b != nil {
+		t.Fatal("the walk of a/ wrote a file outside it")
+	}
+
+	if err := d.SyncFileSystem(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b := treeHolds(t, d, "bkt", "e"); !bytes.Equal(b, redoContent("e", 1)) {
+		t.Fatalf("after a checkpoint the tree holds %q for e", b)
+	}
+	if n := d.redo.backlog.size.Load(); n != 0 {
+		t.Fatalf("after a checkpoint the backlog holds %d files", n)
+	}
+}
+
+// TestBacklogNewestCommitWins: the tree gets the last commit of a path, whatever was
+// written of it before.
+func TestBacklogNewestCommitWins(t *testing.T) {
+	ctx := context.Background()
+	d := openRedo(t, t.TempDir(), 1<<20)
+	if err := d.MakeVolume(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 3; v++ {
+		mustCommit(t, ctx, d, "bkt", "k", redoContent("k", v))
+	}
+	if _, err := d.ListDir(ctx, "bkt", ""); err != nil { // a listing writes the backlog
+		t.Fatal(err)
+	}
+	if b := treeHolds(t, d, "bkt", "k"); !bytes.Equal(b, redoContent("k", 3)) {
+		t.Fatalf("after a listing the tree holds %q, want the third commit", b)
+	}
+	mustCommit(t, ctx, d, "bkt", "k", redoContent("k", 4))
+	wantMeta(t, d, "bkt", "k", redoContent("k", 4))
+	if err := d.SyncFileSystem(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b := treeHolds(t, d, "bkt", "k"); !bytes.Equal(b, redoContent("k", 4)) {
+		t.Fatalf("after a checkpoint the tree holds %q, want the fourth commit", b)
+	}
+}
+
+// TestBacklogBeforeTreeChanges: a change of a path that is not a logged commit finds the
+// backlog's file of it in the tree, and nothing of the backlog comes back over it, neither
+// at a checkpoint nor at a redo after a crash.
+func TestBacklogBeforeTreeChanges(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(ctx context.Context, d *Drive) error
+		// want is what key "d/k" holds after the change, nil for no object; "d/k2" too.
+		want, want2 []byte
+	}{
+		{"delete", func(ctx context.Context, d *Drive) error {
+			return d.DeleteObject(ctx, "bkt", "d/k")
+		}, nil, nil},
+		{"rename", func(ctx context.Context, d *Drive) error {
+			return d.RenameObject(ctx, "bkt", "d/k", "d/k2")
+		}, nil, redoContent("d/k", 1)},
+		{"deferred commit", func(ctx context.Context, d *Drive) error {
+			return d.CommitObject(storage.WithDeferredSync(ctx), "bkt", "d/k", redoContent("d/k", 2), "", "")
+		}, redoContent("d/k", 2), nil},
+		{"recursive delete of the directory", func(ctx context.Context, d *Drive) error {
+			return d.Delete(ctx, "bkt", "d", true)
+		}, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			d := openRedo(t, dir, 1<<20)
+			if err := d.MakeVolume(ctx, "bkt"); err != nil {
+				t.Fatal(err)
+			}
+			mustCommit(t, ctx, d, "bkt", "d/k", redoContent("d/k", 1))
+			if err := tc.change(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			check := func(when string) {
+				t.Helper()
+				for _, c := range []struct {
+					key  string
+					want []byte
+				}{{"d/k", tc.want}, {"d/k2", tc.want2}} {
+					got, err := d.ReadMeta(ctx, "bkt", c.key)
+					if c.want == nil {
+						if !errors.Is(err, storage.ErrFileNotFound) && !errors.Is(err, storage.ErrVolumeNotFound) {
+							t.Fatalf("%s: %s holds %q, %v; want no object", when, c.key, got, err)
+						}
+						continue
+					}
+					if err != nil || !bytes.Equal(got, c.want) {
+						t.Fatalf("%s: %s holds %q, %v; want %q", when, c.key, got, err, c.want)
+					}
+				}
+			}
+			check("after the change")
+			if err := d.SyncFileSystem(ctx); err != nil {
+				t.Fatal(err)
+			}
+			check("after a checkpoint")
+			// A crash right after the change: the log's records are redone at Open.
+			mustCommit(t, ctx, d, "bkt", "other", redoContent("other", 1))
+			d.redo.abandon()
+			d = openRedo(t, dir, 1<<20)
+			check("after a crash and a redo")
+		})
+	}
+}
+
+// TestBacklogWriteFailureKeepsTheLog: a backlog file that cannot be written fails the
+// checkpoint that needed it, not the log: the object stays readable, commits go on, and
+// the next checkpoint writes it.
+func TestBacklogWriteFailureKeepsTheLog(t *testing.T) {
+	ctx := context.Background()
+	var failing atomic.Bool
+	injected := errors.New("injected write failure")
+	d, err := Open(t.TempDir(), Options{RedoLog: true, RedoLogSize: 1 << 20, Failpoint: func(step string) error {
+		if step == "commit:rename-meta" && failing.Load() {
+			return injected
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.redo.close() })
+	if err := d.MakeVolume(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, ctx, d, "bkt", "k", redoContent("k", 1))
+	failing.Store(true)
+	if err := d.SyncFileSystem(ctx); !errors.Is(err, injected) {
+		t.Fatalf("checkpoint with a failing tree write: %v, want the write's error", err)
+	}
+	wantMeta(t, d, "bkt", "k", redoContent("k", 1))
+	mustCommit(t, ctx, d, "bkt", "k2", redoContent("k2", 1))
+	failing.Store(false)
+	if err := d.SyncFileSystem(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"k", "k2"} {
+		if b := treeHolds(t, d, "bkt", k); !bytes.Equal(b, redoContent(k, 1)) {
+			t.Fatalf("after the second checkpoint the tree holds %q for %s", b, k)
+		}
+	}
+}
+
+// TestBacklogConcurrent: commits of the same keys race walks (which write the backlog)
+// and checkpoints (a small log fills); at the end the tree, and a redo after a crash,
+// hold each key's last commit. Run with -race.
+func TestBacklogConcurrent(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := openRedo(t, dir, 64<<10) // 15 records: checkpoints on the way
+	if err := d.MakeVolume(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	const writers, versions = 4, 30
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+1)
+	stop := make(chan struct{})
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("d%d/k", w%2) + fmt.Sprint(w)
+			for v := 1; v <= versions; v++ {
+				if err := d.CommitObject(ctx, "bkt", key, redoContent(key, v), "", ""); err != nil {
+					errs <- err
+					return
+				}
+				got, err := d.ReadMeta(ctx, "bkt", key)
+				if err != nil || !bytes.Equal(got, redoContent(key, v)) {
+					errs <- fmt.Errorf("%s right after commit %d: %q, %v", key, v, got, err)
+					return
+				}
+			}
+		}()
+	}
+	var walkers sync.WaitGroup
+	walkers.Add(1)
+	go func() {
+		defer walkers.Done()
+		for i := 0; i < 10_000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			err := d.Walk(ctx, "bkt", storage.WalkOptions{Prefix: fmt.Sprintf("d%d/", i%2), Recursive: true}, func(storage.Entry) error { return nil })
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	walkers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	key := func(w int) string { return fmt.Sprintf("d%d/k", w%2) + fmt.Sprint(w) }
+	if err := d.SyncFileSystem(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for w := range writers {
+		if b := treeHolds(t, d, "bkt", key(w)); !bytes.Equal(b, redoContent(key(w), versions)) {
+			t.Fatalf("after a checkpoint the tree holds %q for %s, want its last commit", b, key(w))
+		}
+	}
+	// One more commit of each, then a crash: the redo writes them.
+	for w := range writers {
+		mustCommit(t, ctx, d, "bkt", key(w), redoContent(key(w), versions+1))
+	}
+	d.redo.abandon()
+	d = openRedo(t, dir, 64<<10)
+	for w := range writers {
+		if b := treeHolds(t, d, "bkt", key(w)); !bytes.Equal(b, redoContent(key(w), versions+1)) {
+			t.Fatalf("after a crash and a redo the tree holds %q for %s, want its last commit", b, key(w))
+		}
+	}
+}
