@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/flashstor/flashstor/objstore/storage"
 )
@@ -52,6 +56,7 @@ func wantMeta(t *testing.T, d *Drive, bucket, key string, want []byte) {
 func TestBacklogHoldsCommitsUntilTheTreeIsNeeded(t *testing.T) {
 	ctx := context.Background()
 	d := openRedo(t, t.TempDir(), 1<<20)
+	d.redo.backlog.idleAfter = time.Hour // no background write during the test
 	if err := d.MakeVolume(ctx, "bkt"); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +110,7 @@ func TestBacklogHoldsCommitsUntilTheTreeIsNeeded(t *testing.T) {
 func TestBacklogNewestCommitWins(t *testing.T) {
 	ctx := context.Background()
 	d := openRedo(t, t.TempDir(), 1<<20)
+	d.redo.backlog.idleAfter = time.Hour
 	if err := d.MakeVolume(ctx, "bkt"); err != nil {
 		t.Fatal(err)
 	}
@@ -305,6 +311,171 @@ func TestBacklogConcurrent(t *testing.T) {
 	for w := range writers {
 		if b := treeHolds(t, d, "bkt", key(w)); !bytes.Equal(b, redoContent(key(w), versions+1)) {
 			t.Fatalf("after a crash and a redo the tree holds %q for %s, want its last commit", b, key(w))
+		}
+	}
+}
+
+// TestBacklogWrittenWhenIdle: once commits stop, the backlog goes into the tree on its
+// own; a commit within idleAfter of the timer's firing puts the write off.
+func TestBacklogWrittenWhenIdle(t *testing.T) {
+	ctx := context.Background()
+	d := openRedo(t, t.TempDir(), 1<<20)
+	if err := d.MakeVolume(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The timer's decision, called directly (the timer itself set off for the test).
+	d.redo.backlog.idleAfter = time.Hour
+	mustCommit(t, ctx, d, "bkt", "k", redoContent("k", 1))
+	d.redo.writeIdle() // the commit just came: put off
+	if b := treeHolds(t, d, "bkt", "k"); b != nil {
+		t.Fatal("the idle write ran right after a commit")
+	}
+	d.redo.backlog.lastAdd.Store(int64(time.Since(idleEpoch) - time.Hour - time.Second))
+	d.redo.writeIdle() // an hour since the last commit: written
+	if b := treeHolds(t, d, "bkt", "k"); !bytes.Equal(b, redoContent("k", 1)) {
+		t.Fatalf("after the idle write the tree holds %q", b)
+	}
+
+	// The timer, for real.
+	d.redo.backlog.idleAfter = 50 * time.Millisecond
+	d.redo.backlog.armed.Store(false)
+	mustCommit(t, ctx, d, "bkt", "k2", redoContent("k2", 1))
+	deadline := time.Now().Add(10 * time.Second)
+	for treeHolds(t, d, "bkt", "k2") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the backlog was not written into the tree 10 s after the last commit")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := d.redo.backlog.size.Load(); n != 0 {
+		t.Fatalf("after the idle write the backlog holds %d files", n)
+	}
+}
+
+// fullDrive opens a drive with a redo log of 64 KiB on a tmpfs of size bytes of its own
+// (root only), its backlog written only when a test asks.
+func fullDrive(t *testing.T, size string) (*Drive, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("no tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	d, err := Open(dir, Options{RedoLog: true, RedoLogSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	d.redo.backlog.idleAfter = time.Hour
+	if err := d.MakeVolume(context.Background(), "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	return d, dir
+}
+
+// fillFileSystem writes a file at p until the file system is full.
+func fillFileSystem(t *testing.T, p string) {
+	t.Helper()
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := 0; i < 1<<20; i++ {
+		if _, err := f.Write(make([]byte, 4<<10)); err != nil {
+			return
+		}
+	}
+	t.Fatal("the file system never filled")
+}
+
+// TestBacklogFullDrive: a drive short of room commits small objects into the tree at
+// once, so that a commit the tree cannot take fails (as without the backlog); the
+// backlog's files left when the file system filled behind its back cannot be written at
+// the checkpoint, yet removing an object still works (it is how room is made), and once
+// there is room again the checkpoint writes them and the drive closes and opens cleanly.
+func TestBacklogFullDrive(t *testing.T) {
+	ctx := context.Background()
+	d, dir := fullDrive(t, "4m")
+	big := append([]byte("old;"), make([]byte, 60<<10)...) // too large for a record: a file in the tree
+	mustCommit(t, ctx, d, "bkt", "old", big)
+	if err := d.SyncFileSystem(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"k0", "k1", "k2"} {
+		mustCommit(t, ctx, d, "bkt", k, redoContent(k, 1))
+	}
+	fillFileSystem(t, filepath.Join(dir, "filler"))
+
+	// Every commit now fails, the first one included; their records fill the log (15
+	// of them fit), whose checkpoint then cannot write the backlog.
+	for i := range 30 {
+		if err := d.CommitObject(ctx, "bkt", fmt.Sprint("n", i), redoContent("n", i), "", ""); !errors.Is(err, storage.ErrDriveFull) {
+			t.Fatalf("small commit %d on a full file system: %v, want ErrDriveFull", i, err)
+		}
+	}
+	if err := d.SyncFileSystem(ctx); !errors.Is(err, storage.ErrDriveFull) {
+		t.Fatalf("checkpoint with a backlog the full tree cannot take: %v, want ErrDriveFull", err)
+	}
+	for _, k := range []string{"k0", "k1", "k2"} {
+		wantMeta(t, d, "bkt", k, redoContent(k, 1))
+	}
+	if err := d.DeleteObject(ctx, "bkt", "old"); err != nil {
+		t.Fatalf("removing an object from the full drive: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SyncFileSystem(ctx); err != nil {
+		t.Fatalf("checkpoint once there is room again: %v", err)
+	}
+	for _, k := range []string{"k0", "k1", "k2"} {
+		if b := treeHolds(t, d, "bkt", k); !bytes.Equal(b, redoContent(k, 1)) {
+			t.Fatalf("after the checkpoint the tree holds %q for %s", b, k)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := Open(dir, Options{RedoLog: true, RedoLogSize: 64 << 10})
+	if err != nil {
+		t.Fatalf("opening the drive again: %v", err)
+	}
+	d2.Close()
+}
+
+// TestBacklogDeleteVolumeRace: a commit racing the forced removal of its bucket. Whatever
+// the order, once both have returned and the bucket is made again, the new bucket does
+// not hold the key: a backlog entry added before the bucket went goes with it.
+func TestBacklogDeleteVolumeRace(t *testing.T) {
+	ctx := context.Background()
+	d := openRedo(t, t.TempDir(), 1<<20)
+	d.redo.backlog.idleAfter = time.Hour
+	for i := range 300 {
+		if err := d.MakeVolume(ctx, "bkt"); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- d.CommitObject(ctx, "bkt", "k", redoContent("k", i), "", "") }()
+		if i%3 != 0 {
+			time.Sleep(time.Duration(i%50) * time.Microsecond)
+		}
+		if err := d.DeleteVolume(ctx, "bkt", true); err != nil {
+			t.Fatal(err)
+		}
+		cerr := <-done
+		if err := d.MakeVolume(ctx, "bkt"); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := d.ReadMeta(ctx, "bkt", "k"); err == nil {
+			t.Fatalf("round %d: the bucket made again holds k (%d bytes); the commit returned %v", i, len(b), cerr)
+		}
+		if err := d.DeleteVolume(ctx, "bkt", true); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -162,17 +162,31 @@ func (d *Drive) commit(ctx context.Context, seat *batchSeat, bucket, metaPath st
 	}
 	bucketDir := d.root + "/" + bucket
 	if d.redo != nil && durable && srcDir == "" {
-		// A small object: logged; its metadata file waits in the backlog (backlog.go).
-		// No write into the tree finds a missing bucket now: a stat does.
-		if _, err := os.Stat(bucketDir); err != nil {
-			return d.objectErr(bucket, err)
+		// A small object: logged; its metadata file waits in the backlog (backlog.go),
+		// or, on a file system short of room, goes into the tree at once.
+		// No write into the tree finds a missing bucket now: a stat does, here (no
+		// record for a commit bound to fail) and with the entry (a removal of the bucket
+		// meanwhile).
+		bucketThere := func() error {
+			if _, err := os.Stat(bucketDir); err != nil {
+				return d.objectErr(bucket, err)
+			}
+			return nil
 		}
+		if err := bucketThere(); err != nil {
+			return err
+		}
+		room := d.redo.treeHasRoom()
 		err := d.redo.log(redoEntry{path: rel, data: metaBytes}, seat, func(at redoAt) error {
 			if err := d.failpoint("commit:logged"); err != nil {
 				return err
 			}
-			d.redo.backlog.add(rel, at, len(metaBytes))
-			return nil
+			if room {
+				return d.redo.addBacklog(rel, at, len(metaBytes), bucketThere)
+			}
+			return d.redo.replacePath(rel, func(bool) error {
+				return d.writeMeta(d.tmpPath(), metaPath, bucketDir, metaBytes, false, nil)
+			})
 		})
 		if !errors.Is(err, errRedoTooLarge) {
 			return err
@@ -253,25 +267,32 @@ func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 		return err
 	}
 	if d.redo != nil {
-		// The removal is the tree's: the backlog's file of the path goes there first.
-		if err := d.redo.writePath(d.relPath(metaPath)); err != nil {
-			return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, err)
-		}
+		rel := d.relPath(metaPath)
 		// A missing object costs no record (and no log sync).
-		if _, err := os.Lstat(metaPath); err != nil {
-			return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, d.objectErr(bucket, err))
-		}
-		err := d.redo.log(redoEntry{rm: d.relPath(metaPath)}, seat, func(redoAt) error {
-			if err := os.Remove(metaPath); err != nil {
-				return err
+		if !d.redo.backlog.has(rel) {
+			if _, err := os.Lstat(metaPath); err != nil {
+				return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, d.objectErr(bucket, err))
 			}
-			removeEmptyParents(filepath.Dir(metaPath), d.root+"/"+bucket)
-			return nil
+		}
+		err := d.redo.log(redoEntry{rm: rel}, seat, func(redoAt) error {
+			// The backlog's file of the key, if any, is dropped: never written.
+			return d.redo.replacePath(rel, func(backlogged bool) error {
+				if err := os.Remove(metaPath); err != nil && !(backlogged && errors.Is(err, fs.ErrNotExist)) {
+					return err
+				}
+				removeEmptyParents(filepath.Dir(metaPath), d.root+"/"+bucket)
+				return nil
+			})
 		})
-		if err != nil {
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, storage.ErrDriveFull) {
 			return fmt.Errorf("delete %s/%s on %s: %w", bucket, key, d.root, d.objectErr(bucket, err))
 		}
-		return nil
+		// A full log whose checkpoint cannot write the backlog into a full file system:
+		// an object without a record in the log is removed as without a log, which
+		// frees its room.
 	}
 	if err := d.settleObject(metaPath); err != nil {
 		return err

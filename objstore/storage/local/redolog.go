@@ -148,6 +148,7 @@ func openRedoLog(root string, size int64, redo func(redoRecord) error) (*redoLog
 		return nil, err
 	}
 	l := &redoLog{fd: fd, path: p, size: size, dirty: make(map[string]bool)}
+	l.backlog.idleAfter = backlogIdle
 	l.cond.L = &l.mu
 	l.fdatasyncs.init(unix.Fdatasync)
 	if err := l.start(root, redo); err != nil {

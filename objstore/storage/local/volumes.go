@@ -145,6 +145,10 @@ func (d *Drive) DeleteVolume(ctx context.Context, volume string, force bool) err
 	if err := d.removeTree(vp); err != nil {
 		return fmt.Errorf("delete volume %s on %s: %w", volume, d.root, mapErr(err))
 	}
+	if d.redo != nil {
+		// A commit that found the bucket before it went: its file goes with the bucket.
+		d.redo.dropUnder(volume)
+	}
 	if err := syncDir(d.root); err != nil {
 		return fmt.Errorf("delete volume %s on %s: %w", volume, d.root, mapErr(err))
 	}
