@@ -479,3 +479,48 @@ func TestBacklogDeleteVolumeRace(t *testing.T) {
 		}
 	}
 }
+
+// TestBacklogRenameWritesNothing: a logged rename leaves the destination's file in the
+// backlog and removes the source's from wherever it is, the tree or the backlog, without
+// writing any file; a checkpoint then writes the destination's alone.
+func TestBacklogRenameWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	d := openRedo(t, t.TempDir(), 1<<20)
+	d.redo.backlog.idleAfter = time.Hour
+	if err := d.MakeVolume(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, ctx, d, "bkt", "inTree", redoContent("inTree", 1))
+	if err := d.SyncFileSystem(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, ctx, d, "bkt", "dir/backlogged", redoContent("backlogged", 1))
+	for _, r := range [][2]string{{"inTree", "x/inTree2"}, {"dir/backlogged", "backlogged2"}} {
+		if err := d.RenameObject(ctx, "bkt", r[0], r[1]); err != nil {
+			t.Fatal(err)
+		}
+		if b := treeHolds(t, d, "bkt", r[0]); b != nil {
+			t.Fatalf("after its rename the tree still holds %s", r[0])
+		}
+		if b := treeHolds(t, d, "bkt", r[1]); b != nil {
+			t.Fatalf("the rename to %s wrote its file into the tree", r[1])
+		}
+		if _, err := d.ReadMeta(ctx, "bkt", r[0]); !errors.Is(err, storage.ErrFileNotFound) {
+			t.Fatalf("ReadMeta of %s after its rename: %v, want ErrFileNotFound", r[0], err)
+		}
+	}
+	wantMeta(t, d, "bkt", "x/inTree2", redoContent("inTree", 1))
+	wantMeta(t, d, "bkt", "backlogged2", redoContent("backlogged", 1))
+	if _, err := os.Stat(filepath.Join(d.root, "bkt", "dir")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the source's directory, which held nothing else, is still there: %v", err)
+	}
+	if err := d.SyncFileSystem(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b := treeHolds(t, d, "bkt", "x/inTree2"); !bytes.Equal(b, redoContent("inTree", 1)) {
+		t.Fatalf("after a checkpoint the tree holds %q for x/inTree2", b)
+	}
+	if b := treeHolds(t, d, "bkt", "dir/backlogged"); b != nil {
+		t.Fatal("a checkpoint wrote a renamed source")
+	}
+}

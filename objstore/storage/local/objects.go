@@ -55,6 +55,14 @@ func (d *Drive) objectErr(bucket string, err error) error {
 	return err
 }
 
+// bucketThere returns ErrVolumeNotFound if the bucket's volume is missing.
+func (d *Drive) bucketThere(bucket string) error {
+	if _, err := os.Stat(d.root + "/" + bucket); err != nil {
+		return d.objectErr(bucket, err)
+	}
+	return nil
+}
+
 // hasDataDir reports whether an object's metadata names a data directory.
 func hasDataDir(b []byte) bool {
 	m, err := meta.UnmarshalHeader(b)
@@ -167,12 +175,7 @@ func (d *Drive) commit(ctx context.Context, seat *batchSeat, bucket, metaPath st
 		// No write into the tree finds a missing bucket now: a stat does, here (no
 		// record for a commit bound to fail) and with the entry (a removal of the bucket
 		// meanwhile).
-		bucketThere := func() error {
-			if _, err := os.Stat(bucketDir); err != nil {
-				return d.objectErr(bucket, err)
-			}
-			return nil
-		}
+		bucketThere := func() error { return d.bucketThere(bucket) }
 		if err := bucketThere(); err != nil {
 			return err
 		}
@@ -323,8 +326,17 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	if err != nil {
 		return err
 	}
+	if d.redo != nil && src != dst {
+		err := d.renameLogged(bucket, src, dst, seat)
+		if !errors.Is(err, errRedoTooLarge) {
+			if err != nil {
+				return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, err)
+			}
+			return nil
+		}
+	}
 	if d.redo != nil {
-		// A rename is the tree's: the backlog's files of both paths go there first.
+		// The tree's own rename: the backlog's files of both paths go there first.
 		for _, p := range []string{src, dst} {
 			if err := d.redo.writePath(d.relPath(p)); err != nil {
 				return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, err)
@@ -334,15 +346,6 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 	if src == dst {
 		_, err := os.Stat(src)
 		return d.objectErr(bucket, err)
-	}
-	if d.redo != nil {
-		err := d.renameLogged(bucket, src, dst, seat)
-		if !errors.Is(err, errRedoTooLarge) {
-			if err != nil {
-				return fmt.Errorf("rename %s/%s to %s on %s: %w", bucket, srcKey, dstKey, d.root, err)
-			}
-			return nil
-		}
 	}
 	for _, p := range []string{src, dst} {
 		if err := d.settleObject(p); err != nil {
@@ -364,31 +367,61 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 
 // renameLogged is RenameObject through the redo log: one record says that dst's metadata
 // file is src's bytes and that src is removed, so that a crash redoes both or neither and
-// the object is under exactly one of the two keys; once it is durable the tree's rename
-// follows, without syncs. errRedoTooLarge, before anything is done, when src's metadata
+// the object is under exactly one of the two keys; once it is durable, dst's file waits in
+// the backlog and src's leaves the tree (or the backlog), without syncs; on a drive short
+// of room the tree's rename follows instead. errRedoTooLarge, before anything is done, when src's metadata
 // does not fit a record. The caller holds both keys' locks (the object layer does): src
 // must not change between its read here and the rename. seat is the drive's place in
 // the change's commit batch.
 func (d *Drive) renameLogged(bucket, src, dst string, seat *batchSeat) error {
-	b, err := readSmallFile(append([]byte(src), 0))
+	srcRel, dstRel := d.relPath(src), d.relPath(dst)
+	b, backlogged, err := d.redo.read([]byte(srcRel))
 	if err != nil {
-		return d.objectErr(bucket, err)
+		return err
 	}
-	e := redoEntry{path: d.relPath(dst), data: b, rm: d.relPath(src)}
+	if !backlogged {
+		if b, err = readSmallFile(append([]byte(src), 0)); err != nil {
+			return d.objectErr(bucket, err)
+		}
+	}
+	e := redoEntry{path: dstRel, data: b, rm: srcRel}
 	if !d.redo.fits(len(e.path)+len(e.rm), len(b)) {
 		return errRedoTooLarge
 	}
 	if err := d.failpoint("rename:object"); err != nil {
 		return err
 	}
-	return d.redo.log(e, seat, func(redoAt) error {
+	room := d.redo.treeHasRoom()
+	return d.redo.log(e, seat, func(at redoAt) error {
 		if err := d.failpoint("rename:logged"); err != nil {
 			return err
+		}
+		bucketDir := d.root + "/" + bucket
+		if room {
+			// The destination's file waits in the backlog (the record's data is its
+			// bytes); the source's leaves the tree, or the backlog without being written.
+			if err := d.redo.addBacklog(dstRel, at, len(b), func() error { return d.bucketThere(bucket) }); err != nil {
+				return err
+			}
+			return d.redo.replacePath(srcRel, func(backlogged bool) error {
+				if err := os.Remove(src); err != nil && !(backlogged && errors.Is(err, fs.ErrNotExist)) {
+					return d.objectErr(bucket, err)
+				}
+				removeEmptyParents(filepath.Dir(src), bucketDir)
+				return nil
+			})
+		}
+		// Short of room: the tree's rename, as before the backlog, both files written
+		// there first.
+		for _, p := range []string{srcRel, dstRel} {
+			if err := d.redo.writePath(p); err != nil {
+				return err
+			}
 		}
 		if err := renameInto(d.root, src, dst, false); err != nil {
 			return d.objectErr(bucket, err)
 		}
-		removeEmptyParents(filepath.Dir(src), d.root+"/"+bucket)
+		removeEmptyParents(filepath.Dir(src), bucketDir)
 		return nil
 	})
 }
