@@ -326,6 +326,10 @@ func (l *redoLog) treeHasRoom() bool {
 	if err := unix.Fstatfs(l.fd, &st); err != nil {
 		return false
 	}
-	return st.Bavail*uint64(st.Bsize) >= 2*uint64(l.size) &&
+	unit := uint64(st.Frsize) // the unit of f_bavail; f_bsize on systems without it
+	if unit == 0 {
+		unit = uint64(st.Bsize)
+	}
+	return st.Bavail*unit >= 2*uint64(l.size) &&
 		(st.Files == 0 || st.Ffree >= 2*uint64(l.size/redoBlock))
 }

@@ -369,10 +369,11 @@ func (d *Drive) RenameObject(ctx context.Context, bucket, srcKey, dstKey string)
 // file is src's bytes and that src is removed, so that a crash redoes both or neither and
 // the object is under exactly one of the two keys; once it is durable, dst's file waits in
 // the backlog and src's leaves the tree (or the backlog), without syncs; on a drive short
-// of room the tree's rename follows instead. errRedoTooLarge, before anything is done, when src's metadata
-// does not fit a record. The caller holds both keys' locks (the object layer does): src
-// must not change between its read here and the rename. seat is the drive's place in
-// the change's commit batch.
+// of room the tree's rename follows instead. errRedoTooLarge, before anything is done,
+// when src's metadata does not fit a record. The caller holds both keys' locks (the object
+// layer does): src must not change between its read here and the rename. seat is the
+// drive's place in the change's commit batch. dst's entry comes before src's removal: a
+// reader meanwhile finds the object under both keys, never under neither.
 func (d *Drive) renameLogged(bucket, src, dst string, seat *batchSeat) error {
 	srcRel, dstRel := d.relPath(src), d.relPath(dst)
 	b, backlogged, err := d.redo.read([]byte(srcRel))

@@ -22,9 +22,9 @@ import (
 // the plain commit writes a new metadata file, waits for it, renames it and commits the
 // file system's journal (two or three device round trips more). The metadata file then
 // waits in the log's backlog (backlog.go), which ReadMeta reads first, until something
-// needs it in the tree: a walk or listing of its directory, another change of the path, a
-// checkpoint; it is written there without any sync, and the log only has to redo it after
-// a crash.
+// needs it in the tree (a walk or listing of its directory, another change of the path, a
+// checkpoint) or the drive has been idle a second; it is written there without any sync,
+// and the log only has to redo it after a crash.
 //
 // The file (redoLogFile in the system volume) is a header block and records, each a
 // multiple of redoBlock long:
@@ -52,8 +52,8 @@ import (
 // path does.
 //
 // A checkpoint ends a generation: once every logged commit has put its metadata file in
-// the backlog, the backlog is written into the tree, syncfs makes the tree durable, and a new header (the next generation, a new nonce) is
-// written and synced. It runs when the log is full, at SyncFileSystem, and before any other
+// the backlog, the backlog is written into the tree, syncfs makes the tree durable, and a
+// new header (the next generation, a new nonce) is written and synced. It runs when the log is full, at SyncFileSystem, and before any other
 // durable change of a path the generation holds a record for (settle): a commit of a
 // large object over a small one, a delete or rename that is not logged (a metadata file
 // too large for a record), a bucket's removal, whose effect a redo of the older record
@@ -313,9 +313,10 @@ func (l *redoLog) fits(pathLen, dataLen int) bool {
 	return redoRecordLen(pathLen, dataLen) <= l.size-redoBlock
 }
 
-// log makes e's record durable, then runs apply (which makes e's change in the tree,
-// without syncs, or puts it in the backlog) with where the record's data is. Its error is apply's, or the log's; errRedoTooLarge when the record
-// does not fit in the log, before anything is done. seat is the change's place in its
+// log makes e's record durable, then runs apply, given where the record's data is, which
+// makes e's change in the tree without syncs or puts it in the backlog. Its error is
+// apply's, or the log's; errRedoTooLarge when the record does not fit in the log, before
+// anything is done. seat is the change's place in its
 // commit batch (nil for none): it arrives between the record's write and its sync, so
 // that the batch's other drives of the file system are written too and one round of the
 // group (redoGroup) syncs all their records; it leaves before the log waits for a
