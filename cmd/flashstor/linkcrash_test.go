@@ -122,6 +122,7 @@ func checkLinkGroup(t *testing.T, srv *chaosServer, root, bucket string, candNam
 	t.Helper()
 	ctx := context.Background()
 	var names []string
+	groups := map[string]string{} // each name's link group id, for the message of a failure
 	gen := -1
 	for _, k := range candNames {
 		out, err := srv.s3().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
@@ -144,6 +145,7 @@ func checkLinkGroup(t *testing.T, srv *chaosServer, root, bucket string, candNam
 		}
 		gen = match
 		names = append(names, k)
+		groups[k] = out.Metadata["flashstor-link-group"]
 		var list []string
 		s, _ := url.QueryUnescape(out.Metadata["flashstor-links"])
 		_ = json.Unmarshal([]byte(s), &list)
@@ -169,7 +171,7 @@ func checkLinkGroup(t *testing.T, srv *chaosServer, root, bucket string, candNam
 			first = st
 		}
 		if st.Ino != first.Ino || int(st.Nlink) != len(names) {
-			t.Fatalf("%s: inode %d, nlink %d; want inode %d, nlink %d", k, st.Ino, st.Nlink, first.Ino, len(names))
+			t.Fatalf("%s: inode %d, nlink %d; want inode %d, nlink %d (the names' link groups in S3: %v)", k, st.Ino, st.Nlink, first.Ino, len(names), groups)
 		}
 	}
 	return names, gen
