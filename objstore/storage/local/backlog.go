@@ -152,19 +152,19 @@ func (l *redoLog) replacePath(rel string, change func(backlogged bool) error) er
 	return nil
 }
 
-// dropUnder forgets the entries under the directory rel: the bucket there is gone.
+// dropUnder forgets the entries at or under rel: the bucket there is gone.
 func (l *redoLog) dropUnder(rel string) {
 	b := &l.backlog
 	if b.size.Load() == 0 {
 		return
 	}
-	prefix := strings.TrimSuffix(rel, "/") + "/"
+	under := atOrUnder(rel)
 	b.writing.Lock()
 	defer b.writing.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for p := range b.entries {
-		if strings.HasPrefix(p, prefix) {
+		if under(p) {
 			delete(b.entries, p)
 			b.size.Add(-1)
 		}
@@ -238,13 +238,19 @@ func (l *redoLog) writeUnder(rel string) error {
 	if l.backlog.size.Load() == 0 {
 		return nil
 	}
-	if rel == "" {
-		return l.writeBacklog(func(string) bool { return true }, "")
-	}
+	return l.writeBacklog(atOrUnder(rel), "")
+}
+
+// atOrUnder returns whether a path relative to the drive's root is rel or under it; every
+// path is under "".
+func atOrUnder(rel string) func(p string) bool {
 	rel = strings.TrimSuffix(rel, "/")
-	return l.writeBacklog(func(p string) bool {
+	if rel == "" {
+		return func(string) bool { return true }
+	}
+	return func(p string) bool {
 		return strings.HasPrefix(p, rel) && (len(p) == len(rel) || p[len(rel)] == '/')
-	}, "")
+	}
 }
 
 // writePath writes the backlog's entry of the metadata file rel, if it has one, into the

@@ -278,14 +278,7 @@ func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 			}
 		}
 		err := d.redo.log(redoEntry{rm: rel}, seat, func(redoAt) error {
-			// The backlog's file of the key, if any, is dropped: never written.
-			return d.redo.replacePath(rel, func(backlogged bool) error {
-				if err := os.Remove(metaPath); err != nil && !(backlogged && errors.Is(err, fs.ErrNotExist)) {
-					return err
-				}
-				removeEmptyParents(filepath.Dir(metaPath), d.root+"/"+bucket)
-				return nil
-			})
+			return d.removeLogged(rel, metaPath, bucket)
 		})
 		if err == nil {
 			return nil
@@ -310,6 +303,19 @@ func (d *Drive) DeleteObject(ctx context.Context, bucket, key string) error {
 	}
 	removeEmptyParents(dir, d.root+"/"+bucket)
 	return nil
+}
+
+// removeLogged removes the metadata file full (rel from the drive's root) of bucket, whose
+// removal the redo log holds, and the directories that leaves empty. The backlog's file of
+// the path, if any, is dropped, never written; the tree then need not hold the file.
+func (d *Drive) removeLogged(rel, full, bucket string) error {
+	return d.redo.replacePath(rel, func(backlogged bool) error {
+		if err := os.Remove(full); err != nil && !(backlogged && errors.Is(err, fs.ErrNotExist)) {
+			return err
+		}
+		removeEmptyParents(filepath.Dir(full), d.root+"/"+bucket)
+		return nil
+	})
 }
 
 // RenameObject moves an object's metadata file to another key: one rename, so atomic on
@@ -397,20 +403,16 @@ func (d *Drive) renameLogged(bucket, src, dst string, seat *batchSeat) error {
 		if err := d.failpoint("rename:logged"); err != nil {
 			return err
 		}
-		bucketDir := d.root + "/" + bucket
 		if room {
 			// The destination's file waits in the backlog (the record's data is its
 			// bytes); the source's leaves the tree, or the backlog without being written.
 			if err := d.redo.addBacklog(dstRel, at, len(b), func() error { return d.bucketThere(bucket) }); err != nil {
 				return err
 			}
-			return d.redo.replacePath(srcRel, func(backlogged bool) error {
-				if err := os.Remove(src); err != nil && !(backlogged && errors.Is(err, fs.ErrNotExist)) {
-					return d.objectErr(bucket, err)
-				}
-				removeEmptyParents(filepath.Dir(src), bucketDir)
-				return nil
-			})
+			if err := d.removeLogged(srcRel, src, bucket); err != nil {
+				return d.objectErr(bucket, err)
+			}
+			return nil
 		}
 		// Short of room: the tree's rename, as before the backlog, both files written
 		// there first.
@@ -422,7 +424,7 @@ func (d *Drive) renameLogged(bucket, src, dst string, seat *batchSeat) error {
 		if err := renameInto(d.root, src, dst, false); err != nil {
 			return d.objectErr(bucket, err)
 		}
-		removeEmptyParents(filepath.Dir(src), bucketDir)
+		removeEmptyParents(filepath.Dir(src), d.root+"/"+bucket)
 		return nil
 	})
 }
