@@ -104,9 +104,17 @@ func TestClusterProcesses(t *testing.T) {
 		t.Fatalf("list through node 3: %v, %v", list3, err)
 	}
 	// Node 2's two drives hold the metadata of every object and a shard of the large one:
-	// the set spans the nodes.
-	meta, _ := filepath.Glob(filepath.Join(dir, "n2", "d*", "spread", "obj-*%m"))
-	parts, _ := filepath.Glob(filepath.Join(dir, "n2", "d*", "spread", "%data", "*", "part.1"))
+	// the set spans the nodes. A small object's metadata file reaches a drive's tree from
+	// its redo log's backlog a second after the drive's last commit (or at a listing of
+	// that drive), so the files are counted until they are all there, 10 s at most.
+	var meta, parts []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		meta, _ = filepath.Glob(filepath.Join(dir, "n2", "d*", "spread", "obj-*%m"))
+		parts, _ = filepath.Glob(filepath.Join(dir, "n2", "d*", "spread", "%data", "*", "part.1"))
+		if len(meta) == 2*len(bodies) && len(parts) == 2 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(meta) != 2*len(bodies) || len(parts) != 2 {
 		out, _ := exec.Command("find", filepath.Join(dir, "n2")).CombinedOutput()
 		t.Fatalf("node 2's drives hold %d metadata files and %d shards of parts, want %d and 2:\n%s", len(meta), len(parts), 2*len(bodies), out)
